@@ -1,0 +1,11 @@
+// The subcommands of the ringtrain executable. Each takes argv with the subcommand name first and
+// returns the process exit status.
+#pragma once
+
+namespace ringtrain::cli {
+
+int runTrain(int argc, char** argv);      // ringtrain train: the training job (starts MPI)
+int runShardPlan(int argc, char** argv);  // ringtrain shard-plan: sampler indices as JSON
+int runInfo(int argc, char** argv);       // ringtrain info: versions, backends, devices
+
+}  // namespace ringtrain::cli

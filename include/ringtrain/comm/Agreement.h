@@ -1,0 +1,33 @@
+// Running a fallible step on every rank so that all ranks fail together. Setup (parsing flags,
+// reading data, creating the output directory) may fail on one rank only, for example when a file is
+// missing on one host; without agreement the other ranks would wait forever in their first
+// collective. After the step, ranks compare notes and either all continue or all throw.
+#pragma once
+
+#include <functional>
+#include <stdexcept>
+#include <string>
+
+#include "ringtrain/comm/Communicator.h"
+
+namespace ringtrain::comm {
+
+// Thrown on every rank when the step failed somewhere. Exactly one rank (the lowest failing one)
+// has reporter() true and carries the original message; the others carry an empty one and should
+// exit quietly with exitCode().
+class CollectiveFailure : public std::runtime_error {
+ public:
+  CollectiveFailure(const std::string& message, bool reporter, int exitCode)
+      : std::runtime_error(message), reporter_(reporter), exitCode_(exitCode) {}
+  bool reporter() const { return reporter_; }
+  int exitCode() const { return exitCode_; }
+
+ private:
+  bool reporter_;
+  int exitCode_;
+};
+
+// `control` must be a CPU communicator. UserError maps to exit code 2, anything else to 1.
+void runOnAllRanks(Communicator& control, const std::function<void()>& step);
+
+}  // namespace ringtrain::comm

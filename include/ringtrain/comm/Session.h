@@ -1,0 +1,39 @@
+// Process-wide communication setup: starts MPI (which also gives world and local ranks), hands out
+// communicators, and tears everything down. Create exactly one, in main(), for commands that talk
+// to other ranks.
+#pragma once
+
+#include "ringtrain/comm/Communicator.h"
+
+#include <memory>
+#include <string>
+
+namespace ringtrain::comm {
+
+class Session {
+ public:
+  Session(int* argc, char*** argv);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  const Topology& topology() const { return topology_; }
+
+  // Collectives on CPU tensors through MPI. Also the control plane on GPU runs (metrics, agreement).
+  std::unique_ptr<Communicator> makeCpuCommunicator() const;
+  // Collectives on CUDA tensors of `device` through NCCL; throws UserError in builds without NCCL.
+  std::unique_ptr<Communicator> makeCudaCommunicator(int device) const;
+
+  // Ends every rank of the job now. Used when a rank fails while others may sit in a collective.
+  [[noreturn]] void abortJob(int exitCode) const;
+
+ private:
+  Topology topology_;
+};
+
+// Versions for `ringtrain info`; callable without a Session.
+std::string mpiLibraryVersion();
+std::string ncclVersion();  // "not compiled in" without NCCL
+bool ncclCompiledIn();
+
+}  // namespace ringtrain::comm

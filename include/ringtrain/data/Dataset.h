@@ -1,0 +1,51 @@
+// In-memory labelled datasets and the loaders that build them from a data spec:
+//   synthetic:N[:DIM[:CLASSES]]  Gaussian inputs labelled by a fixed random "teacher" network
+//   csv:PATH or PATH.csv         label column + numeric features, no header by default; PATH may be a
+//                                directory, whose *.csv files are read in name order
+//   idx:DIR or DIR               MNIST IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte
+//                                for training, t10k-* for validation)
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ringtrain::data {
+
+struct Dataset {
+  at::Tensor features;  // [N, ...sampleShape], float32
+  at::Tensor labels;    // [N], int64 in [0, numClasses)
+  int64_t numClasses = 0;
+  std::string source;  // for messages: the spec or file it came from
+
+  int64_t size() const { return labels.defined() ? labels.size(0) : 0; }
+  std::vector<int64_t> sampleShape() const;
+};
+
+enum class Split { kTrain, kValidation };
+
+struct CsvOptions {
+  bool header = false;  // skip the first line of every file
+  int labelColumn = 0;  // 0-based
+};
+
+struct LoadOptions {
+  CsvOptions csv;
+  uint64_t seed = 0;  // synthetic data is a function of (seed, split)
+};
+
+Dataset loadDataset(const std::string& spec, Split split, const LoadOptions& options);
+
+// Takes a seeded random `fraction` of `all` as validation; returns {train, validation}.
+std::pair<Dataset, Dataset> splitOffValidation(const Dataset& all, double fraction, uint64_t seed);
+
+// Rows `indices` of `dataset` as one batch: {features, labels}.
+std::pair<at::Tensor, at::Tensor> gatherBatch(const Dataset& dataset,
+                                              const std::vector<int64_t>& indices);
+
+// Standardises every feature with the training set's mean and standard deviation.
+void standardize(Dataset& train, Dataset& validation);
+
+}  // namespace ringtrain::data

@@ -1,0 +1,34 @@
+// Which sample indices each rank reads. Pure index arithmetic (LibTorch is used only for its
+// random permutation), so the results match PyTorch's torch.utils.data.DistributedSampler exactly:
+//   shuffle:   torch.randperm(size, generator seeded with seed + epoch), else 0..size-1
+//   pad:       without drop_last, repeat the list from its start until it divides by world
+//   drop:      with drop_last, cut it down to a multiple of world
+//   stride:    rank r takes positions r, r + world, r + 2*world, ...
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace ringtrain::data {
+
+struct ShardSpec {
+  int64_t datasetSize = 0;
+  int worldSize = 1;
+  int rank = 0;
+  uint64_t seed = 0;
+  int64_t epoch = 0;
+  bool shuffle = true;
+  bool dropLast = false;
+};
+
+// How many indices every rank gets (the same on every rank).
+int64_t samplesPerRank(int64_t datasetSize, int worldSize, bool dropLast);
+
+// The training order for one rank in one epoch. Throws UserError if the spec is invalid.
+std::vector<int64_t> shardIndices(const ShardSpec& spec);
+
+// Evaluation shard: rank r takes r, r + world, ... below datasetSize, with no padding, so that over
+// all ranks every sample is counted exactly once. Ranks may get one index more or less than others.
+std::vector<int64_t> evaluationIndices(int64_t datasetSize, int worldSize, int rank);
+
+}  // namespace ringtrain::data

@@ -1,0 +1,38 @@
+// Rank 0's view of a run: key=value log lines on stdout, an optional progress bar on a terminal,
+// and metrics.jsonl in the output directory. On other ranks every method does nothing.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <fstream>
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+
+namespace ringtrain::train {
+
+class RunLog {
+ public:
+  RunLog(bool active, const std::string& metricsPath, bool progressBar);
+  ~RunLog();
+
+  void info(const std::string& line);
+  // Writes a record to metrics.jsonl and a "key=value ..." line (of `keys`) to stdout.
+  void record(const nlohmann::ordered_json& entry, bool printLine = true);
+  bool showsProgress() const { return progressBar_; }
+  void progress(int64_t epoch, int64_t epochs, int64_t stepInEpoch, int64_t stepsInEpoch,
+                double loss);
+
+ private:
+  void clearProgress();
+
+  bool active_;
+  bool progressBar_;
+  bool progressShown_ = false;
+  std::ofstream metrics_;
+  std::chrono::steady_clock::time_point lastDrawn_{};
+};
+
+// "key=value key=value" of a flat JSON object, numbers with up to 6 significant digits.
+std::string formatKeyValues(const nlohmann::ordered_json& entry);
+
+}  // namespace ringtrain::train

@@ -1,0 +1,58 @@
+// Everything `ringtrain train` needs, filled from the command line (src/cli) or by tests.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ringtrain/data/Dataset.h"
+#include "ringtrain/models/Model.h"
+#include "ringtrain/train/LrSchedule.h"
+
+namespace ringtrain::train {
+
+enum class ProgressMode { kAuto, kOn, kOff };
+enum class Normalization { kAuto, kNone, kStandard };
+
+struct TrainConfig {
+  // data
+  std::string trainSpec = "synthetic:20000";
+  std::string valSpec;  // empty: split --val-fraction off the training data
+  double valFraction = 0.1;
+  data::CsvOptions csv;
+  int64_t numClasses = 0;  // 0: infer from the training labels
+  Normalization normalization = Normalization::kAuto;
+
+  // model
+  models::ModelSpec model;
+  std::string initFrom;
+
+  // schedule
+  int64_t epochs = 5;
+  int64_t maxSteps = 0;  // > 0: stop after this many optimizer steps, across epochs if needed
+  int64_t batchSize = 64;  // per rank, per micro-step
+  int64_t gradAccum = 1;
+  uint64_t seed = 42;
+  bool shuffle = true;
+  bool dropLast = false;
+
+  // optimisation
+  std::string optimizer = "sgd";  // sgd | adamw
+  double lr = 0.05;
+  double momentum = 0.9;
+  bool nesterov = false;
+  double weightDecay = 0.0;
+  LrShape lrShape = LrShape::kConstant;
+  int64_t warmupSteps = 0;
+  bool scaleLr = false;
+  double clipGradNorm = 0.0;  // 0: off
+
+  // runtime and output
+  std::string device = "auto";  // auto | cpu | cuda
+  int threads = 0;  // 0: cores / ranks on this host
+  std::string outputDir = "runs/latest";
+  int64_t logEvery = 50;
+  ProgressMode progress = ProgressMode::kAuto;
+};
+
+}  // namespace ringtrain::train

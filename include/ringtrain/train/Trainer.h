@@ -1,0 +1,30 @@
+// The training job: set up data, model and optimizer on every rank, keep the replicas identical
+// (same initial parameters, averaged gradients), evaluate each epoch, and write the outputs.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "ringtrain/comm/Communicator.h"
+#include "ringtrain/platform/Placement.h"
+#include "ringtrain/train/TrainConfig.h"
+
+namespace ringtrain::train {
+
+struct RunSummary {
+  int worldSize = 1;
+  int64_t steps = 0;
+  int64_t epochs = 0;
+  double finalTrainLoss = 0;  // mean over the last epoch's steps
+  double valLoss = 0;
+  double valAccuracy = 0;
+  double samplesPerSec = 0;  // global training samples / training time
+  double wallSeconds = 0;
+};
+
+// `control` carries small CPU messages (agreement, shapes); `data` carries gradients and metrics on
+// the placement's device. On CPU both may be the same communicator.
+RunSummary runTraining(const TrainConfig& config, comm::Communicator& control,
+                       comm::Communicator& data, const platform::Placement& placement);
+
+}  // namespace ringtrain::train

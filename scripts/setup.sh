@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs everything ringtrain needs to build and test on Debian 12 (run as root). Safe to run again:
+# it only installs what is missing.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+apt_packages=(build-essential cmake ninja-build ccache git pkg-config
+  openmpi-bin libopenmpi-dev libcxxopts-dev nlohmann-json3-dev googletest libgtest-dev
+  python3 python3-venv python3-pip)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  [ "$(id -u)" -eq 0 ] || die "missing packages (${missing[*]}); run scripts/setup.sh as root"
+  log "installing Debian packages: ${missing[*]}"
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+python=$(ringtrain_python)
+if "$python" -c 'import sys, sysconfig, os; sys.exit(os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")) and sys.prefix == sys.base_prefix)'; then
+  :
+else
+  log "system Python is externally managed; creating $RINGTRAIN_VENV"
+  mkdir -p "$(dirname "$RINGTRAIN_VENV")"
+  python3 -m venv "$RINGTRAIN_VENV"
+  python="$RINGTRAIN_VENV/bin/python"
+fi
+
+python_requirements=("torch==$RINGTRAIN_TORCH_VERSION" numpy safetensors scikit-learn)
+if ! "$python" - "$RINGTRAIN_TORCH_VERSION" <<'PY'
+import sys
+try:
+    import torch, numpy, safetensors, sklearn  # noqa: F401
+except ImportError:
+    sys.exit(1)
+sys.exit(0 if torch.__version__.split("+")[0] == sys.argv[1] else 1)
+PY
+then
+  log "installing Python packages into $("$python" -c 'import sys; print(sys.prefix)'): ${python_requirements[*]}"
+  "$python" -m pip install -q --disable-pip-version-check "${python_requirements[@]}"
+fi
+log "setup complete (python: $python, torch $("$python" -c 'import torch; print(torch.__version__)'))"

@@ -1,0 +1,18 @@
+// Conversions of flag text into values, with errors that name the flag. cxxopts parses every
+// flag as a string so that these messages, not its own, reach the user.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ringtrain::cli {
+
+int64_t parseInteger(const std::string& flag, const std::string& text);
+uint64_t parseUnsigned(const std::string& flag, const std::string& text);
+double parseReal(const std::string& flag, const std::string& text);
+// Returns text if it is one of `choices`.
+std::string parseChoice(const std::string& flag, const std::string& text,
+                        const std::vector<std::string>& choices);
+
+}  // namespace ringtrain::cli

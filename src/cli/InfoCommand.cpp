@@ -1,0 +1,63 @@
+#include <torch/cuda.h>
+#include <torch/version.h>
+
+#include <cxxopts.hpp>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "ringtrain/cli/Commands.h"
+#include "ringtrain/comm/Session.h"
+#include "ringtrain/platform/Placement.h"
+#include "ringtrain/util/Error.h"
+
+#ifndef RINGTRAIN_VERSION
+#define RINGTRAIN_VERSION "unknown"
+#endif
+#ifndef RINGTRAIN_CUDA_TOOLKIT_VERSION
+#define RINGTRAIN_CUDA_TOOLKIT_VERSION "not compiled in"
+#endif
+
+namespace ringtrain::cli {
+
+int runInfo(int argc, char** argv) {
+  cxxopts::Options options("ringtrain info",
+                           "Print versions (ringtrain, LibTorch, MPI, NCCL, CUDA), the compiled-in "
+                           "communication backends, and the GPUs and cores this process sees.");
+  options.add_options()("json", "print one JSON object")("h,help", "show this help");
+  cxxopts::ParseResult result;
+  try {
+    result = options.parse(argc, argv);
+  } catch (const cxxopts::exceptions::exception& e) {
+    throw UserError(std::string(e.what()) + " (see ringtrain info --help)");
+  }
+  if (result.count("help")) {
+    std::cout << options.help();
+    return 0;
+  }
+  RINGTRAIN_USER_CHECK(result.unmatched().empty(),
+                       "unexpected argument '" << result.unmatched().front() << "'");
+
+  nlohmann::ordered_json backends = nlohmann::ordered_json::array({"mpi (cpu tensors)"});
+  if (comm::ncclCompiledIn()) backends.push_back("nccl (cuda tensors)");
+  const nlohmann::ordered_json info{
+      {"ringtrain", RINGTRAIN_VERSION},
+      {"libtorch", TORCH_VERSION},
+      {"mpi", comm::mpiLibraryVersion()},
+      {"nccl", comm::ncclVersion()},
+      {"cuda_toolkit", RINGTRAIN_CUDA_TOOLKIT_VERSION},
+      {"backends", backends},
+      {"gpus", platform::visibleGpuCount()},
+      {"cpu_cores", std::thread::hardware_concurrency()}};
+  if (result.count("json")) {
+    std::cout << info.dump(2) << std::endl;
+    return 0;
+  }
+  for (const auto& [key, value] : info.items()) {
+    std::cout << key << ": " << (value.is_string() ? value.get<std::string>() : value.dump())
+              << "\n";
+  }
+  return 0;
+}
+
+}  // namespace ringtrain::cli

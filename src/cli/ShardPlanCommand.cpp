@@ -1,0 +1,68 @@
+#include <cxxopts.hpp>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "FlagValues.h"
+#include "ringtrain/cli/Commands.h"
+#include "ringtrain/data/DistributedSampler.h"
+#include "ringtrain/util/Error.h"
+
+namespace ringtrain::cli {
+
+int runShardPlan(int argc, char** argv) {
+  cxxopts::Options options("ringtrain shard-plan",
+                           "Print, as JSON, which sample indices each rank reads in one epoch "
+                           "(the same indices as PyTorch's DistributedSampler).");
+  options.add_options()
+      ("size", "number of samples in the data set", cxxopts::value<std::string>(), "N")
+      ("world", "number of ranks", cxxopts::value<std::string>(), "W")
+      ("epoch", "epoch number (0-based)", cxxopts::value<std::string>()->default_value("0"), "E")
+      ("seed", "shuffle seed", cxxopts::value<std::string>()->default_value("0"), "S")
+      ("no-shuffle", "keep samples in order")
+      ("drop-last", "drop the tail instead of padding")
+      ("h,help", "show this help");
+  cxxopts::ParseResult result;
+  try {
+    result = options.parse(argc, argv);
+  } catch (const cxxopts::exceptions::exception& e) {
+    throw UserError(std::string(e.what()) + " (see ringtrain shard-plan --help)");
+  }
+  if (result.count("help")) {
+    std::cout << options.help();
+    return 0;
+  }
+  RINGTRAIN_USER_CHECK(result.unmatched().empty(),
+                       "unexpected argument '" << result.unmatched().front() << "'");
+  RINGTRAIN_USER_CHECK(result.count("size") && result.count("world"),
+                       "--size and --world are required (see ringtrain shard-plan --help)");
+
+  data::ShardSpec spec;
+  spec.datasetSize = parseInteger("size", result["size"].as<std::string>());
+  const int64_t world = parseInteger("world", result["world"].as<std::string>());
+  RINGTRAIN_USER_CHECK(world >= 1 && world <= 1 << 20, "--world must be between 1 and 1048576");
+  spec.worldSize = static_cast<int>(world);
+  spec.epoch = parseInteger("epoch", result["epoch"].as<std::string>());
+  spec.seed = parseUnsigned("seed", result["seed"].as<std::string>());
+  spec.shuffle = result.count("no-shuffle") == 0;
+  spec.dropLast = result.count("drop-last") > 0;
+  RINGTRAIN_USER_CHECK(spec.datasetSize >= 0, "--size must not be negative");
+  RINGTRAIN_USER_CHECK(spec.epoch >= 0, "--epoch must not be negative");
+
+  nlohmann::ordered_json plan{{"size", spec.datasetSize},
+                              {"world", spec.worldSize},
+                              {"epoch", spec.epoch},
+                              {"seed", spec.seed},
+                              {"shuffle", spec.shuffle},
+                              {"drop_last", spec.dropLast},
+                              {"samples_per_rank",
+                               data::samplesPerRank(spec.datasetSize, spec.worldSize, spec.dropLast)},
+                              {"ranks", nlohmann::ordered_json::array()}};
+  for (int rank = 0; rank < spec.worldSize; ++rank) {
+    spec.rank = rank;
+    plan["ranks"].push_back(data::shardIndices(spec));
+  }
+  std::cout << plan.dump() << std::endl;
+  return 0;
+}
+
+}  // namespace ringtrain::cli

@@ -1,0 +1,132 @@
+#include "ringtrain/cli/TrainOptions.h"
+
+#include <cxxopts.hpp>
+
+#include "FlagValues.h"
+#include "ringtrain/util/Error.h"
+
+namespace ringtrain::cli {
+namespace {
+
+cxxopts::Options trainOptions() {
+  cxxopts::Options options("ringtrain train",
+                           "Data-parallel training: run one process per GPU (or 2+ on CPU) under "
+                           "mpirun; every rank trains on its shard and gradients are averaged.");
+  const auto text = [](const char* fallback) { return cxxopts::value<std::string>()->default_value(fallback); };
+  const auto optionalText = [] { return cxxopts::value<std::string>(); };
+  options.add_options("Data")
+      ("train", "training data: synthetic:N[:DIM[:CLASSES]], a .csv file or directory, csv:PATH, "
+                "or an MNIST IDX directory (idx:DIR)", text("synthetic:20000"), "SPEC")
+      ("val", "validation data (same forms; default: split --val-fraction off --train)",
+       optionalText(), "SPEC")
+      ("val-fraction", "share of --train held out when --val is absent", text("0.1"), "F")
+      ("csv-header", "CSV files start with a header line")
+      ("label-column", "0-based CSV column holding the label", text("0"), "K")
+      ("num-classes", "number of classes (default: largest training label + 1)", text("0"), "C")
+      ("normalize", "feature scaling: auto (standardize CSV data), none, standard", text("auto"),
+       "MODE");
+  options.add_options("Model")
+      ("model", "mlp or cnn", text("mlp"), "NAME")
+      ("hidden", "hidden layer widths", text("512,256"), "W1,W2,...")
+      ("init-from", "start from the parameters in this model.safetensors", optionalText(), "FILE");
+  options.add_options("Schedule")
+      ("epochs", "passes over the training data", text("5"), "N")
+      ("max-steps", "stop after this many optimizer steps (overrides --epochs)", text("0"), "N")
+      ("batch-size", "samples per rank per micro-step", text("64"), "B")
+      ("grad-accum", "micro-steps per optimizer step (communicates on the last only)", text("1"), "N")
+      ("seed", "seed for initialisation, shuffling and synthetic data", text("42"), "S")
+      ("no-shuffle", "read samples in order")
+      ("drop-last", "drop the samples that do not divide evenly over ranks and batches");
+  options.add_options("Optimizer")
+      ("optimizer", "sgd or adamw", text("sgd"), "NAME")
+      ("lr", "learning rate (peak, after warmup)", text("0.05"), "LR")
+      ("momentum", "SGD momentum", text("0.9"), "M")
+      ("nesterov", "Nesterov momentum for SGD")
+      ("weight-decay", "weight decay (decoupled for adamw)", text("0"), "WD")
+      ("lr-schedule", "constant, cosine or linear (decay to zero at the last step)",
+       text("constant"), "NAME")
+      ("warmup-steps", "linear warmup steps", text("0"), "N")
+      ("scale-lr", "multiply --lr by the number of ranks")
+      ("clip-grad-norm", "clip gradients to this global L2 norm (0: off)", text("0"), "X");
+  options.add_options("Runtime and output")
+      ("device", "auto (GPU if available), cpu or cuda", text("auto"), "DEV")
+      ("threads", "intra-op threads per rank (default: cores / ranks on the host)", text("0"), "N")
+      ("output-dir", "where model.safetensors, metrics.jsonl and summary.json go",
+       text("runs/latest"), "DIR")
+      ("log-every", "log a line every N optimizer steps", text("50"), "N")
+      ("progress", "progress bar: auto (on a terminal), on, off", text("auto"), "MODE")
+      ("h,help", "show this help");
+  return options;
+}
+
+}  // namespace
+
+ParsedTrainOptions parseTrainOptions(int argc, char** argv) {
+  cxxopts::Options options = trainOptions();
+  cxxopts::ParseResult result;
+  try {
+    result = options.parse(argc, argv);
+  } catch (const cxxopts::exceptions::exception& e) {
+    throw UserError(std::string(e.what()) + " (see ringtrain train --help)");
+  }
+  RINGTRAIN_USER_CHECK(result.unmatched().empty(),
+                       "unexpected argument '" << result.unmatched().front()
+                                               << "' (see ringtrain train --help)");
+  ParsedTrainOptions parsed;
+  if (result.count("help")) {
+    parsed.help = true;
+    parsed.helpText = options.help({"Data", "Model", "Schedule", "Optimizer", "Runtime and output"});
+    return parsed;
+  }
+
+  const auto str = [&](const char* flag) { return result[flag].as<std::string>(); };
+  const auto integer = [&](const char* flag) { return parseInteger(flag, str(flag)); };
+  const auto real = [&](const char* flag) { return parseReal(flag, str(flag)); };
+  const auto has = [&](const char* flag) { return result.count(flag) > 0; };
+
+  train::TrainConfig& c = parsed.config;
+  c.trainSpec = str("train");
+  if (has("val")) c.valSpec = str("val");
+  c.valFraction = real("val-fraction");
+  c.csv.header = has("csv-header");
+  c.csv.labelColumn = static_cast<int>(integer("label-column"));
+  c.numClasses = integer("num-classes");
+  const auto normalize = parseChoice("normalize", str("normalize"), {"auto", "none", "standard"});
+  c.normalization = normalize == "auto"   ? train::Normalization::kAuto
+                    : normalize == "none" ? train::Normalization::kNone
+                                          : train::Normalization::kStandard;
+
+  c.model.kind = parseChoice("model", str("model"), {"mlp", "cnn"});
+  c.model.hidden = models::parseLayerSizes(str("hidden"));
+  if (has("init-from")) c.initFrom = str("init-from");
+
+  c.epochs = integer("epochs");
+  c.maxSteps = integer("max-steps");
+  c.batchSize = integer("batch-size");
+  c.gradAccum = integer("grad-accum");
+  c.seed = parseUnsigned("seed", str("seed"));
+  c.shuffle = !has("no-shuffle");
+  c.dropLast = has("drop-last");
+
+  c.optimizer = parseChoice("optimizer", str("optimizer"), {"sgd", "adamw"});
+  c.lr = real("lr");
+  c.momentum = real("momentum");
+  c.nesterov = has("nesterov");
+  c.weightDecay = real("weight-decay");
+  c.lrShape = train::parseLrShape(str("lr-schedule"));
+  c.warmupSteps = integer("warmup-steps");
+  c.scaleLr = has("scale-lr");
+  c.clipGradNorm = real("clip-grad-norm");
+
+  c.device = parseChoice("device", str("device"), {"auto", "cpu", "cuda"});
+  c.threads = static_cast<int>(integer("threads"));
+  c.outputDir = str("output-dir");
+  c.logEvery = integer("log-every");
+  const auto progress = parseChoice("progress", str("progress"), {"auto", "on", "off"});
+  c.progress = progress == "auto" ? train::ProgressMode::kAuto
+               : progress == "on" ? train::ProgressMode::kOn
+                                  : train::ProgressMode::kOff;
+  return parsed;
+}
+
+}  // namespace ringtrain::cli

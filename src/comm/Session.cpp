@@ -1,0 +1,68 @@
+#include "ringtrain/comm/Session.h"
+
+#include <mpi.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "MpiCheck.h"
+#include "MpiCommunicator.h"
+#include "NcclCommunicator.h"
+
+namespace ringtrain::comm {
+
+Session::Session(int* argc, char*** argv) {
+  int provided = 0;
+  // SERIALIZED leaves room for a communication thread that takes turns with the main thread.
+  MPI_CHECK(MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &provided));
+  MPI_CHECK(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
+  MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &topology_.rank));
+  MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &topology_.size));
+
+  MPI_Comm hostComm;
+  MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, topology_.rank,
+                                MPI_INFO_NULL, &hostComm));
+  MPI_CHECK(MPI_Comm_rank(hostComm, &topology_.localRank));
+  MPI_CHECK(MPI_Comm_size(hostComm, &topology_.localSize));
+  MPI_CHECK(MPI_Comm_free(&hostComm));
+
+  char host[MPI_MAX_PROCESSOR_NAME];
+  int length = 0;
+  MPI_CHECK(MPI_Get_processor_name(host, &length));
+  topology_.host.assign(host, static_cast<size_t>(length));
+}
+
+Session::~Session() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (!finalized) MPI_Finalize();
+}
+
+std::unique_ptr<Communicator> Session::makeCpuCommunicator() const {
+  return std::make_unique<MpiCommunicator>(topology_);
+}
+
+std::unique_ptr<Communicator> Session::makeCudaCommunicator(int device) const {
+  return makeNcclCommunicator(topology_, device);
+}
+
+void Session::abortJob(int exitCode) const {
+  std::fflush(stdout);
+  std::fflush(stderr);
+  if (topology_.size > 1) MPI_Abort(MPI_COMM_WORLD, exitCode);
+  std::_Exit(exitCode);
+}
+
+std::string mpiLibraryVersion() {
+  char version[MPI_MAX_LIBRARY_VERSION_STRING];
+  int length = 0;
+  MPI_Get_library_version(version, &length);
+  std::string text(version, static_cast<size_t>(length));
+  const auto end = text.find_first_of(",\n");
+  return end == std::string::npos ? text : text.substr(0, end);
+}
+
+std::string ncclVersion() { return ncclVersionString(); }
+bool ncclCompiledIn() { return ncclAvailable(); }
+
+}  // namespace ringtrain::comm

@@ -1,0 +1,122 @@
+#include "ringtrain/data/Dataset.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "ringtrain/data/CsvReader.h"
+#include "ringtrain/data/IdxReader.h"
+#include "ringtrain/data/SyntheticDataset.h"
+#include "ringtrain/util/Error.h"
+
+namespace ringtrain::data {
+namespace {
+
+bool startsWith(const std::string& text, const std::string& prefix) {
+  return text.rfind(prefix, 0) == 0;
+}
+
+int64_t parsePositive(const std::string& text, const std::string& spec, const char* what) {
+  size_t used = 0;
+  long long value = 0;
+  try {
+    value = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  RINGTRAIN_USER_CHECK(used == text.size() && value > 0,
+                       "data spec '" << spec << "': " << what << " '" << text
+                                     << "' is not a positive integer");
+  return value;
+}
+
+Dataset loadSynthetic(const std::string& spec, Split split, uint64_t seed) {
+  std::vector<std::string> fields;
+  size_t start = std::string("synthetic:").size();
+  while (true) {
+    const size_t colon = spec.find(':', start);
+    fields.push_back(spec.substr(start, colon - start));
+    if (colon == std::string::npos) break;
+    start = colon + 1;
+  }
+  RINGTRAIN_USER_CHECK(fields.size() <= 3,
+                       "data spec '" << spec << "': expected synthetic:N[:DIM[:CLASSES]]");
+  SyntheticSpec synthetic;
+  synthetic.size = parsePositive(fields[0], spec, "size");
+  if (fields.size() > 1) synthetic.dim = parsePositive(fields[1], spec, "dimension");
+  if (fields.size() > 2) synthetic.classes = parsePositive(fields[2], spec, "class count");
+  Dataset dataset = makeSynthetic(synthetic, seed, split);
+  dataset.source = spec;
+  return dataset;
+}
+
+bool holdsIdxFiles(const std::string& directory) {
+  return std::filesystem::exists(std::filesystem::path(directory) / "train-images-idx3-ubyte") ||
+         std::filesystem::exists(std::filesystem::path(directory) / "t10k-images-idx3-ubyte");
+}
+
+}  // namespace
+
+std::vector<int64_t> Dataset::sampleShape() const {
+  auto sizes = features.sizes().vec();
+  sizes.erase(sizes.begin());
+  return sizes;
+}
+
+Dataset loadDataset(const std::string& spec, Split split, const LoadOptions& options) {
+  RINGTRAIN_USER_CHECK(!spec.empty(), "empty data spec");
+  if (startsWith(spec, "synthetic:")) return loadSynthetic(spec, split, options.seed);
+  if (startsWith(spec, "csv:")) return readCsv(spec.substr(4), options.csv);
+  if (startsWith(spec, "idx:")) return readIdxDirectory(spec.substr(4), split);
+  std::error_code error;
+  if (std::filesystem::is_directory(spec, error) && holdsIdxFiles(spec)) {
+    return readIdxDirectory(spec, split);
+  }
+  return readCsv(spec, options.csv);
+}
+
+std::pair<Dataset, Dataset> splitOffValidation(const Dataset& all, double fraction, uint64_t seed) {
+  RINGTRAIN_USER_CHECK(fraction > 0 && fraction < 1,
+                       "--val-fraction must be between 0 and 1, got " << fraction);
+  const int64_t validationSize = static_cast<int64_t>(std::ceil(fraction * all.size()));
+  RINGTRAIN_USER_CHECK(validationSize < all.size(),
+                       all.source << ": " << all.size()
+                                  << " samples are too few to split off a validation set");
+  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+  const at::Tensor order = at::randperm(all.size(), generator, at::kLong);
+  const at::Tensor trainRows = order.slice(0, 0, all.size() - validationSize);
+  const at::Tensor validationRows = order.slice(0, all.size() - validationSize);
+  const auto take = [&](const at::Tensor& rows, const char* suffix) {
+    Dataset part;
+    part.features = all.features.index_select(0, rows);
+    part.labels = all.labels.index_select(0, rows);
+    part.numClasses = all.numClasses;
+    part.source = all.source + suffix;
+    return part;
+  };
+  return {take(trainRows, " (train split)"), take(validationRows, " (validation split)")};
+}
+
+std::pair<at::Tensor, at::Tensor> gatherBatch(const Dataset& dataset,
+                                              const std::vector<int64_t>& indices) {
+  const at::Tensor rows =
+      at::from_blob(const_cast<int64_t*>(indices.data()), {static_cast<int64_t>(indices.size())},
+                    at::kLong);
+  return {dataset.features.index_select(0, rows), dataset.labels.index_select(0, rows)};
+}
+
+void standardize(Dataset& train, Dataset& validation) {
+  const at::Tensor flat = train.features.flatten(1);
+  const at::Tensor mean = flat.mean(0);
+  const at::Tensor scale = flat.size(0) > 1 ? flat.std(0).clamp_min(1e-6) : at::ones_like(mean);
+  const auto apply = [&](Dataset& dataset) {
+    const auto shape = dataset.features.sizes().vec();
+    dataset.features = ((dataset.features.flatten(1) - mean) / scale).reshape(shape);
+  };
+  apply(train);
+  apply(validation);
+}
+
+}  // namespace ringtrain::data

@@ -1,0 +1,71 @@
+#include "ringtrain/ddp/ParameterSync.h"
+
+#include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
+
+#include <sstream>
+
+#include "ringtrain/comm/Agreement.h"
+#include "ringtrain/util/Error.h"
+
+namespace ringtrain::ddp {
+namespace {
+
+std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> result;
+  std::istringstream stream(text);
+  std::string line;
+  while (std::getline(stream, line)) result.push_back(line);
+  return result;
+}
+
+}  // namespace
+
+std::string describeParameters(const NamedParameters& parameters) {
+  std::ostringstream description;
+  for (const auto& [name, tensor] : parameters) {
+    description << name << "[";
+    for (int64_t d = 0; d < tensor.dim(); ++d) description << (d ? "," : "") << tensor.size(d);
+    description << "] " << tensor.scalar_type() << "\n";
+  }
+  return description.str();
+}
+
+void verifySameParameters(comm::Communicator& control, const NamedParameters& parameters) {
+  const std::string mine = describeParameters(parameters);
+  at::Tensor length = at::full({1}, static_cast<int64_t>(mine.size()), at::kLong);
+  control.broadcast(length, 0);
+  at::Tensor reference = at::empty({length.item<int64_t>()}, at::kByte);
+  if (control.rank() == 0) std::memcpy(reference.data_ptr(), mine.data(), mine.size());
+  control.broadcast(reference, 0);
+  const std::string theirs(static_cast<const char*>(reference.data_ptr()), reference.numel());
+
+  comm::runOnAllRanks(control, [&] {
+    if (mine == theirs) return;
+    const auto a = lines(mine);
+    const auto b = lines(theirs);
+    size_t i = 0;
+    while (i < a.size() && i < b.size() && a[i] == b[i]) ++i;
+    throw UserError("rank " + std::to_string(control.rank()) +
+                    " built a different model than rank 0: parameter " + std::to_string(i) +
+                    " is '" + (i < a.size() ? a[i] : "(none)") + "' here but '" +
+                    (i < b.size() ? b[i] : "(none)") + "' on rank 0");
+  });
+}
+
+void broadcastParameters(comm::Communicator& comm, const NamedParameters& parameters) {
+  if (comm.size() == 1 || parameters.empty()) return;
+  c10::NoGradGuard noGrad;
+  std::vector<at::Tensor> flatPieces;
+  for (const auto& [name, tensor] : parameters) flatPieces.push_back(tensor.reshape(-1));
+  at::Tensor flat = at::cat(flatPieces);
+  comm.broadcast(flat, 0);
+  int64_t offset = 0;
+  for (const auto& [name, tensor] : parameters) {
+    at::Tensor target = tensor;
+    target.copy_(flat.slice(0, offset, offset + target.numel()).view_as(target));
+    offset += target.numel();
+  }
+}
+
+}  // namespace ringtrain::ddp

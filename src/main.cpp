@@ -1,0 +1,61 @@
+// ringtrain: data-parallel training of LibTorch models under mpirun.
+//
+// Map of the code (one folder per concern; dependencies point down this list):
+//   cli/       subcommands and flags                      -> train, data, comm, platform
+//   train/     the training loop, outputs, LR schedule    -> ddp, models, data, io
+//   ddp/       parameter sync and gradient averaging      -> comm
+//   models/    MLP and CNN classifiers
+//   data/      data sets, CSV/IDX readers, the distributed sampler
+//   io/        safetensors
+//   platform/  device placement and threads
+//   comm/      Communicator over MPI (CPU) and NCCL (CUDA); the only code that includes mpi.h/nccl.h
+#include <iostream>
+#include <string>
+
+#include "cli/ErrorText.h"
+#include "ringtrain/cli/Commands.h"
+#include "ringtrain/util/Error.h"
+
+namespace {
+
+void printUsage(std::ostream& out) {
+  out << "usage: ringtrain <command> [flags]\n\n"
+         "commands:\n"
+         "  train       train a model, data-parallel over the ranks started by mpirun\n"
+         "  shard-plan  print which sample indices each rank reads in an epoch (JSON)\n"
+         "  info        print versions, backends and visible devices\n\n"
+         "`ringtrain <command> --help` lists a command's flags.\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    printUsage(std::cerr);
+    return 2;
+  }
+  const std::string command = argv[1];
+  if (command == "-h" || command == "--help" || command == "help") {
+    printUsage(std::cout);
+    return 0;
+  }
+  if (command == "--version") {
+    std::cout << "ringtrain " << RINGTRAIN_VERSION << "\n";
+    return 0;
+  }
+  try {
+    if (command == "train") return ringtrain::cli::runTrain(argc - 1, argv + 1);
+    if (command == "shard-plan") return ringtrain::cli::runShardPlan(argc - 1, argv + 1);
+    if (command == "info") return ringtrain::cli::runInfo(argc - 1, argv + 1);
+  } catch (const ringtrain::UserError& error) {
+    std::cerr << "ringtrain " << command << ": error: " << error.what() << std::endl;
+    return 2;
+  } catch (const std::exception& error) {
+    std::cerr << "ringtrain " << command << ": error: " << ringtrain::cli::errorText(error)
+              << std::endl;
+    return 1;
+  }
+  std::cerr << "ringtrain: unknown command '" << command << "'\n";
+  printUsage(std::cerr);
+  return 2;
+}

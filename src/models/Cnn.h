@@ -1,0 +1,24 @@
+// Small convolutional classifier for images [C, H, W]: two 3x3 conv + ReLU layers (the first
+// followed by 2x2 max pooling), adaptive average pooling to 4x4, then dense layers.
+#pragma once
+
+#include <torch/nn/modules/conv.h>
+
+#include "DenseLayers.h"
+#include "ringtrain/models/Model.h"
+
+namespace ringtrain::models {
+
+class Cnn final : public Classifier {
+ public:
+  Cnn(const std::vector<int64_t>& imageShape, const std::vector<int64_t>& hidden, int64_t classes);
+  at::Tensor forward(const at::Tensor& x) override;
+
+ private:
+  std::vector<int64_t> imageShape_;
+  torch::nn::Conv2d conv1_{nullptr};
+  torch::nn::Conv2d conv2_{nullptr};
+  DenseLayers dense_;
+};
+
+}  // namespace ringtrain::models

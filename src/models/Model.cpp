@@ -1,0 +1,67 @@
+#include "ringtrain/models/Model.h"
+
+#include <cmath>
+#include <sstream>
+
+#include "Cnn.h"
+#include "Mlp.h"
+#include "ringtrain/util/Error.h"
+
+namespace ringtrain::models {
+namespace {
+
+int64_t product(const std::vector<int64_t>& shape) {
+  int64_t total = 1;
+  for (const int64_t extent : shape) total *= extent;
+  return total;
+}
+
+// Images come as [C, H, W]; flat rows of a square number of pixels (MNIST as CSV) as [1, s, s].
+std::vector<int64_t> imageShapeFor(const std::vector<int64_t>& inputShape) {
+  if (inputShape.size() == 3) return inputShape;
+  if (inputShape.size() == 1) {
+    const auto side = static_cast<int64_t>(std::llround(std::sqrt(double(inputShape[0]))));
+    if (side * side == inputShape[0]) return {1, side, side};
+  }
+  std::ostringstream shape;
+  for (size_t i = 0; i < inputShape.size(); ++i) shape << (i ? "x" : "") << inputShape[i];
+  throw UserError("--model cnn needs image samples [C,H,W] or a square number of features; got " +
+                  shape.str());
+}
+
+}  // namespace
+
+std::shared_ptr<Classifier> makeModel(const ModelSpec& spec) {
+  RINGTRAIN_USER_CHECK(spec.numClasses >= 2,
+                       "the data has " << spec.numClasses << " class; training needs at least 2");
+  RINGTRAIN_CHECK(!spec.inputShape.empty(), "model input shape is unknown");
+  if (spec.kind == "mlp") {
+    return std::make_shared<Mlp>(product(spec.inputShape), spec.hidden, spec.numClasses);
+  }
+  if (spec.kind == "cnn") {
+    return std::make_shared<Cnn>(imageShapeFor(spec.inputShape), spec.hidden, spec.numClasses);
+  }
+  throw UserError("--model must be mlp or cnn, got '" + spec.kind + "'");
+}
+
+std::vector<int64_t> parseLayerSizes(const std::string& text) {
+  std::vector<int64_t> sizes;
+  std::istringstream fields(text);
+  std::string field;
+  while (std::getline(fields, field, ',')) {
+    size_t used = 0;
+    long long value = 0;
+    try {
+      value = std::stoll(field, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    RINGTRAIN_USER_CHECK(used == field.size() && value > 0,
+                         "--hidden: '" << field << "' is not a positive layer width (expected "
+                                       << "a list like 512,256)");
+    sizes.push_back(value);
+  }
+  return sizes;
+}
+
+}  // namespace ringtrain::models

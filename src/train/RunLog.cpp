@@ -1,0 +1,78 @@
+#include "ringtrain/train/RunLog.h"
+
+#include <chrono>
+#include <cstdio>
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "ringtrain/util/Error.h"
+
+namespace ringtrain::train {
+
+std::string formatKeyValues(const nlohmann::ordered_json& entry) {
+  std::ostringstream line;
+  bool first = true;
+  for (const auto& [key, value] : entry.items()) {
+    line << (first ? "" : " ") << key << "=";
+    first = false;
+    if (value.is_number_float()) {
+      line << std::setprecision(6) << value.get<double>();
+    } else if (value.is_string()) {
+      line << value.get<std::string>();
+    } else {
+      line << value.dump();
+    }
+  }
+  return line.str();
+}
+
+RunLog::RunLog(bool active, const std::string& metricsPath, bool progressBar)
+    : active_(active), progressBar_(active && progressBar) {
+  if (!active_) return;
+  metrics_.open(metricsPath, std::ios::out | std::ios::trunc);
+  RINGTRAIN_USER_CHECK(metrics_, "cannot write " << metricsPath);
+}
+
+RunLog::~RunLog() { clearProgress(); }
+
+void RunLog::clearProgress() {
+  if (!progressShown_) return;
+  std::fputs("\r\033[2K", stdout);
+  std::fflush(stdout);
+  progressShown_ = false;
+}
+
+void RunLog::info(const std::string& line) {
+  if (!active_) return;
+  clearProgress();
+  std::cout << line << std::endl;
+}
+
+void RunLog::record(const nlohmann::ordered_json& entry, bool printLine) {
+  if (!active_) return;
+  metrics_ << entry.dump() << '\n';
+  metrics_.flush();
+  if (printLine) info(formatKeyValues(entry));
+}
+
+void RunLog::progress(int64_t epoch, int64_t epochs, int64_t stepInEpoch, int64_t stepsInEpoch,
+                      double loss) {
+  if (!progressBar_) return;
+  // Redrawing more often than this only costs time, on slow terminals a lot of it.
+  const auto now = std::chrono::steady_clock::now();
+  if (stepInEpoch != stepsInEpoch && now - lastDrawn_ < std::chrono::milliseconds(100)) return;
+  lastDrawn_ = now;
+  constexpr int kWidth = 30;
+  const int filled =
+      stepsInEpoch > 0 ? static_cast<int>(kWidth * stepInEpoch / stepsInEpoch) : kWidth;
+  std::printf("\r\033[2Kepoch %lld/%lld [%s%s] %lld/%lld loss %.4f", static_cast<long long>(epoch),
+              static_cast<long long>(epochs), std::string(static_cast<size_t>(filled), '=').c_str(),
+              std::string(static_cast<size_t>(kWidth - filled), ' ').c_str(),
+              static_cast<long long>(stepInEpoch), static_cast<long long>(stepsInEpoch), loss);
+  std::fflush(stdout);
+  progressShown_ = true;
+}
+
+}  // namespace ringtrain::train

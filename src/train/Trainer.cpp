@@ -1,0 +1,325 @@
+// The training job, top to bottom:
+//   setUp()            every rank: flags, data, model, optimizer; all ranks succeed or fail together
+//   synchronize        same parameter names/shapes everywhere, then rank 0's values
+//   TRAINING SECTION   per optimizer step: micro-batches forward/backward, one gradient average,
+//                      clip, learning rate, optimizer step
+//   evaluate()         every epoch, each validation sample counted once across ranks
+//   finish()           rank 0 writes model.safetensors and summary.json
+#include "ringtrain/train/Trainer.h"
+
+#include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
+#include <torch/nn/utils/clip_grad.h>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "ringtrain/comm/Agreement.h"
+#include "ringtrain/data/DistributedSampler.h"
+#include "ringtrain/ddp/GradientAverager.h"
+#include "ringtrain/ddp/ParameterSync.h"
+#include "ringtrain/train/LrSchedule.h"
+#include "ringtrain/train/ModelFile.h"
+#include "ringtrain/train/Optimizer.h"
+#include "ringtrain/train/RunLog.h"
+#include "ringtrain/train/TrainingData.h"
+#include "ringtrain/util/Error.h"
+#include "ringtrain/util/Files.h"
+
+namespace ringtrain::train {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using ordered_json = nlohmann::ordered_json;
+
+constexpr int64_t kEvaluationBatch = 1024;
+
+double secondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+void validateConfig(const TrainConfig& config) {
+  RINGTRAIN_USER_CHECK(config.batchSize > 0, "--batch-size must be positive");
+  RINGTRAIN_USER_CHECK(config.gradAccum > 0, "--grad-accum must be positive");
+  RINGTRAIN_USER_CHECK(config.epochs > 0 || config.maxSteps > 0,
+                       "--epochs must be positive (or give --max-steps)");
+  RINGTRAIN_USER_CHECK(config.maxSteps >= 0, "--max-steps must not be negative");
+  RINGTRAIN_USER_CHECK(config.lr > 0 && std::isfinite(config.lr), "--lr must be positive");
+  RINGTRAIN_USER_CHECK(config.warmupSteps >= 0, "--warmup-steps must not be negative");
+  RINGTRAIN_USER_CHECK(config.clipGradNorm >= 0, "--clip-grad-norm must not be negative");
+  RINGTRAIN_USER_CHECK(config.logEvery > 0, "--log-every must be positive");
+  RINGTRAIN_USER_CHECK(!config.outputDir.empty(), "--output-dir must not be empty");
+}
+
+// Open MPI gives every rank a pseudo-terminal even when mpirun's own output goes to a file, so
+// under a launcher "auto" cannot tell and stays off; scripts/run.sh passes --progress on when its
+// output is a terminal.
+bool showProgressBar(ProgressMode mode) {
+  if (mode == ProgressMode::kAuto) {
+    const bool launched = std::getenv("OMPI_COMM_WORLD_SIZE") || std::getenv("PMI_SIZE");
+    return !launched && ::isatty(STDOUT_FILENO) != 0;
+  }
+  return mode == ProgressMode::kOn;
+}
+
+class Trainer {
+ public:
+  Trainer(const TrainConfig& config, comm::Communicator& control, comm::Communicator& data,
+          const platform::Placement& placement)
+      : config_(config), control_(control), data_(data), device_(placement.device) {}
+
+  RunSummary run() {
+    const auto start = Clock::now();
+    comm::runOnAllRanks(control_, [&] { setUp(); });
+    ddp::verifySameParameters(control_, parameters_);
+    ddp::broadcastParameters(data_, parameters_);
+    announce();
+
+    double trainingSeconds = 0;
+    windowStart_ = Clock::now();
+    for (int64_t epoch = 0; epoch < epochsToRun_ && !finished(); ++epoch) {
+      const auto epochStart = Clock::now();
+      trainEpoch(epoch);
+      trainingSeconds += secondsSince(epochStart);
+      evaluate(epoch);
+    }
+    summary_.samplesPerSec = trainingSeconds > 0 ? globalSamples_ / trainingSeconds : 0;
+    summary_.wallSeconds = secondsSince(start);
+    finish();
+    return summary_;
+  }
+
+ private:
+  bool isRankZero() const { return control_.rank() == 0; }
+  bool finished() const { return step_ >= totalSteps_; }
+  std::string outputPath(const char* file) const {
+    return (std::filesystem::path(config_.outputDir) / file).string();
+  }
+
+  void setUp() {
+    validateConfig(config_);
+    const int world = control_.size();
+    trainingData_ = loadTrainingData(config_, world);
+
+    modelSpec_ = config_.model;
+    modelSpec_.inputShape = trainingData_.train.sampleShape();
+    modelSpec_.numClasses = trainingData_.numClasses;
+    at::manual_seed(config_.seed);
+    model_ = models::makeModel(modelSpec_);
+    // Only rank 0's values matter: they are broadcast to the others.
+    if (!config_.initFrom.empty() && isRankZero()) loadInitialWeights(config_.initFrom, *model_);
+    model_->to(device_);
+    for (const auto& item : model_->named_parameters()) parameters_.emplace_back(item.key(), item.value());
+
+    perRankSamples_ = data::samplesPerRank(trainingData_.train.size(), world, config_.dropLast);
+    microBatchesPerEpoch_ = config_.dropLast
+                                ? perRankSamples_ / config_.batchSize
+                                : (perRankSamples_ + config_.batchSize - 1) / config_.batchSize;
+    stepsPerEpoch_ = (microBatchesPerEpoch_ + config_.gradAccum - 1) / config_.gradAccum;
+    totalSteps_ = config_.maxSteps > 0 ? config_.maxSteps : config_.epochs * stepsPerEpoch_;
+    epochsToRun_ = (totalSteps_ + stepsPerEpoch_ - 1) / stepsPerEpoch_;
+
+    schedule_.baseLr = config_.scaleLr ? config_.lr * world : config_.lr;
+    schedule_.shape = config_.lrShape;
+    schedule_.warmupSteps = config_.warmupSteps;
+    schedule_.totalSteps = totalSteps_;
+    std::vector<at::Tensor> tensors;
+    for (const auto& [name, tensor] : parameters_) tensors.push_back(tensor);
+    optimizer_ = makeOptimizer(config_, tensors, learningRateAt(schedule_, 0));
+    averager_ = std::make_unique<ddp::GradientAverager>(data_, parameters_);
+
+    if (isRankZero()) ensureWritableDirectory(config_.outputDir, "--output-dir");
+    windowLoss_ = at::zeros({}, at::TensorOptions().device(device_).dtype(at::kDouble));
+    log_ = std::make_unique<RunLog>(isRankZero(), outputPath("metrics.jsonl"),
+                                    showProgressBar(config_.progress));
+  }
+
+  void announce() {
+    int64_t parameterCount = 0;
+    for (const auto& [name, tensor] : parameters_) parameterCount += tensor.numel();
+    const int world = control_.size();
+    std::ostringstream line;
+    line << "ringtrain: " << world << " rank(s), device " << device_ << ", backend "
+         << data_.backendName() << ", " << at::get_num_threads() << " thread(s) per rank\n"
+         << "  model " << modelSpec_.kind << " (" << parameterCount << " parameters, "
+         << modelSpec_.numClasses << " classes)\n"
+         << "  train " << trainingData_.train.source << ": " << trainingData_.train.size()
+         << " samples; validation " << trainingData_.validation.source << ": "
+         << trainingData_.validation.size() << " samples\n"
+         << "  " << epochsToRun_ << " epoch(s) x " << stepsPerEpoch_ << " steps, global batch "
+         << config_.batchSize * config_.gradAccum * world << ", lr " << schedule_.baseLr
+         << "\n  output " << config_.outputDir;
+    log_->info(line.str());
+  }
+
+  // ---------------------------------- TRAINING SECTION BEGIN ----------------------------------
+  void trainEpoch(int64_t epoch) {
+    const int world = control_.size();
+    const std::vector<int64_t> order = data::shardIndices(
+        {trainingData_.train.size(), world, control_.rank(), config_.seed, epoch, config_.shuffle,
+         config_.dropLast});
+    model_->train();
+    at::Tensor epochLoss = at::zeros({}, at::TensorOptions().device(device_).dtype(at::kDouble));
+    int64_t epochSteps = 0;
+
+    for (int64_t stepInEpoch = 0; stepInEpoch < stepsPerEpoch_ && !finished(); ++stepInEpoch) {
+      const int64_t firstMicroBatch = stepInEpoch * config_.gradAccum;
+      const int64_t microBatches =
+          std::min(config_.gradAccum, microBatchesPerEpoch_ - firstMicroBatch);
+      optimizer_->zero_grad();
+      at::Tensor stepLoss = at::zeros({1}, at::TensorOptions().device(device_));
+      int64_t stepSamples = 0;
+      for (int64_t m = firstMicroBatch; m < firstMicroBatch + microBatches; ++m) {
+        const auto begin = order.begin() + m * config_.batchSize;
+        const auto end = order.begin() + std::min(perRankSamples_, (m + 1) * config_.batchSize);
+        auto [inputs, labels] = data::gatherBatch(trainingData_.train, {begin, end});
+        const at::Tensor logits = model_->forward(inputs.to(device_));
+        const at::Tensor loss = at::cross_entropy_loss(logits, labels.to(device_));
+        (loss / static_cast<double>(microBatches)).backward();
+        stepLoss += loss.detach();
+        stepSamples += end - begin;
+      }
+      const at::Tensor meanLoss = averager_->average(stepLoss / static_cast<double>(microBatches));
+      if (config_.clipGradNorm > 0) {
+        torch::nn::utils::clip_grad_norm_(model_->parameters(), config_.clipGradNorm);
+      }
+      const double lr = learningRateAt(schedule_, step_);
+      setLearningRate(*optimizer_, lr);
+      optimizer_->step();
+      ++step_;
+      // ----------------------------------- TRAINING SECTION END -----------------------------------
+
+      epochLoss += meanLoss.sum();
+      ++epochSteps;
+      windowLoss_ += meanLoss.sum();
+      ++windowSteps_;
+      windowSamples_ += stepSamples * world;
+      globalSamples_ += static_cast<double>(stepSamples * world);
+      if (log_->showsProgress()) {
+        log_->progress(epoch + 1, epochsToRun_, stepInEpoch + 1, stepsPerEpoch_,
+                       windowLoss_.item<double>() / windowSteps_);
+      }
+      if (step_ % config_.logEvery == 0 || finished()) logTraining(epoch, lr);
+    }
+    if (epochSteps > 0) summary_.finalTrainLoss = epochLoss.item<double>() / epochSteps;
+    summary_.epochs = epoch + 1;
+  }
+
+  void logTraining(int64_t epoch, double lr) {
+    if (windowSteps_ == 0) return;
+    const double seconds = secondsSince(windowStart_);
+    ordered_json entry{{"step", step_},
+                       {"epoch", epoch + 1},
+                       {"loss", windowLoss_.item<double>() / windowSteps_},
+                       {"lr", lr},
+                       {"samples_per_sec", seconds > 0 ? windowSamples_ / seconds : 0.0}};
+    log_->record(entry);
+    windowLoss_.zero_();
+    windowSteps_ = 0;
+    windowSamples_ = 0;
+    windowStart_ = Clock::now();
+  }
+
+  void evaluate(int64_t epoch) {
+    c10::NoGradGuard noGrad;
+    model_->eval();
+    const data::Dataset& validation = trainingData_.validation;
+    const std::vector<int64_t> rows =
+        data::evaluationIndices(validation.size(), control_.size(), control_.rank());
+    // [loss sum, correct, count], summed over ranks.
+    at::Tensor totals = at::zeros({3}, at::TensorOptions().device(device_).dtype(at::kDouble));
+    for (size_t begin = 0; begin < rows.size(); begin += kEvaluationBatch) {
+      const size_t end = std::min(rows.size(), begin + kEvaluationBatch);
+      auto [inputs, labels] =
+          data::gatherBatch(validation, {rows.begin() + begin, rows.begin() + end});
+      labels = labels.to(device_);
+      const at::Tensor logits = model_->forward(inputs.to(device_));
+      totals[0] += at::cross_entropy_loss(logits, labels, {}, at::Reduction::Sum);
+      totals[1] += logits.argmax(1).eq(labels).sum();
+      totals[2] += static_cast<double>(end - begin);
+    }
+    data_.allReduce(totals, comm::ReduceOp::kSum);
+    const at::Tensor host = totals.cpu();
+    const double count = host[2].item<double>();
+    summary_.valLoss = host[0].item<double>() / count;
+    summary_.valAccuracy = host[1].item<double>() / count;
+    log_->record(ordered_json{{"step", step_},
+                              {"epoch", epoch + 1},
+                              {"val_loss", summary_.valLoss},
+                              {"val_accuracy", summary_.valAccuracy}});
+  }
+
+  void finish() {
+    summary_.worldSize = control_.size();
+    summary_.steps = step_;
+    if (!isRankZero()) return;
+    saveModel(outputPath("model.safetensors"), *model_, modelSpec_);
+    ordered_json summary{{"world_size", summary_.worldSize},
+                         {"steps", summary_.steps},
+                         {"epochs", summary_.epochs},
+                         {"final_train_loss", summary_.finalTrainLoss},
+                         {"val_loss", summary_.valLoss},
+                         {"val_accuracy", summary_.valAccuracy},
+                         {"samples_per_sec", summary_.samplesPerSec},
+                         {"wall_seconds", summary_.wallSeconds},
+                         {"device", device_.str()},
+                         {"backend", data_.backendName()},
+                         {"model", modelSpec_.kind},
+                         {"train", trainingData_.train.source},
+                         {"train_samples", trainingData_.train.size()},
+                         {"val_samples", trainingData_.validation.size()},
+                         {"global_batch", config_.batchSize * config_.gradAccum * summary_.worldSize},
+                         {"seed", config_.seed}};
+    writeFileAtomically(outputPath("summary.json"), summary.dump(2) + "\n");
+    log_->info("done: " + formatKeyValues(ordered_json{{"steps", summary_.steps},
+                                                        {"epochs", summary_.epochs},
+                                                        {"val_accuracy", summary_.valAccuracy},
+                                                        {"val_loss", summary_.valLoss},
+                                                        {"samples_per_sec", summary_.samplesPerSec},
+                                                        {"wall_seconds", summary_.wallSeconds}}));
+    log_->info("artifacts: " + outputPath("model.safetensors") + " " + outputPath("summary.json") +
+               " " + outputPath("metrics.jsonl"));
+  }
+
+  const TrainConfig& config_;
+  comm::Communicator& control_;
+  comm::Communicator& data_;
+  c10::Device device_;
+
+  TrainingData trainingData_;
+  models::ModelSpec modelSpec_;
+  std::shared_ptr<models::Classifier> model_;
+  ddp::NamedParameters parameters_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::unique_ptr<ddp::GradientAverager> averager_;
+  std::unique_ptr<RunLog> log_;
+  LrSchedule schedule_;
+
+  int64_t perRankSamples_ = 0;
+  int64_t microBatchesPerEpoch_ = 0;
+  int64_t stepsPerEpoch_ = 0;
+  int64_t totalSteps_ = 0;
+  int64_t epochsToRun_ = 0;
+  int64_t step_ = 0;
+
+  at::Tensor windowLoss_;  // on the device, so logging needs no per-step synchronisation
+  int64_t windowSteps_ = 0;
+  int64_t windowSamples_ = 0;
+  Clock::time_point windowStart_ = Clock::now();
+  double globalSamples_ = 0;
+  RunSummary summary_;
+};
+
+}  // namespace
+
+RunSummary runTraining(const TrainConfig& config, comm::Communicator& control,
+                       comm::Communicator& data, const platform::Placement& placement) {
+  return Trainer(config, control, data, placement).run();
+}
+
+}  // namespace ringtrain::train
