@@ -39,6 +39,6 @@ sys.exit(0 if torch.__version__.split("+")[0] == sys.argv[1] else 1)
 PY
 then
   log "installing Python packages into $("$python" -c 'import sys; print(sys.prefix)'): ${python_requirements[*]}"
-  "$python" -m pip install -q --disable-pip-version-check "${python_requirements[@]}"
+  "$python" -m pip install -q --disable-pip-version-check --root-user-action=ignore "${python_requirements[@]}"
 fi
 log "setup complete (python: $python, torch $("$python" -c 'import torch; print(torch.__version__)'))"

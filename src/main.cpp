@@ -13,6 +13,7 @@
 #include <string>
 
 #include "cli/ErrorText.h"
+#include "ringtrain/BuildInfo.h"
 #include "ringtrain/cli/Commands.h"
 #include "ringtrain/util/Error.h"
 

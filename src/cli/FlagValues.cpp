@@ -1,35 +1,40 @@
 #include "FlagValues.h"
 
-#include <charconv>
-#include <cmath>
 
 #include "ringtrain/util/Error.h"
+#include "ringtrain/util/Numbers.h"
 
 namespace ringtrain::cli {
 
 int64_t parseInteger(const std::string& flag, const std::string& text) {
-  int64_t value = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  RINGTRAIN_USER_CHECK(!text.empty() && error == std::errc() && end == text.data() + text.size(),
-                       "--" << flag << ": '" << text << "' is not an integer");
-  return value;
+  const auto value = parseInt64(text);
+  RINGTRAIN_USER_CHECK(value, "--" << flag << ": '" << text << "' is not an integer");
+  return *value;
 }
 
 uint64_t parseUnsigned(const std::string& flag, const std::string& text) {
-  uint64_t value = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  RINGTRAIN_USER_CHECK(!text.empty() && error == std::errc() && end == text.data() + text.size(),
-                       "--" << flag << ": '" << text << "' is not a non-negative integer");
-  return value;
+  const auto value = parseUint64(text);
+  RINGTRAIN_USER_CHECK(value, "--" << flag << ": '" << text << "' is not a non-negative integer");
+  return *value;
 }
 
 double parseReal(const std::string& flag, const std::string& text) {
-  double value = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  RINGTRAIN_USER_CHECK(!text.empty() && error == std::errc() &&
-                           end == text.data() + text.size() && std::isfinite(value),
-                       "--" << flag << ": '" << text << "' is not a number");
-  return value;
+  const auto value = parseFiniteDouble(text);
+  RINGTRAIN_USER_CHECK(value, "--" << flag << ": '" << text << "' is not a number");
+  return *value;
+}
+
+cxxopts::ParseResult parseFlags(cxxopts::Options& options, int argc, char** argv) {
+  cxxopts::ParseResult result;
+  try {
+    result = options.parse(argc, argv);
+  } catch (const cxxopts::exceptions::exception& e) {
+    throw UserError(std::string(e.what()) + " (see " + options.program() + " --help)");
+  }
+  RINGTRAIN_USER_CHECK(result.unmatched().empty(), "unexpected argument '"
+                                                       << result.unmatched().front() << "' (see "
+                                                       << options.program() << " --help)");
+  return result;
 }
 
 std::string parseChoice(const std::string& flag, const std::string& text,

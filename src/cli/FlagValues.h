@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cxxopts.hpp>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,8 @@ namespace ringtrain::cli {
 int64_t parseInteger(const std::string& flag, const std::string& text);
 uint64_t parseUnsigned(const std::string& flag, const std::string& text);
 double parseReal(const std::string& flag, const std::string& text);
+// Parses argv (argv[0] is the subcommand); UserError for unknown flags and stray arguments.
+cxxopts::ParseResult parseFlags(cxxopts::Options& options, int argc, char** argv);
 // Returns text if it is one of `choices`.
 std::string parseChoice(const std::string& flag, const std::string& text,
                         const std::vector<std::string>& choices);

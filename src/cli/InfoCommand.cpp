@@ -6,17 +6,13 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "FlagValues.h"
+#include "ringtrain/BuildInfo.h"
 #include "ringtrain/cli/Commands.h"
 #include "ringtrain/comm/Session.h"
 #include "ringtrain/platform/Placement.h"
 #include "ringtrain/util/Error.h"
 
-#ifndef RINGTRAIN_VERSION
-#define RINGTRAIN_VERSION "unknown"
-#endif
-#ifndef RINGTRAIN_CUDA_TOOLKIT_VERSION
-#define RINGTRAIN_CUDA_TOOLKIT_VERSION "not compiled in"
-#endif
 
 namespace ringtrain::cli {
 
@@ -25,18 +21,11 @@ int runInfo(int argc, char** argv) {
                            "Print versions (ringtrain, LibTorch, MPI, NCCL, CUDA), the compiled-in "
                            "communication backends, and the GPUs and cores this process sees.");
   options.add_options()("json", "print one JSON object")("h,help", "show this help");
-  cxxopts::ParseResult result;
-  try {
-    result = options.parse(argc, argv);
-  } catch (const cxxopts::exceptions::exception& e) {
-    throw UserError(std::string(e.what()) + " (see ringtrain info --help)");
-  }
+  const cxxopts::ParseResult result = parseFlags(options, argc, argv);
   if (result.count("help")) {
     std::cout << options.help();
     return 0;
   }
-  RINGTRAIN_USER_CHECK(result.unmatched().empty(),
-                       "unexpected argument '" << result.unmatched().front() << "'");
 
   nlohmann::ordered_json backends = nlohmann::ordered_json::array({"mpi (cpu tensors)"});
   if (comm::ncclCompiledIn()) backends.push_back("nccl (cuda tensors)");

@@ -21,18 +21,11 @@ int runShardPlan(int argc, char** argv) {
       ("no-shuffle", "keep samples in order")
       ("drop-last", "drop the tail instead of padding")
       ("h,help", "show this help");
-  cxxopts::ParseResult result;
-  try {
-    result = options.parse(argc, argv);
-  } catch (const cxxopts::exceptions::exception& e) {
-    throw UserError(std::string(e.what()) + " (see ringtrain shard-plan --help)");
-  }
+  const cxxopts::ParseResult result = parseFlags(options, argc, argv);
   if (result.count("help")) {
     std::cout << options.help();
     return 0;
   }
-  RINGTRAIN_USER_CHECK(result.unmatched().empty(),
-                       "unexpected argument '" << result.unmatched().front() << "'");
   RINGTRAIN_USER_CHECK(result.count("size") && result.count("world"),
                        "--size and --world are required (see ringtrain shard-plan --help)");
 

@@ -63,15 +63,7 @@ cxxopts::Options trainOptions() {
 
 ParsedTrainOptions parseTrainOptions(int argc, char** argv) {
   cxxopts::Options options = trainOptions();
-  cxxopts::ParseResult result;
-  try {
-    result = options.parse(argc, argv);
-  } catch (const cxxopts::exceptions::exception& e) {
-    throw UserError(std::string(e.what()) + " (see ringtrain train --help)");
-  }
-  RINGTRAIN_USER_CHECK(result.unmatched().empty(),
-                       "unexpected argument '" << result.unmatched().front()
-                                               << "' (see ringtrain train --help)");
+  const cxxopts::ParseResult result = parseFlags(options, argc, argv);
   ParsedTrainOptions parsed;
   if (result.count("help")) {
     parsed.help = true;

@@ -10,6 +10,7 @@
 #include "ringtrain/data/IdxReader.h"
 #include "ringtrain/data/SyntheticDataset.h"
 #include "ringtrain/util/Error.h"
+#include "ringtrain/util/Numbers.h"
 
 namespace ringtrain::data {
 namespace {
@@ -19,17 +20,11 @@ bool startsWith(const std::string& text, const std::string& prefix) {
 }
 
 int64_t parsePositive(const std::string& text, const std::string& spec, const char* what) {
-  size_t used = 0;
-  long long value = 0;
-  try {
-    value = std::stoll(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  RINGTRAIN_USER_CHECK(used == text.size() && value > 0,
+  const auto value = parseInt64(text);
+  RINGTRAIN_USER_CHECK(value && *value > 0,
                        "data spec '" << spec << "': " << what << " '" << text
                                      << "' is not a positive integer");
-  return value;
+  return *value;
 }
 
 Dataset loadSynthetic(const std::string& spec, Split split, uint64_t seed) {

@@ -6,6 +6,7 @@
 #include "Cnn.h"
 #include "Mlp.h"
 #include "ringtrain/util/Error.h"
+#include "ringtrain/util/Numbers.h"
 
 namespace ringtrain::models {
 namespace {
@@ -49,17 +50,11 @@ std::vector<int64_t> parseLayerSizes(const std::string& text) {
   std::istringstream fields(text);
   std::string field;
   while (std::getline(fields, field, ',')) {
-    size_t used = 0;
-    long long value = 0;
-    try {
-      value = std::stoll(field, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    RINGTRAIN_USER_CHECK(used == field.size() && value > 0,
+    const auto value = parseInt64(field);
+    RINGTRAIN_USER_CHECK(value && *value > 0,
                          "--hidden: '" << field << "' is not a positive layer width (expected "
                                        << "a list like 512,256)");
-    sizes.push_back(value);
+    sizes.push_back(*value);
   }
   return sizes;
 }

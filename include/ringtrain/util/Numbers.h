@@ -1,0 +1,15 @@
+// Strict text-to-number conversion: the whole text must be the number, nothing before or after.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace ringtrain {
+
+std::optional<int64_t> parseInt64(std::string_view text);
+std::optional<uint64_t> parseUint64(std::string_view text);
+// Finite values only; a leading '+' is accepted.
+std::optional<double> parseFiniteDouble(std::string_view text);
+
+}  // namespace ringtrain

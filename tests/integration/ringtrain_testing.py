@@ -1,0 +1,68 @@
+"""Helpers for the end-to-end tests: run the ringtrain executable (alone or under mpirun) and
+read what it wrote. CTest sets RINGTRAIN_BIN and RINGTRAIN_MPIRUN."""
+import json
+import os
+import subprocess
+import tempfile
+import time
+import unittest
+
+import numpy as np
+from safetensors.numpy import load_file
+
+BIN = os.environ.get("RINGTRAIN_BIN", os.path.join(os.path.dirname(__file__), "../../build/ringtrain"))
+MPIRUN = os.environ.get("RINGTRAIN_MPIRUN", "mpirun")
+
+
+def command(args, ranks=None):
+    """ranks=None runs the executable directly (a world of one, no launcher)."""
+    base = [BIN]
+    if ranks is not None:
+        base = [MPIRUN, "--oversubscribe", "--bind-to", "none", "-np", str(ranks), BIN]
+    return base + [str(a) for a in args]
+
+
+def run(args, ranks=None, timeout=180):
+    started = time.monotonic()
+    result = subprocess.run(command(args, ranks), capture_output=True, text=True, timeout=timeout)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+class RingtrainTestCase(unittest.TestCase):
+    def setUp(self):
+        self._dir = tempfile.TemporaryDirectory(prefix="ringtrain-test-")
+        self.dir = self._dir.name
+
+    def tearDown(self):
+        self._dir.cleanup()
+
+    def path(self, *parts):
+        return os.path.join(self.dir, *parts)
+
+    def train(self, name, args, ranks=None, timeout=300):
+        out = self.path(name)
+        result = run(["train", "--output-dir", out, "--progress", "off", "--threads", "1"] + list(args),
+                     ranks=ranks, timeout=timeout)
+        self.assertEqual(result.returncode, 0, f"ringtrain failed:\n{result.stdout}\n{result.stderr}")
+        return out
+
+    @staticmethod
+    def model(out):
+        return load_file(os.path.join(out, "model.safetensors"))
+
+    @staticmethod
+    def summary(out):
+        with open(os.path.join(out, "summary.json")) as f:
+            return json.load(f)
+
+    def assertModelsClose(self, a, b, rtol=1e-4, atol=1e-5):
+        self.assertEqual(sorted(a), sorted(b))
+        for name in a:
+            np.testing.assert_allclose(a[name], b[name], rtol=rtol, atol=atol, err_msg=name)
+
+
+def write_csv(path, labels, features):
+    with open(path, "w") as f:
+        for label, row in zip(labels, features):
+            f.write(",".join([str(int(label))] + [repr(float(v)) for v in row]) + "\n")

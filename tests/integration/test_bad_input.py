@@ -1,0 +1,76 @@
+"""Bad input: one clear line on stderr naming the flag, file or line; a non-zero exit; every rank
+gone within seconds."""
+import os
+import unittest
+
+from ringtrain_testing import RingtrainTestCase, run, write_csv
+
+
+class BadInput(RingtrainTestCase):
+    def setUp(self):
+        super().setUp()
+        write_csv(self.path("good.csv"), [0, 1, 2, 1], [[0.5, 1.0], [1.5, 2.0], [2.5, 3.0], [3.5, 4.0]])
+        with open(self.path("ragged.csv"), "w") as f:
+            f.write("0,1.0,2.0\n1,2.0\n")
+        with open(self.path("text.csv"), "w") as f:
+            f.write("0,1.0,2.0\n1,2.0,two\n")
+        with open(self.path("empty.csv"), "w"):
+            pass
+        write_csv(self.path("one.csv"), [2], [[0.0, 1.0]])
+        os.makedirs(self.path("no_csv_here"))
+        write_csv(self.path("val_label9.csv"), [0, 9], [[0.0, 1.0], [1.0, 0.0]])
+        with open(self.path("corrupt.safetensors"), "wb") as f:
+            f.write(b"\xff" * 16)
+        with open(self.path("a_file"), "w") as f:
+            f.write("x")
+
+    def expect_failure(self, args, message, ranks=2):
+        result = run(["train", "--output-dir", self.path("out"), "--epochs", "1"] + args, ranks=ranks,
+                     timeout=60)
+        self.assertNotEqual(result.returncode, 0, result.stdout)
+        error_lines = [line for line in result.stderr.splitlines() if "ringtrain train: error" in line]
+        self.assertEqual(len(error_lines), 1, result.stderr)
+        self.assertIn(message, error_lines[0])
+        self.assertLess(result.seconds, 30)
+
+    def test_cases(self):
+        good = ["--train", self.path("good.csv"), "--val", self.path("good.csv")]
+        cases = [
+            (["--bogus"], "bogus"),
+            (["--epochs", "abc"], "--epochs: 'abc' is not an integer"),
+            (["--batch-size", "0"], "--batch-size must be positive"),
+            (["--optimizer", "lbfgs"], "--optimizer must be sgd|adamw"),
+            (["--train", self.path("missing.csv")], "missing.csv: no such file"),
+            (["--train", self.path("no_csv_here")], "directory holds no *.csv file"),
+            (["--train", self.path("ragged.csv")], "ragged.csv:2: expected 3 columns"),
+            (["--train", self.path("text.csv")], "text.csv:2: column 3: 'two' is not a number"),
+            (["--train", self.path("empty.csv")], "empty.csv: no data rows"),
+            (["--train", self.path("good.csv"), "--val", self.path("val_label9.csv")],
+             "val_label9.csv: data row 2 has label 9"),
+            (good + ["--num-classes", "2"], "good.csv: data row 3 has label 2"),
+            (good + ["--output-dir", self.path("a_file", "out")], "--output-dir"),
+            (good + ["--init-from", self.path("corrupt.safetensors")], "corrupt.safetensors"),
+            (good + ["--init-from", self.path("missing.safetensors")], "missing.safetensors"),
+            (good + ["--device", "cuda"], "--device cuda"),
+            (["--model", "cnn", "--train", "synthetic:100:10"], "--model cnn needs image samples"),
+        ]
+        for args, message in cases:
+            for ranks in (None, 2):
+                with self.subTest(args=args, ranks=ranks):
+                    self.expect_failure(args, message, ranks=ranks)
+
+    def test_fewer_samples_than_ranks(self):
+        self.expect_failure(["--train", self.path("one.csv"), "--val", self.path("good.csv")],
+                            "has 1 samples, fewer than the 2 ranks", ranks=2)
+
+    def test_other_commands(self):
+        result = run(["shard-plan", "--world", "2"])
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("--size and --world are required", result.stderr)
+        result = run(["frobnicate"])
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("unknown command 'frobnicate'", result.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,85 @@
+// Every expectation is a formula of rank and size, so the same test holds at any world size.
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include "MpiTestEnvironment.h"
+
+namespace ringtrain::comm {
+namespace {
+
+Communicator& world() { return testing::worldCommunicator(); }
+
+// Element i of rank r holds (r + 1) * (i + 1).
+at::Tensor rankRamp(int64_t n, at::ScalarType type) {
+  return at::arange(1, n + 1, at::kDouble).mul(world().rank() + 1).to(type);
+}
+
+TEST(Communicator, AllReduceSumAndAverageAtOddSizes) {
+  const int size = world().size();
+  for (const int64_t n : {1, 7, 1023}) {
+    for (const auto type : {at::kFloat, at::kDouble, at::kLong, at::kInt}) {
+      at::Tensor values = rankRamp(n, type);
+      world().allReduce(values, ReduceOp::kSum);
+      const at::Tensor expected = at::arange(1, n + 1, at::kDouble).mul(size * (size + 1) / 2.0);
+      EXPECT_TRUE(values.to(at::kDouble).equal(expected)) << "n=" << n << " type=" << type;
+    }
+    at::Tensor averaged = rankRamp(n, at::kDouble);
+    world().allReduce(averaged, ReduceOp::kAvg);
+    EXPECT_TRUE(at::allclose(averaged, at::arange(1, n + 1, at::kDouble).mul((size + 1) / 2.0)));
+  }
+}
+
+TEST(Communicator, AllReduceMinAndMax) {
+  at::Tensor low = at::full({5}, world().rank(), at::kLong);
+  at::Tensor high = low.clone();
+  world().allReduce(low, ReduceOp::kMin);
+  world().allReduce(high, ReduceOp::kMax);
+  EXPECT_TRUE(low.equal(at::zeros({5}, at::kLong)));
+  EXPECT_TRUE(high.equal(at::full({5}, world().size() - 1, at::kLong)));
+}
+
+TEST(Communicator, BroadcastFromEveryRoot) {
+  for (int root = 0; root < world().size(); ++root) {
+    at::Tensor values = world().rank() == root ? at::arange(13, at::kFloat).add(100 * root)
+                                               : at::full({13}, -1.0f);
+    world().broadcast(values, root);
+    EXPECT_TRUE(values.equal(at::arange(13, at::kFloat).add(100 * root))) << "root " << root;
+  }
+}
+
+TEST(Communicator, AllGatherStacksInRankOrder) {
+  const int rank = world().rank();
+  const at::Tensor mine = at::tensor({rank, 2 * rank, 3 * rank}, at::kInt).view({3, 1});
+  const at::Tensor gathered = world().allGather(mine);
+  ASSERT_EQ(gathered.sizes().vec(), (std::vector<int64_t>{world().size(), 3, 1}));
+  for (int r = 0; r < world().size(); ++r) {
+    EXPECT_TRUE(gathered[r].equal(at::tensor({r, 2 * r, 3 * r}, at::kInt).view({3, 1})));
+  }
+}
+
+TEST(Communicator, SendRecvAroundTheRing) {
+  const int size = world().size();
+  if (size == 1) GTEST_SKIP() << "needs two ranks";
+  const int rank = world().rank();
+  const int next = (rank + 1) % size;
+  const int previous = (rank + size - 1) % size;
+  const at::Tensor outgoing = at::full({9}, static_cast<double>(rank), at::kDouble);
+  at::Tensor incoming = at::empty({9}, at::kDouble);
+  // Even ranks send first so that blocking calls cannot deadlock, whatever the size.
+  if (rank % 2 == 0) {
+    world().send(outgoing, next);
+    world().recv(incoming, previous);
+  } else {
+    world().recv(incoming, previous);
+    world().send(outgoing, next);
+  }
+  EXPECT_TRUE(incoming.equal(at::full({9}, static_cast<double>(previous), at::kDouble)));
+}
+
+TEST(Communicator, BarrierReturnsOnEveryRank) {
+  world().barrier();
+  SUCCEED();
+}
+
+}  // namespace
+}  // namespace ringtrain::comm

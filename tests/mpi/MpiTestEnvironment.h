@@ -1,0 +1,10 @@
+// Shared by the multi-rank tests: the job's CPU communicator, set up once by MpiTestMain.cpp.
+#pragma once
+
+#include "ringtrain/comm/Communicator.h"
+
+namespace ringtrain::testing {
+
+comm::Communicator& worldCommunicator();
+
+}  // namespace ringtrain::testing

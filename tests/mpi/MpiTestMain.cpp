@@ -1,0 +1,22 @@
+#include <gtest/gtest.h>
+
+#include "MpiTestEnvironment.h"
+#include "ringtrain/comm/Session.h"
+
+namespace ringtrain::testing {
+namespace {
+std::unique_ptr<comm::Communicator> world;
+}  // namespace
+
+comm::Communicator& worldCommunicator() { return *world; }
+
+}  // namespace ringtrain::testing
+
+int main(int argc, char** argv) {
+  ringtrain::comm::Session session(&argc, &argv);
+  ringtrain::testing::world = session.makeCpuCommunicator();
+  ::testing::InitGoogleTest(&argc, argv);
+  const int failed = RUN_ALL_TESTS();
+  ringtrain::testing::world.reset();
+  return failed;
+}

@@ -1,0 +1,77 @@
+#include <gtest/gtest.h>
+
+#include "ringtrain/cli/TrainOptions.h"
+#include "ringtrain/util/Error.h"
+
+namespace ringtrain::cli {
+namespace {
+
+ParsedTrainOptions parse(std::vector<std::string> args) {
+  args.insert(args.begin(), "train");
+  std::vector<char*> argv;
+  for (auto& arg : args) argv.push_back(arg.data());
+  return parseTrainOptions(static_cast<int>(argv.size()), argv.data());
+}
+
+std::string errorOf(std::vector<std::string> args) {
+  try {
+    parse(std::move(args));
+  } catch (const UserError& error) {
+    return error.what();
+  }
+  return "no error";
+}
+
+TEST(TrainOptions, DefaultsAreUsable) {
+  const train::TrainConfig config = parse({}).config;
+  EXPECT_EQ(config.trainSpec, "synthetic:20000");
+  EXPECT_EQ(config.model.kind, "mlp");
+  EXPECT_EQ(config.model.hidden, (std::vector<int64_t>{512, 256}));
+  EXPECT_TRUE(config.shuffle);
+  EXPECT_FALSE(config.dropLast);
+}
+
+TEST(TrainOptions, FlagsReachTheConfig) {
+  const train::TrainConfig config =
+      parse({"--model", "cnn", "--hidden", "32", "--batch-size", "16", "--lr", "0.5", "--epochs",
+             "3", "--optimizer", "adamw", "--no-shuffle", "--drop-last", "--seed", "9",
+             "--lr-schedule", "cosine", "--val", "v.csv", "--csv-header", "--label-column", "2",
+             "--grad-accum", "4", "--scale-lr", "--device", "cpu", "--progress", "off"})
+          .config;
+  EXPECT_EQ(config.model.kind, "cnn");
+  EXPECT_EQ(config.model.hidden, (std::vector<int64_t>{32}));
+  EXPECT_EQ(config.batchSize, 16);
+  EXPECT_DOUBLE_EQ(config.lr, 0.5);
+  EXPECT_EQ(config.epochs, 3);
+  EXPECT_EQ(config.optimizer, "adamw");
+  EXPECT_FALSE(config.shuffle);
+  EXPECT_TRUE(config.dropLast);
+  EXPECT_EQ(config.seed, 9u);
+  EXPECT_EQ(config.lrShape, train::LrShape::kCosine);
+  EXPECT_EQ(config.valSpec, "v.csv");
+  EXPECT_TRUE(config.csv.header);
+  EXPECT_EQ(config.csv.labelColumn, 2);
+  EXPECT_EQ(config.gradAccum, 4);
+  EXPECT_TRUE(config.scaleLr);
+  EXPECT_EQ(config.progress, train::ProgressMode::kOff);
+}
+
+TEST(TrainOptions, BadInputNamesTheFlag) {
+  EXPECT_NE(errorOf({"--bogus"}).find("bogus"), std::string::npos);
+  EXPECT_EQ(errorOf({"--epochs", "abc"}), "--epochs: 'abc' is not an integer");
+  EXPECT_EQ(errorOf({"--lr", "fast"}), "--lr: 'fast' is not a number");
+  EXPECT_EQ(errorOf({"--model", "rnn"}), "--model must be mlp|cnn, got 'rnn'");
+  EXPECT_EQ(errorOf({"--seed", "-3"}), "--seed: '-3' is not a non-negative integer");
+  EXPECT_NE(errorOf({"stray"}).find("unexpected argument 'stray'"), std::string::npos);
+  EXPECT_NE(errorOf({"--hidden", "5,x"}).find("--hidden"), std::string::npos);
+}
+
+TEST(TrainOptions, HelpListsFlagGroups) {
+  const ParsedTrainOptions parsed = parse({"--help"});
+  EXPECT_TRUE(parsed.help);
+  EXPECT_NE(parsed.helpText.find("--batch-size"), std::string::npos);
+  EXPECT_NE(parsed.helpText.find("Optimizer"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ringtrain::cli
