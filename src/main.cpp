@@ -8,7 +8,8 @@
 //   data/      data sets, CSV/IDX readers, the distributed sampler
 //   io/        safetensors
 //   platform/  device placement and threads
-//   comm/      Communicator over MPI (CPU) and NCCL (CUDA); the only code that includes mpi.h/nccl.h
+//   comm/      Communicator over MPI (CPU) and NCCL (CUDA); the only code that includes
+//   mpi.h/nccl.h
 #include <iostream>
 #include <string>
 

@@ -1,4 +1,5 @@
-// The one-line text of an exception: LibTorch's errors carry a C++ backtrace that users do not need.
+// The one-line text of an exception: LibTorch's errors carry a C++ backtrace that users do not
+// need.
 #pragma once
 
 #include <c10/util/Exception.h>

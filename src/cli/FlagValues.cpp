@@ -1,6 +1,5 @@
 #include "FlagValues.h"
 
-
 #include "ringtrain/util/Error.h"
 #include "ringtrain/util/Numbers.h"
 

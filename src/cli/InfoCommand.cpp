@@ -13,7 +13,6 @@
 #include "ringtrain/platform/Placement.h"
 #include "ringtrain/util/Error.h"
 
-
 namespace ringtrain::cli {
 
 int runInfo(int argc, char** argv) {
@@ -29,15 +28,14 @@ int runInfo(int argc, char** argv) {
 
   nlohmann::ordered_json backends = nlohmann::ordered_json::array({"mpi (cpu tensors)"});
   if (comm::ncclCompiledIn()) backends.push_back("nccl (cuda tensors)");
-  const nlohmann::ordered_json info{
-      {"ringtrain", RINGTRAIN_VERSION},
-      {"libtorch", TORCH_VERSION},
-      {"mpi", comm::mpiLibraryVersion()},
-      {"nccl", comm::ncclVersion()},
-      {"cuda_toolkit", RINGTRAIN_CUDA_TOOLKIT_VERSION},
-      {"backends", backends},
-      {"gpus", platform::visibleGpuCount()},
-      {"cpu_cores", std::thread::hardware_concurrency()}};
+  const nlohmann::ordered_json info{{"ringtrain", RINGTRAIN_VERSION},
+                                    {"libtorch", TORCH_VERSION},
+                                    {"mpi", comm::mpiLibraryVersion()},
+                                    {"nccl", comm::ncclVersion()},
+                                    {"cuda_toolkit", RINGTRAIN_CUDA_TOOLKIT_VERSION},
+                                    {"backends", backends},
+                                    {"gpus", platform::visibleGpuCount()},
+                                    {"cpu_cores", std::thread::hardware_concurrency()}};
   if (result.count("json")) {
     std::cout << info.dump(2) << std::endl;
     return 0;

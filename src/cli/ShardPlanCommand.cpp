@@ -13,14 +13,12 @@ int runShardPlan(int argc, char** argv) {
   cxxopts::Options options("ringtrain shard-plan",
                            "Print, as JSON, which sample indices each rank reads in one epoch "
                            "(the same indices as PyTorch's DistributedSampler).");
-  options.add_options()
-      ("size", "number of samples in the data set", cxxopts::value<std::string>(), "N")
-      ("world", "number of ranks", cxxopts::value<std::string>(), "W")
-      ("epoch", "epoch number (0-based)", cxxopts::value<std::string>()->default_value("0"), "E")
-      ("seed", "shuffle seed", cxxopts::value<std::string>()->default_value("0"), "S")
-      ("no-shuffle", "keep samples in order")
-      ("drop-last", "drop the tail instead of padding")
-      ("h,help", "show this help");
+  options.add_options()("size", "number of samples in the data set", cxxopts::value<std::string>(),
+                        "N")("world", "number of ranks", cxxopts::value<std::string>(), "W")(
+      "epoch", "epoch number (0-based)", cxxopts::value<std::string>()->default_value("0"), "E")(
+      "seed", "shuffle seed", cxxopts::value<std::string>()->default_value("0"), "S")(
+      "no-shuffle", "keep samples in order")("drop-last", "drop the tail instead of padding")(
+      "h,help", "show this help");
   const cxxopts::ParseResult result = parseFlags(options, argc, argv);
   if (result.count("help")) {
     std::cout << options.help();
@@ -41,15 +39,15 @@ int runShardPlan(int argc, char** argv) {
   RINGTRAIN_USER_CHECK(spec.datasetSize >= 0, "--size must not be negative");
   RINGTRAIN_USER_CHECK(spec.epoch >= 0, "--epoch must not be negative");
 
-  nlohmann::ordered_json plan{{"size", spec.datasetSize},
-                              {"world", spec.worldSize},
-                              {"epoch", spec.epoch},
-                              {"seed", spec.seed},
-                              {"shuffle", spec.shuffle},
-                              {"drop_last", spec.dropLast},
-                              {"samples_per_rank",
-                               data::samplesPerRank(spec.datasetSize, spec.worldSize, spec.dropLast)},
-                              {"ranks", nlohmann::ordered_json::array()}};
+  nlohmann::ordered_json plan{
+      {"size", spec.datasetSize},
+      {"world", spec.worldSize},
+      {"epoch", spec.epoch},
+      {"seed", spec.seed},
+      {"shuffle", spec.shuffle},
+      {"drop_last", spec.dropLast},
+      {"samples_per_rank", data::samplesPerRank(spec.datasetSize, spec.worldSize, spec.dropLast)},
+      {"ranks", nlohmann::ordered_json::array()}};
   for (int rank = 0; rank < spec.worldSize; ++rank) {
     spec.rank = rank;
     plan["ranks"].push_back(data::shardIndices(spec));

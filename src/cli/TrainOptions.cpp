@@ -12,50 +12,47 @@ cxxopts::Options trainOptions() {
   cxxopts::Options options("ringtrain train",
                            "Data-parallel training: run one process per GPU (or 2+ on CPU) under "
                            "mpirun; every rank trains on its shard and gradients are averaged.");
-  const auto text = [](const char* fallback) { return cxxopts::value<std::string>()->default_value(fallback); };
+  const auto text = [](const char* fallback) {
+    return cxxopts::value<std::string>()->default_value(fallback);
+  };
   const auto optionalText = [] { return cxxopts::value<std::string>(); };
-  options.add_options("Data")
-      ("train", "training data: synthetic:N[:DIM[:CLASSES]], a .csv file or directory, csv:PATH, "
-                "or an MNIST IDX directory (idx:DIR)", text("synthetic:20000"), "SPEC")
-      ("val", "validation data (same forms; default: split --val-fraction off --train)",
-       optionalText(), "SPEC")
-      ("val-fraction", "share of --train held out when --val is absent", text("0.1"), "F")
-      ("csv-header", "CSV files start with a header line")
-      ("label-column", "0-based CSV column holding the label", text("0"), "K")
-      ("num-classes", "number of classes (default: largest training label + 1)", text("0"), "C")
-      ("normalize", "feature scaling: auto (standardize CSV data), none, standard", text("auto"),
-       "MODE");
-  options.add_options("Model")
-      ("model", "mlp or cnn", text("mlp"), "NAME")
-      ("hidden", "hidden layer widths", text("512,256"), "W1,W2,...")
-      ("init-from", "start from the parameters in this model.safetensors", optionalText(), "FILE");
-  options.add_options("Schedule")
-      ("epochs", "passes over the training data", text("5"), "N")
-      ("max-steps", "stop after this many optimizer steps (overrides --epochs)", text("0"), "N")
-      ("batch-size", "samples per rank per micro-step", text("64"), "B")
-      ("grad-accum", "micro-steps per optimizer step (communicates on the last only)", text("1"), "N")
-      ("seed", "seed for initialisation, shuffling and synthetic data", text("42"), "S")
-      ("no-shuffle", "read samples in order")
-      ("drop-last", "drop the samples that do not divide evenly over ranks and batches");
-  options.add_options("Optimizer")
-      ("optimizer", "sgd or adamw", text("sgd"), "NAME")
-      ("lr", "learning rate (peak, after warmup)", text("0.05"), "LR")
-      ("momentum", "SGD momentum", text("0.9"), "M")
-      ("nesterov", "Nesterov momentum for SGD")
-      ("weight-decay", "weight decay (decoupled for adamw)", text("0"), "WD")
-      ("lr-schedule", "constant, cosine or linear (decay to zero at the last step)",
-       text("constant"), "NAME")
-      ("warmup-steps", "linear warmup steps", text("0"), "N")
-      ("scale-lr", "multiply --lr by the number of ranks")
-      ("clip-grad-norm", "clip gradients to this global L2 norm (0: off)", text("0"), "X");
-  options.add_options("Runtime and output")
-      ("device", "auto (GPU if available), cpu or cuda", text("auto"), "DEV")
-      ("threads", "intra-op threads per rank (default: cores / ranks on the host)", text("0"), "N")
-      ("output-dir", "where model.safetensors, metrics.jsonl and summary.json go",
-       text("runs/latest"), "DIR")
-      ("log-every", "log a line every N optimizer steps", text("50"), "N")
-      ("progress", "progress bar: auto (on a terminal), on, off", text("auto"), "MODE")
-      ("h,help", "show this help");
+  options.add_options("Data")(
+      "train",
+      "training data: synthetic:N[:DIM[:CLASSES]], a .csv file or directory, csv:PATH, "
+      "or an MNIST IDX directory (idx:DIR)",
+      text("synthetic:20000"), "SPEC")(
+      "val", "validation data (same forms; default: split --val-fraction off --train)",
+      optionalText(), "SPEC")("val-fraction", "share of --train held out when --val is absent",
+                              text("0.1"), "F")("csv-header", "CSV files start with a header line")(
+      "label-column", "0-based CSV column holding the label", text("0"), "K")(
+      "num-classes", "number of classes (default: largest training label + 1)", text("0"), "C")(
+      "normalize", "feature scaling: auto (standardize CSV data), none, standard", text("auto"),
+      "MODE");
+  options.add_options("Model")("model", "mlp or cnn", text("mlp"), "NAME")(
+      "hidden", "hidden layer widths", text("512,256"), "W1,W2,...")(
+      "init-from", "start from the parameters in this model.safetensors", optionalText(), "FILE");
+  options.add_options("Schedule")("epochs", "passes over the training data", text("5"), "N")(
+      "max-steps", "stop after this many optimizer steps (overrides --epochs)", text("0"), "N")(
+      "batch-size", "samples per rank per micro-step", text("64"), "B")(
+      "grad-accum", "micro-steps per optimizer step (communicates on the last only)", text("1"),
+      "N")("seed", "seed for initialisation, shuffling and synthetic data", text("42"), "S")(
+      "no-shuffle", "read samples in order")(
+      "drop-last", "drop the samples that do not divide evenly over ranks and batches");
+  options.add_options("Optimizer")("optimizer", "sgd or adamw", text("sgd"), "NAME")(
+      "lr", "learning rate (peak, after warmup)", text("0.05"), "LR")(
+      "momentum", "SGD momentum", text("0.9"), "M")("nesterov", "Nesterov momentum for SGD")(
+      "weight-decay", "weight decay (decoupled for adamw)", text("0"), "WD")(
+      "lr-schedule", "constant, cosine or linear (decay to zero at the last step)",
+      text("constant"), "NAME")("warmup-steps", "linear warmup steps", text("0"), "N")(
+      "scale-lr", "multiply --lr by the number of ranks")(
+      "clip-grad-norm", "clip gradients to this global L2 norm (0: off)", text("0"), "X");
+  options.add_options("Runtime and output")("device", "auto (GPU if available), cpu or cuda",
+                                            text("auto"), "DEV")(
+      "threads", "intra-op threads per rank (default: cores / ranks on the host)", text("0"), "N")(
+      "output-dir", "where model.safetensors, metrics.jsonl and summary.json go",
+      text("runs/latest"), "DIR")("log-every", "log a line every N optimizer steps", text("50"),
+                                  "N")("progress", "progress bar: auto (on a terminal), on, off",
+                                       text("auto"), "MODE")("h,help", "show this help");
   return options;
 }
 
@@ -67,7 +64,8 @@ ParsedTrainOptions parseTrainOptions(int argc, char** argv) {
   ParsedTrainOptions parsed;
   if (result.count("help")) {
     parsed.help = true;
-    parsed.helpText = options.help({"Data", "Model", "Schedule", "Optimizer", "Runtime and output"});
+    parsed.helpText =
+        options.help({"Data", "Model", "Schedule", "Optimizer", "Runtime and output"});
     return parsed;
   }
 

@@ -18,9 +18,10 @@ inline std::string mpiErrorText(int code) {
 
 }  // namespace ringtrain::comm::detail
 
-#define MPI_CHECK(call)                                                                  \
-  do {                                                                                   \
-    int mpi_check_code_ = (call);                                                        \
-    RINGTRAIN_CHECK(mpi_check_code_ == MPI_SUCCESS,                                      \
-                    #call " failed: " << ::ringtrain::comm::detail::mpiErrorText(mpi_check_code_)); \
+#define MPI_CHECK(call)                                                                 \
+  do {                                                                                  \
+    int mpi_check_code_ = (call);                                                       \
+    RINGTRAIN_CHECK(                                                                    \
+        mpi_check_code_ == MPI_SUCCESS,                                                 \
+        #call " failed: " << ::ringtrain::comm::detail::mpiErrorText(mpi_check_code_)); \
   } while (false)

@@ -12,12 +12,18 @@ namespace {
 
 MPI_Datatype mpiType(at::ScalarType type) {
   switch (type) {
-    case at::kFloat: return MPI_FLOAT;
-    case at::kDouble: return MPI_DOUBLE;
-    case at::kLong: return MPI_INT64_T;
-    case at::kInt: return MPI_INT32_T;
-    case at::kByte: return MPI_UINT8_T;
-    case at::kChar: return MPI_INT8_T;
+    case at::kFloat:
+      return MPI_FLOAT;
+    case at::kDouble:
+      return MPI_DOUBLE;
+    case at::kLong:
+      return MPI_INT64_T;
+    case at::kInt:
+      return MPI_INT32_T;
+    case at::kByte:
+      return MPI_UINT8_T;
+    case at::kChar:
+      return MPI_INT8_T;
     default:
       RINGTRAIN_CHECK(false, "the MPI backend cannot reduce tensors of type " << type);
   }
@@ -26,9 +32,12 @@ MPI_Datatype mpiType(at::ScalarType type) {
 MPI_Op mpiOp(ReduceOp op) {
   switch (op) {
     case ReduceOp::kSum:
-    case ReduceOp::kAvg: return MPI_SUM;
-    case ReduceOp::kMin: return MPI_MIN;
-    case ReduceOp::kMax: return MPI_MAX;
+    case ReduceOp::kAvg:
+      return MPI_SUM;
+    case ReduceOp::kMin:
+      return MPI_MIN;
+    case ReduceOp::kMax:
+      return MPI_MAX;
   }
   RINGTRAIN_CHECK(false, "unknown ReduceOp");
 }
@@ -101,15 +110,17 @@ void MpiCommunicator::recv(at::Tensor& tensor, int peer) {
   checkCpuContiguous(tensor, "recv");
   checkPeer(peer, topology_);
   MPI_Status status;
-  MPI_CHECK(MPI_Recv(tensor.data_ptr(), byteCount(tensor), MPI_BYTE, peer, 0, MPI_COMM_WORLD,
-                     &status));
+  MPI_CHECK(
+      MPI_Recv(tensor.data_ptr(), byteCount(tensor), MPI_BYTE, peer, 0, MPI_COMM_WORLD, &status));
   int received = 0;
   MPI_CHECK(MPI_Get_count(&status, MPI_BYTE, &received));
-  RINGTRAIN_CHECK(received == byteCount(tensor),
-                  "recv from rank " << peer << " got " << received << " bytes, expected "
-                                    << byteCount(tensor));
+  RINGTRAIN_CHECK(received == byteCount(tensor), "recv from rank " << peer << " got " << received
+                                                                   << " bytes, expected "
+                                                                   << byteCount(tensor));
 }
 
-void MpiCommunicator::barrier() { MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD)); }
+void MpiCommunicator::barrier() {
+  MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD));
+}
 
 }  // namespace ringtrain::comm

@@ -17,7 +17,7 @@
     ncclResult_t nccl_check_result_ = (call);                                           \
     RINGTRAIN_CHECK(nccl_check_result_ == ncclSuccess,                                  \
                     #call " failed: " << ncclGetErrorString(nccl_check_result_) << " (" \
-                                      << ncclGetLastError(nullptr) << ")");            \
+                                      << ncclGetLastError(nullptr) << ")");             \
   } while (false)
 
 namespace ringtrain::comm {
@@ -25,31 +25,45 @@ namespace {
 
 ncclDataType_t ncclType(at::ScalarType type) {
   switch (type) {
-    case at::kFloat: return ncclFloat32;
-    case at::kDouble: return ncclFloat64;
-    case at::kHalf: return ncclFloat16;
-    case at::kBFloat16: return ncclBfloat16;
-    case at::kLong: return ncclInt64;
-    case at::kInt: return ncclInt32;
-    case at::kByte: return ncclUint8;
-    case at::kChar: return ncclInt8;
-    default: RINGTRAIN_CHECK(false, "the NCCL backend cannot handle tensors of type " << type);
+    case at::kFloat:
+      return ncclFloat32;
+    case at::kDouble:
+      return ncclFloat64;
+    case at::kHalf:
+      return ncclFloat16;
+    case at::kBFloat16:
+      return ncclBfloat16;
+    case at::kLong:
+      return ncclInt64;
+    case at::kInt:
+      return ncclInt32;
+    case at::kByte:
+      return ncclUint8;
+    case at::kChar:
+      return ncclInt8;
+    default:
+      RINGTRAIN_CHECK(false, "the NCCL backend cannot handle tensors of type " << type);
   }
 }
 
 ncclRedOp_t ncclOp(ReduceOp op) {
   switch (op) {
-    case ReduceOp::kSum: return ncclSum;
-    case ReduceOp::kAvg: return ncclAvg;
-    case ReduceOp::kMin: return ncclMin;
-    case ReduceOp::kMax: return ncclMax;
+    case ReduceOp::kSum:
+      return ncclSum;
+    case ReduceOp::kAvg:
+      return ncclAvg;
+    case ReduceOp::kMin:
+      return ncclMin;
+    case ReduceOp::kMax:
+      return ncclMax;
   }
   RINGTRAIN_CHECK(false, "unknown ReduceOp");
 }
 
 class NcclCommunicator final : public Communicator {
  public:
-  NcclCommunicator(Topology topology, int device) : topology_(std::move(topology)), device_(device) {
+  NcclCommunicator(Topology topology, int device)
+      : topology_(std::move(topology)), device_(device) {
     c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(device_));
     ncclUniqueId id;
     if (topology_.rank == 0) NCCL_CHECK(ncclGetUniqueId(&id));
@@ -127,6 +141,8 @@ std::string ncclVersionString() {
          std::to_string(version % 100);
 }
 
-bool ncclAvailable() { return true; }
+bool ncclAvailable() {
+  return true;
+}
 
 }  // namespace ringtrain::comm

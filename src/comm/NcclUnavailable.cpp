@@ -10,7 +10,11 @@ std::unique_ptr<Communicator> makeNcclCommunicator(const Topology&, int) {
       "--device cpu");
 }
 
-std::string ncclVersionString() { return "not compiled in"; }
-bool ncclAvailable() { return false; }
+std::string ncclVersionString() {
+  return "not compiled in";
+}
+bool ncclAvailable() {
+  return false;
+}
 
 }  // namespace ringtrain::comm

@@ -20,8 +20,8 @@ Session::Session(int* argc, char*** argv) {
   MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &topology_.size));
 
   MPI_Comm hostComm;
-  MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, topology_.rank,
-                                MPI_INFO_NULL, &hostComm));
+  MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, topology_.rank, MPI_INFO_NULL,
+                                &hostComm));
   MPI_CHECK(MPI_Comm_rank(hostComm, &topology_.localRank));
   MPI_CHECK(MPI_Comm_size(hostComm, &topology_.localSize));
   MPI_CHECK(MPI_Comm_free(&hostComm));
@@ -62,7 +62,11 @@ std::string mpiLibraryVersion() {
   return end == std::string::npos ? text : text.substr(0, end);
 }
 
-std::string ncclVersion() { return ncclVersionString(); }
-bool ncclCompiledIn() { return ncclAvailable(); }
+std::string ncclVersion() {
+  return ncclVersionString();
+}
+bool ncclCompiledIn() {
+  return ncclAvailable();
+}
 
 }  // namespace ringtrain::comm

@@ -40,8 +40,7 @@ double parseNumber(std::string_view cell, const std::string& where, size_t colum
   if (!cell.empty() && *begin == '+') ++begin;  // from_chars rejects a leading '+'
   const auto [stop, error] = std::from_chars(begin, end, value);
   RINGTRAIN_USER_CHECK(!cell.empty() && error == std::errc() && stop == end,
-                       where << ": column " << column + 1 << ": '" << cell
-                             << "' is not a number");
+                       where << ": column " << column + 1 << ": '" << cell << "' is not a number");
   RINGTRAIN_USER_CHECK(std::isfinite(value), where << ": column " << column + 1 << ": '" << cell
                                                    << "' is not a finite number");
   return value;
@@ -54,7 +53,8 @@ struct Rows {
   std::string widthSource;
 };
 
-void appendCsv(std::istream& input, const std::string& name, const CsvOptions& options, Rows& rows) {
+void appendCsv(std::istream& input, const std::string& name, const CsvOptions& options,
+               Rows& rows) {
   std::string line;
   size_t lineNumber = 0;
   if (options.header) {
@@ -76,15 +76,15 @@ void appendCsv(std::istream& input, const std::string& name, const CsvOptions& o
       rows.width = cells.size();
       rows.widthSource = where;
     }
-    RINGTRAIN_USER_CHECK(cells.size() == rows.width,
-                         where << ": expected " << rows.width << " columns (as on "
-                               << rows.widthSource << "), found " << cells.size());
+    RINGTRAIN_USER_CHECK(cells.size() == rows.width, where << ": expected " << rows.width
+                                                           << " columns (as on " << rows.widthSource
+                                                           << "), found " << cells.size());
     for (size_t column = 0; column < cells.size(); ++column) {
       const double value = parseNumber(cells[column], where, column);
       if (column == static_cast<size_t>(options.labelColumn)) {
-        RINGTRAIN_USER_CHECK(value >= 0 && value == std::floor(value) && value < 1e9,
-                             where << ": label '" << cells[column]
-                                   << "' is not a whole non-negative number");
+        RINGTRAIN_USER_CHECK(
+            value >= 0 && value == std::floor(value) && value < 1e9,
+            where << ": label '" << cells[column] << "' is not a whole non-negative number");
         rows.labels.push_back(static_cast<int64_t>(value));
       } else {
         rows.features.push_back(static_cast<float>(value));
@@ -119,7 +119,8 @@ Dataset readCsv(const std::string& path, const CsvOptions& options) {
   RINGTRAIN_USER_CHECK(options.labelColumn >= 0, "--label-column must not be negative");
   namespace fs = std::filesystem;
   std::error_code error;
-  RINGTRAIN_USER_CHECK(fs::exists(path, error), "cannot read " << path << ": no such file or directory");
+  RINGTRAIN_USER_CHECK(fs::exists(path, error),
+                       "cannot read " << path << ": no such file or directory");
   std::vector<std::string> files;
   if (fs::is_directory(path, error)) {
     for (const auto& entry : fs::directory_iterator(path, error)) {

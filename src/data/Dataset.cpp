@@ -21,9 +21,8 @@ bool startsWith(const std::string& text, const std::string& prefix) {
 
 int64_t parsePositive(const std::string& text, const std::string& spec, const char* what) {
   const auto value = parseInt64(text);
-  RINGTRAIN_USER_CHECK(value && *value > 0,
-                       "data spec '" << spec << "': " << what << " '" << text
-                                     << "' is not a positive integer");
+  RINGTRAIN_USER_CHECK(value && *value > 0, "data spec '" << spec << "': " << what << " '" << text
+                                                          << "' is not a positive integer");
   return *value;
 }
 
@@ -76,9 +75,9 @@ std::pair<Dataset, Dataset> splitOffValidation(const Dataset& all, double fracti
   RINGTRAIN_USER_CHECK(fraction > 0 && fraction < 1,
                        "--val-fraction must be between 0 and 1, got " << fraction);
   const int64_t validationSize = static_cast<int64_t>(std::ceil(fraction * all.size()));
-  RINGTRAIN_USER_CHECK(validationSize < all.size(),
-                       all.source << ": " << all.size()
-                                  << " samples are too few to split off a validation set");
+  RINGTRAIN_USER_CHECK(
+      validationSize < all.size(),
+      all.source << ": " << all.size() << " samples are too few to split off a validation set");
   at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(seed);
   const at::Tensor order = at::randperm(all.size(), generator, at::kLong);
   const at::Tensor trainRows = order.slice(0, 0, all.size() - validationSize);
@@ -96,9 +95,8 @@ std::pair<Dataset, Dataset> splitOffValidation(const Dataset& all, double fracti
 
 std::pair<at::Tensor, at::Tensor> gatherBatch(const Dataset& dataset,
                                               const std::vector<int64_t>& indices) {
-  const at::Tensor rows =
-      at::from_blob(const_cast<int64_t*>(indices.data()), {static_cast<int64_t>(indices.size())},
-                    at::kLong);
+  const at::Tensor rows = at::from_blob(const_cast<int64_t*>(indices.data()),
+                                        {static_cast<int64_t>(indices.size())}, at::kLong);
   return {dataset.features.index_select(0, rows), dataset.labels.index_select(0, rows)};
 }
 

@@ -11,7 +11,8 @@ namespace ringtrain::data {
 namespace {
 
 void validate(const ShardSpec& spec) {
-  RINGTRAIN_USER_CHECK(spec.worldSize >= 1, "world size must be at least 1, got " << spec.worldSize);
+  RINGTRAIN_USER_CHECK(spec.worldSize >= 1,
+                       "world size must be at least 1, got " << spec.worldSize);
   RINGTRAIN_USER_CHECK(spec.rank >= 0 && spec.rank < spec.worldSize,
                        "rank " << spec.rank << " is outside a world of " << spec.worldSize);
   RINGTRAIN_USER_CHECK(spec.datasetSize >= 0, "dataset size must not be negative");
@@ -24,7 +25,8 @@ std::vector<int64_t> epochOrder(const ShardSpec& spec) {
     std::iota(order.begin(), order.end(), int64_t{0});
     return order;
   }
-  // Same generator and call as Python's torch.randperm(n, generator=g) with g.manual_seed(seed+epoch).
+  // Same generator and call as Python's torch.randperm(n, generator=g) with
+  // g.manual_seed(seed+epoch).
   at::Generator generator =
       at::make_generator<at::CPUGeneratorImpl>(spec.seed + static_cast<uint64_t>(spec.epoch));
   at::Tensor permutation = at::randperm(spec.datasetSize, generator, at::kLong);

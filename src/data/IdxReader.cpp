@@ -14,7 +14,8 @@ constexpr unsigned char kUnsignedByteType = 0x08;
 
 uint32_t bigEndian32(const std::string& bytes, size_t offset) {
   uint32_t value = 0;
-  for (size_t i = 0; i < 4; ++i) value = (value << 8) | static_cast<unsigned char>(bytes[offset + i]);
+  for (size_t i = 0; i < 4; ++i)
+    value = (value << 8) | static_cast<unsigned char>(bytes[offset + i]);
   return value;
 }
 

@@ -47,7 +47,8 @@ Dataset makeSynthetic(const SyntheticSpec& spec, uint64_t seed, Split split) {
     const at::Tensor x = at::randn({draws, spec.dim}, inputs, at::kFloat);
     const at::Tensor logits = at::tanh(x.matmul(hiddenWeights)).matmul(outputWeights);
     const auto [top, topClasses] = logits.topk(2, 1);
-    const at::Tensor clear = (top.select(1, 0) - top.select(1, 1)).gt(kLogitMargin).nonzero().squeeze(1);
+    const at::Tensor clear =
+        (top.select(1, 0) - top.select(1, 1)).gt(kLogitMargin).nonzero().squeeze(1);
     const at::Tensor rows = clear.slice(0, 0, spec.size - kept);
     features.push_back(x.index_select(0, rows));
     labels.push_back(topClasses.select(1, 0).index_select(0, rows));

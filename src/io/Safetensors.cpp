@@ -70,12 +70,13 @@ NamedTensors decodeSafetensors(const std::string& bytes, const std::string& name
                                Metadata* metadata) {
   RINGTRAIN_USER_CHECK(bytes.size() >= 8, name << ": too short to be a safetensors file");
   uint64_t headerSize = 0;
-  for (int i = 7; i >= 0; --i) headerSize = (headerSize << 8) | static_cast<unsigned char>(bytes[i]);
+  for (int i = 7; i >= 0; --i)
+    headerSize = (headerSize << 8) | static_cast<unsigned char>(bytes[i]);
   RINGTRAIN_USER_CHECK(headerSize <= kMaxHeaderBytes && headerSize <= bytes.size() - 8,
                        name << ": header length " << headerSize << " exceeds the file");
-  nlohmann::json header = nlohmann::json::parse(bytes.begin() + 8,
-                                                bytes.begin() + 8 + static_cast<long>(headerSize),
-                                                nullptr, /*allow_exceptions=*/false);
+  nlohmann::json header =
+      nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<long>(headerSize),
+                            nullptr, /*allow_exceptions=*/false);
   RINGTRAIN_USER_CHECK(header.is_object(), name << ": header is not a JSON object");
   const uint64_t dataSize = bytes.size() - 8 - headerSize;
   const char* data = bytes.data() + 8 + headerSize;
@@ -86,16 +87,17 @@ NamedTensors decodeSafetensors(const std::string& bytes, const std::string& name
     if (tensorName == "__metadata__") {
       RINGTRAIN_USER_CHECK(entry.is_object(), name << ": __metadata__ is not an object");
       for (const auto& [key, value] : entry.items()) {
-        RINGTRAIN_USER_CHECK(value.is_string(), name << ": metadata '" << key << "' is not a string");
+        RINGTRAIN_USER_CHECK(value.is_string(),
+                             name << ": metadata '" << key << "' is not a string");
         if (metadata) (*metadata)[key] = value.get<std::string>();
       }
       continue;
     }
     const std::string where = name + ": tensor '" + tensorName + "'";
-    RINGTRAIN_USER_CHECK(entry.is_object() && entry.contains("dtype") && entry["dtype"].is_string() &&
-                             entry.contains("shape") && entry["shape"].is_array() &&
-                             entry.contains("data_offsets") && entry["data_offsets"].is_array() &&
-                             entry["data_offsets"].size() == 2,
+    RINGTRAIN_USER_CHECK(entry.is_object() && entry.contains("dtype") &&
+                             entry["dtype"].is_string() && entry.contains("shape") &&
+                             entry["shape"].is_array() && entry.contains("data_offsets") &&
+                             entry["data_offsets"].is_array() && entry["data_offsets"].size() == 2,
                          where << ": needs dtype, shape and data_offsets");
     const at::ScalarType type = scalarType(entry["dtype"].get<std::string>(), where);
     std::vector<int64_t> shape;
@@ -112,7 +114,8 @@ NamedTensors decodeSafetensors(const std::string& bytes, const std::string& name
                          where << ": bad data_offsets");
     const auto begin = offsets[0].get<uint64_t>();
     const auto end = offsets[1].get<uint64_t>();
-    RINGTRAIN_USER_CHECK(begin <= end && end <= dataSize, where << ": data_offsets outside the file");
+    RINGTRAIN_USER_CHECK(begin <= end && end <= dataSize,
+                         where << ": data_offsets outside the file");
     RINGTRAIN_USER_CHECK(end - begin == elements * at::elementSize(type),
                          where << ": " << end - begin << " bytes do not match its shape and dtype");
     ranges.emplace_back(begin, end);

@@ -11,7 +11,9 @@
 
 namespace ringtrain::platform {
 
-int visibleGpuCount() { return static_cast<int>(torch::cuda::device_count()); }
+int visibleGpuCount() {
+  return static_cast<int>(torch::cuda::device_count());
+}
 
 Placement placeRank(const std::string& requested, const comm::Topology& topology, int threadsFlag,
                     bool ncclCompiledIn) {

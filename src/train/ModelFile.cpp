@@ -50,9 +50,9 @@ void loadInitialWeights(const std::string& path, models::Classifier& model) {
                                         << joined(found->second.sizes().vec(), ",")
                                         << "] but the model needs ["
                                         << joined(parameter.sizes().vec(), ",") << "]");
-    RINGTRAIN_USER_CHECK(found->second.is_floating_point(),
-                         "--init-from " << path << ": tensor '" << item.key()
-                                        << "' is not floating point");
+    RINGTRAIN_USER_CHECK(
+        found->second.is_floating_point(),
+        "--init-from " << path << ": tensor '" << item.key() << "' is not floating point");
     parameter.copy_(found->second);
     stored.erase(found);
   }

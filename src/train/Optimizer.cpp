@@ -14,12 +14,13 @@ std::unique_ptr<torch::optim::Optimizer> makeOptimizer(const TrainConfig& config
   if (config.optimizer == "sgd") {
     RINGTRAIN_USER_CHECK(config.momentum >= 0 && config.momentum < 1,
                          "--momentum must be in [0, 1), got " << config.momentum);
-    RINGTRAIN_USER_CHECK(!config.nesterov || config.momentum > 0, "--nesterov needs --momentum > 0");
-    return std::make_unique<torch::optim::SGD>(
-        std::move(parameters), torch::optim::SGDOptions(learningRate)
-                                   .momentum(config.momentum)
-                                   .nesterov(config.nesterov)
-                                   .weight_decay(config.weightDecay));
+    RINGTRAIN_USER_CHECK(!config.nesterov || config.momentum > 0,
+                         "--nesterov needs --momentum > 0");
+    return std::make_unique<torch::optim::SGD>(std::move(parameters),
+                                               torch::optim::SGDOptions(learningRate)
+                                                   .momentum(config.momentum)
+                                                   .nesterov(config.nesterov)
+                                                   .weight_decay(config.weightDecay));
   }
   if (config.optimizer == "adamw") {
     return std::make_unique<torch::optim::AdamW>(

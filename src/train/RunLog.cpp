@@ -35,7 +35,9 @@ RunLog::RunLog(bool active, const std::string& metricsPath, bool progressBar)
   RINGTRAIN_USER_CHECK(metrics_, "cannot write " << metricsPath);
 }
 
-RunLog::~RunLog() { clearProgress(); }
+RunLog::~RunLog() {
+  clearProgress();
+}
 
 void RunLog::clearProgress() {
   if (!progressShown_) return;

@@ -1,6 +1,6 @@
 // The training job, top to bottom:
-//   setUp()            every rank: flags, data, model, optimizer; all ranks succeed or fail together
-//   synchronize        same parameter names/shapes everywhere, then rank 0's values
+//   setUp()            every rank: flags, data, model, optimizer; all ranks succeed or fail
+//   together synchronize        same parameter names/shapes everywhere, then rank 0's values
 //   TRAINING SECTION   per optimizer step: micro-batches forward/backward, one gradient average,
 //                      clip, learning rate, optimizer step
 //   evaluate()         every epoch, each validation sample counted once across ranks
@@ -114,7 +114,8 @@ class Trainer {
     // Only rank 0's values matter: they are broadcast to the others.
     if (!config_.initFrom.empty() && isRankZero()) loadInitialWeights(config_.initFrom, *model_);
     model_->to(device_);
-    for (const auto& item : model_->named_parameters()) parameters_.emplace_back(item.key(), item.value());
+    for (const auto& item : model_->named_parameters())
+      parameters_.emplace_back(item.key(), item.value());
 
     perRankSamples_ = data::samplesPerRank(trainingData_.train.size(), world, config_.dropLast);
     microBatchesPerEpoch_ = config_.dropLast
@@ -160,9 +161,9 @@ class Trainer {
   // ---------------------------------- TRAINING SECTION BEGIN ----------------------------------
   void trainEpoch(int64_t epoch) {
     const int world = control_.size();
-    const std::vector<int64_t> order = data::shardIndices(
-        {trainingData_.train.size(), world, control_.rank(), config_.seed, epoch, config_.shuffle,
-         config_.dropLast});
+    const std::vector<int64_t> order =
+        data::shardIndices({trainingData_.train.size(), world, control_.rank(), config_.seed, epoch,
+                            config_.shuffle, config_.dropLast});
     model_->train();
     at::Tensor epochLoss = at::zeros({}, at::TensorOptions().device(device_).dtype(at::kDouble));
     int64_t epochSteps = 0;
@@ -192,7 +193,8 @@ class Trainer {
       setLearningRate(*optimizer_, lr);
       optimizer_->step();
       ++step_;
-      // ----------------------------------- TRAINING SECTION END -----------------------------------
+      // ----------------------------------- TRAINING SECTION END
+      // -----------------------------------
 
       epochLoss += meanLoss.sum();
       ++epochSteps;
@@ -259,29 +261,30 @@ class Trainer {
     summary_.steps = step_;
     if (!isRankZero()) return;
     saveModel(outputPath("model.safetensors"), *model_, modelSpec_);
-    ordered_json summary{{"world_size", summary_.worldSize},
-                         {"steps", summary_.steps},
-                         {"epochs", summary_.epochs},
-                         {"final_train_loss", summary_.finalTrainLoss},
-                         {"val_loss", summary_.valLoss},
-                         {"val_accuracy", summary_.valAccuracy},
-                         {"samples_per_sec", summary_.samplesPerSec},
-                         {"wall_seconds", summary_.wallSeconds},
-                         {"device", device_.str()},
-                         {"backend", data_.backendName()},
-                         {"model", modelSpec_.kind},
-                         {"train", trainingData_.train.source},
-                         {"train_samples", trainingData_.train.size()},
-                         {"val_samples", trainingData_.validation.size()},
-                         {"global_batch", config_.batchSize * config_.gradAccum * summary_.worldSize},
-                         {"seed", config_.seed}};
+    ordered_json summary{
+        {"world_size", summary_.worldSize},
+        {"steps", summary_.steps},
+        {"epochs", summary_.epochs},
+        {"final_train_loss", summary_.finalTrainLoss},
+        {"val_loss", summary_.valLoss},
+        {"val_accuracy", summary_.valAccuracy},
+        {"samples_per_sec", summary_.samplesPerSec},
+        {"wall_seconds", summary_.wallSeconds},
+        {"device", device_.str()},
+        {"backend", data_.backendName()},
+        {"model", modelSpec_.kind},
+        {"train", trainingData_.train.source},
+        {"train_samples", trainingData_.train.size()},
+        {"val_samples", trainingData_.validation.size()},
+        {"global_batch", config_.batchSize * config_.gradAccum * summary_.worldSize},
+        {"seed", config_.seed}};
     writeFileAtomically(outputPath("summary.json"), summary.dump(2) + "\n");
     log_->info("done: " + formatKeyValues(ordered_json{{"steps", summary_.steps},
-                                                        {"epochs", summary_.epochs},
-                                                        {"val_accuracy", summary_.valAccuracy},
-                                                        {"val_loss", summary_.valLoss},
-                                                        {"samples_per_sec", summary_.samplesPerSec},
-                                                        {"wall_seconds", summary_.wallSeconds}}));
+                                                       {"epochs", summary_.epochs},
+                                                       {"val_accuracy", summary_.valAccuracy},
+                                                       {"val_loss", summary_.valLoss},
+                                                       {"samples_per_sec", summary_.samplesPerSec},
+                                                       {"wall_seconds", summary_.wallSeconds}}));
     log_->info("artifacts: " + outputPath("model.safetensors") + " " + outputPath("summary.json") +
                " " + outputPath("metrics.jsonl"));
   }

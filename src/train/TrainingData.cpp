@@ -64,13 +64,14 @@ TrainingData loadTrainingData(const TrainConfig& config, int worldSize) {
                        "--train " << loaded.train.source << " has " << loaded.train.size()
                                   << " samples, fewer than the " << worldSize << " ranks");
   RINGTRAIN_USER_CHECK(
-      !config.dropLast || data::samplesPerRank(loaded.train.size(), worldSize, true) >=
-                              config.batchSize,
+      !config.dropLast ||
+          data::samplesPerRank(loaded.train.size(), worldSize, true) >= config.batchSize,
       "--drop-last leaves no full batch: " << loaded.train.size() << " samples over " << worldSize
                                            << " ranks is less than --batch-size "
                                            << config.batchSize << " per rank");
 
-  if (wantsStandardization(config, loaded.train)) data::standardize(loaded.train, loaded.validation);
+  if (wantsStandardization(config, loaded.train))
+    data::standardize(loaded.train, loaded.validation);
   return loaded;
 }
 

@@ -14,7 +14,9 @@
 namespace ringtrain {
 namespace {
 
-std::string reason() { return std::strerror(errno); }
+std::string reason() {
+  return std::strerror(errno);
+}
 
 void writeAll(int fd, const std::string& bytes, const std::string& path) {
   size_t written = 0;
@@ -64,7 +66,8 @@ void ensureWritableDirectory(const std::string& path, const std::string& what) {
   std::error_code error;
   std::filesystem::create_directories(path, error);
   RINGTRAIN_USER_CHECK(!error, what << " " << path << " cannot be created: " << error.message());
-  RINGTRAIN_USER_CHECK(std::filesystem::is_directory(path), what << " " << path << " is not a directory");
+  RINGTRAIN_USER_CHECK(std::filesystem::is_directory(path),
+                       what << " " << path << " is not a directory");
   RINGTRAIN_USER_CHECK(::access(path.c_str(), W_OK | X_OK) == 0,
                        what << " " << path << " is not writable: " << reason());
 }

@@ -17,8 +17,12 @@ std::optional<T> parseWhole(std::string_view text) {
 
 }  // namespace
 
-std::optional<int64_t> parseInt64(std::string_view text) { return parseWhole<int64_t>(text); }
-std::optional<uint64_t> parseUint64(std::string_view text) { return parseWhole<uint64_t>(text); }
+std::optional<int64_t> parseInt64(std::string_view text) {
+  return parseWhole<int64_t>(text);
+}
+std::optional<uint64_t> parseUint64(std::string_view text) {
+  return parseWhole<uint64_t>(text);
+}
 
 std::optional<double> parseFiniteDouble(std::string_view text) {
   if (!text.empty() && text.front() == '+') text.remove_prefix(1);  // from_chars rejects '+'

@@ -8,7 +8,9 @@
 namespace ringtrain::comm {
 namespace {
 
-Communicator& world() { return testing::worldCommunicator(); }
+Communicator& world() {
+  return testing::worldCommunicator();
+}
 
 TEST(Agreement, SucceedsWhenEveryRankSucceeds) {
   int calls = 0;

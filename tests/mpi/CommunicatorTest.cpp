@@ -7,7 +7,9 @@
 namespace ringtrain::comm {
 namespace {
 
-Communicator& world() { return testing::worldCommunicator(); }
+Communicator& world() {
+  return testing::worldCommunicator();
+}
 
 // Element i of rank r holds (r + 1) * (i + 1).
 at::Tensor rankRamp(int64_t n, at::ScalarType type) {
@@ -40,8 +42,8 @@ TEST(Communicator, AllReduceMinAndMax) {
 
 TEST(Communicator, BroadcastFromEveryRoot) {
   for (int root = 0; root < world().size(); ++root) {
-    at::Tensor values = world().rank() == root ? at::arange(13, at::kFloat).add(100 * root)
-                                               : at::full({13}, -1.0f);
+    at::Tensor values =
+        world().rank() == root ? at::arange(13, at::kFloat).add(100 * root) : at::full({13}, -1.0f);
     world().broadcast(values, root);
     EXPECT_TRUE(values.equal(at::arange(13, at::kFloat).add(100 * root))) << "root " << root;
   }

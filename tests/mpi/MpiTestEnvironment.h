@@ -2,9 +2,11 @@
 #pragma once
 
 #include "ringtrain/comm/Communicator.h"
+#include "ringtrain/comm/Session.h"
 
 namespace ringtrain::testing {
 
 comm::Communicator& worldCommunicator();
+comm::Session& session();
 
 }  // namespace ringtrain::testing

@@ -5,15 +5,22 @@
 
 namespace ringtrain::testing {
 namespace {
+comm::Session* activeSession = nullptr;
 std::unique_ptr<comm::Communicator> world;
 }  // namespace
 
-comm::Communicator& worldCommunicator() { return *world; }
+comm::Communicator& worldCommunicator() {
+  return *world;
+}
+comm::Session& session() {
+  return *activeSession;
+}
 
 }  // namespace ringtrain::testing
 
 int main(int argc, char** argv) {
   ringtrain::comm::Session session(&argc, &argv);
+  ringtrain::testing::activeSession = &session;
   ringtrain::testing::world = session.makeCpuCommunicator();
   ::testing::InitGoogleTest(&argc, argv);
   const int failed = RUN_ALL_TESTS();

@@ -10,11 +10,14 @@
 namespace ringtrain::ddp {
 namespace {
 
-comm::Communicator& world() { return testing::worldCommunicator(); }
+comm::Communicator& world() {
+  return testing::worldCommunicator();
+}
 
 NamedParameters rankValuedParameters() {
   const double value = world().rank() + 1;
-  return {{"a.weight", at::full({3, 5}, value)}, {"a.bias", at::full({3}, -value)},
+  return {{"a.weight", at::full({3, 5}, value)},
+          {"a.bias", at::full({3}, -value)},
           {"b.weight", at::full({1, 7}, 2 * value)}};
 }
 

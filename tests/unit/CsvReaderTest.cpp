@@ -45,10 +45,12 @@ TEST(CsvReader, ErrorsNameFileLineAndColumn) {
   EXPECT_EQ(errorOf("1.5,2\n"), "data.csv:1: label '1.5' is not a whole non-negative number");
   EXPECT_EQ(errorOf("-1,2\n"), "data.csv:1: label '-1' is not a whole non-negative number");
   EXPECT_EQ(errorOf("1,\n"), "data.csv:1: column 2: '' is not a number");
-  EXPECT_EQ(errorOf("5\n"), "data.csv:1: a row needs a label and at least one feature, found 1 column");
+  EXPECT_EQ(errorOf("5\n"),
+            "data.csv:1: a row needs a label and at least one feature, found 1 column");
   EXPECT_EQ(errorOf(""), "data.csv: no data rows");
   EXPECT_EQ(errorOf("h1,h2\n", {true, 0}), "data.csv: no data rows");
-  EXPECT_EQ(errorOf("1,2\n", {false, 4}), "--label-column 4 is outside the 2 columns of data.csv:1");
+  EXPECT_EQ(errorOf("1,2\n", {false, 4}),
+            "--label-column 4 is outside the 2 columns of data.csv:1");
 }
 
 TEST(CsvReader, MissingFileIsNamed) {

@@ -23,8 +23,10 @@ TEST(DistributedSampler, MatchesTorchRandpermForOneRank) {
 }
 
 TEST(DistributedSampler, SeedPlusEpochSelectsThePermutation) {
-  EXPECT_EQ(shardIndices({10, 1, 0, 40, 5, true, false}), shardIndices({10, 1, 0, 45, 0, true, false}));
-  EXPECT_NE(shardIndices({10, 1, 0, 45, 1, true, false}), shardIndices({10, 1, 0, 45, 0, true, false}));
+  EXPECT_EQ(shardIndices({10, 1, 0, 40, 5, true, false}),
+            shardIndices({10, 1, 0, 45, 0, true, false}));
+  EXPECT_NE(shardIndices({10, 1, 0, 45, 1, true, false}),
+            shardIndices({10, 1, 0, 45, 0, true, false}));
 }
 
 TEST(DistributedSampler, ShardsStrideThroughTheOrderAndPadFromTheStart) {

@@ -32,12 +32,37 @@ TEST(TrainOptions, DefaultsAreUsable) {
 }
 
 TEST(TrainOptions, FlagsReachTheConfig) {
-  const train::TrainConfig config =
-      parse({"--model", "cnn", "--hidden", "32", "--batch-size", "16", "--lr", "0.5", "--epochs",
-             "3", "--optimizer", "adamw", "--no-shuffle", "--drop-last", "--seed", "9",
-             "--lr-schedule", "cosine", "--val", "v.csv", "--csv-header", "--label-column", "2",
-             "--grad-accum", "4", "--scale-lr", "--device", "cpu", "--progress", "off"})
-          .config;
+  const train::TrainConfig config = parse({"--model",
+                                           "cnn",
+                                           "--hidden",
+                                           "32",
+                                           "--batch-size",
+                                           "16",
+                                           "--lr",
+                                           "0.5",
+                                           "--epochs",
+                                           "3",
+                                           "--optimizer",
+                                           "adamw",
+                                           "--no-shuffle",
+                                           "--drop-last",
+                                           "--seed",
+                                           "9",
+                                           "--lr-schedule",
+                                           "cosine",
+                                           "--val",
+                                           "v.csv",
+                                           "--csv-header",
+                                           "--label-column",
+                                           "2",
+                                           "--grad-accum",
+                                           "4",
+                                           "--scale-lr",
+                                           "--device",
+                                           "cpu",
+                                           "--progress",
+                                           "off"})
+                                        .config;
   EXPECT_EQ(config.model.kind, "cnn");
   EXPECT_EQ(config.model.hidden, (std::vector<int64_t>{32}));
   EXPECT_EQ(config.batchSize, 16);

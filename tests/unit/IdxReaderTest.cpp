@@ -11,7 +11,8 @@ namespace {
 std::string idx(const std::vector<uint32_t>& shape, const std::string& payload) {
   std::string bytes{'\0', '\0', '\x08', static_cast<char>(shape.size())};
   for (const uint32_t extent : shape) {
-    for (int shift = 24; shift >= 0; shift -= 8) bytes.push_back(static_cast<char>(extent >> shift));
+    for (int shift = 24; shift >= 0; shift -= 8)
+      bytes.push_back(static_cast<char>(extent >> shift));
   }
   return bytes + payload;
 }
@@ -26,9 +27,9 @@ TEST(IdxReader, ReadsShapeAndBytes) {
 TEST(IdxReader, RejectsMalformedFiles) {
   EXPECT_THROW(parseIdx("ab", "x"), UserError);
   EXPECT_THROW(parseIdx(std::string("\x01\x00\x08\x01", 4) + std::string(4, '\0'), "x"), UserError);
-  EXPECT_THROW(parseIdx(idx({4}, "abc"), "x"), UserError);     // short data
-  EXPECT_THROW(parseIdx(idx({2}, "abc"), "x"), UserError);     // extra data
-  EXPECT_THROW(parseIdx(idx({1u << 31, 1u << 31}, ""), "x"), UserError);  // absurd shape
+  EXPECT_THROW(parseIdx(idx({4}, "abc"), "x"), UserError);                     // short data
+  EXPECT_THROW(parseIdx(idx({2}, "abc"), "x"), UserError);                     // extra data
+  EXPECT_THROW(parseIdx(idx({1u << 31, 1u << 31}, ""), "x"), UserError);       // absurd shape
   EXPECT_THROW(parseIdx(std::string("\0\0\x08\x03\0\0", 6), "x"), UserError);  // cut header
 }
 

@@ -10,7 +10,8 @@ namespace {
 
 std::vector<std::pair<std::string, std::vector<int64_t>>> shapes(Classifier& model) {
   std::vector<std::pair<std::string, std::vector<int64_t>>> result;
-  for (const auto& item : model.named_parameters()) result.emplace_back(item.key(), item.value().sizes().vec());
+  for (const auto& item : model.named_parameters())
+    result.emplace_back(item.key(), item.value().sizes().vec());
   return result;
 }
 
@@ -34,9 +35,12 @@ TEST(Model, MlpWithoutHiddenLayersIsLinear) {
 
 TEST(Model, CnnTakesImagesOrSquareRows) {
   auto images = makeModel({"cnn", {16}, {1, 28, 28}, 10});
-  EXPECT_EQ(images->forward(at::randn({3, 1, 28, 28})).sizes().vec(), (std::vector<int64_t>{3, 10}));
-  EXPECT_EQ(images->named_parameters()["conv1.weight"].sizes().vec(), (std::vector<int64_t>{16, 1, 3, 3}));
-  EXPECT_EQ(images->named_parameters()["hidden.0.weight"].sizes().vec(), (std::vector<int64_t>{16, 512}));
+  EXPECT_EQ(images->forward(at::randn({3, 1, 28, 28})).sizes().vec(),
+            (std::vector<int64_t>{3, 10}));
+  EXPECT_EQ(images->named_parameters()["conv1.weight"].sizes().vec(),
+            (std::vector<int64_t>{16, 1, 3, 3}));
+  EXPECT_EQ(images->named_parameters()["hidden.0.weight"].sizes().vec(),
+            (std::vector<int64_t>{16, 512}));
   auto rows = makeModel({"cnn", {}, {64}, 10});
   EXPECT_EQ(rows->forward(at::randn({2, 64})).sizes().vec(), (std::vector<int64_t>{2, 10}));
   EXPECT_THROW(makeModel({"cnn", {}, {63}, 10}), UserError);

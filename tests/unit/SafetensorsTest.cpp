@@ -36,7 +36,8 @@ TEST(Safetensors, RoundTripsTensorsAndMetadata) {
 TEST(Safetensors, DataStartsEightByteAligned) {
   const std::string bytes = encodeSafetensors({{"x", at::ones({3})}});
   uint64_t headerSize = 0;
-  for (int i = 7; i >= 0; --i) headerSize = (headerSize << 8) | static_cast<unsigned char>(bytes[i]);
+  for (int i = 7; i >= 0; --i)
+    headerSize = (headerSize << 8) | static_cast<unsigned char>(bytes[i]);
   EXPECT_EQ(headerSize % 8, 0u);
   EXPECT_EQ(bytes.size(), 8 + headerSize + 12);
 }
@@ -46,11 +47,29 @@ TEST(Safetensors, RejectsMalformedFiles) {
   EXPECT_THROW(decodeSafetensors("abc", "t"), UserError);
   EXPECT_THROW(decodeSafetensors(std::string(8, '\xff'), "t"), UserError);
   EXPECT_THROW(decodeSafetensors(withHeader("{not json", data), "t"), UserError);
-  EXPECT_THROW(decodeSafetensors(withHeader(R"({"a":{"dtype":"F32","shape":[5],"data_offsets":[0,20]}})", data), "t"), UserError);
-  EXPECT_THROW(decodeSafetensors(withHeader(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", data), "t"), UserError);
-  EXPECT_THROW(decodeSafetensors(withHeader(R"({"a":{"dtype":"X9","shape":[1],"data_offsets":[0,4]}})", data), "t"), UserError);
-  EXPECT_THROW(decodeSafetensors(withHeader(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", data), "t"), UserError);
-  EXPECT_THROW(decodeSafetensors(withHeader(R"({"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", data), "t"), UserError);
+  EXPECT_THROW(
+      decodeSafetensors(
+          withHeader(R"({"a":{"dtype":"F32","shape":[5],"data_offsets":[0,20]}})", data), "t"),
+      UserError);
+  EXPECT_THROW(
+      decodeSafetensors(
+          withHeader(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", data), "t"),
+      UserError);
+  EXPECT_THROW(
+      decodeSafetensors(
+          withHeader(R"({"a":{"dtype":"X9","shape":[1],"data_offsets":[0,4]}})", data), "t"),
+      UserError);
+  EXPECT_THROW(
+      decodeSafetensors(
+          withHeader(
+              R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+              data),
+          "t"),
+      UserError);
+  EXPECT_THROW(
+      decodeSafetensors(
+          withHeader(R"({"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", data), "t"),
+      UserError);
   EXPECT_THROW(decodeSafetensors(withHeader(R"({"a":[1,2]})", data), "t"), UserError);
 }
 

@@ -1,6 +1,6 @@
 // Running a fallible step on every rank so that all ranks fail together. Setup (parsing flags,
-// reading data, creating the output directory) may fail on one rank only, for example when a file is
-// missing on one host; without agreement the other ranks would wait forever in their first
+// reading data, creating the output directory) may fail on one rank only, for example when a file
+// is missing on one host; without agreement the other ranks would wait forever in their first
 // collective. After the step, ranks compare notes and either all continue or all throw.
 #pragma once
 

@@ -19,7 +19,8 @@ class Session {
 
   const Topology& topology() const { return topology_; }
 
-  // Collectives on CPU tensors through MPI. Also the control plane on GPU runs (metrics, agreement).
+  // Collectives on CPU tensors through MPI. Also the control plane on GPU runs (metrics,
+  // agreement).
   std::unique_ptr<Communicator> makeCpuCommunicator() const;
   // Collectives on CUDA tensors of `device` through NCCL; throws UserError in builds without NCCL.
   std::unique_ptr<Communicator> makeCudaCommunicator(int device) const;

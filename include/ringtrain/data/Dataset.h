@@ -1,6 +1,7 @@
 // In-memory labelled datasets and the loaders that build them from a data spec:
 //   synthetic:N[:DIM[:CLASSES]]  Gaussian inputs labelled by a fixed random "teacher" network
-//   csv:PATH or PATH.csv         label column + numeric features, no header by default; PATH may be a
+//   csv:PATH or PATH.csv         label column + numeric features, no header by default; PATH may be
+//   a
 //                                directory, whose *.csv files are read in name order
 //   idx:DIR or DIR               MNIST IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte
 //                                for training, t10k-* for validation)

@@ -1,7 +1,7 @@
-// The built-in data set: inputs x ~ N(0, I) labelled by the argmax of a fixed random teacher network
-// tanh(x W1) W2. Inputs whose two largest teacher logits lie closer than a margin are redrawn, so
-// classes are separated by a gap and a student network can reach high accuracy quickly. It is
-// deterministic from the seed, and any size.
+// The built-in data set: inputs x ~ N(0, I) labelled by the argmax of a fixed random teacher
+// network tanh(x W1) W2. Inputs whose two largest teacher logits lie closer than a margin are
+// redrawn, so classes are separated by a gap and a student network can reach high accuracy quickly.
+// It is deterministic from the seed, and any size.
 #pragma once
 
 #include <cstdint>

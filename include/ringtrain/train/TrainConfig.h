@@ -29,7 +29,7 @@ struct TrainConfig {
 
   // schedule
   int64_t epochs = 5;
-  int64_t maxSteps = 0;  // > 0: stop after this many optimizer steps, across epochs if needed
+  int64_t maxSteps = 0;    // > 0: stop after this many optimizer steps, across epochs if needed
   int64_t batchSize = 64;  // per rank, per micro-step
   int64_t gradAccum = 1;
   uint64_t seed = 42;
@@ -49,7 +49,7 @@ struct TrainConfig {
 
   // runtime and output
   std::string device = "auto";  // auto | cpu | cuda
-  int threads = 0;  // 0: cores / ranks on this host
+  int threads = 0;              // 0: cores / ranks on this host
   std::string outputDir = "runs/latest";
   int64_t logEvery = 50;
   ProgressMode progress = ProgressMode::kAuto;

@@ -1,4 +1,5 @@
-// Error types and check macros. Every failure carries where it was raised; main() adds rank and host.
+// Error types and check macros. Every failure carries where it was raised; main() adds rank and
+// host.
 #pragma once
 
 #include <sstream>
@@ -27,22 +28,21 @@ namespace detail {
 }  // namespace ringtrain
 
 // RINGTRAIN_CHECK(cond, "message " << value): throws InternalError("file:line: message").
-#define RINGTRAIN_CHECK(cond, msg)                                                 \
-  do {                                                                             \
-    if (!(cond)) {                                                                 \
-      std::ostringstream ringtrain_check_stream_;                                  \
-      ringtrain_check_stream_ << "check failed: " #cond ": " << msg;              \
-      ::ringtrain::detail::throwInternal(__FILE__, __LINE__,                       \
-                                         ringtrain_check_stream_.str());           \
-    }                                                                              \
+#define RINGTRAIN_CHECK(cond, msg)                                                           \
+  do {                                                                                       \
+    if (!(cond)) {                                                                           \
+      std::ostringstream ringtrain_check_stream_;                                            \
+      ringtrain_check_stream_ << "check failed: " #cond ": " << msg;                         \
+      ::ringtrain::detail::throwInternal(__FILE__, __LINE__, ringtrain_check_stream_.str()); \
+    }                                                                                        \
   } while (false)
 
 // RINGTRAIN_USER_CHECK(cond, "--flag must be positive"): throws UserError(message).
-#define RINGTRAIN_USER_CHECK(cond, msg)                 \
-  do {                                                  \
-    if (!(cond)) {                                      \
-      std::ostringstream ringtrain_check_stream_;       \
-      ringtrain_check_stream_ << msg;                   \
+#define RINGTRAIN_USER_CHECK(cond, msg)                            \
+  do {                                                             \
+    if (!(cond)) {                                                 \
+      std::ostringstream ringtrain_check_stream_;                  \
+      ringtrain_check_stream_ << msg;                              \
       throw ::ringtrain::UserError(ringtrain_check_stream_.str()); \
-    }                                                   \
+    }                                                              \
   } while (false)
