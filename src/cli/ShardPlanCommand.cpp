@@ -36,8 +36,6 @@ int runShardPlan(int argc, char** argv) {
   spec.seed = parseUnsigned("seed", result["seed"].as<std::string>());
   spec.shuffle = result.count("no-shuffle") == 0;
   spec.dropLast = result.count("drop-last") > 0;
-  RINGTRAIN_USER_CHECK(spec.datasetSize >= 0, "--size must not be negative");
-  RINGTRAIN_USER_CHECK(spec.epoch >= 0, "--epoch must not be negative");
 
   nlohmann::ordered_json plan{
       {"size", spec.datasetSize},

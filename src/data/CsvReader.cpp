@@ -3,13 +3,13 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <string_view>
 
 #include "ringtrain/util/Error.h"
+#include "ringtrain/util/Numbers.h"
 
 namespace ringtrain::data {
 namespace {
@@ -34,16 +34,12 @@ std::vector<std::string_view> splitCells(std::string_view line) {
 }
 
 double parseNumber(std::string_view cell, const std::string& where, size_t column) {
-  double value = 0;
-  const char* begin = cell.data();
-  const char* end = cell.data() + cell.size();
-  if (!cell.empty() && *begin == '+') ++begin;  // from_chars rejects a leading '+'
-  const auto [stop, error] = std::from_chars(begin, end, value);
-  RINGTRAIN_USER_CHECK(!cell.empty() && error == std::errc() && stop == end,
+  const auto value = parseDouble(cell);
+  RINGTRAIN_USER_CHECK(value,
                        where << ": column " << column + 1 << ": '" << cell << "' is not a number");
-  RINGTRAIN_USER_CHECK(std::isfinite(value), where << ": column " << column + 1 << ": '" << cell
-                                                   << "' is not a finite number");
-  return value;
+  RINGTRAIN_USER_CHECK(std::isfinite(*value), where << ": column " << column + 1 << ": '" << cell
+                                                    << "' is not a finite number");
+  return *value;
 }
 
 struct Rows {

@@ -24,9 +24,13 @@ std::optional<uint64_t> parseUint64(std::string_view text) {
   return parseWhole<uint64_t>(text);
 }
 
-std::optional<double> parseFiniteDouble(std::string_view text) {
+std::optional<double> parseDouble(std::string_view text) {
   if (!text.empty() && text.front() == '+') text.remove_prefix(1);  // from_chars rejects '+'
-  const auto value = parseWhole<double>(text);
+  return parseWhole<double>(text);
+}
+
+std::optional<double> parseFiniteDouble(std::string_view text) {
+  const auto value = parseDouble(text);
   if (!value || !std::isfinite(*value)) return std::nullopt;
   return value;
 }

@@ -9,7 +9,9 @@ namespace ringtrain {
 
 std::optional<int64_t> parseInt64(std::string_view text);
 std::optional<uint64_t> parseUint64(std::string_view text);
-// Finite values only; a leading '+' is accepted.
+// A leading '+' is accepted; "nan" and "inf" parse.
+std::optional<double> parseDouble(std::string_view text);
+// As parseDouble, finite values only.
 std::optional<double> parseFiniteDouble(std::string_view text);
 
 }  // namespace ringtrain
