@@ -3,7 +3,7 @@
 // Map of the code (one folder per concern; dependencies point down this list):
 //   cli/       subcommands and flags                      -> train, data, comm, platform
 //   train/     the training loop, outputs, LR schedule    -> ddp, models, data, io
-//   ddp/       parameter sync and gradient averaging      -> comm
+//   ddp/       parameter sync, gradient buckets, reducer  -> comm
 //   models/    MLP and CNN classifiers
 //   data/      data sets, CSV/IDX readers, the distributed sampler
 //   io/        safetensors
@@ -25,6 +25,7 @@ void printUsage(std::ostream& out) {
          "commands:\n"
          "  train       train a model, data-parallel over the ranks started by mpirun\n"
          "  shard-plan  print which sample indices each rank reads in an epoch (JSON)\n"
+         "  bench-comm  measure allreduce bandwidth (native and ring) over message sizes\n"
          "  info        print versions, backends and visible devices\n\n"
          "`ringtrain <command> --help` lists a command's flags.\n";
 }
@@ -49,6 +50,7 @@ int main(int argc, char** argv) {
     if (command == "train") return ringtrain::cli::runTrain(argc - 1, argv + 1);
     if (command == "shard-plan") return ringtrain::cli::runShardPlan(argc - 1, argv + 1);
     if (command == "info") return ringtrain::cli::runInfo(argc - 1, argv + 1);
+    if (command == "bench-comm") return ringtrain::cli::runBenchComm(argc - 1, argv + 1);
   } catch (const ringtrain::UserError& error) {
     std::cerr << "ringtrain " << command << ": error: " << error.what() << std::endl;
     return 2;

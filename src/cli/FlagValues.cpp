@@ -17,6 +17,35 @@ uint64_t parseUnsigned(const std::string& flag, const std::string& text) {
   return *value;
 }
 
+int64_t parseByteSize(const std::string& flag, const std::string& text) {
+  std::string digits = text;
+  int64_t multiplier = 1;
+  if (!digits.empty()) {
+    switch (digits.back()) {
+      case 'K':
+      case 'k':
+        multiplier = int64_t{1} << 10;
+        break;
+      case 'M':
+      case 'm':
+        multiplier = int64_t{1} << 20;
+        break;
+      case 'G':
+      case 'g':
+        multiplier = int64_t{1} << 30;
+        break;
+      default:
+        break;
+    }
+    if (multiplier > 1) digits.pop_back();
+  }
+  const auto value = parseInt64(digits);
+  RINGTRAIN_USER_CHECK(value && *value > 0 && *value <= (int64_t{1} << 40) / multiplier,
+                       "--" << flag << ": '" << text
+                            << "' is not a positive size in bytes (suffixes K, M, G allowed)");
+  return *value * multiplier;
+}
+
 double parseReal(const std::string& flag, const std::string& text) {
   const auto value = parseFiniteDouble(text);
   RINGTRAIN_USER_CHECK(value, "--" << flag << ": '" << text << "' is not a number");

@@ -11,6 +11,8 @@ namespace ringtrain::cli {
 
 int64_t parseInteger(const std::string& flag, const std::string& text);
 uint64_t parseUnsigned(const std::string& flag, const std::string& text);
+// "4096", "64K", "16M", "1G" (binary multiples); positive, at most 1 TiB.
+int64_t parseByteSize(const std::string& flag, const std::string& text);
 double parseReal(const std::string& flag, const std::string& text);
 // Parses argv (argv[0] is the subcommand); UserError for unknown flags and stray arguments.
 cxxopts::ParseResult parseFlags(cxxopts::Options& options, int argc, char** argv);

@@ -1,6 +1,6 @@
 #include <iostream>
 
-#include "ErrorText.h"
+#include "RankFailure.h"
 #include "ringtrain/cli/Commands.h"
 #include "ringtrain/cli/TrainOptions.h"
 #include "ringtrain/comm/Agreement.h"
@@ -30,26 +30,17 @@ int runTrain(int argc, char** argv) {
       return 0;
     }
     platform::applyPlacement(placement);
-    std::unique_ptr<comm::Communicator> gpu;
-    if (placement.device.is_cuda()) gpu = session.makeCudaCommunicator(placement.device.index());
-    train::runTraining(options.config, *cpu, gpu ? *gpu : *cpu, placement);
+    // Gradients travel on their own communicator so that the reducer's communication thread and
+    // the main thread's control messages stay apart.
+    const std::unique_ptr<comm::Communicator> data =
+        placement.device.is_cuda() ? session.makeCudaCommunicator(placement.device.index())
+                                   : session.makeCpuCommunicator();
+    train::runTraining(options.config, *cpu, *data, placement);
     return 0;
   } catch (const comm::CollectiveFailure& failure) {
-    // Every rank got here together; one of them says why.
-    if (failure.reporter()) {
-      if (failure.exitCode() == 2) {
-        std::cerr << "ringtrain train: error: " << failure.what() << std::endl;
-      } else {
-        std::cerr << "ringtrain train: internal error on rank " << topology.rank << " ("
-                  << topology.host << "): " << failure.what() << std::endl;
-      }
-    }
-    return failure.exitCode();
+    return reportCollectiveFailure("train", topology, failure);
   } catch (const std::exception& error) {
-    // Only this rank failed; the others may be waiting in a collective, so end the whole job.
-    std::cerr << "ringtrain train: error on rank " << topology.rank << " (" << topology.host
-              << "): " << errorText(error) << std::endl;
-    session.abortJob(dynamic_cast<const UserError*>(&error) ? 2 : 1);
+    abortAfterRankFailure("train", session, error);
   }
 }
 

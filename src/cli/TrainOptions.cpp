@@ -1,5 +1,7 @@
 #include "ringtrain/cli/TrainOptions.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cxxopts.hpp>
 
 #include "FlagValues.h"
@@ -46,6 +48,13 @@ cxxopts::Options trainOptions() {
       text("constant"), "NAME")("warmup-steps", "linear warmup steps", text("0"), "N")(
       "scale-lr", "multiply --lr by the number of ranks")(
       "clip-grad-norm", "clip gradients to this global L2 norm (0: off)", text("0"), "X");
+  options.add_options("Gradient communication")(
+      "bucket-mb", "gradient bucket size in MiB (the first bucket is at most 1 MiB)", text("25"),
+      "MB")("no-overlap", "reduce gradients after backward instead of during it")(
+      "find-unused-parameters",
+      "reduce parameters that got no gradient in a step as zeros instead of failing")(
+      "grad-compression", "send gradients as none, fp16 or bf16", text("none"), "TYPE")(
+      "allreduce", "native (the backend's own) or ring (ringtrain's ring)", text("native"), "ALGO");
   options.add_options("Runtime and output")("device", "auto (GPU if available), cpu or cuda",
                                             text("auto"), "DEV")(
       "threads", "intra-op threads per rank (default: cores / ranks on the host)", text("0"), "N")(
@@ -64,8 +73,8 @@ ParsedTrainOptions parseTrainOptions(int argc, char** argv) {
   ParsedTrainOptions parsed;
   if (result.count("help")) {
     parsed.help = true;
-    parsed.helpText =
-        options.help({"Data", "Model", "Schedule", "Optimizer", "Runtime and output"});
+    parsed.helpText = options.help(
+        {"Data", "Model", "Schedule", "Optimizer", "Gradient communication", "Runtime and output"});
     return parsed;
   }
 
@@ -107,6 +116,21 @@ ParsedTrainOptions parseTrainOptions(int argc, char** argv) {
   c.warmupSteps = integer("warmup-steps");
   c.scaleLr = has("scale-lr");
   c.clipGradNorm = real("clip-grad-norm");
+
+  const double bucketMb = real("bucket-mb");
+  RINGTRAIN_USER_CHECK(bucketMb > 0 && bucketMb <= 1024 * 1024,
+                       "--bucket-mb must be positive (got " << str("bucket-mb") << ")");
+  c.reducer.limits.bucketBytes = std::max<int64_t>(1, std::llround(bucketMb * 1024 * 1024));
+  c.reducer.overlap = !has("no-overlap");
+  c.reducer.findUnusedParameters = has("find-unused-parameters");
+  const auto compression =
+      parseChoice("grad-compression", str("grad-compression"), {"none", "fp16", "bf16"});
+  c.reducer.compression = compression == "fp16"   ? ddp::GradCompression::kFp16
+                          : compression == "bf16" ? ddp::GradCompression::kBf16
+                                                  : ddp::GradCompression::kNone;
+  c.reducer.algorithm = parseChoice("allreduce", str("allreduce"), {"native", "ring"}) == "ring"
+                            ? comm::AllReduceAlgorithm::kRing
+                            : comm::AllReduceAlgorithm::kNative;
 
   c.device = parseChoice("device", str("device"), {"auto", "cpu", "cuda"});
   c.threads = static_cast<int>(integer("threads"));

@@ -1,6 +1,8 @@
 #include "MpiCommunicator.h"
 
 #include <ATen/ATen.h>
+#include <c10/util/BFloat16.h>
+#include <c10/util/Half.h>
 
 #include <algorithm>
 #include <climits>
@@ -10,7 +12,32 @@
 namespace ringtrain::comm {
 namespace {
 
-MPI_Datatype mpiType(at::ScalarType type) {
+// MPI user operations for 16-bit floats: widen to float, combine, round back.
+template <typename Value, typename Combine>
+void combineAsFloat(void* in, void* inout, int* count, MPI_Datatype*) {
+  const auto* source = static_cast<const Value*>(in);
+  auto* target = static_cast<Value*>(inout);
+  for (int i = 0; i < *count; ++i) {
+    target[i] = Value(Combine()(static_cast<float>(source[i]), static_cast<float>(target[i])));
+  }
+}
+struct Add {
+  float operator()(float a, float b) const { return a + b; }
+};
+struct Min {
+  float operator()(float a, float b) const { return std::min(a, b); }
+};
+struct Max {
+  float operator()(float a, float b) const { return std::max(a, b); }
+};
+
+MPI_Op createOp(MPI_User_function* function) {
+  MPI_Op op = MPI_OP_NULL;
+  MPI_CHECK(MPI_Op_create(function, /*commute=*/1, &op));
+  return op;
+}
+
+MPI_Datatype builtinType(at::ScalarType type) {
   switch (type) {
     case at::kFloat:
       return MPI_FLOAT;
@@ -29,7 +56,7 @@ MPI_Datatype mpiType(at::ScalarType type) {
   }
 }
 
-MPI_Op mpiOp(ReduceOp op) {
+MPI_Op builtinOp(ReduceOp op) {
   switch (op) {
     case ReduceOp::kSum:
     case ReduceOp::kAvg:
@@ -61,19 +88,78 @@ int byteCount(const at::Tensor& tensor) {
   return static_cast<int>(tensor.nbytes());
 }
 
+class MpiTransfer final : public PendingTransfer {
+ public:
+  void wait() override {
+    if (done_) return;
+    done_ = true;
+    MPI_CHECK(MPI_Waitall(2, requests_, MPI_STATUSES_IGNORE));
+  }
+  ~MpiTransfer() override {
+    if (!done_) MPI_Waitall(2, requests_, MPI_STATUSES_IGNORE);
+  }
+  MPI_Request* requests() { return requests_; }
+
+ private:
+  MPI_Request requests_[2] = {MPI_REQUEST_NULL, MPI_REQUEST_NULL};
+  bool done_ = false;
+};
+
 }  // namespace
+
+MpiCommunicator::MpiCommunicator(Topology topology) : topology_(std::move(topology)) {
+  MPI_CHECK(MPI_Comm_dup(MPI_COMM_WORLD, &comm_));
+  MPI_CHECK(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN));
+  MPI_CHECK(MPI_Type_contiguous(2, MPI_BYTE, &half_.type));
+  MPI_CHECK(MPI_Type_commit(&half_.type));
+  half_.halfSum = createOp(&combineAsFloat<c10::Half, Add>);
+  half_.halfMin = createOp(&combineAsFloat<c10::Half, Min>);
+  half_.halfMax = createOp(&combineAsFloat<c10::Half, Max>);
+  half_.bfloatSum = createOp(&combineAsFloat<c10::BFloat16, Add>);
+  half_.bfloatMin = createOp(&combineAsFloat<c10::BFloat16, Min>);
+  half_.bfloatMax = createOp(&combineAsFloat<c10::BFloat16, Max>);
+}
+
+MpiCommunicator::~MpiCommunicator() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (finalized) return;
+  for (MPI_Op* op : {&half_.halfSum, &half_.halfMin, &half_.halfMax, &half_.bfloatSum,
+                     &half_.bfloatMin, &half_.bfloatMax}) {
+    MPI_Op_free(op);
+  }
+  MPI_Type_free(&half_.type);
+  MPI_Comm_free(&comm_);
+}
+
+MPI_Datatype MpiCommunicator::datatypeOf(at::ScalarType type) const {
+  if (type == at::kHalf || type == at::kBFloat16) return half_.type;
+  return builtinType(type);
+}
+
+MPI_Op MpiCommunicator::operationFor(at::ScalarType type, ReduceOp op) const {
+  const bool sum = op == ReduceOp::kSum || op == ReduceOp::kAvg;
+  if (type == at::kHalf) {
+    return sum ? half_.halfSum : op == ReduceOp::kMin ? half_.halfMin : half_.halfMax;
+  }
+  if (type == at::kBFloat16) {
+    return sum ? half_.bfloatSum : op == ReduceOp::kMin ? half_.bfloatMin : half_.bfloatMax;
+  }
+  return builtinOp(op);
+}
 
 void MpiCommunicator::allReduce(at::Tensor& tensor, ReduceOp op) {
   checkCpuContiguous(tensor, "allReduce");
   RINGTRAIN_CHECK(op != ReduceOp::kAvg || at::isFloatingType(tensor.scalar_type()),
                   "ReduceOp::kAvg needs a floating-point tensor");
-  const MPI_Datatype type = mpiType(tensor.scalar_type());
+  const MPI_Datatype type = datatypeOf(tensor.scalar_type());
+  const MPI_Op reduction = operationFor(tensor.scalar_type(), op);
   auto* bytes = static_cast<char*>(tensor.data_ptr());
   const int64_t elementSize = tensor.element_size();
   for (int64_t offset = 0; offset < tensor.numel(); offset += kMaxElementsPerCall) {
     const auto count = static_cast<int>(std::min(kMaxElementsPerCall, tensor.numel() - offset));
-    MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, bytes + offset * elementSize, count, type, mpiOp(op),
-                            MPI_COMM_WORLD));
+    MPI_CHECK(
+        MPI_Allreduce(MPI_IN_PLACE, bytes + offset * elementSize, count, type, reduction, comm_));
   }
   if (op == ReduceOp::kAvg) tensor.div_(topology_.size);
 }
@@ -85,7 +171,7 @@ void MpiCommunicator::broadcast(at::Tensor& tensor, int root) {
   const auto total = static_cast<int64_t>(tensor.nbytes());
   for (int64_t offset = 0; offset < total; offset += kMaxElementsPerCall) {
     const auto count = static_cast<int>(std::min(kMaxElementsPerCall, total - offset));
-    MPI_CHECK(MPI_Bcast(bytes + offset, count, MPI_BYTE, root, MPI_COMM_WORLD));
+    MPI_CHECK(MPI_Bcast(bytes + offset, count, MPI_BYTE, root, comm_));
   }
 }
 
@@ -96,22 +182,21 @@ at::Tensor MpiCommunicator::allGather(const at::Tensor& tensor) {
   at::Tensor gathered = at::empty(shape, tensor.options());
   const int count = byteCount(tensor);
   MPI_CHECK(MPI_Allgather(tensor.data_ptr(), count, MPI_BYTE, gathered.data_ptr(), count, MPI_BYTE,
-                          MPI_COMM_WORLD));
+                          comm_));
   return gathered;
 }
 
 void MpiCommunicator::send(const at::Tensor& tensor, int peer) {
   checkCpuContiguous(tensor, "send");
   checkPeer(peer, topology_);
-  MPI_CHECK(MPI_Send(tensor.data_ptr(), byteCount(tensor), MPI_BYTE, peer, 0, MPI_COMM_WORLD));
+  MPI_CHECK(MPI_Send(tensor.data_ptr(), byteCount(tensor), MPI_BYTE, peer, 0, comm_));
 }
 
 void MpiCommunicator::recv(at::Tensor& tensor, int peer) {
   checkCpuContiguous(tensor, "recv");
   checkPeer(peer, topology_);
   MPI_Status status;
-  MPI_CHECK(
-      MPI_Recv(tensor.data_ptr(), byteCount(tensor), MPI_BYTE, peer, 0, MPI_COMM_WORLD, &status));
+  MPI_CHECK(MPI_Recv(tensor.data_ptr(), byteCount(tensor), MPI_BYTE, peer, 0, comm_, &status));
   int received = 0;
   MPI_CHECK(MPI_Get_count(&status, MPI_BYTE, &received));
   RINGTRAIN_CHECK(received == byteCount(tensor), "recv from rank " << peer << " got " << received
@@ -119,8 +204,23 @@ void MpiCommunicator::recv(at::Tensor& tensor, int peer) {
                                                                    << byteCount(tensor));
 }
 
+std::unique_ptr<PendingTransfer> MpiCommunicator::startSendRecv(const at::Tensor& outgoing, int to,
+                                                                at::Tensor& incoming, int from) {
+  checkCpuContiguous(outgoing, "startSendRecv");
+  checkCpuContiguous(incoming, "startSendRecv");
+  checkPeer(to, topology_);
+  checkPeer(from, topology_);
+  auto transfer = std::make_unique<MpiTransfer>();
+  constexpr int kTag = 1;
+  MPI_CHECK(MPI_Irecv(incoming.data_ptr(), byteCount(incoming), MPI_BYTE, from, kTag, comm_,
+                      &transfer->requests()[0]));
+  MPI_CHECK(MPI_Isend(outgoing.data_ptr(), byteCount(outgoing), MPI_BYTE, to, kTag, comm_,
+                      &transfer->requests()[1]));
+  return transfer;
+}
+
 void MpiCommunicator::barrier() {
-  MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD));
+  MPI_CHECK(MPI_Barrier(comm_));
 }
 
 }  // namespace ringtrain::comm

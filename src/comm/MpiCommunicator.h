@@ -1,5 +1,9 @@
-// Communicator over MPI_COMM_WORLD for contiguous CPU tensors.
+// Communicator for contiguous CPU tensors over its own duplicate of MPI_COMM_WORLD, so that the
+// traffic of one communicator (say, gradient buckets on a communication thread) can never match
+// the messages of another (the control plane).
 #pragma once
+
+#include <mpi.h>
 
 #include "ringtrain/comm/Communicator.h"
 
@@ -7,7 +11,11 @@ namespace ringtrain::comm {
 
 class MpiCommunicator final : public Communicator {
  public:
-  explicit MpiCommunicator(Topology topology) : topology_(std::move(topology)) {}
+  // Collective over MPI_COMM_WORLD.
+  explicit MpiCommunicator(Topology topology);
+  ~MpiCommunicator() override;
+  MpiCommunicator(const MpiCommunicator&) = delete;
+  MpiCommunicator& operator=(const MpiCommunicator&) = delete;
 
   const Topology& topology() const override { return topology_; }
   std::string backendName() const override { return "mpi"; }
@@ -16,10 +24,23 @@ class MpiCommunicator final : public Communicator {
   at::Tensor allGather(const at::Tensor& tensor) override;
   void send(const at::Tensor& tensor, int peer) override;
   void recv(at::Tensor& tensor, int peer) override;
+  std::unique_ptr<PendingTransfer> startSendRecv(const at::Tensor& outgoing, int to,
+                                                 at::Tensor& incoming, int from) override;
   void barrier() override;
 
  private:
+  // MPI has no 16-bit floating types; these reduce them as float, element by element.
+  struct HalfPrecision {
+    MPI_Datatype type = MPI_DATATYPE_NULL;
+    MPI_Op halfSum = MPI_OP_NULL, halfMin = MPI_OP_NULL, halfMax = MPI_OP_NULL;
+    MPI_Op bfloatSum = MPI_OP_NULL, bfloatMin = MPI_OP_NULL, bfloatMax = MPI_OP_NULL;
+  };
+  MPI_Datatype datatypeOf(at::ScalarType type) const;
+  MPI_Op operationFor(at::ScalarType type, ReduceOp op) const;
+
   Topology topology_;
+  MPI_Comm comm_ = MPI_COMM_NULL;
+  HalfPrecision half_;
 };
 
 }  // namespace ringtrain::comm

@@ -60,6 +60,11 @@ ncclRedOp_t ncclOp(ReduceOp op) {
   RINGTRAIN_CHECK(false, "unknown ReduceOp");
 }
 
+class EnqueuedTransfer final : public PendingTransfer {
+ public:
+  void wait() override {}
+};
+
 class NcclCommunicator final : public Communicator {
  public:
   NcclCommunicator(Topology topology, int device)
@@ -107,10 +112,27 @@ class NcclCommunicator final : public Communicator {
     NCCL_CHECK(ncclRecv(tensor.data_ptr(), tensor.nbytes(), ncclUint8, peer, comm_, stream()));
   }
 
+  // The exchange is enqueued on the current stream as one NCCL group, so the returned transfer has
+  // nothing left to wait for on the host.
+  std::unique_ptr<PendingTransfer> startSendRecv(const at::Tensor& outgoing, int to,
+                                                 at::Tensor& incoming, int from) override {
+    checkOnDevice(outgoing);
+    checkOnDevice(incoming);
+    NCCL_CHECK(ncclGroupStart());
+    NCCL_CHECK(ncclSend(outgoing.data_ptr(), outgoing.nbytes(), ncclUint8, to, comm_, stream()));
+    NCCL_CHECK(ncclRecv(incoming.data_ptr(), incoming.nbytes(), ncclUint8, from, comm_, stream()));
+    NCCL_CHECK(ncclGroupEnd());
+    return std::make_unique<EnqueuedTransfer>();
+  }
+
+  void synchronize() override {
+    RINGTRAIN_CHECK(cudaStreamSynchronize(stream()) == cudaSuccess, "stream synchronisation");
+  }
+
   void barrier() override {
     at::Tensor token = at::zeros({1}, at::TensorOptions().device(at::kCUDA, device_));
     allReduce(token, ReduceOp::kSum);
-    RINGTRAIN_CHECK(cudaStreamSynchronize(stream()) == cudaSuccess, "barrier synchronisation");
+    synchronize();
   }
 
  private:

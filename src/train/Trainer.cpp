@@ -1,8 +1,9 @@
 // The training job, top to bottom:
 //   setUp()            every rank: flags, data, model, optimizer; all ranks succeed or fail
 //   together synchronize        same parameter names/shapes everywhere, then rank 0's values
-//   TRAINING SECTION   per optimizer step: micro-batches forward/backward, one gradient average,
-//                      clip, learning rate, optimizer step
+//   TRAINING SECTION   per optimizer step: micro-batches forward/backward (the reducer averages
+//                      gradients bucket by bucket during the last backward), clip, learning
+//                      rate, optimizer step
 //   evaluate()         every epoch, each validation sample counted once across ranks
 //   finish()           rank 0 writes model.safetensors and summary.json
 #include "ringtrain/train/Trainer.h"
@@ -21,8 +22,9 @@
 
 #include "ringtrain/comm/Agreement.h"
 #include "ringtrain/data/DistributedSampler.h"
-#include "ringtrain/ddp/GradientAverager.h"
 #include "ringtrain/ddp/ParameterSync.h"
+#include "ringtrain/ddp/Reducer.h"
+#include "ringtrain/platform/Resources.h"
 #include "ringtrain/train/LrSchedule.h"
 #include "ringtrain/train/ModelFile.h"
 #include "ringtrain/train/Optimizer.h"
@@ -89,6 +91,7 @@ class Trainer {
       evaluate(epoch);
     }
     summary_.samplesPerSec = trainingSeconds > 0 ? globalSamples_ / trainingSeconds : 0;
+    summary_.trainingSeconds = trainingSeconds;
     summary_.wallSeconds = secondsSince(start);
     finish();
     return summary_;
@@ -132,7 +135,7 @@ class Trainer {
     std::vector<at::Tensor> tensors;
     for (const auto& [name, tensor] : parameters_) tensors.push_back(tensor);
     optimizer_ = makeOptimizer(config_, tensors, learningRateAt(schedule_, 0));
-    averager_ = std::make_unique<ddp::GradientAverager>(data_, parameters_);
+    reducer_ = std::make_unique<ddp::Reducer>(data_, parameters_, config_.reducer);
 
     if (isRankZero()) ensureWritableDirectory(config_.outputDir, "--output-dir");
     windowLoss_ = at::zeros({}, at::TensorOptions().device(device_).dtype(at::kDouble));
@@ -154,8 +157,30 @@ class Trainer {
          << trainingData_.validation.size() << " samples\n"
          << "  " << epochsToRun_ << " epoch(s) x " << stepsPerEpoch_ << " steps, global batch "
          << config_.batchSize * config_.gradAccum * world << ", lr " << schedule_.baseLr
-         << "\n  output " << config_.outputDir;
+         << "\n  gradients: " << describeReducer() << "\n  output " << config_.outputDir;
     log_->info(line.str());
+  }
+
+  std::string describeReducer() const {
+    const ddp::ReducerOptions& options = config_.reducer;
+    std::ostringstream text;
+    const auto& buckets = reducer_->buckets();
+    text << buckets.size() << " bucket(s)";
+    if (!buckets.empty()) {
+      text << " (first " << buckets.front().bytes() / 1024 << " KiB, largest "
+           << std::max_element(
+                  buckets.begin(), buckets.end(),
+                  [](const auto& a, const auto& b) {
+                    return a.bytes() < b.bytes();
+                  })->bytes() /
+                  1024
+           << " KiB)";
+    }
+    text << ", allreduce " << comm::algorithmName(options.algorithm) << ", overlap "
+         << (options.overlap ? "on" : "off") << ", compression "
+         << ddp::compressionName(options.compression)
+         << (options.findUnusedParameters ? ", unused parameters reduced as zeros" : "");
+    return text.str();
   }
 
   // ---------------------------------- TRAINING SECTION BEGIN ----------------------------------
@@ -172,7 +197,7 @@ class Trainer {
       const int64_t firstMicroBatch = stepInEpoch * config_.gradAccum;
       const int64_t microBatches =
           std::min(config_.gradAccum, microBatchesPerEpoch_ - firstMicroBatch);
-      optimizer_->zero_grad();
+      reducer_->zeroGradients();
       at::Tensor stepLoss = at::zeros({1}, at::TensorOptions().device(device_));
       int64_t stepSamples = 0;
       for (int64_t m = firstMicroBatch; m < firstMicroBatch + microBatches; ++m) {
@@ -181,11 +206,13 @@ class Trainer {
         auto [inputs, labels] = data::gatherBatch(trainingData_.train, {begin, end});
         const at::Tensor logits = model_->forward(inputs.to(device_));
         const at::Tensor loss = at::cross_entropy_loss(logits, labels.to(device_));
+        reducer_->prepareForBackward(/*synchronize=*/m + 1 == firstMicroBatch + microBatches);
         (loss / static_cast<double>(microBatches)).backward();
         stepLoss += loss.detach();
         stepSamples += end - begin;
       }
-      const at::Tensor meanLoss = averager_->average(stepLoss / static_cast<double>(microBatches));
+      const at::Tensor meanLoss =
+          reducer_->finishBackward(stepLoss / static_cast<double>(microBatches));
       if (config_.clipGradNorm > 0) {
         torch::nn::utils::clip_grad_norm_(model_->parameters(), config_.clipGradNorm);
       }
@@ -193,8 +220,7 @@ class Trainer {
       setLearningRate(*optimizer_, lr);
       optimizer_->step();
       ++step_;
-      // ----------------------------------- TRAINING SECTION END
-      // -----------------------------------
+      // ------------------------------- TRAINING SECTION END -------------------------------
 
       epochLoss += meanLoss.sum();
       ++epochSteps;
@@ -259,6 +285,12 @@ class Trainer {
   void finish() {
     summary_.worldSize = control_.size();
     summary_.steps = step_;
+    const at::Tensor mine = at::tensor(
+        {reducer_->stats().exposedSeconds, platform::peakResidentBytes() / (1024.0 * 1024.0)},
+        at::kDouble);
+    const at::Tensor worst = std::get<0>(control_.allGather(mine).max(0));
+    summary_.exposedCommSeconds = worst[0].item<double>();
+    summary_.peakRssMib = worst[1].item<double>();
     if (!isRankZero()) return;
     saveModel(outputPath("model.safetensors"), *model_, modelSpec_);
     ordered_json summary{
@@ -269,6 +301,9 @@ class Trainer {
         {"val_loss", summary_.valLoss},
         {"val_accuracy", summary_.valAccuracy},
         {"samples_per_sec", summary_.samplesPerSec},
+        {"training_seconds", summary_.trainingSeconds},
+        {"exposed_comm_seconds", summary_.exposedCommSeconds},
+        {"peak_rss_mib", summary_.peakRssMib},
         {"wall_seconds", summary_.wallSeconds},
         {"device", device_.str()},
         {"backend", data_.backendName()},
@@ -277,6 +312,10 @@ class Trainer {
         {"train_samples", trainingData_.train.size()},
         {"val_samples", trainingData_.validation.size()},
         {"global_batch", config_.batchSize * config_.gradAccum * summary_.worldSize},
+        {"gradient_buckets", reducer_->buckets().size()},
+        {"allreduce", comm::algorithmName(config_.reducer.algorithm)},
+        {"overlap", config_.reducer.overlap},
+        {"grad_compression", ddp::compressionName(config_.reducer.compression)},
         {"seed", config_.seed}};
     writeFileAtomically(outputPath("summary.json"), summary.dump(2) + "\n");
     log_->info("done: " + formatKeyValues(ordered_json{{"steps", summary_.steps},
@@ -299,7 +338,7 @@ class Trainer {
   std::shared_ptr<models::Classifier> model_;
   ddp::NamedParameters parameters_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
-  std::unique_ptr<ddp::GradientAverager> averager_;
+  std::unique_ptr<ddp::Reducer> reducer_;
   std::unique_ptr<RunLog> log_;
   LrSchedule schedule_;
 

@@ -53,6 +53,8 @@ class BadInput(RingtrainTestCase):
             (good + ["--init-from", self.path("missing.safetensors")], "missing.safetensors"),
             (good + ["--device", "cuda"], "--device cuda"),
             (["--model", "cnn", "--train", "synthetic:100:10"], "--model cnn needs image samples"),
+            (good + ["--bucket-mb", "-1"], "--bucket-mb must be positive"),
+            (good + ["--allreduce", "tree"], "--allreduce must be native|ring"),
         ]
         for args, message in cases:
             for ranks in (None, 2):

@@ -5,7 +5,6 @@
 
 #include "MpiTestEnvironment.h"
 #include "ringtrain/comm/Agreement.h"
-#include "ringtrain/ddp/GradientAverager.h"
 
 namespace ringtrain::ddp {
 namespace {
@@ -45,19 +44,6 @@ TEST(ParameterSync, ADifferentShapeOnOneRankFailsEveryRank) {
       EXPECT_NE(std::string(failure.what()).find("a.bias[4]"), std::string::npos) << failure.what();
     }
   }
-}
-
-TEST(GradientAverager, AveragesGradientsAndScalars) {
-  const int size = world().size();
-  NamedParameters parameters = rankValuedParameters();
-  for (auto& [name, tensor] : parameters) tensor.mutable_grad() = tensor.clone();
-  GradientAverager averager(world(), parameters);
-  const at::Tensor scalars = averager.average(at::tensor({float(world().rank()), 1.f}));
-  const double meanValue = (size + 1) / 2.0;
-  EXPECT_TRUE(at::allclose(parameters[0].second.grad(), at::full({3, 5}, meanValue)));
-  EXPECT_TRUE(at::allclose(parameters[1].second.grad(), at::full({3}, -meanValue)));
-  EXPECT_TRUE(at::allclose(parameters[2].second.grad(), at::full({1, 7}, 2 * meanValue)));
-  EXPECT_TRUE(at::allclose(scalars, at::tensor({(size - 1) / 2.0f, 1.f})));
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "cli/FlagValues.h"
 #include "ringtrain/cli/TrainOptions.h"
 #include "ringtrain/util/Error.h"
 
@@ -89,6 +90,40 @@ TEST(TrainOptions, BadInputNamesTheFlag) {
   EXPECT_EQ(errorOf({"--seed", "-3"}), "--seed: '-3' is not a non-negative integer");
   EXPECT_NE(errorOf({"stray"}).find("unexpected argument 'stray'"), std::string::npos);
   EXPECT_NE(errorOf({"--hidden", "5,x"}).find("--hidden"), std::string::npos);
+}
+
+TEST(TrainOptions, GradientCommunicationFlags) {
+  const train::TrainConfig defaults = parse({}).config;
+  EXPECT_EQ(defaults.reducer.limits.bucketBytes, 25 << 20);
+  EXPECT_TRUE(defaults.reducer.overlap);
+  EXPECT_FALSE(defaults.reducer.findUnusedParameters);
+  EXPECT_EQ(defaults.reducer.compression, ddp::GradCompression::kNone);
+  EXPECT_EQ(defaults.reducer.algorithm, comm::AllReduceAlgorithm::kNative);
+
+  const train::TrainConfig config =
+      parse({"--bucket-mb", "0.5", "--no-overlap", "--find-unused-parameters", "--grad-compression",
+             "bf16", "--allreduce", "ring"})
+          .config;
+  EXPECT_EQ(config.reducer.limits.bucketBytes, 512 * 1024);
+  EXPECT_FALSE(config.reducer.overlap);
+  EXPECT_TRUE(config.reducer.findUnusedParameters);
+  EXPECT_EQ(config.reducer.compression, ddp::GradCompression::kBf16);
+  EXPECT_EQ(config.reducer.algorithm, comm::AllReduceAlgorithm::kRing);
+
+  EXPECT_EQ(errorOf({"--bucket-mb", "0"}), "--bucket-mb must be positive (got 0)");
+  EXPECT_EQ(errorOf({"--allreduce", "tree"}), "--allreduce must be native|ring, got 'tree'");
+  EXPECT_EQ(errorOf({"--grad-compression", "int8"}),
+            "--grad-compression must be none|fp16|bf16, got 'int8'");
+}
+
+TEST(FlagValues, ByteSizesTakeBinarySuffixes) {
+  EXPECT_EQ(parseByteSize("b", "8"), 8);
+  EXPECT_EQ(parseByteSize("b", "4K"), 4096);
+  EXPECT_EQ(parseByteSize("b", "64M"), 64 << 20);
+  EXPECT_EQ(parseByteSize("b", "1g"), int64_t{1} << 30);
+  for (const char* bad : {"", "M", "0", "-4K", "1.5M", "12Q", "2048G"}) {
+    EXPECT_THROW(parseByteSize("b", bad), UserError) << bad;
+  }
 }
 
 TEST(TrainOptions, HelpListsFlagGroups) {

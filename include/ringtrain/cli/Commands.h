@@ -7,5 +7,6 @@ namespace ringtrain::cli {
 int runTrain(int argc, char** argv);      // ringtrain train: the training job (starts MPI)
 int runShardPlan(int argc, char** argv);  // ringtrain shard-plan: sampler indices as JSON
 int runInfo(int argc, char** argv);       // ringtrain info: versions, backends, devices
+int runBenchComm(int argc, char** argv);  // ringtrain bench-comm: allreduce bandwidth sweep
 
 }  // namespace ringtrain::cli

@@ -18,6 +18,15 @@ namespace ringtrain::comm {
 
 enum class ReduceOp { kSum, kAvg, kMin, kMax };
 
+// A point-to-point exchange that has been started. wait() returns once both directions are done
+// (for NCCL: once the work is ordered on the current stream). Destroying an unfinished transfer
+// waits for it, so buffers are never released under a running transfer.
+class PendingTransfer {
+ public:
+  virtual ~PendingTransfer() = default;
+  virtual void wait() = 0;
+};
+
 // Where this process sits in the job. localRank/localSize count ranks on the same host.
 struct Topology {
   int rank = 0;
@@ -45,7 +54,15 @@ class Communicator {
   virtual void send(const at::Tensor& tensor, int peer) = 0;
   // Receives into `tensor`, which must already have the sender's shape and dtype.
   virtual void recv(at::Tensor& tensor, int peer) = 0;
+  // Starts sending `outgoing` to rank `to` while receiving `incoming` (already shaped like the
+  // peer's message) from rank `from`, without blocking: a ring posts many of these and works on
+  // each piece as it lands. Both peers may be the same rank; neither may be this rank.
+  virtual std::unique_ptr<PendingTransfer> startSendRecv(const at::Tensor& outgoing, int to,
+                                                         at::Tensor& incoming, int from) = 0;
   virtual void barrier() = 0;
+  // Returns once the work this communicator has enqueued is done (NCCL runs asynchronously on a
+  // CUDA stream; MPI calls are already complete when they return). For timing.
+  virtual void synchronize() {}
 };
 
 }  // namespace ringtrain::comm

@@ -20,7 +20,8 @@ class Session {
   const Topology& topology() const { return topology_; }
 
   // Collectives on CPU tensors through MPI. Also the control plane on GPU runs (metrics,
-  // agreement).
+  // agreement). Collective; every communicator is its own channel, so two of them (one driven by
+  // a communication thread, one by the main thread) never see each other's messages.
   std::unique_ptr<Communicator> makeCpuCommunicator() const;
   // Collectives on CUDA tensors of `device` through NCCL; throws UserError in builds without NCCL.
   std::unique_ptr<Communicator> makeCudaCommunicator(int device) const;

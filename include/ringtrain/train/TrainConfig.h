@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "ringtrain/data/Dataset.h"
+#include "ringtrain/ddp/Reducer.h"
 #include "ringtrain/models/Model.h"
 #include "ringtrain/train/LrSchedule.h"
 
@@ -46,6 +47,9 @@ struct TrainConfig {
   int64_t warmupSteps = 0;
   bool scaleLr = false;
   double clipGradNorm = 0.0;  // 0: off
+
+  // gradient communication
+  ddp::ReducerOptions reducer;
 
   // runtime and output
   std::string device = "auto";  // auto | cpu | cuda

@@ -19,11 +19,15 @@ struct RunSummary {
   double valLoss = 0;
   double valAccuracy = 0;
   double samplesPerSec = 0;  // global training samples / training time
+  double trainingSeconds = 0;
+  double exposedCommSeconds = 0;  // slowest rank's wait for gradient communication
+  double peakRssMib = 0;          // largest over ranks
   double wallSeconds = 0;
 };
 
 // `control` carries small CPU messages (agreement, shapes); `data` carries gradients and metrics on
-// the placement's device. On CPU both may be the same communicator.
+// the placement's device. They must be different communicators: the reducer's communication
+// thread uses `data` while the main thread may use `control`.
 RunSummary runTraining(const TrainConfig& config, comm::Communicator& control,
                        comm::Communicator& data, const platform::Placement& placement);
 

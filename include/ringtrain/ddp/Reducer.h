@@ -1,0 +1,110 @@
+// Averages gradients across ranks, overlapping the communication with backward.
+//
+// Every parameter's .grad is a view into one flat bucket tensor (see BucketPlan.h), so gradients
+// are reduced in place with no second copy. An autograd hook on each parameter's gradient
+// accumulator tells the reducer when that gradient is final; when the last gradient of a bucket
+// is in, the bucket is handed to the communication thread and reduced while backward goes on.
+// Buckets are launched strictly in plan order, so all ranks issue the same collectives in the
+// same order even if their hooks fire in different orders.
+//
+// One optimizer step:
+//   reducer.zeroGradients();
+//   for each micro-step: reducer.prepareForBackward(isLastMicroStep); loss.backward();
+//   meanScalars = reducer.finishBackward(scalars);   // grads now hold the mean over ranks
+//
+// On a GPU the same plan and hooks apply; the bucket work then goes to a dedicated stream ordered
+// with events instead of a thread, behind the same launch/finish interface.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "ringtrain/comm/AllReduce.h"
+#include "ringtrain/comm/Communicator.h"
+#include "ringtrain/ddp/BucketPlan.h"
+#include "ringtrain/ddp/ParameterSync.h"
+
+namespace torch::autograd {
+struct Node;
+}
+
+namespace ringtrain::ddp {
+
+class CommThread;
+
+enum class GradCompression { kNone, kFp16, kBf16 };
+std::string compressionName(GradCompression compression);
+
+struct ReducerOptions {
+  BucketLimits limits;
+  bool overlap = true;  // false: reduce every bucket after backward (the baseline)
+  bool findUnusedParameters = false;
+  GradCompression compression = GradCompression::kNone;
+  comm::AllReduceAlgorithm algorithm = comm::AllReduceAlgorithm::kNative;
+  comm::RingOptions ring;
+};
+
+struct ReducerStats {
+  int64_t steps = 0;           // synchronised backward passes finished
+  int64_t bucketsReduced = 0;  // over all steps
+  int64_t hookCalls = 0;       // gradient-ready notifications in synchronised passes
+  double exposedSeconds = 0;   // time finishBackward waited for communication
+};
+
+class Reducer {
+ public:
+  Reducer(comm::Communicator& comm, NamedParameters parameters, ReducerOptions options);
+  ~Reducer();
+  Reducer(const Reducer&) = delete;
+  Reducer& operator=(const Reducer&) = delete;
+
+  const std::vector<BucketSpec>& buckets() const { return plan_; }
+  const ReducerStats& stats() const { return stats_; }
+
+  // Sets every gradient to zero (and re-attaches a gradient someone replaced with its own tensor).
+  void zeroGradients();
+  // Call before each backward. Gradients of a backward with synchronize=false just accumulate
+  // locally (earlier micro-steps of --grad-accum); a synchronised one reduces them all.
+  void prepareForBackward(bool synchronize);
+  // Waits for every bucket and returns the mean over ranks of `scalars` (a 1-D floating tensor on
+  // the parameters' device). A parameter that got no gradient in this backward is reduced as
+  // zeros with findUnusedParameters and otherwise an error, raised on every rank together.
+  at::Tensor finishBackward(const at::Tensor& scalars);
+
+ private:
+  friend class GradientReadyHook;
+  void markReady(size_t parameter);
+  void launchCompleteBuckets();  // caller holds mutex_
+  void reduceBucket(size_t bucket);
+  void attachGradient(size_t parameter);
+
+  comm::Communicator& comm_;
+  NamedParameters parameters_;
+  ReducerOptions options_;
+  std::vector<BucketSpec> plan_;
+  std::vector<at::Tensor> storage_;  // one flat tensor per bucket
+  std::vector<at::Tensor> views_;    // per parameter: its slot in storage_, shaped like it
+  std::vector<size_t> bucketOf_;     // per parameter
+
+  // Kept alive here: a parameter holds its gradient accumulator only weakly, and a fresh
+  // accumulator would not carry the hook.
+  std::vector<std::shared_ptr<torch::autograd::Node>> accumulators_;
+  std::vector<uintptr_t> hookKeys_;
+  std::unique_ptr<CommThread> commThread_;  // null without overlap
+
+  // Backward state; hooks may run on autograd's device threads, hence the mutex.
+  std::mutex mutex_;
+  bool synchronizing_ = false;
+  std::vector<char> ready_;               // per parameter, this pass
+  std::vector<int64_t> pendingInBucket_;  // per bucket: gradients not yet ready
+  size_t nextLaunch_ = 0;                 // buckets launch in plan order
+  std::vector<std::string> duplicateReady_;
+  ReducerStats stats_;
+};
+
+}  // namespace ringtrain::ddp

@@ -1,0 +1,272 @@
+// ringtrain bench-comm: allreduce bandwidth over a sweep of message sizes, in the manner of
+// nccl-tests' all_reduce_perf. Every size is timed for each algorithm, then checked once against
+// the exact sum of known integer inputs; any wrong element makes the command fail.
+#include <ATen/ATen.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cxxopts.hpp>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "FlagValues.h"
+#include "RankFailure.h"
+#include "ringtrain/cli/Commands.h"
+#include "ringtrain/comm/Agreement.h"
+#include "ringtrain/comm/AllReduce.h"
+#include "ringtrain/comm/Session.h"
+#include "ringtrain/platform/Placement.h"
+#include "ringtrain/util/Error.h"
+#include "ringtrain/util/Files.h"
+
+namespace ringtrain::cli {
+namespace {
+
+struct BenchOptions {
+  int64_t minBytes = 8;
+  int64_t maxBytes = 64 << 20;
+  int64_t stepFactor = 2;
+  int64_t iterations = 20;
+  int64_t warmup = 5;
+  std::vector<comm::AllReduceAlgorithm> algorithms{comm::AllReduceAlgorithm::kNative,
+                                                   comm::AllReduceAlgorithm::kRing};
+  at::ScalarType type = at::kFloat;
+  std::string typeName = "float";
+  comm::RingOptions ring;
+  std::string device = "auto";
+  std::string jsonPath;
+};
+
+struct Row {
+  int64_t bytes = 0;
+  int64_t count = 0;
+  std::string algorithm;
+  double microseconds = 0;
+  double algbw = 0;  // GB/s
+  double busbw = 0;
+  int64_t wrong = 0;
+};
+
+cxxopts::Options benchOptions() {
+  cxxopts::Options options(
+      "ringtrain bench-comm",
+      "Allreduce bandwidth (sum, in place) over a sweep of sizes: time, algbw, busbw and the "
+      "number of wrong elements, for the backend's allreduce and ringtrain's ring. Run it under "
+      "mpirun like training.");
+  const auto text = [](const char* fallback) {
+    return cxxopts::value<std::string>()->default_value(fallback);
+  };
+  options.add_options()("b,min-bytes", "smallest message", text("8"), "SIZE")(
+      "e,max-bytes", "largest message", text("64M"), "SIZE")(
+      "f,step-factor", "multiply the size by this between rows", text("2"), "F")(
+      "n,iters", "timed iterations per size", text("20"), "N")(
+      "w,warmup-iters", "untimed iterations first", text("5"), "N")(
+      "algorithms", "comma-separated: native, ring", text("native,ring"), "LIST")(
+      "dtype", "float, double, half or bfloat16", text("float"), "TYPE")(
+      "ring-piece", "ring piece size", text("256K"), "SIZE")(
+      "device", "auto (GPU if available), cpu or cuda", text("auto"), "DEV")(
+      "json", "also write the rows to this JSON file (rank 0)", cxxopts::value<std::string>(),
+      "FILE")("h,help", "show this help");
+  return options;
+}
+
+BenchOptions parseBenchOptions(const cxxopts::ParseResult& result) {
+  const auto str = [&](const char* flag) { return result[flag].as<std::string>(); };
+  BenchOptions o;
+  o.minBytes = parseByteSize("min-bytes", str("min-bytes"));
+  o.maxBytes = parseByteSize("max-bytes", str("max-bytes"));
+  RINGTRAIN_USER_CHECK(o.minBytes <= o.maxBytes, "--min-bytes must not exceed --max-bytes");
+  o.stepFactor = parseInteger("step-factor", str("step-factor"));
+  RINGTRAIN_USER_CHECK(o.stepFactor >= 2, "--step-factor must be at least 2");
+  o.iterations = parseInteger("iters", str("iters"));
+  RINGTRAIN_USER_CHECK(o.iterations >= 1, "--iters must be positive");
+  o.warmup = parseInteger("warmup-iters", str("warmup-iters"));
+  RINGTRAIN_USER_CHECK(o.warmup >= 0, "--warmup-iters must not be negative");
+  o.algorithms.clear();
+  std::stringstream list(str("algorithms"));
+  for (std::string name; std::getline(list, name, ',');) {
+    o.algorithms.push_back(parseChoice("algorithms", name, {"native", "ring"}) == "ring"
+                               ? comm::AllReduceAlgorithm::kRing
+                               : comm::AllReduceAlgorithm::kNative);
+  }
+  RINGTRAIN_USER_CHECK(!o.algorithms.empty(), "--algorithms must name at least one algorithm");
+  o.typeName = parseChoice("dtype", str("dtype"), {"float", "double", "half", "bfloat16"});
+  o.type = o.typeName == "double"     ? at::kDouble
+           : o.typeName == "half"     ? at::kHalf
+           : o.typeName == "bfloat16" ? at::kBFloat16
+                                      : at::kFloat;
+  o.ring.pieceBytes = parseByteSize("ring-piece", str("ring-piece"));
+  o.device = parseChoice("device", str("device"), {"auto", "cpu", "cuda"});
+  if (result.count("json")) o.jsonPath = str("json");
+  return o;
+}
+
+// Element i of rank r: ((7i + 13r) mod 17) - 8. Small integers, so every partial sum is exact in
+// every type and the result can be checked element by element.
+at::Tensor pattern(int64_t count, int rank, const at::TensorOptions& options) {
+  return at::arange(count, options.dtype(at::kLong))
+      .mul(7)
+      .add(13 * rank)
+      .remainder(17)
+      .sub(8)
+      .to(options.dtype());
+}
+
+double secondsOf(const std::function<void()>& work) {
+  const auto start = std::chrono::steady_clock::now();
+  work();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+Row measure(comm::Communicator& data, comm::Communicator& control, const BenchOptions& o,
+            int64_t count, comm::AllReduceAlgorithm algorithm, const at::Tensor& expected) {
+  const at::TensorOptions options = expected.options();
+  const auto run = [&](at::Tensor& tensor) {
+    comm::allReduceWith(algorithm, data, tensor, comm::ReduceOp::kSum, o.ring);
+  };
+  // Timed on zeros, which stay zeros however often they are summed.
+  at::Tensor buffer = at::zeros({count}, options);
+  for (int64_t i = 0; i < o.warmup; ++i) run(buffer);
+  data.synchronize();
+  control.barrier();
+  const double seconds = secondsOf([&] {
+    for (int64_t i = 0; i < o.iterations; ++i) run(buffer);
+    data.synchronize();
+  });
+  // The slowest rank decides how long a collective took.
+  at::Tensor slowest = at::tensor({seconds / static_cast<double>(o.iterations)}, at::kDouble);
+  control.allReduce(slowest, comm::ReduceOp::kMax);
+
+  at::Tensor checked = pattern(count, data.rank(), options);
+  run(checked);
+  at::Tensor wrong = checked.ne(expected).sum().to(at::kLong).cpu().reshape({1});
+  control.allReduce(wrong, comm::ReduceOp::kSum);
+
+  Row row;
+  row.count = count;
+  row.bytes = count * static_cast<int64_t>(at::elementSize(o.type));
+  row.algorithm = comm::algorithmName(algorithm);
+  const double perCall = slowest.item<double>();
+  row.microseconds = perCall * 1e6;
+  row.algbw = perCall > 0 ? static_cast<double>(row.bytes) / perCall / 1e9 : 0;
+  row.busbw = row.algbw * comm::allReduceBusFactor(data.size());
+  row.wrong = wrong.item<int64_t>();
+  return row;
+}
+
+void printHeader(const BenchOptions& o, const comm::Communicator& data) {
+  std::printf(
+      "# ringtrain bench-comm: %d rank(s), backend %s, %s sum in place, %lld iterations "
+      "after %lld warm-up, ring piece %lld bytes\n#\n",
+      data.size(), data.backendName().c_str(), o.typeName.c_str(),
+      static_cast<long long>(o.iterations), static_cast<long long>(o.warmup),
+      static_cast<long long>(o.ring.pieceBytes));
+  std::printf("# %12s %12s %9s %10s %12s %12s %8s\n", "size(B)", "count", "algorithm", "time(us)",
+              "algbw(GB/s)", "busbw(GB/s)", "#wrong");
+}
+
+void printRow(const Row& row) {
+  std::printf("  %12lld %12lld %9s %10.1f %12.3f %12.3f %8lld\n", static_cast<long long>(row.bytes),
+              static_cast<long long>(row.count), row.algorithm.c_str(), row.microseconds, row.algbw,
+              row.busbw, static_cast<long long>(row.wrong));
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int runBenchComm(int argc, char** argv) {
+  comm::Session session(&argc, &argv);
+  const comm::Topology& topology = session.topology();
+  const auto control = session.makeCpuCommunicator();
+  const bool reporter = topology.rank == 0;
+  try {
+    cxxopts::Options options = benchOptions();
+    BenchOptions bench;
+    platform::Placement placement;
+    bool help = false;
+    comm::runOnAllRanks(*control, [&] {
+      const cxxopts::ParseResult result = parseFlags(options, argc, argv);
+      help = result.count("help") > 0;
+      if (help) return;
+      bench = parseBenchOptions(result);
+      placement = platform::placeRank(bench.device, topology, 0, comm::ncclCompiledIn());
+      if (reporter && !bench.jsonPath.empty()) {
+        // Fail now rather than after the sweep.
+        const std::filesystem::path parent = std::filesystem::path(bench.jsonPath).parent_path();
+        ensureWritableDirectory(parent.empty() ? "." : parent.string(), "--json");
+      }
+    });
+    if (help) {
+      if (reporter) std::cout << options.help();
+      return 0;
+    }
+    platform::applyPlacement(placement);
+    const std::unique_ptr<comm::Communicator> data =
+        placement.device.is_cuda() ? session.makeCudaCommunicator(placement.device.index())
+                                   : session.makeCpuCommunicator();
+    const at::TensorOptions tensorOptions =
+        at::TensorOptions().dtype(bench.type).device(placement.device);
+    if (reporter) printHeader(bench, *data);
+
+    std::vector<Row> rows;
+    const int64_t elementBytes = static_cast<int64_t>(at::elementSize(bench.type));
+    for (int64_t bytes = bench.minBytes; bytes <= bench.maxBytes; bytes *= bench.stepFactor) {
+      const int64_t count = std::max<int64_t>(1, bytes / elementBytes);
+      at::Tensor expected = at::zeros({count}, tensorOptions);
+      for (int r = 0; r < data->size(); ++r) expected += pattern(count, r, tensorOptions);
+      for (const comm::AllReduceAlgorithm algorithm : bench.algorithms) {
+        rows.push_back(measure(*data, *control, bench, count, algorithm, expected));
+        if (reporter) printRow(rows.back());
+      }
+    }
+
+    int64_t wrong = 0;
+    nlohmann::ordered_json json = nlohmann::ordered_json::array();
+    for (const Row& row : rows) {
+      wrong += row.wrong;
+      json.push_back({{"bytes", row.bytes},
+                      {"count", row.count},
+                      {"algorithm", row.algorithm},
+                      {"time_us", row.microseconds},
+                      {"algbw_gbps", row.algbw},
+                      {"busbw_gbps", row.busbw},
+                      {"wrong", row.wrong}});
+    }
+    if (reporter) {
+      for (const comm::AllReduceAlgorithm algorithm : bench.algorithms) {
+        double sum = 0;
+        int n = 0;
+        for (const Row& row : rows) {
+          if (row.algorithm != comm::algorithmName(algorithm)) continue;
+          sum += row.busbw;
+          ++n;
+        }
+        std::printf("# average busbw %s: %.3f GB/s\n", comm::algorithmName(algorithm).c_str(),
+                    n ? sum / n : 0.0);
+      }
+      std::printf("# wrong elements: %lld\n", static_cast<long long>(wrong));
+      if (!bench.jsonPath.empty()) {
+        const nlohmann::ordered_json document{{"ranks", data->size()},
+                                              {"backend", data->backendName()},
+                                              {"dtype", bench.typeName},
+                                              {"iterations", bench.iterations},
+                                              {"ring_piece_bytes", bench.ring.pieceBytes},
+                                              {"rows", json}};
+        writeFileAtomically(bench.jsonPath, document.dump(2) + "\n");
+      }
+    }
+    if (wrong > 0) {
+      if (reporter) std::cerr << "ringtrain bench-comm: error: " << wrong << " wrong element(s)\n";
+      return 1;
+    }
+    return 0;
+  } catch (const comm::CollectiveFailure& failure) {
+    return reportCollectiveFailure("bench-comm", topology, failure);
+  } catch (const std::exception& error) {
+    abortAfterRankFailure("bench-comm", session, error);
+  }
+}
+
+}  // namespace ringtrain::cli

@@ -1,0 +1,118 @@
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <memory>
+
+#include "ringtrain/comm/AllReduce.h"
+#include "ringtrain/util/Error.h"
+
+namespace ringtrain::comm {
+namespace {
+
+void combineInto(at::Tensor& target, const at::Tensor& incoming, ReduceOp op) {
+  switch (op) {
+    case ReduceOp::kSum:
+    case ReduceOp::kAvg:
+      target.add_(incoming);
+      return;
+    case ReduceOp::kMin:
+      at::minimum_out(target, target, incoming);
+      return;
+    case ReduceOp::kMax:
+      at::maximum_out(target, target, incoming);
+      return;
+  }
+}
+
+at::Tensor slice(const at::Tensor& flat, const Span& span) {
+  return flat.slice(0, span.begin, span.end);
+}
+
+Span shifted(const Span& span, int64_t by) {
+  return {span.begin + by, span.end + by};
+}
+
+}  // namespace
+
+std::string algorithmName(AllReduceAlgorithm algorithm) {
+  return algorithm == AllReduceAlgorithm::kRing ? "ring" : "native";
+}
+
+std::vector<Span> splitEvenly(int64_t count, int parts) {
+  RINGTRAIN_CHECK(count >= 0 && parts > 0, "splitEvenly(" << count << ", " << parts << ")");
+  std::vector<Span> spans;
+  spans.reserve(static_cast<size_t>(parts));
+  const int64_t base = count / parts;
+  const int64_t longer = count % parts;
+  int64_t begin = 0;
+  for (int i = 0; i < parts; ++i) {
+    const int64_t length = base + (i < longer ? 1 : 0);
+    spans.push_back({begin, begin + length});
+    begin += length;
+  }
+  return spans;
+}
+
+void ringAllReduce(Communicator& comm, at::Tensor& tensor, ReduceOp op,
+                   const RingOptions& options) {
+  RINGTRAIN_CHECK(tensor.is_contiguous(), "ringAllReduce needs a contiguous tensor");
+  RINGTRAIN_CHECK(op != ReduceOp::kAvg || at::isFloatingType(tensor.scalar_type()),
+                  "ReduceOp::kAvg needs a floating-point tensor");
+  RINGTRAIN_CHECK(options.pieceBytes > 0, "ring piece size must be positive");
+  const int size = comm.size();
+  if (size == 1 || tensor.numel() == 0) return;
+
+  const RingSchedule schedule{comm.rank(), size};
+  const int right = (schedule.rank + 1) % size;
+  const int left = (schedule.rank + size - 1) % size;
+  at::Tensor flat = tensor.view(-1);
+  const std::vector<Span> segments = splitEvenly(flat.numel(), size);
+  // Every segment is cut into the same number of pieces, so each piece sent pairs with a piece
+  // of the same index received, whatever the segments' lengths.
+  const int64_t pieceElements = std::max<int64_t>(1, options.pieceBytes / flat.element_size());
+  const auto pieceCount = static_cast<int>(
+      std::max<int64_t>(1, (segments.front().length() + pieceElements - 1) / pieceElements));
+  at::Tensor scratch = at::empty({segments.front().length()}, flat.options());
+
+  std::vector<std::unique_ptr<PendingTransfer>> transfers(static_cast<size_t>(pieceCount));
+  for (int step = 0; step < size - 1; ++step) {
+    const Span outgoing = segments[static_cast<size_t>(schedule.reduceScatterSend(step))];
+    const Span incoming = segments[static_cast<size_t>(schedule.reduceScatterReceive(step))];
+    const std::vector<Span> outgoingPieces = splitEvenly(outgoing.length(), pieceCount);
+    const std::vector<Span> incomingPieces = splitEvenly(incoming.length(), pieceCount);
+    for (size_t p = 0; p < transfers.size(); ++p) {
+      at::Tensor landing = slice(scratch, incomingPieces[p]);
+      transfers[p] = comm.startSendRecv(slice(flat, shifted(outgoingPieces[p], outgoing.begin)),
+                                        right, landing, left);
+    }
+    for (size_t p = 0; p < transfers.size(); ++p) {
+      transfers[p]->wait();
+      at::Tensor target = slice(flat, shifted(incomingPieces[p], incoming.begin));
+      combineInto(target, slice(scratch, incomingPieces[p]), op);
+    }
+  }
+  if (op == ReduceOp::kAvg) {
+    slice(flat, segments[static_cast<size_t>(schedule.ownedSegment())]).div_(size);
+  }
+  for (int step = 0; step < size - 1; ++step) {
+    const Span outgoing = segments[static_cast<size_t>(schedule.allGatherSend(step))];
+    at::Tensor landing =
+        slice(flat, segments[static_cast<size_t>(schedule.allGatherReceive(step))]);
+    comm.startSendRecv(slice(flat, outgoing), right, landing, left)->wait();
+  }
+}
+
+double allReduceBusFactor(int ranks) {
+  return ranks > 1 ? 2.0 * (ranks - 1) / ranks : 0.0;
+}
+
+void allReduceWith(AllReduceAlgorithm algorithm, Communicator& comm, at::Tensor& tensor,
+                   ReduceOp op, const RingOptions& options) {
+  if (algorithm == AllReduceAlgorithm::kRing) {
+    ringAllReduce(comm, tensor, op, options);
+  } else {
+    comm.allReduce(tensor, op);
+  }
+}
+
+}  // namespace ringtrain::comm

@@ -1,0 +1,42 @@
+#include "ringtrain/ddp/BucketPlan.h"
+
+#include <algorithm>
+#include <map>
+
+#include "ringtrain/util/Error.h"
+
+namespace ringtrain::ddp {
+
+std::vector<BucketSpec> assignBuckets(const std::vector<ParameterShape>& parameters,
+                                      const BucketLimits& limits) {
+  RINGTRAIN_CHECK(limits.bucketBytes > 0 && limits.firstBucketBytes > 0,
+                  "bucket limits must be positive");
+  const int64_t firstLimit = std::min(limits.firstBucketBytes, limits.bucketBytes);
+  std::vector<BucketSpec> buckets;
+  // One bucket being filled per element type; the first bucket closed overall gets the small
+  // limit, as it is the one backward can hand over first.
+  std::map<int, BucketSpec> open;
+  const auto close = [&](BucketSpec& bucket) {
+    buckets.push_back(std::move(bucket));
+    bucket = BucketSpec{};
+  };
+  for (size_t i = parameters.size(); i-- > 0;) {
+    const ParameterShape& shape = parameters[i];
+    RINGTRAIN_CHECK(shape.numel >= 0 && shape.elementBytes > 0, "parameter " << i << " shape");
+    BucketSpec& bucket = open[shape.typeKey];
+    if (bucket.entries.empty()) {
+      bucket.elementBytes = shape.elementBytes;
+      bucket.typeKey = shape.typeKey;
+    }
+    bucket.entries.push_back({i, bucket.numel, shape.numel});
+    bucket.numel += shape.numel;
+    const int64_t limit = buckets.empty() ? firstLimit : limits.bucketBytes;
+    if (bucket.bytes() >= limit) close(bucket);
+  }
+  for (auto& [key, bucket] : open) {
+    if (!bucket.entries.empty()) close(bucket);
+  }
+  return buckets;
+}
+
+}  // namespace ringtrain::ddp

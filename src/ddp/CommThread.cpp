@@ -1,0 +1,66 @@
+#include "CommThread.h"
+
+#include <c10/core/GradMode.h>
+
+namespace ringtrain::ddp {
+
+CommThread::CommThread() : thread_([this] { loop(); }) {}
+
+CommThread::~CommThread() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    // Only reached with jobs queued when the step is being abandoned: starting their collectives
+    // now could leave this rank waiting for peers that have stopped.
+    jobs_.clear();
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+void CommThread::submit(std::function<void()> job) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (failure_) return;
+    jobs_.push_back(std::move(job));
+  }
+  wake_.notify_one();
+}
+
+void CommThread::drain() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  idle_.wait(lock, [this] { return jobs_.empty() && !busy_; });
+  if (failure_) {
+    std::exception_ptr failure = failure_;
+    failure_ = nullptr;
+    std::rethrow_exception(failure);
+  }
+}
+
+void CommThread::loop() {
+  c10::NoGradGuard noGrad;
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (true) {
+    wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+    if (jobs_.empty()) return;  // stopping, nothing left
+    std::function<void()> job = std::move(jobs_.front());
+    jobs_.pop_front();
+    busy_ = true;
+    lock.unlock();
+    std::exception_ptr failure;
+    try {
+      job();
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    lock.lock();
+    busy_ = false;
+    if (failure && !failure_) {
+      failure_ = failure;
+      jobs_.clear();
+    }
+    if (jobs_.empty()) idle_.notify_all();
+  }
+}
+
+}  // namespace ringtrain::ddp

@@ -1,0 +1,226 @@
+#include "ringtrain/ddp/Reducer.h"
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/function.h>
+#include <torch/csrc/autograd/function_hook.h>
+#include <torch/csrc/autograd/variable.h>
+
+#include <chrono>
+#include <sstream>
+
+#include "CommThread.h"
+#include "ringtrain/comm/Agreement.h"
+#include "ringtrain/util/Error.h"
+
+namespace ringtrain::ddp {
+
+// Runs after autograd has accumulated a parameter's gradient for this backward.
+class GradientReadyHook final : public torch::autograd::FunctionPostHook {
+ public:
+  GradientReadyHook(Reducer& reducer, size_t parameter)
+      : reducer_(reducer), parameter_(parameter) {}
+  torch::autograd::variable_list operator()(const torch::autograd::variable_list& gradInputs,
+                                            const torch::autograd::variable_list&) override {
+    reducer_.markReady(parameter_);
+    return gradInputs;
+  }
+
+ private:
+  Reducer& reducer_;
+  size_t parameter_;
+};
+
+namespace {
+
+NamedParameters trainable(const NamedParameters& parameters) {
+  NamedParameters kept;
+  for (const auto& item : parameters) {
+    if (item.second.requires_grad()) kept.push_back(item);
+  }
+  return kept;
+}
+
+std::string listNames(const std::vector<std::string>& names) {
+  std::ostringstream text;
+  const size_t shown = std::min<size_t>(names.size(), 3);
+  for (size_t i = 0; i < shown; ++i) text << (i ? ", " : "") << "'" << names[i] << "'";
+  if (names.size() > shown) text << " and " << names.size() - shown << " more";
+  return text.str();
+}
+
+}  // namespace
+
+std::string compressionName(GradCompression compression) {
+  switch (compression) {
+    case GradCompression::kFp16:
+      return "fp16";
+    case GradCompression::kBf16:
+      return "bf16";
+    case GradCompression::kNone:
+      break;
+  }
+  return "none";
+}
+
+Reducer::Reducer(comm::Communicator& comm, NamedParameters parameters, ReducerOptions options)
+    : comm_(comm), parameters_(trainable(parameters)), options_(options) {
+  RINGTRAIN_CHECK(!parameters_.empty(), "the model has no trainable parameters");
+  std::vector<ParameterShape> shapes;
+  for (const auto& [name, parameter] : parameters_) {
+    RINGTRAIN_CHECK(parameter.device() == parameters_.front().second.device(),
+                    "parameter '" << name << "' is on " << parameter.device() << ", the others on "
+                                  << parameters_.front().second.device());
+    shapes.push_back({parameter.numel(), static_cast<int64_t>(parameter.element_size()),
+                      static_cast<int>(parameter.scalar_type())});
+  }
+  plan_ = assignBuckets(shapes, options_.limits);
+
+  views_.resize(parameters_.size());
+  bucketOf_.resize(parameters_.size());
+  for (size_t b = 0; b < plan_.size(); ++b) {
+    const at::Tensor& first = parameters_[plan_[b].entries.front().parameter].second;
+    storage_.push_back(at::zeros({plan_[b].numel}, first.options().requires_grad(false)));
+    for (const BucketEntry& entry : plan_[b].entries) {
+      const at::Tensor& parameter = parameters_[entry.parameter].second;
+      views_[entry.parameter] =
+          storage_[b].narrow(0, entry.offset, entry.numel).view(parameter.sizes());
+      bucketOf_[entry.parameter] = b;
+    }
+  }
+  for (size_t p = 0; p < parameters_.size(); ++p) {
+    attachGradient(p);
+    std::shared_ptr<torch::autograd::Node> accumulator =
+        torch::autograd::impl::grad_accumulator(parameters_[p].second);
+    RINGTRAIN_CHECK(accumulator, "parameter '" << parameters_[p].first
+                                               << "' has no gradient accumulator (not a leaf?)");
+    hookKeys_.push_back(accumulator->add_post_hook(std::make_unique<GradientReadyHook>(*this, p)));
+    accumulators_.push_back(std::move(accumulator));
+  }
+  ready_.assign(parameters_.size(), 0);
+  pendingInBucket_.assign(plan_.size(), 0);
+  if (options_.overlap && comm_.size() > 1) commThread_ = std::make_unique<CommThread>();
+}
+
+Reducer::~Reducer() {
+  for (size_t p = 0; p < accumulators_.size(); ++p) accumulators_[p]->del_post_hook(hookKeys_[p]);
+}
+
+void Reducer::attachGradient(size_t parameter) {
+  at::Tensor& variable = parameters_[parameter].second;
+  const at::Tensor& grad = variable.grad();
+  if (grad.defined() && grad.data_ptr() == views_[parameter].data_ptr()) return;
+  if (grad.defined()) views_[parameter].copy_(grad);
+  variable.mutable_grad() = views_[parameter];
+}
+
+void Reducer::zeroGradients() {
+  for (size_t p = 0; p < parameters_.size(); ++p) attachGradient(p);
+  for (at::Tensor& bucket : storage_) bucket.zero_();
+}
+
+void Reducer::prepareForBackward(bool synchronize) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  RINGTRAIN_CHECK(!synchronizing_, "the previous synchronised backward was never finished");
+  synchronizing_ = synchronize;
+  if (!synchronize) return;
+  std::fill(ready_.begin(), ready_.end(), 0);
+  for (size_t b = 0; b < plan_.size(); ++b) {
+    pendingInBucket_[b] = static_cast<int64_t>(plan_[b].entries.size());
+  }
+  nextLaunch_ = 0;
+  duplicateReady_.clear();
+}
+
+void Reducer::markReady(size_t parameter) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!synchronizing_) return;
+  ++stats_.hookCalls;
+  if (ready_[parameter]) {
+    duplicateReady_.push_back(parameters_[parameter].first);
+    return;
+  }
+  ready_[parameter] = 1;
+  // A gradient hook of the user's may have swapped in a new tensor; bring it back into the bucket.
+  attachGradient(parameter);
+  if (--pendingInBucket_[bucketOf_[parameter]] == 0) launchCompleteBuckets();
+}
+
+void Reducer::launchCompleteBuckets() {
+  while (nextLaunch_ < plan_.size() && pendingInBucket_[nextLaunch_] == 0) {
+    const size_t bucket = nextLaunch_++;
+    if (commThread_) commThread_->submit([this, bucket] { reduceBucket(bucket); });
+  }
+}
+
+void Reducer::reduceBucket(size_t bucket) {
+  at::Tensor& values = storage_[bucket];
+  if (options_.compression == GradCompression::kNone) {
+    comm::allReduceWith(options_.algorithm, comm_, values, comm::ReduceOp::kAvg, options_.ring);
+    return;
+  }
+  // Divide before narrowing so that the sum over ranks stays in the 16-bit range.
+  const at::ScalarType wire =
+      options_.compression == GradCompression::kFp16 ? at::kHalf : at::kBFloat16;
+  at::Tensor packed = values.div(comm_.size()).to(wire);
+  comm::allReduceWith(options_.algorithm, comm_, packed, comm::ReduceOp::kSum, options_.ring);
+  values.copy_(packed);
+}
+
+at::Tensor Reducer::finishBackward(const at::Tensor& scalars) {
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<std::string> missing;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    RINGTRAIN_CHECK(synchronizing_, "finishBackward() without prepareForBackward(true)");
+    RINGTRAIN_CHECK(duplicateReady_.empty(),
+                    "gradient of " << listNames(duplicateReady_) << " was reported ready twice");
+    for (size_t p = 0; p < parameters_.size(); ++p) {
+      if (ready_[p]) continue;
+      // Reduced all the same (as zeros, or as what earlier micro-steps accumulated), so every
+      // rank still issues the same collectives and no rank is left waiting.
+      if (!options_.findUnusedParameters) missing.push_back(parameters_[p].first);
+      ready_[p] = 1;
+      --pendingInBucket_[bucketOf_[p]];
+    }
+    launchCompleteBuckets();
+    synchronizing_ = false;
+  }
+  const int world = comm_.size();
+  if (world > 1) {
+    if (commThread_) {
+      commThread_->drain();
+    } else {
+      for (size_t b = 0; b < plan_.size(); ++b) reduceBucket(b);
+    }
+  }
+
+  // The scalars travel with a count of ranks that found unused parameters, so that all ranks
+  // learn of the problem in the same step.
+  const int64_t n = scalars.numel();
+  at::Tensor packet =
+      at::cat({scalars.reshape(-1).to(at::kFloat),
+               at::full({1}, missing.empty() ? 0.0f : 1.0f, scalars.options()).to(at::kFloat)});
+  if (world > 1) comm_.allReduce(packet, comm::ReduceOp::kSum);
+  const bool failed = packet[n].item<float>() > 0;
+  if (failed) {
+    at::Tensor firstFailing =
+        at::full({1}, missing.empty() ? world : comm_.rank(), packet.options().dtype(at::kInt));
+    if (world > 1) comm_.allReduce(firstFailing, comm::ReduceOp::kMin);
+    const int reporter = firstFailing.item<int>();
+    std::ostringstream message;
+    if (reporter == comm_.rank()) {
+      message << "parameter " << listNames(missing) << " received no gradient in this step"
+              << (world > 1 ? " on rank " + std::to_string(reporter) : std::string()) << "; "
+              << "if the model leaves parameters out of some steps on purpose, pass "
+                 "--find-unused-parameters";
+    }
+    throw comm::CollectiveFailure(message.str(), reporter == comm_.rank(), 2);
+  }
+  ++stats_.steps;
+  stats_.bucketsReduced += world > 1 ? static_cast<int64_t>(plan_.size()) : 0;
+  stats_.exposedSeconds +=
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return packet.slice(0, 0, n).div(world).to(scalars.scalar_type());
+}
+
+}  // namespace ringtrain::ddp

@@ -1,0 +1,92 @@
+"""The reducer's options end to end: every way of communicating gradients must train the same
+model as one process with the same global batch (exactly, where the arithmetic is the same)."""
+import json
+import os
+import unittest
+
+from ringtrain_testing import RingtrainTestCase, run
+
+# 720 samples, global batch 24: the same optimizer steps at 1, 2 and 3 ranks.
+DATA = ["--train", "synthetic:720:16:4", "--val", "synthetic:200:16:4", "--hidden", "32,16",
+        "--epochs", "2", "--lr", "0.05", "--log-every", "10"]
+
+
+def model_bytes(out):
+    with open(os.path.join(out, "model.safetensors"), "rb") as f:
+        return f.read()
+
+
+class ReducerOptions(RingtrainTestCase):
+    def test_overlap_and_no_overlap_train_bit_identical_models(self):
+        for bucket_mb in ("0.001", "25"):
+            with self.subTest(bucket_mb=bucket_mb):
+                args = DATA + ["--batch-size", "12", "--bucket-mb", bucket_mb]
+                overlapped = self.train(f"overlap{bucket_mb}", args, ranks=2)
+                baseline = self.train(f"sync{bucket_mb}", args + ["--no-overlap"], ranks=2)
+                self.assertEqual(model_bytes(overlapped), model_bytes(baseline))
+                self.assertGreater(self.summary(overlapped)["gradient_buckets"],
+                                   1 if bucket_mb == "0.001" else 0)
+
+    def test_every_algorithm_and_bucket_size_matches_one_process(self):
+        single = self.model(self.train("one", DATA + ["--batch-size", "24"]))
+        variants = {
+            "ring": ["--allreduce", "ring"],
+            "tiny-buckets": ["--bucket-mb", "0.0005"],
+            "ring-tiny-buckets": ["--allreduce", "ring", "--bucket-mb", "0.0005", "--no-overlap"],
+        }
+        for name, flags in variants.items():
+            for ranks in (2, 3):
+                with self.subTest(variant=name, ranks=ranks):
+                    out = self.train(f"{name}{ranks}", DATA + ["--batch-size", str(24 // ranks)] + flags,
+                                     ranks=ranks)
+                    self.assertModelsClose(self.model(out), single)
+
+    def test_compressed_gradients_train_as_well(self):
+        single = self.summary(self.train("one", DATA + ["--batch-size", "24", "--epochs", "4"]))
+        for compression in ("fp16", "bf16"):
+            with self.subTest(compression=compression):
+                out = self.train(compression, DATA + ["--batch-size", "12", "--epochs", "4",
+                                                      "--grad-compression", compression], ranks=2)
+                summary = self.summary(out)
+                self.assertEqual(summary["grad_compression"], compression)
+                self.assertGreater(summary["val_accuracy"], single["val_accuracy"] - 0.03)
+
+    def test_accumulation_with_overlap_matches_the_larger_batch(self):
+        whole = self.model(self.train("whole", DATA + ["--batch-size", "24"]))
+        accumulated = self.model(self.train("accum", DATA + ["--batch-size", "4", "--grad-accum", "3",
+                                                            "--bucket-mb", "0.001"], ranks=2))
+        self.assertModelsClose(accumulated, whole)
+
+
+class BenchComm(RingtrainTestCase):
+    def test_reports_every_size_and_algorithm_with_no_wrong_elements(self):
+        out = self.path("bench.json")
+        for ranks in (1, 3):
+            with self.subTest(ranks=ranks):
+                result = run(["bench-comm", "-b", "4", "-e", "1M", "-f", "4", "-n", "3", "-w", "1",
+                              "--ring-piece", "1K", "--json", out], ranks=ranks)
+                self.assertEqual(result.returncode, 0, result.stderr)
+                self.assertIn("busbw(GB/s)", result.stdout)
+                self.assertIn("# wrong elements: 0", result.stdout)
+                with open(out) as f:
+                    report = json.load(f)
+                self.assertEqual(report["ranks"], ranks)
+                sizes = [4 * 4 ** i for i in range(10)]
+                self.assertEqual([r["bytes"] for r in report["rows"]], [s for s in sizes for _ in (0, 1)])
+                self.assertEqual({r["algorithm"] for r in report["rows"]}, {"native", "ring"})
+                self.assertTrue(all(r["wrong"] == 0 for r in report["rows"]))
+                factor = 2 * (ranks - 1) / ranks
+                for r in report["rows"]:
+                    self.assertAlmostEqual(r["busbw_gbps"], r["algbw_gbps"] * factor, places=6)
+
+    def test_bad_flags_name_the_flag(self):
+        for args, message in ((["-e", "12Q"], "--max-bytes"), (["--algorithms", "tree"], "--algorithms"),
+                              (["-b", "1M", "-e", "1K"], "--min-bytes must not exceed --max-bytes")):
+            with self.subTest(args=args):
+                result = run(["bench-comm"] + args, ranks=2)
+                self.assertEqual(result.returncode, 2)
+                self.assertIn(message, result.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

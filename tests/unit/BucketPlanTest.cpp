@@ -1,0 +1,109 @@
+#include "ringtrain/ddp/BucketPlan.h"
+
+#include <gtest/gtest.h>
+
+#include <numeric>
+
+namespace ringtrain::ddp {
+namespace {
+
+std::vector<ParameterShape> floats(const std::vector<int64_t>& numels) {
+  std::vector<ParameterShape> shapes;
+  for (int64_t n : numels) shapes.push_back({n, 4, 0});
+  return shapes;
+}
+
+// Every parameter exactly once, entries packed back to back, reverse registration order within a
+// type, and each bucket's size the sum of its entries.
+void expectWellFormed(const std::vector<BucketSpec>& buckets,
+                      const std::vector<ParameterShape>& parameters) {
+  std::vector<int> seen(parameters.size(), 0);
+  for (const BucketSpec& bucket : buckets) {
+    int64_t offset = 0;
+    size_t previous = parameters.size();
+    for (const BucketEntry& entry : bucket.entries) {
+      ASSERT_LT(entry.parameter, parameters.size());
+      ++seen[entry.parameter];
+      EXPECT_EQ(entry.offset, offset);
+      EXPECT_EQ(entry.numel, parameters[entry.parameter].numel);
+      EXPECT_EQ(parameters[entry.parameter].typeKey, bucket.typeKey);
+      EXPECT_LT(entry.parameter, previous) << "entries must run in reverse registration order";
+      previous = entry.parameter;
+      offset += entry.numel;
+    }
+    EXPECT_EQ(bucket.numel, offset);
+  }
+  for (size_t i = 0; i < parameters.size(); ++i) EXPECT_EQ(seen[i], 1) << "parameter " << i;
+}
+
+TEST(BucketPlan, OneBucketWhenEverythingFitsUnderTheFirstLimit) {
+  const auto parameters = floats({10, 20, 30});
+  const auto buckets = assignBuckets(parameters, {});
+  ASSERT_EQ(buckets.size(), 1u);
+  expectWellFormed(buckets, parameters);
+  EXPECT_EQ(buckets[0].entries.front().parameter, 2u);
+  EXPECT_EQ(buckets[0].bytes(), 60 * 4);
+}
+
+TEST(BucketPlan, FirstBucketSmallThenFullSizeBuckets) {
+  // 40 parameters of 100 KiB each: the first bucket closes once it reaches 1 MiB (11 parameters);
+  // the other 29 (2900 KiB) stay under the 3 MiB limit and make one more bucket.
+  const int64_t numel = 100 * 1024 / 4;
+  const auto parameters = floats(std::vector<int64_t>(40, numel));
+  const BucketLimits limits{3 * 1024 * 1024, 1024 * 1024};
+  const auto buckets = assignBuckets(parameters, limits);
+  expectWellFormed(buckets, parameters);
+  const int64_t parameterBytes = numel * 4;
+  const auto perBucket = [&](int64_t limit) {
+    return (limit + parameterBytes - 1) / parameterBytes;
+  };
+  ASSERT_EQ(buckets.size(), 2u);
+  EXPECT_EQ(static_cast<int64_t>(buckets[0].entries.size()), perBucket(limits.firstBucketBytes));
+  EXPECT_EQ(static_cast<int64_t>(buckets[1].entries.size()),
+            40 - perBucket(limits.firstBucketBytes));
+  EXPECT_EQ(buckets[0].entries.front().parameter, 39u);
+}
+
+TEST(BucketPlan, ClosedBucketsReachTheirLimitAndOnlyTheLastMayFallShort) {
+  for (const int64_t limit : {int64_t{1}, int64_t{64}, int64_t{1000}, int64_t{1} << 20}) {
+    const auto parameters = floats({7, 1, 300, 5, 5, 5, 1024, 3, 9, 2});
+    const auto buckets = assignBuckets(parameters, {limit, limit});
+    expectWellFormed(buckets, parameters);
+    for (size_t b = 0; b + 1 < buckets.size(); ++b) {
+      EXPECT_GE(buckets[b].bytes(), limit);
+      // Without its last entry the bucket was still under the limit.
+      EXPECT_LT(buckets[b].bytes() - buckets[b].entries.back().numel * 4, limit);
+    }
+  }
+}
+
+TEST(BucketPlan, ParameterLargerThanTheLimitClosesItsBucket) {
+  const auto parameters = floats({10, 1 << 20, 10});
+  const auto buckets = assignBuckets(parameters, {1024, 1024});
+  expectWellFormed(buckets, parameters);
+  ASSERT_EQ(buckets.size(), 2u);
+  EXPECT_EQ(buckets[0].entries.size(), 2u);  // parameter 2, then parameter 1 (4 MiB) closes it
+  EXPECT_EQ(buckets[1].entries.size(), 1u);
+}
+
+TEST(BucketPlan, FirstLimitIsCappedByTheBucketLimit) {
+  const auto parameters = floats(std::vector<int64_t>(8, 64));  // 256 bytes each
+  const auto buckets = assignBuckets(parameters, {512, 1 << 20});
+  expectWellFormed(buckets, parameters);
+  EXPECT_EQ(buckets.size(), 4u);
+}
+
+TEST(BucketPlan, ElementTypesNeverShareABucket) {
+  const std::vector<ParameterShape> parameters{{10, 4, 0}, {10, 2, 1}, {10, 4, 0}, {10, 2, 1}};
+  const auto buckets = assignBuckets(parameters, {});
+  expectWellFormed(buckets, parameters);
+  ASSERT_EQ(buckets.size(), 2u);
+  for (const BucketSpec& bucket : buckets) EXPECT_EQ(bucket.entries.size(), 2u);
+}
+
+TEST(BucketPlan, EmptyModelHasNoBuckets) {
+  EXPECT_TRUE(assignBuckets({}, {}).empty());
+}
+
+}  // namespace
+}  // namespace ringtrain::ddp
