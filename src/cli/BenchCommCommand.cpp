@@ -3,6 +3,7 @@
 // the exact sum of known integer inputs; any wrong element makes the command fail.
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cxxopts.hpp>
@@ -18,6 +19,7 @@
 #include "ringtrain/comm/AllReduce.h"
 #include "ringtrain/comm/Session.h"
 #include "ringtrain/platform/Placement.h"
+#include "ringtrain/platform/Resources.h"
 #include "ringtrain/util/Error.h"
 #include "ringtrain/util/Files.h"
 
@@ -38,6 +40,8 @@ struct BenchOptions {
   std::string device = "auto";
   std::string jsonPath;
 };
+
+constexpr int64_t kRounds = 5;
 
 struct Row {
   int64_t bytes = 0;
@@ -65,7 +69,7 @@ cxxopts::Options benchOptions() {
       "w,warmup-iters", "untimed iterations first", text("5"), "N")(
       "algorithms", "comma-separated: native, ring", text("native,ring"), "LIST")(
       "dtype", "float, double, half or bfloat16", text("float"), "TYPE")(
-      "ring-piece", "ring piece size", text("256K"), "SIZE")(
+      "ring-piece", "ring piece size", text("1M"), "SIZE")(
       "device", "auto (GPU if available), cpu or cuda", text("auto"), "DEV")(
       "json", "also write the rows to this JSON file (rank 0)", cxxopts::value<std::string>(),
       "FILE")("h,help", "show this help");
@@ -120,49 +124,71 @@ double secondsOf(const std::function<void()>& work) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-Row measure(comm::Communicator& data, comm::Communicator& control, const BenchOptions& o,
-            int64_t count, comm::AllReduceAlgorithm algorithm, const at::Tensor& expected) {
+// Times every algorithm at one size. The timed iterations run in rounds that alternate between
+// the algorithms, so that a noisy neighbour on a shared machine slows them alike; each
+// algorithm's figure is the median over rounds of the slowest rank's mean time per call.
+std::vector<Row> measureSize(comm::Communicator& data, comm::Communicator& control,
+                             const BenchOptions& o, int64_t count, const at::Tensor& expected) {
   const at::TensorOptions options = expected.options();
-  const auto run = [&](at::Tensor& tensor) {
+  const auto run = [&](comm::AllReduceAlgorithm algorithm, at::Tensor& tensor) {
     comm::allReduceWith(algorithm, data, tensor, comm::ReduceOp::kSum, o.ring);
   };
+  const size_t algorithms = o.algorithms.size();
   // Timed on zeros, which stay zeros however often they are summed.
   at::Tensor buffer = at::zeros({count}, options);
-  for (int64_t i = 0; i < o.warmup; ++i) run(buffer);
-  data.synchronize();
-  control.barrier();
-  const double seconds = secondsOf([&] {
-    for (int64_t i = 0; i < o.iterations; ++i) run(buffer);
-    data.synchronize();
-  });
-  // The slowest rank decides how long a collective took.
-  at::Tensor slowest = at::tensor({seconds / static_cast<double>(o.iterations)}, at::kDouble);
-  control.allReduce(slowest, comm::ReduceOp::kMax);
+  for (const auto algorithm : o.algorithms) {
+    for (int64_t i = 0; i < o.warmup; ++i) run(algorithm, buffer);
+  }
+  const int64_t rounds = std::min<int64_t>(o.iterations, kRounds);
+  std::vector<std::vector<double>> perCall(algorithms);
+  for (int64_t round = 0; round < rounds; ++round) {
+    const int64_t calls = o.iterations / rounds + (round < o.iterations % rounds ? 1 : 0);
+    for (size_t a = 0; a < algorithms; ++a) {
+      data.synchronize();
+      control.barrier();
+      const double seconds = secondsOf([&] {
+        for (int64_t i = 0; i < calls; ++i) run(o.algorithms[a], buffer);
+        data.synchronize();
+      });
+      // The slowest rank decides how long a collective took.
+      at::Tensor slowest = at::tensor({seconds / static_cast<double>(calls)}, at::kDouble);
+      control.allReduce(slowest, comm::ReduceOp::kMax);
+      perCall[a].push_back(slowest.item<double>());
+    }
+  }
 
-  at::Tensor checked = pattern(count, data.rank(), options);
-  run(checked);
-  at::Tensor wrong = checked.ne(expected).sum().to(at::kLong).cpu().reshape({1});
-  control.allReduce(wrong, comm::ReduceOp::kSum);
+  std::vector<Row> rows;
+  for (size_t a = 0; a < algorithms; ++a) {
+    at::Tensor checked = pattern(count, data.rank(), options);
+    run(o.algorithms[a], checked);
+    at::Tensor wrong = checked.ne(expected).sum().to(at::kLong).cpu().reshape({1});
+    control.allReduce(wrong, comm::ReduceOp::kSum);
 
-  Row row;
-  row.count = count;
-  row.bytes = count * static_cast<int64_t>(at::elementSize(o.type));
-  row.algorithm = comm::algorithmName(algorithm);
-  const double perCall = slowest.item<double>();
-  row.microseconds = perCall * 1e6;
-  row.algbw = perCall > 0 ? static_cast<double>(row.bytes) / perCall / 1e9 : 0;
-  row.busbw = row.algbw * comm::allReduceBusFactor(data.size());
-  row.wrong = wrong.item<int64_t>();
-  return row;
+    std::vector<double>& times = perCall[a];
+    std::nth_element(times.begin(), times.begin() + static_cast<std::ptrdiff_t>(times.size() / 2),
+                     times.end());
+    const double median = times[times.size() / 2];
+    Row row;
+    row.count = count;
+    row.bytes = count * static_cast<int64_t>(at::elementSize(o.type));
+    row.algorithm = comm::algorithmName(o.algorithms[a]);
+    row.microseconds = median * 1e6;
+    row.algbw = median > 0 ? static_cast<double>(row.bytes) / median / 1e9 : 0;
+    row.busbw = row.algbw * comm::allReduceBusFactor(data.size());
+    row.wrong = wrong.item<int64_t>();
+    rows.push_back(row);
+  }
+  return rows;
 }
 
 void printHeader(const BenchOptions& o, const comm::Communicator& data) {
   std::printf(
       "# ringtrain bench-comm: %d rank(s), backend %s, %s sum in place, %lld iterations "
-      "after %lld warm-up, ring piece %lld bytes\n#\n",
+      "after %lld warm-up, ring piece %lld bytes\n"
+      "# time: median over %lld alternating rounds of the slowest rank's mean per call\n#\n",
       data.size(), data.backendName().c_str(), o.typeName.c_str(),
       static_cast<long long>(o.iterations), static_cast<long long>(o.warmup),
-      static_cast<long long>(o.ring.pieceBytes));
+      static_cast<long long>(o.ring.pieceBytes), static_cast<long long>(kRounds));
   std::printf("# %12s %12s %9s %10s %12s %12s %8s\n", "size(B)", "count", "algorithm", "time(us)",
               "algbw(GB/s)", "busbw(GB/s)", "#wrong");
 }
@@ -203,6 +229,7 @@ int runBenchComm(int argc, char** argv) {
       return 0;
     }
     platform::applyPlacement(placement);
+    platform::retainFreedMemory();  // as in training
     const std::unique_ptr<comm::Communicator> data =
         placement.device.is_cuda() ? session.makeCudaCommunicator(placement.device.index())
                                    : session.makeCpuCommunicator();
@@ -216,9 +243,9 @@ int runBenchComm(int argc, char** argv) {
       const int64_t count = std::max<int64_t>(1, bytes / elementBytes);
       at::Tensor expected = at::zeros({count}, tensorOptions);
       for (int r = 0; r < data->size(); ++r) expected += pattern(count, r, tensorOptions);
-      for (const comm::AllReduceAlgorithm algorithm : bench.algorithms) {
-        rows.push_back(measure(*data, *control, bench, count, algorithm, expected));
-        if (reporter) printRow(rows.back());
+      for (const Row& row : measureSize(*data, *control, bench, count, expected)) {
+        rows.push_back(row);
+        if (reporter) printRow(row);
       }
     }
 

@@ -6,6 +6,7 @@
 #include "ringtrain/comm/Agreement.h"
 #include "ringtrain/comm/Session.h"
 #include "ringtrain/platform/Placement.h"
+#include "ringtrain/platform/Resources.h"
 #include "ringtrain/train/Trainer.h"
 #include "ringtrain/util/Error.h"
 
@@ -30,6 +31,7 @@ int runTrain(int argc, char** argv) {
       return 0;
     }
     platform::applyPlacement(placement);
+    platform::retainFreedMemory();
     // Gradients travel on their own communicator so that the reducer's communication thread and
     // the main thread's control messages stay apart.
     const std::unique_ptr<comm::Communicator> data =

@@ -73,33 +73,50 @@ void ringAllReduce(Communicator& comm, at::Tensor& tensor, ReduceOp op,
   const auto pieceCount = static_cast<int>(
       std::max<int64_t>(1, (segments.front().length() + pieceElements - 1) / pieceElements));
   at::Tensor scratch = at::empty({segments.front().length()}, flat.options());
+  std::vector<std::vector<Span>> pieces;  // [segment][piece], in elements of `flat`
+  for (const Span& segment : segments) {
+    pieces.push_back(splitEvenly(segment.length(), pieceCount));
+    for (Span& piece : pieces.back()) piece = shifted(piece, segment.begin);
+  }
+  const auto piecesOf = [&](int segment) -> const std::vector<Span>& {
+    return pieces[static_cast<size_t>(segment)];
+  };
 
+  // Reduce-scatter. In the last step a piece is final as soon as it is reduced, so it starts on
+  // its way round the allgather while the later pieces are still being reduced.
   std::vector<std::unique_ptr<PendingTransfer>> transfers(static_cast<size_t>(pieceCount));
+  std::vector<std::unique_ptr<PendingTransfer>> gathering(static_cast<size_t>(pieceCount));
+  const int owned = schedule.ownedSegment();
   for (int step = 0; step < size - 1; ++step) {
-    const Span outgoing = segments[static_cast<size_t>(schedule.reduceScatterSend(step))];
-    const Span incoming = segments[static_cast<size_t>(schedule.reduceScatterReceive(step))];
-    const std::vector<Span> outgoingPieces = splitEvenly(outgoing.length(), pieceCount);
-    const std::vector<Span> incomingPieces = splitEvenly(incoming.length(), pieceCount);
+    const std::vector<Span>& outgoing = piecesOf(schedule.reduceScatterSend(step));
+    const std::vector<Span>& incoming = piecesOf(schedule.reduceScatterReceive(step));
+    const int64_t incomingBegin = incoming.front().begin;
     for (size_t p = 0; p < transfers.size(); ++p) {
-      at::Tensor landing = slice(scratch, incomingPieces[p]);
-      transfers[p] = comm.startSendRecv(slice(flat, shifted(outgoingPieces[p], outgoing.begin)),
-                                        right, landing, left);
+      at::Tensor landing = slice(scratch, shifted(incoming[p], -incomingBegin));
+      transfers[p] = comm.startSendRecv(slice(flat, outgoing[p]), right, landing, left);
     }
+    const bool last = step == size - 2;
     for (size_t p = 0; p < transfers.size(); ++p) {
       transfers[p]->wait();
-      at::Tensor target = slice(flat, shifted(incomingPieces[p], incoming.begin));
-      combineInto(target, slice(scratch, incomingPieces[p]), op);
+      at::Tensor target = slice(flat, incoming[p]);
+      combineInto(target, slice(scratch, shifted(incoming[p], -incomingBegin)), op);
+      if (!last) continue;
+      if (op == ReduceOp::kAvg) target.div_(size);
+      at::Tensor landing = slice(flat, piecesOf(schedule.allGatherReceive(0))[p]);
+      gathering[p] = comm.startSendRecv(slice(flat, piecesOf(owned)[p]), right, landing, left);
     }
   }
-  if (op == ReduceOp::kAvg) {
-    slice(flat, segments[static_cast<size_t>(schedule.ownedSegment())]).div_(size);
+  // Allgather: each piece moves on as soon as it has arrived.
+  for (int step = 1; step < size - 1; ++step) {
+    const std::vector<Span>& outgoing = piecesOf(schedule.allGatherSend(step));
+    const std::vector<Span>& incoming = piecesOf(schedule.allGatherReceive(step));
+    for (size_t p = 0; p < gathering.size(); ++p) {
+      gathering[p]->wait();
+      at::Tensor landing = slice(flat, incoming[p]);
+      gathering[p] = comm.startSendRecv(slice(flat, outgoing[p]), right, landing, left);
+    }
   }
-  for (int step = 0; step < size - 1; ++step) {
-    const Span outgoing = segments[static_cast<size_t>(schedule.allGatherSend(step))];
-    at::Tensor landing =
-        slice(flat, segments[static_cast<size_t>(schedule.allGatherReceive(step))]);
-    comm.startSendRecv(slice(flat, outgoing), right, landing, left)->wait();
-  }
+  for (auto& transfer : gathering) transfer->wait();
 }
 
 double allReduceBusFactor(int ranks) {

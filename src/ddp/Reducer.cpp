@@ -109,13 +109,19 @@ void Reducer::attachGradient(size_t parameter) {
   at::Tensor& variable = parameters_[parameter].second;
   const at::Tensor& grad = variable.grad();
   if (grad.defined() && grad.data_ptr() == views_[parameter].data_ptr()) return;
-  if (grad.defined()) views_[parameter].copy_(grad);
+  if (grad.defined()) {
+    views_[parameter].copy_(grad);
+  } else {
+    views_[parameter].zero_();
+  }
   variable.mutable_grad() = views_[parameter];
 }
 
 void Reducer::zeroGradients() {
-  for (size_t p = 0; p < parameters_.size(); ++p) attachGradient(p);
-  for (at::Tensor& bucket : storage_) bucket.zero_();
+  // Dropped rather than zeroed: backward then hands each parameter a fresh gradient, which the
+  // ready hook copies into its bucket. One pass over the memory instead of zeroing the bucket
+  // and adding into it.
+  for (auto& item : parameters_) item.second.mutable_grad() = at::Tensor();
 }
 
 void Reducer::prepareForBackward(bool synchronize) {
@@ -140,7 +146,6 @@ void Reducer::markReady(size_t parameter) {
     return;
   }
   ready_[parameter] = 1;
-  // A gradient hook of the user's may have swapped in a new tensor; bring it back into the bucket.
   attachGradient(parameter);
   if (--pendingInBucket_[bucketOf_[parameter]] == 0) launchCompleteBuckets();
 }
@@ -148,7 +153,10 @@ void Reducer::markReady(size_t parameter) {
 void Reducer::launchCompleteBuckets() {
   while (nextLaunch_ < plan_.size() && pendingInBucket_[nextLaunch_] == 0) {
     const size_t bucket = nextLaunch_++;
-    if (commThread_) commThread_->submit([this, bucket] { reduceBucket(bucket); });
+    // The last bucket completes as backward ends, so there is nothing left to overlap it with:
+    // finishBackward reduces it on the calling thread and saves the hand-over.
+    const bool last = bucket + 1 == plan_.size();
+    if (commThread_ && !last) commThread_->submit([this, bucket] { reduceBucket(bucket); });
   }
 }
 
@@ -180,6 +188,7 @@ at::Tensor Reducer::finishBackward(const at::Tensor& scalars) {
       // rank still issues the same collectives and no rank is left waiting.
       if (!options_.findUnusedParameters) missing.push_back(parameters_[p].first);
       ready_[p] = 1;
+      attachGradient(p);
       --pendingInBucket_[bucketOf_[p]];
     }
     launchCompleteBuckets();
@@ -189,6 +198,7 @@ at::Tensor Reducer::finishBackward(const at::Tensor& scalars) {
   if (world > 1) {
     if (commThread_) {
       commThread_->drain();
+      reduceBucket(plan_.size() - 1);
     } else {
       for (size_t b = 0; b < plan_.size(); ++b) reduceBucket(b);
     }

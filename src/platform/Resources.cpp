@@ -2,12 +2,23 @@
 
 #include <sys/resource.h>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 namespace ringtrain::platform {
 
 int64_t peakResidentBytes() {
   rusage usage{};
   if (getrusage(RUSAGE_SELF, &usage) != 0) return 0;
   return static_cast<int64_t>(usage.ru_maxrss) * 1024;  // Linux reports KiB
+}
+
+void retainFreedMemory() {
+#ifdef __GLIBC__
+  mallopt(M_MMAP_MAX, 0);              // every block from the heap, where it can be reused
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);  // and do not hand the heap's top back
+#endif
 }
 
 }  // namespace ringtrain::platform

@@ -161,21 +161,18 @@ class Trainer {
     log_->info(line.str());
   }
 
+  int64_t largestBucketBytes() const {
+    int64_t largest = 0;
+    for (const auto& bucket : reducer_->buckets()) largest = std::max(largest, bucket.bytes());
+    return largest;
+  }
+
   std::string describeReducer() const {
     const ddp::ReducerOptions& options = config_.reducer;
     std::ostringstream text;
     const auto& buckets = reducer_->buckets();
-    text << buckets.size() << " bucket(s)";
-    if (!buckets.empty()) {
-      text << " (first " << buckets.front().bytes() / 1024 << " KiB, largest "
-           << std::max_element(
-                  buckets.begin(), buckets.end(),
-                  [](const auto& a, const auto& b) {
-                    return a.bytes() < b.bytes();
-                  })->bytes() /
-                  1024
-           << " KiB)";
-    }
+    text << buckets.size() << " bucket(s) (first " << buckets.front().bytes() / 1024
+         << " KiB, largest " << largestBucketBytes() / 1024 << " KiB)";
     text << ", allreduce " << comm::algorithmName(options.algorithm) << ", overlap "
          << (options.overlap ? "on" : "off") << ", compression "
          << ddp::compressionName(options.compression)
@@ -313,6 +310,7 @@ class Trainer {
         {"val_samples", trainingData_.validation.size()},
         {"global_batch", config_.batchSize * config_.gradAccum * summary_.worldSize},
         {"gradient_buckets", reducer_->buckets().size()},
+        {"largest_bucket_bytes", largestBucketBytes()},
         {"allreduce", comm::algorithmName(config_.reducer.algorithm)},
         {"overlap", config_.reducer.overlap},
         {"grad_compression", ddp::compressionName(config_.reducer.compression)},

@@ -25,7 +25,7 @@ std::string algorithmName(AllReduceAlgorithm algorithm);
 struct RingOptions {
   // Size of the pieces a segment travels in: small enough that reducing one piece overlaps the
   // transfer of the next, large enough that per-message latency stays hidden.
-  int64_t pieceBytes = 256 * 1024;
+  int64_t pieceBytes = 1024 * 1024;
 };
 
 // Half-open element range [begin, end).

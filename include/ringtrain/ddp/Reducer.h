@@ -66,7 +66,7 @@ class Reducer {
   const std::vector<BucketSpec>& buckets() const { return plan_; }
   const ReducerStats& stats() const { return stats_; }
 
-  // Sets every gradient to zero (and re-attaches a gradient someone replaced with its own tensor).
+  // Starts a new optimizer step: the next backward's gradients replace the current ones.
   void zeroGradients();
   // Call before each backward. Gradients of a backward with synchronize=false just accumulate
   // locally (earlier micro-steps of --grad-accum); a synchronised one reduces them all.

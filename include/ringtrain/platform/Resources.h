@@ -8,4 +8,11 @@ namespace ringtrain::platform {
 // Peak resident set size of this process, in bytes (0 where the OS does not say).
 int64_t peakResidentBytes();
 
+// Makes freed memory stay in the process for the next allocation of the same size instead of going
+// back to the OS. Training allocates and frees the same large tensors every step; glibc serves
+// blocks above 32 MiB with fresh mmap()s, and faulting their pages in again costs more than the
+// arithmetic that fills them (measured in docs/BENCHMARKS.md). The price is that the resident size
+// stays at its peak, which a training process reaches in its first step anyway. No-op off glibc.
+void retainFreedMemory();
+
 }  // namespace ringtrain::platform
