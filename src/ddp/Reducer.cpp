@@ -186,7 +186,9 @@ at::Tensor Reducer::finishBackward(const at::Tensor& scalars) {
       if (ready_[p]) continue;
       // Reduced all the same (as zeros, or as what earlier micro-steps accumulated), so every
       // rank still issues the same collectives and no rank is left waiting.
-      if (!options_.findUnusedParameters) missing.push_back(parameters_[p].first);
+      // A gradient accumulated by an earlier micro-step counts as used.
+      const bool used = parameters_[p].second.grad().defined();
+      if (!options_.findUnusedParameters && !used) missing.push_back(parameters_[p].first);
       ready_[p] = 1;
       attachGradient(p);
       --pendingInBucket_[bucketOf_[p]];

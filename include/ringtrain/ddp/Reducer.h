@@ -12,8 +12,8 @@
 //   for each micro-step: reducer.prepareForBackward(isLastMicroStep); loss.backward();
 //   meanScalars = reducer.finishBackward(scalars);   // grads now hold the mean over ranks
 //
-// On a GPU the same plan and hooks apply; the bucket work then goes to a dedicated stream ordered
-// with events instead of a thread, behind the same launch/finish interface.
+// The GPU path (a dedicated NCCL stream ordered with events instead of the thread) is not built
+// yet; the plan, hooks and launch/finish interface are meant to carry over unchanged.
 #pragma once
 
 #include <ATen/core/Tensor.h>
