@@ -230,9 +230,7 @@ int runBenchComm(int argc, char** argv) {
     }
     platform::applyPlacement(placement);
     platform::retainFreedMemory();  // as in training
-    const std::unique_ptr<comm::Communicator> data =
-        placement.device.is_cuda() ? session.makeCudaCommunicator(placement.device.index())
-                                   : session.makeCpuCommunicator();
+    const std::unique_ptr<comm::Communicator> data = session.makeCommunicatorFor(placement.device);
     const at::TensorOptions tensorOptions =
         at::TensorOptions().dtype(bench.type).device(placement.device);
     if (reporter) printHeader(bench, *data);

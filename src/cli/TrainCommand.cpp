@@ -34,9 +34,7 @@ int runTrain(int argc, char** argv) {
     platform::retainFreedMemory();
     // Gradients travel on their own communicator so that the reducer's communication thread and
     // the main thread's control messages stay apart.
-    const std::unique_ptr<comm::Communicator> data =
-        placement.device.is_cuda() ? session.makeCudaCommunicator(placement.device.index())
-                                   : session.makeCpuCommunicator();
+    const std::unique_ptr<comm::Communicator> data = session.makeCommunicatorFor(placement.device);
     train::runTraining(options.config, *cpu, *data, placement);
     return 0;
   } catch (const comm::CollectiveFailure& failure) {

@@ -92,8 +92,8 @@ class MpiTransfer final : public PendingTransfer {
  public:
   void wait() override {
     if (done_) return;
-    done_ = true;
     MPI_CHECK(MPI_Waitall(2, requests_, MPI_STATUSES_IGNORE));
+    done_ = true;
   }
   ~MpiTransfer() override {
     if (!done_) MPI_Waitall(2, requests_, MPI_STATUSES_IGNORE);

@@ -91,15 +91,16 @@ void ringAllReduce(Communicator& comm, at::Tensor& tensor, ReduceOp op,
     const std::vector<Span>& outgoing = piecesOf(schedule.reduceScatterSend(step));
     const std::vector<Span>& incoming = piecesOf(schedule.reduceScatterReceive(step));
     const int64_t incomingBegin = incoming.front().begin;
+    std::vector<at::Tensor> landings;
     for (size_t p = 0; p < transfers.size(); ++p) {
-      at::Tensor landing = slice(scratch, shifted(incoming[p], -incomingBegin));
-      transfers[p] = comm.startSendRecv(slice(flat, outgoing[p]), right, landing, left);
+      landings.push_back(slice(scratch, shifted(incoming[p], -incomingBegin)));
+      transfers[p] = comm.startSendRecv(slice(flat, outgoing[p]), right, landings.back(), left);
     }
     const bool last = step == size - 2;
     for (size_t p = 0; p < transfers.size(); ++p) {
       transfers[p]->wait();
       at::Tensor target = slice(flat, incoming[p]);
-      combineInto(target, slice(scratch, shifted(incoming[p], -incomingBegin)), op);
+      combineInto(target, landings[p], op);
       if (!last) continue;
       if (op == ReduceOp::kAvg) target.div_(size);
       at::Tensor landing = slice(flat, piecesOf(schedule.allGatherReceive(0))[p]);

@@ -46,6 +46,10 @@ std::unique_ptr<Communicator> Session::makeCudaCommunicator(int device) const {
   return makeNcclCommunicator(topology_, device);
 }
 
+std::unique_ptr<Communicator> Session::makeCommunicatorFor(const c10::Device& device) const {
+  return device.is_cuda() ? makeCudaCommunicator(device.index()) : makeCpuCommunicator();
+}
+
 void Session::abortJob(int exitCode) const {
   std::fflush(stdout);
   std::fflush(stderr);

@@ -89,20 +89,24 @@ Reducer::Reducer(comm::Communicator& comm, NamedParameters parameters, ReducerOp
   }
   for (size_t p = 0; p < parameters_.size(); ++p) {
     attachGradient(p);
-    std::shared_ptr<torch::autograd::Node> accumulator =
-        torch::autograd::impl::grad_accumulator(parameters_[p].second);
-    RINGTRAIN_CHECK(accumulator, "parameter '" << parameters_[p].first
-                                               << "' has no gradient accumulator (not a leaf?)");
-    hookKeys_.push_back(accumulator->add_post_hook(std::make_unique<GradientReadyHook>(*this, p)));
-    accumulators_.push_back(std::move(accumulator));
+    accumulators_.push_back(torch::autograd::impl::grad_accumulator(parameters_[p].second));
+    RINGTRAIN_CHECK(accumulators_.back(), "parameter '"
+                                              << parameters_[p].first
+                                              << "' has no gradient accumulator (not a leaf?)");
   }
   ready_.assign(parameters_.size(), 0);
   pendingInBucket_.assign(plan_.size(), 0);
   if (options_.overlap && comm_.size() > 1) commThread_ = std::make_unique<CommThread>();
+  // Last, once nothing can throw: a hook must never outlive the reducer it points to.
+  for (size_t p = 0; p < parameters_.size(); ++p) {
+    hookKeys_.push_back(
+        accumulators_[p]->add_post_hook(std::make_unique<GradientReadyHook>(*this, p)));
+  }
 }
 
 Reducer::~Reducer() {
-  for (size_t p = 0; p < accumulators_.size(); ++p) accumulators_[p]->del_post_hook(hookKeys_[p]);
+  for (size_t p = 0; p < hookKeys_.size(); ++p) accumulators_[p]->del_post_hook(hookKeys_[p]);
+  commThread_.reset();  // before the state its jobs read goes away
 }
 
 void Reducer::attachGradient(size_t parameter) {
@@ -185,11 +189,10 @@ at::Tensor Reducer::finishBackward(const at::Tensor& scalars) {
     for (size_t p = 0; p < parameters_.size(); ++p) {
       if (ready_[p]) continue;
       // Reduced all the same (as zeros, or as what earlier micro-steps accumulated), so every
-      // rank still issues the same collectives and no rank is left waiting.
-      // A gradient accumulated by an earlier micro-step counts as used.
+      // rank still issues the same collectives and no rank is left waiting. A gradient from an
+      // earlier micro-step counts as used.
       const bool used = parameters_[p].second.grad().defined();
       if (!options_.findUnusedParameters && !used) missing.push_back(parameters_[p].first);
-      ready_[p] = 1;
       attachGradient(p);
       --pendingInBucket_[bucketOf_[p]];
     }
@@ -209,9 +212,9 @@ at::Tensor Reducer::finishBackward(const at::Tensor& scalars) {
   // The scalars travel with a count of ranks that found unused parameters, so that all ranks
   // learn of the problem in the same step.
   const int64_t n = scalars.numel();
-  at::Tensor packet =
-      at::cat({scalars.reshape(-1).to(at::kFloat),
-               at::full({1}, missing.empty() ? 0.0f : 1.0f, scalars.options()).to(at::kFloat)});
+  const at::TensorOptions floats = scalars.options().dtype(at::kFloat);
+  at::Tensor packet = at::cat(
+      {scalars.reshape(-1).to(at::kFloat), at::full({1}, missing.empty() ? 0.0f : 1.0f, floats)});
   if (world > 1) comm_.allReduce(packet, comm::ReduceOp::kSum);
   const bool failed = packet[n].item<float>() > 0;
   if (failed) {

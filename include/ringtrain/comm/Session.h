@@ -3,6 +3,8 @@
 // to other ranks.
 #pragma once
 
+#include <c10/core/Device.h>
+
 #include "ringtrain/comm/Communicator.h"
 
 #include <memory>
@@ -25,6 +27,8 @@ class Session {
   std::unique_ptr<Communicator> makeCpuCommunicator() const;
   // Collectives on CUDA tensors of `device` through NCCL; throws UserError in builds without NCCL.
   std::unique_ptr<Communicator> makeCudaCommunicator(int device) const;
+  // A new channel for tensors on `device`: NCCL for a CUDA device, MPI for the CPU. Collective.
+  std::unique_ptr<Communicator> makeCommunicatorFor(const c10::Device& device) const;
 
   // Ends every rank of the job now. Used when a rank fails while others may sit in a collective.
   [[noreturn]] void abortJob(int exitCode) const;

@@ -1,9 +1,11 @@
 // Averages gradients across ranks, overlapping the communication with backward.
 //
-// Every parameter's .grad is a view into one flat bucket tensor (see BucketPlan.h), so gradients
-// are reduced in place with no second copy. An autograd hook on each parameter's gradient
-// accumulator tells the reducer when that gradient is final; when the last gradient of a bucket
-// is in, the bucket is handed to the communication thread and reduced while backward goes on.
+// Gradients are reduced in flat bucket tensors (see BucketPlan.h). An autograd hook on each
+// parameter's gradient accumulator tells the reducer when that gradient is final; it copies the
+// gradient into its slot of the bucket and makes .grad a view of that slot, so after the step
+// the gradients live only in the buckets. When the last gradient of a bucket is in, the bucket is
+// handed to the communication thread and reduced while backward goes on; the final bucket, which
+// completes as backward ends, is reduced by finishBackward itself.
 // Buckets are launched strictly in plan order, so all ranks issue the same collectives in the
 // same order even if their hooks fire in different orders.
 //
@@ -72,8 +74,9 @@ class Reducer {
   // locally (earlier micro-steps of --grad-accum); a synchronised one reduces them all.
   void prepareForBackward(bool synchronize);
   // Waits for every bucket and returns the mean over ranks of `scalars` (a 1-D floating tensor on
-  // the parameters' device). A parameter that got no gradient in this backward is reduced as
-  // zeros with findUnusedParameters and otherwise an error, raised on every rank together.
+  // the parameters' device). A parameter that got no gradient in any micro-step of this step is
+  // reduced as zeros with findUnusedParameters and otherwise an error, raised on every rank
+  // together.
   at::Tensor finishBackward(const at::Tensor& scalars);
 
  private:
