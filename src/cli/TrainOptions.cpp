@@ -50,7 +50,10 @@ cxxopts::Options trainOptions() {
       "clip-grad-norm", "clip gradients to this global L2 norm (0: off)", text("0"), "X");
   options.add_options("Gradient communication")(
       "bucket-mb", "gradient bucket size in MiB (the first bucket is at most 1 MiB)", text("25"),
-      "MB")("no-overlap", "reduce gradients after backward instead of during it")(
+      "MB")("overlap",
+            "reduce gradients during backward: auto (on for GPUs, and on CPU when each rank has "
+            "a spare core for its communication thread), on or off",
+            text("auto"), "MODE")("no-overlap", "same as --overlap off")(
       "find-unused-parameters",
       "reduce parameters that got no gradient in a step as zeros instead of failing")(
       "grad-compression", "send gradients as none, fp16 or bf16", text("none"), "TYPE")(
@@ -121,7 +124,12 @@ ParsedTrainOptions parseTrainOptions(int argc, char** argv) {
   RINGTRAIN_USER_CHECK(bucketMb > 0 && bucketMb <= 1024 * 1024,
                        "--bucket-mb must be positive (got " << str("bucket-mb") << ")");
   c.reducer.limits.bucketBytes = std::max<int64_t>(1, std::llround(bucketMb * 1024 * 1024));
-  c.reducer.overlap = !has("no-overlap");
+  const std::string overlap = parseChoice("overlap", str("overlap"), {"auto", "on", "off"});
+  RINGTRAIN_USER_CHECK(!has("no-overlap") || !has("overlap") || overlap == "off",
+                       "--no-overlap contradicts --overlap " << overlap);
+  c.reducer.overlapMode = has("no-overlap") || overlap == "off" ? ddp::OverlapMode::kOff
+                          : overlap == "on"                     ? ddp::OverlapMode::kOn
+                                                                : ddp::OverlapMode::kAuto;
   c.reducer.findUnusedParameters = has("find-unused-parameters");
   const auto compression =
       parseChoice("grad-compression", str("grad-compression"), {"none", "fp16", "bf16"});

@@ -13,6 +13,9 @@ namespace ringtrain::data {
 namespace {
 
 constexpr int64_t kTeacherHidden = 32;
+// Candidates are drawn in fixed-size blocks: memory stays bounded for any data set size, and a
+// smaller set is a prefix of a larger one with the same seed.
+constexpr int64_t kRowsPerDraw = 8192;
 // About a quarter of the draws clear this gap between the two largest (unit-scale) logits.
 constexpr double kLogitMargin = 0.5;
 // Offsets that give the teacher and each split's inputs their own random streams.
@@ -43,8 +46,7 @@ Dataset makeSynthetic(const SyntheticSpec& spec, uint64_t seed, Split split) {
   std::vector<at::Tensor> labels;
   int64_t kept = 0;
   while (kept < spec.size) {
-    const int64_t draws = std::max<int64_t>(1024, 4 * (spec.size - kept));
-    const at::Tensor x = at::randn({draws, spec.dim}, inputs, at::kFloat);
+    const at::Tensor x = at::randn({kRowsPerDraw, spec.dim}, inputs, at::kFloat);
     const at::Tensor logits = at::tanh(x.matmul(hiddenWeights)).matmul(outputWeights);
     const auto [top, topClasses] = logits.topk(2, 1);
     const at::Tensor clear =

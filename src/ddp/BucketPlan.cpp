@@ -24,14 +24,16 @@ std::vector<BucketSpec> assignBuckets(const std::vector<ParameterShape>& paramet
     const ParameterShape& shape = parameters[i];
     RINGTRAIN_CHECK(shape.numel >= 0 && shape.elementBytes > 0, "parameter " << i << " shape");
     BucketSpec& bucket = open[shape.typeKey];
+    const int64_t limit = buckets.empty() ? firstLimit : limits.bucketBytes;
+    const bool ownBucket = 2 * shape.numel * shape.elementBytes > limit;
+    if (ownBucket && !bucket.entries.empty()) close(bucket);
     if (bucket.entries.empty()) {
       bucket.elementBytes = shape.elementBytes;
       bucket.typeKey = shape.typeKey;
     }
     bucket.entries.push_back({i, bucket.numel, shape.numel});
     bucket.numel += shape.numel;
-    const int64_t limit = buckets.empty() ? firstLimit : limits.bucketBytes;
-    if (bucket.bytes() >= limit) close(bucket);
+    if (ownBucket || bucket.bytes() >= limit) close(bucket);
   }
   for (auto& [key, bucket] : open) {
     if (!bucket.entries.empty()) close(bucket);

@@ -62,6 +62,30 @@ std::string compressionName(GradCompression compression) {
   return "none";
 }
 
+bool overlapPays(OverlapMode mode, bool onGpu, int spareCoresPerRank) {
+  switch (mode) {
+    case OverlapMode::kOn:
+      return true;
+    case OverlapMode::kOff:
+      return false;
+    case OverlapMode::kAuto:
+      break;
+  }
+  return onGpu || spareCoresPerRank >= 1;
+}
+
+std::string overlapModeName(OverlapMode mode) {
+  switch (mode) {
+    case OverlapMode::kOn:
+      return "on";
+    case OverlapMode::kOff:
+      return "off";
+    case OverlapMode::kAuto:
+      break;
+  }
+  return "auto";
+}
+
 Reducer::Reducer(comm::Communicator& comm, NamedParameters parameters, ReducerOptions options)
     : comm_(comm), parameters_(trainable(parameters)), options_(options) {
   RINGTRAIN_CHECK(!parameters_.empty(), "the model has no trainable parameters");
@@ -78,12 +102,19 @@ Reducer::Reducer(comm::Communicator& comm, NamedParameters parameters, ReducerOp
   views_.resize(parameters_.size());
   bucketOf_.resize(parameters_.size());
   for (size_t b = 0; b < plan_.size(); ++b) {
+    // With one rank nothing is reduced, and a bucket of one parameter can be reduced in place:
+    // either way the gradient stays where autograd put it.
+    adopts_.push_back(comm_.size() == 1 || plan_[b].entries.size() == 1);
     const at::Tensor& first = parameters_[plan_[b].entries.front().parameter].second;
-    storage_.push_back(at::zeros({plan_[b].numel}, first.options().requires_grad(false)));
+    storage_.push_back(adopts_[b]
+                           ? at::Tensor()
+                           : at::zeros({plan_[b].numel}, first.options().requires_grad(false)));
     for (const BucketEntry& entry : plan_[b].entries) {
       const at::Tensor& parameter = parameters_[entry.parameter].second;
-      views_[entry.parameter] =
-          storage_[b].narrow(0, entry.offset, entry.numel).view(parameter.sizes());
+      if (!adopts_[b]) {
+        views_[entry.parameter] =
+            storage_[b].narrow(0, entry.offset, entry.numel).view(parameter.sizes());
+      }
       bucketOf_[entry.parameter] = b;
     }
   }
@@ -110,6 +141,11 @@ Reducer::~Reducer() {
 }
 
 void Reducer::attachGradient(size_t parameter) {
+  const size_t bucket = bucketOf_[parameter];
+  if (adopts_[bucket]) {
+    adoptGradient(parameter, bucket);
+    return;
+  }
   at::Tensor& variable = parameters_[parameter].second;
   const at::Tensor& grad = variable.grad();
   if (grad.defined() && grad.data_ptr() == views_[parameter].data_ptr()) return;
@@ -119,6 +155,18 @@ void Reducer::attachGradient(size_t parameter) {
     views_[parameter].zero_();
   }
   variable.mutable_grad() = views_[parameter];
+}
+
+void Reducer::adoptGradient(size_t parameter, size_t bucket) {
+  at::Tensor& variable = parameters_[parameter].second;
+  at::Tensor grad = variable.grad();
+  if (!grad.defined()) {
+    grad = at::zeros_like(variable, at::MemoryFormat::Contiguous);
+  } else if (!grad.is_contiguous()) {
+    grad = grad.contiguous();  // collectives need one dense block
+  }
+  variable.mutable_grad() = grad;
+  if (plan_[bucket].entries.size() == 1) storage_[bucket] = grad.view({-1});
 }
 
 void Reducer::zeroGradients() {

@@ -23,6 +23,8 @@ Placement placeRank(const std::string& requested, const comm::Topology& topology
   Placement placement;
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   placement.threads = threadsFlag > 0 ? threadsFlag : std::max(1, cores / topology.localSize);
+  placement.spareCoresPerRank =
+      std::max(0, cores - placement.threads * topology.localSize) / topology.localSize;
   if (requested == "cpu") return placement;
 
   const int gpus = visibleGpuCount();

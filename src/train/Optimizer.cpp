@@ -1,8 +1,8 @@
 #include "ringtrain/train/Optimizer.h"
 
 #include <torch/optim/adamw.h>
-#include <torch/optim/sgd.h>
 
+#include "ringtrain/train/FusedSgd.h"
 #include "ringtrain/util/Error.h"
 
 namespace ringtrain::train {
@@ -16,11 +16,10 @@ std::unique_ptr<torch::optim::Optimizer> makeOptimizer(const TrainConfig& config
                          "--momentum must be in [0, 1), got " << config.momentum);
     RINGTRAIN_USER_CHECK(!config.nesterov || config.momentum > 0,
                          "--nesterov needs --momentum > 0");
-    return std::make_unique<torch::optim::SGD>(std::move(parameters),
-                                               torch::optim::SGDOptions(learningRate)
-                                                   .momentum(config.momentum)
-                                                   .nesterov(config.nesterov)
-                                                   .weight_decay(config.weightDecay));
+    return std::make_unique<FusedSgd>(std::move(parameters), torch::optim::SGDOptions(learningRate)
+                                                                 .momentum(config.momentum)
+                                                                 .nesterov(config.nesterov)
+                                                                 .weight_decay(config.weightDecay));
   }
   if (config.optimizer == "adamw") {
     return std::make_unique<torch::optim::AdamW>(

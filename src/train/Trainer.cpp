@@ -58,6 +58,14 @@ void validateConfig(const TrainConfig& config) {
   RINGTRAIN_USER_CHECK(!config.outputDir.empty(), "--output-dir must not be empty");
 }
 
+ddp::ReducerOptions resolveReducerOptions(const ddp::ReducerOptions& requested,
+                                          const platform::Placement& placement) {
+  ddp::ReducerOptions options = requested;
+  options.overlap = ddp::overlapPays(requested.overlapMode, placement.device.is_cuda(),
+                                     placement.spareCoresPerRank);
+  return options;
+}
+
 // Open MPI gives every rank a pseudo-terminal even when mpirun's own output goes to a file, so
 // under a launcher "auto" cannot tell and stays off; scripts/run.sh passes --progress on when its
 // output is a terminal.
@@ -73,7 +81,11 @@ class Trainer {
  public:
   Trainer(const TrainConfig& config, comm::Communicator& control, comm::Communicator& data,
           const platform::Placement& placement)
-      : config_(config), control_(control), data_(data), device_(placement.device) {}
+      : config_(config),
+        reducerOptions_(resolveReducerOptions(config.reducer, placement)),
+        control_(control),
+        data_(data),
+        device_(placement.device) {}
 
   RunSummary run() {
     const auto start = Clock::now();
@@ -86,8 +98,10 @@ class Trainer {
     windowStart_ = Clock::now();
     for (int64_t epoch = 0; epoch < epochsToRun_ && !finished(); ++epoch) {
       const auto epochStart = Clock::now();
+      const double cpuStart = platform::processCpuSeconds();
       trainEpoch(epoch);
       trainingSeconds += secondsSince(epochStart);
+      trainingCpuSeconds_ += platform::processCpuSeconds() - cpuStart;
       evaluate(epoch);
     }
     summary_.samplesPerSec = trainingSeconds > 0 ? globalSamples_ / trainingSeconds : 0;
@@ -135,7 +149,7 @@ class Trainer {
     std::vector<at::Tensor> tensors;
     for (const auto& [name, tensor] : parameters_) tensors.push_back(tensor);
     optimizer_ = makeOptimizer(config_, tensors, learningRateAt(schedule_, 0));
-    reducer_ = std::make_unique<ddp::Reducer>(data_, parameters_, config_.reducer);
+    reducer_ = std::make_unique<ddp::Reducer>(data_, parameters_, reducerOptions_);
 
     if (isRankZero()) ensureWritableDirectory(config_.outputDir, "--output-dir");
     windowLoss_ = at::zeros({}, at::TensorOptions().device(device_).dtype(at::kDouble));
@@ -168,14 +182,17 @@ class Trainer {
   }
 
   std::string describeReducer() const {
-    const ddp::ReducerOptions& options = config_.reducer;
+    const ddp::ReducerOptions& options = reducerOptions_;
     std::ostringstream text;
     const auto& buckets = reducer_->buckets();
     text << buckets.size() << " bucket(s) (first " << buckets.front().bytes() / 1024
          << " KiB, largest " << largestBucketBytes() / 1024 << " KiB)";
     text << ", allreduce " << comm::algorithmName(options.algorithm) << ", overlap "
-         << (options.overlap ? "on" : "off") << ", compression "
-         << ddp::compressionName(options.compression)
+         << (options.overlap ? "on" : "off")
+         << (options.overlapMode == ddp::OverlapMode::kAuto
+                 ? (options.overlap ? " (auto)" : " (auto: no spare core for communication)")
+                 : "")
+         << ", compression " << ddp::compressionName(options.compression)
          << (options.findUnusedParameters ? ", unused parameters reduced as zeros" : "");
     return text.str();
   }
@@ -282,12 +299,14 @@ class Trainer {
   void finish() {
     summary_.worldSize = control_.size();
     summary_.steps = step_;
-    const at::Tensor mine = at::tensor(
-        {reducer_->stats().exposedSeconds, platform::peakResidentBytes() / (1024.0 * 1024.0)},
-        at::kDouble);
+    const at::Tensor mine =
+        at::tensor({reducer_->stats().exposedSeconds,
+                    platform::peakResidentBytes() / (1024.0 * 1024.0), trainingCpuSeconds_},
+                   at::kDouble);
     const at::Tensor worst = std::get<0>(control_.allGather(mine).max(0));
     summary_.exposedCommSeconds = worst[0].item<double>();
     summary_.peakRssMib = worst[1].item<double>();
+    summary_.trainingCpuSeconds = worst[2].item<double>();
     if (!isRankZero()) return;
     saveModel(outputPath("model.safetensors"), *model_, modelSpec_);
     ordered_json summary{
@@ -299,6 +318,7 @@ class Trainer {
         {"val_accuracy", summary_.valAccuracy},
         {"samples_per_sec", summary_.samplesPerSec},
         {"training_seconds", summary_.trainingSeconds},
+        {"training_cpu_seconds", summary_.trainingCpuSeconds},
         {"exposed_comm_seconds", summary_.exposedCommSeconds},
         {"peak_rss_mib", summary_.peakRssMib},
         {"wall_seconds", summary_.wallSeconds},
@@ -311,9 +331,9 @@ class Trainer {
         {"global_batch", config_.batchSize * config_.gradAccum * summary_.worldSize},
         {"gradient_buckets", reducer_->buckets().size()},
         {"largest_bucket_bytes", largestBucketBytes()},
-        {"allreduce", comm::algorithmName(config_.reducer.algorithm)},
-        {"overlap", config_.reducer.overlap},
-        {"grad_compression", ddp::compressionName(config_.reducer.compression)},
+        {"allreduce", comm::algorithmName(reducerOptions_.algorithm)},
+        {"overlap", reducerOptions_.overlap},
+        {"grad_compression", ddp::compressionName(reducerOptions_.compression)},
         {"seed", config_.seed}};
     writeFileAtomically(outputPath("summary.json"), summary.dump(2) + "\n");
     log_->info("done: " + formatKeyValues(ordered_json{{"steps", summary_.steps},
@@ -327,6 +347,8 @@ class Trainer {
   }
 
   const TrainConfig& config_;
+  const ddp::ReducerOptions reducerOptions_;  // config_.reducer with overlap decided
+  double trainingCpuSeconds_ = 0;
   comm::Communicator& control_;
   comm::Communicator& data_;
   c10::Device device_;

@@ -21,9 +21,11 @@ class ReducerOptions(RingtrainTestCase):
         for bucket_mb in ("0.001", "25"):
             with self.subTest(bucket_mb=bucket_mb):
                 args = DATA + ["--batch-size", "12", "--bucket-mb", bucket_mb]
-                overlapped = self.train(f"overlap{bucket_mb}", args, ranks=2)
-                baseline = self.train(f"sync{bucket_mb}", args + ["--no-overlap"], ranks=2)
+                overlapped = self.train(f"overlap{bucket_mb}", args + ["--overlap", "on"], ranks=2)
+                baseline = self.train(f"sync{bucket_mb}", args + ["--overlap", "off"], ranks=2)
                 self.assertEqual(model_bytes(overlapped), model_bytes(baseline))
+                self.assertTrue(self.summary(overlapped)["overlap"])
+                self.assertFalse(self.summary(baseline)["overlap"])
                 self.assertGreater(self.summary(overlapped)["gradient_buckets"],
                                    1 if bucket_mb == "0.001" else 0)
 
@@ -54,7 +56,8 @@ class ReducerOptions(RingtrainTestCase):
     def test_accumulation_with_overlap_matches_the_larger_batch(self):
         whole = self.model(self.train("whole", DATA + ["--batch-size", "24"]))
         accumulated = self.model(self.train("accum", DATA + ["--batch-size", "4", "--grad-accum", "3",
-                                                            "--bucket-mb", "0.001"], ranks=2))
+                                                            "--bucket-mb", "0.001", "--overlap", "on"],
+                                              ranks=2))
         self.assertModelsClose(accumulated, whole)
 
 

@@ -146,6 +146,7 @@ TEST(Reducer, GradientsAreViewsIntoBucketStorage) {
   auto net = makeNet();
   Reducer reducer(world(), namedParameters(*net), withBuckets(1 << 20, true));
   ASSERT_EQ(reducer.buckets().size(), 1u);
+  if (world().size() == 1) GTEST_SKIP() << "one rank reduces nothing and leaves gradients alone";
   std::vector<const void*> before;
   for (const auto& p : net->parameters()) before.push_back(p.grad().data_ptr());
   for (int step = 0; step < 2; ++step) {
@@ -162,6 +163,33 @@ TEST(Reducer, GradientsAreViewsIntoBucketStorage) {
   for (const auto& p : params) total += p.numel();
   const auto* first = static_cast<const char*>(params.front().grad().data_ptr());
   EXPECT_EQ(first + params.front().numel() * 4, lowest + total * 4);
+}
+
+// A bucket of one parameter is reduced in the gradient autograd produced, and with one rank no
+// gradient is moved: neither becomes a view into a bucket. Gradients sharing a bucket are views.
+TEST(Reducer, OnlyGradientsSharingABucketAreCopiedIntoIt) {
+  auto net = makeNet();
+  // first.weight (180 bytes) is over half of 256, so alone; the others (204 bytes) share one.
+  Reducer reducer(world(), namedParameters(*net), withBuckets(256, true));
+  for (int step = 0; step < 2; ++step) {
+    reducer.zeroGradients();
+    reducer.prepareForBackward(true);
+    lossOf(*net, batchOf(world().rank(), step)).backward();
+    reducer.finishBackward(at::zeros({1}));
+  }
+  const auto named = namedParameters(*net);
+  size_t shared = 0;
+  for (const BucketSpec& bucket : reducer.buckets()) {
+    for (const BucketEntry& entry : bucket.entries) {
+      const auto& [name, parameter] = named[entry.parameter];
+      const bool copied = world().size() > 1 && bucket.entries.size() > 1;
+      EXPECT_EQ(parameter.grad().is_view(), copied) << name;
+      shared += bucket.entries.size() > 1;
+    }
+  }
+  EXPECT_EQ(shared, named.size() - 1);
+  ASSERT_EQ(reducer.buckets().size(), 2u);
+  EXPECT_EQ(reducer.buckets().back().entries.size(), 1u);
 }
 
 TEST(Reducer, AccumulatesMicroStepsAndReducesOnlyOnTheLast) {

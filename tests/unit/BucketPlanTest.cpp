@@ -64,26 +64,42 @@ TEST(BucketPlan, FirstBucketSmallThenFullSizeBuckets) {
   EXPECT_EQ(buckets[0].entries.front().parameter, 39u);
 }
 
-TEST(BucketPlan, ClosedBucketsReachTheirLimitAndOnlyTheLastMayFallShort) {
+TEST(BucketPlan, BucketsCloseAtTheirLimitOrBeforeAParameterThatGetsItsOwn) {
   for (const int64_t limit : {int64_t{1}, int64_t{64}, int64_t{1000}, int64_t{1} << 20}) {
     const auto parameters = floats({7, 1, 300, 5, 5, 5, 1024, 3, 9, 2});
     const auto buckets = assignBuckets(parameters, {limit, limit});
     expectWellFormed(buckets, parameters);
-    for (size_t b = 0; b + 1 < buckets.size(); ++b) {
-      EXPECT_GE(buckets[b].bytes(), limit);
-      // Without its last entry the bucket was still under the limit.
-      EXPECT_LT(buckets[b].bytes() - buckets[b].entries.back().numel * 4, limit);
+    const auto large = [&](const BucketEntry& entry) { return 2 * entry.numel * 4 > limit; };
+    for (size_t b = 0; b < buckets.size(); ++b) {
+      const BucketSpec& bucket = buckets[b];
+      for (const BucketEntry& entry : bucket.entries) {
+        if (large(entry)) {
+          EXPECT_EQ(bucket.entries.size(), 1u) << "bucket " << b;
+        }
+      }
+      if (b + 1 == buckets.size() || bucket.entries.size() == 1) continue;
+      // Without its last entry the bucket was still under the limit; it reached the limit unless
+      // the next parameter takes a bucket of its own.
+      EXPECT_LT(bucket.bytes() - bucket.entries.back().numel * 4, limit);
+      const BucketSpec& next = buckets[b + 1];
+      if (!(next.entries.size() == 1 && large(next.entries[0]))) {
+        EXPECT_GE(bucket.bytes(), limit);
+      }
     }
   }
 }
 
-TEST(BucketPlan, ParameterLargerThanTheLimitClosesItsBucket) {
-  const auto parameters = floats({10, 1 << 20, 10});
+TEST(BucketPlan, ParameterOverHalfTheLimitGetsABucketOfItsOwn) {
+  // Reverse order: 40 bytes, then 600 (over half of 1024) alone, then 400 and 200 together.
+  const auto parameters = floats({50, 100, 150, 10});
   const auto buckets = assignBuckets(parameters, {1024, 1024});
   expectWellFormed(buckets, parameters);
-  ASSERT_EQ(buckets.size(), 2u);
-  EXPECT_EQ(buckets[0].entries.size(), 2u);  // parameter 2, then parameter 1 (4 MiB) closes it
+  ASSERT_EQ(buckets.size(), 3u);
+  EXPECT_EQ(buckets[0].entries.size(), 1u);
+  EXPECT_EQ(buckets[0].entries[0].parameter, 3u);
   EXPECT_EQ(buckets[1].entries.size(), 1u);
+  EXPECT_EQ(buckets[1].entries[0].parameter, 2u);
+  EXPECT_EQ(buckets[2].entries.size(), 2u);
 }
 
 TEST(BucketPlan, FirstLimitIsCappedByTheBucketLimit) {

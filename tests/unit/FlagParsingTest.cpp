@@ -95,7 +95,7 @@ TEST(TrainOptions, BadInputNamesTheFlag) {
 TEST(TrainOptions, GradientCommunicationFlags) {
   const train::TrainConfig defaults = parse({}).config;
   EXPECT_EQ(defaults.reducer.limits.bucketBytes, 25 << 20);
-  EXPECT_TRUE(defaults.reducer.overlap);
+  EXPECT_EQ(defaults.reducer.overlapMode, ddp::OverlapMode::kAuto);
   EXPECT_FALSE(defaults.reducer.findUnusedParameters);
   EXPECT_EQ(defaults.reducer.compression, ddp::GradCompression::kNone);
   EXPECT_EQ(defaults.reducer.algorithm, comm::AllReduceAlgorithm::kNative);
@@ -105,12 +105,16 @@ TEST(TrainOptions, GradientCommunicationFlags) {
              "bf16", "--allreduce", "ring"})
           .config;
   EXPECT_EQ(config.reducer.limits.bucketBytes, 512 * 1024);
-  EXPECT_FALSE(config.reducer.overlap);
+  EXPECT_EQ(config.reducer.overlapMode, ddp::OverlapMode::kOff);
+  EXPECT_EQ(parse({"--overlap", "on"}).config.reducer.overlapMode, ddp::OverlapMode::kOn);
+  EXPECT_EQ(parse({"--overlap", "off"}).config.reducer.overlapMode, ddp::OverlapMode::kOff);
   EXPECT_TRUE(config.reducer.findUnusedParameters);
   EXPECT_EQ(config.reducer.compression, ddp::GradCompression::kBf16);
   EXPECT_EQ(config.reducer.algorithm, comm::AllReduceAlgorithm::kRing);
 
   EXPECT_EQ(errorOf({"--bucket-mb", "0"}), "--bucket-mb must be positive (got 0)");
+  EXPECT_EQ(errorOf({"--overlap", "yes"}), "--overlap must be auto|on|off, got 'yes'");
+  EXPECT_EQ(errorOf({"--overlap", "on", "--no-overlap"}), "--no-overlap contradicts --overlap on");
   EXPECT_EQ(errorOf({"--allreduce", "tree"}), "--allreduce must be native|ring, got 'tree'");
   EXPECT_EQ(errorOf({"--grad-compression", "int8"}),
             "--grad-compression must be none|fp16|bf16, got 'int8'");

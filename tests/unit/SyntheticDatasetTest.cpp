@@ -20,6 +20,14 @@ TEST(SyntheticDataset, IsAFunctionOfSeedAndSplit) {
   EXPECT_FALSE(a.features.equal(validation.features));
 }
 
+TEST(SyntheticDataset, SmallerSetIsAPrefixOfALargerOne) {
+  // Sizes on both sides of one block of candidate draws.
+  const Dataset small = makeSynthetic({300, 8, 3}, 4, Split::kTrain);
+  const Dataset large = makeSynthetic({20000, 8, 3}, 4, Split::kTrain);
+  EXPECT_TRUE(small.features.equal(large.features.slice(0, 0, 300)));
+  EXPECT_TRUE(small.labels.equal(large.labels.slice(0, 0, 300)));
+}
+
 TEST(SyntheticDataset, HasTheRequestedShapeAndUsesEveryClass) {
   const Dataset dataset = makeSynthetic({2000, 12, 5}, 1, Split::kTrain);
   EXPECT_EQ(dataset.features.sizes().vec(), (std::vector<int64_t>{2000, 12}));

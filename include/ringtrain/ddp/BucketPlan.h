@@ -5,6 +5,10 @@
 // backward produces their gradients), a bucket closes once it holds at least its byte limit, the
 // first bucket has a small limit so that communication starts early in backward, and parameters
 // of different element types never share a bucket (a bucket is one flat tensor).
+//
+// Unlike DDP, a parameter larger than half its bucket's limit gets a bucket of its own: that
+// bucket would be mostly this parameter anyway, and a bucket of one parameter is reduced in the
+// gradient tensor autograd produced, saving a copy of the largest gradients every step.
 #pragma once
 
 #include <cstdint>

@@ -3,8 +3,10 @@
 // Gradients are reduced in flat bucket tensors (see BucketPlan.h). An autograd hook on each
 // parameter's gradient accumulator tells the reducer when that gradient is final; it copies the
 // gradient into its slot of the bucket and makes .grad a view of that slot, so after the step
-// the gradients live only in the buckets. When the last gradient of a bucket is in, the bucket is
-// handed to the communication thread and reduced while backward goes on; the final bucket, which
+// the gradients live only in the buckets. A bucket of a single parameter is that parameter's
+// gradient tensor itself, reduced where autograd left it without a copy; with one rank there is
+// nothing to reduce and no gradient is moved. When the last gradient of a bucket is in, the bucket
+// is handed to the communication thread and reduced while backward goes on; the final bucket, which
 // completes as backward ends, is reduced by finishBackward itself.
 // Buckets are launched strictly in plan order, so all ranks issue the same collectives in the
 // same order even if their hooks fire in different orders.
@@ -42,9 +44,19 @@ class CommThread;
 enum class GradCompression { kNone, kFp16, kBf16 };
 std::string compressionName(GradCompression compression);
 
+// Whether buckets are reduced during backward. Overlap only pays when something other than the
+// backward thread's core moves the bytes: NCCL kernels on a GPU, or a spare CPU core for the
+// communication thread. On CPU ranks with no spare core the communication thread (and MPI's
+// polling for progress) takes its time from backward, which was measured to be slower than
+// reducing after backward; see docs/BENCHMARKS.md.
+enum class OverlapMode { kAuto, kOn, kOff };
+bool overlapPays(OverlapMode mode, bool onGpu, int spareCoresPerRank);
+std::string overlapModeName(OverlapMode mode);
+
 struct ReducerOptions {
   BucketLimits limits;
   bool overlap = true;  // false: reduce every bucket after backward (the baseline)
+  OverlapMode overlapMode = OverlapMode::kAuto;  // what was asked for; overlap is the outcome
   bool findUnusedParameters = false;
   GradCompression compression = GradCompression::kNone;
   comm::AllReduceAlgorithm algorithm = comm::AllReduceAlgorithm::kNative;
@@ -85,6 +97,7 @@ class Reducer {
   void launchCompleteBuckets();  // caller holds mutex_
   void reduceBucket(size_t bucket);
   void attachGradient(size_t parameter);
+  void adoptGradient(size_t parameter, size_t bucket);
 
   comm::Communicator& comm_;
   NamedParameters parameters_;
@@ -92,7 +105,10 @@ class Reducer {
   std::vector<BucketSpec> plan_;
   std::vector<at::Tensor> storage_;  // one flat tensor per bucket
   std::vector<at::Tensor> views_;    // per parameter: its slot in storage_, shaped like it
-  std::vector<size_t> bucketOf_;     // per parameter
+  // Per bucket: storage_ is the gradient itself (a bucket of one parameter) or unused (one rank),
+  // instead of a tensor the gradients are copied into.
+  std::vector<char> adopts_;
+  std::vector<size_t> bucketOf_;  // per parameter
 
   // Kept alive here: a parameter holds its gradient accumulator only weakly, and a fresh
   // accumulator would not carry the hook.

@@ -13,6 +13,9 @@ namespace ringtrain::platform {
 struct Placement {
   c10::Device device{c10::kCPU};
   int threads = 1;  // intra-op threads for this rank
+  // Cores on the host beyond every local rank's intra-op threads, per rank: room for helper
+  // threads such as the gradient communication thread.
+  int spareCoresPerRank = 0;
 };
 
 // requested: "auto" (GPU if this build has NCCL and a GPU is visible), "cpu" or "cuda".

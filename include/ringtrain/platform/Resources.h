@@ -8,6 +8,9 @@ namespace ringtrain::platform {
 // Peak resident set size of this process, in bytes (0 where the OS does not say).
 int64_t peakResidentBytes();
 
+// CPU time (user + system) used by all threads of this process so far, in seconds.
+double processCpuSeconds();
+
 // Makes freed memory stay in the process for the next allocation of the same size instead of going
 // back to the OS. Training allocates and frees the same large tensors every step; glibc serves
 // blocks above 32 MiB with fresh mmap()s, and faulting their pages in again costs more than the

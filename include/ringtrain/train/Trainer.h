@@ -20,6 +20,7 @@ struct RunSummary {
   double valAccuracy = 0;
   double samplesPerSec = 0;  // global training samples / training time
   double trainingSeconds = 0;
+  double trainingCpuSeconds = 0;  // CPU time of the busiest rank's process while training
   double exposedCommSeconds = 0;  // slowest rank's wait for gradient communication
   double peakRssMib = 0;          // largest over ranks
   double wallSeconds = 0;
