@@ -91,9 +91,7 @@ BenchOptions parseBenchOptions(const cxxopts::ParseResult& result) {
   o.algorithms.clear();
   std::stringstream list(str("algorithms"));
   for (std::string name; std::getline(list, name, ',');) {
-    o.algorithms.push_back(parseChoice("algorithms", name, {"native", "ring"}) == "ring"
-                               ? comm::AllReduceAlgorithm::kRing
-                               : comm::AllReduceAlgorithm::kNative);
+    o.algorithms.push_back(parseAllReduceAlgorithm("algorithms", name));
   }
   RINGTRAIN_USER_CHECK(!o.algorithms.empty(), "--algorithms must name at least one algorithm");
   o.typeName = parseChoice("dtype", str("dtype"), {"float", "double", "half", "bfloat16"});

@@ -75,4 +75,11 @@ std::string parseChoice(const std::string& flag, const std::string& text,
   throw UserError("--" + flag + " must be " + listed + ", got '" + text + "'");
 }
 
+comm::AllReduceAlgorithm parseAllReduceAlgorithm(const std::string& flag, const std::string& text) {
+  const std::string name = parseChoice(flag, text, {"auto", "native", "ring"});
+  return name == "ring"     ? comm::AllReduceAlgorithm::kRing
+         : name == "native" ? comm::AllReduceAlgorithm::kNative
+                            : comm::AllReduceAlgorithm::kAuto;
+}
+
 }  // namespace ringtrain::cli

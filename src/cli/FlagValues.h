@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "ringtrain/comm/AllReduce.h"
+
 namespace ringtrain::cli {
 
 int64_t parseInteger(const std::string& flag, const std::string& text);
@@ -19,5 +21,7 @@ cxxopts::ParseResult parseFlags(cxxopts::Options& options, int argc, char** argv
 // Returns text if it is one of `choices`.
 std::string parseChoice(const std::string& flag, const std::string& text,
                         const std::vector<std::string>& choices);
+// auto, native or ring.
+comm::AllReduceAlgorithm parseAllReduceAlgorithm(const std::string& flag, const std::string& text);
 
 }  // namespace ringtrain::cli

@@ -57,7 +57,10 @@ cxxopts::Options trainOptions() {
       "find-unused-parameters",
       "reduce parameters that got no gradient in a step as zeros instead of failing")(
       "grad-compression", "send gradients as none, fp16 or bf16", text("none"), "TYPE")(
-      "allreduce", "native (the backend's own) or ring (ringtrain's ring)", text("native"), "ALGO");
+      "allreduce",
+      "native (the backend's own), ring (ringtrain's ring) or auto (ring for buckets of 16 MiB "
+      "and more on CPU, native otherwise)",
+      text("auto"), "ALGO");
   options.add_options("Runtime and output")("device", "auto (GPU if available), cpu or cuda",
                                             text("auto"), "DEV")(
       "threads", "intra-op threads per rank (default: cores / ranks on the host)", text("0"), "N")(
@@ -136,9 +139,7 @@ ParsedTrainOptions parseTrainOptions(int argc, char** argv) {
   c.reducer.compression = compression == "fp16"   ? ddp::GradCompression::kFp16
                           : compression == "bf16" ? ddp::GradCompression::kBf16
                                                   : ddp::GradCompression::kNone;
-  c.reducer.algorithm = parseChoice("allreduce", str("allreduce"), {"native", "ring"}) == "ring"
-                            ? comm::AllReduceAlgorithm::kRing
-                            : comm::AllReduceAlgorithm::kNative;
+  c.reducer.algorithm = parseAllReduceAlgorithm("allreduce", str("allreduce"));
 
   c.device = parseChoice("device", str("device"), {"auto", "cpu", "cuda"});
   c.threads = static_cast<int>(integer("threads"));

@@ -19,6 +19,7 @@ class MpiCommunicator final : public Communicator {
 
   const Topology& topology() const override { return topology_; }
   std::string backendName() const override { return "mpi"; }
+  bool reducesOnHost() const override { return true; }
   void allReduce(at::Tensor& tensor, ReduceOp op) override;
   void broadcast(at::Tensor& tensor, int root) override;
   at::Tensor allGather(const at::Tensor& tensor) override;

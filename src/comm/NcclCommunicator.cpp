@@ -79,6 +79,7 @@ class NcclCommunicator final : public Communicator {
 
   const Topology& topology() const override { return topology_; }
   std::string backendName() const override { return "nccl"; }
+  bool reducesOnHost() const override { return false; }
 
   void allReduce(at::Tensor& tensor, ReduceOp op) override {
     checkOnDevice(tensor);

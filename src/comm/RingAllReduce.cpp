@@ -35,7 +35,15 @@ Span shifted(const Span& span, int64_t by) {
 }  // namespace
 
 std::string algorithmName(AllReduceAlgorithm algorithm) {
-  return algorithm == AllReduceAlgorithm::kRing ? "ring" : "native";
+  switch (algorithm) {
+    case AllReduceAlgorithm::kRing:
+      return "ring";
+    case AllReduceAlgorithm::kNative:
+      return "native";
+    case AllReduceAlgorithm::kAuto:
+      break;
+  }
+  return "auto";
 }
 
 std::vector<Span> splitEvenly(int64_t count, int parts) {
@@ -124,9 +132,17 @@ double allReduceBusFactor(int ranks) {
   return ranks > 1 ? 2.0 * (ranks - 1) / ranks : 0.0;
 }
 
+AllReduceAlgorithm resolveAlgorithm(AllReduceAlgorithm algorithm, const Communicator& comm,
+                                    int64_t bytes, const RingOptions& options) {
+  if (algorithm != AllReduceAlgorithm::kAuto) return algorithm;
+  return comm.reducesOnHost() && bytes >= options.autoRingFromBytes ? AllReduceAlgorithm::kRing
+                                                                    : AllReduceAlgorithm::kNative;
+}
+
 void allReduceWith(AllReduceAlgorithm algorithm, Communicator& comm, at::Tensor& tensor,
                    ReduceOp op, const RingOptions& options) {
-  if (algorithm == AllReduceAlgorithm::kRing) {
+  const int64_t bytes = tensor.numel() * static_cast<int64_t>(tensor.element_size());
+  if (resolveAlgorithm(algorithm, comm, bytes, options) == AllReduceAlgorithm::kRing) {
     ringAllReduce(comm, tensor, op, options);
   } else {
     comm.allReduce(tensor, op);

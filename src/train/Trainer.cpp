@@ -187,8 +187,14 @@ class Trainer {
     const auto& buckets = reducer_->buckets();
     text << buckets.size() << " bucket(s) (first " << buckets.front().bytes() / 1024
          << " KiB, largest " << largestBucketBytes() / 1024 << " KiB)";
-    text << ", allreduce " << comm::algorithmName(options.algorithm) << ", overlap "
-         << (options.overlap ? "on" : "off")
+    text << ", allreduce " << comm::algorithmName(options.algorithm);
+    if (options.algorithm == comm::AllReduceAlgorithm::kAuto) {
+      text << (data_.reducesOnHost() ? " (ring for buckets from " +
+                                           std::to_string(options.ring.autoRingFromBytes >> 20) +
+                                           " MiB, native below)"
+                                     : " (native)");
+    }
+    text << ", overlap " << (options.overlap ? "on" : "off")
          << (options.overlapMode == ddp::OverlapMode::kAuto
                  ? (options.overlap ? " (auto)" : " (auto: no spare core for communication)")
                  : "")

@@ -54,7 +54,7 @@ class BadInput(RingtrainTestCase):
             (good + ["--device", "cuda"], "--device cuda"),
             (["--model", "cnn", "--train", "synthetic:100:10"], "--model cnn needs image samples"),
             (good + ["--bucket-mb", "-1"], "--bucket-mb must be positive"),
-            (good + ["--allreduce", "tree"], "--allreduce must be native|ring"),
+            (good + ["--allreduce", "tree"], "--allreduce must be auto|native|ring"),
         ]
         for args, message in cases:
             for ranks in (None, 2):

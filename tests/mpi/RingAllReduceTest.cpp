@@ -68,6 +68,25 @@ TEST(RingAllReduce, FloatingPointSumsAgreeWithNativeToRounding) {
   EXPECT_TRUE(at::allclose(ring, native, 1e-5, 1e-6));
 }
 
+TEST(RingAllReduce, AutoTakesTheRingFromItsThresholdOnHostReducingBackends) {
+  RingOptions options;
+  options.autoRingFromBytes = 400;
+  ASSERT_TRUE(world().reducesOnHost());
+  EXPECT_EQ(resolveAlgorithm(AllReduceAlgorithm::kAuto, world(), 399, options),
+            AllReduceAlgorithm::kNative);
+  EXPECT_EQ(resolveAlgorithm(AllReduceAlgorithm::kAuto, world(), 400, options),
+            AllReduceAlgorithm::kRing);
+  EXPECT_EQ(resolveAlgorithm(AllReduceAlgorithm::kNative, world(), 1 << 30, options),
+            AllReduceAlgorithm::kNative);
+  for (const int64_t n : {int64_t{99}, int64_t{101}, int64_t{1001}}) {  // both sides of 400 bytes
+    at::Tensor automatic = rankPattern(n, at::kFloat);
+    at::Tensor native = automatic.clone();
+    allReduceWith(AllReduceAlgorithm::kAuto, world(), automatic, ReduceOp::kSum, options);
+    world().allReduce(native, ReduceOp::kSum);
+    EXPECT_TRUE(automatic.equal(native)) << "n=" << n;
+  }
+}
+
 TEST(RingAllReduce, EmptyTensorIsANoOp) {
   at::Tensor empty = at::empty({0});
   ringAllReduce(world(), empty, ReduceOp::kSum);

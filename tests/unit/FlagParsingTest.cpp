@@ -98,7 +98,9 @@ TEST(TrainOptions, GradientCommunicationFlags) {
   EXPECT_EQ(defaults.reducer.overlapMode, ddp::OverlapMode::kAuto);
   EXPECT_FALSE(defaults.reducer.findUnusedParameters);
   EXPECT_EQ(defaults.reducer.compression, ddp::GradCompression::kNone);
-  EXPECT_EQ(defaults.reducer.algorithm, comm::AllReduceAlgorithm::kNative);
+  EXPECT_EQ(defaults.reducer.algorithm, comm::AllReduceAlgorithm::kAuto);
+  EXPECT_EQ(parse({"--allreduce", "native"}).config.reducer.algorithm,
+            comm::AllReduceAlgorithm::kNative);
 
   const train::TrainConfig config =
       parse({"--bucket-mb", "0.5", "--no-overlap", "--find-unused-parameters", "--grad-compression",
@@ -115,7 +117,7 @@ TEST(TrainOptions, GradientCommunicationFlags) {
   EXPECT_EQ(errorOf({"--bucket-mb", "0"}), "--bucket-mb must be positive (got 0)");
   EXPECT_EQ(errorOf({"--overlap", "yes"}), "--overlap must be auto|on|off, got 'yes'");
   EXPECT_EQ(errorOf({"--overlap", "on", "--no-overlap"}), "--no-overlap contradicts --overlap on");
-  EXPECT_EQ(errorOf({"--allreduce", "tree"}), "--allreduce must be native|ring, got 'tree'");
+  EXPECT_EQ(errorOf({"--allreduce", "tree"}), "--allreduce must be auto|native|ring, got 'tree'");
   EXPECT_EQ(errorOf({"--grad-compression", "int8"}),
             "--grad-compression must be none|fp16|bf16, got 'int8'");
 }

@@ -18,7 +18,11 @@
 
 namespace ringtrain::comm {
 
-enum class AllReduceAlgorithm { kNative, kRing };
+// kAuto: the ring for large messages where the CPU reduces (MPI), the backend's own otherwise.
+// Reducing each piece as it lands keeps it in cache, where a whole-message reduction reads the
+// message back from memory; in training this made large buckets' allreduce faster (see
+// docs/BENCHMARKS.md), while for small messages the backend's fewer messages win.
+enum class AllReduceAlgorithm { kAuto, kNative, kRing };
 
 std::string algorithmName(AllReduceAlgorithm algorithm);
 
@@ -26,6 +30,8 @@ struct RingOptions {
   // Size of the pieces a segment travels in: small enough that reducing one piece overlaps the
   // transfer of the next, large enough that per-message latency stays hidden.
   int64_t pieceBytes = 1024 * 1024;
+  // kAuto uses the ring for messages of at least this size on host-reducing backends.
+  int64_t autoRingFromBytes = 16LL * 1024 * 1024;
 };
 
 // Half-open element range [begin, end).
@@ -63,6 +69,9 @@ void ringAllReduce(Communicator& comm, at::Tensor& tensor, ReduceOp op,
 // send at the least, so that busbw compares with the link's bandwidth (the nccl-tests convention).
 double allReduceBusFactor(int ranks);
 
+// What kAuto (or any algorithm) means for a message of `bytes` on `comm`.
+AllReduceAlgorithm resolveAlgorithm(AllReduceAlgorithm algorithm, const Communicator& comm,
+                                    int64_t bytes, const RingOptions& options = {});
 void allReduceWith(AllReduceAlgorithm algorithm, Communicator& comm, at::Tensor& tensor,
                    ReduceOp op, const RingOptions& options = {});
 

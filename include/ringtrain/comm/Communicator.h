@@ -44,6 +44,9 @@ class Communicator {
   int rank() const { return topology().rank; }
   int size() const { return topology().size; }
   virtual std::string backendName() const = 0;
+  // True where the host CPU does the reductions of allReduce (MPI), false where the device does
+  // (NCCL). Decides AllReduceAlgorithm::kAuto.
+  virtual bool reducesOnHost() const = 0;
 
   // In place; kAvg divides the sum by size() and is only valid for floating-point tensors.
   virtual void allReduce(at::Tensor& tensor, ReduceOp op = ReduceOp::kSum) = 0;

@@ -59,7 +59,7 @@ struct ReducerOptions {
   OverlapMode overlapMode = OverlapMode::kAuto;  // what was asked for; overlap is the outcome
   bool findUnusedParameters = false;
   GradCompression compression = GradCompression::kNone;
-  comm::AllReduceAlgorithm algorithm = comm::AllReduceAlgorithm::kNative;
+  comm::AllReduceAlgorithm algorithm = comm::AllReduceAlgorithm::kAuto;
   comm::RingOptions ring;
 };
 
