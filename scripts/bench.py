@@ -95,6 +95,7 @@ class Runner:
                 "exposed_share": summary["exposed_comm_seconds"] / summary["training_seconds"],
                 "cpu_per_rank": summary["training_cpu_seconds"] / summary["training_seconds"],
                 "peak_rss_mib": summary["peak_rss_mib"],
+                "heap_free_mib": summary["heap_free_mib"],
                 "bucket_mib": summary["largest_bucket_bytes"] / 2**20}
 
     def independent_pair(self, regime, data):
@@ -323,7 +324,7 @@ def breakdown(r, comm, profile):
               f"for progress, on the cores backward needs: {on['step_ms']:.2f} ms per step with `--overlap on` "
               f"against {two['step_ms']:.2f} ms without. The 1.05x target needs spare cores (or a GPU, where NCCL "
               "moves the bytes); this machine has none.", ""]
-    lines += communication_bound(r, profile)
+    lines += communication_bound(r, profile) + memory(r)
     sizes = sorted({row["bytes"] for row in comm["rows"] if row["bytes"] >= 4 << 20})
     native = {row["bytes"]: row["busbw_gbps"] for row in comm["rows"] if row["algorithm"] == "native"}
     ring = {row["bytes"]: row["busbw_gbps"] for row in comm["rows"] if row["algorithm"] == "ring"}
@@ -345,6 +346,31 @@ def breakdown(r, comm, profile):
                   "progress loop (mca_btl_vader, libopen-pal) and the kernel, paid per message: the ring sends "
                   "one message per piece per step where Open MPI's own allreduce sends fewer, larger ones."]
     return lines
+
+
+def memory(r):
+    lines = ["Peak RSS per rank against the limit (1-rank peak + largest bucket + 5%), and the memory the "
+             "allocator held free at the end of each run (`heap_free_mib`: resident, but not in use):", "",
+             "| regime | 1-rank peak | 2-rank peak | limit | 1-rank heap free | 2-rank heap free |",
+             "|---|---|---|---|---|---|"]
+    over = []
+    for name, *_ in REGIMES:
+        one, two = r[(name, "ringtrain", 1)], r[(name, "ringtrain", 2)]
+        limit = (one["peak_rss_mib"] + two["bucket_mib"]) * 1.05
+        lines.append(f"| {name} | {one['peak_rss_mib']:.0f} | {two['peak_rss_mib']:.0f} | {limit:.0f} | "
+                     f"{one['heap_free_mib']:.0f} | {two['heap_free_mib']:.0f} |")
+        if two["peak_rss_mib"] > limit:
+            over.append((name, two["peak_rss_mib"] - limit, two["heap_free_mib"] - one["heap_free_mib"]))
+    lines.append("")
+    for name, excess, free in over:
+        lines.append(f"{name}: {excess:.0f} MiB over the limit, while the 2-rank process held {free:.0f} MiB more "
+                     "free heap than the 1-rank one. ringtrain keeps freed memory in the process (so that large "
+                     "gradients are not page-faulted in again every step), and at 2 ranks the communication's "
+                     "own allocations, interleaved with the gradients', leave freed blocks the next step "
+                     "cannot reuse whole: "
+                     + ("the excess is allocator fragmentation, not live data." if free >= excess else
+                        f"fragmentation accounts for {max(free, 0):.0f} MiB of the excess."))
+    return lines + [""] if over else lines
 
 
 def communication_bound(r, profile):

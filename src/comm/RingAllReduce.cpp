@@ -32,6 +32,19 @@ Span shifted(const Span& span, int64_t by) {
   return {span.begin + by, span.end + by};
 }
 
+// Landing space for received pieces, kept between calls (per thread, so that rings on different
+// threads never share it). A fresh block every step, freed between gradients that live on,
+// would fragment the heap, and the process keeps the fragments resident.
+at::Tensor scratchFor(int64_t elements, const at::TensorOptions& options) {
+  thread_local at::Tensor kept;
+  const int64_t bytes = elements * static_cast<int64_t>(options.dtype().itemsize());
+  if (!kept.defined() || kept.device() != options.device() || kept.numel() < bytes) {
+    kept = at::Tensor();  // release the old block before taking a larger one
+    kept = at::empty({bytes}, options.dtype(at::kByte));
+  }
+  return kept.slice(0, 0, bytes).view(options.dtype().toScalarType());
+}
+
 }  // namespace
 
 std::string algorithmName(AllReduceAlgorithm algorithm) {
@@ -80,7 +93,7 @@ void ringAllReduce(Communicator& comm, at::Tensor& tensor, ReduceOp op,
   const int64_t pieceElements = std::max<int64_t>(1, options.pieceBytes / flat.element_size());
   const auto pieceCount = static_cast<int>(
       std::max<int64_t>(1, (segments.front().length() + pieceElements - 1) / pieceElements));
-  at::Tensor scratch = at::empty({segments.front().length()}, flat.options());
+  at::Tensor scratch = scratchFor(segments.front().length(), flat.options());
   std::vector<std::vector<Span>> pieces;  // [segment][piece], in elements of `flat`
   for (const Span& segment : segments) {
     pieces.push_back(splitEvenly(segment.length(), pieceCount));

@@ -54,17 +54,19 @@ void verifySameParameters(comm::Communicator& control, const NamedParameters& pa
 }
 
 void broadcastParameters(comm::Communicator& comm, const NamedParameters& parameters) {
-  if (comm.size() == 1 || parameters.empty()) return;
+  if (comm.size() == 1) return;
   c10::NoGradGuard noGrad;
-  std::vector<at::Tensor> flatPieces;
-  for (const auto& [name, tensor] : parameters) flatPieces.push_back(tensor.reshape(-1));
-  at::Tensor flat = at::cat(flatPieces);
-  comm.broadcast(flat, 0);
-  int64_t offset = 0;
+  // One tensor at a time and in place where possible: a flat copy of the whole model would stay
+  // in the process's resident memory for the rest of training.
   for (const auto& [name, tensor] : parameters) {
-    at::Tensor target = tensor;
-    target.copy_(flat.slice(0, offset, offset + target.numel()).view_as(target));
-    offset += target.numel();
+    if (tensor.is_contiguous()) {
+      at::Tensor target = tensor;
+      comm.broadcast(target, 0);
+    } else {
+      at::Tensor staged = tensor.contiguous();
+      comm.broadcast(staged, 0);
+      at::Tensor(tensor).copy_(staged);
+    }
   }
 }
 

@@ -174,6 +174,10 @@ void Reducer::zeroGradients() {
   // ready hook copies into its bucket. One pass over the memory instead of zeroing the bucket
   // and adding into it.
   for (auto& item : parameters_) item.second.mutable_grad() = at::Tensor();
+  // An adopted gradient is released too, so that the next backward can reuse its memory.
+  for (size_t b = 0; b < plan_.size(); ++b) {
+    if (adopts_[b]) storage_[b] = at::Tensor();
+  }
 }
 
 void Reducer::prepareForBackward(bool synchronize) {

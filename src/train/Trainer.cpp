@@ -305,14 +305,15 @@ class Trainer {
   void finish() {
     summary_.worldSize = control_.size();
     summary_.steps = step_;
-    const at::Tensor mine =
-        at::tensor({reducer_->stats().exposedSeconds,
-                    platform::peakResidentBytes() / (1024.0 * 1024.0), trainingCpuSeconds_},
-                   at::kDouble);
+    const at::Tensor mine = at::tensor(
+        {reducer_->stats().exposedSeconds, platform::peakResidentBytes() / (1024.0 * 1024.0),
+         trainingCpuSeconds_, platform::heapFreeBytes() / (1024.0 * 1024.0)},
+        at::kDouble);
     const at::Tensor worst = std::get<0>(control_.allGather(mine).max(0));
     summary_.exposedCommSeconds = worst[0].item<double>();
     summary_.peakRssMib = worst[1].item<double>();
     summary_.trainingCpuSeconds = worst[2].item<double>();
+    summary_.heapFreeMib = worst[3].item<double>();
     if (!isRankZero()) return;
     saveModel(outputPath("model.safetensors"), *model_, modelSpec_);
     ordered_json summary{
@@ -327,6 +328,7 @@ class Trainer {
         {"training_cpu_seconds", summary_.trainingCpuSeconds},
         {"exposed_comm_seconds", summary_.exposedCommSeconds},
         {"peak_rss_mib", summary_.peakRssMib},
+        {"heap_free_mib", summary_.heapFreeMib},
         {"wall_seconds", summary_.wallSeconds},
         {"device", device_.str()},
         {"backend", data_.backendName()},

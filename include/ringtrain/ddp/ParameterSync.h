@@ -21,7 +21,7 @@ std::string describeParameters(const NamedParameters& parameters);
 // parameters differ from rank 0's, naming the first difference.
 void verifySameParameters(comm::Communicator& control, const NamedParameters& parameters);
 
-// Overwrites every rank's parameter values with rank 0's (one broadcast of a flat buffer).
+// Overwrites every rank's parameter values with rank 0's, one tensor at a time in place.
 void broadcastParameters(comm::Communicator& comm, const NamedParameters& parameters);
 
 }  // namespace ringtrain::ddp
