@@ -2,7 +2,8 @@
 //
 // Map of the code (one folder per concern; dependencies point down this list):
 //   cli/       subcommands and flags                      -> train, data, comm, platform
-//   train/     the training loop, outputs, LR schedule    -> ddp, models, data, io
+//   train/     the training loop, outputs, LR schedule    -> ddp, checkpoint, models, data, io
+//   checkpoint/ checkpoint directories (files, checksums)
 //   ddp/       parameter sync, gradient buckets, reducer  -> comm
 //   models/    MLP and CNN classifiers
 //   data/      data sets, CSV/IDX readers, the distributed sampler

@@ -61,6 +61,14 @@ cxxopts::Options trainOptions() {
       "native (the backend's own), ring (ringtrain's ring) or auto (ring for buckets of 16 MiB "
       "and more on CPU, native otherwise)",
       text("auto"), "ALGO");
+  options.add_options("Checkpoints")(
+      "checkpoint-dir", "where checkpoints go (default: <output-dir>/checkpoints)", text(""),
+      "DIR")("checkpoint-every", "write a checkpoint every N optimizer steps (0: never)", text("0"),
+             "N")("checkpoint-keep", "keep the newest K checkpoints", text("3"), "K")(
+      "resume",
+      "auto (from the newest complete checkpoint in --checkpoint-dir, if there is one), none, "
+      "or the path of a checkpoint",
+      text("auto"), "WHAT");
   options.add_options("Runtime and output")("device", "auto (GPU if available), cpu or cuda",
                                             text("auto"), "DEV")(
       "threads", "intra-op threads per rank (default: cores / ranks on the host)", text("0"), "N")(
@@ -79,8 +87,8 @@ ParsedTrainOptions parseTrainOptions(int argc, char** argv) {
   ParsedTrainOptions parsed;
   if (result.count("help")) {
     parsed.help = true;
-    parsed.helpText = options.help(
-        {"Data", "Model", "Schedule", "Optimizer", "Gradient communication", "Runtime and output"});
+    parsed.helpText = options.help({"Data", "Model", "Schedule", "Optimizer",
+                                    "Gradient communication", "Checkpoints", "Runtime and output"});
     return parsed;
   }
 
@@ -144,6 +152,14 @@ ParsedTrainOptions parseTrainOptions(int argc, char** argv) {
   c.device = parseChoice("device", str("device"), {"auto", "cpu", "cuda"});
   c.threads = static_cast<int>(integer("threads"));
   c.outputDir = str("output-dir");
+  c.checkpointDir = str("checkpoint-dir");
+  c.checkpointEvery = integer("checkpoint-every");
+  RINGTRAIN_USER_CHECK(c.checkpointEvery >= 0, "--checkpoint-every must not be negative");
+  const int64_t keep = integer("checkpoint-keep");
+  RINGTRAIN_USER_CHECK(keep >= 1 && keep <= 1000000, "--checkpoint-keep must be at least 1");
+  c.checkpointKeep = static_cast<int>(keep);
+  c.resume = str("resume");
+  RINGTRAIN_USER_CHECK(!c.resume.empty(), "--resume must be auto, none or a checkpoint path");
   c.logEvery = integer("log-every");
   const auto progress = parseChoice("progress", str("progress"), {"auto", "on", "off"});
   c.progress = progress == "auto" ? train::ProgressMode::kAuto

@@ -2,6 +2,8 @@
 
 #include <ATen/ATen.h>
 
+#include <cstring>
+
 #include "ringtrain/util/Error.h"
 
 namespace ringtrain::comm {
@@ -28,6 +30,17 @@ void runOnAllRanks(Communicator& control, const std::function<void()>& step) {
   control.broadcast(code, reporter);
   throw CollectiveFailure(rank == reporter ? message : std::string(), rank == reporter,
                           static_cast<int>(code.item<int64_t>()));
+}
+
+std::string broadcastString(Communicator& control, const std::string& text, int root) {
+  at::Tensor length = at::full({1}, static_cast<int64_t>(text.size()), at::kLong);
+  control.broadcast(length, root);
+  at::Tensor bytes = at::empty({length.item<int64_t>()}, at::kByte);
+  if (control.rank() == root && !text.empty())
+    std::memcpy(bytes.data_ptr(), text.data(), text.size());
+  control.broadcast(bytes, root);
+  return std::string(static_cast<const char*>(bytes.data_ptr()),
+                     static_cast<size_t>(bytes.numel()));
 }
 
 }  // namespace ringtrain::comm

@@ -33,12 +33,7 @@ std::string describeParameters(const NamedParameters& parameters) {
 
 void verifySameParameters(comm::Communicator& control, const NamedParameters& parameters) {
   const std::string mine = describeParameters(parameters);
-  at::Tensor length = at::full({1}, static_cast<int64_t>(mine.size()), at::kLong);
-  control.broadcast(length, 0);
-  at::Tensor reference = at::empty({length.item<int64_t>()}, at::kByte);
-  if (control.rank() == 0) std::memcpy(reference.data_ptr(), mine.data(), mine.size());
-  control.broadcast(reference, 0);
-  const std::string theirs(static_cast<const char*>(reference.data_ptr()), reference.numel());
+  const std::string theirs = comm::broadcastString(control, mine, 0);
 
   comm::runOnAllRanks(control, [&] {
     if (mine == theirs) return;

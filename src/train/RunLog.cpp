@@ -52,6 +52,13 @@ void RunLog::info(const std::string& line) {
   std::cout << line << std::endl;
 }
 
+void RunLog::warn(const std::string& line) {
+  if (!active_) return;
+  clearProgress();
+  std::cout << std::flush;
+  std::cerr << "ringtrain: warning: " << line << std::endl;
+}
+
 void RunLog::record(const nlohmann::ordered_json& entry, bool printLine) {
   if (!active_) return;
   metrics_ << entry.dump() << '\n';

@@ -25,6 +25,7 @@
 #include "ringtrain/ddp/ParameterSync.h"
 #include "ringtrain/ddp/Reducer.h"
 #include "ringtrain/platform/Resources.h"
+#include "ringtrain/train/Checkpointer.h"
 #include "ringtrain/train/LrSchedule.h"
 #include "ringtrain/train/ModelFile.h"
 #include "ringtrain/train/Optimizer.h"
@@ -90,20 +91,31 @@ class Trainer {
   RunSummary run() {
     const auto start = Clock::now();
     comm::runOnAllRanks(control_, [&] { setUp(); });
+    const std::optional<checkpoint::Checkpoint> resumed = checkpointer_->share();
+    if (resumed) {
+      comm::runOnAllRanks(control_, [&] {
+        start_ = checkpointer_->restore(*resumed, *model_, *optimizer_);
+        resumedFrom_ = resumed->path;
+      });
+      step_ = start_.step;
+    }
     ddp::verifySameParameters(control_, parameters_);
     ddp::broadcastParameters(data_, parameters_);
     announce();
 
     double trainingSeconds = 0;
     windowStart_ = Clock::now();
-    for (int64_t epoch = 0; epoch < epochsToRun_ && !finished(); ++epoch) {
+    bool evaluated = false;
+    for (int64_t epoch = start_.epoch; epoch < epochsToRun_ && !finished(); ++epoch) {
       const auto epochStart = Clock::now();
       const double cpuStart = platform::processCpuSeconds();
-      trainEpoch(epoch);
+      trainEpoch(epoch, epoch == start_.epoch ? start_.stepInEpoch : 0);
+      evaluated = true;
       trainingSeconds += secondsSince(epochStart);
       trainingCpuSeconds_ += platform::processCpuSeconds() - cpuStart;
       evaluate(epoch);
     }
+    if (!evaluated) evaluate(start_.epoch);  // resumed with nothing left to train
     summary_.samplesPerSec = trainingSeconds > 0 ? globalSamples_ / trainingSeconds : 0;
     summary_.trainingSeconds = trainingSeconds;
     summary_.wallSeconds = secondsSince(start);
@@ -155,6 +167,26 @@ class Trainer {
     windowLoss_ = at::zeros({}, at::TensorOptions().device(device_).dtype(at::kDouble));
     log_ = std::make_unique<RunLog>(isRankZero(), outputPath("metrics.jsonl"),
                                     showProgressBar(config_.progress));
+    checkpointer_ = std::make_unique<Checkpointer>(config_, control_, runIdentity());
+    checkpointer_->locate(*log_);
+  }
+
+  // What a checkpoint must share with this run to be resumed from: the model, the data and the
+  // order in which it is read. Step counts (--epochs, --max-steps) may change.
+  nlohmann::json runIdentity() const {
+    return {{"model", modelSpec_.kind},
+            {"hidden", modelSpec_.hidden},
+            {"input_shape", modelSpec_.inputShape},
+            {"num_classes", modelSpec_.numClasses},
+            {"optimizer", config_.optimizer},
+            {"train", trainingData_.train.source},
+            {"train_samples", trainingData_.train.size()},
+            {"world_size", control_.size()},
+            {"batch_size", config_.batchSize},
+            {"grad_accum", config_.gradAccum},
+            {"seed", config_.seed},
+            {"shuffle", config_.shuffle},
+            {"drop_last", config_.dropLast}};
   }
 
   void announce() {
@@ -171,7 +203,18 @@ class Trainer {
          << trainingData_.validation.size() << " samples\n"
          << "  " << epochsToRun_ << " epoch(s) x " << stepsPerEpoch_ << " steps, global batch "
          << config_.batchSize * config_.gradAccum * world << ", lr " << schedule_.baseLr
-         << "\n  gradients: " << describeReducer() << "\n  output " << config_.outputDir;
+         << "\n  gradients: " << describeReducer() << "\n  output " << config_.outputDir
+         << "\n  checkpoints: ";
+    if (checkpointer_->writes()) {
+      line << "every " << config_.checkpointEvery << " steps into " << checkpointer_->directory()
+           << " (newest " << config_.checkpointKeep << " kept)";
+    } else {
+      line << "off (--checkpoint-every N turns them on)";
+    }
+    if (!resumedFrom_.empty()) {
+      line << "\n  resumed from " << resumedFrom_ << " at step " << start_.step << " (epoch "
+           << start_.epoch + 1 << ")";
+    }
     log_->info(line.str());
   }
 
@@ -204,7 +247,7 @@ class Trainer {
   }
 
   // ---------------------------------- TRAINING SECTION BEGIN ----------------------------------
-  void trainEpoch(int64_t epoch) {
+  void trainEpoch(int64_t epoch, int64_t firstStep) {
     const int world = control_.size();
     const std::vector<int64_t> order =
         data::shardIndices({trainingData_.train.size(), world, control_.rank(), config_.seed, epoch,
@@ -213,7 +256,8 @@ class Trainer {
     at::Tensor epochLoss = at::zeros({}, at::TensorOptions().device(device_).dtype(at::kDouble));
     int64_t epochSteps = 0;
 
-    for (int64_t stepInEpoch = 0; stepInEpoch < stepsPerEpoch_ && !finished(); ++stepInEpoch) {
+    for (int64_t stepInEpoch = firstStep; stepInEpoch < stepsPerEpoch_ && !finished();
+         ++stepInEpoch) {
       const int64_t firstMicroBatch = stepInEpoch * config_.gradAccum;
       const int64_t microBatches =
           std::min(config_.gradAccum, microBatchesPerEpoch_ - firstMicroBatch);
@@ -253,6 +297,9 @@ class Trainer {
                        windowLoss_.item<double>() / windowSteps_);
       }
       if (step_ % config_.logEvery == 0 || finished()) logTraining(epoch, lr);
+      if (checkpointer_->dueAfter(step_)) {
+        checkpointer_->save({step_, epoch, stepInEpoch + 1}, *model_, *optimizer_, *log_);
+      }
     }
     if (epochSteps > 0) summary_.finalTrainLoss = epochLoss.item<double>() / epochSteps;
     summary_.epochs = epoch + 1;
@@ -342,7 +389,11 @@ class Trainer {
         {"allreduce", comm::algorithmName(reducerOptions_.algorithm)},
         {"overlap", reducerOptions_.overlap},
         {"grad_compression", ddp::compressionName(reducerOptions_.compression)},
-        {"seed", config_.seed}};
+        {"seed", config_.seed},
+        {"resumed_from", resumedFrom_.empty() ? nlohmann::json() : nlohmann::json(resumedFrom_)},
+        {"resumed_at_step", start_.step},
+        {"checkpoints_written", checkpointer_->written()},
+        {"checkpoint_failures", checkpointer_->failures()}};
     writeFileAtomically(outputPath("summary.json"), summary.dump(2) + "\n");
     log_->info("done: " + formatKeyValues(ordered_json{{"steps", summary_.steps},
                                                        {"epochs", summary_.epochs},
@@ -368,6 +419,9 @@ class Trainer {
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::unique_ptr<ddp::Reducer> reducer_;
   std::unique_ptr<RunLog> log_;
+  std::unique_ptr<Checkpointer> checkpointer_;
+  TrainingPosition start_;  // where this run picks up: step 0, or a checkpoint's position
+  std::string resumedFrom_;
   LrSchedule schedule_;
 
   int64_t perRankSamples_ = 0;

@@ -1,7 +1,12 @@
 #include "ringtrain/util/Files.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cstdio>
 
 #include <cerrno>
 #include <cstring>
@@ -42,23 +47,90 @@ std::string readFile(const std::string& path) {
   return bytes.str();
 }
 
-void writeFileAtomically(const std::string& path, const std::string& bytes) {
-  const std::string temporary = path + ".tmp-" + std::to_string(::getpid());
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  RINGTRAIN_USER_CHECK(fd >= 0, "cannot write " << temporary << ": " << reason());
+void writeFileDurably(const std::string& path, const std::string& bytes) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  RINGTRAIN_USER_CHECK(fd >= 0, "cannot write " << path << ": " << reason());
   try {
-    writeAll(fd, bytes, temporary);
-    RINGTRAIN_USER_CHECK(::fsync(fd) == 0, "cannot flush " << temporary << ": " << reason());
+    writeAll(fd, bytes, path);
+    RINGTRAIN_USER_CHECK(::fsync(fd) == 0, "cannot flush " << path << ": " << reason());
   } catch (...) {
     ::close(fd);
+    throw;
+  }
+  RINGTRAIN_USER_CHECK(::close(fd) == 0, "cannot write " << path << ": " << reason());
+}
+
+void syncDirectory(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  RINGTRAIN_USER_CHECK(fd >= 0, "cannot open directory " << path << ": " << reason());
+  const bool synced = ::fsync(fd) == 0;
+  const std::string why = synced ? std::string() : reason();
+  ::close(fd);
+  RINGTRAIN_USER_CHECK(synced, "cannot flush directory " << path << ": " << why);
+}
+
+void writeFileAtomically(const std::string& path, const std::string& bytes) {
+  const std::string temporary = path + ".tmp-" + std::to_string(::getpid());
+  try {
+    writeFileDurably(temporary, bytes);
+  } catch (...) {
     ::unlink(temporary.c_str());
     throw;
   }
-  ::close(fd);
   if (::rename(temporary.c_str(), path.c_str()) != 0) {
     const std::string why = reason();
     ::unlink(temporary.c_str());
     throw UserError("cannot move " + temporary + " to " + path + ": " + why);
+  }
+}
+
+bool isDirectory(const std::string& path) {
+  struct stat info {};
+  return ::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
+}
+
+bool pathExists(const std::string& path) {
+  struct stat info {};
+  return ::lstat(path.c_str(), &info) == 0;
+}
+
+void makeDirectories(const std::string& path) {
+  if (path.empty() || isDirectory(path)) return;
+  const size_t slash = path.find_last_of('/', path.size() - 2);
+  if (slash != std::string::npos && slash > 0) makeDirectories(path.substr(0, slash));
+  if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
+    throw UserError("cannot create directory " + path + ": " + reason());
+  }
+  RINGTRAIN_USER_CHECK(isDirectory(path), path << " exists and is not a directory");
+}
+
+std::vector<std::string> listDirectory(const std::string& path) {
+  std::vector<std::string> names;
+  DIR* directory = ::opendir(path.c_str());
+  if (directory == nullptr) return names;
+  while (const dirent* entry = ::readdir(directory)) {
+    const std::string name = entry->d_name;
+    if (name != "." && name != "..") names.push_back(name);
+  }
+  ::closedir(directory);
+  return names;
+}
+
+void removeTree(const std::string& path) {
+  if (!pathExists(path)) return;
+  // Depth first, without following symbolic links out of the tree.
+  ::nftw(
+      path.c_str(),
+      [](const char* entry, const struct stat*, int, struct FTW*) {
+        std::remove(entry);
+        return 0;
+      },
+      16, FTW_DEPTH | FTW_PHYS);
+}
+
+void renamePath(const std::string& from, const std::string& to) {
+  if (::rename(from.c_str(), to.c_str()) != 0) {
+    throw UserError("cannot move " + from + " to " + to + ": " + reason());
   }
 }
 

@@ -30,4 +30,8 @@ class CollectiveFailure : public std::runtime_error {
 // `control` must be a CPU communicator. UserError maps to exit code 2, anything else to 1.
 void runOnAllRanks(Communicator& control, const std::function<void()>& step);
 
+// Every rank returns `root`'s `text` (the others' argument is ignored). Collective, on a CPU
+// communicator.
+std::string broadcastString(Communicator& control, const std::string& text, int root);
+
 }  // namespace ringtrain::comm

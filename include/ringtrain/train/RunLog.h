@@ -16,6 +16,8 @@ class RunLog {
   ~RunLog();
 
   void info(const std::string& line);
+  // "ringtrain: warning: <line>" on stderr.
+  void warn(const std::string& line);
   // Writes a record to metrics.jsonl and a "key=value ..." line (of `keys`) to stdout.
   void record(const nlohmann::ordered_json& entry, bool printLine = true);
   bool showsProgress() const { return progressBar_; }

@@ -51,6 +51,12 @@ struct TrainConfig {
   // gradient communication
   ddp::ReducerOptions reducer;
 
+  // checkpoints
+  std::string checkpointDir;    // empty: <outputDir>/checkpoints
+  int64_t checkpointEvery = 0;  // optimizer steps between checkpoints; 0: none
+  int checkpointKeep = 3;       // newest checkpoints kept
+  std::string resume = "auto";  // auto (newest good checkpoint, if any) | none | a checkpoint
+
   // runtime and output
   std::string device = "auto";  // auto | cpu | cuda
   int threads = 0;              // 0: cores / ranks on this host

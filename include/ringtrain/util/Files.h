@@ -1,7 +1,13 @@
 // Small filesystem helpers whose errors name the path.
+//
+// The directory helpers use POSIX calls rather than std::filesystem: the PyTorch wheel's
+// libtorch.so exports its own copy of std::filesystem, which the dynamic linker can bind in place
+// of libstdc++'s, and some of its functions crash when called from our code
+// (std::filesystem::remove_all jumps to address 0).
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace ringtrain {
 
@@ -11,6 +17,23 @@ std::string readFile(const std::string& path);
 // Writes `bytes` to PATH.tmp-<pid>, flushes it to disk, then renames it over PATH, so readers see
 // either the old file or the complete new one, never a partial write.
 void writeFileAtomically(const std::string& path, const std::string& bytes);
+
+// Writes `bytes` to PATH (created or truncated) and flushes it to disk; UserError naming PATH.
+void writeFileDurably(const std::string& path, const std::string& bytes);
+
+// Flushes a directory's entries (files created or renamed in it) to disk.
+void syncDirectory(const std::string& path);
+
+bool isDirectory(const std::string& path);
+bool pathExists(const std::string& path);
+// Creates the directory and its parents; UserError naming the path.
+void makeDirectories(const std::string& path);
+// Names in the directory (without "." and ".."); empty if it cannot be read.
+std::vector<std::string> listDirectory(const std::string& path);
+// Removes a file or a directory tree, as far as it can; never throws.
+void removeTree(const std::string& path);
+// rename(2); UserError naming both paths.
+void renamePath(const std::string& from, const std::string& to);
 
 // Creates the directory (and parents) and proves it is writable; UserError naming `what` if not.
 void ensureWritableDirectory(const std::string& path, const std::string& what);

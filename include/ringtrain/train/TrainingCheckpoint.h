@@ -1,0 +1,23 @@
+// What a checkpoint holds besides the trainer's position: the model's parameters and buffers
+// (model.safetensors), the optimizer's state in LibTorch's own format (optimizer.pt) and the CPU
+// random generator (rng.bin), as bytes for checkpoint::writeCheckpoint.
+#pragma once
+
+#include <torch/optim/optimizer.h>
+
+#include <string>
+
+#include "ringtrain/checkpoint/CheckpointStore.h"
+#include "ringtrain/models/Model.h"
+
+namespace ringtrain::train {
+
+checkpoint::NamedBlobs snapshotTraining(models::Classifier& model,
+                                        torch::optim::Optimizer& optimizer);
+
+// Puts the snapshot back into a model and optimizer built with the same configuration. UserError
+// naming `origin` (the checkpoint's path) if a file is missing or does not fit the model.
+void restoreTraining(const checkpoint::NamedBlobs& files, const std::string& origin,
+                     models::Classifier& model, torch::optim::Optimizer& optimizer);
+
+}  // namespace ringtrain::train

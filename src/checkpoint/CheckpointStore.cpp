@@ -1,0 +1,191 @@
+#include "ringtrain/checkpoint/CheckpointStore.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <regex>
+
+#include "ringtrain/util/Crc32c.h"
+#include "ringtrain/util/Error.h"
+#include "ringtrain/util/Files.h"
+
+namespace ringtrain::checkpoint {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kManifest = "manifest.json";
+constexpr const char* kFormat = "ringtrain-checkpoint";
+constexpr int kVersion = 1;
+constexpr const char* kPartialPrefix = ".partial-";
+constexpr const char* kReplacedPrefix = ".replaced-";
+
+// A file name from a manifest must stay inside its checkpoint directory.
+bool isPlainName(const std::string& name) {
+  return !name.empty() && name != "." && name != ".." && name != kManifest &&
+         name.find('/') == std::string::npos && name.find('\0') == std::string::npos;
+}
+
+// The manifest's checksum covers its own text without the checksum field; nlohmann::json prints
+// an object's keys in sorted order, so the text is reproducible.
+uint32_t manifestChecksum(json manifest) {
+  manifest.erase("manifest_crc32c");
+  return crc32c(manifest.dump());
+}
+
+std::string join(const std::string& dir, const std::string& name) {
+  return dir.empty() || dir.back() == '/' ? dir + name : dir + "/" + name;
+}
+
+// Checkpoint directories of `dir`, newest first.
+std::vector<std::pair<int64_t, std::string>> checkpointsIn(const std::string& dir) {
+  std::vector<std::pair<int64_t, std::string>> found;
+  for (const std::string& name : listDirectory(dir)) {
+    const auto step = stepOfCheckpointName(name);
+    if (step && isDirectory(join(dir, name))) found.emplace_back(*step, join(dir, name));
+  }
+  std::sort(found.begin(), found.end(),
+            [](const auto& a, const auto& b) { return a.first > b.first; });
+  return found;
+}
+
+}  // namespace
+
+std::string checkpointName(int64_t step) {
+  char name[32];
+  std::snprintf(name, sizeof(name), "step-%09lld", static_cast<long long>(step));
+  return name;
+}
+
+std::optional<int64_t> stepOfCheckpointName(const std::string& name) {
+  static const std::regex pattern("step-([0-9]{1,18})");
+  std::smatch match;
+  if (!std::regex_match(name, match, pattern)) return std::nullopt;
+  return std::stoll(match[1].str());
+}
+
+std::string writeCheckpoint(const std::string& dir, int64_t step, const json& state,
+                            const NamedBlobs& files) {
+  RINGTRAIN_CHECK(step >= 0, "checkpoint step " << step);
+  const std::string name = checkpointName(step);
+  const std::string final = join(dir, name);
+  const std::string pid = std::to_string(::getpid());
+  const std::string partial = join(dir, kPartialPrefix + name + "-" + pid);
+  try {
+    makeDirectories(dir);
+    removeTree(partial);
+    makeDirectories(partial);
+    json entries = json::array();
+    for (const auto& [file, bytes] : files) {
+      RINGTRAIN_CHECK(isPlainName(file), "checkpoint file name '" << file << "'");
+      writeFileDurably(join(partial, file), bytes);
+      entries.push_back({{"name", file}, {"bytes", bytes.size()}, {"crc32c", crc32c(bytes)}});
+    }
+    json manifest{{"format", kFormat},
+                  {"version", kVersion},
+                  {"step", step},
+                  {"state", state},
+                  {"files", entries}};
+    manifest["manifest_crc32c"] = manifestChecksum(manifest);
+    writeFileDurably(join(partial, kManifest), manifest.dump(1) + "\n");
+    syncDirectory(partial);
+
+    if (pathExists(final)) {
+      // Replacing a checkpoint of the same step (a run resumed from an older one): the old one
+      // goes only once the new one is complete.
+      const std::string replaced = join(dir, kReplacedPrefix + name + "-" + pid);
+      removeTree(replaced);
+      renamePath(final, replaced);
+      try {
+        renamePath(partial, final);
+      } catch (...) {
+        try {
+          renamePath(replaced, final);  // put the old one back
+        } catch (...) {
+        }
+        throw;
+      }
+      removeTree(replaced);
+    } else {
+      renamePath(partial, final);
+    }
+    syncDirectory(dir);
+  } catch (...) {
+    removeTree(partial);
+    throw;
+  }
+  return final;
+}
+
+Checkpoint readCheckpoint(const std::string& path) {
+  RINGTRAIN_USER_CHECK(isDirectory(path), "checkpoint " << path << " is not a directory");
+  const std::string manifestPath = join(path, kManifest);
+  RINGTRAIN_USER_CHECK(pathExists(manifestPath),
+                       "checkpoint " << path << " is incomplete: it has no " << kManifest);
+  json manifest;
+  try {
+    manifest = json::parse(readFile(manifestPath));
+  } catch (const json::exception& e) {
+    throw UserError(manifestPath + " is not valid JSON (truncated or corrupt?): " + e.what());
+  }
+  try {
+    RINGTRAIN_USER_CHECK(manifest.is_object() && manifest.value("format", "") == kFormat,
+                         manifestPath << " is not a ringtrain checkpoint manifest");
+    RINGTRAIN_USER_CHECK(manifest.at("version").get<int>() == kVersion,
+                         manifestPath << " has version " << manifest.at("version")
+                                      << "; this ringtrain reads version " << kVersion);
+    RINGTRAIN_USER_CHECK(
+        manifest.at("manifest_crc32c").get<uint32_t>() == manifestChecksum(manifest),
+        manifestPath << " fails its checksum (corrupt)");
+    Checkpoint checkpoint;
+    checkpoint.path = path;
+    checkpoint.step = manifest.at("step").get<int64_t>();
+    checkpoint.state = manifest.at("state");
+    for (const json& entry : manifest.at("files")) {
+      const auto name = entry.at("name").get<std::string>();
+      RINGTRAIN_USER_CHECK(isPlainName(name), manifestPath
+                                                  << " names a file outside the checkpoint: '"
+                                                  << name << "'");
+      const std::string file = join(path, name);
+      RINGTRAIN_USER_CHECK(pathExists(file), "checkpoint " << path << " lacks " << name);
+      std::string bytes = readFile(file);
+      RINGTRAIN_USER_CHECK(bytes.size() == entry.at("bytes").get<uint64_t>(),
+                           file << " has " << bytes.size() << " bytes, the manifest says "
+                                << entry.at("bytes") << " (truncated?)");
+      RINGTRAIN_USER_CHECK(crc32c(bytes) == entry.at("crc32c").get<uint32_t>(),
+                           file << " fails its checksum (corrupt)");
+      checkpoint.files.emplace_back(name, std::move(bytes));
+    }
+    return checkpoint;
+  } catch (const json::exception& e) {
+    throw UserError(manifestPath + " is malformed: " + e.what());
+  }
+}
+
+std::optional<Checkpoint> latestCheckpoint(const std::string& dir,
+                                           std::vector<std::string>* skipped) {
+  for (const auto& [step, path] : checkpointsIn(dir)) {
+    try {
+      return readCheckpoint(path);
+    } catch (const UserError& error) {
+      if (skipped) skipped->push_back(error.what());
+    }
+  }
+  return std::nullopt;
+}
+
+void pruneCheckpoints(const std::string& dir, int keep) {
+  RINGTRAIN_CHECK(keep >= 1, "pruneCheckpoints keep=" << keep);
+  const auto checkpoints = checkpointsIn(dir);
+  for (size_t i = static_cast<size_t>(keep); i < checkpoints.size(); ++i) {
+    removeTree(checkpoints[i].second);
+  }
+  for (const std::string& name : listDirectory(dir)) {
+    if (name.rfind(kPartialPrefix, 0) == 0 || name.rfind(kReplacedPrefix, 0) == 0) {
+      removeTree(join(dir, name));
+    }
+  }
+}
+
+}  // namespace ringtrain::checkpoint

@@ -1,0 +1,121 @@
+#include "ringtrain/train/Checkpointer.h"
+
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+
+#include "ringtrain/comm/Agreement.h"
+#include "ringtrain/train/TrainingCheckpoint.h"
+#include "ringtrain/util/Error.h"
+
+namespace ringtrain::train {
+namespace {
+
+using nlohmann::json;
+
+std::string defaultDirectory(const TrainConfig& config) {
+  return (std::filesystem::path(config.outputDir) / "checkpoints").string();
+}
+
+}  // namespace
+
+Checkpointer::Checkpointer(const TrainConfig& config, comm::Communicator& control, json identity)
+    : config_(config),
+      control_(control),
+      identity_(std::move(identity)),
+      directory_(config.checkpointDir.empty() ? defaultDirectory(config) : config.checkpointDir) {
+  RINGTRAIN_USER_CHECK(config.checkpointEvery >= 0, "--checkpoint-every must not be negative");
+  RINGTRAIN_USER_CHECK(config.checkpointKeep >= 1, "--checkpoint-keep must be at least 1");
+}
+
+void Checkpointer::locate(RunLog& log) {
+  if (control_.rank() != 0 || config_.resume == "none") return;
+  if (config_.resume != "auto") {
+    found_ = checkpoint::readCheckpoint(config_.resume);  // asked for by path: must be good
+    return;
+  }
+  std::vector<std::string> skipped;
+  found_ = checkpoint::latestCheckpoint(directory_, &skipped);
+  for (const std::string& reason : skipped) log.warn("skipping checkpoint: " + reason);
+}
+
+std::optional<checkpoint::Checkpoint> Checkpointer::share() {
+  // One string carries the path, step and state; then each file.
+  json header;
+  if (control_.rank() == 0 && found_) {
+    header = {{"path", found_->path}, {"step", found_->step}, {"state", found_->state}};
+    json names = json::array();
+    for (const auto& [name, bytes] : found_->files) names.push_back(name);
+    header["files"] = names;
+  }
+  header = json::parse(comm::broadcastString(control_, header.dump(), 0));
+  if (header.is_null()) return std::nullopt;
+  checkpoint::Checkpoint checkpoint;
+  checkpoint.path = header.at("path").get<std::string>();
+  checkpoint.step = header.at("step").get<int64_t>();
+  checkpoint.state = header.at("state");
+  size_t index = 0;
+  for (const json& name : header.at("files")) {
+    const std::string mine = control_.rank() == 0 ? found_->files[index].second : std::string();
+    checkpoint.files.emplace_back(name.get<std::string>(),
+                                  comm::broadcastString(control_, mine, 0));
+    ++index;
+  }
+  found_.reset();
+  return checkpoint;
+}
+
+TrainingPosition Checkpointer::restore(const checkpoint::Checkpoint& checkpoint,
+                                       models::Classifier& model,
+                                       torch::optim::Optimizer& optimizer) const {
+  const json& saved = checkpoint.state;
+  RINGTRAIN_USER_CHECK(saved.contains("identity") && saved.contains("position"),
+                       "checkpoint " << checkpoint.path << " was not written by ringtrain train");
+  const json& theirs = saved.at("identity");
+  std::ostringstream differences;
+  for (const auto& [key, value] : identity_.items()) {
+    const json other = theirs.contains(key) ? theirs.at(key) : json();
+    if (other != value)
+      differences << "\n  " << key << ": " << other << " there, " << value << " here";
+  }
+  RINGTRAIN_USER_CHECK(differences.str().empty(),
+                       "checkpoint " << checkpoint.path
+                                     << " belongs to a different run:" << differences.str()
+                                     << "\nresume with the same settings, pick another "
+                                        "--checkpoint-dir, or pass --resume none");
+  restoreTraining(checkpoint.files, checkpoint.path, model, optimizer);
+  const json& position = saved.at("position");
+  return {position.at("step").get<int64_t>(), position.at("epoch").get<int64_t>(),
+          position.at("step_in_epoch").get<int64_t>()};
+}
+
+bool Checkpointer::save(const TrainingPosition& position, models::Classifier& model,
+                        torch::optim::Optimizer& optimizer, RunLog& log) {
+  if (control_.rank() != 0) return true;
+  const auto start = std::chrono::steady_clock::now();
+  const json state{{"identity", identity_},
+                   {"position",
+                    {{"step", position.step},
+                     {"epoch", position.epoch},
+                     {"step_in_epoch", position.stepInEpoch}}}};
+  try {
+    const std::string path = checkpoint::writeCheckpoint(directory_, position.step, state,
+                                                         snapshotTraining(model, optimizer));
+    checkpoint::pruneCheckpoints(directory_, config_.checkpointKeep);
+    ++written_;
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::ostringstream line;
+    line << "checkpoint: " << path << " (" << seconds << " s)";
+    log.info(line.str());
+    return true;
+  } catch (const UserError& error) {
+    ++failures_;
+    log.warn(std::string("checkpoint at step ") + std::to_string(position.step) +
+             " not written, training goes on: " + error.what());
+    return false;
+  }
+}
+
+}  // namespace ringtrain::train

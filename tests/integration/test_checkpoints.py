@@ -1,0 +1,108 @@
+"""Checkpoints end to end: a run stopped at any point and resumed from its newest complete
+checkpoint ends with exactly the model of a run that was never stopped."""
+import glob
+import os
+import re
+import signal
+import subprocess
+import time
+import unittest
+
+from ringtrain_testing import BIN, RingtrainTestCase, command, run
+
+# Constant learning rate, shuffled data over several epochs: resuming must restore the weights,
+# the momentum, the step and the position in the epoch's sample order to come out identical.
+DATA = ["--train", "synthetic:1200:16:4", "--val", "synthetic:200:16:4", "--hidden", "32,16",
+        "--epochs", "3", "--batch-size", "20", "--lr", "0.05", "--log-every", "1000"]
+
+
+def model_bytes(out):
+    with open(os.path.join(out, "model.safetensors"), "rb") as f:
+        return f.read()
+
+
+def checkpoints(directory):
+    return sorted(glob.glob(os.path.join(directory, "step-*")))
+
+
+class Checkpoints(RingtrainTestCase):
+    def test_resuming_a_stopped_run_gives_the_uninterrupted_model(self):
+        # 1200 samples / (2 ranks x 20) = 30 steps per epoch, 90 in all; stopping at step 40 lands
+        # mid-epoch.
+        whole = self.train("whole", DATA, ranks=2)
+        out = self.path("stopped")
+        self.train("stopped", DATA + ["--max-steps", "40", "--checkpoint-every", "20"], ranks=2)
+        self.assertEqual([os.path.basename(p) for p in checkpoints(os.path.join(out, "checkpoints"))],
+                         ["step-000000020", "step-000000040"])
+        self.train("stopped", DATA, ranks=2)  # --resume auto is the default
+        summary = self.summary(out)
+        self.assertEqual(summary["resumed_at_step"], 40)
+        self.assertEqual(summary["steps"], 90)
+        self.assertEqual(model_bytes(out), model_bytes(whole))
+
+    def test_resume_after_a_rank_is_killed(self):
+        args = ["--train", "synthetic:40000:64:4", "--val", "synthetic:200:64:4", "--hidden", "256,256",
+                "--epochs", "2", "--batch-size", "32", "--lr", "0.02", "--log-every", "1000"]
+        whole = self.train("whole", args, ranks=2, timeout=600)
+        out = self.path("killed")
+        flags = ["train", "--output-dir", out, "--progress", "off", "--threads", "1",
+                 "--checkpoint-every", "100"] + args
+        job = subprocess.Popen(command(flags, ranks=2), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 300
+        while not checkpoints(os.path.join(out, "checkpoints")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertTrue(checkpoints(os.path.join(out, "checkpoints")), "no checkpoint appeared")
+        pattern = f"^{re.escape(BIN)} train --output-dir {re.escape(out)} "  # the ranks, not mpirun
+        ranks = subprocess.run(["pgrep", "-f", pattern],
+                               capture_output=True, text=True).stdout.split()
+        self.assertEqual(len(ranks), 2, ranks)
+        os.kill(int(ranks[-1]), signal.SIGKILL)
+        job.communicate(timeout=120)
+        self.assertNotEqual(job.returncode, 0)
+        self.assertFalse(os.path.exists(os.path.join(out, "summary.json")), "the run finished before the kill")
+
+        self.train("killed", args, ranks=2, timeout=600)
+        self.assertGreater(self.summary(out)["resumed_at_step"], 0)
+        self.assertEqual(model_bytes(out), model_bytes(whole))
+
+    def test_a_corrupt_newest_checkpoint_is_skipped_for_the_one_before(self):
+        whole = self.train("whole", DATA)
+        out = self.path("corrupt")
+        self.train("corrupt", DATA + ["--max-steps", "120", "--checkpoint-every", "60"])
+        newest = checkpoints(os.path.join(out, "checkpoints"))[-1]
+        with open(os.path.join(newest, "optimizer.pt"), "r+b") as f:
+            f.seek(100)
+            byte = f.read(1)
+            f.seek(100)
+            f.write(bytes([byte[0] ^ 0xFF]))
+        result = run(["train", "--output-dir", out, "--progress", "off", "--threads", "1"] + DATA)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("skipping checkpoint", result.stderr)
+        self.assertIn("optimizer.pt fails its checksum", result.stderr)
+        self.assertEqual(self.summary(out)["resumed_at_step"], 60)
+        self.assertEqual(model_bytes(out), model_bytes(whole))
+
+    def test_resuming_with_other_settings_is_refused(self):
+        out = self.path("settings")
+        self.train("settings", DATA + ["--max-steps", "20", "--checkpoint-every", "20"])
+        changed = [a if a != "20" else "10" for a in DATA]  # --batch-size 10
+        result = run(["train", "--output-dir", out, "--progress", "off"] + changed, ranks=2)
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("belongs to a different run", result.stderr)
+        self.assertIn("batch_size: 20 there, 10 here", result.stderr)
+        self.assertIn("world_size: 1 there, 2 here", result.stderr)
+        # Explicitly not resuming is always possible.
+        self.train("settings", changed + ["--resume", "none"], ranks=2)
+
+    def test_resume_from_a_named_checkpoint_that_is_broken_fails(self):
+        out = self.path("named")
+        self.train("named", DATA + ["--max-steps", "20", "--checkpoint-every", "20"])
+        checkpoint = checkpoints(os.path.join(out, "checkpoints"))[0]
+        os.truncate(os.path.join(checkpoint, "model.safetensors"), 10)
+        result = run(["train", "--output-dir", out, "--progress", "off", "--resume", checkpoint] + DATA)
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("model.safetensors has 10 bytes", result.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
