@@ -7,6 +7,7 @@
 #include "ringtrain/comm/Session.h"
 #include "ringtrain/platform/Placement.h"
 #include "ringtrain/platform/Resources.h"
+#include "ringtrain/platform/StopSignals.h"
 #include "ringtrain/train/Trainer.h"
 #include "ringtrain/util/Error.h"
 
@@ -32,6 +33,7 @@ int runTrain(int argc, char** argv) {
     }
     platform::applyPlacement(placement);
     platform::retainFreedMemory();
+    platform::installStopSignals();  // after MPI_Init, which may install handlers of its own
     // Gradients travel on their own communicator so that the reducer's communication thread and
     // the main thread's control messages stay apart.
     const std::unique_ptr<comm::Communicator> data = session.makeCommunicatorFor(placement.device);

@@ -25,6 +25,7 @@
 #include "ringtrain/ddp/ParameterSync.h"
 #include "ringtrain/ddp/Reducer.h"
 #include "ringtrain/platform/Resources.h"
+#include "ringtrain/platform/StopSignals.h"
 #include "ringtrain/train/Checkpointer.h"
 #include "ringtrain/train/LrSchedule.h"
 #include "ringtrain/train/ModelFile.h"
@@ -41,6 +42,7 @@ using Clock = std::chrono::steady_clock;
 using ordered_json = nlohmann::ordered_json;
 
 constexpr int64_t kEvaluationBatch = 1024;
+constexpr int64_t kStopVoteEvery = 16;  // steps, on GPUs
 
 double secondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -113,9 +115,10 @@ class Trainer {
       evaluated = true;
       trainingSeconds += secondsSince(epochStart);
       trainingCpuSeconds_ += platform::processCpuSeconds() - cpuStart;
-      evaluate(epoch);
+      if (!stopRequested_) evaluate(epoch);
     }
-    if (!evaluated) evaluate(start_.epoch);  // resumed with nothing left to train
+    // Resumed with nothing left to train.
+    if (!evaluated && !stopRequested_) evaluate(start_.epoch);
     summary_.samplesPerSec = trainingSeconds > 0 ? globalSamples_ / trainingSeconds : 0;
     summary_.trainingSeconds = trainingSeconds;
     summary_.wallSeconds = secondsSince(start);
@@ -125,7 +128,21 @@ class Trainer {
 
  private:
   bool isRankZero() const { return control_.rank() == 0; }
-  bool finished() const { return step_ >= totalSteps_; }
+  bool finished() const { return step_ >= totalSteps_ || stopRequested_; }
+
+  // Every rank calls this after the same step. Which signal, and which rank got it, is worth
+  // the two small collectives of a once-only event.
+  void announceStop() {
+    const int local = platform::stopSignalReceived();
+    at::Tensor signal = at::full({1}, static_cast<int64_t>(local), at::kLong);
+    control_.allReduce(signal, comm::ReduceOp::kMax);
+    at::Tensor firstRank = at::full({1}, local != 0 ? control_.rank() : control_.size(), at::kLong);
+    control_.allReduce(firstRank, comm::ReduceOp::kMin);
+    stopReason_ = platform::signalName(static_cast<int>(signal.item<int64_t>()));
+    log_->info("stopping at step " + std::to_string(step_) + " of " + std::to_string(totalSteps_) +
+               ": " + stopReason_ + " received by rank " +
+               std::to_string(firstRank.item<int64_t>()) + "; resume with the same command");
+  }
   std::string outputPath(const char* file) const {
     return (std::filesystem::path(config_.outputDir) / file).string();
   }
@@ -275,8 +292,13 @@ class Trainer {
         stepLoss += loss.detach();
         stepSamples += end - begin;
       }
-      const at::Tensor meanLoss =
-          reducer_->finishBackward(stepLoss / static_cast<double>(microBatches));
+      // Whether any rank was asked to stop travels with the loss, in the allreduce every step
+      // makes anyway.
+      const at::Tensor stopVote =
+          at::full({1}, platform::stopSignalReceived() != 0 ? 1.0 : 0.0, stepLoss.options());
+      const at::Tensor reduced = reducer_->finishBackward(
+          at::cat({stepLoss / static_cast<double>(microBatches), stopVote}));
+      const at::Tensor meanLoss = reduced.slice(0, 0, 1);
       if (config_.clipGradNorm > 0) {
         torch::nn::utils::clip_grad_norm_(model_->parameters(), config_.clipGradNorm);
       }
@@ -296,10 +318,16 @@ class Trainer {
         log_->progress(epoch + 1, epochsToRun_, stepInEpoch + 1, stepsPerEpoch_,
                        windowLoss_.item<double>() / windowSteps_);
       }
+      // Reading the vote waits for the device, so a GPU run looks at it every few steps; every
+      // rank looks at the same steps, so all stop at the same one.
+      if (!device_.is_cuda() || step_ % kStopVoteEvery == 0) {
+        if (reduced[1].item<double>() > 0) stopRequested_ = true;
+      }
       if (step_ % config_.logEvery == 0 || finished()) logTraining(epoch, lr);
-      if (checkpointer_->dueAfter(step_)) {
+      if (checkpointer_->dueAfter(step_) || stopRequested_) {
         checkpointer_->save({step_, epoch, stepInEpoch + 1}, *model_, *optimizer_, *log_);
       }
+      if (stopRequested_) announceStop();
     }
     if (epochSteps > 0) summary_.finalTrainLoss = epochLoss.item<double>() / epochSteps;
     summary_.epochs = epoch + 1;
@@ -393,7 +421,8 @@ class Trainer {
         {"resumed_from", resumedFrom_.empty() ? nlohmann::json() : nlohmann::json(resumedFrom_)},
         {"resumed_at_step", start_.step},
         {"checkpoints_written", checkpointer_->written()},
-        {"checkpoint_failures", checkpointer_->failures()}};
+        {"checkpoint_failures", checkpointer_->failures()},
+        {"stopped_by", stopReason_.empty() ? nlohmann::json() : nlohmann::json(stopReason_)}};
     writeFileAtomically(outputPath("summary.json"), summary.dump(2) + "\n");
     log_->info("done: " + formatKeyValues(ordered_json{{"steps", summary_.steps},
                                                        {"epochs", summary_.epochs},
@@ -422,6 +451,8 @@ class Trainer {
   std::unique_ptr<Checkpointer> checkpointer_;
   TrainingPosition start_;  // where this run picks up: step 0, or a checkpoint's position
   std::string resumedFrom_;
+  bool stopRequested_ = false;  // some rank got a stop signal; all stop after the same step
+  std::string stopReason_;
   LrSchedule schedule_;
 
   int64_t perRankSamples_ = 0;

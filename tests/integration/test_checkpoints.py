@@ -15,6 +15,10 @@ from ringtrain_testing import BIN, RingtrainTestCase, command, run
 DATA = ["--train", "synthetic:1200:16:4", "--val", "synthetic:200:16:4", "--hidden", "32,16",
         "--epochs", "3", "--batch-size", "20", "--lr", "0.05", "--log-every", "1000"]
 
+# Long enough (1250 steps at 2 ranks) for a test to stop it after its first checkpoint.
+LONG = ["--train", "synthetic:40000:64:4", "--val", "synthetic:200:64:4", "--hidden", "256,256",
+        "--epochs", "2", "--batch-size", "32", "--lr", "0.02", "--log-every", "1000"]
+
 
 def model_bytes(out):
     with open(os.path.join(out, "model.safetensors"), "rb") as f:
@@ -41,22 +45,11 @@ class Checkpoints(RingtrainTestCase):
         self.assertEqual(model_bytes(out), model_bytes(whole))
 
     def test_resume_after_a_rank_is_killed(self):
-        args = ["--train", "synthetic:40000:64:4", "--val", "synthetic:200:64:4", "--hidden", "256,256",
-                "--epochs", "2", "--batch-size", "32", "--lr", "0.02", "--log-every", "1000"]
+        args = LONG
         whole = self.train("whole", args, ranks=2, timeout=600)
         out = self.path("killed")
-        flags = ["train", "--output-dir", out, "--progress", "off", "--threads", "1",
-                 "--checkpoint-every", "100"] + args
-        job = subprocess.Popen(command(flags, ranks=2), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 300
-        while not checkpoints(os.path.join(out, "checkpoints")) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        self.assertTrue(checkpoints(os.path.join(out, "checkpoints")), "no checkpoint appeared")
-        pattern = f"^{re.escape(BIN)} train --output-dir {re.escape(out)} "  # the ranks, not mpirun
-        ranks = subprocess.run(["pgrep", "-f", pattern],
-                               capture_output=True, text=True).stdout.split()
-        self.assertEqual(len(ranks), 2, ranks)
-        os.kill(int(ranks[-1]), signal.SIGKILL)
+        job, pids = self.start_and_wait_for_training(out, ["--checkpoint-every", "100"] + args, 2)
+        os.kill(pids[-1], signal.SIGKILL)
         job.communicate(timeout=120)
         self.assertNotEqual(job.returncode, 0)
         self.assertFalse(os.path.exists(os.path.join(out, "summary.json")), "the run finished before the kill")
@@ -64,6 +57,41 @@ class Checkpoints(RingtrainTestCase):
         self.train("killed", args, ranks=2, timeout=600)
         self.assertGreater(self.summary(out)["resumed_at_step"], 0)
         self.assertEqual(model_bytes(out), model_bytes(whole))
+
+    def start_and_wait_for_training(self, out, args, ranks):
+        flags = ["train", "--output-dir", out, "--progress", "off", "--threads", "1"] + args
+        job = subprocess.Popen(command(flags, ranks=ranks), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+        deadline = time.monotonic() + 300
+        while not checkpoints(os.path.join(out, "checkpoints")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertTrue(checkpoints(os.path.join(out, "checkpoints")), "no checkpoint appeared")
+        pattern = f"^{re.escape(BIN)} train --output-dir {re.escape(out)} "  # the ranks, not mpirun
+        pids = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.split()
+        self.assertEqual(len(pids), ranks, pids)
+        return job, [int(pid) for pid in pids]
+
+    def test_a_stop_signal_to_one_rank_stops_all_at_a_checkpoint_that_resumes_exactly(self):
+        args = LONG
+        whole = self.train("whole", args, ranks=2, timeout=600)
+        for name, sig in (("term", signal.SIGTERM), ("usr1", signal.SIGUSR1)):
+            with self.subTest(signal=name):
+                out = self.path(name)
+                job, pids = self.start_and_wait_for_training(out, ["--checkpoint-every", "100"] + args, 2)
+                started = time.monotonic()
+                os.kill(pids[-1], sig)
+                stdout, stderr = job.communicate(timeout=120)
+                self.assertEqual(job.returncode, 0, stderr)
+                self.assertLess(time.monotonic() - started, 60)
+                summary = self.summary(out)
+                self.assertEqual(summary["stopped_by"], signal.Signals(sig).name)
+                self.assertLess(summary["steps"], 1250)
+                self.assertIn(f"stopping at step {summary['steps']}", stdout)
+                newest = os.path.basename(checkpoints(os.path.join(out, "checkpoints"))[-1])
+                self.assertEqual(newest, f"step-{summary['steps']:09d}")
+                self.train(name, args, ranks=2, timeout=600)
+                self.assertEqual(self.summary(out)["resumed_at_step"], summary["steps"])
+                self.assertEqual(model_bytes(out), model_bytes(whole))
 
     def test_a_corrupt_newest_checkpoint_is_skipped_for_the_one_before(self):
         whole = self.train("whole", DATA)

@@ -1,0 +1,47 @@
+#include "ringtrain/platform/StopSignals.h"
+
+#include <csignal>
+
+namespace ringtrain::platform {
+namespace {
+
+volatile std::sig_atomic_t received = 0;
+
+void onStopSignal(int signal) {
+  if (received != 0) {
+    // Asked twice: stop now, the way the signal would without us.
+    std::signal(signal, SIG_DFL);
+    std::raise(signal);
+    return;
+  }
+  received = signal;
+}
+
+}  // namespace
+
+void installStopSignals() {
+  struct sigaction action {};
+  action.sa_handler = onStopSignal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;  // system calls in progress carry on
+  for (const int signal : {SIGTERM, SIGINT, SIGUSR1}) sigaction(signal, &action, nullptr);
+}
+
+int stopSignalReceived() {
+  return received;
+}
+
+const char* signalName(int signal) {
+  switch (signal) {
+    case SIGTERM:
+      return "SIGTERM";
+    case SIGINT:
+      return "SIGINT";
+    case SIGUSR1:
+      return "SIGUSR1";
+    default:
+      return "a signal";
+  }
+}
+
+}  // namespace ringtrain::platform
