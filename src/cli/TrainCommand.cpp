@@ -34,10 +34,20 @@ int runTrain(int argc, char** argv) {
     platform::applyPlacement(placement);
     platform::retainFreedMemory();
     platform::installStopSignals();  // after MPI_Init, which may install handlers of its own
+    train::TrainConfig& config = options.config;
+    if (!placement.device.is_cuda() && !session.allowsCommunicationThread() &&
+        config.reducer.overlapMode != ddp::OverlapMode::kOff) {
+      if (config.reducer.overlapMode == ddp::OverlapMode::kOn && topology.rank == 0) {
+        std::cerr << "ringtrain: warning: --overlap on ignored: this MPI library does not allow "
+                     "a communication thread (MPI_THREAD_SERIALIZED)"
+                  << std::endl;
+      }
+      config.reducer.overlapMode = ddp::OverlapMode::kOff;
+    }
     // Gradients travel on their own communicator so that the reducer's communication thread and
     // the main thread's control messages stay apart.
     const std::unique_ptr<comm::Communicator> data = session.makeCommunicatorFor(placement.device);
-    train::runTraining(options.config, *cpu, *data, placement);
+    train::runTraining(config, *cpu, *data, placement);
     return 0;
   } catch (const comm::CollectiveFailure& failure) {
     return reportCollectiveFailure("train", topology, failure);

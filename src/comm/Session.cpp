@@ -15,6 +15,7 @@ Session::Session(int* argc, char*** argv) {
   int provided = 0;
   // SERIALIZED leaves room for a communication thread that takes turns with the main thread.
   MPI_CHECK(MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &provided));
+  allowsCommunicationThread_ = provided >= MPI_THREAD_SERIALIZED;
   MPI_CHECK(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
   MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &topology_.rank));
   MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &topology_.size));

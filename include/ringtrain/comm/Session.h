@@ -20,6 +20,9 @@ class Session {
   Session& operator=(const Session&) = delete;
 
   const Topology& topology() const { return topology_; }
+  // Whether MPI allows a second thread to make MPI calls (taking turns with the main thread), as
+  // the reducer's communication thread does when it overlaps gradients with backward on CPU.
+  bool allowsCommunicationThread() const { return allowsCommunicationThread_; }
 
   // Collectives on CPU tensors through MPI. Also the control plane on GPU runs (metrics,
   // agreement). Collective; every communicator is its own channel, so two of them (one driven by
@@ -35,6 +38,7 @@ class Session {
 
  private:
   Topology topology_;
+  bool allowsCommunicationThread_ = false;
 };
 
 // Versions for `ringtrain info`; callable without a Session.
