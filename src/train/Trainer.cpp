@@ -1,11 +1,14 @@
 // The training job, top to bottom:
-//   setUp()            every rank: flags, data, model, optimizer; all ranks succeed or fail
-//   together synchronize        same parameter names/shapes everywhere, then rank 0's values
+// clang-format off
+//   setUp()            every rank: flags, data, model, optimizer; all succeed or fail together
+//   resume             rank 0's checkpoint, if --resume finds one, restored on every rank
+//   synchronize        same parameter names and shapes everywhere, then rank 0's values
 //   TRAINING SECTION   per optimizer step: micro-batches forward/backward (the reducer averages
-//                      gradients bucket by bucket during the last backward), clip, learning
-//                      rate, optimizer step
+//                      gradients bucket by bucket), clip, learning rate, optimizer step; then
+//                      a checkpoint when due or when a stop signal was agreed
 //   evaluate()         every epoch, each validation sample counted once across ranks
 //   finish()           rank 0 writes model.safetensors and summary.json
+// clang-format on
 #include "ringtrain/train/Trainer.h"
 
 #include <ATen/ATen.h>
