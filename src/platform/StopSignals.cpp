@@ -25,6 +25,9 @@ void installStopSignals() {
   sigemptyset(&action.sa_mask);
   action.sa_flags = SA_RESTART;  // system calls in progress carry on
   for (const int signal : {SIGTERM, SIGINT, SIGUSR1}) sigaction(signal, &action, nullptr);
+  // Past a file-size limit a write then fails with EFBIG, which the writer reports by file name
+  // (and a checkpoint is skipped with a warning), instead of the kernel killing the process.
+  std::signal(SIGXFSZ, SIG_IGN);
 }
 
 int stopSignalReceived() {

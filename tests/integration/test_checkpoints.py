@@ -122,6 +122,35 @@ class Checkpoints(RingtrainTestCase):
         # Explicitly not resuming is always possible.
         self.train("settings", changed + ["--resume", "none"], ranks=2)
 
+    def test_a_checkpoint_that_does_not_fit_on_disk_is_skipped_and_nothing_is_damaged(self):
+        disk = self.path("disk")
+        os.makedirs(disk)
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", disk],
+                          capture_output=True).returncode != 0:
+            self.skipTest("mounting a small tmpfs needs root")
+        try:
+            out = self.path("full")
+            flags = DATA + ["--checkpoint-dir", disk, "--checkpoint-every", "20"]
+            self.train("full", flags + ["--max-steps", "20"], ranks=2)
+            # Shrink the file system to what the first checkpoint uses plus one page: the next
+            # checkpoint runs out of space part way through.
+            stats = os.statvfs(disk)
+            used_kib = (stats.f_blocks - stats.f_bfree) * stats.f_frsize // 1024
+            subprocess.run(["mount", "-o", f"remount,size={used_kib + 4}k", disk], check=True)
+            result = run(["train", "--output-dir", out, "--progress", "off", "--threads", "1",
+                          "--max-steps", "40"] + flags, ranks=2)
+            self.assertEqual(result.returncode, 0, result.stderr)
+            self.assertIn("checkpoint at step 40 not written, training goes on", result.stderr)
+            self.assertIn("No space left on device", result.stderr)
+            self.assertEqual(os.listdir(disk), ["step-000000020"])  # intact, no partial left
+            self.assertEqual(self.summary(out)["checkpoint_failures"], 1)
+            self.assertEqual(self.summary(out)["steps"], 40)
+            subprocess.run(["mount", "-o", "remount,size=1m", disk], check=True)
+            self.train("full", flags + ["--max-steps", "40"], ranks=2)  # space again
+            self.assertEqual(self.summary(out)["resumed_at_step"], 20)
+        finally:
+            subprocess.run(["umount", disk], capture_output=True)
+
     def test_resume_from_a_named_checkpoint_that_is_broken_fails(self):
         out = self.path("named")
         self.train("named", DATA + ["--max-steps", "20", "--checkpoint-every", "20"])

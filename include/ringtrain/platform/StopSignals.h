@@ -6,6 +6,7 @@
 
 namespace ringtrain::platform {
 
+// Also ignores SIGXFSZ, so that a file-size limit makes writes fail with an error we report.
 void installStopSignals();
 
 // The first stop signal received, or 0.
