@@ -154,7 +154,6 @@ ParsedTrainOptions parseTrainOptions(int argc, char** argv) {
   c.outputDir = str("output-dir");
   c.checkpointDir = str("checkpoint-dir");
   c.checkpointEvery = integer("checkpoint-every");
-  RINGTRAIN_USER_CHECK(c.checkpointEvery >= 0, "--checkpoint-every must not be negative");
   const int64_t keep = integer("checkpoint-keep");
   RINGTRAIN_USER_CHECK(keep >= 1 && keep <= 1000000, "--checkpoint-keep must be at least 1");
   c.checkpointKeep = static_cast<int>(keep);

@@ -74,18 +74,6 @@ bool overlapPays(OverlapMode mode, bool onGpu, int spareCoresPerRank) {
   return onGpu || spareCoresPerRank >= 1;
 }
 
-std::string overlapModeName(OverlapMode mode) {
-  switch (mode) {
-    case OverlapMode::kOn:
-      return "on";
-    case OverlapMode::kOff:
-      return "off";
-    case OverlapMode::kAuto:
-      break;
-  }
-  return "auto";
-}
-
 Reducer::Reducer(comm::Communicator& comm, NamedParameters parameters, ReducerOptions options)
     : comm_(comm), parameters_(trainable(parameters)), options_(options) {
   RINGTRAIN_CHECK(!parameters_.empty(), "the model has no trainable parameters");

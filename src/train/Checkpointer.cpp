@@ -24,10 +24,7 @@ Checkpointer::Checkpointer(const TrainConfig& config, comm::Communicator& contro
     : config_(config),
       control_(control),
       identity_(std::move(identity)),
-      directory_(config.checkpointDir.empty() ? defaultDirectory(config) : config.checkpointDir) {
-  RINGTRAIN_USER_CHECK(config.checkpointEvery >= 0, "--checkpoint-every must not be negative");
-  RINGTRAIN_USER_CHECK(config.checkpointKeep >= 1, "--checkpoint-keep must be at least 1");
-}
+      directory_(config.checkpointDir.empty() ? defaultDirectory(config) : config.checkpointDir) {}
 
 void Checkpointer::locate(RunLog& log) {
   if (control_.rank() != 0 || config_.resume == "none") return;

@@ -45,7 +45,6 @@ using Clock = std::chrono::steady_clock;
 using ordered_json = nlohmann::ordered_json;
 
 constexpr int64_t kEvaluationBatch = 1024;
-constexpr int64_t kStopVoteEvery = 16;  // steps, on GPUs
 
 double secondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -62,6 +61,7 @@ void validateConfig(const TrainConfig& config) {
   RINGTRAIN_USER_CHECK(config.clipGradNorm >= 0, "--clip-grad-norm must not be negative");
   RINGTRAIN_USER_CHECK(config.logEvery > 0, "--log-every must be positive");
   RINGTRAIN_USER_CHECK(!config.outputDir.empty(), "--output-dir must not be empty");
+  RINGTRAIN_USER_CHECK(config.checkpointEvery >= 0, "--checkpoint-every must not be negative");
 }
 
 ddp::ReducerOptions resolveReducerOptions(const ddp::ReducerOptions& requested,
@@ -321,11 +321,8 @@ class Trainer {
         log_->progress(epoch + 1, epochsToRun_, stepInEpoch + 1, stepsPerEpoch_,
                        windowLoss_.item<double>() / windowSteps_);
       }
-      // Reading the vote waits for the device, so a GPU run looks at it every few steps; every
-      // rank looks at the same steps, so all stop at the same one.
-      if (!device_.is_cuda() || step_ % kStopVoteEvery == 0) {
-        if (reduced[1].item<double>() > 0) stopRequested_ = true;
-      }
+      // Identical on every rank, so all stop after the same step.
+      if (reduced[1].item<double>() > 0) stopRequested_ = true;
       if (step_ % config_.logEvery == 0 || finished()) logTraining(epoch, lr);
       if (checkpointer_->dueAfter(step_) || stopRequested_) {
         checkpointer_->save({step_, epoch, stepInEpoch + 1}, *model_, *optimizer_, *log_);

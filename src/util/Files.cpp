@@ -36,9 +36,7 @@ void writeAll(int fd, const std::string& bytes, const std::string& path) {
 }  // namespace
 
 std::string readFile(const std::string& path) {
-  std::error_code error;
-  RINGTRAIN_USER_CHECK(!std::filesystem::is_directory(path, error),
-                       "cannot read " << path << ": it is a directory");
+  RINGTRAIN_USER_CHECK(!isDirectory(path), "cannot read " << path << ": it is a directory");
   std::ifstream input(path, std::ios::binary);
   RINGTRAIN_USER_CHECK(input, "cannot read " << path << ": " << reason());
   std::ostringstream bytes;

@@ -51,7 +51,6 @@ std::string compressionName(GradCompression compression);
 // reducing after backward; see docs/BENCHMARKS.md.
 enum class OverlapMode { kAuto, kOn, kOff };
 bool overlapPays(OverlapMode mode, bool onGpu, int spareCoresPerRank);
-std::string overlapModeName(OverlapMode mode);
 
 struct ReducerOptions {
   BucketLimits limits;
