@@ -31,6 +31,7 @@ int runTrain(int argc, char** argv) {
       if (topology.rank == 0) std::cout << options.helpText;
       return 0;
     }
+    session.limitWaits(options.commTimeout, "train");
     platform::applyPlacement(placement);
     platform::retainFreedMemory();
     platform::installStopSignals();  // after MPI_Init, which may install handlers of its own

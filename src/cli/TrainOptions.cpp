@@ -60,7 +60,10 @@ cxxopts::Options trainOptions() {
       "allreduce",
       "native (the backend's own), ring (ringtrain's ring) or auto (ring for buckets of 16 MiB "
       "and more on CPU, native otherwise)",
-      text("auto"), "ALGO");
+      text("auto"), "ALGO")("comm-timeout",
+                            "end the job when one communication call has waited this many "
+                            "seconds for the other ranks (0: wait forever)",
+                            text("300"), "S");
   options.add_options("Checkpoints")(
       "checkpoint-dir", "where checkpoints go (default: <output-dir>/checkpoints)", text(""),
       "DIR")("checkpoint-every", "write a checkpoint every N optimizer steps (0: never)", text("0"),
@@ -148,6 +151,11 @@ ParsedTrainOptions parseTrainOptions(int argc, char** argv) {
                           : compression == "bf16" ? ddp::GradCompression::kBf16
                                                   : ddp::GradCompression::kNone;
   c.reducer.algorithm = parseAllReduceAlgorithm("allreduce", str("allreduce"));
+  const double commTimeout = real("comm-timeout");
+  RINGTRAIN_USER_CHECK(
+      commTimeout >= 0 && commTimeout <= 7 * 24 * 3600,
+      "--comm-timeout must be between 0 and 604800 seconds (got " << str("comm-timeout") << ")");
+  parsed.commTimeout = std::chrono::milliseconds(std::llround(commTimeout * 1000));
 
   c.device = parseChoice("device", str("device"), {"auto", "cpu", "cuda"});
   c.threads = static_cast<int>(integer("threads"));

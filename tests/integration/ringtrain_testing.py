@@ -2,6 +2,7 @@
 read what it wrote. CTest sets RINGTRAIN_BIN and RINGTRAIN_MPIRUN."""
 import json
 import os
+import re
 import subprocess
 import tempfile
 import time
@@ -47,6 +48,19 @@ class RingtrainTestCase(unittest.TestCase):
         self.assertEqual(result.returncode, 0, f"ringtrain failed:\n{result.stdout}\n{result.stderr}")
         return out
 
+    def start_training(self, out, args, ranks, ready, wait=300):
+        """Starts a run under mpirun and returns (job, rank pids in rank order) once ready() holds."""
+        flags = ["train", "--output-dir", out, "--progress", "off", "--threads", "1"] + list(args)
+        job = subprocess.Popen(command(flags, ranks=ranks), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+        deadline = time.monotonic() + wait
+        while not ready() and time.monotonic() < deadline and job.poll() is None:
+            time.sleep(0.05)
+        self.assertTrue(ready(), "the run never got ready" + (f":\n{job.communicate()[1]}" if job.poll() else ""))
+        pids = rank_pids(out)
+        self.assertEqual(len(pids), ranks, pids)
+        return job, pids
+
     @staticmethod
     def model(out):
         return load_file(os.path.join(out, "model.safetensors"))
@@ -60,6 +74,20 @@ class RingtrainTestCase(unittest.TestCase):
         self.assertEqual(sorted(a), sorted(b))
         for name in a:
             np.testing.assert_allclose(a[name], b[name], rtol=rtol, atol=atol, err_msg=name)
+
+
+def rank_pids(out):
+    """The pids of the ranks (not mpirun) of the run writing to `out`, in rank order."""
+    pattern = f"^{re.escape(BIN)} train --output-dir {re.escape(out)} "
+    ranks = {}
+    for pid in subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.split():
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                env = dict(item.split(b"=", 1) for item in f.read().split(b"\0") if b"=" in item)
+        except FileNotFoundError:
+            continue
+        ranks[int(env[b"OMPI_COMM_WORLD_RANK"])] = int(pid)
+    return [ranks[r] for r in sorted(ranks)]
 
 
 def write_csv(path, labels, features):

@@ -2,13 +2,12 @@
 checkpoint ends with exactly the model of a run that was never stopped."""
 import glob
 import os
-import re
 import signal
 import subprocess
 import time
 import unittest
 
-from ringtrain_testing import BIN, RingtrainTestCase, command, run
+from ringtrain_testing import RingtrainTestCase, run
 
 # Constant learning rate, shuffled data over several epochs: resuming must restore the weights,
 # the momentum, the step and the position in the epoch's sample order to come out identical.
@@ -59,17 +58,7 @@ class Checkpoints(RingtrainTestCase):
         self.assertEqual(model_bytes(out), model_bytes(whole))
 
     def start_and_wait_for_training(self, out, args, ranks):
-        flags = ["train", "--output-dir", out, "--progress", "off", "--threads", "1"] + args
-        job = subprocess.Popen(command(flags, ranks=ranks), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
-        deadline = time.monotonic() + 300
-        while not checkpoints(os.path.join(out, "checkpoints")) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        self.assertTrue(checkpoints(os.path.join(out, "checkpoints")), "no checkpoint appeared")
-        pattern = f"^{re.escape(BIN)} train --output-dir {re.escape(out)} "  # the ranks, not mpirun
-        pids = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.split()
-        self.assertEqual(len(pids), ranks, pids)
-        return job, [int(pid) for pid in pids]
+        return self.start_training(out, args, ranks, lambda: checkpoints(os.path.join(out, "checkpoints")))
 
     def test_a_stop_signal_to_one_rank_stops_all_at_a_checkpoint_that_resumes_exactly(self):
         args = LONG

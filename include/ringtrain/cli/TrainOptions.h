@@ -1,6 +1,7 @@
 // Command-line flags of `ringtrain train` and their translation into a TrainConfig.
 #pragma once
 
+#include <chrono>
 #include <string>
 
 #include "ringtrain/train/TrainConfig.h"
@@ -9,6 +10,8 @@ namespace ringtrain::cli {
 
 struct ParsedTrainOptions {
   train::TrainConfig config;
+  // How long a rank waits in one communication call before it ends the job; zero waits forever.
+  std::chrono::milliseconds commTimeout{0};
   bool help = false;
   std::string helpText;
 };

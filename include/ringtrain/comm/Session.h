@@ -6,7 +6,9 @@
 #include <c10/core/Device.h>
 
 #include "ringtrain/comm/Communicator.h"
+#include "ringtrain/comm/Watchdog.h"
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -33,12 +35,20 @@ class Session {
   // A new channel for tensors on `device`: NCCL for a CUDA device, MPI for the CPU. Collective.
   std::unique_ptr<Communicator> makeCommunicatorFor(const c10::Device& device) const;
 
+  // From now on, a blocking call of any communicator this session made (before or after) that
+  // has not returned after `timeout` ends the job with exit status 1, naming this rank, its host
+  // and the call on stderr. `command` names the ringtrain command in that message.
+  void limitWaits(std::chrono::milliseconds timeout, const std::string& command);
+
   // Ends every rank of the job now. Used when a rank fails while others may sit in a collective.
   [[noreturn]] void abortJob(int exitCode) const;
 
  private:
+  std::unique_ptr<Communicator> watched(std::unique_ptr<Communicator> communicator) const;
+
   Topology topology_;
   bool allowsCommunicationThread_ = false;
+  std::shared_ptr<Watchdog> watchdog_ = std::make_shared<Watchdog>();
 };
 
 // Versions for `ringtrain info`; callable without a Session.

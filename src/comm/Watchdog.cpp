@@ -1,0 +1,107 @@
+#include "ringtrain/comm/Watchdog.h"
+
+#include <algorithm>
+#include <iomanip>
+#include <sstream>
+
+namespace ringtrain::comm {
+namespace {
+
+void writeSize(std::ostream& out, int64_t bytes) {
+  if (bytes < 1024) {
+    out << bytes << " bytes";
+  } else if (bytes < 1024 * 1024) {
+    out << std::fixed << std::setprecision(1) << bytes / 1024.0 << " KiB";
+  } else {
+    out << std::fixed << std::setprecision(1) << bytes / (1024.0 * 1024.0) << " MiB";
+  }
+}
+
+}  // namespace
+
+uint64_t OpenWaits::open(const char* operation, int64_t bytes, WatchClock::time_point now) {
+  const uint64_t id = nextId_++;
+  waits_.push_back({id, operation, bytes, now});
+  return id;
+}
+
+void OpenWaits::close(uint64_t id) {
+  const auto found =
+      std::find_if(waits_.begin(), waits_.end(), [id](const Wait& wait) { return wait.id == id; });
+  if (found != waits_.end()) waits_.erase(found);
+}
+
+void OpenWaits::postpone(WatchClock::duration pause) {
+  for (Wait& wait : waits_) wait.since += pause;
+}
+
+std::optional<OpenWaits::Expired> OpenWaits::oldestExpired(WatchClock::time_point now,
+                                                           WatchClock::duration timeout) const {
+  const auto oldest = std::min_element(
+      waits_.begin(), waits_.end(), [](const Wait& a, const Wait& b) { return a.since < b.since; });
+  if (oldest == waits_.end() || now - oldest->since < timeout) return std::nullopt;
+  std::ostringstream description;
+  description << oldest->operation;
+  if (oldest->bytes > 0) {
+    description << " of ";
+    writeSize(description, oldest->bytes);
+  }
+  return Expired{description.str(),
+                 std::chrono::duration_cast<std::chrono::milliseconds>(now - oldest->since)};
+}
+
+Watchdog::~Watchdog() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Watchdog::arm(std::chrono::milliseconds timeout, Handler onExpired) {
+  if (armed() || timeout.count() <= 0) return;
+  timeout_ = timeout;
+  onExpired_ = std::move(onExpired);
+  armed_.store(true, std::memory_order_release);
+  thread_ = std::thread([this] { run(); });
+}
+
+Watchdog::Watch Watchdog::watch(const char* operation, int64_t bytes) {
+  if (!armed()) return Watch();
+  std::lock_guard<std::mutex> lock(mutex_);
+  return Watch(this, waits_.open(operation, bytes, WatchClock::now()));
+}
+
+Watchdog::Watch::~Watch() {
+  if (owner_ == nullptr) return;
+  std::lock_guard<std::mutex> lock(owner_->mutex_);
+  owner_->waits_.close(id_);
+}
+
+void Watchdog::run() {
+  // Checking ten times per timeout keeps the overshoot at a tenth; a second is often enough for
+  // timeouts of minutes.
+  const auto interval = std::clamp<std::chrono::milliseconds>(
+      timeout_ / 10, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
+  std::unique_lock<std::mutex> lock(mutex_);
+  auto lastCheck = WatchClock::now();
+  while (!stopping_) {
+    wake_.wait_for(lock, interval, [this] { return stopping_; });
+    if (stopping_) return;
+    const auto now = WatchClock::now();
+    // Oversleeping by far means this whole process was stopped, not that a peer was late.
+    const auto overslept = now - lastCheck - interval;
+    if (overslept > std::max<WatchClock::duration>(interval, std::chrono::seconds(1))) {
+      waits_.postpone(overslept);
+    }
+    lastCheck = now;
+    if (auto expired = waits_.oldestExpired(now, timeout_)) {
+      lock.unlock();
+      onExpired_(*expired);
+      return;
+    }
+  }
+}
+
+}  // namespace ringtrain::comm

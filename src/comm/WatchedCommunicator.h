@@ -1,0 +1,34 @@
+// A Communicator that runs every blocking call of another one under the session's watchdog, so a
+// call that never returns ends the job after the timeout instead of hanging it.
+#pragma once
+
+#include <memory>
+
+#include "ringtrain/comm/Communicator.h"
+#include "ringtrain/comm/Watchdog.h"
+
+namespace ringtrain::comm {
+
+class WatchedCommunicator final : public Communicator {
+ public:
+  WatchedCommunicator(std::unique_ptr<Communicator> inner, std::shared_ptr<Watchdog> watchdog);
+
+  const Topology& topology() const override { return inner_->topology(); }
+  std::string backendName() const override { return inner_->backendName(); }
+  bool reducesOnHost() const override { return inner_->reducesOnHost(); }
+  void allReduce(at::Tensor& tensor, ReduceOp op) override;
+  void broadcast(at::Tensor& tensor, int root) override;
+  at::Tensor allGather(const at::Tensor& tensor) override;
+  void send(const at::Tensor& tensor, int peer) override;
+  void recv(at::Tensor& tensor, int peer) override;
+  std::unique_ptr<PendingTransfer> startSendRecv(const at::Tensor& outgoing, int to,
+                                                 at::Tensor& incoming, int from) override;
+  void barrier() override;
+  void synchronize() override;
+
+ private:
+  std::unique_ptr<Communicator> inner_;
+  std::shared_ptr<Watchdog> watchdog_;
+};
+
+}  // namespace ringtrain::comm

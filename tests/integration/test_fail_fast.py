@@ -1,0 +1,73 @@
+"""No rank is left waiting: when one rank dies or stops making progress, every rank of the job is
+gone, with a non-zero exit, within --comm-timeout."""
+import os
+import signal
+import time
+import unittest
+
+from ringtrain_testing import RingtrainTestCase, rank_pids
+
+TIMEOUT = 5
+# Tens of thousands of steps: far longer than any test waits.
+DATA = ["--train", "synthetic:200000:64:4", "--val", "synthetic:100:64:4", "--hidden", "128",
+        "--batch-size", "8", "--log-every", "20"]
+ENDLESS = DATA + ["--epochs", "50", "--comm-timeout", str(TIMEOUT)]
+
+
+class FailFast(RingtrainTestCase):
+    def start(self, name, ranks, args=ENDLESS):
+        out = self.path(name)
+        metrics = os.path.join(out, "metrics.jsonl")
+        job, pids = self.start_training(out, args, ranks,
+                                        lambda: os.path.exists(metrics) and os.path.getsize(metrics) > 0)
+        return out, job, pids
+
+    def assertJobGone(self, job, out, started, bound):
+        stdout, stderr = job.communicate(timeout=bound + 60)
+        elapsed = time.monotonic() - started
+        self.assertNotEqual(job.returncode, 0, stderr)
+        self.assertLess(elapsed, bound, stderr)
+        deadline = time.monotonic() + 10
+        while rank_pids(out) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(rank_pids(out), [], "ranks outlived the job")
+        self.assertFalse(os.path.exists(os.path.join(out, "summary.json")), "the run finished on its own")
+        return stderr
+
+    def test_a_killed_rank_ends_the_job(self):
+        for ranks, victim in ((2, 1), (3, 0), (3, 2)):
+            with self.subTest(ranks=ranks, killed=victim):
+                out, job, pids = self.start(f"kill-{ranks}-{victim}", ranks)
+                started = time.monotonic()
+                os.kill(pids[victim], signal.SIGKILL)
+                self.assertJobGone(job, out, started, TIMEOUT)
+
+    def test_a_rank_that_stops_making_progress_ends_the_job_after_the_timeout(self):
+        for ranks, victim in ((2, 1), (3, 0), (3, 1)):
+            with self.subTest(ranks=ranks, stopped=victim):
+                out, job, pids = self.start(f"stop-{ranks}-{victim}", ranks)
+                started = time.monotonic()
+                os.kill(pids[victim], signal.SIGSTOP)
+                # The check runs ten times per timeout; a rank above 0 holds back a second per
+                # rank so that one report comes first.
+                stderr = self.assertJobGone(job, out, started, TIMEOUT + 1.0 + ranks + 10)
+                self.assertGreater(time.monotonic() - started, TIMEOUT)
+                reports = [line for line in stderr.splitlines() if "has not completed after" in line]
+                self.assertEqual(len(reports), 1, stderr)
+                reporter = 0 if victim != 0 else 1
+                self.assertRegex(reports[0], rf"^ringtrain train: error on rank {reporter} \(\S+\): "
+                                             rf"\w+ of [0-9.]+ (bytes|KiB|MiB) has not completed after "
+                                             rf"[0-9.]+ s: another rank stopped making progress or died "
+                                             rf"\(--comm-timeout {TIMEOUT}\.0 s\)$")
+
+    def test_a_zero_timeout_waits_as_long_as_it_takes(self):
+        _, job, pids = self.start("patient", 2, DATA + ["--max-steps", "400", "--comm-timeout", "0"])
+        os.kill(pids[1], signal.SIGSTOP)
+        time.sleep(TIMEOUT + 2)
+        os.kill(pids[1], signal.SIGCONT)
+        _, stderr = job.communicate(timeout=120)
+        self.assertEqual(job.returncode, 0, stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,91 @@
+#include <gtest/gtest.h>
+
+#include <future>
+
+#include "ringtrain/comm/Watchdog.h"
+
+namespace ringtrain::comm {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+TEST(OpenWaits, NothingExpiresBeforeTheTimeout) {
+  OpenWaits waits;
+  const WatchClock::time_point start{};
+  waits.open("allreduce", 4 << 20, start);
+  EXPECT_FALSE(waits.oldestExpired(start + seconds(9), seconds(10)));
+  const auto expired = waits.oldestExpired(start + seconds(10), seconds(10));
+  ASSERT_TRUE(expired);
+  EXPECT_EQ(expired->description, "allreduce of 4.0 MiB");
+  EXPECT_EQ(expired->waited, seconds(10));
+}
+
+TEST(OpenWaits, ReportsTheOldestOpenWait) {
+  OpenWaits waits;
+  const WatchClock::time_point start{};
+  const uint64_t first = waits.open("broadcast", 100, start);
+  waits.open("allreduce", 3 * 1024 + 512, start + seconds(2));
+  waits.open("barrier", 0, start + seconds(4));
+  EXPECT_EQ(waits.oldestExpired(start + seconds(20), seconds(5))->description,
+            "broadcast of 100 bytes");
+  waits.close(first);
+  const auto expired = waits.oldestExpired(start + seconds(20), seconds(5));
+  EXPECT_EQ(expired->description, "allreduce of 3.5 KiB");
+  EXPECT_EQ(expired->waited, seconds(18));
+  EXPECT_EQ(waits.size(), 2u);
+}
+
+TEST(OpenWaits, ClosedWaitsNeverExpire) {
+  OpenWaits waits;
+  const WatchClock::time_point start{};
+  for (int i = 0; i < 5; ++i) waits.close(waits.open("barrier", 0, start + seconds(i)));
+  EXPECT_EQ(waits.size(), 0u);
+  EXPECT_FALSE(waits.oldestExpired(start + seconds(3600), seconds(1)));
+  EXPECT_EQ(waits.oldestExpired(start + seconds(3600), seconds(1)), std::nullopt);
+}
+
+TEST(OpenWaits, TimeSpentPausedDoesNotCount) {
+  OpenWaits waits;
+  const WatchClock::time_point start{};
+  waits.open("allreduce", 0, start);
+  waits.postpone(seconds(30));
+  EXPECT_FALSE(waits.oldestExpired(start + seconds(35), seconds(10)));
+  EXPECT_EQ(waits.oldestExpired(start + seconds(40), seconds(10))->waited, seconds(10));
+}
+
+TEST(Watchdog, DisarmedWatchesNeverFire) {
+  Watchdog watchdog;
+  const auto watch = watchdog.watch("allreduce", 8);
+  EXPECT_FALSE(watchdog.armed());
+}
+
+TEST(Watchdog, CallsTheHandlerOnceAWaitOutlivesTheTimeout) {
+  Watchdog watchdog;
+  std::promise<OpenWaits::Expired> fired;
+  watchdog.arm(milliseconds(50),
+               [&](const OpenWaits::Expired& expired) { fired.set_value(expired); });
+  const auto started = WatchClock::now();
+  const auto watch = watchdog.watch("barrier", 0);
+  auto result = fired.get_future();
+  ASSERT_EQ(result.wait_for(seconds(10)), std::future_status::ready);
+  const OpenWaits::Expired expired = result.get();
+  EXPECT_EQ(expired.description, "barrier");
+  EXPECT_GE(expired.waited, milliseconds(50));
+  EXPECT_GE(WatchClock::now() - started, milliseconds(50));
+}
+
+TEST(Watchdog, WaitsThatEndInTimeDoNotFire) {
+  Watchdog watchdog;
+  std::atomic<int> calls{0};
+  watchdog.arm(milliseconds(200), [&](const OpenWaits::Expired&) { ++calls; });
+  for (int i = 0; i < 20; ++i) {
+    const auto watch = watchdog.watch("allreduce", 4);
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  std::this_thread::sleep_for(milliseconds(300));  // nothing open: idle time is not a wait
+  EXPECT_EQ(calls.load(), 0);
+}
+
+}  // namespace
+}  // namespace ringtrain::comm
