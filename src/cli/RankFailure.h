@@ -1,6 +1,7 @@
 // How a command that runs on every rank ends when something throws.
 #pragma once
 
+#include <chrono>
 #include <exception>
 #include <string>
 
@@ -9,7 +10,8 @@
 
 namespace ringtrain::cli {
 
-// Every rank got the failure together; the reporting rank says why. Returns the exit status.
+// Every rank got the failure together; the reporting rank says why. Returns the exit status: 1
+// is reported as an internal error, other statuses (2 bad input, 3 diverged) as the user's.
 int reportCollectiveFailure(const std::string& command, const comm::Topology& topology,
                             const comm::CollectiveFailure& failure);
 
@@ -17,5 +19,11 @@ int reportCollectiveFailure(const std::string& command, const comm::Topology& to
 // whole job.
 [[noreturn]] void abortAfterRankFailure(const std::string& command, const comm::Session& session,
                                         const std::exception& error);
+
+// The watchdog found a communication call of this rank waiting longer than `timeout`: says so,
+// unless the launcher is already ending the job, and ends it.
+[[noreturn]] void abortAfterCommTimeout(const std::string& command, const comm::Session& session,
+                                        const comm::OpenWaits::Expired& expired,
+                                        std::chrono::milliseconds timeout);
 
 }  // namespace ringtrain::cli

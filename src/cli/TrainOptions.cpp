@@ -47,7 +47,11 @@ cxxopts::Options trainOptions() {
       "lr-schedule", "constant, cosine or linear (decay to zero at the last step)",
       text("constant"), "NAME")("warmup-steps", "linear warmup steps", text("0"), "N")(
       "scale-lr", "multiply --lr by the number of ranks")(
-      "clip-grad-norm", "clip gradients to this global L2 norm (0: off)", text("0"), "X");
+      "clip-grad-norm", "clip gradients to this global L2 norm (0: off)", text("0"), "X")(
+      "on-nonfinite",
+      "when a step's loss or gradients are NaN or infinite: stop (exit status 3, the weights "
+      "untouched) or skip (drop that update and go on)",
+      text("stop"), "WHAT");
   options.add_options("Gradient communication")(
       "bucket-mb", "gradient bucket size in MiB (the first bucket is at most 1 MiB)", text("25"),
       "MB")("overlap",
@@ -133,6 +137,9 @@ ParsedTrainOptions parseTrainOptions(int argc, char** argv) {
   c.warmupSteps = integer("warmup-steps");
   c.scaleLr = has("scale-lr");
   c.clipGradNorm = real("clip-grad-norm");
+  c.onNonFinite = parseChoice("on-nonfinite", str("on-nonfinite"), {"stop", "skip"}) == "skip"
+                      ? train::NonFinitePolicy::kSkip
+                      : train::NonFinitePolicy::kStop;
 
   const double bucketMb = real("bucket-mb");
   RINGTRAIN_USER_CHECK(bucketMb > 0 && bucketMb <= 1024 * 1024,

@@ -2,14 +2,8 @@
 
 #include <mpi.h>
 
-#include <unistd.h>
-
-#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <iomanip>
-#include <iostream>
-#include <sstream>
 
 #include "MpiCheck.h"
 #include "MpiCommunicator.h"
@@ -63,23 +57,8 @@ std::unique_ptr<Communicator> Session::makeCommunicatorFor(const c10::Device& de
   return device.is_cuda() ? makeCudaCommunicator(device.index()) : makeCpuCommunicator();
 }
 
-void Session::limitWaits(std::chrono::milliseconds timeout, const std::string& command) {
-  watchdog_->arm(timeout, [this, timeout, command](const OpenWaits::Expired& expired) {
-    // Every rank waiting on the same missing peer times out together; the higher ranks hold
-    // back a little so that, usually, rank 0's report is the only one before the job ends.
-    if (topology_.rank > 0) sleep(static_cast<unsigned>(std::min(topology_.rank, 5)));
-    std::ostringstream message;
-    message << "ringtrain " << command << ": error on rank " << topology_.rank << " ("
-            << topology_.host << "): " << expired.description << " has not completed after "
-            << std::fixed << std::setprecision(1) << expired.waited.count() / 1000.0
-            << " s: another rank stopped making progress or died (--comm-timeout "
-            << timeout.count() / 1000.0 << " s)\n";
-    std::cerr << message.str() << std::flush;
-    // MPI_Abort is made from this thread while the main thread sits inside MPI; should the
-    // library not cope, the alarm's default action still ends the process.
-    alarm(30);
-    abortJob(1);
-  });
+void Session::limitWaits(std::chrono::milliseconds timeout, Watchdog::Handler onTimeout) {
+  watchdog_->arm(timeout, std::move(onTimeout));
 }
 
 void Session::abortJob(int exitCode) const {

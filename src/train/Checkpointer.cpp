@@ -1,5 +1,7 @@
 #include "ringtrain/train/Checkpointer.h"
 
+#include <ATen/ATen.h>
+
 #include <chrono>
 #include <filesystem>
 #include <iostream>
@@ -16,6 +18,13 @@ using nlohmann::json;
 
 std::string defaultDirectory(const TrainConfig& config) {
   return (std::filesystem::path(config.outputDir) / "checkpoints").string();
+}
+
+bool parametersFinite(models::Classifier& model) {
+  for (const at::Tensor& parameter : model.parameters()) {
+    if (!at::isfinite(parameter).all().item<bool>()) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -90,6 +99,12 @@ TrainingPosition Checkpointer::restore(const checkpoint::Checkpoint& checkpoint,
 bool Checkpointer::save(const TrainingPosition& position, models::Classifier& model,
                         torch::optim::Optimizer& optimizer, RunLog& log) {
   if (control_.rank() != 0) return true;
+  if (!parametersFinite(model)) {
+    ++failures_;
+    log.warn("checkpoint at step " + std::to_string(position.step) +
+             " not written: the parameters are not finite; older checkpoints kept");
+    return false;
+  }
   const auto start = std::chrono::steady_clock::now();
   const json state{{"identity", identity_},
                    {"position",
@@ -101,6 +116,7 @@ bool Checkpointer::save(const TrainingPosition& position, models::Classifier& mo
                                                          snapshotTraining(model, optimizer));
     checkpoint::pruneCheckpoints(directory_, config_.checkpointKeep);
     ++written_;
+    lastWritten_ = path;
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::ostringstream line;

@@ -4,8 +4,8 @@
 //   resume             rank 0's checkpoint, if --resume finds one, restored on every rank
 //   synchronize        same parameter names and shapes everywhere, then rank 0's values
 //   TRAINING SECTION   per optimizer step: micro-batches forward/backward (the reducer averages
-//                      gradients bucket by bucket), clip, learning rate, optimizer step; then
-//                      a checkpoint when due or when a stop signal was agreed
+//                      gradients bucket by bucket), clip, finiteness check, learning rate,
+//                      optimizer step; then a checkpoint when due or when a stop was agreed
 //   evaluate()         every epoch, each validation sample counted once across ranks
 //   finish()           rank 0 writes model.safetensors and summary.json
 // clang-format on
@@ -32,6 +32,7 @@
 #include "ringtrain/train/Checkpointer.h"
 #include "ringtrain/train/LrSchedule.h"
 #include "ringtrain/train/ModelFile.h"
+#include "ringtrain/train/NonFinite.h"
 #include "ringtrain/train/Optimizer.h"
 #include "ringtrain/train/RunLog.h"
 #include "ringtrain/train/TrainingData.h"
@@ -45,6 +46,7 @@ using Clock = std::chrono::steady_clock;
 using ordered_json = nlohmann::ordered_json;
 
 constexpr int64_t kEvaluationBatch = 1024;
+constexpr int kDivergedExitCode = 3;
 
 double secondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -178,13 +180,11 @@ class Trainer {
     schedule_.shape = config_.lrShape;
     schedule_.warmupSteps = config_.warmupSteps;
     schedule_.totalSteps = totalSteps_;
-    std::vector<at::Tensor> tensors;
-    for (const auto& [name, tensor] : parameters_) tensors.push_back(tensor);
-    optimizer_ = makeOptimizer(config_, tensors, learningRateAt(schedule_, 0));
+    for (const auto& [name, tensor] : parameters_) parameterTensors_.push_back(tensor);
+    optimizer_ = makeOptimizer(config_, parameterTensors_, learningRateAt(schedule_, 0));
     reducer_ = std::make_unique<ddp::Reducer>(data_, parameters_, reducerOptions_);
 
     if (isRankZero()) ensureWritableDirectory(config_.outputDir, "--output-dir");
-    windowLoss_ = at::zeros({}, at::TensorOptions().device(device_).dtype(at::kDouble));
     log_ = std::make_unique<RunLog>(isRankZero(), outputPath("metrics.jsonl"),
                                     showProgressBar(config_.progress));
     checkpointer_ = std::make_unique<Checkpointer>(config_, control_, runIdentity());
@@ -273,7 +273,7 @@ class Trainer {
         data::shardIndices({trainingData_.train.size(), world, control_.rank(), config_.seed, epoch,
                             config_.shuffle, config_.dropLast});
     model_->train();
-    at::Tensor epochLoss = at::zeros({}, at::TensorOptions().device(device_).dtype(at::kDouble));
+    double epochLoss = 0;
     int64_t epochSteps = 0;
 
     for (int64_t stepInEpoch = firstStep; stepInEpoch < stepsPerEpoch_ && !finished();
@@ -301,36 +301,87 @@ class Trainer {
           at::full({1}, platform::stopSignalReceived() != 0 ? 1.0 : 0.0, stepLoss.options());
       const at::Tensor reduced = reducer_->finishBackward(
           at::cat({stepLoss / static_cast<double>(microBatches), stopVote}));
-      const at::Tensor meanLoss = reduced.slice(0, 0, 1);
-      if (config_.clipGradNorm > 0) {
-        torch::nn::utils::clip_grad_norm_(model_->parameters(), config_.clipGradNorm);
-      }
+      const StepOutcome outcome = inspect(reduced);
       const double lr = learningRateAt(schedule_, step_);
-      setLearningRate(*optimizer_, lr);
-      optimizer_->step();
+      if (outcome.problem) {
+        refuseUpdate(*outcome.problem, epoch);
+      } else {
+        consecutiveSkips_ = 0;
+        setLearningRate(*optimizer_, lr);
+        optimizer_->step();
+      }
       ++step_;
       // ------------------------------- TRAINING SECTION END -------------------------------
 
-      epochLoss += meanLoss.sum();
-      ++epochSteps;
-      windowLoss_ += meanLoss.sum();
-      ++windowSteps_;
+      if (!outcome.problem) {
+        epochLoss += outcome.loss;
+        ++epochSteps;
+        windowLoss_ += outcome.loss;
+        ++windowSteps_;
+      }
       windowSamples_ += stepSamples * world;
       globalSamples_ += static_cast<double>(stepSamples * world);
-      if (log_->showsProgress()) {
+      if (log_->showsProgress() && windowSteps_ > 0) {
         log_->progress(epoch + 1, epochsToRun_, stepInEpoch + 1, stepsPerEpoch_,
-                       windowLoss_.item<double>() / windowSteps_);
+                       windowLoss_ / windowSteps_);
       }
       // Identical on every rank, so all stop after the same step.
-      if (reduced[1].item<double>() > 0) stopRequested_ = true;
+      if (outcome.stopVoted) stopRequested_ = true;
       if (step_ % config_.logEvery == 0 || finished()) logTraining(epoch, lr);
       if (checkpointer_->dueAfter(step_) || stopRequested_) {
         checkpointer_->save({step_, epoch, stepInEpoch + 1}, *model_, *optimizer_, *log_);
       }
       if (stopRequested_) announceStop();
     }
-    if (epochSteps > 0) summary_.finalTrainLoss = epochLoss.item<double>() / epochSteps;
+    if (epochSteps > 0) summary_.finalTrainLoss = epochLoss / epochSteps;
     summary_.epochs = epoch + 1;
+  }
+
+  struct StepOutcome {
+    double loss = 0;
+    bool stopVoted = false;
+    std::optional<std::string> problem;  // what was not finite
+  };
+
+  // The one point per step where the host waits for the device: the loss, the stop vote and
+  // whether the gradients are finite arrive together, before the update.
+  StepOutcome inspect(const at::Tensor& reduced) {
+    at::Tensor values = reduced.to(at::kDouble);
+    double gradients = 0;
+    if (config_.clipGradNorm > 0) {
+      // The norm clipping computes anyway tells whether the gradients are finite.
+      gradients = torch::nn::utils::clip_grad_norm_(model_->parameters(), config_.clipGradNorm);
+    } else {
+      values = at::cat({values, gradientMagnitude(parameterTensors_).to(values.device()).view(1)});
+    }
+    const at::Tensor host = values.cpu();
+    const double* value = host.data_ptr<double>();
+    if (host.numel() > 2) gradients = value[2];
+    return {value[0], value[1] > 0, nonFiniteProblem(value[0], gradients)};
+  }
+
+  void refuseUpdate(const std::string& problem, int64_t epoch) {
+    const std::string where =
+        "step " + std::to_string(step_ + 1) + " (epoch " + std::to_string(epoch + 1) + ")";
+    if (config_.onNonFinite == NonFinitePolicy::kSkip && consecutiveSkips_ < kMaxConsecutiveSkips) {
+      ++skippedSteps_;
+      ++consecutiveSkips_;
+      log_->warn(problem + " at " + where + "; its update was skipped (" +
+                 std::to_string(skippedSteps_) + " so far)");
+      return;
+    }
+    const std::string newest =
+        checkpointer_->lastWritten().empty() ? resumedFrom_ : checkpointer_->lastWritten();
+    std::ostringstream message;
+    message << "training diverged: " << problem << " at " << where;
+    if (consecutiveSkips_ > 0) message << ", after " << consecutiveSkips_ << " skipped in a row";
+    message << "; the update was not applied and model.safetensors was not written";
+    if (!newest.empty()) message << "; newest checkpoint: " << newest;
+    message << ". Lower --lr or clip with --clip-grad-norm"
+            << (config_.onNonFinite == NonFinitePolicy::kStop
+                    ? ", or pass --on-nonfinite skip to drop such updates"
+                    : "");
+    throw comm::CollectiveFailure(message.str(), isRankZero(), kDivergedExitCode);
   }
 
   void logTraining(int64_t epoch, double lr) {
@@ -338,11 +389,11 @@ class Trainer {
     const double seconds = secondsSince(windowStart_);
     ordered_json entry{{"step", step_},
                        {"epoch", epoch + 1},
-                       {"loss", windowLoss_.item<double>() / windowSteps_},
+                       {"loss", windowLoss_ / windowSteps_},
                        {"lr", lr},
                        {"samples_per_sec", seconds > 0 ? windowSamples_ / seconds : 0.0}};
     log_->record(entry);
-    windowLoss_.zero_();
+    windowLoss_ = 0;
     windowSteps_ = 0;
     windowSamples_ = 0;
     windowStart_ = Clock::now();
@@ -422,6 +473,7 @@ class Trainer {
         {"resumed_at_step", start_.step},
         {"checkpoints_written", checkpointer_->written()},
         {"checkpoint_failures", checkpointer_->failures()},
+        {"skipped_steps", skippedSteps_},
         {"stopped_by", stopReason_.empty() ? nlohmann::json() : nlohmann::json(stopReason_)}};
     writeFileAtomically(outputPath("summary.json"), summary.dump(2) + "\n");
     log_->info("done: " + formatKeyValues(ordered_json{{"steps", summary_.steps},
@@ -445,6 +497,7 @@ class Trainer {
   models::ModelSpec modelSpec_;
   std::shared_ptr<models::Classifier> model_;
   ddp::NamedParameters parameters_;
+  std::vector<at::Tensor> parameterTensors_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::unique_ptr<ddp::Reducer> reducer_;
   std::unique_ptr<RunLog> log_;
@@ -462,7 +515,9 @@ class Trainer {
   int64_t epochsToRun_ = 0;
   int64_t step_ = 0;
 
-  at::Tensor windowLoss_;  // on the device, so logging needs no per-step synchronisation
+  int64_t skippedSteps_ = 0;  // updates dropped for non-finite loss or gradients
+  int consecutiveSkips_ = 0;
+  double windowLoss_ = 0;
   int64_t windowSteps_ = 0;
   int64_t windowSamples_ = 0;
   Clock::time_point windowStart_ = Clock::now();

@@ -48,9 +48,9 @@ class FailFast(RingtrainTestCase):
                 out, job, pids = self.start(f"stop-{ranks}-{victim}", ranks)
                 started = time.monotonic()
                 os.kill(pids[victim], signal.SIGSTOP)
-                # The check runs ten times per timeout; a rank above 0 holds back a second per
-                # rank so that one report comes first.
-                stderr = self.assertJobGone(job, out, started, TIMEOUT + 1.0 + ranks + 10)
+                # The check runs ten times per timeout; rank r > 0 holds back 2r seconds so that
+                # one report comes first.
+                stderr = self.assertJobGone(job, out, started, TIMEOUT * 1.1 + 2 * (ranks - 1) + 10)
                 self.assertGreater(time.monotonic() - started, TIMEOUT)
                 reports = [line for line in stderr.splitlines() if "has not completed after" in line]
                 self.assertEqual(len(reports), 1, stderr)

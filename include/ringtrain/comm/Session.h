@@ -35,10 +35,10 @@ class Session {
   // A new channel for tensors on `device`: NCCL for a CUDA device, MPI for the CPU. Collective.
   std::unique_ptr<Communicator> makeCommunicatorFor(const c10::Device& device) const;
 
-  // From now on, a blocking call of any communicator this session made (before or after) that
-  // has not returned after `timeout` ends the job with exit status 1, naming this rank, its host
-  // and the call on stderr. `command` names the ringtrain command in that message.
-  void limitWaits(std::chrono::milliseconds timeout, const std::string& command);
+  // From now on, when a blocking call of any communicator this session made (before or after)
+  // has not returned after `timeout`, `onTimeout` runs on the watchdog's thread; it is expected
+  // to end the job. A zero timeout leaves calls unbounded.
+  void limitWaits(std::chrono::milliseconds timeout, Watchdog::Handler onTimeout);
 
   // Ends every rank of the job now. Used when a rank fails while others may sit in a collective.
   [[noreturn]] void abortJob(int exitCode) const;

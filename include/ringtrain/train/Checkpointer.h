@@ -46,12 +46,15 @@ class Checkpointer {
   TrainingPosition restore(const checkpoint::Checkpoint& checkpoint, models::Classifier& model,
                            torch::optim::Optimizer& optimizer) const;
   // Rank 0 writes a checkpoint of the current state and prunes old ones; other ranks do nothing.
-  // Returns false (after a warning) if it could not be written.
+  // Returns false (after a warning) if it could not be written, or if the parameters are not
+  // finite: a diverged model never pushes good checkpoints out.
   bool save(const TrainingPosition& position, models::Classifier& model,
             torch::optim::Optimizer& optimizer, RunLog& log);
 
   int failures() const { return failures_; }
   int written() const { return written_; }
+  // Rank 0: the checkpoint this run wrote last, or empty.
+  const std::string& lastWritten() const { return lastWritten_; }
 
  private:
   const TrainConfig& config_;
@@ -61,6 +64,7 @@ class Checkpointer {
   std::optional<checkpoint::Checkpoint> found_;  // rank 0, after locate()
   int failures_ = 0;
   int written_ = 0;
+  std::string lastWritten_;
 };
 
 }  // namespace ringtrain::train

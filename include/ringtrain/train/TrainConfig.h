@@ -9,6 +9,7 @@
 #include "ringtrain/ddp/Reducer.h"
 #include "ringtrain/models/Model.h"
 #include "ringtrain/train/LrSchedule.h"
+#include "ringtrain/train/NonFinite.h"
 
 namespace ringtrain::train {
 
@@ -47,6 +48,7 @@ struct TrainConfig {
   int64_t warmupSteps = 0;
   bool scaleLr = false;
   double clipGradNorm = 0.0;  // 0: off
+  NonFinitePolicy onNonFinite = NonFinitePolicy::kStop;
 
   // gradient communication
   ddp::ReducerOptions reducer;

@@ -1,0 +1,26 @@
+// Catching a step whose loss or gradients are not finite before it reaches the weights. After the
+// gradient allreduce every rank holds the same loss and gradients, so every rank reaches the same
+// verdict without communicating.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ringtrain::train {
+
+// --on-nonfinite: end the run (exit status 3) or drop the step's update and go on; skipping
+// gives up, as diverged, after this many steps in a row.
+enum class NonFinitePolicy { kStop, kSkip };
+constexpr int kMaxConsecutiveSkips = 10;
+
+// A device scalar, computed without waiting for the device, that is finite exactly when every
+// defined gradient has a finite L2 norm (so every element is finite).
+at::Tensor gradientMagnitude(const std::vector<at::Tensor>& parameters);
+
+// What was not finite, for messages, or nullopt when the step is sound.
+std::optional<std::string> nonFiniteProblem(double loss, double gradientMagnitude);
+
+}  // namespace ringtrain::train
