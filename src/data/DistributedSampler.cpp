@@ -17,6 +17,9 @@ void validate(const ShardSpec& spec) {
                        "rank " << spec.rank << " is outside a world of " << spec.worldSize);
   RINGTRAIN_USER_CHECK(spec.datasetSize >= 0, "dataset size must not be negative");
   RINGTRAIN_USER_CHECK(spec.epoch >= 0, "epoch must not be negative");
+  RINGTRAIN_USER_CHECK(
+      spec.firstSample >= 0 && spec.firstSample <= spec.datasetSize,
+      "sample position " << spec.firstSample << " is outside an epoch of " << spec.datasetSize);
 }
 
 std::vector<int64_t> epochOrder(const ShardSpec& spec) {
@@ -37,21 +40,22 @@ std::vector<int64_t> epochOrder(const ShardSpec& spec) {
 
 }  // namespace
 
-int64_t samplesPerRank(int64_t datasetSize, int worldSize, bool dropLast) {
-  if (dropLast) return datasetSize / worldSize;
-  return (datasetSize + worldSize - 1) / worldSize;
+int64_t samplesPerRank(int64_t samples, int worldSize, bool dropLast) {
+  if (dropLast) return samples / worldSize;
+  return (samples + worldSize - 1) / worldSize;
 }
 
 std::vector<int64_t> shardIndices(const ShardSpec& spec) {
   validate(spec);
-  const int64_t perRank = samplesPerRank(spec.datasetSize, spec.worldSize, spec.dropLast);
-  const int64_t totalSize = perRank * spec.worldSize;
-  std::vector<int64_t> order = epochOrder(spec);
-
+  const int64_t perRank =
+      samplesPerRank(spec.datasetSize - spec.firstSample, spec.worldSize, spec.dropLast);
+  const int64_t end = spec.firstSample + perRank * spec.worldSize;
   std::vector<int64_t> shard;
   shard.reserve(static_cast<size_t>(perRank));
-  if (order.empty()) return shard;
-  for (int64_t position = spec.rank; position < totalSize; position += spec.worldSize) {
+  if (perRank == 0) return shard;
+  const std::vector<int64_t> order = epochOrder(spec);
+  for (int64_t position = spec.firstSample + spec.rank; position < end;
+       position += spec.worldSize) {
     // Positions past the end wrap to the start: that is PyTorch's padding, repeated as needed.
     shard.push_back(order[static_cast<size_t>(position % spec.datasetSize)]);
   }

@@ -92,8 +92,15 @@ TrainingPosition Checkpointer::restore(const checkpoint::Checkpoint& checkpoint,
                                         "--checkpoint-dir, or pass --resume none");
   restoreTraining(checkpoint.files, checkpoint.path, model, optimizer);
   const json& position = saved.at("position");
-  return {position.at("step").get<int64_t>(), position.at("epoch").get<int64_t>(),
-          position.at("step_in_epoch").get<int64_t>()};
+  const TrainingPosition restored{
+      position.at("step").get<int64_t>(), position.at("epoch").get<int64_t>(),
+      position.at("samples_in_epoch").get<int64_t>(), position.at("layout")};
+  const auto samples = identity_.at("train_samples").get<int64_t>();
+  RINGTRAIN_USER_CHECK(
+      restored.step >= 0 && restored.epoch >= 0 && restored.samplesInEpoch >= 0 &&
+          restored.samplesInEpoch <= samples,
+      "checkpoint " << checkpoint.path << " holds an impossible position " << position.dump());
+  return restored;
 }
 
 bool Checkpointer::save(const TrainingPosition& position, models::Classifier& model,
@@ -110,7 +117,8 @@ bool Checkpointer::save(const TrainingPosition& position, models::Classifier& mo
                    {"position",
                     {{"step", position.step},
                      {"epoch", position.epoch},
-                     {"step_in_epoch", position.stepInEpoch}}}};
+                     {"samples_in_epoch", position.samplesInEpoch},
+                     {"layout", position.layout}}}};
   try {
     const std::string path = checkpoint::writeCheckpoint(directory_, position.step, state,
                                                          snapshotTraining(model, optimizer));

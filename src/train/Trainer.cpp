@@ -48,6 +48,13 @@ using ordered_json = nlohmann::ordered_json;
 constexpr int64_t kEvaluationBatch = 1024;
 constexpr int kDivergedExitCode = 3;
 
+std::string describeLayout(const nlohmann::json& layout) {
+  std::ostringstream text;
+  text << layout.value("world_size", 0) << " ranks, batch " << layout.value("batch_size", 0)
+       << ", accumulation " << layout.value("grad_accum", 0);
+  return text.str();
+}
+
 double secondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
@@ -106,6 +113,7 @@ class Trainer {
       });
       step_ = start_.step;
     }
+    planSteps();
     ddp::verifySameParameters(control_, parameters_);
     ddp::broadcastParameters(data_, parameters_);
     announce();
@@ -116,7 +124,7 @@ class Trainer {
     for (int64_t epoch = start_.epoch; epoch < epochsToRun_ && !finished(); ++epoch) {
       const auto epochStart = Clock::now();
       const double cpuStart = platform::processCpuSeconds();
-      trainEpoch(epoch, epoch == start_.epoch ? start_.stepInEpoch : 0);
+      trainEpoch(epoch, epoch == start_.epoch ? start_.samplesInEpoch : 0);
       evaluated = true;
       trainingSeconds += secondsSince(epochStart);
       trainingCpuSeconds_ += platform::processCpuSeconds() - cpuStart;
@@ -168,20 +176,12 @@ class Trainer {
     for (const auto& item : model_->named_parameters())
       parameters_.emplace_back(item.key(), item.value());
 
-    perRankSamples_ = data::samplesPerRank(trainingData_.train.size(), world, config_.dropLast);
-    microBatchesPerEpoch_ = config_.dropLast
-                                ? perRankSamples_ / config_.batchSize
-                                : (perRankSamples_ + config_.batchSize - 1) / config_.batchSize;
-    stepsPerEpoch_ = (microBatchesPerEpoch_ + config_.gradAccum - 1) / config_.gradAccum;
-    totalSteps_ = config_.maxSteps > 0 ? config_.maxSteps : config_.epochs * stepsPerEpoch_;
-    epochsToRun_ = (totalSteps_ + stepsPerEpoch_ - 1) / stepsPerEpoch_;
-
     schedule_.baseLr = config_.scaleLr ? config_.lr * world : config_.lr;
     schedule_.shape = config_.lrShape;
     schedule_.warmupSteps = config_.warmupSteps;
-    schedule_.totalSteps = totalSteps_;
     for (const auto& [name, tensor] : parameters_) parameterTensors_.push_back(tensor);
-    optimizer_ = makeOptimizer(config_, parameterTensors_, learningRateAt(schedule_, 0));
+    // Every step sets its own learning rate; this one is a placeholder.
+    optimizer_ = makeOptimizer(config_, parameterTensors_, schedule_.baseLr);
     reducer_ = std::make_unique<ddp::Reducer>(data_, parameters_, reducerOptions_);
 
     if (isRankZero()) ensureWritableDirectory(config_.outputDir, "--output-dir");
@@ -191,8 +191,46 @@ class Trainer {
     checkpointer_->locate(*log_);
   }
 
+  // Optimizer steps that read `perRank` samples on every rank.
+  int64_t stepsFor(int64_t perRank) const {
+    const int64_t microBatches = config_.dropLast
+                                     ? perRank / config_.batchSize
+                                     : (perRank + config_.batchSize - 1) / config_.batchSize;
+    return (microBatches + config_.gradAccum - 1) / config_.gradAccum;
+  }
+
+  // The run's length, once its starting point is known: the rest of the starting epoch (which
+  // may have been begun at another world size or batch) and the whole epochs after it.
+  void planSteps() {
+    const int world = control_.size();
+    const int64_t samples = trainingData_.train.size();
+    stepsPerEpoch_ = stepsFor(data::samplesPerRank(samples, world, config_.dropLast));
+    const int64_t stepsLeftInEpoch =
+        stepsFor(data::samplesPerRank(samples - start_.samplesInEpoch, world, config_.dropLast));
+    if (config_.maxSteps > 0) {
+      totalSteps_ = config_.maxSteps;
+      const int64_t afterThisEpoch = std::max<int64_t>(0, totalSteps_ - step_ - stepsLeftInEpoch);
+      epochsToRun_ = start_.epoch + 1 + (afterThisEpoch + stepsPerEpoch_ - 1) / stepsPerEpoch_;
+    } else {
+      epochsToRun_ = config_.epochs;
+      totalSteps_ =
+          start_.epoch < config_.epochs
+              ? step_ + stepsLeftInEpoch + (config_.epochs - start_.epoch - 1) * stepsPerEpoch_
+              : step_;
+    }
+    schedule_.totalSteps = totalSteps_;
+  }
+
+  // How the data was split into steps: may differ between a checkpoint and the run resuming it.
+  nlohmann::json layout() const {
+    return {{"world_size", control_.size()},
+            {"batch_size", config_.batchSize},
+            {"grad_accum", config_.gradAccum}};
+  }
+
   // What a checkpoint must share with this run to be resumed from: the model, the data and the
-  // order in which it is read. Step counts (--epochs, --max-steps) may change.
+  // order in which it is read. Step counts (--epochs, --max-steps), the number of ranks and the
+  // batch may change: the epoch goes on from its global sample position.
   nlohmann::json runIdentity() const {
     return {{"model", modelSpec_.kind},
             {"hidden", modelSpec_.hidden},
@@ -201,9 +239,6 @@ class Trainer {
             {"optimizer", config_.optimizer},
             {"train", trainingData_.train.source},
             {"train_samples", trainingData_.train.size()},
-            {"world_size", control_.size()},
-            {"batch_size", config_.batchSize},
-            {"grad_accum", config_.gradAccum},
             {"seed", config_.seed},
             {"shuffle", config_.shuffle},
             {"drop_last", config_.dropLast}};
@@ -233,7 +268,12 @@ class Trainer {
     }
     if (!resumedFrom_.empty()) {
       line << "\n  resumed from " << resumedFrom_ << " at step " << start_.step << " (epoch "
-           << start_.epoch + 1 << ")";
+           << start_.epoch + 1 << ", sample " << start_.samplesInEpoch << " of "
+           << trainingData_.train.size() << ")";
+      if (start_.layout != layout()) {
+        line << "; written at " << describeLayout(start_.layout) << ", continuing at "
+             << describeLayout(layout());
+      }
     }
     log_->info(line.str());
   }
@@ -267,26 +307,32 @@ class Trainer {
   }
 
   // ---------------------------------- TRAINING SECTION BEGIN ----------------------------------
-  void trainEpoch(int64_t epoch, int64_t firstStep) {
+  void trainEpoch(int64_t epoch, int64_t firstSample) {
     const int world = control_.size();
+    const int64_t samples = trainingData_.train.size();
     const std::vector<int64_t> order =
-        data::shardIndices({trainingData_.train.size(), world, control_.rank(), config_.seed, epoch,
-                            config_.shuffle, config_.dropLast});
+        data::shardIndices({samples, world, control_.rank(), config_.seed, epoch, config_.shuffle,
+                            config_.dropLast, firstSample});
+    const auto perRank = static_cast<int64_t>(order.size());
+    const int64_t microBatchesLeft = config_.dropLast
+                                         ? perRank / config_.batchSize
+                                         : (perRank + config_.batchSize - 1) / config_.batchSize;
+    const int64_t stepsLeft = stepsFor(perRank);
+    // Steps of this epoch that came before, as this run would count them: for the progress bar.
+    const int64_t stepsBefore = std::max<int64_t>(0, stepsPerEpoch_ - stepsLeft);
     model_->train();
     double epochLoss = 0;
     int64_t epochSteps = 0;
 
-    for (int64_t stepInEpoch = firstStep; stepInEpoch < stepsPerEpoch_ && !finished();
-         ++stepInEpoch) {
-      const int64_t firstMicroBatch = stepInEpoch * config_.gradAccum;
-      const int64_t microBatches =
-          std::min(config_.gradAccum, microBatchesPerEpoch_ - firstMicroBatch);
+    for (int64_t stepHere = 0; stepHere < stepsLeft && !finished(); ++stepHere) {
+      const int64_t firstMicroBatch = stepHere * config_.gradAccum;
+      const int64_t microBatches = std::min(config_.gradAccum, microBatchesLeft - firstMicroBatch);
       reducer_->zeroGradients();
       at::Tensor stepLoss = at::zeros({1}, at::TensorOptions().device(device_));
       int64_t stepSamples = 0;
       for (int64_t m = firstMicroBatch; m < firstMicroBatch + microBatches; ++m) {
         const auto begin = order.begin() + m * config_.batchSize;
-        const auto end = order.begin() + std::min(perRankSamples_, (m + 1) * config_.batchSize);
+        const auto end = order.begin() + std::min(perRank, (m + 1) * config_.batchSize);
         auto [inputs, labels] = data::gatherBatch(trainingData_.train, {begin, end});
         const at::Tensor logits = model_->forward(inputs.to(device_));
         const at::Tensor loss = at::cross_entropy_loss(logits, labels.to(device_));
@@ -322,14 +368,18 @@ class Trainer {
       windowSamples_ += stepSamples * world;
       globalSamples_ += static_cast<double>(stepSamples * world);
       if (log_->showsProgress() && windowSteps_ > 0) {
-        log_->progress(epoch + 1, epochsToRun_, stepInEpoch + 1, stepsPerEpoch_,
+        log_->progress(epoch + 1, epochsToRun_, stepsBefore + stepHere + 1, stepsBefore + stepsLeft,
                        windowLoss_ / windowSteps_);
       }
       // Identical on every rank, so all stop after the same step.
       if (outcome.stopVoted) stopRequested_ = true;
       if (step_ % config_.logEvery == 0 || finished()) logTraining(epoch, lr);
       if (checkpointer_->dueAfter(step_) || stopRequested_) {
-        checkpointer_->save({step_, epoch, stepInEpoch + 1}, *model_, *optimizer_, *log_);
+        // Where the epoch stands in its global order; the end of the epoch, including what
+        // padding or --drop-last added or left out, is the whole data set.
+        const int64_t read = (firstMicroBatch + microBatches) * config_.batchSize;
+        const int64_t position = stepHere + 1 == stepsLeft ? samples : firstSample + read * world;
+        checkpointer_->save({step_, epoch, position, layout()}, *model_, *optimizer_, *log_);
       }
       if (stopRequested_) announceStop();
     }
@@ -508,9 +558,7 @@ class Trainer {
   std::string stopReason_;
   LrSchedule schedule_;
 
-  int64_t perRankSamples_ = 0;
-  int64_t microBatchesPerEpoch_ = 0;
-  int64_t stepsPerEpoch_ = 0;
+  int64_t stepsPerEpoch_ = 0;  // of a whole epoch at this run's world size and batch
   int64_t totalSteps_ = 0;
   int64_t epochsToRun_ = 0;
   int64_t step_ = 0;

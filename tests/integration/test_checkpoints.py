@@ -102,14 +102,39 @@ class Checkpoints(RingtrainTestCase):
     def test_resuming_with_other_settings_is_refused(self):
         out = self.path("settings")
         self.train("settings", DATA + ["--max-steps", "20", "--checkpoint-every", "20"])
-        changed = [a if a != "20" else "10" for a in DATA]  # --batch-size 10
+        changed = [a if a != "32,16" else "24" for a in DATA] + ["--seed", "7"]
         result = run(["train", "--output-dir", out, "--progress", "off"] + changed, ranks=2)
         self.assertEqual(result.returncode, 2)
         self.assertIn("belongs to a different run", result.stderr)
-        self.assertIn("batch_size: 20 there, 10 here", result.stderr)
-        self.assertIn("world_size: 1 there, 2 here", result.stderr)
+        self.assertIn("hidden: [32,16] there, [24] here", result.stderr)
+        self.assertIn("seed: 42 there, 7 here", result.stderr)
         # Explicitly not resuming is always possible.
         self.train("settings", changed + ["--resume", "none"], ranks=2)
+
+    def test_resuming_at_another_number_of_ranks_continues_the_epoch_where_it_stopped(self):
+        # 1200 samples, 2 ranks x 20: 30 steps per epoch. Stopped after 40 steps: 10 steps, 400
+        # samples, into the second epoch.
+        whole = self.train("whole", DATA, ranks=2)
+        for ranks, batch in ((1, 40), (4, 10), (3, 20)):
+            with self.subTest(ranks=ranks, batch=batch):
+                name = f"to-{ranks}"
+                out = self.train(name, DATA + ["--max-steps", "40", "--checkpoint-every", "20"], ranks=2)
+                resumed = [a if a != "20" else str(batch) for a in DATA]  # --batch-size
+                result = run(["train", "--output-dir", out, "--progress", "off", "--threads", "1"] + resumed,
+                             ranks=ranks)
+                self.assertEqual(result.returncode, 0, result.stderr)
+                self.assertIn("resumed from", result.stdout)
+                self.assertIn("sample 400 of 1200", result.stdout)
+                summary = self.summary(out)
+                self.assertEqual(summary["resumed_at_step"], 40)
+                # The other 800 samples of the epoch, then a whole epoch, at `ranks` x `batch`.
+                per_rank_left = -(-800 // ranks)
+                per_rank_epoch = -(-1200 // ranks)
+                expected = 40 + -(-per_rank_left // batch) + -(-per_rank_epoch // batch)
+                self.assertEqual(summary["steps"], expected)
+                if ranks * batch == 40:
+                    # The same global batches in the same order: the same model, to rounding.
+                    self.assertModelsClose(self.model(out), self.model(whole))
 
     def test_a_checkpoint_that_does_not_fit_on_disk_is_skipped_and_nothing_is_damaged(self):
         disk = self.path("disk")

@@ -82,6 +82,68 @@ TEST(DistributedSampler, NoShuffleKeepsOrder) {
   EXPECT_EQ(shardIndices({7, 3, 2, 0, 4, false, true}), (std::vector<int64_t>{2, 5}));
 }
 
+TEST(DistributedSampler, ResumingAtTheSameWorldSizeContinuesEachRanksShard) {
+  for (const bool dropLast : {false, true}) {
+    for (const int64_t size : {7, 12, 13}) {
+      for (int world = 1; world <= 4; ++world) {
+        const ShardSpec whole{size, world, 0, 5, 3, true, dropLast};
+        const auto shards = allShards(whole);
+        const auto perRank = static_cast<int64_t>(shards[0].size());
+        for (int64_t done = 0; done <= perRank && done * world <= size; ++done) {
+          ShardSpec resumed = whole;
+          resumed.firstSample = done * world;
+          const auto rest = allShards(resumed);
+          for (int rank = 0; rank < world; ++rank) {
+            EXPECT_EQ(rest[rank],
+                      std::vector<int64_t>(shards[rank].begin() + done, shards[rank].end()))
+                << "size " << size << " world " << world << " done " << done;
+          }
+        }
+      }
+    }
+  }
+}
+
+// The positions read before the interruption plus those dealt after it cover the epoch's order
+// exactly as one uninterrupted pass does, at any pair of world sizes.
+TEST(DistributedSampler, ResumingAtAnotherWorldSizeReadsTheRestOfTheEpochsOrder) {
+  for (const int64_t size : {9, 24, 31}) {
+    const std::vector<int64_t> order = shardIndices({size, 1, 0, 8, 2, true, false});
+    for (int before = 1; before <= 4; ++before) {
+      for (int after = 1; after <= 5; ++after) {
+        for (int64_t done = 0; done <= size; done += before) {
+          ShardSpec resumed{size, after, 0, 8, 2, true, false};
+          resumed.firstSample = done;
+          const auto shards = allShards(resumed);
+          const int64_t perRank = (size - done + after - 1) / after;
+          for (int rank = 0; rank < after; ++rank) {
+            ASSERT_EQ(static_cast<int64_t>(shards[rank].size()), perRank);
+            for (int64_t i = 0; i < perRank; ++i) {
+              EXPECT_EQ(shards[rank][i], order[(done + rank + i * after) % size])
+                  << "size " << size << " done " << done << " after " << after;
+            }
+          }
+          std::map<int64_t, int> seen;
+          for (int64_t position = 0; position < done; ++position) ++seen[order[position]];
+          for (const auto& shard : shards) {
+            for (const int64_t index : shard) ++seen[index];
+          }
+          EXPECT_EQ(static_cast<int64_t>(seen.size()), size);
+        }
+      }
+    }
+  }
+}
+
+TEST(DistributedSampler, ResumingWithDropLastCutsWhatIsLeft) {
+  ShardSpec resumed{13, 3, 0, 0, 0, false, true};
+  resumed.firstSample = 4;  // 9 left: 3 each
+  EXPECT_EQ(allShards(resumed),
+            (std::vector<std::vector<int64_t>>{{4, 7, 10}, {5, 8, 11}, {6, 9, 12}}));
+  resumed.firstSample = 13;
+  EXPECT_EQ(allShards(resumed), (std::vector<std::vector<int64_t>>{{}, {}, {}}));
+}
+
 TEST(DistributedSampler, EvaluationCountsEverySampleOnce) {
   for (const int64_t size : {0, 1, 5, 10, 11}) {
     for (int world = 1; world <= 4; ++world) {
@@ -103,6 +165,8 @@ TEST(DistributedSampler, RejectsInvalidSpecs) {
   EXPECT_THROW(shardIndices({10, 2, 2, 0, 0, true, false}), UserError);
   EXPECT_THROW(shardIndices({10, 2, -1, 0, 0, true, false}), UserError);
   EXPECT_THROW(shardIndices({10, 2, 0, 0, -1, true, false}), UserError);
+  EXPECT_THROW(shardIndices({10, 2, 0, 0, 0, true, false, 11}), UserError);
+  EXPECT_THROW(shardIndices({10, 2, 0, 0, 0, true, false, -1}), UserError);
 }
 
 }  // namespace

@@ -4,6 +4,10 @@
 //   pad:       without drop_last, repeat the list from its start until it divides by world
 //   drop:      with drop_last, cut it down to a multiple of world
 //   stride:    rank r takes positions r, r + world, r + 2*world, ...
+// A run resumed mid-epoch, possibly at another world size, starts at the epoch's global sample
+// position instead: the samples left in the epoch's order are padded (from the order's start)
+// or cut, and dealt, as above. At the same world size that is exactly the rest of each rank's
+// original shard.
 #pragma once
 
 #include <cstdint>
@@ -19,10 +23,12 @@ struct ShardSpec {
   int64_t epoch = 0;
   bool shuffle = true;
   bool dropLast = false;
+  // Positions of the epoch's order read before this run started (by every rank together).
+  int64_t firstSample = 0;
 };
 
-// How many indices every rank gets (the same on every rank).
-int64_t samplesPerRank(int64_t datasetSize, int worldSize, bool dropLast);
+// How many indices every rank gets (the same on every rank) of `samples`.
+int64_t samplesPerRank(int64_t samples, int worldSize, bool dropLast);
 
 // The training order for one rank in one epoch. Throws UserError if the spec is invalid.
 std::vector<int64_t> shardIndices(const ShardSpec& spec);

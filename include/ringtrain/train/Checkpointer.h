@@ -21,11 +21,13 @@
 
 namespace ringtrain::train {
 
-// Where training stands after `step` optimizer steps: `stepInEpoch` steps of epoch `epoch` done.
+// Where training stands after `step` optimizer steps: the first `samplesInEpoch` positions of
+// epoch `epoch`'s global sample order were read, by ranks split as `layout` says.
 struct TrainingPosition {
   int64_t step = 0;
   int64_t epoch = 0;
-  int64_t stepInEpoch = 0;
+  int64_t samplesInEpoch = 0;
+  nlohmann::json layout;  // world size, batch, accumulation
 };
 
 class Checkpointer {
