@@ -18,6 +18,8 @@ if command -v ccache >/dev/null; then
   cmake_args+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_CUDA_COMPILER_LAUNCHER=ccache)
 fi
 cmake -S "$RINGTRAIN_ROOT" -B "$BUILD_DIR" "${cmake_args[@]}" "$@"
-# BUILD_TARGET=ringtrain builds just the executable (scripts/run.sh does).
-cmake --build "$BUILD_DIR" --parallel "${BUILD_JOBS:-$(nproc)}" ${BUILD_TARGET:+--target "$BUILD_TARGET"}
+# BUILD_TARGET=ringtrain builds just the executable (scripts/run.sh does); several targets are
+# separated by spaces.
+read -r -a targets <<<"${BUILD_TARGET:-}"
+cmake --build "$BUILD_DIR" --parallel "${BUILD_JOBS:-$(nproc)}" ${targets[@]:+--target "${targets[@]}"}
 log "built $BUILD_DIR/ringtrain"

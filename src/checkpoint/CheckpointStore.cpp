@@ -27,13 +27,6 @@ bool isPlainName(const std::string& name) {
          name.find('/') == std::string::npos && name.find('\0') == std::string::npos;
 }
 
-// The manifest's checksum covers its own text without the checksum field; nlohmann::json prints
-// an object's keys in sorted order, so the text is reproducible.
-uint32_t manifestChecksum(json manifest) {
-  manifest.erase("manifest_crc32c");
-  return crc32c(manifest.dump());
-}
-
 std::string join(const std::string& dir, const std::string& name) {
   return dir.empty() || dir.back() == '/' ? dir + name : dir + "/" + name;
 }
@@ -51,6 +44,12 @@ std::vector<std::pair<int64_t, std::string>> checkpointsIn(const std::string& di
 }
 
 }  // namespace
+
+// nlohmann::json prints an object's keys in sorted order, so the text is reproducible.
+uint32_t manifestChecksum(json manifest) {
+  manifest.erase("manifest_crc32c");
+  return crc32c(manifest.dump());
+}
 
 std::string checkpointName(int64_t step) {
   char name[32];
@@ -118,49 +117,59 @@ std::string writeCheckpoint(const std::string& dir, int64_t step, const json& st
   return final;
 }
 
+Manifest parseManifest(const std::string& text, const std::string& name) {
+  json manifest;
+  try {
+    manifest = json::parse(text);
+  } catch (const json::exception& e) {
+    throw UserError(name + " is not valid JSON (truncated or corrupt?): " + e.what());
+  }
+  try {
+    RINGTRAIN_USER_CHECK(manifest.is_object() && manifest.value("format", "") == kFormat,
+                         name << " is not a ringtrain checkpoint manifest");
+    RINGTRAIN_USER_CHECK(manifest.at("version").get<int>() == kVersion,
+                         name << " has version " << manifest.at("version")
+                              << "; this ringtrain reads version " << kVersion);
+    RINGTRAIN_USER_CHECK(
+        manifest.at("manifest_crc32c").get<uint32_t>() == manifestChecksum(manifest),
+        name << " fails its checksum (corrupt)");
+    Manifest parsed;
+    parsed.step = manifest.at("step").get<int64_t>();
+    parsed.state = manifest.at("state");
+    for (const json& entry : manifest.at("files")) {
+      ManifestEntry file{entry.at("name").get<std::string>(), entry.at("bytes").get<uint64_t>(),
+                         entry.at("crc32c").get<uint32_t>()};
+      RINGTRAIN_USER_CHECK(isPlainName(file.name),
+                           name << " names a file outside the checkpoint: '" << file.name << "'");
+      parsed.files.push_back(std::move(file));
+    }
+    return parsed;
+  } catch (const json::exception& e) {
+    throw UserError(name + " is malformed: " + e.what());
+  }
+}
+
 Checkpoint readCheckpoint(const std::string& path) {
   RINGTRAIN_USER_CHECK(isDirectory(path), "checkpoint " << path << " is not a directory");
   const std::string manifestPath = join(path, kManifest);
   RINGTRAIN_USER_CHECK(pathExists(manifestPath),
                        "checkpoint " << path << " is incomplete: it has no " << kManifest);
-  json manifest;
-  try {
-    manifest = json::parse(readFile(manifestPath));
-  } catch (const json::exception& e) {
-    throw UserError(manifestPath + " is not valid JSON (truncated or corrupt?): " + e.what());
+  Manifest manifest = parseManifest(readFile(manifestPath), manifestPath);
+  Checkpoint checkpoint;
+  checkpoint.path = path;
+  checkpoint.step = manifest.step;
+  checkpoint.state = std::move(manifest.state);
+  for (const ManifestEntry& entry : manifest.files) {
+    const std::string file = join(path, entry.name);
+    RINGTRAIN_USER_CHECK(pathExists(file), "checkpoint " << path << " lacks " << entry.name);
+    std::string bytes = readFile(file);
+    RINGTRAIN_USER_CHECK(bytes.size() == entry.bytes, file << " has " << bytes.size()
+                                                           << " bytes, the manifest says "
+                                                           << entry.bytes << " (truncated?)");
+    RINGTRAIN_USER_CHECK(crc32c(bytes) == entry.crc32c, file << " fails its checksum (corrupt)");
+    checkpoint.files.emplace_back(entry.name, std::move(bytes));
   }
-  try {
-    RINGTRAIN_USER_CHECK(manifest.is_object() && manifest.value("format", "") == kFormat,
-                         manifestPath << " is not a ringtrain checkpoint manifest");
-    RINGTRAIN_USER_CHECK(manifest.at("version").get<int>() == kVersion,
-                         manifestPath << " has version " << manifest.at("version")
-                                      << "; this ringtrain reads version " << kVersion);
-    RINGTRAIN_USER_CHECK(
-        manifest.at("manifest_crc32c").get<uint32_t>() == manifestChecksum(manifest),
-        manifestPath << " fails its checksum (corrupt)");
-    Checkpoint checkpoint;
-    checkpoint.path = path;
-    checkpoint.step = manifest.at("step").get<int64_t>();
-    checkpoint.state = manifest.at("state");
-    for (const json& entry : manifest.at("files")) {
-      const auto name = entry.at("name").get<std::string>();
-      RINGTRAIN_USER_CHECK(isPlainName(name), manifestPath
-                                                  << " names a file outside the checkpoint: '"
-                                                  << name << "'");
-      const std::string file = join(path, name);
-      RINGTRAIN_USER_CHECK(pathExists(file), "checkpoint " << path << " lacks " << name);
-      std::string bytes = readFile(file);
-      RINGTRAIN_USER_CHECK(bytes.size() == entry.at("bytes").get<uint64_t>(),
-                           file << " has " << bytes.size() << " bytes, the manifest says "
-                                << entry.at("bytes") << " (truncated?)");
-      RINGTRAIN_USER_CHECK(crc32c(bytes) == entry.at("crc32c").get<uint32_t>(),
-                           file << " fails its checksum (corrupt)");
-      checkpoint.files.emplace_back(name, std::move(bytes));
-    }
-    return checkpoint;
-  } catch (const json::exception& e) {
-    throw UserError(manifestPath + " is malformed: " + e.what());
-  }
+  return checkpoint;
 }
 
 std::optional<Checkpoint> latestCheckpoint(const std::string& dir,

@@ -35,6 +35,9 @@ at::Tensor parseIdx(const std::string& bytes, const std::string& name) {
   uint64_t elements = 1;
   for (size_t d = 0; d < rank; ++d) {
     const uint32_t extent = bigEndian32(bytes, 4 + 4 * d);
+    // An empty dimension holds no data; rejecting it also keeps absurd extents next to it from
+    // reaching the tensor's stride arithmetic.
+    RINGTRAIN_USER_CHECK(extent > 0, name << ": dimension " << d << " is empty (no data)");
     shape.push_back(extent);
     elements *= extent;
     RINGTRAIN_USER_CHECK(elements <= bytes.size(), name << ": dimensions exceed the file size");

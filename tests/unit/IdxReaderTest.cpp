@@ -24,6 +24,14 @@ TEST(IdxReader, ReadsShapeAndBytes) {
   EXPECT_EQ(values[0][1].item<uint8_t>(), 2);
 }
 
+// Found by fuzzing: a zero extent let absurd extents beside it through to an empty tensor (a
+// null copy, or a stride overflow inside LibTorch).
+TEST(IdxReader, AnEmptyDimensionIsRejected) {
+  EXPECT_THROW(parseIdx(idx({0}, ""), "x"), UserError);
+  EXPECT_THROW(parseIdx(idx({3, 0}, ""), "x"), UserError);
+  EXPECT_THROW(parseIdx(idx({0, 4244273656u, 4159506187u}, ""), "x"), UserError);
+}
+
 TEST(IdxReader, RejectsMalformedFiles) {
   EXPECT_THROW(parseIdx("ab", "x"), UserError);
   EXPECT_THROW(parseIdx(std::string("\x01\x00\x08\x01", 4) + std::string(4, '\0'), "x"), UserError);

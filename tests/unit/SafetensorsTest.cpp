@@ -25,11 +25,12 @@ TEST(Safetensors, RoundTripsTensorsAndMetadata) {
       decodeSafetensors(encodeSafetensors(tensors, {{"model", "mlp"}}), "t", &metadata);
   EXPECT_EQ(metadata.at("model"), "mlp");
   ASSERT_EQ(decoded.size(), tensors.size());
-  for (const auto& [name, tensor] : tensors) {
+  for (const auto& original : tensors) {
+    const std::string& name = original.first;
     const auto found = std::find_if(decoded.begin(), decoded.end(),
                                     [&](const auto& item) { return item.first == name; });
     ASSERT_NE(found, decoded.end()) << name;
-    EXPECT_TRUE(found->second.equal(tensor)) << name;
+    EXPECT_TRUE(found->second.equal(original.second)) << name;
   }
 }
 

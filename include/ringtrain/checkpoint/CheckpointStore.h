@@ -39,6 +39,23 @@ std::string writeCheckpoint(const std::string& dir, int64_t step, const nlohmann
 // Reads and verifies a checkpoint directory; UserError saying what is wrong with which file.
 Checkpoint readCheckpoint(const std::string& path);
 
+// manifest.json, checked: the format and version, its own checksum, and file names that stay
+// inside the checkpoint directory. UserError naming `name` otherwise.
+struct ManifestEntry {
+  std::string name;
+  uint64_t bytes = 0;
+  uint32_t crc32c = 0;
+};
+struct Manifest {
+  int64_t step = 0;
+  nlohmann::json state;
+  std::vector<ManifestEntry> files;
+};
+Manifest parseManifest(const std::string& text, const std::string& name);
+// What a manifest carries as "manifest_crc32c": the CRC-32C of its compact text without that
+// field.
+uint32_t manifestChecksum(nlohmann::json manifest);
+
 // The newest checkpoint in `dir` that verifies, read, or nothing (also when `dir` does not exist).
 // Each newer one that fails verification is described in `skipped`.
 std::optional<Checkpoint> latestCheckpoint(const std::string& dir,
