@@ -393,20 +393,16 @@ class Trainer {
     std::optional<std::string> problem;  // what was not finite
   };
 
-  // The one point per step where the host waits for the device: the loss, the stop vote and
-  // whether the gradients are finite arrive together, before the update.
+  // Where the host waits for the device each step: the loss, the stop vote and whether the
+  // gradients are finite are needed before the update.
   StepOutcome inspect(const at::Tensor& reduced) {
-    at::Tensor values = reduced.to(at::kDouble);
-    double gradients = 0;
-    if (config_.clipGradNorm > 0) {
-      // The norm clipping computes anyway tells whether the gradients are finite.
-      gradients = torch::nn::utils::clip_grad_norm_(model_->parameters(), config_.clipGradNorm);
-    } else {
-      values = at::cat({values, gradientMagnitude(parameterTensors_).to(values.device()).view(1)});
-    }
-    const at::Tensor host = values.cpu();
-    const double* value = host.data_ptr<double>();
-    if (host.numel() > 2) gradients = value[2];
+    const at::Tensor host = reduced.to(at::kCPU, at::kDouble);
+    const double* value = host.const_data_ptr<double>();
+    // The norm clipping computes anyway tells whether the gradients are finite.
+    const double gradients =
+        config_.clipGradNorm > 0
+            ? torch::nn::utils::clip_grad_norm_(model_->parameters(), config_.clipGradNorm)
+            : gradientMagnitude(parameterTensors_);
     return {value[0], value[1] > 0, nonFiniteProblem(value[0], gradients)};
   }
 

@@ -30,8 +30,8 @@ TEST(NonFinite, GradientMagnitudeIsFiniteForFiniteGradients) {
   for (const auto& p : parameters) {
     if (p.grad().defined()) expected += p.grad().norm().item<double>();
   }
-  EXPECT_NEAR(gradientMagnitude(parameters).item<double>(), expected, 1e-4 * expected);
-  EXPECT_EQ(gradientMagnitude({}).item<double>(), 0.0);
+  EXPECT_NEAR(gradientMagnitude(parameters), expected, 1e-4 * expected);
+  EXPECT_EQ(gradientMagnitude({}), 0.0);
 }
 
 TEST(NonFinite, OneBadElementAnywhereMakesTheMagnitudeNonFinite) {
@@ -40,7 +40,7 @@ TEST(NonFinite, OneBadElementAnywhereMakesTheMagnitudeNonFinite) {
       auto parameters = parametersWithGradients();
       at::Tensor gradient = parameters[which].mutable_grad();
       gradient[gradient.numel() / 2] = bad;
-      EXPECT_FALSE(std::isfinite(gradientMagnitude(parameters).item<double>()))
+      EXPECT_FALSE(std::isfinite(gradientMagnitude(parameters)))
           << "value " << bad << " in parameter " << which;
     }
   }

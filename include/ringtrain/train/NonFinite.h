@@ -16,9 +16,9 @@ namespace ringtrain::train {
 enum class NonFinitePolicy { kStop, kSkip };
 constexpr int kMaxConsecutiveSkips = 10;
 
-// A device scalar, computed without waiting for the device, that is finite exactly when every
-// defined gradient has a finite L2 norm (so every element is finite).
-at::Tensor gradientMagnitude(const std::vector<at::Tensor>& parameters);
+// The sum of the defined gradients' L2 norms: finite exactly when every norm is (so when every
+// element is). Waits for the device.
+double gradientMagnitude(const std::vector<at::Tensor>& parameters);
 
 // What was not finite, for messages, or nullopt when the step is sound.
 std::optional<std::string> nonFiniteProblem(double loss, double gradientMagnitude);
