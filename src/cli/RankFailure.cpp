@@ -1,12 +1,11 @@
 #include "RankFailure.h"
 
-#include <unistd.h>
-
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
-#include <thread>
 
 #include "ErrorText.h"
 #include "ringtrain/platform/StopSignals.h"
@@ -35,19 +34,17 @@ void abortAfterRankFailure(const std::string& command, const comm::Session& sess
   session.abortJob(dynamic_cast<const UserError*>(&error) ? 2 : 1);
 }
 
+std::chrono::milliseconds commTimeoutHoldBack(const comm::Topology& topology) {
+  return std::chrono::seconds(2) * std::min(topology.rank, 4);
+}
+
 void abortAfterCommTimeout(const std::string& command, const comm::Session& session,
                            const comm::OpenWaits::Expired& expired,
                            std::chrono::milliseconds timeout) {
   const comm::Topology& topology = session.topology();
-  // All ranks waiting on the same missing peer time out together. Higher ranks hold back so that
-  // the lowest one reports; when it ends the job, the launcher's SIGTERM reaches the others
-  // while they hold back, and they leave without repeating the report.
-  const auto holdBack = std::chrono::seconds(2) * std::min(topology.rank, 4);
-  const auto until = std::chrono::steady_clock::now() + holdBack;
-  while (std::chrono::steady_clock::now() < until && platform::stopSignalReceived() == 0) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  if (platform::stopSignalReceived() == 0 || holdBack.count() == 0) {
+  // A rank above 0 that got SIGTERM while holding back is being ended by the launcher, because a
+  // lower rank already reported.
+  if (topology.rank == 0 || platform::stopSignalReceived() == 0) {
     std::ostringstream message;
     message << "ringtrain " << command << ": error on rank " << topology.rank << " ("
             << topology.host << "): " << expired.description << " has not completed after "
@@ -56,10 +53,11 @@ void abortAfterCommTimeout(const std::string& command, const comm::Session& sess
             << timeout.count() / 1000.0 << " s)\n";
     std::cerr << message.str() << std::flush;
   }
-  // MPI_Abort is called from the watchdog's thread while the main thread sits inside MPI; should
-  // the library not cope, the alarm's default action still ends the process.
-  alarm(30);
-  session.abortJob(1);
+  // Not MPI_Abort: the main thread (and the reducer's) may be inside MPI, which this process only
+  // entered for one thread at a time. A rank that exits without finalising makes the launcher
+  // end the others.
+  std::fflush(stdout);
+  std::_Exit(1);
 }
 
 }  // namespace ringtrain::cli

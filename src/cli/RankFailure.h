@@ -20,8 +20,12 @@ int reportCollectiveFailure(const std::string& command, const comm::Topology& to
 [[noreturn]] void abortAfterRankFailure(const std::string& command, const comm::Session& session,
                                         const std::exception& error);
 
+// How long this rank's watchdog gives an expired wait before reporting: every rank waiting on the
+// same missing peer times out together, and the lowest one should be the one that reports.
+std::chrono::milliseconds commTimeoutHoldBack(const comm::Topology& topology);
+
 // The watchdog found a communication call of this rank waiting longer than `timeout`: says so,
-// unless the launcher is already ending the job, and ends it.
+// unless the launcher is already ending the job, and ends the process.
 [[noreturn]] void abortAfterCommTimeout(const std::string& command, const comm::Session& session,
                                         const comm::OpenWaits::Expired& expired,
                                         std::chrono::milliseconds timeout);

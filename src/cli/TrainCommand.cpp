@@ -31,10 +31,12 @@ int runTrain(int argc, char** argv) {
       if (topology.rank == 0) std::cout << options.helpText;
       return 0;
     }
-    session.limitWaits(options.commTimeout, [&session, timeout = options.commTimeout](
-                                                const comm::OpenWaits::Expired& expired) {
-      abortAfterCommTimeout("train", session, expired, timeout);
-    });
+    session.limitWaits(
+        options.commTimeout,
+        [&session, timeout = options.commTimeout](const comm::OpenWaits::Expired& expired) {
+          abortAfterCommTimeout("train", session, expired, timeout);
+        },
+        commTimeoutHoldBack(topology));
     platform::applyPlacement(placement);
     platform::retainFreedMemory();
     platform::installStopSignals();  // after MPI_Init, which may install handlers of its own

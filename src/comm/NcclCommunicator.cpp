@@ -67,8 +67,8 @@ class EnqueuedTransfer final : public PendingTransfer {
 
 class NcclCommunicator final : public Communicator {
  public:
-  NcclCommunicator(Topology topology, int device)
-      : topology_(std::move(topology)), device_(device) {
+  NcclCommunicator(Topology topology, int device, std::shared_ptr<Watchdog> watchdog)
+      : topology_(std::move(topology)), device_(device), watchdog_(std::move(watchdog)) {
     c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(device_));
     ncclUniqueId id;
     if (topology_.rank == 0) NCCL_CHECK(ncclGetUniqueId(&id));
@@ -85,12 +85,14 @@ class NcclCommunicator final : public Communicator {
     checkOnDevice(tensor);
     NCCL_CHECK(ncclAllReduce(tensor.data_ptr(), tensor.data_ptr(), tensor.numel(),
                              ncclType(tensor.scalar_type()), ncclOp(op), comm_, stream()));
+    watchQueued("allreduce", tensor.nbytes());
   }
 
   void broadcast(at::Tensor& tensor, int root) override {
     checkOnDevice(tensor);
     NCCL_CHECK(ncclBroadcast(tensor.data_ptr(), tensor.data_ptr(), tensor.numel(),
                              ncclType(tensor.scalar_type()), root, comm_, stream()));
+    watchQueued("broadcast", tensor.nbytes());
   }
 
   at::Tensor allGather(const at::Tensor& tensor) override {
@@ -100,17 +102,20 @@ class NcclCommunicator final : public Communicator {
     at::Tensor gathered = at::empty(shape, tensor.options());
     NCCL_CHECK(ncclAllGather(tensor.data_ptr(), gathered.data_ptr(), tensor.numel(),
                              ncclType(tensor.scalar_type()), comm_, stream()));
+    watchQueued("allgather", gathered.nbytes());
     return gathered;
   }
 
   void send(const at::Tensor& tensor, int peer) override {
     checkOnDevice(tensor);
     NCCL_CHECK(ncclSend(tensor.data_ptr(), tensor.nbytes(), ncclUint8, peer, comm_, stream()));
+    watchQueued("send", tensor.nbytes());
   }
 
   void recv(at::Tensor& tensor, int peer) override {
     checkOnDevice(tensor);
     NCCL_CHECK(ncclRecv(tensor.data_ptr(), tensor.nbytes(), ncclUint8, peer, comm_, stream()));
+    watchQueued("receive", tensor.nbytes());
   }
 
   // The exchange is enqueued on the current stream as one NCCL group, so the returned transfer has
@@ -123,6 +128,7 @@ class NcclCommunicator final : public Communicator {
     NCCL_CHECK(ncclSend(outgoing.data_ptr(), outgoing.nbytes(), ncclUint8, to, comm_, stream()));
     NCCL_CHECK(ncclRecv(incoming.data_ptr(), incoming.nbytes(), ncclUint8, from, comm_, stream()));
     NCCL_CHECK(ncclGroupEnd());
+    watchQueued("point-to-point exchange", outgoing.nbytes() + incoming.nbytes());
     return std::make_unique<EnqueuedTransfer>();
   }
 
@@ -140,6 +146,21 @@ class NcclCommunicator final : public Communicator {
   cudaStream_t stream() const {
     return c10::cuda::getCurrentCUDAStream(static_cast<c10::DeviceIndex>(device_)).stream();
   }
+  // The host does not wait for NCCL; whatever later waits for the stream (a loss read back, an
+  // optimizer step) would wait forever for a peer that never joins. The watchdog instead polls an
+  // event recorded behind the work.
+  void watchQueued(const char* operation, size_t bytes) {
+    if (!watchdog_->armed()) return;
+    cudaEvent_t event = nullptr;
+    RINGTRAIN_CHECK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming) == cudaSuccess,
+                    "cudaEventCreate failed");
+    const std::shared_ptr<CUevent_st> owned(event, [](cudaEvent_t e) { cudaEventDestroy(e); });
+    RINGTRAIN_CHECK(cudaEventRecord(event, stream()) == cudaSuccess, "cudaEventRecord failed");
+    watchdog_->watchUntil(operation, static_cast<int64_t>(bytes), [owned, device = device_] {
+      cudaSetDevice(device);
+      return cudaEventQuery(owned.get()) != cudaErrorNotReady;
+    });
+  }
   void checkOnDevice(const at::Tensor& tensor) const {
     RINGTRAIN_CHECK(tensor.defined() && tensor.is_cuda() && tensor.get_device() == device_ &&
                         tensor.is_contiguous(),
@@ -148,13 +169,15 @@ class NcclCommunicator final : public Communicator {
 
   Topology topology_;
   int device_;
+  std::shared_ptr<Watchdog> watchdog_;
   ncclComm_t comm_ = nullptr;
 };
 
 }  // namespace
 
-std::unique_ptr<Communicator> makeNcclCommunicator(const Topology& topology, int device) {
-  return std::make_unique<NcclCommunicator>(topology, device);
+std::unique_ptr<Communicator> makeNcclCommunicator(const Topology& topology, int device,
+                                                   std::shared_ptr<Watchdog> watchdog) {
+  return std::make_unique<NcclCommunicator>(topology, device, std::move(watchdog));
 }
 
 std::string ncclVersionString() {

@@ -6,11 +6,14 @@
 #include <string>
 
 #include "ringtrain/comm/Communicator.h"
+#include "ringtrain/comm/Watchdog.h"
 
 namespace ringtrain::comm {
 
-// Collective: every rank calls it with its own local CUDA device index.
-std::unique_ptr<Communicator> makeNcclCommunicator(const Topology& topology, int device);
+// Collective: every rank calls it with its own local CUDA device index. NCCL calls return once
+// their work is queued; `watchdog` keeps each one's wait open until the stream has run it.
+std::unique_ptr<Communicator> makeNcclCommunicator(const Topology& topology, int device,
+                                                   std::shared_ptr<Watchdog> watchdog);
 std::string ncclVersionString();
 bool ncclAvailable();
 

@@ -4,7 +4,8 @@
 
 namespace ringtrain::comm {
 
-std::unique_ptr<Communicator> makeNcclCommunicator(const Topology&, int) {
+std::unique_ptr<Communicator> makeNcclCommunicator(const Topology&, int,
+                                                   std::shared_ptr<Watchdog>) {
   throw UserError(
       "this ringtrain was built without CUDA/NCCL; rebuild with -DRINGTRAIN_CUDA=ON or use "
       "--device cpu");

@@ -50,15 +50,16 @@ std::unique_ptr<Communicator> Session::makeCpuCommunicator() const {
 }
 
 std::unique_ptr<Communicator> Session::makeCudaCommunicator(int device) const {
-  return watched(makeNcclCommunicator(topology_, device));
+  return watched(makeNcclCommunicator(topology_, device, watchdog_));
 }
 
 std::unique_ptr<Communicator> Session::makeCommunicatorFor(const c10::Device& device) const {
   return device.is_cuda() ? makeCudaCommunicator(device.index()) : makeCpuCommunicator();
 }
 
-void Session::limitWaits(std::chrono::milliseconds timeout, Watchdog::Handler onTimeout) {
-  watchdog_->arm(timeout, std::move(onTimeout));
+void Session::limitWaits(std::chrono::milliseconds timeout, Watchdog::Handler onTimeout,
+                         std::chrono::milliseconds holdBack) {
+  watchdog_->arm(timeout, std::move(onTimeout), holdBack);
 }
 
 void Session::abortJob(int exitCode) const {

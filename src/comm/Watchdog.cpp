@@ -19,10 +19,22 @@ void writeSize(std::ostream& out, int64_t bytes) {
 
 }  // namespace
 
-uint64_t OpenWaits::open(const char* operation, int64_t bytes, WatchClock::time_point now) {
+uint64_t OpenWaits::open(const char* operation, int64_t bytes, WatchClock::time_point now,
+                         Done done) {
   const uint64_t id = nextId_++;
-  waits_.push_back({id, operation, bytes, now});
+  waits_.push_back({id, operation, bytes, now, std::move(done)});
   return id;
+}
+
+void OpenWaits::closeFinished() {
+  waits_.erase(std::remove_if(waits_.begin(), waits_.end(),
+                              [](const Wait& wait) { return wait.done && wait.done(); }),
+               waits_.end());
+}
+
+bool OpenWaits::isOpen(uint64_t id) const {
+  return std::any_of(waits_.begin(), waits_.end(),
+                     [id](const Wait& wait) { return wait.id == id; });
 }
 
 void OpenWaits::close(uint64_t id) {
@@ -46,7 +58,7 @@ std::optional<OpenWaits::Expired> OpenWaits::oldestExpired(WatchClock::time_poin
     description << " of ";
     writeSize(description, oldest->bytes);
   }
-  return Expired{description.str(),
+  return Expired{oldest->id, description.str(),
                  std::chrono::duration_cast<std::chrono::milliseconds>(now - oldest->since)};
 }
 
@@ -59,9 +71,11 @@ Watchdog::~Watchdog() {
   if (thread_.joinable()) thread_.join();
 }
 
-void Watchdog::arm(std::chrono::milliseconds timeout, Handler onExpired) {
+void Watchdog::arm(std::chrono::milliseconds timeout, Handler onExpired,
+                   std::chrono::milliseconds holdBack) {
   if (armed() || timeout.count() <= 0) return;
   timeout_ = timeout;
+  holdBack_ = holdBack;
   onExpired_ = std::move(onExpired);
   armed_.store(true, std::memory_order_release);
   thread_ = std::thread([this] { run(); });
@@ -71,6 +85,14 @@ Watchdog::Watch Watchdog::watch(const char* operation, int64_t bytes) {
   if (!armed()) return Watch();
   std::lock_guard<std::mutex> lock(mutex_);
   return Watch(this, waits_.open(operation, bytes, WatchClock::now()));
+}
+
+void Watchdog::watchUntil(const char* operation, int64_t bytes, OpenWaits::Done done) {
+  if (!armed()) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  // Queued work finishes in order, so pruning here keeps the list as short as the queue.
+  waits_.closeFinished();
+  waits_.open(operation, bytes, WatchClock::now(), std::move(done));
 }
 
 Watchdog::Watch::~Watch() {
@@ -96,12 +118,25 @@ void Watchdog::run() {
       waits_.postpone(overslept);
     }
     lastCheck = now;
-    if (auto expired = waits_.oldestExpired(now, timeout_)) {
+    waits_.closeFinished();
+    const auto expired = waits_.oldestExpired(now, timeout_);
+    if (expired && stillOpenAfterHoldBack(lock, expired->id)) {
       lock.unlock();
       onExpired_(*expired);
       return;
     }
   }
+}
+
+bool Watchdog::stillOpenAfterHoldBack(std::unique_lock<std::mutex>& lock, uint64_t id) {
+  const auto until = WatchClock::now() + holdBack_;
+  while (WatchClock::now() < until) {
+    wake_.wait_for(lock, std::chrono::milliseconds(50), [this] { return stopping_; });
+    if (stopping_) return false;
+    waits_.closeFinished();
+    if (!waits_.isOpen(id)) return false;
+  }
+  return waits_.isOpen(id);
 }
 
 }  // namespace ringtrain::comm

@@ -20,6 +20,38 @@ std::string defaultDirectory(const TrainConfig& config) {
   return (std::filesystem::path(config.outputDir) / "checkpoints").string();
 }
 
+// Where a checkpoint's run stood. Checkpoints from before the sample position was recorded
+// counted steps of the epoch at their own world size and batch, which their identity names.
+TrainingPosition positionOf(const checkpoint::Checkpoint& checkpoint, int64_t samples) {
+  TrainingPosition restored;
+  try {
+    const json& position = checkpoint.state.at("position");
+    restored.step = position.at("step").get<int64_t>();
+    restored.epoch = position.at("epoch").get<int64_t>();
+    if (position.contains("samples_in_epoch")) {
+      restored.samplesInEpoch = position.at("samples_in_epoch").get<int64_t>();
+      restored.layout = position.at("layout");
+    } else {
+      const json& identity = checkpoint.state.at("identity");
+      restored.layout = {{"world_size", identity.at("world_size")},
+                         {"batch_size", identity.at("batch_size")},
+                         {"grad_accum", identity.at("grad_accum")}};
+      const int64_t perStep = identity.at("world_size").get<int64_t>() *
+                              identity.at("batch_size").get<int64_t>() *
+                              identity.at("grad_accum").get<int64_t>();
+      restored.samplesInEpoch =
+          std::min(samples, position.at("step_in_epoch").get<int64_t>() * perStep);
+    }
+  } catch (const json::exception& e) {
+    throw UserError("checkpoint " + checkpoint.path + " has no usable position: " + e.what());
+  }
+  RINGTRAIN_USER_CHECK(restored.step >= 0 && restored.epoch >= 0 && restored.samplesInEpoch >= 0 &&
+                           restored.samplesInEpoch <= samples,
+                       "checkpoint " << checkpoint.path << " holds an impossible position "
+                                     << checkpoint.state.at("position").dump());
+  return restored;
+}
+
 bool parametersFinite(models::Classifier& model) {
   for (const at::Tensor& parameter : model.parameters()) {
     if (!at::isfinite(parameter).all().item<bool>()) return false;
@@ -90,17 +122,10 @@ TrainingPosition Checkpointer::restore(const checkpoint::Checkpoint& checkpoint,
                                      << " belongs to a different run:" << differences.str()
                                      << "\nresume with the same settings, pick another "
                                         "--checkpoint-dir, or pass --resume none");
+  const TrainingPosition position =
+      positionOf(checkpoint, identity_.at("train_samples").get<int64_t>());
   restoreTraining(checkpoint.files, checkpoint.path, model, optimizer);
-  const json& position = saved.at("position");
-  const TrainingPosition restored{
-      position.at("step").get<int64_t>(), position.at("epoch").get<int64_t>(),
-      position.at("samples_in_epoch").get<int64_t>(), position.at("layout")};
-  const auto samples = identity_.at("train_samples").get<int64_t>();
-  RINGTRAIN_USER_CHECK(
-      restored.step >= 0 && restored.epoch >= 0 && restored.samplesInEpoch >= 0 &&
-          restored.samplesInEpoch <= samples,
-      "checkpoint " << checkpoint.path << " holds an impossible position " << position.dump());
-  return restored;
+  return position;
 }
 
 bool Checkpointer::save(const TrainingPosition& position, models::Classifier& model,

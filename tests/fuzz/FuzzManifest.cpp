@@ -17,8 +17,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const Manifest parsed = parseManifest(manifest.dump(), "manifest.json");
     for (const ManifestEntry& file : parsed.files) {
       // The one property that keeps writes and reads inside the checkpoint directory.
-      if (file.name.empty() || file.name.find('/') != std::string::npos || file.name == ".." ||
-          file.name == ".") {
+      if (file.name.empty() || file.name.find('/') != std::string::npos ||
+          file.name.find('\0') != std::string::npos || file.name == ".." || file.name == ".") {
         std::abort();
       }
     }

@@ -1,6 +1,7 @@
 """Checkpoints end to end: a run stopped at any point and resumed from its newest complete
 checkpoint ends with exactly the model of a run that was never stopped."""
 import glob
+import json
 import os
 import signal
 import subprocess
@@ -17,6 +18,28 @@ DATA = ["--train", "synthetic:1200:16:4", "--val", "synthetic:200:16:4", "--hidd
 # Long enough (1250 steps at 2 ranks) for a test to stop it after its first checkpoint.
 LONG = ["--train", "synthetic:40000:64:4", "--val", "synthetic:200:64:4", "--hidden", "256,256",
         "--epochs", "2", "--batch-size", "32", "--lr", "0.02", "--log-every", "1000"]
+
+
+def crc32c(data):
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+
+
+def rewrite_manifest(path, change):
+    """Applies change(manifest) and seals the manifest again with its checksum, as ringtrain does
+    (CRC-32C of the compact, key-sorted JSON without the checksum field)."""
+    with open(path) as f:
+        manifest = json.load(f)
+    change(manifest)
+    manifest.pop("manifest_crc32c", None)
+    text = json.dumps(manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    manifest["manifest_crc32c"] = crc32c(text.encode())
+    with open(path, "w") as f:
+        json.dump(manifest, f)
 
 
 def model_bytes(out):
@@ -135,6 +158,22 @@ class Checkpoints(RingtrainTestCase):
                 if ranks * batch == 40:
                     # The same global batches in the same order: the same model, to rounding.
                     self.assertModelsClose(self.model(out), self.model(whole))
+
+    def test_a_checkpoint_that_counted_steps_in_the_epoch_still_resumes_exactly(self):
+        # Checkpoints written before the sample position was recorded hold the step in the epoch
+        # and name the world size and batch in their identity.
+        whole = self.train("whole", DATA, ranks=2)
+        out = self.train("old", DATA + ["--max-steps", "40", "--checkpoint-every", "20"], ranks=2)
+
+        def to_old_format(manifest):
+            state = manifest["state"]
+            state["position"] = {"step": 40, "epoch": 1, "step_in_epoch": 10}
+            state["identity"].update({"world_size": 2, "batch_size": 20, "grad_accum": 1})
+
+        rewrite_manifest(os.path.join(out, "checkpoints", "step-000000040", "manifest.json"), to_old_format)
+        self.train("old", DATA, ranks=2)
+        self.assertEqual(self.summary(out)["resumed_at_step"], 40)
+        self.assertEqual(model_bytes(out), model_bytes(whole))
 
     def test_a_checkpoint_that_does_not_fit_on_disk_is_skipped_and_nothing_is_damaged(self):
         disk = self.path("disk")

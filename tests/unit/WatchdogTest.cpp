@@ -54,6 +54,21 @@ TEST(OpenWaits, TimeSpentPausedDoesNotCount) {
   EXPECT_EQ(waits.oldestExpired(start + seconds(40), seconds(10))->waited, seconds(10));
 }
 
+TEST(OpenWaits, QueuedWorkClosesWhenItSaysItIsDone) {
+  OpenWaits waits;
+  const WatchClock::time_point start{};
+  bool firstDone = false;
+  const uint64_t first = waits.open("allreduce", 8, start, [&] { return firstDone; });
+  const uint64_t second = waits.open("broadcast", 8, start, [] { return false; });
+  waits.closeFinished();
+  EXPECT_TRUE(waits.isOpen(first));
+  firstDone = true;
+  waits.closeFinished();
+  EXPECT_FALSE(waits.isOpen(first));
+  EXPECT_TRUE(waits.isOpen(second));
+  EXPECT_EQ(waits.oldestExpired(start + seconds(10), seconds(5))->id, second);
+}
+
 TEST(Watchdog, DisarmedWatchesNeverFire) {
   Watchdog watchdog;
   const auto watch = watchdog.watch("allreduce", 8);
@@ -85,6 +100,55 @@ TEST(Watchdog, WaitsThatEndInTimeDoNotFire) {
   }
   std::this_thread::sleep_for(milliseconds(300));  // nothing open: idle time is not a wait
   EXPECT_EQ(calls.load(), 0);
+}
+
+TEST(Watchdog, QueuedWorkThatNeverFinishesFires) {
+  Watchdog watchdog;
+  std::promise<std::string> fired;
+  watchdog.arm(milliseconds(50),
+               [&](const OpenWaits::Expired& expired) { fired.set_value(expired.description); });
+  std::atomic<bool> done{false};
+  watchdog.watchUntil("allreduce", 2048, [&] { return done.load(); });
+  auto result = fired.get_future();
+  ASSERT_EQ(result.wait_for(seconds(10)), std::future_status::ready);
+  EXPECT_EQ(result.get(), "allreduce of 2.0 KiB");
+}
+
+TEST(Watchdog, QueuedWorkThatFinishesDoesNotFire) {
+  Watchdog watchdog;
+  std::atomic<int> calls{0};
+  watchdog.arm(milliseconds(200), [&](const OpenWaits::Expired&) { ++calls; });
+  std::atomic<bool> done{false};
+  watchdog.watchUntil("allreduce", 4, [&] { return done.load(); });
+  std::this_thread::sleep_for(milliseconds(50));
+  done = true;
+  std::this_thread::sleep_for(milliseconds(400));
+  EXPECT_EQ(calls.load(), 0);
+}
+
+TEST(Watchdog, AWaitThatEndsWhileHeldBackIsNotReported) {
+  Watchdog watchdog;
+  std::atomic<int> calls{0};
+  watchdog.arm(
+      milliseconds(50), [&](const OpenWaits::Expired&) { ++calls; }, milliseconds(2000));
+  {
+    const auto watch = watchdog.watch("barrier", 0);
+    std::this_thread::sleep_for(milliseconds(400));  // expired, but still held back
+  }
+  std::this_thread::sleep_for(milliseconds(300));
+  EXPECT_EQ(calls.load(), 0);
+}
+
+TEST(Watchdog, HoldBackDelaysTheReport) {
+  Watchdog watchdog;
+  std::promise<void> fired;
+  watchdog.arm(
+      milliseconds(50), [&](const OpenWaits::Expired&) { fired.set_value(); }, milliseconds(300));
+  const auto started = WatchClock::now();
+  const auto watch = watchdog.watch("barrier", 0);
+  auto result = fired.get_future();
+  ASSERT_EQ(result.wait_for(seconds(10)), std::future_status::ready);
+  EXPECT_GE(WatchClock::now() - started, milliseconds(350));
 }
 
 }  // namespace

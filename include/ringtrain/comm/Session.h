@@ -35,10 +35,12 @@ class Session {
   // A new channel for tensors on `device`: NCCL for a CUDA device, MPI for the CPU. Collective.
   std::unique_ptr<Communicator> makeCommunicatorFor(const c10::Device& device) const;
 
-  // From now on, when a blocking call of any communicator this session made (before or after)
-  // has not returned after `timeout`, `onTimeout` runs on the watchdog's thread; it is expected
-  // to end the job. A zero timeout leaves calls unbounded.
-  void limitWaits(std::chrono::milliseconds timeout, Watchdog::Handler onTimeout);
+  // From now on, when a blocking call of any communicator this session made (before or after),
+  // or work one of them queued on a GPU, has not finished after `timeout` (plus `holdBack`),
+  // `onTimeout` runs on the watchdog's thread; it is expected to end the process without calling
+  // MPI. A zero timeout leaves calls unbounded.
+  void limitWaits(std::chrono::milliseconds timeout, Watchdog::Handler onTimeout,
+                  std::chrono::milliseconds holdBack);
 
   // Ends every rank of the job now. Used when a rank fails while others may sit in a collective.
   [[noreturn]] void abortJob(int exitCode) const;

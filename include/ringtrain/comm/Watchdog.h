@@ -24,13 +24,20 @@ using WatchClock = std::chrono::steady_clock;
 class OpenWaits {
  public:
   struct Expired {
+    uint64_t id = 0;
     std::string description;  // e.g. "allreduce of 4.0 MiB"
-    std::chrono::milliseconds waited;
+    std::chrono::milliseconds waited{0};
   };
+  // For work a device runs after the call that queued it has returned: says whether it is done.
+  using Done = std::function<bool()>;
 
-  // `operation` must outlive the wait (a string literal).
-  uint64_t open(const char* operation, int64_t bytes, WatchClock::time_point now);
+  // `operation` must outlive the wait (a string literal). A wait with `done` is closed by
+  // closeFinished() once `done` returns true; one without, by close().
+  uint64_t open(const char* operation, int64_t bytes, WatchClock::time_point now,
+                Done done = nullptr);
   void close(uint64_t id);
+  void closeFinished();
+  bool isOpen(uint64_t id) const;
   size_t size() const { return waits_.size(); }
   // Moves the start of every open wait later by `pause`: time this process spent stopped (a
   // debugger, SIGSTOP, a suspended VM) is not time spent waiting for the others.
@@ -45,6 +52,7 @@ class OpenWaits {
     const char* operation;
     int64_t bytes;
     WatchClock::time_point since;
+    Done done;
   };
   std::vector<Wait> waits_;
   uint64_t nextId_ = 1;
@@ -62,8 +70,11 @@ class Watchdog {
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;
 
-  // Starts checking open waits against `timeout`. Call at most once.
-  void arm(std::chrono::milliseconds timeout, Handler onExpired);
+  // Starts checking open waits against `timeout`. A wait that runs out gets `holdBack` more to
+  // finish (so that, of several ranks timing out together, one can report first) before
+  // `onExpired` is called. Call at most once.
+  void arm(std::chrono::milliseconds timeout, Handler onExpired,
+           std::chrono::milliseconds holdBack = std::chrono::milliseconds(0));
   bool armed() const { return armed_.load(std::memory_order_acquire); }
 
   class Watch {
@@ -81,12 +92,18 @@ class Watchdog {
   };
   // Marks the start of a blocking call; the wait ends when the Watch is destroyed.
   [[nodiscard]] Watch watch(const char* operation, int64_t bytes);
+  // Marks work that was queued (on a GPU stream, say) and ends when `done` says so; `done` is
+  // called with the watchdog's lock held, so it must be quick and must not block.
+  void watchUntil(const char* operation, int64_t bytes, OpenWaits::Done done);
 
  private:
   void run();
+  // Lets the expired wait finish during the hold-back; true if it is still open afterwards.
+  bool stillOpenAfterHoldBack(std::unique_lock<std::mutex>& lock, uint64_t id);
 
   std::atomic<bool> armed_{false};
   std::chrono::milliseconds timeout_{0};
+  std::chrono::milliseconds holdBack_{0};
   Handler onExpired_;
   std::mutex mutex_;
   std::condition_variable wake_;
