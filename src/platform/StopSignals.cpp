@@ -1,6 +1,7 @@
 #include "ringtrain/platform/StopSignals.h"
 
 #include <csignal>
+#include <initializer_list>
 
 namespace ringtrain::platform {
 namespace {

@@ -12,6 +12,7 @@
 #include "ringtrain/train/Trainer.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <c10/core/GradMode.h>
 #include <torch/nn/utils/clip_grad.h>
 

@@ -11,6 +11,7 @@
 // gradient tensor autograd produced, saving a copy of the largest gradients every step.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
