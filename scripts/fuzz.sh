@@ -20,7 +20,7 @@ done
 
 "$RINGTRAIN_ROOT/scripts/setup.sh"
 BUILD_TARGET="$(printf 'fuzz_%s ' "${targets[@]}")" "$RINGTRAIN_ROOT/scripts/build.sh" \
-  -DRINGTRAIN_SANITIZE=ON -DRINGTRAIN_FUZZ=ON -DRINGTRAIN_CUDA=OFF
+  -DRINGTRAIN_SANITIZE=ON -DRINGTRAIN_FUZZ=ON -DRINGTRAIN_CUDA=OFF -DRINGTRAIN_PCH=OFF
 failed=()
 for target in "${targets[@]}"; do
   corpus=$BUILD_DIR/fuzz/corpus/$target

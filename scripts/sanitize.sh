@@ -8,7 +8,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 export BUILD_DIR=${SANITIZE_BUILD_DIR:-$RINGTRAIN_ROOT/build-sanitize}
 source "$RINGTRAIN_ROOT/scripts/sanitizer-env.sh"
 BUILD_TARGET="ringtrain_unit_tests $(printf 'fuzz_%s ' "${RINGTRAIN_FUZZ_TARGETS[@]}")" \
-  "$RINGTRAIN_ROOT/scripts/build.sh" -DRINGTRAIN_SANITIZE=ON -DRINGTRAIN_FUZZ=ON -DRINGTRAIN_CUDA=OFF \
+  "$RINGTRAIN_ROOT/scripts/build.sh" -DRINGTRAIN_SANITIZE=ON -DRINGTRAIN_FUZZ=ON -DRINGTRAIN_CUDA=OFF -DRINGTRAIN_PCH=OFF \
   -DRINGTRAIN_FUZZ_SECONDS="${RINGTRAIN_FUZZ_SECONDS:-20}"
 cd "$BUILD_DIR"
 ctest --output-on-failure --timeout 900 -j "${TEST_JOBS:-2}" -L 'unit|fuzz' "$@"
