@@ -38,10 +38,9 @@ std::chrono::milliseconds commTimeoutHoldBack(const comm::Topology& topology) {
   return std::chrono::seconds(2) * std::min(topology.rank, 4);
 }
 
-void abortAfterCommTimeout(const std::string& command, const comm::Session& session,
+void abortAfterCommTimeout(const std::string& command, const comm::Topology& topology,
                            const comm::OpenWaits::Expired& expired,
                            std::chrono::milliseconds timeout) {
-  const comm::Topology& topology = session.topology();
   // A rank above 0 that got SIGTERM while holding back is being ended by the launcher, because a
   // lower rank already reported.
   if (topology.rank == 0 || platform::stopSignalReceived() == 0) {

@@ -26,7 +26,7 @@ std::chrono::milliseconds commTimeoutHoldBack(const comm::Topology& topology);
 
 // The watchdog found a communication call of this rank waiting longer than `timeout`: says so,
 // unless the launcher is already ending the job, and ends the process.
-[[noreturn]] void abortAfterCommTimeout(const std::string& command, const comm::Session& session,
+[[noreturn]] void abortAfterCommTimeout(const std::string& command, const comm::Topology& topology,
                                         const comm::OpenWaits::Expired& expired,
                                         std::chrono::milliseconds timeout);
 

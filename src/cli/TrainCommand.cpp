@@ -33,8 +33,8 @@ int runTrain(int argc, char** argv) {
     }
     session.limitWaits(
         options.commTimeout,
-        [&session, timeout = options.commTimeout](const comm::OpenWaits::Expired& expired) {
-          abortAfterCommTimeout("train", session, expired, timeout);
+        [&topology, timeout = options.commTimeout](const comm::OpenWaits::Expired& expired) {
+          abortAfterCommTimeout("train", topology, expired, timeout);
         },
         commTimeoutHoldBack(topology));
     platform::applyPlacement(placement);

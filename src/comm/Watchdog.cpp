@@ -117,7 +117,6 @@ void Watchdog::run() {
     if (overslept > std::max<WatchClock::duration>(interval, std::chrono::seconds(1))) {
       waits_.postpone(overslept);
     }
-    lastCheck = now;
     waits_.closeFinished();
     const auto expired = waits_.oldestExpired(now, timeout_);
     if (expired && stillOpenAfterHoldBack(lock, expired->id)) {
@@ -125,6 +124,8 @@ void Watchdog::run() {
       onExpired_(*expired);
       return;
     }
+    // After a hold-back too: time spent there is not time this process was stopped.
+    lastCheck = WatchClock::now();
   }
 }
 

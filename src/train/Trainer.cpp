@@ -192,12 +192,13 @@ class Trainer {
     checkpointer_->locate(*log_);
   }
 
-  // Optimizer steps that read `perRank` samples on every rank.
+  // Micro-batches, and optimizer steps, that read `perRank` samples on every rank.
+  int64_t microBatchesFor(int64_t perRank) const {
+    return config_.dropLast ? perRank / config_.batchSize
+                            : (perRank + config_.batchSize - 1) / config_.batchSize;
+  }
   int64_t stepsFor(int64_t perRank) const {
-    const int64_t microBatches = config_.dropLast
-                                     ? perRank / config_.batchSize
-                                     : (perRank + config_.batchSize - 1) / config_.batchSize;
-    return (microBatches + config_.gradAccum - 1) / config_.gradAccum;
+    return (microBatchesFor(perRank) + config_.gradAccum - 1) / config_.gradAccum;
   }
 
   // The run's length, once its starting point is known: the rest of the starting epoch (which
@@ -315,9 +316,7 @@ class Trainer {
         data::shardIndices({samples, world, control_.rank(), config_.seed, epoch, config_.shuffle,
                             config_.dropLast, firstSample});
     const auto perRank = static_cast<int64_t>(order.size());
-    const int64_t microBatchesLeft = config_.dropLast
-                                         ? perRank / config_.batchSize
-                                         : (perRank + config_.batchSize - 1) / config_.batchSize;
+    const int64_t microBatchesLeft = microBatchesFor(perRank);
     const int64_t stepsLeft = stepsFor(perRank);
     // Steps of this epoch that came before, as this run would count them: for the progress bar.
     const int64_t stepsBefore = std::max<int64_t>(0, stepsPerEpoch_ - stepsLeft);
