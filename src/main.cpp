@@ -6,7 +6,8 @@
 //   checkpoint/ checkpoint directories (files, checksums)
 //   ddp/       parameter sync, gradient buckets, reducer  -> comm
 //   models/    MLP and CNN classifiers
-//   data/      data sets, CSV/IDX readers, the distributed sampler
+//   prep/      conversion of CSV, IDX, .npy and text into shards  -> data
+//   data/      data sets, CSV/IDX readers, shards, the distributed sampler
 //   io/        safetensors
 //   platform/  device placement and threads
 //   comm/      Communicator over MPI (CPU) and NCCL (CUDA); the only code that includes
@@ -27,6 +28,8 @@ void printUsage(std::ostream& out) {
          "  train       train a model, data-parallel over the ranks started by mpirun\n"
          "  shard-plan  print which sample indices each rank reads in an epoch (JSON)\n"
          "  bench-comm  measure allreduce bandwidth (native and ring) over message sizes\n"
+         "  prep        convert CSV, IDX, .npy or text into a memory-mapped shard data set\n"
+         "  check-data  verify every checksum of a shard data set\n"
          "  info        print versions, backends and visible devices\n\n"
          "`ringtrain <command> --help` lists a command's flags.\n";
 }
@@ -52,6 +55,8 @@ int main(int argc, char** argv) {
     if (command == "shard-plan") return ringtrain::cli::runShardPlan(argc - 1, argv + 1);
     if (command == "info") return ringtrain::cli::runInfo(argc - 1, argv + 1);
     if (command == "bench-comm") return ringtrain::cli::runBenchComm(argc - 1, argv + 1);
+    if (command == "prep") return ringtrain::cli::runPrep(argc - 1, argv + 1);
+    if (command == "check-data") return ringtrain::cli::runCheckData(argc - 1, argv + 1);
   } catch (const ringtrain::UserError& error) {
     std::cerr << "ringtrain " << command << ": error: " << error.what() << std::endl;
     return 2;

@@ -9,6 +9,7 @@
 #include "ringtrain/util/Crc32c.h"
 #include "ringtrain/util/Error.h"
 #include "ringtrain/util/Files.h"
+#include "ringtrain/util/JsonChecksum.h"
 
 namespace ringtrain::checkpoint {
 namespace {
@@ -45,10 +46,8 @@ std::vector<std::pair<int64_t, std::string>> checkpointsIn(const std::string& di
 
 }  // namespace
 
-// nlohmann::json prints an object's keys in sorted order, so the text is reproducible.
 uint32_t manifestChecksum(json manifest) {
-  manifest.erase("manifest_crc32c");
-  return crc32c(manifest.dump());
+  return checksumWithout(std::move(manifest), "manifest_crc32c");
 }
 
 std::string checkpointName(int64_t step) {
@@ -90,25 +89,9 @@ std::string writeCheckpoint(const std::string& dir, int64_t step, const json& st
     writeFileDurably(join(partial, kManifest), manifest.dump(1) + "\n");
     syncDirectory(partial);
 
-    if (pathExists(final)) {
-      // Replacing a checkpoint of the same step (a run resumed from an older one): the old one
-      // goes only once the new one is complete.
-      const std::string replaced = join(dir, kReplacedPrefix + name + "-" + pid);
-      removeTree(replaced);
-      renamePath(final, replaced);
-      try {
-        renamePath(partial, final);
-      } catch (...) {
-        try {
-          renamePath(replaced, final);  // put the old one back
-        } catch (...) {
-        }
-        throw;
-      }
-      removeTree(replaced);
-    } else {
-      renamePath(partial, final);
-    }
+    // Replacing a checkpoint of the same step (a run resumed from an older one): the old one
+    // goes only once the new one is complete.
+    replaceDirectory(partial, final, join(dir, kReplacedPrefix + name + "-" + pid));
     syncDirectory(dir);
   } catch (...) {
     removeTree(partial);

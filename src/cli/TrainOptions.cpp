@@ -21,7 +21,7 @@ cxxopts::Options trainOptions() {
   options.add_options("Data")(
       "train",
       "training data: synthetic:N[:DIM[:CLASSES]], a .csv file or directory, csv:PATH, "
-      "or an MNIST IDX directory (idx:DIR)",
+      "an MNIST IDX directory (idx:DIR), or a data set made by ringtrain prep (shards:DIR)",
       text("synthetic:20000"), "SPEC")(
       "val", "validation data (same forms; default: split --val-fraction off --train)",
       optionalText(), "SPEC")("val-fraction", "share of --train held out when --val is absent",
@@ -29,7 +29,13 @@ cxxopts::Options trainOptions() {
       "label-column", "0-based CSV column holding the label", text("0"), "K")(
       "num-classes", "number of classes (default: largest training label + 1)", text("0"), "C")(
       "normalize", "feature scaling: auto (standardize CSV data), none, standard", text("auto"),
-      "MODE");
+      "MODE")("data-sharding",
+              "global (every host sees the whole data set) or host (each host has its own "
+              "files: its ranks share them, steps per epoch agreed over hosts)",
+              text("global"),
+              "HOW")("context", "token data sets: tokens per sample window", text("64"), "N")(
+      "data-workers", "threads assembling batches ahead: auto (2 on GPUs, 0 on CPU) or N",
+      text("auto"), "N");
   options.add_options("Model")("model", "mlp or cnn", text("mlp"), "NAME")(
       "hidden", "hidden layer widths", text("512,256"), "W1,W2,...")(
       "init-from", "start from the parameters in this model.safetensors", optionalText(), "FILE");
@@ -115,6 +121,17 @@ ParsedTrainOptions parseTrainOptions(int argc, char** argv) {
   c.normalization = normalize == "auto"   ? train::Normalization::kAuto
                     : normalize == "none" ? train::Normalization::kNone
                                           : train::Normalization::kStandard;
+  c.sharding = parseChoice("data-sharding", str("data-sharding"), {"global", "host"}) == "host"
+                   ? train::DataSharding::kHost
+                   : train::DataSharding::kGlobal;
+  c.context = integer("context");
+  RINGTRAIN_USER_CHECK(c.context > 0 && c.context <= (1 << 24),
+                       "--context must be between 1 and 16777216");
+  if (str("data-workers") != "auto") {
+    const int64_t workers = integer("data-workers");
+    RINGTRAIN_USER_CHECK(workers >= 0 && workers <= 64, "--data-workers must be auto or 0..64");
+    c.dataWorkers = static_cast<int>(workers);
+  }
 
   c.model.kind = parseChoice("model", str("model"), {"mlp", "cnn"});
   c.model.hidden = models::parseLayerSizes(str("hidden"));

@@ -4,6 +4,8 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <string>
+#include <vector>
 
 #include "MpiCheck.h"
 #include "MpiCommunicator.h"
@@ -21,17 +23,41 @@ Session::Session(int* argc, char*** argv) {
   MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &topology_.rank));
   MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &topology_.size));
 
-  MPI_Comm hostComm;
-  MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, topology_.rank, MPI_INFO_NULL,
-                                &hostComm));
-  MPI_CHECK(MPI_Comm_rank(hostComm, &topology_.localRank));
-  MPI_CHECK(MPI_Comm_size(hostComm, &topology_.localSize));
-  MPI_CHECK(MPI_Comm_free(&hostComm));
-
   char host[MPI_MAX_PROCESSOR_NAME];
   int length = 0;
   MPI_CHECK(MPI_Get_processor_name(host, &length));
   topology_.host.assign(host, static_cast<size_t>(length));
+  findHostRanks();
+}
+
+// Ranks share a host when they share memory, unless RINGTRAIN_HOST names their host instead, which
+// lets one machine stand in for several hosts (tests of multi-host data layouts).
+void Session::findHostRanks() {
+  const char* named = std::getenv("RINGTRAIN_HOST");
+  int anyNamed = named != nullptr && *named != '\0';
+  MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &anyNamed, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
+  if (!anyNamed) {
+    MPI_Comm hostComm;
+    MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, topology_.rank,
+                                  MPI_INFO_NULL, &hostComm));
+    MPI_CHECK(MPI_Comm_rank(hostComm, &topology_.localRank));
+    MPI_CHECK(MPI_Comm_size(hostComm, &topology_.localSize));
+    MPI_CHECK(MPI_Comm_free(&hostComm));
+    return;
+  }
+  if (named != nullptr && *named != '\0') topology_.host = named;
+  std::vector<char> mine(MPI_MAX_PROCESSOR_NAME, '\0');
+  topology_.host.copy(mine.data(), mine.size() - 1);
+  std::vector<char> all(mine.size() * static_cast<size_t>(topology_.size));
+  MPI_CHECK(MPI_Allgather(mine.data(), static_cast<int>(mine.size()), MPI_CHAR, all.data(),
+                          static_cast<int>(mine.size()), MPI_CHAR, MPI_COMM_WORLD));
+  topology_.localRank = 0;
+  topology_.localSize = 0;
+  for (int rank = 0; rank < topology_.size; ++rank) {
+    if (std::string(all.data() + rank * mine.size()) != mine.data()) continue;
+    if (rank < topology_.rank) ++topology_.localRank;
+    ++topology_.localSize;
+  }
 }
 
 Session::~Session() {

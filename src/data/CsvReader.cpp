@@ -45,55 +45,79 @@ double parseNumber(std::string_view cell, const std::string& where, size_t colum
 struct Rows {
   std::vector<float> features;
   std::vector<int64_t> labels;
-  size_t width = 0;  // columns per row, label included
-  std::string widthSource;
 };
 
-void appendCsv(std::istream& input, const std::string& name, const CsvOptions& options,
-               Rows& rows) {
+}  // namespace
+
+CsvRowParser::CsvRowParser(const CsvOptions& options) : options_(options) {
+  RINGTRAIN_USER_CHECK(options.labelColumn >= 0, "--label-column must not be negative");
+}
+
+void CsvRowParser::parse(std::istream& input, const std::string& name, const RowHandler& onRow) {
   std::string line;
   size_t lineNumber = 0;
-  if (options.header) {
+  if (options_.header) {
     std::getline(input, line);
     ++lineNumber;
   }
+  std::vector<float> features;
   while (std::getline(input, line)) {
     ++lineNumber;
     if (trim(line).empty()) continue;
     const std::string where = name + ":" + std::to_string(lineNumber);
     const auto cells = splitCells(line);
-    if (rows.width == 0) {
+    if (width_ == 0) {
       RINGTRAIN_USER_CHECK(cells.size() >= 2,
                            where << ": a row needs a label and at least one feature, found "
                                  << cells.size() << " column");
-      RINGTRAIN_USER_CHECK(static_cast<size_t>(options.labelColumn) < cells.size(),
-                           "--label-column " << options.labelColumn << " is outside the "
+      RINGTRAIN_USER_CHECK(static_cast<size_t>(options_.labelColumn) < cells.size(),
+                           "--label-column " << options_.labelColumn << " is outside the "
                                              << cells.size() << " columns of " << where);
-      rows.width = cells.size();
-      rows.widthSource = where;
+      width_ = cells.size();
+      widthSource_ = where;
     }
-    RINGTRAIN_USER_CHECK(cells.size() == rows.width, where << ": expected " << rows.width
-                                                           << " columns (as on " << rows.widthSource
-                                                           << "), found " << cells.size());
+    RINGTRAIN_USER_CHECK(cells.size() == width_, where << ": expected " << width_
+                                                       << " columns (as on " << widthSource_
+                                                       << "), found " << cells.size());
+    features.clear();
+    int64_t label = 0;
     for (size_t column = 0; column < cells.size(); ++column) {
       const double value = parseNumber(cells[column], where, column);
-      if (column == static_cast<size_t>(options.labelColumn)) {
+      if (column == static_cast<size_t>(options_.labelColumn)) {
         RINGTRAIN_USER_CHECK(
             value >= 0 && value == std::floor(value) && value < 1e9,
             where << ": label '" << cells[column] << "' is not a whole non-negative number");
-        rows.labels.push_back(static_cast<int64_t>(value));
+        label = static_cast<int64_t>(value);
       } else {
-        rows.features.push_back(static_cast<float>(value));
+        features.push_back(static_cast<float>(value));
       }
     }
+    onRow(features, label);
   }
   RINGTRAIN_USER_CHECK(!input.bad(), "cannot read " << name);
 }
 
-Dataset toDataset(Rows rows, const std::string& name) {
+std::vector<std::string> csvFiles(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  RINGTRAIN_USER_CHECK(fs::exists(path, error),
+                       "cannot read " << path << ": no such file or directory");
+  std::vector<std::string> files;
+  if (!fs::is_directory(path, error)) return {path};
+  for (const auto& entry : fs::directory_iterator(path, error)) {
+    if (entry.path().extension() == ".csv") files.push_back(entry.path().string());
+  }
+  std::sort(files.begin(), files.end());
+  RINGTRAIN_USER_CHECK(!files.empty(), path << ": directory holds no *.csv file");
+  return files;
+}
+
+namespace {
+
+Dataset toDataset(Rows rows, size_t featureCountPerRow, const std::string& name) {
   RINGTRAIN_USER_CHECK(!rows.labels.empty(), name << ": no data rows");
   const auto count = static_cast<int64_t>(rows.labels.size());
-  const auto featureCount = static_cast<int64_t>(rows.width - 1);
+  const auto featureCount = static_cast<int64_t>(featureCountPerRow);
   Dataset dataset;
   dataset.features = at::from_blob(rows.features.data(), {count, featureCount}, at::kFloat).clone();
   dataset.labels = at::from_blob(rows.labels.data(), {count}, at::kLong).clone();
@@ -102,38 +126,32 @@ Dataset toDataset(Rows rows, const std::string& name) {
   return dataset;
 }
 
+CsvRowParser::RowHandler collectInto(Rows& rows) {
+  return [&rows](const std::vector<float>& features, int64_t label) {
+    rows.features.insert(rows.features.end(), features.begin(), features.end());
+    rows.labels.push_back(label);
+  };
+}
+
 }  // namespace
 
 Dataset parseCsv(std::istream& input, const std::string& name, const CsvOptions& options) {
-  RINGTRAIN_USER_CHECK(options.labelColumn >= 0, "--label-column must not be negative");
+  CsvRowParser parser(options);
   Rows rows;
-  appendCsv(input, name, options, rows);
-  return toDataset(std::move(rows), name);
+  parser.parse(input, name, collectInto(rows));
+  return toDataset(std::move(rows), parser.featureCount(), name);
 }
 
 Dataset readCsv(const std::string& path, const CsvOptions& options) {
-  RINGTRAIN_USER_CHECK(options.labelColumn >= 0, "--label-column must not be negative");
-  namespace fs = std::filesystem;
-  std::error_code error;
-  RINGTRAIN_USER_CHECK(fs::exists(path, error),
-                       "cannot read " << path << ": no such file or directory");
-  std::vector<std::string> files;
-  if (fs::is_directory(path, error)) {
-    for (const auto& entry : fs::directory_iterator(path, error)) {
-      if (entry.path().extension() == ".csv") files.push_back(entry.path().string());
-    }
-    std::sort(files.begin(), files.end());
-    RINGTRAIN_USER_CHECK(!files.empty(), path << ": directory holds no *.csv file");
-  } else {
-    files.push_back(path);
-  }
+  CsvRowParser parser(options);
+  const std::vector<std::string> files = csvFiles(path);
   Rows rows;
   for (const auto& file : files) {
     std::ifstream input(file);
     RINGTRAIN_USER_CHECK(input, "cannot read " << file);
-    appendCsv(input, file, options, rows);
+    parser.parse(input, file, collectInto(rows));
   }
-  return toDataset(std::move(rows), path);
+  return toDataset(std::move(rows), parser.featureCount(), path);
 }
 
 }  // namespace ringtrain::data

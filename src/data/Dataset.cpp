@@ -71,33 +71,31 @@ Dataset loadDataset(const std::string& spec, Split split, const LoadOptions& opt
   return readCsv(spec, options.csv);
 }
 
-std::pair<Dataset, Dataset> splitOffValidation(const Dataset& all, double fraction, uint64_t seed) {
+SplitRows validationSplit(int64_t size, double fraction, uint64_t seed, const std::string& source) {
   RINGTRAIN_USER_CHECK(fraction > 0 && fraction < 1,
                        "--val-fraction must be between 0 and 1, got " << fraction);
-  const int64_t validationSize = static_cast<int64_t>(std::ceil(fraction * all.size()));
+  const int64_t validationSize = static_cast<int64_t>(std::ceil(fraction * size));
   RINGTRAIN_USER_CHECK(
-      validationSize < all.size(),
-      all.source << ": " << all.size() << " samples are too few to split off a validation set");
+      validationSize < size,
+      source << ": " << size << " samples are too few to split off a validation set");
   at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(seed);
-  const at::Tensor order = at::randperm(all.size(), generator, at::kLong);
-  const at::Tensor trainRows = order.slice(0, 0, all.size() - validationSize);
-  const at::Tensor validationRows = order.slice(0, all.size() - validationSize);
-  const auto take = [&](const at::Tensor& rows, const char* suffix) {
+  const at::Tensor order = at::randperm(size, generator, at::kLong);
+  const int64_t* rows = order.const_data_ptr<int64_t>();
+  return {{rows, rows + size - validationSize}, {rows + size - validationSize, rows + size}};
+}
+
+std::pair<Dataset, Dataset> splitOffValidation(const Dataset& all, double fraction, uint64_t seed) {
+  const SplitRows split = validationSplit(all.size(), fraction, seed, all.source);
+  const auto take = [&](const std::vector<int64_t>& rows, const char* suffix) {
+    const at::Tensor index = at::tensor(rows, at::kLong);
     Dataset part;
-    part.features = all.features.index_select(0, rows);
-    part.labels = all.labels.index_select(0, rows);
+    part.features = all.features.index_select(0, index);
+    part.labels = all.labels.index_select(0, index);
     part.numClasses = all.numClasses;
     part.source = all.source + suffix;
     return part;
   };
-  return {take(trainRows, " (train split)"), take(validationRows, " (validation split)")};
-}
-
-std::pair<at::Tensor, at::Tensor> gatherBatch(const Dataset& dataset,
-                                              const std::vector<int64_t>& indices) {
-  const at::Tensor rows = at::from_blob(const_cast<int64_t*>(indices.data()),
-                                        {static_cast<int64_t>(indices.size())}, at::kLong);
-  return {dataset.features.index_select(0, rows), dataset.labels.index_select(0, rows)};
+  return {take(split.train, " (train split)"), take(split.validation, " (validation split)")};
 }
 
 void standardize(Dataset& train, Dataset& validation) {

@@ -105,7 +105,7 @@ std::optional<checkpoint::Checkpoint> Checkpointer::share() {
 }
 
 TrainingPosition Checkpointer::restore(const checkpoint::Checkpoint& checkpoint,
-                                       models::Classifier& model,
+                                       int64_t trainSamples, models::Classifier& model,
                                        torch::optim::Optimizer& optimizer) const {
   const json& saved = checkpoint.state;
   RINGTRAIN_USER_CHECK(saved.contains("identity") && saved.contains("position"),
@@ -122,8 +122,7 @@ TrainingPosition Checkpointer::restore(const checkpoint::Checkpoint& checkpoint,
                                      << " belongs to a different run:" << differences.str()
                                      << "\nresume with the same settings, pick another "
                                         "--checkpoint-dir, or pass --resume none");
-  const TrainingPosition position =
-      positionOf(checkpoint, identity_.at("train_samples").get<int64_t>());
+  const TrainingPosition position = positionOf(checkpoint, trainSamples);
   restoreTraining(checkpoint.files, checkpoint.path, model, optimizer);
   return position;
 }

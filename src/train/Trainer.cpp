@@ -22,9 +22,11 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "ringtrain/comm/Agreement.h"
+#include "ringtrain/data/BatchPrefetcher.h"
 #include "ringtrain/data/DistributedSampler.h"
 #include "ringtrain/ddp/ParameterSync.h"
 #include "ringtrain/ddp/Reducer.h"
@@ -109,7 +111,10 @@ class Trainer {
     const std::optional<checkpoint::Checkpoint> resumed = checkpointer_->share();
     if (resumed) {
       comm::runOnAllRanks(control_, [&] {
-        start_ = checkpointer_->restore(*resumed, *model_, *optimizer_);
+        // A host's own files may differ after a restart: its position is clamped to them.
+        const int64_t bound =
+            hostSharded() ? std::numeric_limits<int64_t>::max() : trainingData_.train->size();
+        start_ = checkpointer_->restore(*resumed, bound, *model_, *optimizer_);
         resumedFrom_ = resumed->path;
       });
       step_ = start_.step;
@@ -142,6 +147,25 @@ class Trainer {
 
  private:
   bool isRankZero() const { return control_.rank() == 0; }
+  bool hostSharded() const { return config_.sharding == DataSharding::kHost; }
+  // The ranks that deal out the training samples between them, and this rank's place among them.
+  int sharers() const { return hostSharded() ? control_.topology().localSize : control_.size(); }
+  int sharerRank() const { return hostSharded() ? control_.topology().localRank : control_.rank(); }
+  // With host-sharded data, hosts hold different numbers of samples; every rank takes the
+  // fewest steps any rank can, so none waits in a collective for one that ran out of data.
+  int64_t agreedSteps(int64_t mine) {
+    if (!hostSharded()) return mine;
+    at::Tensor steps = at::full({1}, mine, at::kLong);
+    control_.allReduce(steps, comm::ReduceOp::kMin);
+    return steps.item<int64_t>();
+  }
+  data::PrefetchOptions prefetchOptions() const {
+    data::PrefetchOptions options;
+    options.workers = config_.dataWorkers >= 0 ? config_.dataWorkers : device_.is_cuda() ? 2 : 0;
+    options.depth = std::max(2, 2 * options.workers);
+    options.pinned = device_.is_cuda();
+    return options;
+  }
   bool finished() const { return step_ >= totalSteps_ || stopRequested_; }
 
   // Every rank calls this after the same step. Which signal, and which rank got it, is worth
@@ -164,10 +188,10 @@ class Trainer {
   void setUp() {
     validateConfig(config_);
     const int world = control_.size();
-    trainingData_ = loadTrainingData(config_, world);
+    trainingData_ = loadTrainingData(config_, sharers());
 
     modelSpec_ = config_.model;
-    modelSpec_.inputShape = trainingData_.train.sampleShape();
+    modelSpec_.inputShape = trainingData_.train->sampleShape();
     modelSpec_.numClasses = trainingData_.numClasses;
     at::manual_seed(config_.seed);
     model_ = models::makeModel(modelSpec_);
@@ -204,11 +228,11 @@ class Trainer {
   // The run's length, once its starting point is known: the rest of the starting epoch (which
   // may have been begun at another world size or batch) and the whole epochs after it.
   void planSteps() {
-    const int world = control_.size();
-    const int64_t samples = trainingData_.train.size();
-    stepsPerEpoch_ = stepsFor(data::samplesPerRank(samples, world, config_.dropLast));
-    const int64_t stepsLeftInEpoch =
-        stepsFor(data::samplesPerRank(samples - start_.samplesInEpoch, world, config_.dropLast));
+    const int64_t samples = trainingData_.train->size();
+    stepsPerEpoch_ =
+        agreedSteps(stepsFor(data::samplesPerRank(samples, sharers(), config_.dropLast)));
+    const int64_t stepsLeftInEpoch = agreedSteps(stepsFor(data::samplesPerRank(
+        samples - std::min(samples, start_.samplesInEpoch), sharers(), config_.dropLast)));
     if (config_.maxSteps > 0) {
       totalSteps_ = config_.maxSteps;
       const int64_t afterThisEpoch = std::max<int64_t>(0, totalSteps_ - step_ - stepsLeftInEpoch);
@@ -234,16 +258,22 @@ class Trainer {
   // order in which it is read. Step counts (--epochs, --max-steps), the number of ranks and the
   // batch may change: the epoch goes on from its global sample position.
   nlohmann::json runIdentity() const {
-    return {{"model", modelSpec_.kind},
-            {"hidden", modelSpec_.hidden},
-            {"input_shape", modelSpec_.inputShape},
-            {"num_classes", modelSpec_.numClasses},
-            {"optimizer", config_.optimizer},
-            {"train", trainingData_.train.source},
-            {"train_samples", trainingData_.train.size()},
-            {"seed", config_.seed},
-            {"shuffle", config_.shuffle},
-            {"drop_last", config_.dropLast}};
+    nlohmann::json identity{{"model", modelSpec_.kind},
+                            {"hidden", modelSpec_.hidden},
+                            {"input_shape", modelSpec_.inputShape},
+                            {"num_classes", modelSpec_.numClasses},
+                            {"optimizer", config_.optimizer},
+                            {"train", trainingData_.train->source()},
+                            {"seed", config_.seed},
+                            {"shuffle", config_.shuffle},
+                            {"drop_last", config_.dropLast}};
+    // Hosts hold different files, which may change between restarts.
+    if (hostSharded()) {
+      identity["data_sharding"] = "host";
+    } else {
+      identity["train_samples"] = trainingData_.train->size();
+    }
+    return identity;
   }
 
   void announce() {
@@ -255,9 +285,11 @@ class Trainer {
          << data_.backendName() << ", " << at::get_num_threads() << " thread(s) per rank\n"
          << "  model " << modelSpec_.kind << " (" << parameterCount << " parameters, "
          << modelSpec_.numClasses << " classes)\n"
-         << "  train " << trainingData_.train.source << ": " << trainingData_.train.size()
-         << " samples; validation " << trainingData_.validation.source << ": "
-         << trainingData_.validation.size() << " samples\n"
+         << "  train " << trainingData_.train->source() << ": " << trainingData_.train->size()
+         << " samples" << (hostSharded() ? " on this host (data sharded by host)" : "")
+         << "; validation " << trainingData_.validation->source() << ": "
+         << trainingData_.validation->size() << " samples\n"
+         << "  input: " << describeInput() << "\n"
          << "  " << epochsToRun_ << " epoch(s) x " << stepsPerEpoch_ << " steps, global batch "
          << config_.batchSize * config_.gradAccum * world << ", lr " << schedule_.baseLr
          << "\n  gradients: " << describeReducer() << "\n  output " << config_.outputDir
@@ -271,13 +303,26 @@ class Trainer {
     if (!resumedFrom_.empty()) {
       line << "\n  resumed from " << resumedFrom_ << " at step " << start_.step << " (epoch "
            << start_.epoch + 1 << ", sample " << start_.samplesInEpoch << " of "
-           << trainingData_.train.size() << ")";
+           << trainingData_.train->size() << ")";
       if (start_.layout != layout()) {
         line << "; written at " << describeLayout(start_.layout) << ", continuing at "
              << describeLayout(layout());
       }
     }
     log_->info(line.str());
+  }
+
+  std::string describeInput() const {
+    const data::PrefetchOptions options = prefetchOptions();
+    std::ostringstream text;
+    if (options.workers == 0) {
+      text << "batches assembled on the training thread";
+    } else {
+      text << options.workers << " worker thread(s) assemble up to " << options.depth
+           << " batches ahead";
+    }
+    if (options.pinned) text << ", in pinned memory";
+    return text.str();
   }
 
   int64_t largestBucketBytes() const {
@@ -311,13 +356,16 @@ class Trainer {
   // ---------------------------------- TRAINING SECTION BEGIN ----------------------------------
   void trainEpoch(int64_t epoch, int64_t firstSample) {
     const int world = control_.size();
-    const int64_t samples = trainingData_.train.size();
-    const std::vector<int64_t> order =
-        data::shardIndices({samples, world, control_.rank(), config_.seed, epoch, config_.shuffle,
+    const int64_t samples = trainingData_.train->size();
+    firstSample = std::min(firstSample, samples);
+    std::vector<int64_t> order =
+        data::shardIndices({samples, sharers(), sharerRank(), config_.seed, epoch, config_.shuffle,
                             config_.dropLast, firstSample});
     const auto perRank = static_cast<int64_t>(order.size());
     const int64_t microBatchesLeft = microBatchesFor(perRank);
-    const int64_t stepsLeft = stepsFor(perRank);
+    const int64_t stepsLeft = agreedSteps(stepsFor(perRank));
+    data::BatchPrefetcher batches(trainingData_.train, std::move(order), config_.batchSize,
+                                  prefetchOptions());
     // Steps of this epoch that came before, as this run would count them: for the progress bar.
     const int64_t stepsBefore = std::max<int64_t>(0, stepsPerEpoch_ - stepsLeft);
     model_->train();
@@ -331,15 +379,16 @@ class Trainer {
       at::Tensor stepLoss = at::zeros({1}, at::TensorOptions().device(device_));
       int64_t stepSamples = 0;
       for (int64_t m = firstMicroBatch; m < firstMicroBatch + microBatches; ++m) {
-        const auto begin = order.begin() + m * config_.batchSize;
-        const auto end = order.begin() + std::min(perRank, (m + 1) * config_.batchSize);
-        auto [inputs, labels] = data::gatherBatch(trainingData_.train, {begin, end});
-        const at::Tensor logits = model_->forward(inputs.to(device_));
-        const at::Tensor loss = at::cross_entropy_loss(logits, labels.to(device_));
+        const data::Batch batch = batches.next();
+        // Pinned batches copy while the device works on what came before.
+        const bool asynchronous = batch.features.is_pinned();
+        const at::Tensor logits = model_->forward(batch.features.to(device_, asynchronous));
+        const at::Tensor loss =
+            at::cross_entropy_loss(logits, batch.labels.to(device_, asynchronous));
         reducer_->prepareForBackward(/*synchronize=*/m + 1 == firstMicroBatch + microBatches);
         (loss / static_cast<double>(microBatches)).backward();
         stepLoss += loss.detach();
-        stepSamples += end - begin;
+        stepSamples += batch.labels.size(0);
       }
       // Whether any rank was asked to stop travels with the loss, in the allreduce every step
       // makes anyway.
@@ -378,11 +427,13 @@ class Trainer {
         // Where the epoch stands in its global order; the end of the epoch, including what
         // padding or --drop-last added or left out, is the whole data set.
         const int64_t read = (firstMicroBatch + microBatches) * config_.batchSize;
-        const int64_t position = stepHere + 1 == stepsLeft ? samples : firstSample + read * world;
+        const int64_t position =
+            stepHere + 1 == stepsLeft ? samples : firstSample + read * sharers();
         checkpointer_->save({step_, epoch, position, layout()}, *model_, *optimizer_, *log_);
       }
       if (stopRequested_) announceStop();
     }
+    inputWaitSeconds_ += batches.waitSeconds();
     if (epochSteps > 0) summary_.finalTrainLoss = epochLoss / epochSteps;
     summary_.epochs = epoch + 1;
   }
@@ -448,20 +499,20 @@ class Trainer {
   void evaluate(int64_t epoch) {
     c10::NoGradGuard noGrad;
     model_->eval();
-    const data::Dataset& validation = trainingData_.validation;
-    const std::vector<int64_t> rows =
-        data::evaluationIndices(validation.size(), control_.size(), control_.rank());
+    data::BatchPrefetcher batches(
+        trainingData_.validation,
+        data::evaluationIndices(trainingData_.validation->size(), sharers(), sharerRank()),
+        kEvaluationBatch, prefetchOptions());
     // [loss sum, correct, count], summed over ranks.
     at::Tensor totals = at::zeros({3}, at::TensorOptions().device(device_).dtype(at::kDouble));
-    for (size_t begin = 0; begin < rows.size(); begin += kEvaluationBatch) {
-      const size_t end = std::min(rows.size(), begin + kEvaluationBatch);
-      auto [inputs, labels] =
-          data::gatherBatch(validation, {rows.begin() + begin, rows.begin() + end});
-      labels = labels.to(device_);
-      const at::Tensor logits = model_->forward(inputs.to(device_));
+    for (int64_t b = 0; b < batches.batches(); ++b) {
+      const data::Batch batch = batches.next();
+      const bool asynchronous = batch.features.is_pinned();
+      const at::Tensor labels = batch.labels.to(device_, asynchronous);
+      const at::Tensor logits = model_->forward(batch.features.to(device_, asynchronous));
       totals[0] += at::cross_entropy_loss(logits, labels, {}, at::Reduction::Sum);
       totals[1] += logits.argmax(1).eq(labels).sum();
-      totals[2] += static_cast<double>(end - begin);
+      totals[2] += static_cast<double>(batch.labels.size(0));
     }
     data_.allReduce(totals, comm::ReduceOp::kSum);
     const at::Tensor host = totals.cpu();
@@ -479,13 +530,14 @@ class Trainer {
     summary_.steps = step_;
     const at::Tensor mine = at::tensor(
         {reducer_->stats().exposedSeconds, platform::peakResidentBytes() / (1024.0 * 1024.0),
-         trainingCpuSeconds_, platform::heapFreeBytes() / (1024.0 * 1024.0)},
+         trainingCpuSeconds_, platform::heapFreeBytes() / (1024.0 * 1024.0), inputWaitSeconds_},
         at::kDouble);
     const at::Tensor worst = std::get<0>(control_.allGather(mine).max(0));
     summary_.exposedCommSeconds = worst[0].item<double>();
     summary_.peakRssMib = worst[1].item<double>();
     summary_.trainingCpuSeconds = worst[2].item<double>();
     summary_.heapFreeMib = worst[3].item<double>();
+    summary_.inputWaitSeconds = worst[4].item<double>();
     if (!isRankZero()) return;
     saveModel(outputPath("model.safetensors"), *model_, modelSpec_);
     ordered_json summary{
@@ -499,15 +551,17 @@ class Trainer {
         {"training_seconds", summary_.trainingSeconds},
         {"training_cpu_seconds", summary_.trainingCpuSeconds},
         {"exposed_comm_seconds", summary_.exposedCommSeconds},
+        {"input_wait_seconds", summary_.inputWaitSeconds},
         {"peak_rss_mib", summary_.peakRssMib},
         {"heap_free_mib", summary_.heapFreeMib},
         {"wall_seconds", summary_.wallSeconds},
         {"device", device_.str()},
         {"backend", data_.backendName()},
         {"model", modelSpec_.kind},
-        {"train", trainingData_.train.source},
-        {"train_samples", trainingData_.train.size()},
-        {"val_samples", trainingData_.validation.size()},
+        {"train", trainingData_.train->source()},
+        {"train_samples", trainingData_.train->size()},
+        {"val_samples", trainingData_.validation->size()},
+        {"data_workers", prefetchOptions().workers},
         {"global_batch", config_.batchSize * config_.gradAccum * summary_.worldSize},
         {"gradient_buckets", reducer_->buckets().size()},
         {"largest_bucket_bytes", largestBucketBytes()},
@@ -535,6 +589,7 @@ class Trainer {
   const TrainConfig& config_;
   const ddp::ReducerOptions reducerOptions_;  // config_.reducer with overlap decided
   double trainingCpuSeconds_ = 0;
+  double inputWaitSeconds_ = 0;  // the training loop waiting for batches
   comm::Communicator& control_;
   comm::Communicator& data_;
   c10::Device device_;

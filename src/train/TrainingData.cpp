@@ -2,9 +2,11 @@
 
 #include <ATen/ATen.h>
 
+#include <optional>
 #include <sstream>
 
 #include "ringtrain/data/DistributedSampler.h"
+#include "ringtrain/data/ShardedDataset.h"
 #include "ringtrain/util/Error.h"
 
 namespace ringtrain::train {
@@ -26,52 +28,120 @@ void checkLabels(const data::Dataset& dataset, int64_t numClasses, const std::st
                   ", outside the classes 0.." + std::to_string(numClasses - 1));
 }
 
-bool wantsStandardization(const TrainConfig& config, const data::Dataset& train) {
+// A shard data set: shards:DIR, or a directory holding one.
+std::optional<std::string> shardDirectoryOf(const std::string& spec) {
+  if (spec.rfind("shards:", 0) == 0) return spec.substr(7);
+  if (data::isShardDirectory(spec)) return spec;
+  return std::nullopt;
+}
+
+bool standardizesInMemory(const TrainConfig& config, const data::Dataset& train) {
   if (config.normalization == Normalization::kAuto) {
     return train.features.dim() == 2 && config.trainSpec.rfind("synthetic:", 0) != 0;
   }
   return config.normalization == Normalization::kStandard;
 }
 
+std::shared_ptr<const data::SampleSource> openShards(const TrainConfig& config,
+                                                     const std::string& directory) {
+  data::ShardOpenOptions options;
+  options.useIndex = config.sharding == DataSharding::kGlobal;
+  options.context = config.context;
+  const auto dataset = data::ShardedDataset::open(directory, options);
+  // As for in-memory data: auto standardises tables that came from CSV, with the statistics
+  // `ringtrain prep` recorded over the whole file.
+  const bool standardize =
+      config.normalization == Normalization::kStandard ||
+      (config.normalization == Normalization::kAuto &&
+       dataset->description().sourceFormat == "csv" && !dataset->description().featureMean.empty());
+  if (!standardize) return dataset;
+  options.standardize = true;
+  return data::ShardedDataset::open(directory, options);
+}
+
+void checkClassCount(const data::SampleSource& source, int64_t numClasses,
+                     const std::string& flag) {
+  RINGTRAIN_USER_CHECK(source.numClasses() <= numClasses,
+                       flag << " " << source.source() << " has labels up to "
+                            << source.numClasses() - 1 << ", outside the classes 0.."
+                            << numClasses - 1);
+}
+
 }  // namespace
 
-TrainingData loadTrainingData(const TrainConfig& config, int worldSize) {
+TrainingData loadTrainingData(const TrainConfig& config, int ranksSharing) {
   data::LoadOptions options;
   options.csv = config.csv;
   options.seed = config.seed;
+  RINGTRAIN_USER_CHECK(config.numClasses >= 0, "--num-classes must not be negative");
 
+  // Shard data sets are opened (nothing is read yet); anything else is read into memory, where it
+  // is split, checked and standardised as whole tensors.
   TrainingData loaded;
-  if (config.valSpec.empty()) {
-    auto all = data::loadDataset(config.trainSpec, data::Split::kTrain, options);
-    std::tie(loaded.train, loaded.validation) =
-        data::splitOffValidation(all, config.valFraction, config.seed);
+  std::optional<data::Dataset> train;
+  std::optional<data::Dataset> validation;
+  if (const auto directory = shardDirectoryOf(config.trainSpec)) {
+    loaded.train = openShards(config, *directory);
   } else {
-    loaded.train = data::loadDataset(config.trainSpec, data::Split::kTrain, options);
-    loaded.validation = data::loadDataset(config.valSpec, data::Split::kValidation, options);
+    train = data::loadDataset(config.trainSpec, data::Split::kTrain, options);
+  }
+  if (!config.valSpec.empty()) {
+    if (const auto directory = shardDirectoryOf(config.valSpec)) {
+      loaded.validation = openShards(config, *directory);
+    } else {
+      validation = data::loadDataset(config.valSpec, data::Split::kValidation, options);
+    }
+  } else if (train) {
+    std::tie(*train, validation) =
+        data::splitOffValidation(*train, config.valFraction, config.seed);
+  } else {
+    data::SplitRows split = data::validationSplit(loaded.train->size(), config.valFraction,
+                                                  config.seed, loaded.train->source());
+    const std::string source = loaded.train->source();
+    loaded.validation =
+        data::rowSubset(loaded.train, std::move(split.validation), source + " (validation split)");
+    loaded.train = data::rowSubset(loaded.train, std::move(split.train), source + " (train split)");
   }
 
-  RINGTRAIN_USER_CHECK(config.numClasses >= 0, "--num-classes must not be negative");
-  loaded.numClasses = config.numClasses > 0 ? config.numClasses : loaded.train.numClasses;
-  checkLabels(loaded.train, loaded.numClasses, "--train");
-  checkLabels(loaded.validation, loaded.numClasses, "--val");
+  const int64_t numClasses = config.numClasses > 0 ? config.numClasses
+                             : train               ? train->numClasses
+                                                   : loaded.train->numClasses();
+  if (train) checkLabels(*train, numClasses, "--train");
+  if (validation) checkLabels(*validation, numClasses, "--val");
+  if (train && standardizesInMemory(config, *train)) {
+    RINGTRAIN_USER_CHECK(validation, "--val " << config.valSpec
+                                              << " is a shard data set and --train is not: "
+                                                 "standardised features need both alike "
+                                                 "(convert both with ringtrain prep, or pass "
+                                                 "--normalize none)");
+    data::standardize(*train, *validation);
+  }
+  RINGTRAIN_USER_CHECK(train || !validation || !standardizesInMemory(config, *validation),
+                       "--train " << config.trainSpec
+                                  << " is a shard data set and --val is not: standardised "
+                                     "features need both alike (convert both with ringtrain "
+                                     "prep, or pass --normalize none)");
+  if (train) loaded.train = data::inMemorySource(std::move(*train));
+  if (validation) loaded.validation = data::inMemorySource(std::move(*validation));
 
-  RINGTRAIN_USER_CHECK(loaded.train.sampleShape() == loaded.validation.sampleShape(),
-                       "--val " << loaded.validation.source << " has samples of shape "
-                                << shapeText(loaded.validation.sampleShape()) << " but --train "
-                                << loaded.train.source << " has "
-                                << shapeText(loaded.train.sampleShape()));
-  RINGTRAIN_USER_CHECK(loaded.train.size() >= worldSize,
-                       "--train " << loaded.train.source << " has " << loaded.train.size()
-                                  << " samples, fewer than the " << worldSize << " ranks");
+  loaded.numClasses = config.numClasses > 0 ? config.numClasses : loaded.train->numClasses();
+  checkClassCount(*loaded.train, loaded.numClasses, "--train");
+  checkClassCount(*loaded.validation, loaded.numClasses, "--val");
+
+  RINGTRAIN_USER_CHECK(loaded.train->sampleShape() == loaded.validation->sampleShape(),
+                       "--val " << loaded.validation->source() << " has samples of shape "
+                                << shapeText(loaded.validation->sampleShape()) << " but --train "
+                                << loaded.train->source() << " has "
+                                << shapeText(loaded.train->sampleShape()));
+  RINGTRAIN_USER_CHECK(loaded.train->size() >= ranksSharing,
+                       "--train " << loaded.train->source() << " has " << loaded.train->size()
+                                  << " samples, fewer than the " << ranksSharing << " ranks");
   RINGTRAIN_USER_CHECK(
       !config.dropLast ||
-          data::samplesPerRank(loaded.train.size(), worldSize, true) >= config.batchSize,
-      "--drop-last leaves no full batch: " << loaded.train.size() << " samples over " << worldSize
-                                           << " ranks is less than --batch-size "
+          data::samplesPerRank(loaded.train->size(), ranksSharing, true) >= config.batchSize,
+      "--drop-last leaves no full batch: " << loaded.train->size() << " samples over "
+                                           << ranksSharing << " ranks is less than --batch-size "
                                            << config.batchSize << " per rank");
-
-  if (wantsStandardization(config, loaded.train))
-    data::standardize(loaded.train, loaded.validation);
   return loaded;
 }
 

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 
 #include "ringtrain/util/Error.h"
 
@@ -23,10 +24,22 @@ std::string reason() {
   return std::strerror(errno);
 }
 
-void writeAll(int fd, const std::string& bytes, const std::string& path) {
+void writeAll(int fd, std::string_view bytes, const std::string& path) {
   size_t written = 0;
   while (written < bytes.size()) {
     const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    RINGTRAIN_USER_CHECK(n >= 0, "cannot write " << path << ": " << reason());
+    written += static_cast<size_t>(n);
+  }
+}
+
+void writeAllAt(int fd, const void* data, size_t size, uint64_t offset, const std::string& path) {
+  const auto* bytes = static_cast<const char*>(data);
+  size_t written = 0;
+  while (written < size) {
+    const ssize_t n =
+        ::pwrite(fd, bytes + written, size - written, static_cast<off_t>(offset + written));
     if (n < 0 && errno == EINTR) continue;
     RINGTRAIN_USER_CHECK(n >= 0, "cannot write " << path << ": " << reason());
     written += static_cast<size_t>(n);
@@ -46,16 +59,55 @@ std::string readFile(const std::string& path) {
 }
 
 void writeFileDurably(const std::string& path, const std::string& bytes) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  FileWriter file(path);
+  file.append(bytes.data(), bytes.size());
+  file.finish();
+}
+
+FileWriter::FileWriter(const std::string& path)
+    : path_(path), fd_(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) {
+  RINGTRAIN_USER_CHECK(fd_ >= 0, "cannot write " << path << ": " << reason());
+}
+
+FileWriter::~FileWriter() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void FileWriter::append(const void* data, size_t size) {
+  constexpr size_t kBufferBytes = size_t{1} << 20;
+  if (buffer_.size() + size > kBufferBytes) flushBuffer();
+  if (size >= kBufferBytes) {
+    writeAll(fd_, std::string_view(static_cast<const char*>(data), size), path_);
+  } else {
+    buffer_.append(static_cast<const char*>(data), size);
+  }
+  size_ += size;
+}
+
+void overwriteDurably(const std::string& path, uint64_t offset, const std::string& bytes) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
   RINGTRAIN_USER_CHECK(fd >= 0, "cannot write " << path << ": " << reason());
   try {
-    writeAll(fd, bytes, path);
+    writeAllAt(fd, bytes.data(), bytes.size(), offset, path);
     RINGTRAIN_USER_CHECK(::fsync(fd) == 0, "cannot flush " << path << ": " << reason());
   } catch (...) {
     ::close(fd);
     throw;
   }
   RINGTRAIN_USER_CHECK(::close(fd) == 0, "cannot write " << path << ": " << reason());
+}
+
+void FileWriter::flushBuffer() {
+  writeAll(fd_, buffer_, path_);
+  buffer_.clear();
+}
+
+void FileWriter::finish() {
+  flushBuffer();
+  RINGTRAIN_USER_CHECK(::fsync(fd_) == 0, "cannot flush " << path_ << ": " << reason());
+  const int fd = fd_;
+  fd_ = -1;
+  RINGTRAIN_USER_CHECK(::close(fd) == 0, "cannot write " << path_ << ": " << reason());
 }
 
 void syncDirectory(const std::string& path) {
@@ -130,6 +182,25 @@ void renamePath(const std::string& from, const std::string& to) {
   if (::rename(from.c_str(), to.c_str()) != 0) {
     throw UserError("cannot move " + from + " to " + to + ": " + reason());
   }
+}
+
+void replaceDirectory(const std::string& from, const std::string& to, const std::string& aside) {
+  if (!pathExists(to) || listDirectory(to).empty()) {
+    renamePath(from, to);  // rename(2) replaces an empty directory
+    return;
+  }
+  removeTree(aside);
+  renamePath(to, aside);
+  try {
+    renamePath(from, to);
+  } catch (...) {
+    try {
+      renamePath(aside, to);
+    } catch (...) {
+    }
+    throw;
+  }
+  removeTree(aside);
 }
 
 void ensureWritableDirectory(const std::string& path, const std::string& what) {

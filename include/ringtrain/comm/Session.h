@@ -47,6 +47,7 @@ class Session {
 
  private:
   std::unique_ptr<Communicator> watched(std::unique_ptr<Communicator> communicator) const;
+  void findHostRanks();
 
   Topology topology_;
   bool allowsCommunicationThread_ = false;

@@ -39,12 +39,16 @@ struct LoadOptions {
 
 Dataset loadDataset(const std::string& spec, Split split, const LoadOptions& options);
 
+// A seeded random `fraction` of the rows 0..size-1 for validation, the rest for training, each in
+// the order of one random permutation. UserError naming `source` when too few rows are left.
+struct SplitRows {
+  std::vector<int64_t> train;
+  std::vector<int64_t> validation;
+};
+SplitRows validationSplit(int64_t size, double fraction, uint64_t seed, const std::string& source);
+
 // Takes a seeded random `fraction` of `all` as validation; returns {train, validation}.
 std::pair<Dataset, Dataset> splitOffValidation(const Dataset& all, double fraction, uint64_t seed);
-
-// Rows `indices` of `dataset` as one batch: {features, labels}.
-std::pair<at::Tensor, at::Tensor> gatherBatch(const Dataset& dataset,
-                                              const std::vector<int64_t>& indices);
 
 // Standardises every feature with the training set's mean and standard deviation.
 void standardize(Dataset& train, Dataset& validation);

@@ -45,8 +45,9 @@ class Checkpointer {
   // Every rank: rank 0's checkpoint, or nothing for a fresh start. Collective.
   std::optional<checkpoint::Checkpoint> share();
   // Checks the checkpoint belongs to this run and loads it; UserError naming what differs.
-  TrainingPosition restore(const checkpoint::Checkpoint& checkpoint, models::Classifier& model,
-                           torch::optim::Optimizer& optimizer) const;
+  // `trainSamples` bounds the sample position a checkpoint may hold.
+  TrainingPosition restore(const checkpoint::Checkpoint& checkpoint, int64_t trainSamples,
+                           models::Classifier& model, torch::optim::Optimizer& optimizer) const;
   // Rank 0 writes a checkpoint of the current state and prunes old ones; other ranks do nothing.
   // Returns false (after a warning) if it could not be written, or if the parameters are not
   // finite: a diverged model never pushes good checkpoints out.

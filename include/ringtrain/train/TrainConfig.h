@@ -15,6 +15,10 @@ namespace ringtrain::train {
 
 enum class ProgressMode { kAuto, kOn, kOff };
 enum class Normalization { kAuto, kNone, kStandard };
+// kGlobal: every rank sees the same data set and the ranks of the job deal its samples between
+// them. kHost: each host has its own files (SageMaker's ShardedByS3Key); the ranks of a host deal
+// that host's samples, and every epoch lasts as many steps as the host with the fewest allows.
+enum class DataSharding { kGlobal, kHost };
 
 struct TrainConfig {
   // data
@@ -24,6 +28,9 @@ struct TrainConfig {
   data::CsvOptions csv;
   int64_t numClasses = 0;  // 0: infer from the training labels
   Normalization normalization = Normalization::kAuto;
+  DataSharding sharding = DataSharding::kGlobal;
+  int64_t context = 64;  // token streams: tokens per sample window
+  int dataWorkers = -1;  // threads assembling batches ahead; -1: auto (2 on GPUs, 0 on CPU)
 
   // model
   models::ModelSpec model;

@@ -22,6 +22,7 @@ struct RunSummary {
   double trainingSeconds = 0;
   double trainingCpuSeconds = 0;  // CPU time of the busiest rank's process while training
   double exposedCommSeconds = 0;  // slowest rank's wait for gradient communication
+  double inputWaitSeconds = 0;    // slowest rank's wait for training batches
   double peakRssMib = 0;          // largest over ranks
   double heapFreeMib = 0;         // at the end, largest over ranks: resident but unused
   double wallSeconds = 0;

@@ -2,17 +2,21 @@
 // label ranges, matching sample shapes, enough samples for the ranks and the batch size.
 #pragma once
 
-#include "ringtrain/data/Dataset.h"
+#include <memory>
+
+#include "ringtrain/data/SampleSource.h"
 #include "ringtrain/train/TrainConfig.h"
 
 namespace ringtrain::train {
 
 struct TrainingData {
-  data::Dataset train;
-  data::Dataset validation;
+  std::shared_ptr<const data::SampleSource> train;
+  std::shared_ptr<const data::SampleSource> validation;
   int64_t numClasses = 0;
 };
 
-TrainingData loadTrainingData(const TrainConfig& config, int worldSize);
+// `ranksSharing`: how many ranks deal out the training samples between them (all ranks, or
+// those of one host when each host has its own files).
+TrainingData loadTrainingData(const TrainConfig& config, int ranksSharing);
 
 }  // namespace ringtrain::train

@@ -6,6 +6,8 @@
 // (std::filesystem::remove_all jumps to address 0).
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -21,6 +23,32 @@ void writeFileAtomically(const std::string& path, const std::string& bytes);
 // Writes `bytes` to PATH (created or truncated) and flushes it to disk; UserError naming PATH.
 void writeFileDurably(const std::string& path, const std::string& bytes);
 
+// A file written in pieces, through a buffer, then flushed to disk. Every failure is a UserError
+// naming the path (a full disk, a file-size limit).
+class FileWriter {
+ public:
+  explicit FileWriter(const std::string& path);  // created, or truncated
+  ~FileWriter();                                 // closes; what was not finished may be lost
+  FileWriter(const FileWriter&) = delete;
+  FileWriter& operator=(const FileWriter&) = delete;
+
+  void append(const void* data, size_t size);
+  uint64_t size() const { return size_; }
+  // Writes what is buffered, flushes the file to disk and closes it.
+  void finish();
+
+ private:
+  void flushBuffer();
+
+  std::string path_;
+  int fd_ = -1;
+  uint64_t size_ = 0;
+  std::string buffer_;
+};
+
+// Overwrites bytes of an existing file at `offset` and flushes it to disk; UserError naming PATH.
+void overwriteDurably(const std::string& path, uint64_t offset, const std::string& bytes);
+
 // Flushes a directory's entries (files created or renamed in it) to disk.
 void syncDirectory(const std::string& path);
 
@@ -34,6 +62,9 @@ std::vector<std::string> listDirectory(const std::string& path);
 void removeTree(const std::string& path);
 // rename(2); UserError naming both paths.
 void renamePath(const std::string& from, const std::string& to);
+// Moves the directory `from` to `to`. A non-empty `to` is first moved to `aside` and removed only
+// once `from` is in place; if that move fails, it is put back.
+void replaceDirectory(const std::string& from, const std::string& to, const std::string& aside);
 
 // Creates the directory (and parents) and proves it is writable; UserError naming `what` if not.
 void ensureWritableDirectory(const std::string& path, const std::string& what);

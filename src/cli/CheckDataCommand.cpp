@@ -1,0 +1,47 @@
+#include <cxxopts.hpp>
+#include <iostream>
+
+#include "FlagValues.h"
+#include "ProgressMeter.h"
+#include "ringtrain/cli/Commands.h"
+#include "ringtrain/data/ShardedDataset.h"
+#include "ringtrain/util/Error.h"
+
+namespace ringtrain::cli {
+
+int runCheckData(int argc, char** argv) {
+  cxxopts::Options options("ringtrain check-data",
+                           "Read a ringtrain data set in full and verify every shard's checksum "
+                           "(training itself only checks sizes and headers).");
+  options.add_options()("no-index",
+                        "check the *.rtshard files present, without index.json (a host's "
+                        "share of a data set)")(
+      "progress", "auto (on a terminal), on or off",
+      cxxopts::value<std::string>()->default_value("auto"), "MODE")("h,help", "show this help");
+  options.positional_help("DIR");
+  options.add_options()("directory", "", cxxopts::value<std::string>());
+  options.parse_positional({"directory"});
+  const cxxopts::ParseResult result = parseFlags(options, argc, argv);
+  if (result.count("help")) {
+    std::cout << options.help({""});
+    return 0;
+  }
+  RINGTRAIN_USER_CHECK(result.count("directory"),
+                       "give the data set directory (see ringtrain check-data --help)");
+  const std::string directory = result["directory"].as<std::string>();
+  data::ShardOpenOptions open;
+  open.useIndex = result.count("no-index") == 0;
+  open.context = 1;  // any window length will do for reading every byte
+  const auto dataset = data::ShardedDataset::open(directory, open);
+  ProgressMeter meter("check-data " + directory,
+                      parseProgressMode("progress", result["progress"].as<std::string>()));
+  dataset->verifyChecksums([&meter](int64_t done, int64_t total) { meter.update(done, total); });
+  const data::DatasetIndex& description = dataset->description();
+  std::cout << "check-data: " << directory << ": " << description.shards.size() << " shard(s), "
+            << description.count
+            << (description.kind == data::ShardKind::kTokens ? " tokens" : " samples")
+            << ", every checksum matches" << std::endl;
+  return 0;
+}
+
+}  // namespace ringtrain::cli

@@ -1,0 +1,98 @@
+#include <cxxopts.hpp>
+#include <iostream>
+
+#include "FlagValues.h"
+#include "ProgressMeter.h"
+#include "ringtrain/cli/Commands.h"
+#include "ringtrain/data/ShardFormat.h"
+#include "ringtrain/prep/Prepare.h"
+#include "ringtrain/util/Error.h"
+
+namespace ringtrain::cli {
+namespace {
+
+prep::InputFormat parseFormat(const std::string& text) {
+  const std::string name = parseChoice("format", text, {"auto", "csv", "idx", "npy", "text"});
+  if (name == "csv") return prep::InputFormat::kCsv;
+  if (name == "idx") return prep::InputFormat::kIdx;
+  if (name == "npy") return prep::InputFormat::kNpy;
+  if (name == "text") return prep::InputFormat::kText;
+  return prep::InputFormat::kAuto;
+}
+
+std::string shapeText(const std::vector<int64_t>& shape) {
+  std::string text;
+  for (size_t i = 0; i < shape.size(); ++i) text += (i ? "x" : "") + std::to_string(shape[i]);
+  return text;
+}
+
+}  // namespace
+
+int runPrep(int argc, char** argv) {
+  cxxopts::Options options(
+      "ringtrain prep",
+      "Convert CSV, MNIST IDX, NumPy .npy or plain text into a ringtrain data set (a directory "
+      "of memory-mapped shards and an index), in constant memory whatever the input size.");
+  const auto text = [](const char* fallback) {
+    return cxxopts::value<std::string>()->default_value(fallback);
+  };
+  options.add_options()("input", "a file, or a directory (IDX files, *.csv or *.txt files)",
+                        cxxopts::value<std::string>(), "PATH")(
+      "output", "the data set directory to create", cxxopts::value<std::string>(), "DIR")(
+      "format", "auto, csv, idx, npy or text (byte-level tokens)", text("auto"), "FMT")(
+      "labels", ".npy input: a 1-D integer .npy of labels (default: every label 0)",
+      cxxopts::value<std::string>(),
+      "FILE")("split", "IDX input: train (train-*) or test (t10k-*)", text("train"), "NAME")(
+      "csv-header", "CSV files start with a header line")(
+      "label-column", "0-based CSV column holding the label", text("0"), "K")(
+      "num-classes", "number of classes (default: largest label + 1)", text("0"), "C")(
+      "shard-size", "bytes of features per shard file", text("256M"), "SIZE")(
+      "overwrite", "replace an existing data set at --output")(
+      "progress", "auto (on a terminal), on or off", text("auto"), "MODE")("h,help",
+                                                                           "show this help");
+  const cxxopts::ParseResult result = parseFlags(options, argc, argv);
+  if (result.count("help")) {
+    std::cout << options.help();
+    return 0;
+  }
+  RINGTRAIN_USER_CHECK(result.count("input") && result.count("output"),
+                       "--input and --output are required (see ringtrain prep --help)");
+  prep::PrepOptions prepOptions;
+  prepOptions.input = result["input"].as<std::string>();
+  prepOptions.output = result["output"].as<std::string>();
+  prepOptions.format = parseFormat(result["format"].as<std::string>());
+  if (result.count("labels")) prepOptions.labels = result["labels"].as<std::string>();
+  prepOptions.idxSplit =
+      parseChoice("split", result["split"].as<std::string>(), {"train", "test"}) == "train"
+          ? data::Split::kTrain
+          : data::Split::kValidation;
+  prepOptions.csv.header = result.count("csv-header") > 0;
+  const int64_t labelColumn =
+      parseInteger("label-column", result["label-column"].as<std::string>());
+  RINGTRAIN_USER_CHECK(labelColumn >= 0 && labelColumn < (1 << 20),
+                       "--label-column must be between 0 and 1048575");
+  prepOptions.csv.labelColumn = static_cast<int>(labelColumn);
+  prepOptions.numClasses = parseInteger("num-classes", result["num-classes"].as<std::string>());
+  prepOptions.shardBytes = parseByteSize("shard-size", result["shard-size"].as<std::string>());
+  prepOptions.overwrite = result.count("overwrite") > 0;
+  ProgressMeter meter("prep " + prepOptions.input,
+                      parseProgressMode("progress", result["progress"].as<std::string>()));
+  prepOptions.progress = [&meter](int64_t done, int64_t total) { meter.update(done, total); };
+
+  const data::DatasetIndex index = prep::prepare(prepOptions);
+  int64_t bytes = 0;
+  for (const data::ShardEntry& shard : index.shards) bytes += shard.bytes;
+  std::cout << "prep: wrote " << index.count
+            << (index.kind == data::ShardKind::kTokens ? " tokens" : " samples");
+  if (index.kind == data::ShardKind::kSamples) {
+    std::cout << " of " << shapeText(index.sampleShape) << " "
+              << data::elementTypeName(index.elementType) << ", " << index.numClasses
+              << " classes,";
+  }
+  std::cout << " in " << index.shards.size() << " shard(s), "
+            << formatBytes(static_cast<double>(bytes)) << ", to " << prepOptions.output << " in "
+            << meter.seconds() << " s" << std::endl;
+  return 0;
+}
+
+}  // namespace ringtrain::cli
