@@ -47,16 +47,22 @@ std::shared_ptr<const data::SampleSource> openShards(const TrainConfig& config,
   data::ShardOpenOptions options;
   options.useIndex = config.sharding == DataSharding::kGlobal;
   options.context = config.context;
-  const auto dataset = data::ShardedDataset::open(directory, options);
+  std::shared_ptr<const data::ShardedDataset> dataset =
+      data::ShardedDataset::open(directory, options);
   // As for in-memory data: auto standardises tables that came from CSV, with the statistics
   // `ringtrain prep` recorded over the whole file.
   const bool standardize =
       config.normalization == Normalization::kStandard ||
       (config.normalization == Normalization::kAuto &&
        dataset->description().sourceFormat == "csv" && !dataset->description().featureMean.empty());
-  if (!standardize) return dataset;
-  options.standardize = true;
-  return data::ShardedDataset::open(directory, options);
+  if (standardize) {
+    options.standardize = true;
+    dataset = data::ShardedDataset::open(directory, options);
+  }
+  // Shuffled reads go all over the files: reading ahead of a sample would only evict the
+  // pages of the samples the loader announced it is about to read.
+  if (config.shuffle) dataset->expectRandomAccess();
+  return dataset;
 }
 
 void checkClassCount(const data::SampleSource& source, int64_t numClasses,

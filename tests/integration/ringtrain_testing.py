@@ -3,6 +3,7 @@ read what it wrote. CTest sets RINGTRAIN_BIN and RINGTRAIN_MPIRUN."""
 import json
 import os
 import re
+import struct
 import subprocess
 import tempfile
 import time
@@ -94,3 +95,12 @@ def write_csv(path, labels, features):
     with open(path, "w") as f:
         for label, row in zip(labels, features):
             f.write(",".join([str(int(label))] + [repr(float(v)) for v in row]) + "\n")
+
+
+def write_idx(path, array):
+    """An MNIST IDX file of unsigned bytes."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    with open(path, "wb") as f:
+        f.write(struct.pack(">BBBB", 0, 0, 0x08, array.ndim))
+        f.write(struct.pack(f">{array.ndim}I", *array.shape))
+        f.write(array.tobytes())

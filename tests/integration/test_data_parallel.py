@@ -3,7 +3,6 @@ import json
 import os
 import unittest
 
-import numpy as np
 
 from ringtrain_testing import RingtrainTestCase
 

@@ -2,21 +2,13 @@
 independent reader of the documented format (shard_format.py) and compared with the source; and
 the bad inputs, each with one clear error naming the file."""
 import os
-import struct
 import unittest
 
 import numpy as np
 
-from ringtrain_testing import RingtrainTestCase, run, write_csv
+from ringtrain_testing import RingtrainTestCase, run, write_csv, write_idx
 from shard_format import read_dataset
 
-
-def write_idx(path, array):
-    array = np.ascontiguousarray(array, dtype=np.uint8)
-    with open(path, "wb") as f:
-        f.write(bytes([0, 0, 0x08, array.ndim]))
-        f.write(struct.pack(">" + "I" * array.ndim, *array.shape))
-        f.write(array.tobytes())
 
 
 class Prep(RingtrainTestCase):

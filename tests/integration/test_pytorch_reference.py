@@ -1,7 +1,6 @@
 """A few optimizer steps of ringtrain against the same steps in PyTorch: forward, loss, gradients,
 gradient averaging across ranks, SGD/AdamW, warmup + schedule, clipping, and evaluation."""
 import math
-import os
 import unittest
 
 import numpy as np

@@ -1,21 +1,13 @@
 """Training on a real data set (scikit-learn's bundled handwritten digits, 8x8 images) as CSV
 files and as MNIST-format IDX files, on 2 ranks."""
 import os
-import struct
 import unittest
 
 import numpy as np
 from sklearn.datasets import load_digits
 
-from ringtrain_testing import RingtrainTestCase, write_csv
+from ringtrain_testing import RingtrainTestCase, write_csv, write_idx
 
-
-def write_idx(path, array):
-    array = np.ascontiguousarray(array, dtype=np.uint8)
-    with open(path, "wb") as f:
-        f.write(struct.pack(">BBBB", 0, 0, 0x08, array.ndim))
-        f.write(struct.pack(f">{array.ndim}I", *array.shape))
-        f.write(array.tobytes())
 
 
 class RealData(RingtrainTestCase):
