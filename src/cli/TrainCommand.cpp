@@ -53,7 +53,8 @@ int runTrain(int argc, char** argv) {
     // Gradients travel on their own communicator so that the reducer's communication thread and
     // the main thread's control messages stay apart.
     const std::unique_ptr<comm::Communicator> data = session.makeCommunicatorFor(placement.device);
-    train::runTraining(config, *cpu, *data, placement);
+    const std::unique_ptr<comm::Communicator> host = session.makeHostCommunicator();
+    train::runTraining(config, {*cpu, *host, *data}, placement);
     return 0;
   } catch (const comm::CollectiveFailure& failure) {
     return reportCollectiveFailure("train", topology, failure);

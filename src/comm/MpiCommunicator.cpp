@@ -109,6 +109,23 @@ class MpiTransfer final : public PendingTransfer {
 
 MpiCommunicator::MpiCommunicator(Topology topology) : topology_(std::move(topology)) {
   MPI_CHECK(MPI_Comm_dup(MPI_COMM_WORLD, &comm_));
+  prepare();
+}
+
+MpiCommunicator::MpiCommunicator(Topology topology, int group, int order)
+    : topology_(std::move(topology)) {
+  MPI_CHECK(MPI_Comm_split(MPI_COMM_WORLD, group, order, &comm_));
+  prepare();
+  int rank = 0;
+  int size = 0;
+  MPI_CHECK(MPI_Comm_rank(comm_, &rank));
+  MPI_CHECK(MPI_Comm_size(comm_, &size));
+  RINGTRAIN_CHECK(rank == topology_.rank && size == topology_.size,
+                  "group of " << size << " with this rank at " << rank << ", expected "
+                              << topology_.size << " and " << topology_.rank);
+}
+
+void MpiCommunicator::prepare() {
   MPI_CHECK(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN));
   MPI_CHECK(MPI_Type_contiguous(2, MPI_BYTE, &half_.type));
   MPI_CHECK(MPI_Type_commit(&half_.type));

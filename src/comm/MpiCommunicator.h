@@ -13,6 +13,9 @@ class MpiCommunicator final : public Communicator {
  public:
   // Collective over MPI_COMM_WORLD.
   explicit MpiCommunicator(Topology topology);
+  // Collective over MPI_COMM_WORLD: the ranks that pass the same `group` get a communicator of
+  // their own, ranked by `order`; `topology` is this rank's place in it.
+  MpiCommunicator(Topology topology, int group, int order);
   ~MpiCommunicator() override;
   MpiCommunicator(const MpiCommunicator&) = delete;
   MpiCommunicator& operator=(const MpiCommunicator&) = delete;
@@ -36,6 +39,7 @@ class MpiCommunicator final : public Communicator {
     MPI_Op halfSum = MPI_OP_NULL, halfMin = MPI_OP_NULL, halfMax = MPI_OP_NULL;
     MPI_Op bfloatSum = MPI_OP_NULL, bfloatMin = MPI_OP_NULL, bfloatMax = MPI_OP_NULL;
   };
+  void prepare();
   MPI_Datatype datatypeOf(at::ScalarType type) const;
   MPI_Op operationFor(at::ScalarType type, ReduceOp op) const;
 

@@ -42,6 +42,8 @@ void Session::findHostRanks() {
                                   MPI_INFO_NULL, &hostComm));
     MPI_CHECK(MPI_Comm_rank(hostComm, &topology_.localRank));
     MPI_CHECK(MPI_Comm_size(hostComm, &topology_.localSize));
+    hostGroup_ = topology_.rank;
+    MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &hostGroup_, 1, MPI_INT, MPI_MIN, hostComm));
     MPI_CHECK(MPI_Comm_free(&hostComm));
     return;
   }
@@ -53,8 +55,10 @@ void Session::findHostRanks() {
                           static_cast<int>(mine.size()), MPI_CHAR, MPI_COMM_WORLD));
   topology_.localRank = 0;
   topology_.localSize = 0;
+  hostGroup_ = -1;
   for (int rank = 0; rank < topology_.size; ++rank) {
     if (std::string(all.data() + rank * mine.size()) != mine.data()) continue;
+    if (hostGroup_ < 0) hostGroup_ = rank;
     if (rank < topology_.rank) ++topology_.localRank;
     ++topology_.localSize;
   }
@@ -73,6 +77,13 @@ std::unique_ptr<Communicator> Session::watched(std::unique_ptr<Communicator> com
 
 std::unique_ptr<Communicator> Session::makeCpuCommunicator() const {
   return watched(std::make_unique<MpiCommunicator>(topology_));
+}
+
+std::unique_ptr<Communicator> Session::makeHostCommunicator() const {
+  Topology host = topology_;
+  host.rank = topology_.localRank;
+  host.size = topology_.localSize;
+  return watched(std::make_unique<MpiCommunicator>(host, hostGroup_, topology_.rank));
 }
 
 std::unique_ptr<Communicator> Session::makeCudaCommunicator(int device) const {

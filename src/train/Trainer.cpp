@@ -33,11 +33,13 @@
 #include "ringtrain/platform/Resources.h"
 #include "ringtrain/platform/StopSignals.h"
 #include "ringtrain/train/Checkpointer.h"
+#include "ringtrain/train/IndexedEpoch.h"
 #include "ringtrain/train/LrSchedule.h"
 #include "ringtrain/train/ModelFile.h"
 #include "ringtrain/train/NonFinite.h"
 #include "ringtrain/train/Optimizer.h"
 #include "ringtrain/train/RunLog.h"
+#include "ringtrain/train/StreamedEpoch.h"
 #include "ringtrain/train/TrainingData.h"
 #include "ringtrain/util/Error.h"
 #include "ringtrain/util/Files.h"
@@ -50,6 +52,8 @@ using ordered_json = nlohmann::ordered_json;
 
 constexpr int64_t kEvaluationBatch = 1024;
 constexpr int kDivergedExitCode = 3;
+// The length of a run on a stream without --max-steps.
+constexpr int64_t kUnknownSteps = std::numeric_limits<int64_t>::max();
 
 std::string describeLayout(const nlohmann::json& layout) {
   std::ostringstream text;
@@ -97,12 +101,13 @@ bool showProgressBar(ProgressMode mode) {
 
 class Trainer {
  public:
-  Trainer(const TrainConfig& config, comm::Communicator& control, comm::Communicator& data,
+  Trainer(const TrainConfig& config, const Communicators& communicators,
           const platform::Placement& placement)
       : config_(config),
         reducerOptions_(resolveReducerOptions(config.reducer, placement)),
-        control_(control),
-        data_(data),
+        control_(communicators.control),
+        host_(communicators.host),
+        data_(communicators.data),
         device_(placement.device) {}
 
   RunSummary run() {
@@ -112,8 +117,9 @@ class Trainer {
     if (resumed) {
       comm::runOnAllRanks(control_, [&] {
         // A host's own files may differ after a restart: its position is clamped to them.
-        const int64_t bound =
-            hostSharded() ? std::numeric_limits<int64_t>::max() : trainingData_.train->size();
+        const int64_t bound = hostSharded() || !trainingData_.train
+                                  ? std::numeric_limits<int64_t>::max()
+                                  : trainingData_.train->size();
         start_ = checkpointer_->restore(*resumed, bound, *model_, *optimizer_);
         resumedFrom_ = resumed->path;
       });
@@ -148,6 +154,9 @@ class Trainer {
  private:
   bool isRankZero() const { return control_.rank() == 0; }
   bool hostSharded() const { return config_.sharding == DataSharding::kHost; }
+  std::string trainSource() const {
+    return trainingData_.train ? trainingData_.train->source() : config_.trainSpec;
+  }
   // The ranks that deal out the training samples between them, and this rank's place among them.
   int sharers() const { return hostSharded() ? control_.topology().localSize : control_.size(); }
   int sharerRank() const { return hostSharded() ? control_.topology().localRank : control_.rank(); }
@@ -191,7 +200,9 @@ class Trainer {
     trainingData_ = loadTrainingData(config_, sharers());
 
     modelSpec_ = config_.model;
-    modelSpec_.inputShape = trainingData_.train->sampleShape();
+    // A stream's samples must have the validation set's shape.
+    modelSpec_.inputShape = trainingData_.train ? trainingData_.train->sampleShape()
+                                                : trainingData_.validation->sampleShape();
     modelSpec_.numClasses = trainingData_.numClasses;
     at::manual_seed(config_.seed);
     model_ = models::makeModel(modelSpec_);
@@ -216,18 +227,23 @@ class Trainer {
     checkpointer_->locate(*log_);
   }
 
-  // Micro-batches, and optimizer steps, that read `perRank` samples on every rank.
-  int64_t microBatchesFor(int64_t perRank) const {
-    return config_.dropLast ? perRank / config_.batchSize
-                            : (perRank + config_.batchSize - 1) / config_.batchSize;
-  }
   int64_t stepsFor(int64_t perRank) const {
-    return (microBatchesFor(perRank) + config_.gradAccum - 1) / config_.gradAccum;
+    return stepsForSamples(perRank, config_.batchSize, config_.gradAccum, config_.dropLast);
   }
 
   // The run's length, once its starting point is known: the rest of the starting epoch (which
-  // may have been begun at another world size or batch) and the whole epochs after it.
+  // may have been begun at another world size or batch) and the whole epochs after it. A stream's
+  // length is unknown: it runs --epochs streams, or --max-steps.
   void planSteps() {
+    if (!trainingData_.train) {
+      epochsToRun_ = config_.epochs;
+      totalSteps_ = config_.maxSteps > 0 ? config_.maxSteps : kUnknownSteps;
+      RINGTRAIN_USER_CHECK(config_.lrShape == LrShape::kConstant || config_.maxSteps > 0,
+                           "--lr-schedule with a stream (pipe:) needs --max-steps: the length of "
+                           "a stream is not known in advance");
+      schedule_.totalSteps = config_.maxSteps;
+      return;
+    }
     const int64_t samples = trainingData_.train->size();
     stepsPerEpoch_ =
         agreedSteps(stepsFor(data::samplesPerRank(samples, sharers(), config_.dropLast)));
@@ -247,6 +263,30 @@ class Trainer {
     schedule_.totalSteps = totalSteps_;
   }
 
+  // This rank's micro-batches of one epoch.
+  std::unique_ptr<EpochInput> openEpoch(int64_t epoch, int64_t firstSample) {
+    if (!trainingData_.train) {
+      StreamPlan plan;
+      plan.path = *trainingData_.trainStream + "_" + std::to_string(epoch);
+      plan.sampleShape = modelSpec_.inputShape;
+      plan.numClasses = modelSpec_.numClasses;
+      plan.batchSize = config_.batchSize;
+      plan.gradAccum = config_.gradAccum;
+      plan.dropLast = config_.dropLast;
+      plan.pinned = device_.is_cuda();
+      return std::make_unique<StreamedEpoch>(plan, host_, control_);
+    }
+    IndexedEpochPlan plan;
+    const int64_t samples = trainingData_.train->size();
+    plan.shard = {samples, sharers(),       sharerRank(),     config_.seed,
+                  epoch,   config_.shuffle, config_.dropLast, std::min(firstSample, samples)};
+    plan.batchSize = config_.batchSize;
+    plan.gradAccum = config_.gradAccum;
+    plan.steps = agreedSteps(stepsFor(
+        data::samplesPerRank(samples - plan.shard.firstSample, sharers(), config_.dropLast)));
+    return std::make_unique<IndexedEpoch>(trainingData_.train, plan, prefetchOptions());
+  }
+
   // How the data was split into steps: may differ between a checkpoint and the run resuming it.
   nlohmann::json layout() const {
     return {{"world_size", control_.size()},
@@ -263,16 +303,14 @@ class Trainer {
                             {"input_shape", modelSpec_.inputShape},
                             {"num_classes", modelSpec_.numClasses},
                             {"optimizer", config_.optimizer},
-                            {"train", trainingData_.train->source()},
+                            {"train", trainSource()},
                             {"seed", config_.seed},
                             {"shuffle", config_.shuffle},
                             {"drop_last", config_.dropLast}};
     // Hosts hold different files, which may change between restarts.
-    if (hostSharded()) {
-      identity["data_sharding"] = "host";
-    } else {
+    if (hostSharded()) identity["data_sharding"] = "host";
+    if (!hostSharded() && trainingData_.train)
       identity["train_samples"] = trainingData_.train->size();
-    }
     return identity;
   }
 
@@ -285,15 +323,19 @@ class Trainer {
          << data_.backendName() << ", " << at::get_num_threads() << " thread(s) per rank\n"
          << "  model " << modelSpec_.kind << " (" << parameterCount << " parameters, "
          << modelSpec_.numClasses << " classes)\n"
-         << "  train " << trainingData_.train->source() << ": " << trainingData_.train->size()
-         << " samples" << (hostSharded() ? " on this host (data sharded by host)" : "")
-         << "; validation " << trainingData_.validation->source() << ": "
-         << trainingData_.validation->size() << " samples\n"
+         << "  train " << trainSource() << ": "
+         << (trainingData_.train ? std::to_string(trainingData_.train->size()) + " samples"
+                                 : "a stream per epoch, read by local rank 0 of each host")
+         << (hostSharded() ? " on this host (data sharded by host)" : "") << "; validation "
+         << trainingData_.validation->source() << ": " << trainingData_.validation->size()
+         << " samples\n"
          << "  input: " << describeInput() << "\n"
-         << "  " << epochsToRun_ << " epoch(s) x " << stepsPerEpoch_ << " steps, global batch "
-         << config_.batchSize * config_.gradAccum * world << ", lr " << schedule_.baseLr
-         << "\n  gradients: " << describeReducer() << "\n  output " << config_.outputDir
-         << "\n  checkpoints: ";
+         << "  " << epochsToRun_ << " epoch(s) x "
+         << (trainingData_.train ? std::to_string(stepsPerEpoch_) + " steps"
+                                 : std::string("as many steps as each stream holds"))
+         << ", global batch " << config_.batchSize * config_.gradAccum * world << ", lr "
+         << schedule_.baseLr << "\n  gradients: " << describeReducer() << "\n  output "
+         << config_.outputDir << "\n  checkpoints: ";
     if (checkpointer_->writes()) {
       line << "every " << config_.checkpointEvery << " steps into " << checkpointer_->directory()
            << " (newest " << config_.checkpointKeep << " kept)";
@@ -302,8 +344,13 @@ class Trainer {
     }
     if (!resumedFrom_.empty()) {
       line << "\n  resumed from " << resumedFrom_ << " at step " << start_.step << " (epoch "
-           << start_.epoch + 1 << ", sample " << start_.samplesInEpoch << " of "
-           << trainingData_.train->size() << ")";
+           << start_.epoch + 1;
+      if (trainingData_.train) {
+        line << ", sample " << start_.samplesInEpoch << " of " << trainingData_.train->size()
+             << ")";
+      } else {
+        line << ", its stream read again from the start)";
+      }
       if (start_.layout != layout()) {
         line << "; written at " << describeLayout(start_.layout) << ", continuing at "
              << describeLayout(layout());
@@ -356,36 +403,28 @@ class Trainer {
   // ---------------------------------- TRAINING SECTION BEGIN ----------------------------------
   void trainEpoch(int64_t epoch, int64_t firstSample) {
     const int world = control_.size();
-    const int64_t samples = trainingData_.train->size();
-    firstSample = std::min(firstSample, samples);
-    std::vector<int64_t> order =
-        data::shardIndices({samples, sharers(), sharerRank(), config_.seed, epoch, config_.shuffle,
-                            config_.dropLast, firstSample});
-    const auto perRank = static_cast<int64_t>(order.size());
-    const int64_t microBatchesLeft = microBatchesFor(perRank);
-    const int64_t stepsLeft = agreedSteps(stepsFor(perRank));
-    data::BatchPrefetcher batches(trainingData_.train, std::move(order), config_.batchSize,
-                                  prefetchOptions());
+    const std::unique_ptr<EpochInput> input = openEpoch(epoch, firstSample);
     // Steps of this epoch that came before, as this run would count them: for the progress bar.
-    const int64_t stepsBefore = std::max<int64_t>(0, stepsPerEpoch_ - stepsLeft);
+    const std::optional<int64_t> stepsLeft = input->stepsLeft();
+    const int64_t stepsBefore = stepsLeft ? std::max<int64_t>(0, stepsPerEpoch_ - *stepsLeft) : 0;
     model_->train();
     double epochLoss = 0;
     int64_t epochSteps = 0;
 
-    for (int64_t stepHere = 0; stepHere < stepsLeft && !finished(); ++stepHere) {
-      const int64_t firstMicroBatch = stepHere * config_.gradAccum;
-      const int64_t microBatches = std::min(config_.gradAccum, microBatchesLeft - firstMicroBatch);
+    for (int64_t stepHere = 0; !finished(); ++stepHere) {
+      const int64_t microBatches = input->beginStep();
+      if (microBatches == 0) break;
       reducer_->zeroGradients();
       at::Tensor stepLoss = at::zeros({1}, at::TensorOptions().device(device_));
       int64_t stepSamples = 0;
-      for (int64_t m = firstMicroBatch; m < firstMicroBatch + microBatches; ++m) {
-        const data::Batch batch = batches.next();
+      for (int64_t m = 0; m < microBatches; ++m) {
+        const data::Batch batch = input->nextMicroBatch();
         // Pinned batches copy while the device works on what came before.
         const bool asynchronous = batch.features.is_pinned();
         const at::Tensor logits = model_->forward(batch.features.to(device_, asynchronous));
         const at::Tensor loss =
             at::cross_entropy_loss(logits, batch.labels.to(device_, asynchronous));
-        reducer_->prepareForBackward(/*synchronize=*/m + 1 == firstMicroBatch + microBatches);
+        reducer_->prepareForBackward(/*synchronize=*/m + 1 == microBatches);
         (loss / static_cast<double>(microBatches)).backward();
         stepLoss += loss.detach();
         stepSamples += batch.labels.size(0);
@@ -416,24 +455,20 @@ class Trainer {
       }
       windowSamples_ += stepSamples * world;
       globalSamples_ += static_cast<double>(stepSamples * world);
-      if (log_->showsProgress() && windowSteps_ > 0) {
-        log_->progress(epoch + 1, epochsToRun_, stepsBefore + stepHere + 1, stepsBefore + stepsLeft,
-                       windowLoss_ / windowSteps_);
+      if (log_->showsProgress() && windowSteps_ > 0 && stepsLeft) {
+        log_->progress(epoch + 1, epochsToRun_, stepsBefore + stepHere + 1,
+                       stepsBefore + *stepsLeft, windowLoss_ / windowSteps_);
       }
       // Identical on every rank, so all stop after the same step.
       if (outcome.stopVoted) stopRequested_ = true;
       if (step_ % config_.logEvery == 0 || finished()) logTraining(epoch, lr);
       if (checkpointer_->dueAfter(step_) || stopRequested_) {
-        // Where the epoch stands in its global order; the end of the epoch, including what
-        // padding or --drop-last added or left out, is the whole data set.
-        const int64_t read = (firstMicroBatch + microBatches) * config_.batchSize;
-        const int64_t position =
-            stepHere + 1 == stepsLeft ? samples : firstSample + read * sharers();
-        checkpointer_->save({step_, epoch, position, layout()}, *model_, *optimizer_, *log_);
+        checkpointer_->save({step_, epoch, input->position(), layout()}, *model_, *optimizer_,
+                            *log_);
       }
       if (stopRequested_) announceStop();
     }
-    inputWaitSeconds_ += batches.waitSeconds();
+    inputWaitSeconds_ += input->waitSeconds();
     if (epochSteps > 0) summary_.finalTrainLoss = epochLoss / epochSteps;
     summary_.epochs = epoch + 1;
   }
@@ -558,8 +593,9 @@ class Trainer {
         {"device", device_.str()},
         {"backend", data_.backendName()},
         {"model", modelSpec_.kind},
-        {"train", trainingData_.train->source()},
-        {"train_samples", trainingData_.train->size()},
+        {"train", trainSource()},
+        {"train_samples",
+         trainingData_.train ? nlohmann::json(trainingData_.train->size()) : nlohmann::json()},
         {"val_samples", trainingData_.validation->size()},
         {"data_workers", prefetchOptions().workers},
         {"global_batch", config_.batchSize * config_.gradAccum * summary_.worldSize},
@@ -591,6 +627,7 @@ class Trainer {
   double trainingCpuSeconds_ = 0;
   double inputWaitSeconds_ = 0;  // the training loop waiting for batches
   comm::Communicator& control_;
+  comm::Communicator& host_;
   comm::Communicator& data_;
   c10::Device device_;
 
@@ -626,9 +663,9 @@ class Trainer {
 
 }  // namespace
 
-RunSummary runTraining(const TrainConfig& config, comm::Communicator& control,
-                       comm::Communicator& data, const platform::Placement& placement) {
-  return Trainer(config, control, data, placement).run();
+RunSummary runTraining(const TrainConfig& config, const Communicators& communicators,
+                       const platform::Placement& placement) {
+  return Trainer(config, communicators, placement).run();
 }
 
 }  // namespace ringtrain::train

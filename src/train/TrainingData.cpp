@@ -7,6 +7,7 @@
 
 #include "ringtrain/data/DistributedSampler.h"
 #include "ringtrain/data/ShardedDataset.h"
+#include "ringtrain/train/StreamedEpoch.h"
 #include "ringtrain/util/Error.h"
 
 namespace ringtrain::train {
@@ -73,9 +74,36 @@ void checkClassCount(const data::SampleSource& source, int64_t numClasses,
                             << numClasses - 1);
 }
 
+// Only the validation set is opened: the stream is read epoch by epoch (StreamedEpoch.h), and
+// arrives as stored, so nothing is standardised.
+TrainingData loadForStream(TrainConfig config, const std::string& prefix) {
+  RINGTRAIN_USER_CHECK(
+      !config.valSpec.empty(),
+      "--train " << config.trainSpec << " is a stream, which cannot be split: give --val");
+  RINGTRAIN_USER_CHECK(config.normalization != Normalization::kStandard,
+                       "--normalize standard cannot apply to a stream (pipe:); standardise the "
+                       "features before streaming them");
+  config.normalization = Normalization::kNone;
+  TrainingData loaded;
+  loaded.trainStream = prefix;
+  if (const auto directory = shardDirectoryOf(config.valSpec)) {
+    loaded.validation = openShards(config, *directory);
+  } else {
+    data::LoadOptions options;
+    options.csv = config.csv;
+    options.seed = config.seed;
+    loaded.validation =
+        data::inMemorySource(data::loadDataset(config.valSpec, data::Split::kValidation, options));
+  }
+  loaded.numClasses = config.numClasses > 0 ? config.numClasses : loaded.validation->numClasses();
+  checkClassCount(*loaded.validation, loaded.numClasses, "--val");
+  return loaded;
+}
+
 }  // namespace
 
 TrainingData loadTrainingData(const TrainConfig& config, int ranksSharing) {
+  if (const auto prefix = streamPrefixOf(config.trainSpec)) return loadForStream(config, *prefix);
   data::LoadOptions options;
   options.csv = config.csv;
   options.seed = config.seed;

@@ -30,6 +30,9 @@ class Session {
   // agreement). Collective; every communicator is its own channel, so two of them (one driven by
   // a communication thread, one by the main thread) never see each other's messages.
   std::unique_ptr<Communicator> makeCpuCommunicator() const;
+  // Collectives on CPU tensors among the ranks of this host only (ranked by local rank). Collective
+  // over all ranks.
+  std::unique_ptr<Communicator> makeHostCommunicator() const;
   // Collectives on CUDA tensors of `device` through NCCL; throws UserError in builds without NCCL.
   std::unique_ptr<Communicator> makeCudaCommunicator(int device) const;
   // A new channel for tensors on `device`: NCCL for a CUDA device, MPI for the CPU. Collective.
@@ -50,6 +53,7 @@ class Session {
   void findHostRanks();
 
   Topology topology_;
+  int hostGroup_ = 0;  // the lowest world rank on this host: names the host's group
   bool allowsCommunicationThread_ = false;
   std::shared_ptr<Watchdog> watchdog_ = std::make_shared<Watchdog>();
 };

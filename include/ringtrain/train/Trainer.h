@@ -28,10 +28,16 @@ struct RunSummary {
   double wallSeconds = 0;
 };
 
-// `control` carries small CPU messages (agreement, shapes); `data` carries gradients and metrics on
-// the placement's device. They must be different communicators: the reducer's communication
-// thread uses `data` while the main thread may use `control`.
-RunSummary runTraining(const TrainConfig& config, comm::Communicator& control,
-                       comm::Communicator& data, const platform::Placement& placement);
+// `control` carries small CPU messages among all ranks (agreement, shapes); `host` the same among
+// the ranks of this host (a stream's samples); `data` carries gradients and metrics on the
+// placement's device. `data` must differ from the others: the reducer's communication thread
+// uses it while the main thread may use them.
+struct Communicators {
+  comm::Communicator& control;
+  comm::Communicator& host;
+  comm::Communicator& data;
+};
+RunSummary runTraining(const TrainConfig& config, const Communicators& communicators,
+                       const platform::Placement& placement);
 
 }  // namespace ringtrain::train

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "ringtrain/data/SampleSource.h"
 #include "ringtrain/train/TrainConfig.h"
@@ -10,7 +12,8 @@
 namespace ringtrain::train {
 
 struct TrainingData {
-  std::shared_ptr<const data::SampleSource> train;
+  std::shared_ptr<const data::SampleSource> train;  // null when training reads a stream
+  std::optional<std::string> trainStream;           // pipe:PREFIX: PREFIX
   std::shared_ptr<const data::SampleSource> validation;
   int64_t numClasses = 0;
 };
