@@ -4,6 +4,7 @@ import argparse
 import datetime
 import json
 import os
+import re
 import platform
 import statistics
 import struct
@@ -286,8 +287,13 @@ def write_report(args, results, comm, comm_text, commands, profile):
               "", "## Allreduce bandwidth (`ringtrain bench-comm`, 2 ranks, float sum)", "", "```", comm_text.rstrip(), "```",
               "", "![throughput and bandwidth](benchmarks.png)", "", "## Commands", "",
               "Every command this page was made from, in order:", "", "```"] + commands + ["```", ""]
+    # The data loading section is scripts/bench-data.sh's: keep it.
+    kept = ""
+    if os.path.exists(args.output):
+        found = re.search(r"<!-- data-loading:begin -->.*?<!-- data-loading:end -->\n?", open(args.output).read(), re.S)
+        kept = "\n" + found.group(0) if found else ""
     with open(args.output, "w") as f:
-        f.write("\n".join(lines))
+        f.write("\n".join(lines) + kept)
     plot(results, comm, os.path.join(os.path.dirname(args.output), "benchmarks.png"))
     print(f"bench: wrote {args.output}")
 

@@ -30,6 +30,7 @@ void printUsage(std::ostream& out) {
          "  bench-comm  measure allreduce bandwidth (native and ring) over message sizes\n"
          "  prep        convert CSV, IDX, .npy or text into a memory-mapped shard data set\n"
          "  check-data  verify every checksum of a shard data set\n"
+         "  bench-data  measure how fast batches come out of a shard data set\n"
          "  info        print versions, backends and visible devices\n\n"
          "`ringtrain <command> --help` lists a command's flags.\n";
 }
@@ -57,6 +58,7 @@ int main(int argc, char** argv) {
     if (command == "bench-comm") return ringtrain::cli::runBenchComm(argc - 1, argv + 1);
     if (command == "prep") return ringtrain::cli::runPrep(argc - 1, argv + 1);
     if (command == "check-data") return ringtrain::cli::runCheckData(argc - 1, argv + 1);
+    if (command == "bench-data") return ringtrain::cli::runBenchData(argc - 1, argv + 1);
   } catch (const ringtrain::UserError& error) {
     std::cerr << "ringtrain " << command << ": error: " << error.what() << std::endl;
     return 2;

@@ -18,17 +18,10 @@ int runCheckData(int argc, char** argv) {
                         "share of a data set)")(
       "progress", "auto (on a terminal), on or off",
       cxxopts::value<std::string>()->default_value("auto"), "MODE")("h,help", "show this help");
-  options.positional_help("DIR");
-  options.add_options()("directory", "", cxxopts::value<std::string>());
-  options.parse_positional({"directory"});
-  const cxxopts::ParseResult result = parseFlags(options, argc, argv);
-  if (result.count("help")) {
-    std::cout << options.help({""});
-    return 0;
-  }
-  RINGTRAIN_USER_CHECK(result.count("directory"),
-                       "give the data set directory (see ringtrain check-data --help)");
-  const std::string directory = result["directory"].as<std::string>();
+  const DirectoryCommand command = parseDirectoryCommand(options, argc, argv);
+  if (command.help) return 0;
+  const cxxopts::ParseResult& result = command.flags;
+  const std::string& directory = command.directory;
   data::ShardOpenOptions open;
   open.useIndex = result.count("no-index") == 0;
   open.context = 1;  // any window length will do for reading every byte

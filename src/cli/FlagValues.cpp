@@ -1,5 +1,7 @@
 #include "FlagValues.h"
 
+#include <iostream>
+
 #include "ringtrain/util/Error.h"
 #include "ringtrain/util/Numbers.h"
 
@@ -63,6 +65,23 @@ cxxopts::ParseResult parseFlags(cxxopts::Options& options, int argc, char** argv
                                                        << result.unmatched().front() << "' (see "
                                                        << options.program() << " --help)");
   return result;
+}
+
+DirectoryCommand parseDirectoryCommand(cxxopts::Options& options, int argc, char** argv) {
+  options.positional_help("DIR");
+  options.add_options()("directory", "", cxxopts::value<std::string>());
+  options.parse_positional({"directory"});
+  DirectoryCommand command;
+  command.flags = parseFlags(options, argc, argv);
+  if (command.flags.count("help")) {
+    std::cout << options.help({""});
+    command.help = true;
+    return command;
+  }
+  RINGTRAIN_USER_CHECK(command.flags.count("directory"),
+                       "give the data set directory (see " << options.program() << " --help)");
+  command.directory = command.flags["directory"].as<std::string>();
+  return command;
 }
 
 std::string parseChoice(const std::string& flag, const std::string& text,

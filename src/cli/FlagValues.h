@@ -18,6 +18,16 @@ int64_t parseByteSize(const std::string& flag, const std::string& text);
 double parseReal(const std::string& flag, const std::string& text);
 // Parses argv (argv[0] is the subcommand); UserError for unknown flags and stray arguments.
 cxxopts::ParseResult parseFlags(cxxopts::Options& options, int argc, char** argv);
+// Commands of the form `ringtrain <command> [flags] DIR`: parses argv with a positional DIR added
+// to `options`. With --help, prints the help and returns help = true; otherwise a missing DIR is a
+// UserError.
+struct DirectoryCommand {
+  cxxopts::ParseResult flags;
+  std::string directory;
+  bool help = false;
+};
+DirectoryCommand parseDirectoryCommand(cxxopts::Options& options, int argc, char** argv);
+
 // Returns text if it is one of `choices`.
 std::string parseChoice(const std::string& flag, const std::string& text,
                         const std::vector<std::string>& choices);

@@ -34,7 +34,9 @@ cxxopts::Options trainOptions() {
               "files: its ranks share them, steps per epoch agreed over hosts)",
               text("global"),
               "HOW")("context", "token data sets: tokens per sample window", text("64"), "N")(
-      "data-workers", "threads assembling batches ahead: auto (2 on GPUs, 0 on CPU) or N",
+      "data-workers",
+      "threads assembling batches ahead: auto (2 on GPUs; on CPU 1 for shard data sets, 0 "
+      "for data in memory) or N",
       text("auto"), "N");
   options.add_options("Model")("model", "mlp or cnn", text("mlp"), "NAME")(
       "hidden", "hidden layer widths", text("512,256"), "W1,W2,...")(

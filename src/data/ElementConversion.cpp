@@ -2,18 +2,25 @@
 
 #include <c10/util/Half.h>
 
+#include <cstdint>
 #include <cstring>
 
 namespace ringtrain::data {
 namespace {
 
+// The loop the compiler vectorises: this is most of the loader's CPU time for image data.
 template <typename T>
 void convert(const char* from, int64_t count, float scale, float* to) {
-  for (int64_t i = 0; i < count; ++i) {
-    T value;
-    std::memcpy(&value, from + i * static_cast<int64_t>(sizeof(T)), sizeof(T));
-    to[i] = static_cast<float>(value) * scale;
+  if (reinterpret_cast<uintptr_t>(from) % alignof(T) != 0) {
+    for (int64_t i = 0; i < count; ++i) {
+      T value;
+      std::memcpy(&value, from + i * static_cast<int64_t>(sizeof(T)), sizeof(T));
+      to[i] = static_cast<float>(value) * scale;
+    }
+    return;
   }
+  const T* values = reinterpret_cast<const T*>(from);
+  for (int64_t i = 0; i < count; ++i) to[i] = static_cast<float>(values[i]) * scale;
 }
 
 template <typename T>

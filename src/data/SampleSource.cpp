@@ -50,6 +50,7 @@ class RowSubset final : public SampleSource {
     const std::vector<int64_t> mapped = map(rows, count);
     all_->willGather(mapped.data(), count);
   }
+  bool readsFromDisk() const override { return all_->readsFromDisk(); }
 
  private:
   std::vector<int64_t> map(const int64_t* rows, int64_t count) const {

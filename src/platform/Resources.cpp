@@ -34,6 +34,9 @@ void retainFreedMemory() {
 #ifdef __GLIBC__
   mallopt(M_MMAP_MAX, 0);              // every block from the heap, where it can be reused
   mallopt(M_TRIM_THRESHOLD, 1 << 30);  // and do not hand the heap's top back
+  // One heap for every thread: a batch a data worker assembles is freed by the training thread,
+  // and other threads' heaps give freed memory back to the kernel, to be faulted in again.
+  mallopt(M_ARENA_MAX, 1);
 #endif
 }
 

@@ -110,6 +110,13 @@ void FileWriter::finish() {
   RINGTRAIN_USER_CHECK(::close(fd) == 0, "cannot write " << path_ << ": " << reason());
 }
 
+void dropCachedPages(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  RINGTRAIN_USER_CHECK(fd >= 0, "cannot read " << path << ": " << reason());
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+  ::close(fd);
+}
+
 void syncDirectory(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   RINGTRAIN_USER_CHECK(fd >= 0, "cannot open directory " << path << ": " << reason());

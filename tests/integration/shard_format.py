@@ -63,8 +63,11 @@ def read_shard(path):
 
 def read_dataset(directory):
     """(index, features, labels) of a whole data set, the shards in the index's order."""
-    with open(os.path.join(directory, "index.json")) as f:
+    with open(os.path.join(directory, "index.json"), encoding="utf-8") as f:
         index = json.load(f)
+    body = {key: value for key, value in index.items() if key != "index_crc32c"}
+    compact = json.dumps(body, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    assert crc32c(compact.encode("utf-8")) == index["index_crc32c"], directory
     shards = [read_shard(os.path.join(directory, entry["file"])) for entry in index["shards"]]
     for entry, shard in zip(index["shards"], shards):
         assert entry["count"] == shard["count"]

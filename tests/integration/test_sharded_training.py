@@ -95,6 +95,10 @@ class ShardedTraining(RingtrainTestCase):
         evict_from_page_cache(self.path("big"))
         with open(os.path.join(group, "memory.limit_in_bytes"), "w") as f:
             f.write(str(limit))
+        # Where swap is accounted, memory and swap together: nothing may escape to swap.
+        if os.path.exists(os.path.join(group, "memory.memsw.limit_in_bytes")):
+            with open(os.path.join(group, "memory.memsw.limit_in_bytes"), "w") as f:
+                f.write(str(limit))
         out = self.path("limited")
         job = subprocess.run(
             ["sh", "-c", f'echo $$ > {group}/cgroup.procs && exec "$@"', "sh", BIN, "train", "--train", self.path("big"),
@@ -166,6 +170,16 @@ class ShardedTraining(RingtrainTestCase):
         self.assertEqual(result.returncode, 2, result.stderr)
         self.assertIn(f"{shard} holds samples of shape 3x2, but {self.path('train', 'index.json')} has 6",
                       result.stderr)
+
+        self.table("train", 300, 7)
+        index = self.path("train", "index.json")
+        with open(index) as f:
+            text = f.read()
+        with open(index, "w") as f:
+            f.write(text.replace('"count": 300', '"count": 299'))
+        result = run(["train", "--train", self.path("train"), "--output-dir", self.path("out")], ranks=2)
+        self.assertEqual(result.returncode, 2, result.stderr)
+        self.assertIn(f"{index} fails its checksum (corrupt or edited)", result.stderr)
 
         self.table("train", 300, 7)
         result = run(["train", "--train", self.path("train"), "--val", self.path("other"),

@@ -10,5 +10,6 @@ int runInfo(int argc, char** argv);       // ringtrain info: versions, backends,
 int runBenchComm(int argc, char** argv);  // ringtrain bench-comm: allreduce bandwidth sweep
 int runPrep(int argc, char** argv);       // ringtrain prep: convert data into shards
 int runCheckData(int argc, char** argv);  // ringtrain check-data: verify a data set's checksums
+int runBenchData(int argc, char** argv);  // ringtrain bench-data: input pipeline throughput
 
 }  // namespace ringtrain::cli

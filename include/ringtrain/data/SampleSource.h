@@ -32,6 +32,9 @@ class SampleSource {
   virtual Batch gather(const int64_t* rows, int64_t count, bool pinned) const = 0;
   // These rows will be gathered soon: where they are on disk, reading may start now.
   virtual void willGather(const int64_t* /*rows*/, int64_t /*count*/) const {}
+  // Whether gathering may wait for the disk (memory-mapped files), so that assembling batches
+  // ahead on another thread pays.
+  virtual bool readsFromDisk() const { return false; }
 };
 
 // A data set held in memory.

@@ -43,6 +43,7 @@ class ShardedDataset final : public SampleSource {
   const std::string& source() const override { return directory_; }
   Batch gather(const int64_t* rows, int64_t count, bool pinned) const override;
   void willGather(const int64_t* rows, int64_t count) const override;
+  bool readsFromDisk() const override { return true; }
 
   // The index, or for an unindexed directory what the shard headers say.
   const DatasetIndex& description() const { return description_; }

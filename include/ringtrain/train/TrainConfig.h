@@ -30,7 +30,9 @@ struct TrainConfig {
   Normalization normalization = Normalization::kAuto;
   DataSharding sharding = DataSharding::kGlobal;
   int64_t context = 64;  // token streams: tokens per sample window
-  int dataWorkers = -1;  // threads assembling batches ahead; -1: auto (2 on GPUs, 0 on CPU)
+  // Threads assembling batches ahead; -1: auto (2 on GPUs; on CPU 1 for data read from disk, 0
+  // for data in memory).
+  int dataWorkers = -1;
 
   // model
   models::ModelSpec model;

@@ -49,6 +49,10 @@ class FileWriter {
 // Overwrites bytes of an existing file at `offset` and flushes it to disk; UserError naming PATH.
 void overwriteDurably(const std::string& path, uint64_t offset, const std::string& bytes);
 
+// Asks the kernel to drop the file's clean pages from the page cache (for cold-read benchmarks);
+// UserError naming PATH if it cannot be opened.
+void dropCachedPages(const std::string& path);
+
 // Flushes a directory's entries (files created or renamed in it) to disk.
 void syncDirectory(const std::string& path);
 
