@@ -21,17 +21,27 @@ BatchPrefetcher::BatchPrefetcher(std::shared_ptr<const SampleSource> source,
   for (int64_t b = 0; b < std::min<int64_t>(options_.depth, batches_); ++b) announce(b);
   if (options_.workers == 0) return;
   slots_.resize(static_cast<size_t>(options_.depth));
-  for (int worker = 0; worker < options_.workers; ++worker)
-    workers_.emplace_back([this, worker] { work(worker); });
+  try {
+    for (int worker = 0; worker < options_.workers; ++worker)
+      workers_.emplace_back([this, worker] { work(worker); });
+  } catch (...) {
+    stop();  // the workers already started must not outlive a constructor that failed
+    throw;
+  }
 }
 
 BatchPrefetcher::~BatchPrefetcher() {
+  stop();
+}
+
+void BatchPrefetcher::stop() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stopping_ = true;
   }
   changed_.notify_all();
   for (std::thread& worker : workers_) worker.join();
+  workers_.clear();
 }
 
 Batch BatchPrefetcher::assemble(int64_t batch) const {

@@ -88,7 +88,8 @@ NpyHeader parseNpyHeader(std::string_view bytes, uint64_t fileBytes, const std::
   const auto width = parseInt64(descr.substr(2));
   RINGTRAIN_USER_CHECK(width && (*width == 1 || *width == 2 || *width == 4 || *width == 8) &&
                            std::strchr("fiub", header.kind) != nullptr &&
-                           (header.kind != 'f' || *width >= 2),
+                           (header.kind != 'f' || *width >= 2) &&
+                           (header.kind != 'b' || *width == 1),
                        name << ": .npy element type '" << descr << "' is not supported");
   header.elementBytes = static_cast<size_t>(*width);
 

@@ -10,6 +10,11 @@
 #include "ringtrain/util/Error.h"
 
 namespace ringtrain::data {
+namespace {
+
+constexpr int64_t kLargestStreamedShard = int64_t{1} << 30;
+
+}  // namespace
 
 ShardStreamReader::ShardStreamReader(int fd, std::string name, std::function<bool()> stopRequested)
     : fd_(fd), name_(std::move(name)), stopRequested_(std::move(stopRequested)) {}
@@ -107,6 +112,10 @@ std::optional<StreamedShard> ShardStreamReader::next() {
   shard.header = parseShardHeader(headerBytes, where);
   RINGTRAIN_USER_CHECK(shard.header.kind == ShardKind::kSamples,
                        where << ": token streams cannot be read from a pipe yet");
+  RINGTRAIN_USER_CHECK(shard.header.fileBytes() <= kLargestStreamedShard,
+                       where << " holds " << shard.header.fileBytes()
+                             << " bytes; a streamed shard is held in memory whole and may have "
+                                "at most 1 GiB (make the data set with a smaller --shard-size)");
   shard.features.resize(static_cast<size_t>(shard.header.featureBytes()));
   readExactly(shard.features.data(), shard.features.size(), false);
   uint32_t crc = crc32c(shard.features);

@@ -30,15 +30,28 @@ std::string baseNameOf(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-// Only what ringtrain itself wrote may be replaced: a data set, or nothing at all.
+// Only what ringtrain itself wrote may be replaced: the files of a data set, or nothing at all.
 bool holdsOnlyADataset(const std::string& directory) {
   const std::vector<std::string> names = listDirectory(directory);
   const std::string extension = kShardExtension;
   return std::all_of(names.begin(), names.end(), [&](const std::string& name) {
-    return name == kIndexFile ||
-           (name.size() > extension.size() &&
-            name.compare(name.size() - extension.size(), extension.size(), extension) == 0);
+    const bool datasetName = name == kIndexFile || (name.size() > extension.size() &&
+                                                    name.compare(name.size() - extension.size(),
+                                                                 extension.size(), extension) == 0);
+    return datasetName && !isDirectory(directory + "/" + name);
   });
+}
+
+// An existing directory may be written to only if it is empty, or a data set being replaced.
+void checkReplaceable(const std::string& directory, bool replace) {
+  if (!pathExists(directory)) return;
+  RINGTRAIN_USER_CHECK(isDirectory(directory), directory << " exists and is not a directory");
+  if (listDirectory(directory).empty()) return;
+  RINGTRAIN_USER_CHECK(replace, directory << " already exists and is not empty; pass "
+                                             "--overwrite to replace the data set in it");
+  RINGTRAIN_USER_CHECK(holdsOnlyADataset(directory),
+                       directory << " holds files other than a ringtrain data set; refusing to "
+                                    "replace it");
 }
 
 }  // namespace
@@ -63,16 +76,7 @@ ShardWriter::ShardWriter(std::string directory, ShardLayout layout, int64_t shar
     squares_.assign(mean_.size(), 0.0);
   }
 
-  if (pathExists(directory_)) {
-    RINGTRAIN_USER_CHECK(isDirectory(directory_), directory_ << " exists and is not a directory");
-    if (!listDirectory(directory_).empty()) {
-      RINGTRAIN_USER_CHECK(replace_, directory_ << " already exists and is not empty; pass "
-                                                   "--overwrite to replace the data set in it");
-      RINGTRAIN_USER_CHECK(holdsOnlyADataset(directory_),
-                           directory_ << " holds files other than a ringtrain data set; "
-                                         "refusing to replace it");
-    }
-  }
+  checkReplaceable(directory_, replace_);
   const std::string parent = parentOf(directory_);
   makeDirectories(parent);
   partial_ = parent + "/." + baseNameOf(directory_) + ".partial-" + std::to_string(::getpid());
@@ -108,9 +112,9 @@ void ShardWriter::append(const void* features, const int64_t* labels, int64_t co
     if (layout_.featureStatistics) accumulateStatistics(bytes, take);
     if (labels != nullptr) {
       for (int64_t i = 0; i < take; ++i) {
-        RINGTRAIN_USER_CHECK(labels[i] >= 0, "sample " << total_ + i + 1 << " has label "
-                                                       << labels[i]
-                                                       << "; labels must be 0 or more");
+        RINGTRAIN_USER_CHECK(labels[i] >= 0 && labels[i] < (int64_t{1} << 31),
+                             "sample " << total_ + i + 1 << " has label " << labels[i]
+                                       << "; labels must lie in 0..2147483647");
         largestLabel_ = std::max(largestLabel_, labels[i]);
       }
       shardLabels_.insert(shardLabels_.end(), labels, labels + take);
@@ -200,6 +204,8 @@ DatasetIndex ShardWriter::finish(const DatasetOrigin& origin) {
   }
   writeFileDurably(partial_ + "/" + kIndexFile, encodeIndex(index));
   syncDirectory(partial_);
+  // Something else may have been put there while the data set was being written.
+  checkReplaceable(directory_, replace_);
 
   replaceDirectory(partial_, directory_,
                    parentOf(directory_) + "/." + baseNameOf(directory_) + ".replaced-" +

@@ -158,15 +158,18 @@ std::shared_ptr<const ShardedDataset> ShardedDataset::open(const std::string& di
     dataset->size_ = dataset->entries_;
   }
 
-  if (options.standardize) {
-    RINGTRAIN_USER_CHECK(!description.featureMean.empty(),
-                         directory << " has no feature statistics to standardise with (only an "
-                                      "index made from a table of features has them)");
-    for (size_t i = 0; i < description.featureMean.size(); ++i) {
-      dataset->mean_.push_back(static_cast<float>(description.featureMean[i]));
+  if (const auto& statistics = options.standardizeWith) {
+    int64_t elements = 1;
+    for (const int64_t extent : dataset->sampleShape()) elements *= extent;
+    RINGTRAIN_USER_CHECK(statistics->mean.size() == static_cast<size_t>(elements) &&
+                             statistics->std.size() == statistics->mean.size(),
+                         directory << ": statistics for " << statistics->mean.size()
+                                   << " features cannot standardise samples of " << elements);
+    for (size_t i = 0; i < statistics->mean.size(); ++i) {
+      dataset->mean_.push_back(static_cast<float>(statistics->mean[i]));
       // As the in-memory path does: a constant feature is centred, not blown up.
-      dataset->inverseStd_.push_back(
-          1.0f / std::max(1e-6f, static_cast<float>(description.featureStd[i])));
+      dataset->inverseStd_.push_back(1.0f /
+                                     std::max(1e-6f, static_cast<float>(statistics->std[i])));
     }
   }
   return dataset;

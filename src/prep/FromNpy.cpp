@@ -102,6 +102,8 @@ void convertElements(const data::NpyHeader& header, data::ElementType stored, co
       const auto value = static_cast<int32_t>(asInteger(header, element, path));
       std::memcpy(to, &value, sizeof(value));
     } else {
+      RINGTRAIN_CHECK(stored == data::ElementType::kInt64,
+                      path << ": no widening into " << data::elementTypeName(stored));
       const int64_t value = asInteger(header, element, path);
       std::memcpy(to, &value, sizeof(value));
     }

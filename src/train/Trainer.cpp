@@ -125,6 +125,7 @@ class Trainer {
       });
       step_ = start_.step;
     }
+    if (hostSharded()) checkHostsAlike();
     planSteps();
     ddp::verifySameParameters(control_, parameters_);
     ddp::broadcastParameters(data_, parameters_);
@@ -161,13 +162,33 @@ class Trainer {
   int sharers() const { return hostSharded() ? control_.topology().localSize : control_.size(); }
   int sharerRank() const { return hostSharded() ? control_.topology().localRank : control_.rank(); }
   // With host-sharded data, hosts hold different numbers of samples; every rank takes the
-  // fewest steps any rank can, so none waits in a collective for one that ran out of data.
-  int64_t agreedSteps(int64_t mine) {
+  // fewest micro-batches any rank can, so none waits in a collective for one that ran out.
+  int64_t agreedMin(int64_t mine) {
     if (!hostSharded()) return mine;
-    at::Tensor steps = at::full({1}, mine, at::kLong);
-    control_.allReduce(steps, comm::ReduceOp::kMin);
-    return steps.item<int64_t>();
+    at::Tensor value = at::full({1}, mine, at::kLong);
+    control_.allReduce(value, comm::ReduceOp::kMin);
+    return value.item<int64_t>();
   }
+  // The micro-batches every rank takes from the first `samples` minus `firstSample` samples.
+  int64_t agreedMicroBatches(int64_t samples, int64_t firstSample) {
+    const int64_t perRank =
+        data::samplesPerRank(samples - std::min(samples, firstSample), sharers(), config_.dropLast);
+    return agreedMin(microBatchesFor(perRank, config_.batchSize, config_.dropLast));
+  }
+  // Host-sharded positions in an epoch count the samples of one host's ranks.
+  void checkHostsAlike() {
+    at::Tensor sizes = at::full({2}, control_.topology().localSize, at::kLong);
+    sizes[1] = -sizes[1];
+    control_.allReduce(sizes, comm::ReduceOp::kMax);
+    if (sizes[0].item<int64_t>() == -sizes[1].item<int64_t>()) return;
+    throw comm::CollectiveFailure(
+        "--data-sharding host needs the same number of ranks on every "
+        "host; they have between " +
+            std::to_string(-sizes[1].item<int64_t>()) + " and " +
+            std::to_string(sizes[0].item<int64_t>()),
+        isRankZero(), 2);
+  }
+
   data::PrefetchOptions prefetchOptions() const {
     data::PrefetchOptions options;
     // On CPU a worker costs a core's share; it pays where batches wait for the disk (measured in
@@ -233,10 +254,6 @@ class Trainer {
     checkpointer_->locate(*log_);
   }
 
-  int64_t stepsFor(int64_t perRank) const {
-    return stepsForSamples(perRank, config_.batchSize, config_.gradAccum, config_.dropLast);
-  }
-
   // The run's length, once its starting point is known: the rest of the starting epoch (which
   // may have been begun at another world size or batch) and the whole epochs after it. A stream's
   // length is unknown: it runs --epochs streams, or --max-steps.
@@ -251,10 +268,9 @@ class Trainer {
       return;
     }
     const int64_t samples = trainingData_.train->size();
-    stepsPerEpoch_ =
-        agreedSteps(stepsFor(data::samplesPerRank(samples, sharers(), config_.dropLast)));
-    const int64_t stepsLeftInEpoch = agreedSteps(stepsFor(data::samplesPerRank(
-        samples - std::min(samples, start_.samplesInEpoch), sharers(), config_.dropLast)));
+    stepsPerEpoch_ = stepsFor(agreedMicroBatches(samples, 0), config_.gradAccum);
+    const int64_t stepsLeftInEpoch =
+        stepsFor(agreedMicroBatches(samples, start_.samplesInEpoch), config_.gradAccum);
     if (config_.maxSteps > 0) {
       totalSteps_ = config_.maxSteps;
       const int64_t afterThisEpoch = std::max<int64_t>(0, totalSteps_ - step_ - stepsLeftInEpoch);
@@ -273,7 +289,8 @@ class Trainer {
   std::unique_ptr<EpochInput> openEpoch(int64_t epoch, int64_t firstSample) {
     if (!trainingData_.train) {
       StreamPlan plan;
-      plan.path = *trainingData_.trainStream + "_" + std::to_string(epoch);
+      // Pipe mode numbers a container's streams from _0, also after a restart that resumed.
+      plan.path = *trainingData_.trainStream + "_" + std::to_string(epoch - start_.epoch);
       plan.sampleShape = modelSpec_.inputShape;
       plan.numClasses = modelSpec_.numClasses;
       plan.batchSize = config_.batchSize;
@@ -288,8 +305,7 @@ class Trainer {
                   epoch,   config_.shuffle, config_.dropLast, std::min(firstSample, samples)};
     plan.batchSize = config_.batchSize;
     plan.gradAccum = config_.gradAccum;
-    plan.steps = agreedSteps(stepsFor(
-        data::samplesPerRank(samples - plan.shard.firstSample, sharers(), config_.dropLast)));
+    plan.microBatches = agreedMicroBatches(samples, plan.shard.firstSample);
     return std::make_unique<IndexedEpoch>(trainingData_.train, plan, prefetchOptions());
   }
 

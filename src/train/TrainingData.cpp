@@ -43,27 +43,41 @@ bool standardizesInMemory(const TrainConfig& config, const data::Dataset& train)
   return config.normalization == Normalization::kStandard;
 }
 
-std::shared_ptr<const data::SampleSource> openShards(const TrainConfig& config,
-                                                     const std::string& directory) {
+std::shared_ptr<const data::ShardedDataset> openShards(
+    const TrainConfig& config, const std::string& directory,
+    const std::optional<data::FeatureStatistics>& standardizeWith) {
   data::ShardOpenOptions options;
   options.useIndex = config.sharding == DataSharding::kGlobal;
   options.context = config.context;
+  options.standardizeWith = standardizeWith;
   std::shared_ptr<const data::ShardedDataset> dataset =
       data::ShardedDataset::open(directory, options);
-  // As for in-memory data: auto standardises tables that came from CSV, with the statistics
-  // `ringtrain prep` recorded over the whole file.
-  const bool standardize =
-      config.normalization == Normalization::kStandard ||
-      (config.normalization == Normalization::kAuto &&
-       dataset->description().sourceFormat == "csv" && !dataset->description().featureMean.empty());
-  if (standardize) {
-    options.standardize = true;
-    dataset = data::ShardedDataset::open(directory, options);
-  }
   // Shuffled reads go all over the files: reading ahead of a sample would only evict the
   // pages of the samples the loader announced it is about to read.
   if (config.shuffle) dataset->expectRandomAccess();
   return dataset;
+}
+
+// As for data in memory: auto standardises tables that came from CSV, with the statistics
+// `ringtrain prep` recorded over the whole training set; train and validation use the same.
+std::optional<data::FeatureStatistics> standardizationOf(const TrainConfig& config,
+                                                         const data::ShardedDataset& train) {
+  const data::DatasetIndex& index = train.description();
+  const bool recorded = !index.featureMean.empty();
+  if (config.normalization == Normalization::kStandard) {
+    RINGTRAIN_USER_CHECK(recorded,
+                         "--normalize standard: " << train.source()
+                                                  << (config.sharding == DataSharding::kHost
+                                                          ? " is read without its index "
+                                                            "(--data-sharding host), which holds "
+                                                            "the feature statistics"
+                                                          : " has no feature statistics (only a "
+                                                            "table of features has them)"));
+  } else if (config.normalization == Normalization::kNone || !recorded ||
+             index.sourceFormat != "csv") {
+    return std::nullopt;
+  }
+  return data::FeatureStatistics{index.featureMean, index.featureStd};
 }
 
 void checkClassCount(const data::SampleSource& source, int64_t numClasses,
@@ -87,7 +101,7 @@ TrainingData loadForStream(TrainConfig config, const std::string& prefix) {
   TrainingData loaded;
   loaded.trainStream = prefix;
   if (const auto directory = shardDirectoryOf(config.valSpec)) {
-    loaded.validation = openShards(config, *directory);
+    loaded.validation = openShards(config, *directory, std::nullopt);
   } else {
     data::LoadOptions options;
     options.csv = config.csv;
@@ -114,14 +128,17 @@ TrainingData loadTrainingData(const TrainConfig& config, int ranksSharing) {
   TrainingData loaded;
   std::optional<data::Dataset> train;
   std::optional<data::Dataset> validation;
+  std::optional<data::FeatureStatistics> shardStatistics;
   if (const auto directory = shardDirectoryOf(config.trainSpec)) {
-    loaded.train = openShards(config, *directory);
+    const auto raw = openShards(config, *directory, std::nullopt);
+    shardStatistics = standardizationOf(config, *raw);
+    loaded.train = shardStatistics ? openShards(config, *directory, shardStatistics) : raw;
   } else {
     train = data::loadDataset(config.trainSpec, data::Split::kTrain, options);
   }
   if (!config.valSpec.empty()) {
     if (const auto directory = shardDirectoryOf(config.valSpec)) {
-      loaded.validation = openShards(config, *directory);
+      loaded.validation = openShards(config, *directory, shardStatistics);
     } else {
       validation = data::loadDataset(config.valSpec, data::Split::kValidation, options);
     }
@@ -150,7 +167,7 @@ TrainingData loadTrainingData(const TrainConfig& config, int ranksSharing) {
                                                  "--normalize none)");
     data::standardize(*train, *validation);
   }
-  RINGTRAIN_USER_CHECK(train || !validation || !standardizesInMemory(config, *validation),
+  RINGTRAIN_USER_CHECK(!shardStatistics || !validation,
                        "--train " << config.trainSpec
                                   << " is a shard data set and --val is not: standardised "
                                      "features need both alike (convert both with ringtrain "

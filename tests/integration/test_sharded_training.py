@@ -66,6 +66,21 @@ class ShardedTraining(RingtrainTestCase):
                                                 "--val", self.path("digits-test")] + cnn)
         self.assertSameModel(from_idx, from_shards)
 
+    def test_validation_shards_are_standardised_with_the_training_statistics(self):
+        rng = np.random.default_rng(8)
+        train = rng.normal(size=(600, 6)).astype(np.float32)
+        shifted = (rng.normal(size=(200, 6)) + 1.5).astype(np.float32)  # unlike the training set
+        for name, features in (("train", train), ("val", shifted)):
+            labels = (features[:, 0] > features[:, 1]).astype(int)
+            write_csv(self.path(name + ".csv"), labels, features)
+            self.prep("--input", self.path(name + ".csv"), "--output", self.path(name))
+        common = ["--epochs", "2", "--batch-size", "16", "--hidden", "24"]  # --normalize auto
+        from_files = self.train("files", ["--train", self.path("train.csv"), "--val", self.path("val.csv")] + common)
+        from_shards = self.train("shards", ["--train", self.path("train"), "--val", self.path("val")] + common)
+        # Statistics from float32 sums in memory and from prep's float64 ones: close, not equal.
+        self.assertModelsClose(self.model(from_files), self.model(from_shards), rtol=1e-3, atol=1e-4)
+        self.assertAlmostEqual(self.summary(from_files)["val_loss"], self.summary(from_shards)["val_loss"], places=3)
+
     def test_the_number_of_data_workers_does_not_change_the_weights(self):
         self.table("train", 900, 4)
         common = ["--train", self.path("train"), "--epochs", "2", "--batch-size", "8", "--grad-accum", "2"]
@@ -145,6 +160,15 @@ class ShardedTraining(RingtrainTestCase):
             steps.append(math.ceil(math.ceil(train_samples / local_ranks) / batch))
         self.assertEqual(self.summary(out)["steps"], epochs * min(steps))
         self.assertIn("on this host (data sharded by host)", job.stdout)
+
+        # Positions inside an epoch count one host's ranks: hosts must have as many.
+        uneven = list(contexts)
+        uneven[uneven.index(str(local_ranks), uneven.index(":"))] = "1"
+        job = subprocess.run([MPIRUN, "--oversubscribe", "--bind-to", "none"] + uneven, capture_output=True,
+                             text=True, timeout=120)
+        self.assertEqual(job.returncode, 2, job.stdout + job.stderr)
+        self.assertIn("--data-sharding host needs the same number of ranks on every host; they have between 1 "
+                      "and 2", job.stderr)
 
         os.mkdir(self.path("empty"))
         contexts[-1] = self.path("empty")

@@ -105,6 +105,22 @@ TEST_F(PrepTest, NpyKeepsTheArrayExactly) {
   EXPECT_TRUE(read.labels.equal(at::zeros({6}, at::kLong)));
 }
 
+TEST_F(PrepTest, NpyBooleansMustBeBytes) {
+  // Found in review: an 8-byte bool was accepted, then widened into a 1-byte element.
+  std::string header = "{'descr': '<b8', 'fortran_order': False, 'shape': (3,), }";
+  header.append(128 - 10 - header.size() - 1, ' ').push_back('\n');
+  std::ofstream file(at("b.npy"), std::ios::binary);
+  file.write("\x93NUMPY\x01\x00", 8);
+  file.put(static_cast<char>(header.size())).put(0);
+  file << header << std::string(24, '\1');
+  file.close();
+  PrepOptions options;
+  options.input = at("b.npy");
+  options.output = at("out");
+  EXPECT_NE(userErrorOf([&] { prepare(options); }).find("element type '<b8' is not supported"),
+            std::string::npos);
+}
+
 TEST_F(PrepTest, TheFormatIsDetectedOrAskedFor) {
   std::ofstream(at("notes.md")) << "text";
   EXPECT_NE(userErrorOf([&] { detectFormat(at("notes.md")); }).find("pass --format"),

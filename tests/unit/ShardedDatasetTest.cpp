@@ -104,7 +104,7 @@ TEST_F(ShardedDatasetTest, BytesAreScaledAndStatisticsRecorded) {
   EXPECT_TRUE(
       batch.features.equal(at::tensor({10.f, 1.f, 4.f, 0.f, 0.f, 1.f, 2.f, 100.f}).view({2, 4})));
   ShardOpenOptions standardized;
-  standardized.standardize = true;
+  standardized.standardizeWith = FeatureStatistics{index.featureMean, index.featureStd};
   const Batch centred = ShardedDataset::open(at("bytes"), standardized)->gather(rows, 2, false);
   // Feature 0: (10 - 5) / 5; feature 1 is constant: centred, not divided by zero.
   EXPECT_FLOAT_EQ(centred.features[0][0].item<float>(), 1.0f);

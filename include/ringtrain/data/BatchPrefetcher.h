@@ -51,6 +51,7 @@ class BatchPrefetcher {
   Batch assemble(int64_t batch) const;
   void announce(int64_t batch) const;
   void work(int worker);
+  void stop();
 
   std::shared_ptr<const SampleSource> source_;
   std::vector<int64_t> rows_;

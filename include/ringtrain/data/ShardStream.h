@@ -4,8 +4,9 @@
 // the other; a JSON document before or after them (the data set's index.json, which sorts before
 // the shards) is skipped.
 //
-// A shard's labels follow all its features, so the reader holds one whole shard at a time: make
-// data sets for streaming with a small --shard-size (16M, say).
+// A shard's labels follow all its features, so a shard is read whole (1 GiB at most) before its
+// samples can be used, and a stream reader keeps a few of them in memory: make data sets for
+// streaming with a small --shard-size (16M, say).
 #pragma once
 
 #include <cstdint>

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,8 +23,9 @@ struct ShardOpenOptions {
   // Token streams: tokens per sample window (> 0). Sample i is the window starting at token
   // i x context; its label is the token that follows the window.
   int64_t context = 0;
-  // Features are standardised with the index's per-feature mean and standard deviation.
-  bool standardize = false;
+  // Features are read as (x - mean) / std, feature by feature: a data set's own statistics (its
+  // index's), or the training set's for a validation set.
+  std::optional<FeatureStatistics> standardizeWith;
 };
 
 // Whether `path` is a directory holding a data set in the shard format.

@@ -1,9 +1,9 @@
 // An epoch read from a stream (SageMaker Pipe mode): `pipe:PREFIX` reads PREFIX_0 in the first
-// epoch, PREFIX_1 in the second, and so on, waiting for each to appear. A FIFO has one reader, so
-// on every host local rank 0 reads the host's stream on a thread of its own and, step by step,
-// deals the samples round-robin to the host's ranks. The ranks of all hosts then agree on how
-// many micro-batches the step has (the fewest any rank got), and the epoch ends for everyone at
-// the first step some rank has nothing for.
+// epoch this process runs, PREFIX_1 in the second, and so on, waiting for each to appear. A FIFO
+// has one reader, so on every host local rank 0 reads the host's stream on a thread of its own and,
+// step by step, deals the samples round-robin to the host's ranks. The ranks of all hosts then
+// agree on how many micro-batches the step has (the fewest any rank got), and the epoch ends for
+// everyone at the first step some rank has nothing for.
 #pragma once
 
 #include <condition_variable>
