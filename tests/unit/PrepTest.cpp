@@ -84,17 +84,23 @@ TEST_F(PrepTest, IdxReadsBackAsTheIdxReaderReadsIt) {
   EXPECT_TRUE(read.labels.equal(source.labels));
 }
 
-TEST_F(PrepTest, NpyKeepsTheArrayExactly) {
-  // A version 1 header for float32 [6, 2], padded so the data starts at 128 bytes.
-  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (6, 2), }";
+// A version 1 .npy file: the header for `descr` and `shape`, padded so the data starts at 128
+// bytes, then `data`.
+void writeNpy(const std::string& path, const std::string& descr, const std::string& shape,
+              const std::string& data) {
+  std::string header =
+      "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape + ", }";
   header.append(128 - 10 - header.size() - 1, ' ').push_back('\n');
-  std::ofstream file(at("x.npy"), std::ios::binary);
+  std::ofstream file(path, std::ios::binary);
   file.write("\x93NUMPY\x01\x00", 8);
   file.put(static_cast<char>(header.size())).put(0);
-  file << header;
+  file << header << data;
+}
+
+TEST_F(PrepTest, NpyKeepsTheArrayExactly) {
   const at::Tensor values = at::linspace(-3, 3, 12).view({6, 2});
-  file.write(static_cast<const char*>(values.data_ptr()), 12 * sizeof(float));
-  file.close();
+  writeNpy(at("x.npy"), "<f4", "(6, 2)",
+           std::string(static_cast<const char*>(values.data_ptr()), 12 * sizeof(float)));
   PrepOptions options;
   options.input = at("x.npy");
   options.output = at("out");
@@ -107,13 +113,7 @@ TEST_F(PrepTest, NpyKeepsTheArrayExactly) {
 
 TEST_F(PrepTest, NpyBooleansMustBeBytes) {
   // Found in review: an 8-byte bool was accepted, then widened into a 1-byte element.
-  std::string header = "{'descr': '<b8', 'fortran_order': False, 'shape': (3,), }";
-  header.append(128 - 10 - header.size() - 1, ' ').push_back('\n');
-  std::ofstream file(at("b.npy"), std::ios::binary);
-  file.write("\x93NUMPY\x01\x00", 8);
-  file.put(static_cast<char>(header.size())).put(0);
-  file << header << std::string(24, '\1');
-  file.close();
+  writeNpy(at("b.npy"), "<b8", "(3,)", std::string(24, '\1'));
   PrepOptions options;
   options.input = at("b.npy");
   options.output = at("out");
