@@ -3,13 +3,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
+#include <cstdint>
 #include <cstdio>
 #include <regex>
 
 #include "ringtrain/util/Crc32c.h"
 #include "ringtrain/util/Error.h"
 #include "ringtrain/util/Files.h"
-#include "ringtrain/util/JsonChecksum.h"
+#include "ringtrain/util/JsonFields.h"
 
 namespace ringtrain::checkpoint {
 namespace {
@@ -110,18 +112,23 @@ Manifest parseManifest(const std::string& text, const std::string& name) {
   try {
     RINGTRAIN_USER_CHECK(manifest.is_object() && manifest.value("format", "") == kFormat,
                          name << " is not a ringtrain checkpoint manifest");
-    RINGTRAIN_USER_CHECK(manifest.at("version").get<int>() == kVersion,
-                         name << " has version " << manifest.at("version")
-                              << "; this ringtrain reads version " << kVersion);
     RINGTRAIN_USER_CHECK(
-        manifest.at("manifest_crc32c").get<uint32_t>() == manifestChecksum(manifest),
-        name << " fails its checksum (corrupt)");
+        wholeNumber(manifest.at("version"), 0, 1 << 30, name + ": version") == kVersion,
+        name << " has version " << manifest.at("version") << "; this ringtrain reads version "
+             << kVersion);
+    RINGTRAIN_USER_CHECK(wholeNumber(manifest.at("manifest_crc32c"), 0, UINT32_MAX,
+                                     name + ": manifest_crc32c") == manifestChecksum(manifest),
+                         name << " fails its checksum (corrupt)");
     Manifest parsed;
-    parsed.step = manifest.at("step").get<int64_t>();
+    parsed.step = wholeNumber(manifest.at("step"), 0, INT64_MAX, name + ": step");
     parsed.state = manifest.at("state");
     for (const json& entry : manifest.at("files")) {
-      ManifestEntry file{entry.at("name").get<std::string>(), entry.at("bytes").get<uint64_t>(),
-                         entry.at("crc32c").get<uint32_t>()};
+      ManifestEntry file;
+      file.name = entry.at("name").get<std::string>();
+      file.bytes = static_cast<uint64_t>(
+          wholeNumber(entry.at("bytes"), 0, INT64_MAX, name + ": a file's bytes"));
+      file.crc32c = static_cast<uint32_t>(
+          wholeNumber(entry.at("crc32c"), 0, UINT32_MAX, name + ": a file's crc32c"));
       RINGTRAIN_USER_CHECK(isPlainName(file.name),
                            name << " names a file outside the checkpoint: '" << file.name << "'");
       parsed.files.push_back(std::move(file));

@@ -2,13 +2,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include <climits>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 
 #include "ringtrain/util/Crc32c.h"
 #include "ringtrain/util/Error.h"
-#include "ringtrain/util/JsonChecksum.h"
+#include "ringtrain/util/JsonFields.h"
 
 namespace ringtrain::data {
 namespace {
@@ -268,10 +270,12 @@ DatasetIndex parseIndex(const std::string& text, const std::string& name) {
   try {
     RINGTRAIN_USER_CHECK(document.is_object() && document.value("format", "") == kIndexFormat,
                          name << " is not a ringtrain data set index");
-    RINGTRAIN_USER_CHECK(document.at("version").get<int>() == kIndexVersion,
-                         name << " has version " << document.at("version")
-                              << "; this ringtrain reads version " << kIndexVersion);
-    RINGTRAIN_USER_CHECK(document.at(kIndexChecksumField).get<uint32_t>() ==
+    RINGTRAIN_USER_CHECK(
+        wholeNumber(document.at("version"), 0, 1 << 30, name + ": version") == kIndexVersion,
+        name << " has version " << document.at("version") << "; this ringtrain reads version "
+             << kIndexVersion);
+    RINGTRAIN_USER_CHECK(wholeNumber(document.at(kIndexChecksumField), 0, UINT32_MAX,
+                                     name + ": " + kIndexChecksumField) ==
                              checksumWithout(document, kIndexChecksumField),
                          name << " fails its checksum (corrupt or edited)");
     DatasetIndex index;
@@ -283,10 +287,12 @@ DatasetIndex parseIndex(const std::string& text, const std::string& name) {
     const auto type = elementTypeNamed(dtype);
     RINGTRAIN_USER_CHECK(type, name << ": unknown dtype '" << dtype << "'");
     index.elementType = *type;
-    index.sampleShape = document.at("sample_shape").get<std::vector<int64_t>>();
-    index.numClasses = document.at("num_classes").get<int64_t>();
+    index.sampleShape =
+        wholeNumbers(document.at("sample_shape"), 0, kMaxBytes, name + ": sample_shape");
+    index.numClasses =
+        wholeNumber(document.at("num_classes"), 0, kMaxBytes, name + ": num_classes");
     index.featureScale = document.at("feature_scale").get<double>();
-    index.count = document.at("count").get<int64_t>();
+    index.count = wholeNumber(document.at("count"), 0, kMaxBytes, name + ": count");
     index.source = document.at("source").get<std::string>();
     index.sourceFormat = document.at("source_format").get<std::string>();
     const int64_t sampleBytes = checkLayout(index.kind, index.elementType, index.sampleShape,
@@ -294,8 +300,12 @@ DatasetIndex parseIndex(const std::string& text, const std::string& name) {
 
     int64_t total = 0;
     for (const json& entry : document.at("shards")) {
-      ShardEntry shard{entry.at("file").get<std::string>(), entry.at("count").get<int64_t>(),
-                       entry.at("bytes").get<int64_t>(), entry.at("data_crc32c").get<uint32_t>()};
+      ShardEntry shard;
+      shard.file = entry.at("file").get<std::string>();
+      shard.count = wholeNumber(entry.at("count"), 0, kMaxBytes, name + ": a shard's count");
+      shard.bytes = wholeNumber(entry.at("bytes"), 0, kMaxBytes, name + ": a shard's bytes");
+      shard.dataCrc32c = static_cast<uint32_t>(
+          wholeNumber(entry.at("data_crc32c"), 0, UINT32_MAX, name + ": a shard's data_crc32c"));
       RINGTRAIN_USER_CHECK(isPlainShardName(shard.file),
                            name << " names a shard that is not a *" << kShardExtension
                                 << " file inside its directory: '" << shard.file << "'");

@@ -3,6 +3,8 @@
 #include <ATen/ATen.h>
 
 #include <chrono>
+#include <climits>
+#include <cstdint>
 #include <filesystem>
 #include <iostream>
 #include <sstream>
@@ -10,6 +12,7 @@
 #include "ringtrain/comm/Agreement.h"
 #include "ringtrain/train/TrainingCheckpoint.h"
 #include "ringtrain/util/Error.h"
+#include "ringtrain/util/JsonFields.h"
 
 namespace ringtrain::train {
 namespace {
@@ -26,21 +29,25 @@ TrainingPosition positionOf(const checkpoint::Checkpoint& checkpoint, int64_t sa
   TrainingPosition restored;
   try {
     const json& position = checkpoint.state.at("position");
-    restored.step = position.at("step").get<int64_t>();
-    restored.epoch = position.at("epoch").get<int64_t>();
+    const std::string where = "checkpoint " + checkpoint.path + ": ";
+    restored.step = wholeNumber(position.at("step"), 0, INT64_MAX, where + "step");
+    restored.epoch = wholeNumber(position.at("epoch"), 0, INT64_MAX, where + "epoch");
     if (position.contains("samples_in_epoch")) {
-      restored.samplesInEpoch = position.at("samples_in_epoch").get<int64_t>();
+      restored.samplesInEpoch =
+          wholeNumber(position.at("samples_in_epoch"), 0, INT64_MAX, where + "samples_in_epoch");
       restored.layout = position.at("layout");
     } else {
       const json& identity = checkpoint.state.at("identity");
       restored.layout = {{"world_size", identity.at("world_size")},
                          {"batch_size", identity.at("batch_size")},
                          {"grad_accum", identity.at("grad_accum")}};
-      const int64_t perStep = identity.at("world_size").get<int64_t>() *
-                              identity.at("batch_size").get<int64_t>() *
-                              identity.at("grad_accum").get<int64_t>();
-      restored.samplesInEpoch =
-          std::min(samples, position.at("step_in_epoch").get<int64_t>() * perStep);
+      const int64_t perStep =
+          wholeNumber(identity.at("world_size"), 1, 1 << 20, where + "world_size") *
+          wholeNumber(identity.at("batch_size"), 1, 1 << 30, where + "batch_size") *
+          wholeNumber(identity.at("grad_accum"), 1, 1 << 20, where + "grad_accum");
+      const int64_t steps =
+          wholeNumber(position.at("step_in_epoch"), 0, INT64_MAX, where + "step_in_epoch");
+      restored.samplesInEpoch = steps > samples / perStep ? samples : steps * perStep;
     }
   } catch (const json::exception& e) {
     throw UserError("checkpoint " + checkpoint.path + " has no usable position: " + e.what());

@@ -4,7 +4,7 @@
 
 #include "FuzzInput.h"
 #include "ringtrain/data/ShardFormat.h"
-#include "ringtrain/util/JsonChecksum.h"
+#include "ringtrain/util/JsonFields.h"
 
 namespace {
 

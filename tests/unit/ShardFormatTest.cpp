@@ -6,7 +6,7 @@
 
 #include "UserErrorOf.h"
 #include "ringtrain/util/Error.h"
-#include "ringtrain/util/JsonChecksum.h"
+#include "ringtrain/util/JsonFields.h"
 
 namespace ringtrain::data {
 namespace {
@@ -149,6 +149,23 @@ TEST(ShardFormat, IndexRejectsWhatDoesNotAddUp) {
   EXPECT_NE(userErrorOf([&] {
               parseIndex(edited([](auto& d) { d["feature_std"] = {1, 2}; }), "i.json");
             }).find("feature statistics"),
+            std::string::npos);
+}
+
+TEST(ShardFormat, IndexNumbersMustBeWholeAndInRange) {
+  // Found by fuzzing: a checksum of 6.7e69 was converted to uint32_t, which is undefined.
+  EXPECT_NE(
+      userErrorOf([] {
+        parseIndex(edited([](auto& d) { d["shards"][0]["data_crc32c"] = 6.7e69; }), "i.json");
+      }).find("i.json: a shard's data_crc32c is 6.7e+69, not a whole number from 0 to 4294967295"),
+      std::string::npos);
+  EXPECT_NE(userErrorOf([] {
+              parseIndex(edited([](auto& d) { d["count"] = 5.5; }), "i.json");
+            }).find("i.json: count is 5.5, not a whole number"),
+            std::string::npos);
+  EXPECT_NE(userErrorOf([] {
+              parseIndex(edited([](auto& d) { d["sample_shape"] = {3, -1}; }), "i.json");
+            }).find("sample_shape is -1"),
             std::string::npos);
 }
 
