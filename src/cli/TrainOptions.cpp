@@ -59,7 +59,14 @@ cxxopts::Options trainOptions() {
       "on-nonfinite",
       "when a step's loss or gradients are NaN or infinite: stop (exit status 3, the weights "
       "untouched) or skip (drop that update and go on)",
-      text("stop"), "WHAT");
+      text("stop"), "WHAT")("precision",
+                            "fp32, or bf16 / fp16: the forward pass under autocast, weights and "
+                            "optimizer in float32 (fp16 with dynamic loss scaling)",
+                            text("fp32"), "P")(
+      "loss-scale",
+      "fp16: the loss scale to start from (halved on overflow, doubled after 2000 "
+      "clean steps)",
+      text("65536"), "S");
   options.add_options("Gradient communication")(
       "bucket-mb", "gradient bucket size in MiB (the first bucket is at most 1 MiB)", text("25"),
       "MB")("overlap",
@@ -159,6 +166,10 @@ ParsedTrainOptions parseTrainOptions(int argc, char** argv) {
   c.onNonFinite = parseChoice("on-nonfinite", str("on-nonfinite"), {"stop", "skip"}) == "skip"
                       ? train::NonFinitePolicy::kSkip
                       : train::NonFinitePolicy::kStop;
+  c.precision = train::parsePrecision("precision", str("precision"));
+  c.lossScaling.initialScale = real("loss-scale");
+  RINGTRAIN_USER_CHECK(c.lossScaling.initialScale >= 1 && c.lossScaling.initialScale <= 1e30,
+                       "--loss-scale must be between 1 and 1e30");
 
   const double bucketMb = real("bucket-mb");
   RINGTRAIN_USER_CHECK(bucketMb > 0 && bucketMb <= 1024 * 1024,

@@ -32,6 +32,7 @@ TrainingPosition positionOf(const checkpoint::Checkpoint& checkpoint, int64_t sa
     const std::string where = "checkpoint " + checkpoint.path + ": ";
     restored.step = wholeNumber(position.at("step"), 0, INT64_MAX, where + "step");
     restored.epoch = wholeNumber(position.at("epoch"), 0, INT64_MAX, where + "epoch");
+    if (position.contains("loss_scaler")) restored.lossScaler = position.at("loss_scaler");
     if (position.contains("samples_in_epoch")) {
       restored.samplesInEpoch =
           wholeNumber(position.at("samples_in_epoch"), 0, INT64_MAX, where + "samples_in_epoch");
@@ -149,7 +150,8 @@ bool Checkpointer::save(const TrainingPosition& position, models::Classifier& mo
                     {{"step", position.step},
                      {"epoch", position.epoch},
                      {"samples_in_epoch", position.samplesInEpoch},
-                     {"layout", position.layout}}}};
+                     {"layout", position.layout},
+                     {"loss_scaler", position.lossScaler}}}};
   try {
     const std::string path = checkpoint::writeCheckpoint(directory_, position.step, state,
                                                          snapshotTraining(model, optimizer));

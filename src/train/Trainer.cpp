@@ -35,6 +35,7 @@
 #include "ringtrain/train/Checkpointer.h"
 #include "ringtrain/train/IndexedEpoch.h"
 #include "ringtrain/train/LrSchedule.h"
+#include "ringtrain/train/MixedPrecision.h"
 #include "ringtrain/train/ModelFile.h"
 #include "ringtrain/train/NonFinite.h"
 #include "ringtrain/train/Optimizer.h"
@@ -121,6 +122,7 @@ class Trainer {
                                   ? std::numeric_limits<int64_t>::max()
                                   : trainingData_.train->size();
         start_ = checkpointer_->restore(*resumed, bound, *model_, *optimizer_);
+        scaler_.restore(start_.lossScaler);
         resumedFrom_ = resumed->path;
       });
       step_ = start_.step;
@@ -356,8 +358,12 @@ class Trainer {
          << (trainingData_.train ? std::to_string(stepsPerEpoch_) + " steps"
                                  : std::string("as many steps as each stream holds"))
          << ", global batch " << config_.batchSize * config_.gradAccum * world << ", lr "
-         << schedule_.baseLr << "\n  gradients: " << describeReducer() << "\n  output "
-         << config_.outputDir << "\n  checkpoints: ";
+         << schedule_.baseLr << ", precision " << precisionName(config_.precision)
+         << (scaler_.enabled() ? " (dynamic loss scaling from " +
+                                     std::to_string(static_cast<int64_t>(scaler_.scale())) + ")"
+                               : std::string())
+         << "\n  gradients: " << describeReducer() << "\n  output " << config_.outputDir
+         << "\n  checkpoints: ";
     if (checkpointer_->writes()) {
       line << "every " << config_.checkpointEvery << " steps into " << checkpointer_->directory()
            << " (newest " << config_.checkpointKeep << " kept)";
@@ -443,11 +449,16 @@ class Trainer {
         const data::Batch batch = input->nextMicroBatch();
         // Pinned batches copy while the device works on what came before.
         const bool asynchronous = batch.features.is_pinned();
-        const at::Tensor logits = model_->forward(batch.features.to(device_, asynchronous));
+        at::Tensor logits;
+        {
+          const AutocastScope autocast(config_.precision, device_.type());
+          logits = model_->forward(batch.features.to(device_, asynchronous));
+        }
         const at::Tensor loss =
-            at::cross_entropy_loss(logits, batch.labels.to(device_, asynchronous));
+            at::cross_entropy_loss(logits.to(at::kFloat), batch.labels.to(device_, asynchronous));
         reducer_->prepareForBackward(/*synchronize=*/m + 1 == microBatches);
-        (loss / static_cast<double>(microBatches)).backward();
+        const double share = static_cast<double>(microBatches);
+        (scaler_.enabled() ? loss * (scaler_.scale() / share) : loss / share).backward();
         stepLoss += loss.detach();
         stepSamples += batch.labels.size(0);
       }
@@ -457,14 +468,18 @@ class Trainer {
           at::full({1}, platform::stopSignalReceived() != 0 ? 1.0 : 0.0, stepLoss.options());
       const at::Tensor reduced = reducer_->finishBackward(
           at::cat({stepLoss / static_cast<double>(microBatches), stopVote}));
+      scaler_.unscale(parameterTensors_);
       const StepOutcome outcome = inspect(reduced);
       const double lr = learningRateAt(schedule_, step_);
-      if (outcome.problem) {
-        refuseUpdate(*outcome.problem, epoch);
-      } else {
+      if (!outcome.problem) {
+        scaler_.record(false);
         consecutiveSkips_ = 0;
         setLearningRate(*optimizer_, lr);
         optimizer_->step();
+      } else if (scaler_.enabled() && std::isfinite(outcome.loss)) {
+        skipOverflow(*outcome.problem, epoch);
+      } else {
+        refuseUpdate(*outcome.problem, epoch);
       }
       ++step_;
       // ------------------------------- TRAINING SECTION END -------------------------------
@@ -485,8 +500,8 @@ class Trainer {
       if (outcome.stopVoted) stopRequested_ = true;
       if (step_ % config_.logEvery == 0 || finished()) logTraining(epoch, lr);
       if (checkpointer_->dueAfter(step_) || stopRequested_) {
-        checkpointer_->save({step_, epoch, input->position(), layout()}, *model_, *optimizer_,
-                            *log_);
+        checkpointer_->save({step_, epoch, input->position(), layout(), scaler_.state()}, *model_,
+                            *optimizer_, *log_);
       }
       if (stopRequested_) announceStop();
     }
@@ -512,6 +527,20 @@ class Trainer {
             ? torch::nn::utils::clip_grad_norm_(model_->parameters(), config_.clipGradNorm)
             : gradientMagnitude(parameterTensors_);
     return {value[0], value[1] > 0, nonFiniteProblem(value[0], gradients)};
+  }
+
+  // fp16 gradients that overflowed: expected now and then (the scale was too high), not a sign of
+  // divergence unless the scale cannot go lower.
+  void skipOverflow(const std::string& problem, int64_t epoch) {
+    ++overflowSteps_;
+    if (!scaler_.record(true)) {
+      refuseUpdate(problem + " at the smallest fp16 loss scale", epoch);
+      return;
+    }
+    std::ostringstream line;
+    line << "fp16: gradients overflowed at step " << step_ + 1 << ", update skipped; loss scale "
+         << scaler_.scale();
+    log_->info(line.str());
   }
 
   void refuseUpdate(const std::string& problem, int64_t epoch) {
@@ -566,7 +595,11 @@ class Trainer {
       const data::Batch batch = batches.next();
       const bool asynchronous = batch.features.is_pinned();
       const at::Tensor labels = batch.labels.to(device_, asynchronous);
-      const at::Tensor logits = model_->forward(batch.features.to(device_, asynchronous));
+      at::Tensor logits;
+      {
+        const AutocastScope autocast(config_.precision, device_.type());
+        logits = model_->forward(batch.features.to(device_, asynchronous)).to(at::kFloat);
+      }
       totals[0] += at::cross_entropy_loss(logits, labels, {}, at::Reduction::Sum);
       totals[1] += logits.argmax(1).eq(labels).sum();
       totals[2] += static_cast<double>(batch.labels.size(0));
@@ -632,6 +665,9 @@ class Trainer {
         {"checkpoints_written", checkpointer_->written()},
         {"checkpoint_failures", checkpointer_->failures()},
         {"skipped_steps", skippedSteps_},
+        {"precision", precisionName(config_.precision)},
+        {"loss_scale", scaler_.enabled() ? nlohmann::json(scaler_.scale()) : nlohmann::json()},
+        {"overflow_steps", overflowSteps_},
         {"stopped_by", stopReason_.empty() ? nlohmann::json() : nlohmann::json(stopReason_)}};
     writeFileAtomically(outputPath("summary.json"), summary.dump(2) + "\n");
     log_->info("done: " + formatKeyValues(ordered_json{{"steps", summary_.steps},
@@ -675,6 +711,8 @@ class Trainer {
 
   int64_t skippedSteps_ = 0;  // updates dropped for non-finite loss or gradients
   int consecutiveSkips_ = 0;
+  LossScaler scaler_{config_.precision == Precision::kFp16, config_.lossScaling};
+  int64_t overflowSteps_ = 0;  // fp16 updates skipped for overflowing gradients
   double windowLoss_ = 0;
   int64_t windowSteps_ = 0;
   int64_t windowSamples_ = 0;

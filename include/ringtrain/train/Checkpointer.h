@@ -27,7 +27,8 @@ struct TrainingPosition {
   int64_t step = 0;
   int64_t epoch = 0;
   int64_t samplesInEpoch = 0;
-  nlohmann::json layout;  // world size, batch, accumulation
+  nlohmann::json layout;      // world size, batch, accumulation
+  nlohmann::json lossScaler;  // fp16's loss scale, or null
 };
 
 class Checkpointer {

@@ -9,6 +9,7 @@
 #include "ringtrain/ddp/Reducer.h"
 #include "ringtrain/models/Model.h"
 #include "ringtrain/train/LrSchedule.h"
+#include "ringtrain/train/MixedPrecision.h"
 #include "ringtrain/train/NonFinite.h"
 
 namespace ringtrain::train {
@@ -58,6 +59,8 @@ struct TrainConfig {
   bool scaleLr = false;
   double clipGradNorm = 0.0;  // 0: off
   NonFinitePolicy onNonFinite = NonFinitePolicy::kStop;
+  Precision precision = Precision::kFp32;
+  LossScaling lossScaling;  // fp16 only
 
   // gradient communication
   ddp::ReducerOptions reducer;
