@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "FlagValues.h"
+#include "GradientNorm.h"
 #include "ringtrain/BuildInfo.h"
 #include "ringtrain/cli/Commands.h"
 #include "ringtrain/comm/Session.h"
@@ -28,14 +29,16 @@ int runInfo(int argc, char** argv) {
 
   nlohmann::ordered_json backends = nlohmann::ordered_json::array({"mpi (cpu tensors)"});
   if (comm::ncclCompiledIn()) backends.push_back("nccl (cuda tensors)");
-  const nlohmann::ordered_json info{{"ringtrain", RINGTRAIN_VERSION},
-                                    {"libtorch", TORCH_VERSION},
-                                    {"mpi", comm::mpiLibraryVersion()},
-                                    {"nccl", comm::ncclVersion()},
-                                    {"cuda_toolkit", RINGTRAIN_CUDA_TOOLKIT_VERSION},
-                                    {"backends", backends},
-                                    {"gpus", platform::visibleGpuCount()},
-                                    {"cpu_cores", std::thread::hardware_concurrency()}};
+  const nlohmann::ordered_json info{
+      {"ringtrain", RINGTRAIN_VERSION},
+      {"libtorch", TORCH_VERSION},
+      {"mpi", comm::mpiLibraryVersion()},
+      {"nccl", comm::ncclVersion()},
+      {"cuda_toolkit", RINGTRAIN_CUDA_TOOLKIT_VERSION},
+      {"backends", backends},
+      {"cuda_kernels", kernels::cudaKernelsCompiledIn() ? "compiled in" : "not compiled in"},
+      {"gpus", platform::visibleGpuCount()},
+      {"cpu_cores", std::thread::hardware_concurrency()}};
   if (result.count("json")) {
     std::cout << info.dump(2) << std::endl;
     return 0;

@@ -5,6 +5,9 @@
 #include <cmath>
 #include <sstream>
 
+#include "GradientNorm.h"
+#include "ringtrain/platform/CudaStream.h"
+
 namespace ringtrain::train {
 
 double gradientMagnitude(const std::vector<at::Tensor>& parameters) {
@@ -13,17 +16,22 @@ double gradientMagnitude(const std::vector<at::Tensor>& parameters) {
     if (parameter.grad().defined()) gradients.push_back(parameter.grad());
   }
   if (gradients.empty()) return 0;
-  // The L2 norm is one vectorised pass (the L1 norm is several times slower on CPU), and it is
-  // what --clip-grad-norm computes: a gradient whose norm overflows counts as not finite there
-  // as well.
-  const std::vector<at::Tensor> norms = at::_foreach_norm(gradients, 2);
-  if (!norms.front().is_cpu()) return at::stack(norms).sum().item<double>();
-  // On CPU every further tensor operation is dispatch overhead in a small model's step.
-  double total = 0;
-  for (const at::Tensor& norm : norms) {
-    total += norm.scalar_type() == at::kFloat ? *norm.const_data_ptr<float>() : norm.item<double>();
+  const bool onGpu = gradients.front().is_cuda();
+  std::vector<kernels::FloatSpan> spans;
+  for (const at::Tensor& gradient : gradients) {
+    if (gradient.scalar_type() != at::kFloat || !gradient.is_contiguous() ||
+        gradient.is_cuda() != onGpu) {
+      // Not one pass over float32 memory: LibTorch's norms, which are finite exactly when all
+      // elements are.
+      return at::stack(at::_foreach_norm(gradients, 2)).sum().item<double>();
+    }
+    spans.push_back({gradient.const_data_ptr<float>(), gradient.numel()});
   }
-  return total;
+  if (!onGpu) return std::sqrt(kernels::sumOfSquaresCpu(spans));
+  at::Tensor result = at::empty({1}, gradients.front().options().dtype(at::kDouble));
+  kernels::sumOfSquaresCuda(spans, result.data_ptr<double>(),
+                            platform::currentCudaStream(gradients.front().get_device()));
+  return std::sqrt(result.item<double>());
 }
 
 namespace {

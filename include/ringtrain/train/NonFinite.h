@@ -16,8 +16,8 @@ namespace ringtrain::train {
 enum class NonFinitePolicy { kStop, kSkip };
 constexpr int kMaxConsecutiveSkips = 10;
 
-// The sum of the defined gradients' L2 norms: finite exactly when every norm is (so when every
-// element is). Waits for the device.
+// The global L2 norm of the defined gradients (kernels/GradientNorm.h): finite exactly when every
+// element is. Waits for the device.
 double gradientMagnitude(const std::vector<at::Tensor>& parameters);
 
 // What was not finite, for messages, or nullopt when the step is sound.
