@@ -48,6 +48,15 @@ if(NOT RINGTRAIN_CUDA STREQUAL "OFF")
     /usr/local/cuda/lib64)
   if(NOT NCCL_INCLUDE_DIR OR NOT NCCL_LIBRARY)
     list(APPEND _cuda_missing "NCCL (nccl.h and libnccl; set NCCL_HOME)")
+  else()
+    # ncclCommSplit, which the sub-communicators need, arrived in NCCL 2.18.
+    file(STRINGS ${NCCL_INCLUDE_DIR}/nccl.h _nccl_version REGEX "^#define NCCL_(MAJOR|MINOR) ")
+    string(REGEX REPLACE ".*NCCL_MAJOR ([0-9]+).*" "\\1" _nccl_major "${_nccl_version}")
+    string(REGEX REPLACE ".*NCCL_MINOR ([0-9]+).*" "\\1" _nccl_minor "${_nccl_version}")
+    if(_nccl_major LESS 2 OR (_nccl_major EQUAL 2 AND _nccl_minor LESS 18))
+      list(APPEND _cuda_missing
+        "NCCL 2.18 or newer (found ${_nccl_major}.${_nccl_minor} in ${NCCL_INCLUDE_DIR})")
+    endif()
   endif()
 
   if(_cuda_missing STREQUAL "")

@@ -7,14 +7,11 @@
 #include <cstdint>
 #include <vector>
 
+#include "Spans.h"
+
 namespace ringtrain::kernels {
 
 constexpr int64_t kNormBlock = 256;
-
-struct FloatSpan {
-  const float* data;
-  int64_t size;
-};
 
 // On the host: deterministic, whatever the sizes.
 double sumOfSquaresCpu(const std::vector<FloatSpan>& spans);
@@ -22,8 +19,5 @@ double sumOfSquaresCpu(const std::vector<FloatSpan>& spans);
 // On the GPU: `spans` in device memory; `*result` (one double in device memory) is set on
 // `stream` (a cudaStream_t). Block sums are added in whatever order the GPU finishes them.
 void sumOfSquaresCuda(const std::vector<FloatSpan>& spans, double* result, void* stream);
-
-// Whether the CUDA launchers were built; without them they throw.
-bool cudaKernelsCompiledIn();
 
 }  // namespace ringtrain::kernels

@@ -38,6 +38,7 @@ struct BenchOptions {
   std::string typeName = "float";
   comm::RingOptions ring;
   std::string device = "auto";
+  std::string backend = "auto";
   std::string jsonPath;
 };
 
@@ -71,6 +72,7 @@ cxxopts::Options benchOptions() {
       "dtype", "float, double, half or bfloat16", text("float"), "TYPE")(
       "ring-piece", "ring piece size", text("1M"), "SIZE")(
       "device", "auto (GPU if available), cpu or cuda", text("auto"), "DEV")(
+      "backend", "auto (nccl on GPUs, mpi on CPU), mpi or nccl", text("auto"), "NAME")(
       "json", "also write the rows to this JSON file (rank 0)", cxxopts::value<std::string>(),
       "FILE")("h,help", "show this help");
   return options;
@@ -101,6 +103,7 @@ BenchOptions parseBenchOptions(const cxxopts::ParseResult& result) {
                                       : at::kFloat;
   o.ring.pieceBytes = parseByteSize("ring-piece", str("ring-piece"));
   o.device = parseChoice("device", str("device"), {"auto", "cpu", "cuda"});
+  o.backend = parseChoice("backend", str("backend"), {"auto", "mpi", "nccl"});
   if (result.count("json")) o.jsonPath = str("json");
   return o;
 }
@@ -179,6 +182,8 @@ std::vector<Row> measureSize(comm::Communicator& data, comm::Communicator& contr
   return rows;
 }
 
+// The layout of nccl-tests' in-place columns, with the algorithm added, so that the figures read
+// side by side with all_reduce_perf's.
 void printHeader(const BenchOptions& o, const comm::Communicator& data) {
   std::printf(
       "# ringtrain bench-comm: %d rank(s), backend %s, %s sum in place, %lld iterations "
@@ -187,14 +192,17 @@ void printHeader(const BenchOptions& o, const comm::Communicator& data) {
       data.size(), data.backendName().c_str(), o.typeName.c_str(),
       static_cast<long long>(o.iterations), static_cast<long long>(o.warmup),
       static_cast<long long>(o.ring.pieceBytes), static_cast<long long>(kRounds));
-  std::printf("# %12s %12s %9s %10s %12s %12s %8s\n", "size(B)", "count", "algorithm", "time(us)",
-              "algbw(GB/s)", "busbw(GB/s)", "#wrong");
+  std::printf("# %10s %12s %8s %6s %9s %10s %8s %8s %7s\n", "size", "count", "type", "redop",
+              "algorithm", "time", "algbw", "busbw", "#wrong");
+  std::printf("# %10s %12s %8s %6s %9s %10s %8s %8s %7s\n", "(B)", "(elements)", "", "", "", "(us)",
+              "(GB/s)", "(GB/s)", "");
 }
 
-void printRow(const Row& row) {
-  std::printf("  %12lld %12lld %9s %10.1f %12.3f %12.3f %8lld\n", static_cast<long long>(row.bytes),
-              static_cast<long long>(row.count), row.algorithm.c_str(), row.microseconds, row.algbw,
-              row.busbw, static_cast<long long>(row.wrong));
+void printRow(const Row& row, const std::string& type) {
+  std::printf("  %10lld %12lld %8s %6s %9s %10.1f %8.3f %8.3f %7lld\n",
+              static_cast<long long>(row.bytes), static_cast<long long>(row.count), type.c_str(),
+              "sum", row.algorithm.c_str(), row.microseconds, row.algbw, row.busbw,
+              static_cast<long long>(row.wrong));
   std::fflush(stdout);
 }
 
@@ -215,7 +223,8 @@ int runBenchComm(int argc, char** argv) {
       help = result.count("help") > 0;
       if (help) return;
       bench = parseBenchOptions(result);
-      placement = platform::placeRank(bench.device, topology, 0, comm::ncclCompiledIn());
+      placement =
+          platform::placeRank(bench.device, bench.backend, topology, 0, comm::ncclCompiledIn());
       if (reporter && !bench.jsonPath.empty()) {
         // Fail now rather than after the sweep.
         const std::filesystem::path parent = std::filesystem::path(bench.jsonPath).parent_path();
@@ -228,7 +237,8 @@ int runBenchComm(int argc, char** argv) {
     }
     platform::applyPlacement(placement);
     platform::retainFreedMemory();  // as in training
-    const std::unique_ptr<comm::Communicator> data = session.makeCommunicatorFor(placement.device);
+    const std::unique_ptr<comm::Communicator> data =
+        session.makeCommunicatorFor(placement.device, placement.backend);
     const at::TensorOptions tensorOptions =
         at::TensorOptions().dtype(bench.type).device(placement.device);
     if (reporter) printHeader(bench, *data);
@@ -241,7 +251,7 @@ int runBenchComm(int argc, char** argv) {
       for (int r = 0; r < data->size(); ++r) expected += pattern(count, r, tensorOptions);
       for (const Row& row : measureSize(*data, *control, bench, count, expected)) {
         rows.push_back(row);
-        if (reporter) printRow(row);
+        if (reporter) printRow(row, bench.typeName);
       }
     }
 
@@ -266,8 +276,8 @@ int runBenchComm(int argc, char** argv) {
           sum += row.busbw;
           ++n;
         }
-        std::printf("# average busbw %s: %.3f GB/s\n", comm::algorithmName(algorithm).c_str(),
-                    n ? sum / n : 0.0);
+        std::printf("# Avg bus bandwidth    : %.3f GB/s (%s)\n", n ? sum / n : 0.0,
+                    comm::algorithmName(algorithm).c_str());
       }
       std::printf("# wrong elements: %lld\n", static_cast<long long>(wrong));
       if (!bench.jsonPath.empty()) {

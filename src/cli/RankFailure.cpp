@@ -46,10 +46,15 @@ void abortAfterCommTimeout(const std::string& command, const comm::Topology& top
   if (topology.rank == 0 || platform::stopSignalReceived() == 0) {
     std::ostringstream message;
     message << "ringtrain " << command << ": error on rank " << topology.rank << " ("
-            << topology.host << "): " << expired.description << " has not completed after "
-            << std::fixed << std::setprecision(1) << expired.waited.count() / 1000.0
-            << " s: another rank stopped making progress or died (--comm-timeout "
-            << timeout.count() / 1000.0 << " s)\n";
+            << topology.host << "): ";
+    if (!expired.failure.empty()) {
+      message << expired.failure << "\n";
+    } else {
+      message << expired.description << " has not completed after " << std::fixed
+              << std::setprecision(1) << expired.waited.count() / 1000.0
+              << " s: another rank stopped making progress or died (--comm-timeout "
+              << timeout.count() / 1000.0 << " s)\n";
+    }
     std::cerr << message.str() << std::flush;
   }
   // Not MPI_Abort: the main thread (and the reducer's) may be inside MPI, which this process only

@@ -23,8 +23,8 @@ int runTrain(int argc, char** argv) {
     comm::runOnAllRanks(*cpu, [&] {
       options = parseTrainOptions(argc, argv);
       if (!options.help) {
-        placement = platform::placeRank(options.config.device, topology, options.config.threads,
-                                        comm::ncclCompiledIn());
+        placement = platform::placeRank(options.config.device, options.config.backend, topology,
+                                        options.config.threads, comm::ncclCompiledIn());
       }
     });
     if (options.help) {
@@ -52,7 +52,8 @@ int runTrain(int argc, char** argv) {
     }
     // Gradients travel on their own communicator so that the reducer's communication thread and
     // the main thread's control messages stay apart.
-    const std::unique_ptr<comm::Communicator> data = session.makeCommunicatorFor(placement.device);
+    const std::unique_ptr<comm::Communicator> data =
+        session.makeCommunicatorFor(placement.device, placement.backend);
     const std::unique_ptr<comm::Communicator> host = session.makeHostCommunicator();
     train::runTraining(config, {*cpu, *host, *data}, placement);
     return 0;

@@ -79,7 +79,11 @@ cxxopts::Options trainOptions() {
       "allreduce",
       "native (the backend's own), ring (ringtrain's ring) or auto (ring for buckets of 16 MiB "
       "and more on CPU, native otherwise)",
-      text("auto"), "ALGO")("comm-timeout",
+      text("auto"), "ALGO")(
+      "backend",
+      "what reduces gradients: auto (nccl on GPUs, mpi on CPU), mpi (GPU tensors through host "
+      "memory) or nccl",
+      text("auto"), "NAME")("comm-timeout",
                             "end the job when one communication call has waited this many "
                             "seconds for the other ranks (0: wait forever)",
                             text("300"), "S");
@@ -195,6 +199,7 @@ ParsedTrainOptions parseTrainOptions(int argc, char** argv) {
   parsed.commTimeout = std::chrono::milliseconds(std::llround(commTimeout * 1000));
 
   c.device = parseChoice("device", str("device"), {"auto", "cpu", "cuda"});
+  c.backend = parseChoice("backend", str("backend"), {"auto", "mpi", "nccl"});
   c.threads = static_cast<int>(integer("threads"));
   c.outputDir = str("output-dir");
   c.checkpointDir = str("checkpoint-dir");

@@ -8,6 +8,7 @@
 #include <climits>
 
 #include "MpiCheck.h"
+#include "MpiTopology.h"
 
 namespace ringtrain::comm {
 namespace {
@@ -125,6 +126,11 @@ MpiCommunicator::MpiCommunicator(Topology topology, int group, int order)
                               << topology_.size << " and " << topology_.rank);
 }
 
+MpiCommunicator::MpiCommunicator(MPI_Comm comm, std::string host)
+    : topology_(topologyOf(comm, std::move(host))), comm_(comm) {
+  prepare();
+}
+
 void MpiCommunicator::prepare() {
   MPI_CHECK(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN));
   MPI_CHECK(MPI_Type_contiguous(2, MPI_BYTE, &half_.type));
@@ -179,6 +185,23 @@ void MpiCommunicator::allReduce(at::Tensor& tensor, ReduceOp op) {
         MPI_Allreduce(MPI_IN_PLACE, bytes + offset * elementSize, count, type, reduction, comm_));
   }
   if (op == ReduceOp::kAvg) tensor.div_(topology_.size);
+}
+
+at::Tensor MpiCommunicator::reduceScatter(const at::Tensor& tensor, ReduceOp op) {
+  checkCpuContiguous(tensor, "reduceScatter");
+  RINGTRAIN_CHECK(tensor.numel() % topology_.size == 0,
+                  "reduceScatter of " << tensor.numel() << " elements over " << topology_.size
+                                      << " ranks: not a multiple");
+  RINGTRAIN_CHECK(op != ReduceOp::kAvg || at::isFloatingType(tensor.scalar_type()),
+                  "ReduceOp::kAvg needs a floating-point tensor");
+  const int64_t part = tensor.numel() / topology_.size;
+  RINGTRAIN_CHECK(part <= INT_MAX, "reduceScatter parts above 2^31 elements are not supported");
+  at::Tensor mine = at::empty({part}, tensor.options());
+  MPI_CHECK(MPI_Reduce_scatter_block(tensor.data_ptr(), mine.data_ptr(), static_cast<int>(part),
+                                     datatypeOf(tensor.scalar_type()),
+                                     operationFor(tensor.scalar_type(), op), comm_));
+  if (op == ReduceOp::kAvg) mine.div_(topology_.size);
+  return mine;
 }
 
 void MpiCommunicator::broadcast(at::Tensor& tensor, int root) {
@@ -238,6 +261,12 @@ std::unique_ptr<PendingTransfer> MpiCommunicator::startSendRecv(const at::Tensor
 
 void MpiCommunicator::barrier() {
   MPI_CHECK(MPI_Barrier(comm_));
+}
+
+std::unique_ptr<Communicator> MpiCommunicator::split(int color, int key) {
+  MPI_Comm part = MPI_COMM_NULL;
+  MPI_CHECK(MPI_Comm_split(comm_, color, key, &part));
+  return std::make_unique<MpiCommunicator>(part, topology_.host);
 }
 
 }  // namespace ringtrain::comm

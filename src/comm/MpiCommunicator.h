@@ -16,6 +16,8 @@ class MpiCommunicator final : public Communicator {
   // Collective over MPI_COMM_WORLD: the ranks that pass the same `group` get a communicator of
   // their own, ranked by `order`; `topology` is this rank's place in it.
   MpiCommunicator(Topology topology, int group, int order);
+  // Takes ownership of `comm`; ranks, sizes and host ranks are read from it.
+  MpiCommunicator(MPI_Comm comm, std::string host);
   ~MpiCommunicator() override;
   MpiCommunicator(const MpiCommunicator&) = delete;
   MpiCommunicator& operator=(const MpiCommunicator&) = delete;
@@ -24,6 +26,7 @@ class MpiCommunicator final : public Communicator {
   std::string backendName() const override { return "mpi"; }
   bool reducesOnHost() const override { return true; }
   void allReduce(at::Tensor& tensor, ReduceOp op) override;
+  at::Tensor reduceScatter(const at::Tensor& tensor, ReduceOp op) override;
   void broadcast(at::Tensor& tensor, int root) override;
   at::Tensor allGather(const at::Tensor& tensor) override;
   void send(const at::Tensor& tensor, int peer) override;
@@ -31,6 +34,7 @@ class MpiCommunicator final : public Communicator {
   std::unique_ptr<PendingTransfer> startSendRecv(const at::Tensor& outgoing, int to,
                                                  at::Tensor& incoming, int from) override;
   void barrier() override;
+  std::unique_ptr<Communicator> split(int color, int key) override;
 
  private:
   // MPI has no 16-bit floating types; these reduce them as float, element by element.

@@ -1,23 +1,39 @@
-// NCCL backend for CUDA tensors. Work is enqueued on the tensor device's current CUDA stream, so it
-// is ordered after the kernels that produced the data without a host synchronisation. The NCCL
-// unique id travels over MPI, which the Session has already started.
+// NCCL backend for CUDA tensors. Collectives run on a stream of the communicator's own: each one
+// waits (through a CUDA event) for the work the caller's current stream has queued, so it sees the
+// data the preceding kernels produced, and the caller's stream waits for the collective only when
+// it needs the result. That lets the reducer's buckets be reduced while backward goes on. The
+// NCCL unique id travels over MPI, which the Session has already started.
 #include "NcclCommunicator.h"
 
 #include <ATen/ATen.h>
+#include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime.h>
 #include <mpi.h>
 #include <nccl.h>
 
-#include "MpiCheck.h"
+#include <atomic>
+#include <functional>
+#include <initializer_list>
+#include <optional>
 
-#define NCCL_CHECK(call)                                                                \
+#include "MpiCheck.h"
+#include "MpiTopology.h"
+
+#define NCCL_CHECK(call, comm)                                                          \
   do {                                                                                  \
     ncclResult_t nccl_check_result_ = (call);                                           \
     RINGTRAIN_CHECK(nccl_check_result_ == ncclSuccess,                                  \
                     #call " failed: " << ncclGetErrorString(nccl_check_result_) << " (" \
-                                      << ncclGetLastError(nullptr) << ")");             \
+                                      << ncclGetLastError(comm) << ")");                \
+  } while (false)
+
+#define CUDA_CHECK(call)                                                          \
+  do {                                                                            \
+    cudaError_t cuda_check_result_ = (call);                                      \
+    RINGTRAIN_CHECK(cuda_check_result_ == cudaSuccess,                            \
+                    #call " failed: " << cudaGetErrorString(cuda_check_result_)); \
   } while (false)
 
 namespace ringtrain::comm {
@@ -60,39 +76,189 @@ ncclRedOp_t ncclOp(ReduceOp op) {
   RINGTRAIN_CHECK(false, "unknown ReduceOp");
 }
 
-class EnqueuedTransfer final : public PendingTransfer {
+using Event = std::shared_ptr<CUevent_st>;
+using Stream = std::shared_ptr<CUstream_st>;
+
+// One stream for a communicator and every communicator split from it: NCCL requires the
+// operations of communicators that share a device to be ordered, or they can deadlock.
+Stream newStream(int device) {
+  c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(device));
+  int lowest = 0;
+  int highest = 0;
+  CUDA_CHECK(cudaDeviceGetStreamPriorityRange(&lowest, &highest));
+  cudaStream_t stream = nullptr;
+  CUDA_CHECK(cudaStreamCreateWithPriority(&stream, cudaStreamNonBlocking, highest));
+  return Stream(stream, [](cudaStream_t s) { cudaStreamDestroy(s); });
+}
+
+// Ended exactly once, by whichever comes first: the watchdog's abort (on its own thread) or the
+// owner's destructor. Aborted, the communicator must not be used again.
+struct CommHandle {
+  ncclComm_t comm = nullptr;
+  std::atomic<bool> ended{false};
+  void abort() {
+    if (!ended.exchange(true)) ncclCommAbort(comm);
+  }
+  void destroy() {
+    if (!ended.exchange(true)) ncclCommDestroy(comm);
+  }
+};
+
+// Closes an NCCL group on every path, so that an error between start and end cannot leave this
+// thread's later calls grouped.
+class NcclGroup {
  public:
-  void wait() override {}
+  NcclGroup() {
+    const ncclResult_t started = ncclGroupStart();
+    RINGTRAIN_CHECK(started == ncclSuccess,
+                    "ncclGroupStart failed: " << ncclGetErrorString(started));
+  }
+  ~NcclGroup() noexcept(false) {
+    const ncclResult_t ended = ncclGroupEnd();
+    if (std::uncaught_exceptions() == 0) {
+      RINGTRAIN_CHECK(ended == ncclSuccess, "ncclGroupEnd failed: " << ncclGetErrorString(ended));
+    }
+  }
+  NcclGroup(const NcclGroup&) = delete;
+  NcclGroup& operator=(const NcclGroup&) = delete;
+};
+
+Event newEvent() {
+  cudaEvent_t event = nullptr;
+  CUDA_CHECK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
+  return Event(event, [](cudaEvent_t e) { cudaEventDestroy(e); });
+}
+
+cudaStream_t currentStream(int device) {
+  return c10::cuda::getCurrentCUDAStream(static_cast<c10::DeviceIndex>(device)).stream();
+}
+
+std::optional<std::string> asyncError(ncclComm_t comm) {
+  ncclResult_t state = ncclSuccess;
+  if (ncclCommGetAsyncError(comm, &state) != ncclSuccess) return std::nullopt;
+  if (state == ncclSuccess || state == ncclInProgress) return std::nullopt;
+  return std::string("NCCL reported an asynchronous error: ") + ncclGetErrorString(state) + " (" +
+         ncclGetLastError(comm) + "); the communicator was aborted";
+}
+
+void checkUsable(const CommHandle& handle) {
+  RINGTRAIN_CHECK(!handle.ended, "the NCCL communicator was aborted");
+  const auto error = asyncError(handle.comm);
+  RINGTRAIN_CHECK(!error, *error);
+}
+
+// Queued collective work: waiting makes the stream current at that time wait for it.
+class NcclWork final : public PendingTransfer {
+ public:
+  NcclWork(Event done, int device, std::shared_ptr<CommHandle> handle)
+      : done_(std::move(done)), device_(device), handle_(std::move(handle)) {}
+  ~NcclWork() override {
+    if (!done_) return;
+    c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(device_));
+    cudaStreamWaitEvent(c10::cuda::getCurrentCUDAStream().stream(), done_.get(), 0);
+  }
+  void wait() override {
+    if (!done_) return;
+    checkUsable(*handle_);
+    CUDA_CHECK(cudaStreamWaitEvent(currentStream(device_), done_.get(), 0));
+    done_.reset();
+  }
+
+ private:
+  Event done_;
+  int device_;
+  std::shared_ptr<CommHandle> handle_;
 };
 
 class NcclCommunicator final : public Communicator {
  public:
-  NcclCommunicator(Topology topology, int device, std::shared_ptr<Watchdog> watchdog)
-      : topology_(std::move(topology)), device_(device), watchdog_(std::move(watchdog)) {
+  // Collective over `mpi`, which this takes ownership of and whose ranks `topology` describes;
+  // `parent` (when given) is split with `color` and `key` instead of starting a new clique, and its
+  // stream is shared.
+  NcclCommunicator(MPI_Comm mpi, Topology topology, int device, std::shared_ptr<Watchdog> watchdog,
+                   const NcclCommunicator* parent = nullptr, int color = 0, int key = 0)
+      : topology_(std::move(topology)),
+        device_(device),
+        watchdog_(std::move(watchdog)),
+        mpi_(mpi),
+        handle_(std::make_shared<CommHandle>()) {
     c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(device_));
-    ncclUniqueId id;
-    if (topology_.rank == 0) NCCL_CHECK(ncclGetUniqueId(&id));
-    MPI_CHECK(MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, MPI_COMM_WORLD));
-    NCCL_CHECK(ncclCommInitRank(&comm_, topology_.size, id, topology_.rank));
+    if (parent != nullptr) {
+      NCCL_CHECK(ncclCommSplit(parent->handle_->comm, color, key, &handle_->comm, nullptr),
+                 parent->handle_->comm);
+      stream_ = parent->stream_;
+    } else {
+      // Rank 0's outcome travels with the id, so that a failure there cannot leave the others
+      // waiting for an id that never comes.
+      struct {
+        ncclUniqueId id;
+        int ok;
+      } offer{};
+      if (topology_.rank == 0) offer.ok = ncclGetUniqueId(&offer.id) == ncclSuccess;
+      MPI_CHECK(MPI_Bcast(&offer, sizeof(offer), MPI_BYTE, 0, mpi_));
+      RINGTRAIN_CHECK(offer.ok, "ncclGetUniqueId failed on rank 0 (run with NCCL_DEBUG=INFO)");
+      NCCL_CHECK(ncclCommInitRank(&handle_->comm, topology_.size, offer.id, topology_.rank),
+                 nullptr);
+      stream_ = newStream(device_);
+    }
+    // A peer that died leaves NCCL kernels spinning; aborting the communicator ends them, so the
+    // process can exit when the watchdog gives up, or as soon as NCCL reports the failure.
+    const std::shared_ptr<CommHandle> handle = handle_;
+    abortKey_ = watchdog_->addAbortAction([handle] { handle->abort(); });
+    probeKey_ = watchdog_->addFailureProbe([handle]() -> std::optional<std::string> {
+      if (handle->ended) return std::nullopt;
+      return asyncError(handle->comm);
+    });
   }
-  ~NcclCommunicator() override { ncclCommDestroy(comm_); }
+  ~NcclCommunicator() override {
+    watchdog_->remove(abortKey_);
+    watchdog_->remove(probeKey_);
+    handle_->destroy();
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (!finalized) MPI_Comm_free(&mpi_);
+  }
+  NcclCommunicator(const NcclCommunicator&) = delete;
+  NcclCommunicator& operator=(const NcclCommunicator&) = delete;
 
   const Topology& topology() const override { return topology_; }
   std::string backendName() const override { return "nccl"; }
   bool reducesOnHost() const override { return false; }
 
-  void allReduce(at::Tensor& tensor, ReduceOp op) override {
+  void allReduce(at::Tensor& tensor, ReduceOp op) override { startAllReduce(tensor, op)->wait(); }
+
+  std::unique_ptr<PendingTransfer> startAllReduce(at::Tensor& tensor, ReduceOp op) override {
     checkOnDevice(tensor);
-    NCCL_CHECK(ncclAllReduce(tensor.data_ptr(), tensor.data_ptr(), tensor.numel(),
-                             ncclType(tensor.scalar_type()), ncclOp(op), comm_, stream()));
-    watchQueued("allreduce", tensor.nbytes());
+    return enqueue("allreduce", tensor.nbytes(), {tensor}, [&](ncclComm_t comm, cudaStream_t s) {
+      NCCL_CHECK(ncclAllReduce(tensor.data_ptr(), tensor.data_ptr(), tensor.numel(),
+                               ncclType(tensor.scalar_type()), ncclOp(op), comm, s),
+                 comm);
+    });
+  }
+
+  at::Tensor reduceScatter(const at::Tensor& tensor, ReduceOp op) override {
+    checkOnDevice(tensor);
+    RINGTRAIN_CHECK(tensor.numel() % topology_.size == 0,
+                    "reduceScatter of " << tensor.numel() << " elements over " << topology_.size
+                                        << " ranks: not a multiple");
+    at::Tensor mine = at::empty({tensor.numel() / topology_.size}, tensor.options());
+    enqueue("reduce-scatter", tensor.nbytes(), {tensor, mine},
+            [&](ncclComm_t comm, cudaStream_t s) {
+              NCCL_CHECK(ncclReduceScatter(tensor.data_ptr(), mine.data_ptr(), mine.numel(),
+                                           ncclType(tensor.scalar_type()), ncclOp(op), comm, s),
+                         comm);
+            })
+        ->wait();
+    return mine;
   }
 
   void broadcast(at::Tensor& tensor, int root) override {
     checkOnDevice(tensor);
-    NCCL_CHECK(ncclBroadcast(tensor.data_ptr(), tensor.data_ptr(), tensor.numel(),
-                             ncclType(tensor.scalar_type()), root, comm_, stream()));
-    watchQueued("broadcast", tensor.nbytes());
+    enqueue("broadcast", tensor.nbytes(), {tensor}, [&](ncclComm_t comm, cudaStream_t s) {
+      NCCL_CHECK(ncclBroadcast(tensor.data_ptr(), tensor.data_ptr(), tensor.numel(),
+                               ncclType(tensor.scalar_type()), root, comm, s),
+                 comm);
+    })->wait();
   }
 
   at::Tensor allGather(const at::Tensor& tensor) override {
@@ -100,40 +266,49 @@ class NcclCommunicator final : public Communicator {
     std::vector<int64_t> shape{topology_.size};
     shape.insert(shape.end(), tensor.sizes().begin(), tensor.sizes().end());
     at::Tensor gathered = at::empty(shape, tensor.options());
-    NCCL_CHECK(ncclAllGather(tensor.data_ptr(), gathered.data_ptr(), tensor.numel(),
-                             ncclType(tensor.scalar_type()), comm_, stream()));
-    watchQueued("allgather", gathered.nbytes());
+    enqueue("allgather", gathered.nbytes(), {tensor, gathered},
+            [&](ncclComm_t comm, cudaStream_t s) {
+              NCCL_CHECK(ncclAllGather(tensor.data_ptr(), gathered.data_ptr(), tensor.numel(),
+                                       ncclType(tensor.scalar_type()), comm, s),
+                         comm);
+            })
+        ->wait();
     return gathered;
   }
 
   void send(const at::Tensor& tensor, int peer) override {
     checkOnDevice(tensor);
-    NCCL_CHECK(ncclSend(tensor.data_ptr(), tensor.nbytes(), ncclUint8, peer, comm_, stream()));
-    watchQueued("send", tensor.nbytes());
+    enqueue("send", tensor.nbytes(), {tensor}, [&](ncclComm_t comm, cudaStream_t s) {
+      NCCL_CHECK(ncclSend(tensor.data_ptr(), tensor.nbytes(), ncclUint8, peer, comm, s), comm);
+    })->wait();
   }
 
   void recv(at::Tensor& tensor, int peer) override {
     checkOnDevice(tensor);
-    NCCL_CHECK(ncclRecv(tensor.data_ptr(), tensor.nbytes(), ncclUint8, peer, comm_, stream()));
-    watchQueued("receive", tensor.nbytes());
+    enqueue("receive", tensor.nbytes(), {tensor}, [&](ncclComm_t comm, cudaStream_t s) {
+      NCCL_CHECK(ncclRecv(tensor.data_ptr(), tensor.nbytes(), ncclUint8, peer, comm, s), comm);
+    })->wait();
   }
 
-  // The exchange is enqueued on the current stream as one NCCL group, so the returned transfer has
-  // nothing left to wait for on the host.
+  // One NCCL group, so that the send and the receive cannot wait for each other.
   std::unique_ptr<PendingTransfer> startSendRecv(const at::Tensor& outgoing, int to,
                                                  at::Tensor& incoming, int from) override {
     checkOnDevice(outgoing);
     checkOnDevice(incoming);
-    NCCL_CHECK(ncclGroupStart());
-    NCCL_CHECK(ncclSend(outgoing.data_ptr(), outgoing.nbytes(), ncclUint8, to, comm_, stream()));
-    NCCL_CHECK(ncclRecv(incoming.data_ptr(), incoming.nbytes(), ncclUint8, from, comm_, stream()));
-    NCCL_CHECK(ncclGroupEnd());
-    watchQueued("point-to-point exchange", outgoing.nbytes() + incoming.nbytes());
-    return std::make_unique<EnqueuedTransfer>();
+    return enqueue(
+        "point-to-point exchange", outgoing.nbytes() + incoming.nbytes(), {outgoing, incoming},
+        [&](ncclComm_t comm, cudaStream_t s) {
+          const NcclGroup group;
+          NCCL_CHECK(ncclSend(outgoing.data_ptr(), outgoing.nbytes(), ncclUint8, to, comm, s),
+                     comm);
+          NCCL_CHECK(ncclRecv(incoming.data_ptr(), incoming.nbytes(), ncclUint8, from, comm, s),
+                     comm);
+        });
   }
 
   void synchronize() override {
-    RINGTRAIN_CHECK(cudaStreamSynchronize(stream()) == cudaSuccess, "stream synchronisation");
+    CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
+    checkUsable(*handle_);
   }
 
   void barrier() override {
@@ -142,23 +317,53 @@ class NcclCommunicator final : public Communicator {
     synchronize();
   }
 
+  std::unique_ptr<Communicator> split(int color, int key) override {
+    RINGTRAIN_CHECK(color >= 0, "split colors must not be negative, got " << color);
+    checkUsable(*handle_);
+    MPI_Comm part = MPI_COMM_NULL;
+    MPI_CHECK(MPI_Comm_split(mpi_, color, key, &part));
+    Topology topology;
+    try {
+      topology = topologyOf(part, topology_.host);
+      return std::make_unique<NcclCommunicator>(part, topology, device_, watchdog_, this, color,
+                                                key);
+    } catch (...) {
+      MPI_Comm_free(&part);
+      throw;
+    }
+  }
+
  private:
-  cudaStream_t stream() const {
-    return c10::cuda::getCurrentCUDAStream(static_cast<c10::DeviceIndex>(device_)).stream();
+  // Orders `work` on the communicator's stream after what the current stream has queued, and
+  // returns the work, for the caller to wait on. `touched` are the tensors it reads or writes: the
+  // caching allocator must not hand their memory out again before the stream is done with them.
+  std::unique_ptr<PendingTransfer> enqueue(
+      const char* operation, size_t bytes, std::initializer_list<at::Tensor> touched,
+      const std::function<void(ncclComm_t, cudaStream_t)>& work) {
+    checkUsable(*handle_);
+    c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(device_));
+    const Event ready = newEvent();
+    CUDA_CHECK(cudaEventRecord(ready.get(), currentStream(device_)));
+    CUDA_CHECK(cudaStreamWaitEvent(stream_.get(), ready.get(), 0));
+    const c10::cuda::CUDAStream commStream =
+        c10::cuda::getStreamFromExternal(stream_.get(), static_cast<c10::DeviceIndex>(device_));
+    for (const at::Tensor& tensor : touched) {
+      c10::cuda::CUDACachingAllocator::recordStream(tensor.storage().data_ptr(), commStream);
+    }
+    work(handle_->comm, stream_.get());
+    const Event done = newEvent();
+    CUDA_CHECK(cudaEventRecord(done.get(), stream_.get()));
+    watchQueued(operation, bytes, done);
+    return std::make_unique<NcclWork>(done, device_, handle_);
   }
   // The host does not wait for NCCL; whatever later waits for the stream (a loss read back, an
-  // optimizer step) would wait forever for a peer that never joins. The watchdog instead polls an
+  // optimizer step) would wait forever for a peer that never joins. The watchdog instead polls the
   // event recorded behind the work.
-  void watchQueued(const char* operation, size_t bytes) {
+  void watchQueued(const char* operation, size_t bytes, const Event& done) {
     if (!watchdog_->armed()) return;
-    cudaEvent_t event = nullptr;
-    RINGTRAIN_CHECK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming) == cudaSuccess,
-                    "cudaEventCreate failed");
-    const std::shared_ptr<CUevent_st> owned(event, [](cudaEvent_t e) { cudaEventDestroy(e); });
-    RINGTRAIN_CHECK(cudaEventRecord(event, stream()) == cudaSuccess, "cudaEventRecord failed");
-    watchdog_->watchUntil(operation, static_cast<int64_t>(bytes), [owned, device = device_] {
+    watchdog_->watchUntil(operation, static_cast<int64_t>(bytes), [done, device = device_] {
       cudaSetDevice(device);
-      return cudaEventQuery(owned.get()) != cudaErrorNotReady;
+      return cudaEventQuery(done.get()) != cudaErrorNotReady;
     });
   }
   void checkOnDevice(const at::Tensor& tensor) const {
@@ -170,14 +375,20 @@ class NcclCommunicator final : public Communicator {
   Topology topology_;
   int device_;
   std::shared_ptr<Watchdog> watchdog_;
-  ncclComm_t comm_ = nullptr;
+  MPI_Comm mpi_;  // the same ranks, for the unique id and for splitting
+  std::shared_ptr<CommHandle> handle_;
+  Stream stream_;
+  uint64_t abortKey_ = 0;
+  uint64_t probeKey_ = 0;
 };
 
 }  // namespace
 
 std::unique_ptr<Communicator> makeNcclCommunicator(const Topology& topology, int device,
                                                    std::shared_ptr<Watchdog> watchdog) {
-  return std::make_unique<NcclCommunicator>(topology, device, std::move(watchdog));
+  MPI_Comm world = MPI_COMM_NULL;
+  MPI_CHECK(MPI_Comm_dup(MPI_COMM_WORLD, &world));
+  return std::make_unique<NcclCommunicator>(world, topology, device, std::move(watchdog));
 }
 
 std::string ncclVersionString() {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "HostStagedCommunicator.h"
 #include "MpiCheck.h"
 #include "MpiCommunicator.h"
 #include "NcclCommunicator.h"
@@ -90,8 +91,15 @@ std::unique_ptr<Communicator> Session::makeCudaCommunicator(int device) const {
   return watched(makeNcclCommunicator(topology_, device, watchdog_));
 }
 
-std::unique_ptr<Communicator> Session::makeCommunicatorFor(const c10::Device& device) const {
-  return device.is_cuda() ? makeCudaCommunicator(device.index()) : makeCpuCommunicator();
+std::unique_ptr<Communicator> Session::makeCommunicatorFor(const c10::Device& device,
+                                                           Backend backend) const {
+  if (!device.is_cuda()) return makeCpuCommunicator();
+  if (backend == Backend::kNccl) return makeCudaCommunicator(device.index());
+  return std::make_unique<HostStagedCommunicator>(makeCpuCommunicator(), device);
+}
+
+std::string backendFlagName(Backend backend) {
+  return backend == Backend::kNccl ? "nccl" : "mpi";
 }
 
 void Session::limitWaits(std::chrono::milliseconds timeout, Watchdog::Handler onTimeout,

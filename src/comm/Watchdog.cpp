@@ -1,6 +1,7 @@
 #include "ringtrain/comm/Watchdog.h"
 
 #include <algorithm>
+#include <future>
 #include <iomanip>
 #include <sstream>
 
@@ -58,8 +59,10 @@ std::optional<OpenWaits::Expired> OpenWaits::oldestExpired(WatchClock::time_poin
     description << " of ";
     writeSize(description, oldest->bytes);
   }
-  return Expired{oldest->id, description.str(),
-                 std::chrono::duration_cast<std::chrono::milliseconds>(now - oldest->since)};
+  return Expired{oldest->id,
+                 description.str(),
+                 std::chrono::duration_cast<std::chrono::milliseconds>(now - oldest->since),
+                 {}};
 }
 
 Watchdog::~Watchdog() {
@@ -95,6 +98,57 @@ void Watchdog::watchUntil(const char* operation, int64_t bytes, OpenWaits::Done 
   waits_.open(operation, bytes, WatchClock::now(), std::move(done));
 }
 
+uint64_t Watchdog::addFailureProbe(FailureProbe probe) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  probes_.emplace_back(nextKey_, std::move(probe));
+  return nextKey_++;
+}
+
+uint64_t Watchdog::addAbortAction(AbortAction action) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  abortActions_.emplace_back(nextKey_, std::move(action));
+  return nextKey_++;
+}
+
+void Watchdog::remove(uint64_t key) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const auto keyed = [key](const auto& item) { return item.first == key; };
+  probes_.erase(std::remove_if(probes_.begin(), probes_.end(), keyed), probes_.end());
+  abortActions_.erase(std::remove_if(abortActions_.begin(), abortActions_.end(), keyed),
+                      abortActions_.end());
+}
+
+std::optional<OpenWaits::Expired> Watchdog::reportedFailure() {
+  for (const auto& [key, probe] : probes_) {
+    if (std::optional<std::string> failure = probe()) {
+      OpenWaits::Expired expired;
+      expired.description = "communication";
+      expired.failure = std::move(*failure);
+      return expired;
+    }
+  }
+  return std::nullopt;
+}
+
+// An abort can itself hang (a network teardown that never finishes), and the report and the exit
+// must not wait for it: the actions get a bounded time on a thread of their own, then the handler
+// runs and ends the process regardless.
+void Watchdog::expire(std::unique_lock<std::mutex>& lock, const OpenWaits::Expired& expired) {
+  std::vector<AbortAction> actions;
+  for (const auto& [key, action] : abortActions_) actions.push_back(action);
+  lock.unlock();
+  if (!actions.empty()) {
+    auto finished = std::make_shared<std::promise<void>>();
+    std::future<void> done = finished->get_future();
+    std::thread([actions = std::move(actions), finished] {
+      for (const AbortAction& action : actions) action();
+      finished->set_value();
+    }).detach();
+    done.wait_for(std::chrono::seconds(10));
+  }
+  onExpired_(expired);
+}
+
 Watchdog::Watch::~Watch() {
   if (owner_ == nullptr) return;
   std::lock_guard<std::mutex> lock(owner_->mutex_);
@@ -117,11 +171,14 @@ void Watchdog::run() {
     if (overslept > std::max<WatchClock::duration>(interval, std::chrono::seconds(1))) {
       waits_.postpone(overslept);
     }
+    if (const auto failure = reportedFailure()) {
+      expire(lock, *failure);
+      return;
+    }
     waits_.closeFinished();
     const auto expired = waits_.oldestExpired(now, timeout_);
     if (expired && stillOpenAfterHoldBack(lock, expired->id)) {
-      lock.unlock();
-      onExpired_(*expired);
+      expire(lock, *expired);
       return;
     }
     // After a hold-back too: time spent there is not time this process was stopped.

@@ -10,21 +10,25 @@ int64_t bytesOf(const at::Tensor& tensor) {
 class WatchedTransfer final : public PendingTransfer {
  public:
   WatchedTransfer(std::unique_ptr<PendingTransfer> inner, std::shared_ptr<Watchdog> watchdog,
-                  int64_t bytes)
-      : inner_(std::move(inner)), watchdog_(std::move(watchdog)), bytes_(bytes) {}
+                  const char* operation, int64_t bytes)
+      : inner_(std::move(inner)),
+        watchdog_(std::move(watchdog)),
+        operation_(operation),
+        bytes_(bytes) {}
   ~WatchedTransfer() override {
     // Destroying an unfinished transfer waits for it.
-    const auto watch = watchdog_->watch("point-to-point exchange", bytes_);
+    const auto watch = watchdog_->watch(operation_, bytes_);
     inner_.reset();
   }
   void wait() override {
-    const auto watch = watchdog_->watch("point-to-point exchange", bytes_);
+    const auto watch = watchdog_->watch(operation_, bytes_);
     inner_->wait();
   }
 
  private:
   std::unique_ptr<PendingTransfer> inner_;
   std::shared_ptr<Watchdog> watchdog_;
+  const char* operation_;
   int64_t bytes_;
 };
 
@@ -37,6 +41,22 @@ WatchedCommunicator::WatchedCommunicator(std::unique_ptr<Communicator> inner,
 void WatchedCommunicator::allReduce(at::Tensor& tensor, ReduceOp op) {
   const auto watch = watchdog_->watch("allreduce", bytesOf(tensor));
   inner_->allReduce(tensor, op);
+}
+
+std::unique_ptr<PendingTransfer> WatchedCommunicator::startAllReduce(at::Tensor& tensor,
+                                                                     ReduceOp op) {
+  std::unique_ptr<PendingTransfer> started;
+  {
+    const auto watch = watchdog_->watch("allreduce", bytesOf(tensor));
+    started = inner_->startAllReduce(tensor, op);
+  }
+  return std::make_unique<WatchedTransfer>(std::move(started), watchdog_, "allreduce",
+                                           bytesOf(tensor));
+}
+
+at::Tensor WatchedCommunicator::reduceScatter(const at::Tensor& tensor, ReduceOp op) {
+  const auto watch = watchdog_->watch("reduce-scatter", bytesOf(tensor));
+  return inner_->reduceScatter(tensor, op);
 }
 
 void WatchedCommunicator::broadcast(at::Tensor& tensor, int root) {
@@ -62,13 +82,25 @@ void WatchedCommunicator::recv(at::Tensor& tensor, int peer) {
 std::unique_ptr<PendingTransfer> WatchedCommunicator::startSendRecv(const at::Tensor& outgoing,
                                                                     int to, at::Tensor& incoming,
                                                                     int from) {
-  return std::make_unique<WatchedTransfer>(inner_->startSendRecv(outgoing, to, incoming, from),
-                                           watchdog_, bytesOf(outgoing) + bytesOf(incoming));
+  const int64_t bytes = bytesOf(outgoing) + bytesOf(incoming);
+  std::unique_ptr<PendingTransfer> started;
+  {
+    // Starting can block too: NCCL connects to a peer on the first exchange with it.
+    const auto watch = watchdog_->watch("point-to-point exchange", bytes);
+    started = inner_->startSendRecv(outgoing, to, incoming, from);
+  }
+  return std::make_unique<WatchedTransfer>(std::move(started), watchdog_, "point-to-point exchange",
+                                           bytes);
 }
 
 void WatchedCommunicator::barrier() {
   const auto watch = watchdog_->watch("barrier", 0);
   inner_->barrier();
+}
+
+std::unique_ptr<Communicator> WatchedCommunicator::split(int color, int key) {
+  const auto watch = watchdog_->watch("communicator split", 0);
+  return std::make_unique<WatchedCommunicator>(inner_->split(color, key), watchdog_);
 }
 
 void WatchedCommunicator::synchronize() {

@@ -17,6 +17,8 @@ class WatchedCommunicator final : public Communicator {
   std::string backendName() const override { return inner_->backendName(); }
   bool reducesOnHost() const override { return inner_->reducesOnHost(); }
   void allReduce(at::Tensor& tensor, ReduceOp op) override;
+  std::unique_ptr<PendingTransfer> startAllReduce(at::Tensor& tensor, ReduceOp op) override;
+  at::Tensor reduceScatter(const at::Tensor& tensor, ReduceOp op) override;
   void broadcast(at::Tensor& tensor, int root) override;
   at::Tensor allGather(const at::Tensor& tensor) override;
   void send(const at::Tensor& tensor, int peer) override;
@@ -24,6 +26,7 @@ class WatchedCommunicator final : public Communicator {
   std::unique_ptr<PendingTransfer> startSendRecv(const at::Tensor& outgoing, int to,
                                                  at::Tensor& incoming, int from) override;
   void barrier() override;
+  std::unique_ptr<Communicator> split(int color, int key) override;
   void synchronize() override;
 
  private:

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <sstream>
 
+#include "BucketKernels.h"
 #include "CommThread.h"
 #include "ringtrain/comm/Agreement.h"
 #include "ringtrain/util/Error.h"
@@ -115,7 +116,14 @@ Reducer::Reducer(comm::Communicator& comm, NamedParameters parameters, ReducerOp
   }
   ready_.assign(parameters_.size(), 0);
   pendingInBucket_.assign(plan_.size(), 0);
-  if (options_.overlap && comm_.size() > 1) commThread_ = std::make_unique<CommThread>();
+  inFlight_.resize(plan_.size());
+  if (options_.overlap && comm_.size() > 1) {
+    if (comm_.reducesOnHost()) {
+      commThread_ = std::make_unique<CommThread>();
+    } else {
+      startsFromHooks_ = true;
+    }
+  }
   // Last, once nothing can throw: a hook must never outlive the reducer it points to.
   for (size_t p = 0; p < parameters_.size(); ++p) {
     hookKeys_.push_back(
@@ -136,9 +144,10 @@ void Reducer::attachGradient(size_t parameter) {
   }
   at::Tensor& variable = parameters_[parameter].second;
   const at::Tensor& grad = variable.grad();
-  if (grad.defined() && grad.data_ptr() == views_[parameter].data_ptr()) return;
   if (grad.defined()) {
-    views_[parameter].copy_(grad);
+    // Also when the gradient already is the slot (accumulated into since the last step): then it
+    // is scaled in place.
+    packGradient(grad, views_[parameter], 1.0f / static_cast<float>(comm_.size()));
   } else {
     views_[parameter].zero_();
   }
@@ -200,22 +209,53 @@ void Reducer::launchCompleteBuckets() {
     // The last bucket completes as backward ends, so there is nothing left to overlap it with:
     // finishBackward reduces it on the calling thread and saves the hand-over.
     const bool last = bucket + 1 == plan_.size();
-    if (commThread_ && !last) commThread_->submit([this, bucket] { reduceBucket(bucket); });
+    if (startsFromHooks_) {
+      startBucket(bucket);
+    } else if (commThread_ && !last) {
+      commThread_->submit([this, bucket] { reduceBucket(bucket); });
+    }
   }
 }
 
-void Reducer::reduceBucket(size_t bucket) {
+void Reducer::startBucket(size_t bucket) {
   at::Tensor& values = storage_[bucket];
+  // A packed bucket already holds gradient / world; an adopted gradient is still the raw one.
+  const bool packed = !adopts_[bucket];
+  InFlight& flight = inFlight_[bucket];
   if (options_.compression == GradCompression::kNone) {
-    comm::allReduceWith(options_.algorithm, comm_, values, comm::ReduceOp::kAvg, options_.ring);
+    const comm::ReduceOp op = packed ? comm::ReduceOp::kSum : comm::ReduceOp::kAvg;
+    const auto algorithm =
+        comm::resolveAlgorithm(options_.algorithm, comm_, values.nbytes(), options_.ring);
+    if (algorithm == comm::AllReduceAlgorithm::kNative) {
+      flight.transfer = comm_.startAllReduce(values, op);
+    } else {
+      comm::allReduceWith(algorithm, comm_, values, op, options_.ring);
+    }
     return;
   }
-  // Divide before narrowing so that the sum over ranks stays in the 16-bit range.
-  const at::ScalarType wire =
-      options_.compression == GradCompression::kFp16 ? at::kHalf : at::kBFloat16;
-  at::Tensor packed = values.div(comm_.size()).to(wire);
-  comm::allReduceWith(options_.algorithm, comm_, packed, comm::ReduceOp::kSum, options_.ring);
-  values.copy_(packed);
+  // Divided before narrowing, so that the sum over ranks stays in the 16-bit range.
+  flight.wire = narrowForWire(values, packed ? 1.0f : 1.0f / static_cast<float>(comm_.size()),
+                              options_.compression);
+  const auto algorithm =
+      comm::resolveAlgorithm(options_.algorithm, comm_, flight.wire.nbytes(), options_.ring);
+  if (algorithm == comm::AllReduceAlgorithm::kNative) {
+    flight.transfer = comm_.startAllReduce(flight.wire, comm::ReduceOp::kSum);
+  } else {
+    comm::allReduceWith(algorithm, comm_, flight.wire, comm::ReduceOp::kSum, options_.ring);
+  }
+}
+
+void Reducer::finishBucket(size_t bucket) {
+  InFlight& flight = inFlight_[bucket];
+  if (flight.transfer) flight.transfer->wait();
+  flight.transfer.reset();
+  if (flight.wire.defined()) widenFromWire(flight.wire, storage_[bucket]);
+  flight.wire = at::Tensor();
+}
+
+void Reducer::reduceBucket(size_t bucket) {
+  startBucket(bucket);
+  finishBucket(bucket);
 }
 
 at::Tensor Reducer::finishBackward(const at::Tensor& scalars) {
@@ -241,7 +281,9 @@ at::Tensor Reducer::finishBackward(const at::Tensor& scalars) {
   }
   const int world = comm_.size();
   if (world > 1) {
-    if (commThread_) {
+    if (startsFromHooks_) {
+      for (size_t b = 0; b < plan_.size(); ++b) finishBucket(b);
+    } else if (commThread_) {
       commThread_->drain();
       reduceBucket(plan_.size() - 1);
     } else {

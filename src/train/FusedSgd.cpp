@@ -1,57 +1,72 @@
 #include "ringtrain/train/FusedSgd.h"
 
 #include <ATen/ATen.h>
+#include <c10/core/DeviceGuard.h>
 #include <torch/autograd.h>
+
+#include "OptimizerStep.h"
+#include "ringtrain/platform/CudaStream.h"
+#include "ringtrain/train/FusedStepEligibility.h"
 
 namespace ringtrain::train {
 namespace {
 
-struct UpdateList {
-  std::vector<at::Tensor> parameters;
-  std::vector<at::Tensor> gradients;
-  std::vector<at::Tensor> momentumBuffers;
-};
-
-void applyFused(UpdateList& list, const torch::optim::SGDOptions& options, bool firstStep) {
-  if (list.parameters.empty()) return;
-  at::_fused_sgd_(list.parameters, list.gradients, list.momentumBuffers, options.weight_decay(),
-                  options.momentum(), options.lr(), options.dampening(), options.nesterov(),
-                  /*maximize=*/false, firstStep);
+void apply(const std::vector<kernels::SgdSpan>& spans, const kernels::SgdSettings& settings,
+           bool firstStep, const c10::Device& device) {
+  if (spans.empty()) return;
+  if (device.is_cuda()) {
+    const c10::DeviceGuard onDevice(device);  // the caller may be on another GPU's thread
+    kernels::sgdStepCuda(spans, settings, firstStep, platform::currentCudaStream(device.index()));
+  } else {
+    kernels::sgdStepCpu(spans, settings, firstStep);
+  }
 }
 
 }  // namespace
 
 at::Tensor FusedSgd::step(LossClosure closure) {
-  at::NoGradGuard noGrad;
-  at::Tensor loss;
-  if (closure) {
-    at::AutoGradMode enableGrad(true);
-    loss = closure();
+  const auto momentumOf = [](const torch::optim::SGDParamState& state) {
+    return std::vector<at::Tensor>{state.momentum_buffer()};
+  };
+  if (!fusedStepApplies(param_groups()) ||
+      !fusedStateApplies<torch::optim::SGDParamState>(*this, momentumOf)) {
+    return torch::optim::SGD::step(std::move(closure));
   }
+  at::NoGradGuard noGrad;
+  const at::Tensor loss = evaluateClosure(closure);
   for (auto& group : param_groups()) {
     const auto& options = static_cast<const torch::optim::SGDOptions&>(group.options());
+    const kernels::SgdSettings settings =
+        kernels::sgdSettings(options.lr(), options.momentum(), options.dampening(),
+                             options.weight_decay(), options.nesterov());
     // A parameter's first step starts its momentum from the gradient, later ones blend into the
-    // buffer; the fused kernel takes that as one flag per call, so the two kinds go separately.
-    UpdateList continuing;
-    UpdateList starting;
+    // buffer; the kernel takes that as one flag per call, so the two kinds go separately.
+    std::vector<kernels::SgdSpan> continuing;
+    std::vector<kernels::SgdSpan> starting;
+    c10::Device device(c10::kCPU);
     for (auto& parameter : group.params()) {
       if (!parameter.grad().defined()) continue;
+      device = parameter.device();
       const bool withMomentum = options.momentum() != 0;
       auto found = state_.find(parameter.unsafeGetTensorImpl());
-      UpdateList& list = (!withMomentum || found != state_.end()) ? continuing : starting;
-      list.parameters.push_back(parameter);
-      list.gradients.push_back(parameter.grad());
-      if (!withMomentum) continue;
-      if (found == state_.end()) {
-        auto state = std::make_unique<torch::optim::SGDParamState>();
-        state->momentum_buffer(at::empty_like(parameter, at::MemoryFormat::Preserve));
-        found = state_.emplace(parameter.unsafeGetTensorImpl(), std::move(state)).first;
+      const bool first = withMomentum && found == state_.end();
+      float* momentum = nullptr;
+      if (withMomentum) {
+        if (first) {
+          auto state = std::make_unique<torch::optim::SGDParamState>();
+          state->momentum_buffer(at::empty_like(parameter, at::MemoryFormat::Contiguous));
+          found = state_.emplace(parameter.unsafeGetTensorImpl(), std::move(state)).first;
+        }
+        momentum = static_cast<torch::optim::SGDParamState&>(*found->second)
+                       .momentum_buffer()
+                       .data_ptr<float>();
       }
-      list.momentumBuffers.push_back(
-          static_cast<torch::optim::SGDParamState&>(*found->second).momentum_buffer());
+      (first ? starting : continuing)
+          .push_back({parameter.data_ptr<float>(), parameter.grad().const_data_ptr<float>(),
+                      momentum, parameter.numel()});
     }
-    applyFused(continuing, options, /*firstStep=*/false);
-    applyFused(starting, options, /*firstStep=*/true);
+    apply(continuing, settings, /*firstStep=*/false, device);
+    apply(starting, settings, /*firstStep=*/true, device);
   }
   return loss;
 }

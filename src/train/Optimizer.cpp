@@ -1,7 +1,6 @@
 #include "ringtrain/train/Optimizer.h"
 
-#include <torch/optim/adamw.h>
-
+#include "ringtrain/train/FusedAdamW.h"
 #include "ringtrain/train/FusedSgd.h"
 #include "ringtrain/util/Error.h"
 
@@ -22,7 +21,7 @@ std::unique_ptr<torch::optim::Optimizer> makeOptimizer(const TrainConfig& config
                                                                  .weight_decay(config.weightDecay));
   }
   if (config.optimizer == "adamw") {
-    return std::make_unique<torch::optim::AdamW>(
+    return std::make_unique<FusedAdamW>(
         std::move(parameters),
         torch::optim::AdamWOptions(learningRate).weight_decay(config.weightDecay));
   }

@@ -86,7 +86,10 @@ void restoreTraining(const checkpoint::NamedBlobs& files, const std::string& ori
   std::istringstream optimizerBytes(fileOf(files, kOptimizerFile, origin));
   try {
     torch::serialize::InputArchive archive;
-    archive.load_from(optimizerBytes);
+    // Onto this rank's device: the state was saved from rank 0's (or from a CPU run).
+    const auto parameters = model.parameters();
+    archive.load_from(optimizerBytes,
+                      parameters.empty() ? c10::Device(c10::kCPU) : parameters.front().device());
     optimizer.load(archive);
   } catch (const c10::Error& error) {
     throw UserError(

@@ -52,6 +52,8 @@ class BadInput(RingtrainTestCase):
             (good + ["--init-from", self.path("corrupt.safetensors")], "corrupt.safetensors"),
             (good + ["--init-from", self.path("missing.safetensors")], "missing.safetensors"),
             (good + ["--device", "cuda"], "--device cuda"),
+            (good + ["--backend", "nccl", "--device", "cpu"], "--backend nccl reduces CUDA tensors"),
+            (good + ["--backend", "gloo"], "--backend must be auto|mpi|nccl"),
             (["--model", "cnn", "--train", "synthetic:100:10"], "--model cnn needs image samples"),
             (good + ["--bucket-mb", "-1"], "--bucket-mb must be positive"),
             (good + ["--allreduce", "tree"], "--allreduce must be auto|native|ring"),
@@ -60,6 +62,18 @@ class BadInput(RingtrainTestCase):
             for ranks in (None, 2):
                 with self.subTest(args=args, ranks=ranks):
                     self.expect_failure(args, message, ranks=ranks)
+
+    def test_nccl_refuses_to_start_without_a_gpu(self):
+        info = run(["info"]).stdout
+        if "gpus: 0" not in info:
+            self.skipTest("a GPU is visible")
+        good = ["--train", self.path("good.csv"), "--val", self.path("good.csv")]
+        message = "--backend nccl: no GPU is visible on host"
+        if "nccl (cuda tensors)" not in info:
+            message = "--backend nccl: this ringtrain was built without CUDA/NCCL support"
+        for ranks in (None, 2):
+            with self.subTest(ranks=ranks):
+                self.expect_failure(good + ["--backend", "nccl"], message, ranks=ranks)
 
     def test_fewer_samples_than_ranks(self):
         self.expect_failure(["--train", self.path("one.csv"), "--val", self.path("good.csv")],

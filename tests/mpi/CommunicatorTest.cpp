@@ -78,6 +78,59 @@ TEST(Communicator, SendRecvAroundTheRing) {
   EXPECT_TRUE(incoming.equal(at::full({9}, static_cast<double>(previous), at::kDouble)));
 }
 
+TEST(Communicator, ReduceScatterHandsEachRankItsPartOfTheSum) {
+  const int size = world().size();
+  const int rank = world().rank();
+  for (const int64_t perRank : {1, 5, 257}) {
+    for (const auto type : {at::kFloat, at::kDouble, at::kLong, at::kHalf, at::kBFloat16}) {
+      const at::Tensor mine = world().reduceScatter(rankRamp(perRank * size, type));
+      // Element j of the part is element rank * perRank + j of the sum: (j + 1) * size(size+1)/2.
+      const at::Tensor expected =
+          at::arange(rank * perRank + 1, (rank + 1) * perRank + 1, at::kDouble)
+              .mul(size * (size + 1) / 2.0);
+      ASSERT_EQ(mine.numel(), perRank);
+      EXPECT_TRUE(at::allclose(mine.to(at::kDouble), expected, 1e-2))
+          << "perRank=" << perRank << " type=" << type;
+    }
+  }
+  const at::Tensor averaged =
+      world().reduceScatter(rankRamp(3 * size, at::kDouble), ReduceOp::kAvg);
+  EXPECT_TRUE(at::allclose(
+      averaged, at::arange(3 * rank + 1, 3 * rank + 4, at::kDouble).mul((size + 1) / 2.0)));
+}
+
+TEST(Communicator, ReduceScatterNeedsAMultipleOfTheWorld) {
+  if (world().size() == 1) GTEST_SKIP() << "every count is a multiple of one";
+  EXPECT_THROW(world().reduceScatter(at::ones({world().size() + 1})), std::exception);
+}
+
+TEST(Communicator, StartedAllReduceHoldsTheSumAfterWait) {
+  const int size = world().size();
+  at::Tensor values = rankRamp(100, at::kFloat);
+  world().startAllReduce(values, ReduceOp::kSum)->wait();
+  EXPECT_TRUE(values.equal(at::arange(1, 101, at::kFloat).mul(size * (size + 1) / 2)));
+}
+
+// Even and odd ranks, each group ranked backwards: a grid's rows are split like this.
+TEST(Communicator, SplitGroupsRanksByColorAndOrdersThemByKey) {
+  const int size = world().size();
+  const int rank = world().rank();
+  const auto part = world().split(rank % 2, -rank);
+  const int members = (size + 1 - rank % 2) / 2;  // ranks of this parity
+  ASSERT_EQ(part->size(), members);
+  EXPECT_EQ(part->rank(), members - 1 - rank / 2);
+  EXPECT_EQ(part->backendName(), world().backendName());
+  at::Tensor ranks = at::full({1}, static_cast<int64_t>(rank), at::kLong);
+  part->allReduce(ranks, ReduceOp::kSum);
+  int64_t expected = 0;
+  for (int r = rank % 2; r < size; r += 2) expected += r;
+  EXPECT_EQ(ranks.item<int64_t>(), expected);
+  // A split of a split still works, and the parent stays usable.
+  const auto single = part->split(part->rank(), 0);
+  EXPECT_EQ(single->size(), 1);
+  world().barrier();
+}
+
 TEST(Communicator, BarrierReturnsOnEveryRank) {
   world().barrier();
   SUCCEED();

@@ -14,8 +14,10 @@ TEST(NcclCommunicator, AllReduceBroadcastAllGatherOnGpus) {
   const Topology& topology = testing::worldCommunicator().topology();
   if (!ncclCompiledIn()) GTEST_SKIP() << "built without NCCL";
   if (platform::visibleGpuCount() < topology.localSize) GTEST_SKIP() << "not enough GPUs visible";
-  platform::applyPlacement(
-      {c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(topology.localRank)), 1});
+  platform::Placement placement;
+  placement.device = c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(topology.localRank));
+  placement.backend = Backend::kNccl;
+  platform::applyPlacement(placement);
   const auto nccl = testing::session().makeCudaCommunicator(topology.localRank);
   const auto device = at::TensorOptions().device(at::kCUDA, topology.localRank);
   const int size = topology.size;
@@ -31,6 +33,39 @@ TEST(NcclCommunicator, AllReduceBroadcastAllGatherOnGpus) {
   const at::Tensor gathered =
       nccl->allGather(at::full({2}, topology.rank, device.dtype(at::kLong)));
   for (int r = 0; r < size; ++r) EXPECT_TRUE(gathered[r].cpu().equal(at::full({2}, r, at::kLong)));
+
+  for (const auto type : {at::kHalf, at::kBFloat16}) {
+    at::Tensor small = at::full({33}, topology.rank + 1, device.dtype(type));
+    nccl->allReduce(small, ReduceOp::kAvg);
+    EXPECT_TRUE(small.cpu().to(at::kFloat).equal(at::full({33}, (size + 1) / 2.0f)));
+  }
+
+  const at::Tensor part =
+      nccl->reduceScatter(at::arange(4 * size, device.dtype(at::kFloat)), ReduceOp::kSum);
+  EXPECT_TRUE(
+      part.cpu().equal(at::arange(4 * topology.rank, 4 * topology.rank + 4, at::kFloat).mul(size)));
+
+  // Started on the communicator's stream, joined into the current one.
+  at::Tensor later = at::ones({1 << 20}, device.dtype(at::kFloat));
+  const auto pending = nccl->startAllReduce(later, ReduceOp::kSum);
+  pending->wait();
+  EXPECT_EQ(later.sum().item<double>(), static_cast<double>(size) * (1 << 20));
+
+  const auto half = nccl->split(topology.rank % 2, topology.rank);
+  at::Tensor ranks = at::full({1}, topology.rank, device.dtype(at::kLong));
+  half->allReduce(ranks, ReduceOp::kSum);
+  int64_t expected = 0;
+  for (int r = topology.rank % 2; r < size; r += 2) expected += r;
+  EXPECT_EQ(ranks.item<int64_t>(), expected);
+
+  if (size > 1) {
+    const at::Tensor outgoing = at::full({5}, topology.rank, device.dtype(at::kInt));
+    at::Tensor incoming = at::empty({5}, device.dtype(at::kInt));
+    nccl->startSendRecv(outgoing, (topology.rank + 1) % size, incoming,
+                        (topology.rank + size - 1) % size)
+        ->wait();
+    EXPECT_TRUE(incoming.cpu().equal(at::full({5}, (topology.rank + size - 1) % size, at::kInt)));
+  }
 }
 
 }  // namespace

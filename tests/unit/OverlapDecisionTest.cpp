@@ -24,7 +24,8 @@ TEST(OverlapDecision, SpareCoresAreWhatTheRanksThreadsLeave) {
     for (int threads : {1, 2}) {
       comm::Topology topology;
       topology.size = topology.localSize = localSize;
-      const platform::Placement placement = platform::placeRank("cpu", topology, threads, false);
+      const platform::Placement placement =
+          platform::placeRank("cpu", "auto", topology, threads, false);
       EXPECT_EQ(placement.spareCoresPerRank, std::max(0, cores - threads * localSize) / localSize)
           << localSize << " rank(s) x " << threads << " thread(s) on " << cores << " cores";
     }

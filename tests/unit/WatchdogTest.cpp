@@ -151,5 +151,44 @@ TEST(Watchdog, HoldBackDelaysTheReport) {
   EXPECT_GE(WatchClock::now() - started, milliseconds(350));
 }
 
+TEST(Watchdog, AReportedFailureEndsTheJobAtOnceAfterTheAbortActions) {
+  Watchdog watchdog;
+  std::vector<std::string> events;  // written on the watchdog's thread only
+  std::promise<OpenWaits::Expired> fired;
+  watchdog.arm(seconds(60), [&](const OpenWaits::Expired& expired) {
+    events.push_back("handler");
+    fired.set_value(expired);
+  });
+  std::atomic<bool> broken{false};
+  watchdog.addFailureProbe([&]() -> std::optional<std::string> {
+    if (!broken) return std::nullopt;
+    return "NCCL reported: remote process exited";
+  });
+  const uint64_t removed = watchdog.addAbortAction([&] { events.push_back("removed"); });
+  watchdog.addAbortAction([&] { events.push_back("abort"); });
+  watchdog.remove(removed);
+  std::this_thread::sleep_for(milliseconds(100));
+  const auto started = WatchClock::now();
+  broken = true;
+  auto result = fired.get_future();
+  ASSERT_EQ(result.wait_for(seconds(10)), std::future_status::ready);
+  EXPECT_LT(WatchClock::now() - started, seconds(5));  // far below the 60 s timeout
+  EXPECT_EQ(result.get().failure, "NCCL reported: remote process exited");
+  EXPECT_EQ(events, (std::vector<std::string>{"abort", "handler"}));
+}
+
+TEST(Watchdog, AbortActionsRunBeforeTheHandlerOnATimeout) {
+  Watchdog watchdog;
+  std::atomic<bool> aborted{false};
+  std::promise<bool> abortedFirst;
+  watchdog.arm(milliseconds(50),
+               [&](const OpenWaits::Expired&) { abortedFirst.set_value(aborted.load()); });
+  watchdog.addAbortAction([&] { aborted = true; });
+  const auto watch = watchdog.watch("allreduce", 8);
+  auto result = abortedFirst.get_future();
+  ASSERT_EQ(result.wait_for(seconds(10)), std::future_status::ready);
+  EXPECT_TRUE(result.get());
+}
+
 }  // namespace
 }  // namespace ringtrain::comm

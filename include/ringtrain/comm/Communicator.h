@@ -27,6 +27,12 @@ class PendingTransfer {
   virtual void wait() = 0;
 };
 
+// A transfer that was complete when it was handed out (backends whose calls block).
+class CompletedTransfer final : public PendingTransfer {
+ public:
+  void wait() override {}
+};
+
 // Where this process sits in the job. localRank/localSize count ranks on the same host.
 struct Topology {
   int rank = 0;
@@ -50,6 +56,17 @@ class Communicator {
 
   // In place; kAvg divides the sum by size() and is only valid for floating-point tensors.
   virtual void allReduce(at::Tensor& tensor, ReduceOp op = ReduceOp::kSum) = 0;
+  // allReduce that may still be running when it returns: NCCL runs it on a stream of its own, so
+  // that kernels queued after it (the rest of backward) do not wait for it; wait() then orders the
+  // result before whatever the current stream does next. `tensor` must stay alive until then.
+  // Backends whose calls block finish it here.
+  virtual std::unique_ptr<PendingTransfer> startAllReduce(at::Tensor& tensor, ReduceOp op) {
+    allReduce(tensor, op);
+    return std::make_unique<CompletedTransfer>();
+  }
+  // Reduces `tensor` (numel a multiple of size()) across ranks and returns this rank's part of the
+  // result: elements [rank * n, (rank + 1) * n) of the flattened sum, n = numel / size(), 1-D.
+  virtual at::Tensor reduceScatter(const at::Tensor& tensor, ReduceOp op = ReduceOp::kSum) = 0;
   // In place: after the call every rank holds root's values.
   virtual void broadcast(at::Tensor& tensor, int root) = 0;
   // Returns a tensor of shape [size(), ...tensor.shape] holding every rank's input in rank order.
@@ -63,6 +80,10 @@ class Communicator {
   virtual std::unique_ptr<PendingTransfer> startSendRecv(const at::Tensor& outgoing, int to,
                                                          at::Tensor& incoming, int from) = 0;
   virtual void barrier() = 0;
+  // Collective over this communicator: the ranks that pass the same `color` get a communicator of
+  // their own, ranked by `key` (ties by rank here), with the same backend. Every rank must split
+  // the same communicators in the same order (as the pipeline/data grid does).
+  virtual std::unique_ptr<Communicator> split(int color, int key) = 0;
   // Returns once the work this communicator has enqueued is done (NCCL runs asynchronously on a
   // CUDA stream; MPI calls are already complete when they return). For timing.
   virtual void synchronize() {}

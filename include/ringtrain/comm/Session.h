@@ -14,6 +14,11 @@
 
 namespace ringtrain::comm {
 
+// What reduces the tensors of the training device: MPI (for CUDA tensors, through host memory) or
+// NCCL (CUDA tensors only).
+enum class Backend { kMpi, kNccl };
+std::string backendFlagName(Backend backend);
+
 class Session {
  public:
   Session(int* argc, char*** argv);
@@ -35,8 +40,10 @@ class Session {
   std::unique_ptr<Communicator> makeHostCommunicator() const;
   // Collectives on CUDA tensors of `device` through NCCL; throws UserError in builds without NCCL.
   std::unique_ptr<Communicator> makeCudaCommunicator(int device) const;
-  // A new channel for tensors on `device`: NCCL for a CUDA device, MPI for the CPU. Collective.
-  std::unique_ptr<Communicator> makeCommunicatorFor(const c10::Device& device) const;
+  // A new channel for tensors on `device` through `backend`: NCCL, or MPI (for a CUDA device,
+  // staging every message through host memory). Collective.
+  std::unique_ptr<Communicator> makeCommunicatorFor(const c10::Device& device,
+                                                    Backend backend) const;
 
   // From now on, when a blocking call of any communicator this session made (before or after),
   // or work one of them queued on a GPU, has not finished after `timeout` (plus `holdBack`),

@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace ringtrain::comm {
@@ -27,6 +28,9 @@ class OpenWaits {
     uint64_t id = 0;
     std::string description;  // e.g. "allreduce of 4.0 MiB"
     std::chrono::milliseconds waited{0};
+    // Set when a backend reported a failure (a NCCL asynchronous error) instead of a wait running
+    // out: what it reported.
+    std::string failure;
   };
   // For work a device runs after the call that queued it has returned: says whether it is done.
   using Done = std::function<bool()>;
@@ -96,8 +100,22 @@ class Watchdog {
   // called with the watchdog's lock held, so it must be quick and must not block.
   void watchUntil(const char* operation, int64_t bytes, OpenWaits::Done done);
 
+  // Asked at every check: a failure a backend found on its own (a NCCL asynchronous error), which
+  // ends the job at once like a wait that ran out. Must be quick and must not block.
+  using FailureProbe = std::function<std::optional<std::string>()>;
+  // Run before the handler (on a thread of their own, for at most 10 s), e.g. to abort a NCCL
+  // communicator so that the kernels waiting for a dead peer return. They may run while their
+  // owner is being destroyed, so they must capture what they need by value.
+  using AbortAction = std::function<void()>;
+  // Both return a key for remove(); whoever registers must remove before it goes away.
+  uint64_t addFailureProbe(FailureProbe probe);
+  uint64_t addAbortAction(AbortAction action);
+  void remove(uint64_t key);
+
  private:
   void run();
+  std::optional<OpenWaits::Expired> reportedFailure();  // caller holds mutex_
+  void expire(std::unique_lock<std::mutex>& lock, const OpenWaits::Expired& expired);
   // Lets the expired wait finish during the hold-back; true if it is still open afterwards.
   bool stillOpenAfterHoldBack(std::unique_lock<std::mutex>& lock, uint64_t id);
 
@@ -109,6 +127,9 @@ class Watchdog {
   std::condition_variable wake_;
   bool stopping_ = false;
   OpenWaits waits_;
+  uint64_t nextKey_ = 1;
+  std::vector<std::pair<uint64_t, FailureProbe>> probes_;
+  std::vector<std::pair<uint64_t, AbortAction>> abortActions_;
   std::thread thread_;
 };
 

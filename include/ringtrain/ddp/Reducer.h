@@ -16,8 +16,13 @@
 //   for each micro-step: reducer.prepareForBackward(isLastMicroStep); loss.backward();
 //   meanScalars = reducer.finishBackward(scalars);   // grads now hold the mean over ranks
 //
-// The GPU path (a dedicated NCCL stream ordered with events instead of the thread) is not built
-// yet; the plan, hooks and launch/finish interface are meant to carry over unchanged.
+// Packing a gradient into its bucket multiplies it by 1/world on the way (kernels/BucketPack.h),
+// so buckets are summed across ranks without another pass; a gradient reduced in place (a bucket
+// of one) is averaged by the backend instead.
+//
+// On GPUs there is no communication thread: the hook that completes a bucket starts its allreduce
+// on the NCCL communicator's own stream, ordered after the gradient's kernels by a CUDA event, and
+// finishBackward makes the compute stream wait for all of them.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -94,6 +99,9 @@ class Reducer {
   friend class GradientReadyHook;
   void markReady(size_t parameter);
   void launchCompleteBuckets();  // caller holds mutex_
+  // A bucket's allreduce in two halves, so that on GPUs it can run while backward goes on.
+  void startBucket(size_t bucket);
+  void finishBucket(size_t bucket);
   void reduceBucket(size_t bucket);
   void attachGradient(size_t parameter);
   void adoptGradient(size_t parameter, size_t bucket);
@@ -113,7 +121,14 @@ class Reducer {
   // accumulator would not carry the hook.
   std::vector<std::shared_ptr<torch::autograd::Node>> accumulators_;
   std::vector<uintptr_t> hookKeys_;
-  std::unique_ptr<CommThread> commThread_;  // null without overlap
+  std::unique_ptr<CommThread> commThread_;  // null without overlap, and on GPUs
+  // On GPUs with overlap: buckets start from the hooks and are joined in finishBackward.
+  bool startsFromHooks_ = false;
+  struct InFlight {
+    std::unique_ptr<comm::PendingTransfer> transfer;
+    at::Tensor wire;  // the 16-bit copy being reduced, with gradient compression
+  };
+  std::vector<InFlight> inFlight_;  // per bucket
 
   // Backward state; hooks may run on autograd's device threads, hence the mutex.
   std::mutex mutex_;

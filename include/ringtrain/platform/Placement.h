@@ -7,22 +7,25 @@
 #include <string>
 
 #include "ringtrain/comm/Communicator.h"
+#include "ringtrain/comm/Session.h"
 
 namespace ringtrain::platform {
 
 struct Placement {
   c10::Device device{c10::kCPU};
-  int threads = 1;  // intra-op threads for this rank
+  comm::Backend backend = comm::Backend::kMpi;  // what reduces the device's tensors
+  int threads = 1;                              // intra-op threads for this rank
   // Cores on the host beyond every local rank's intra-op threads, per rank: room for helper
   // threads such as the gradient communication thread.
   int spareCoresPerRank = 0;
 };
 
-// requested: "auto" (GPU if this build has NCCL and a GPU is visible), "cpu" or "cuda".
-// threadsFlag 0 means cores on the host / ranks on the host. Throws UserError if there are fewer
-// GPUs than ranks on this host, or cuda is requested where none can be used.
-Placement placeRank(const std::string& requested, const comm::Topology& topology, int threadsFlag,
-                    bool ncclCompiledIn);
+// device: "auto" (GPU if this build has NCCL and a GPU is visible), "cpu" or "cuda".
+// backend: "auto" (NCCL on GPUs, MPI on CPU), "mpi" or "nccl" (which implies GPUs).
+// threadsFlag 0 means cores on the host / ranks on the host. Throws UserError naming the flag if
+// there are fewer GPUs than ranks on this host, or GPUs are asked for where none can be used.
+Placement placeRank(const std::string& device, const std::string& backend,
+                    const comm::Topology& topology, int threadsFlag, bool ncclCompiledIn);
 
 int visibleGpuCount();
 

@@ -72,8 +72,9 @@ struct TrainConfig {
   std::string resume = "auto";  // auto (newest good checkpoint, if any) | none | a checkpoint
 
   // runtime and output
-  std::string device = "auto";  // auto | cpu | cuda
-  int threads = 0;              // 0: cores / ranks on this host
+  std::string device = "auto";   // auto | cpu | cuda
+  std::string backend = "auto";  // auto | mpi | nccl
+  int threads = 0;               // 0: cores / ranks on this host
   std::string outputDir = "runs/latest";
   int64_t logEvery = 50;
   ProgressMode progress = ProgressMode::kAuto;
