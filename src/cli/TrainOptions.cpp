@@ -38,8 +38,12 @@ cxxopts::Options trainOptions() {
       "threads assembling batches ahead: auto (2 on GPUs; on CPU 1 for shard data sets, 0 "
       "for data in memory) or N",
       text("auto"), "N");
-  options.add_options("Model")("model", "mlp or cnn", text("mlp"), "NAME")(
-      "hidden", "hidden layer widths", text("512,256"), "W1,W2,...")(
+  options.add_options("Model")("model", "mlp, cnn, or gpt (a transformer decoder for token data)",
+                               text("mlp"), "NAME")("hidden", "mlp and cnn: hidden layer widths",
+                                                    text("512,256"), "W1,W2,...")(
+      "layers", "gpt: transformer blocks", text("4"), "N")("width", "gpt: model width", text("128"),
+                                                           "W")(
+      "heads", "gpt: attention heads (dividing --width)", text("4"), "H")(
       "init-from", "start from the parameters in this model.safetensors", optionalText(), "FILE");
   options.add_options("Schedule")("epochs", "passes over the training data", text("5"), "N")(
       "max-steps", "stop after this many optimizer steps (overrides --epochs)", text("0"), "N")(
@@ -146,7 +150,10 @@ ParsedTrainOptions parseTrainOptions(int argc, char** argv) {
     c.dataWorkers = static_cast<int>(workers);
   }
 
-  c.model.kind = parseChoice("model", str("model"), {"mlp", "cnn"});
+  c.model.kind = parseChoice("model", str("model"), {"mlp", "cnn", "gpt"});
+  c.model.gpt.layers = integer("layers");
+  c.model.gpt.width = integer("width");
+  c.model.gpt.heads = integer("heads");
   c.model.hidden = models::parseLayerSizes(str("hidden"));
   if (has("init-from")) c.initFrom = str("init-from");
 

@@ -75,6 +75,11 @@ void checkCpuContiguous(const at::Tensor& tensor, const char* what) {
                   what << " needs a defined, contiguous CPU tensor");
 }
 
+// One tag for every point-to-point message, blocking or not, so that a send matches the
+// neighbour's receive whichever of the calls each side made (messages between two ranks on one
+// communicator then match in the order they were posted).
+constexpr int kPointToPointTag = 1;
+
 // MPI counts are ints; larger tensors go through in pieces of at most this many elements.
 constexpr int64_t kMaxElementsPerCall = INT_MAX / 8;
 
@@ -229,14 +234,16 @@ at::Tensor MpiCommunicator::allGather(const at::Tensor& tensor) {
 void MpiCommunicator::send(const at::Tensor& tensor, int peer) {
   checkCpuContiguous(tensor, "send");
   checkPeer(peer, topology_);
-  MPI_CHECK(MPI_Send(tensor.data_ptr(), byteCount(tensor), MPI_BYTE, peer, 0, comm_));
+  MPI_CHECK(
+      MPI_Send(tensor.data_ptr(), byteCount(tensor), MPI_BYTE, peer, kPointToPointTag, comm_));
 }
 
 void MpiCommunicator::recv(at::Tensor& tensor, int peer) {
   checkCpuContiguous(tensor, "recv");
   checkPeer(peer, topology_);
   MPI_Status status;
-  MPI_CHECK(MPI_Recv(tensor.data_ptr(), byteCount(tensor), MPI_BYTE, peer, 0, comm_, &status));
+  MPI_CHECK(MPI_Recv(tensor.data_ptr(), byteCount(tensor), MPI_BYTE, peer, kPointToPointTag, comm_,
+                     &status));
   int received = 0;
   MPI_CHECK(MPI_Get_count(&status, MPI_BYTE, &received));
   RINGTRAIN_CHECK(received == byteCount(tensor), "recv from rank " << peer << " got " << received
@@ -251,11 +258,10 @@ std::unique_ptr<PendingTransfer> MpiCommunicator::startSendRecv(const at::Tensor
   checkPeer(to, topology_);
   checkPeer(from, topology_);
   auto transfer = std::make_unique<MpiTransfer>();
-  constexpr int kTag = 1;
-  MPI_CHECK(MPI_Irecv(incoming.data_ptr(), byteCount(incoming), MPI_BYTE, from, kTag, comm_,
-                      &transfer->requests()[0]));
-  MPI_CHECK(MPI_Isend(outgoing.data_ptr(), byteCount(outgoing), MPI_BYTE, to, kTag, comm_,
-                      &transfer->requests()[1]));
+  MPI_CHECK(MPI_Irecv(incoming.data_ptr(), byteCount(incoming), MPI_BYTE, from, kPointToPointTag,
+                      comm_, &transfer->requests()[0]));
+  MPI_CHECK(MPI_Isend(outgoing.data_ptr(), byteCount(outgoing), MPI_BYTE, to, kPointToPointTag,
+                      comm_, &transfer->requests()[1]));
   return transfer;
 }
 

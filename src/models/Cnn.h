@@ -2,9 +2,6 @@
 // followed by 2x2 max pooling), adaptive average pooling to 4x4, then dense layers.
 #pragma once
 
-#include <torch/nn/modules/conv.h>
-
-#include "DenseLayers.h"
 #include "ringtrain/models/Model.h"
 
 namespace ringtrain::models {
@@ -12,13 +9,6 @@ namespace ringtrain::models {
 class Cnn final : public Classifier {
  public:
   Cnn(const std::vector<int64_t>& imageShape, const std::vector<int64_t>& hidden, int64_t classes);
-  at::Tensor forward(const at::Tensor& x) override;
-
- private:
-  std::vector<int64_t> imageShape_;
-  torch::nn::Conv2d conv1_{nullptr};
-  torch::nn::Conv2d conv2_{nullptr};
-  DenseLayers dense_;
 };
 
 }  // namespace ringtrain::models

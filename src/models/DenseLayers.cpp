@@ -1,23 +1,34 @@
 #include "DenseLayers.h"
 
 #include <torch/nn/functional/activation.h>
+#include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/modules/linear.h>
 
 namespace ringtrain::models {
 
-DenseLayers::DenseLayers(torch::nn::Module& owner, int64_t inputs,
-                         const std::vector<int64_t>& hidden, int64_t classes) {
-  for (const int64_t width : hidden) {
-    hidden_->push_back(torch::nn::Linear(inputs, width));
-    inputs = width;
+std::vector<Layer> makeDenseLayers(torch::nn::Module& owner, int64_t inputs,
+                                   const std::vector<int64_t>& hidden, int64_t classes,
+                                   bool flattenInput) {
+  torch::nn::ModuleList hiddenList;
+  std::vector<Layer> layers;
+  for (size_t i = 0; i < hidden.size(); ++i) {
+    torch::nn::Linear linear(inputs, hidden[i]);
+    hiddenList->push_back(linear);
+    const bool flatten = flattenInput && i == 0;
+    layers.push_back({"hidden." + std::to_string(i), linear.ptr(),
+                      [linear, flatten](const at::Tensor& x) mutable {
+                        return torch::relu(linear->forward(flatten ? x.flatten(1) : x));
+                      }});
+    inputs = hidden[i];
   }
-  output_ = torch::nn::Linear(inputs, classes);
-  owner.register_module("hidden", hidden_);
-  owner.register_module("output", output_);
-}
-
-at::Tensor DenseLayers::forward(at::Tensor x) {
-  for (const auto& layer : *hidden_) x = torch::relu(layer->as<torch::nn::Linear>()->forward(x));
-  return output_->forward(x);
+  torch::nn::Linear output(inputs, classes);
+  const bool flatten = flattenInput && hidden.empty();
+  layers.push_back({"output", output.ptr(), [output, flatten](const at::Tensor& x) mutable {
+                      return output->forward(flatten ? x.flatten(1) : x);
+                    }});
+  owner.register_module("hidden", hiddenList);
+  owner.register_module("output", output);
+  return layers;
 }
 
 }  // namespace ringtrain::models

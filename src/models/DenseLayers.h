@@ -3,22 +3,17 @@
 #pragma once
 
 #include <torch/nn/module.h>
-#include <torch/nn/modules/container/modulelist.h>
-#include <torch/nn/modules/linear.h>
 
 #include <vector>
 
+#include "ringtrain/models/Model.h"
+
 namespace ringtrain::models {
 
-class DenseLayers {
- public:
-  DenseLayers(torch::nn::Module& owner, int64_t inputs, const std::vector<int64_t>& hidden,
-              int64_t classes);
-  at::Tensor forward(at::Tensor x);
-
- private:
-  torch::nn::ModuleList hidden_;
-  torch::nn::Linear output_{nullptr};
-};
+// Registers the layers into `owner` and returns them in order. `flattenInput`: the first layer
+// flattens each sample.
+std::vector<Layer> makeDenseLayers(torch::nn::Module& owner, int64_t inputs,
+                                   const std::vector<int64_t>& hidden, int64_t classes,
+                                   bool flattenInput);
 
 }  // namespace ringtrain::models

@@ -1,12 +1,13 @@
 #include "Mlp.h"
 
+#include "DenseLayers.h"
+
 namespace ringtrain::models {
 
-Mlp::Mlp(int64_t inputs, const std::vector<int64_t>& hidden, int64_t classes)
-    : dense_(*this, inputs, hidden, classes) {}
-
-at::Tensor Mlp::forward(const at::Tensor& x) {
-  return dense_.forward(x.flatten(1));
+Mlp::Mlp(int64_t inputs, const std::vector<int64_t>& hidden, int64_t classes) {
+  for (Layer& layer : makeDenseLayers(*this, inputs, hidden, classes, /*flattenInput=*/true)) {
+    addLayer(std::move(layer));
+  }
 }
 
 }  // namespace ringtrain::models

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "Cnn.h"
+#include "Gpt.h"
 #include "Mlp.h"
 #include "ringtrain/util/Error.h"
 #include "ringtrain/util/Numbers.h"
@@ -32,6 +33,12 @@ std::vector<int64_t> imageShapeFor(const std::vector<int64_t>& inputShape) {
 
 }  // namespace
 
+at::Tensor Classifier::forward(const at::Tensor& x) {
+  at::Tensor y = x;
+  for (const Layer& layer : layers_) y = layer.forward(y);
+  return y;
+}
+
 std::shared_ptr<Classifier> makeModel(const ModelSpec& spec) {
   RINGTRAIN_USER_CHECK(spec.numClasses >= 2,
                        "the data has " << spec.numClasses << " class; training needs at least 2");
@@ -42,7 +49,19 @@ std::shared_ptr<Classifier> makeModel(const ModelSpec& spec) {
   if (spec.kind == "cnn") {
     return std::make_shared<Cnn>(imageShapeFor(spec.inputShape), spec.hidden, spec.numClasses);
   }
-  throw UserError("--model must be mlp or cnn, got '" + spec.kind + "'");
+  if (spec.kind == "gpt") {
+    RINGTRAIN_USER_CHECK(spec.inputShape.size() == 1,
+                         "--model gpt needs token windows (a token data set from ringtrain prep "
+                         "--format text), not samples of shape "
+                             << spec.inputShape.size() << "-D");
+    const GptShape& shape = spec.gpt;
+    RINGTRAIN_USER_CHECK(shape.layers >= 1, "--layers must be positive, got " << shape.layers);
+    RINGTRAIN_USER_CHECK(shape.heads >= 1 && shape.width >= 1 && shape.width % shape.heads == 0,
+                         "--width (" << shape.width << ") must be a positive multiple of --heads ("
+                                     << shape.heads << ")");
+    return std::make_shared<Gpt>(shape, spec.inputShape[0], spec.numClasses);
+  }
+  throw UserError("--model must be mlp, cnn or gpt, got '" + spec.kind + "'");
 }
 
 std::vector<int64_t> parseLayerSizes(const std::string& text) {

@@ -25,12 +25,15 @@ void saveModel(const std::string& path, models::Classifier& model, const models:
   for (const auto& item : model.named_parameters()) {
     tensors.emplace_back(item.key(), item.value().detach().to(at::kCPU));
   }
-  const io::Metadata metadata{{"format", "pt"},
-                              {"producer", "ringtrain"},
-                              {"model", spec.kind},
-                              {"hidden", joined(spec.hidden, ",")},
-                              {"input_shape", joined(spec.inputShape, "x")},
-                              {"num_classes", std::to_string(spec.numClasses)}};
+  io::Metadata metadata{{"format", "pt"},
+                        {"producer", "ringtrain"},
+                        {"model", spec.kind},
+                        {"hidden", joined(spec.hidden, ",")},
+                        {"input_shape", joined(spec.inputShape, "x")},
+                        {"num_classes", std::to_string(spec.numClasses)}};
+  if (spec.kind == "gpt") {
+    metadata["gpt"] = joined({spec.gpt.layers, spec.gpt.width, spec.gpt.heads}, ",");
+  }
   io::saveSafetensors(path, tensors, metadata);
 }
 

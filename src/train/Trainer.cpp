@@ -331,6 +331,9 @@ class Trainer {
                             {"seed", config_.seed},
                             {"shuffle", config_.shuffle},
                             {"drop_last", config_.dropLast}};
+    if (modelSpec_.kind == "gpt") {
+      identity["gpt"] = {modelSpec_.gpt.layers, modelSpec_.gpt.width, modelSpec_.gpt.heads};
+    }
     // Hosts hold different files, which may change between restarts.
     if (hostSharded()) identity["data_sharding"] = "host";
     if (!hostSharded() && trainingData_.train)

@@ -2,11 +2,24 @@
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
+#include <torch/optim/adamw.h>
+
+#include <cmath>
 
 #include "ringtrain/util/Error.h"
 
 namespace ringtrain::models {
 namespace {
+
+ModelSpec specOf(std::string kind, std::vector<int64_t> hidden, std::vector<int64_t> inputShape,
+                 int64_t classes) {
+  ModelSpec spec;
+  spec.kind = std::move(kind);
+  spec.hidden = std::move(hidden);
+  spec.inputShape = std::move(inputShape);
+  spec.numClasses = classes;
+  return spec;
+}
 
 std::vector<std::pair<std::string, std::vector<int64_t>>> shapes(Classifier& model) {
   std::vector<std::pair<std::string, std::vector<int64_t>>> result;
@@ -16,7 +29,7 @@ std::vector<std::pair<std::string, std::vector<int64_t>>> shapes(Classifier& mod
 }
 
 TEST(Model, MlpParameterNamesAreStable) {
-  auto model = makeModel({"mlp", {8, 4}, {5}, 3});
+  auto model = makeModel(specOf("mlp", {8, 4}, {5}, 3));
   using Shapes = std::vector<std::pair<std::string, std::vector<int64_t>>>;
   EXPECT_EQ(shapes(*model), (Shapes{{"hidden.0.weight", {8, 5}},
                                     {"hidden.0.bias", {8}},
@@ -28,27 +41,122 @@ TEST(Model, MlpParameterNamesAreStable) {
 }
 
 TEST(Model, MlpWithoutHiddenLayersIsLinear) {
-  auto model = makeModel({"mlp", {}, {2, 3}, 4});
+  auto model = makeModel(specOf("mlp", {}, {2, 3}, 4));
   ASSERT_EQ(model->named_parameters().size(), 2u);
   EXPECT_EQ(model->forward(at::randn({2, 2, 3})).sizes().vec(), (std::vector<int64_t>{2, 4}));
 }
 
 TEST(Model, CnnTakesImagesOrSquareRows) {
-  auto images = makeModel({"cnn", {16}, {1, 28, 28}, 10});
+  auto images = makeModel(specOf("cnn", {16}, {1, 28, 28}, 10));
   EXPECT_EQ(images->forward(at::randn({3, 1, 28, 28})).sizes().vec(),
             (std::vector<int64_t>{3, 10}));
   EXPECT_EQ(images->named_parameters()["conv1.weight"].sizes().vec(),
             (std::vector<int64_t>{16, 1, 3, 3}));
   EXPECT_EQ(images->named_parameters()["hidden.0.weight"].sizes().vec(),
             (std::vector<int64_t>{16, 512}));
-  auto rows = makeModel({"cnn", {}, {64}, 10});
+  auto rows = makeModel(specOf("cnn", {}, {64}, 10));
   EXPECT_EQ(rows->forward(at::randn({2, 64})).sizes().vec(), (std::vector<int64_t>{2, 10}));
-  EXPECT_THROW(makeModel({"cnn", {}, {63}, 10}), UserError);
+  EXPECT_THROW(makeModel(specOf("cnn", {}, {63}, 10)), UserError);
+}
+
+TEST(Model, LayersInOrderAreTheModel) {
+  at::manual_seed(3);
+  const at::Tensor images = at::randn({2, 1, 9, 9});
+  for (const ModelSpec& spec : {specOf("mlp", {8, 4}, {81}, 3), specOf("cnn", {6}, {1, 9, 9}, 3),
+                                specOf("mlp", {}, {81}, 3)}) {
+    auto model = makeModel(spec);
+    at::Tensor x = images;
+    size_t parameters = 0;
+    for (const Layer& layer : model->layers()) {
+      x = layer.forward(x);
+      for (const auto& item : layer.module->named_parameters()) {
+        // Every layer's parameters are the model's, under the layer's name.
+        const at::Tensor* mine = model->named_parameters().find(layer.name + "." + item.key());
+        ASSERT_NE(mine, nullptr) << layer.name << "." << item.key();
+        EXPECT_TRUE(mine->is_same(item.value()));
+        ++parameters;
+      }
+    }
+    EXPECT_EQ(parameters, model->parameters().size()) << spec.kind;
+    EXPECT_TRUE(x.equal(model->forward(images)));
+  }
+}
+
+ModelSpec gptSpec() {
+  ModelSpec spec = specOf("gpt", {}, {12}, 256);
+  spec.gpt = {2, 16, 4};
+  return spec;
+}
+
+TEST(Model, GptPredictsTheNextTokenFromAWindow) {
+  at::manual_seed(4);
+  auto model = makeModel(gptSpec());
+  std::vector<std::string> names;
+  for (const Layer& layer : model->layers()) names.push_back(layer.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"embedding", "blocks.0", "blocks.1", "head"}));
+  const at::Tensor tokens = at::randint(0, 256, {3, 12}).to(at::kFloat);
+  EXPECT_EQ(model->forward(tokens).sizes(), (std::vector<int64_t>{3, 256}));
+  EXPECT_EQ(model->named_parameters()["blocks.1.attention.qkv.weight"].sizes(),
+            (std::vector<int64_t>{48, 16}));
+}
+
+// Position t of every block's output depends on tokens 0..t only.
+TEST(Model, GptAttentionIsCausal) {
+  at::manual_seed(5);
+  auto model = makeModel(gptSpec());
+  const at::Tensor tokens = at::randint(0, 256, {1, 12}).to(at::kFloat);
+  at::Tensor changed = tokens.clone();
+  changed[0][8] = std::fmod(changed[0][8].item<float>() + 1, 256.0f);
+  const auto hidden = [&](const at::Tensor& x) {
+    at::Tensor y = x;
+    for (size_t i = 0; i + 1 < model->layers().size(); ++i) y = model->layers()[i].forward(y);
+    return y;  // before the head: [1, 12, width]
+  };
+  const at::Tensor before = hidden(tokens);
+  const at::Tensor after = hidden(changed);
+  EXPECT_TRUE(before.slice(1, 0, 8).allclose(after.slice(1, 0, 8)));
+  EXPECT_FALSE(before.slice(1, 8).allclose(after.slice(1, 8)));
+}
+
+TEST(Model, GptLearnsARepeatingText) {
+  at::manual_seed(6);
+  auto model = makeModel(gptSpec());
+  // Windows of "abcdefg" repeated: the next token is always determined by the window.
+  const std::string text = "abcdefgabcdefgabcdefgabcdefgabcdefgabcdefg";
+  std::vector<at::Tensor> windows;
+  std::vector<int64_t> next;
+  for (size_t start = 0; start + 12 < text.size(); ++start) {
+    std::vector<float> window(text.begin() + start, text.begin() + start + 12);
+    windows.push_back(at::tensor(window));
+    next.push_back(static_cast<unsigned char>(text[start + 12]));
+  }
+  const at::Tensor x = at::stack(windows);
+  const at::Tensor y = at::tensor(next);
+  torch::optim::AdamW optimizer(model->parameters(), torch::optim::AdamWOptions(3e-3));
+  double first = 0;
+  double last = 0;
+  for (int step = 0; step < 60; ++step) {
+    optimizer.zero_grad();
+    const at::Tensor loss = at::cross_entropy_loss(model->forward(x), y);
+    loss.backward();
+    optimizer.step();
+    (step == 0 ? first : last) = loss.item<double>();
+  }
+  EXPECT_LT(last, 0.1 * first) << "loss " << first << " -> " << last;
+  EXPECT_TRUE(model->forward(x).argmax(1).equal(y));
+}
+
+TEST(Model, GptWidthMustSplitIntoHeads) {
+  ModelSpec spec = gptSpec();
+  spec.gpt.heads = 3;
+  EXPECT_THROW(makeModel(spec), UserError);
+  const ModelSpec images = specOf("gpt", {}, {1, 4, 4}, 3);
+  EXPECT_THROW(makeModel(images), UserError);
 }
 
 TEST(Model, RejectsUnknownKindsAndTooFewClasses) {
-  EXPECT_THROW(makeModel({"rnn", {}, {4}, 3}), UserError);
-  EXPECT_THROW(makeModel({"mlp", {}, {4}, 1}), UserError);
+  EXPECT_THROW(makeModel(specOf("rnn", {}, {4}, 3)), UserError);
+  EXPECT_THROW(makeModel(specOf("mlp", {}, {4}, 1)), UserError);
 }
 
 TEST(Model, ParsesLayerSizes) {

@@ -2,27 +2,55 @@
 //   mlp: hidden.<i>.weight [out, in], hidden.<i>.bias [out], output.weight, output.bias
 //   cnn: conv1.weight [16, C, 3, 3], conv1.bias, conv2.weight [32, 16, 3, 3], conv2.bias,
 //        then the same hidden.<i>.* and output.* as the MLP on the 32x4x4 pooled features
+//   gpt: embedding.*, blocks.<i>.*, head.* (see src/models/Gpt.h), for token windows
 #pragma once
 
 #include <torch/nn/module.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 namespace ringtrain::models {
 
+// The transformer's size (--model gpt).
+struct GptShape {
+  int64_t layers = 4;  // transformer blocks
+  int64_t width = 128;
+  int64_t heads = 4;
+};
+
 struct ModelSpec {
-  std::string kind = "mlp";  // mlp | cnn
-  std::vector<int64_t> hidden{512, 256};
-  std::vector<int64_t> inputShape;  // one sample, e.g. {64} or {1, 28, 28}
+  std::string kind = "mlp";               // mlp | cnn | gpt
+  std::vector<int64_t> hidden{512, 256};  // mlp, cnn
+  std::vector<int64_t> inputShape;        // one sample, e.g. {64} or {1, 28, 28}
   int64_t numClasses = 0;
+  GptShape gpt;  // gpt
+};
+
+// One step of a model seen as a sequence, the unit pipeline stages are made of: the name its
+// parameters carry in the whole model (its module's "weight" is "<name>.weight"), the module that
+// holds them (null for a step without parameters), and what it computes from the previous step's
+// output.
+struct Layer {
+  std::string name;
+  std::shared_ptr<torch::nn::Module> module;
+  std::function<at::Tensor(const at::Tensor&)> forward;
 };
 
 class Classifier : public torch::nn::Module {
  public:
-  // x: [batch, ...inputShape] -> logits [batch, numClasses]
-  virtual at::Tensor forward(const at::Tensor& x) = 0;
+  // x: [batch, ...inputShape] -> logits [batch, numClasses]; the layers applied in order.
+  at::Tensor forward(const at::Tensor& x);
+  // The model as a sequence of layers, first to last.
+  const std::vector<Layer>& layers() const { return layers_; }
+
+ protected:
+  void addLayer(Layer layer) { layers_.push_back(std::move(layer)); }
+
+ private:
+  std::vector<Layer> layers_;
 };
 
 // Throws UserError if the input shape does not suit the model kind.

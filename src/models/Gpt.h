@@ -1,0 +1,19 @@
+// A GPT-style decoder for byte-level token windows: token and position embeddings, pre-norm
+// transformer blocks with causal self-attention and a GELU MLP, and a head that predicts the token
+// after the window from its last position (the label token data sets carry). As layers:
+//   embedding          embedding.tokens.weight [vocab, width], embedding.positions.weight
+//   blocks.<i>         blocks.<i>.norm1.*, .attention.qkv.* [3 width, width], .attention.proj.*,
+//                      .norm2.*, .mlp.fc.* [4 width, width], .mlp.proj.*
+//   head               head.norm.*, head.output.* [vocab, width]
+#pragma once
+
+#include "ringtrain/models/Model.h"
+
+namespace ringtrain::models {
+
+class Gpt final : public Classifier {
+ public:
+  Gpt(const GptShape& shape, int64_t context, int64_t vocabulary);
+};
+
+}  // namespace ringtrain::models

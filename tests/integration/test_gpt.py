@@ -1,0 +1,35 @@
+"""--model gpt on byte-level text: prepared with `ringtrain prep`, trained data-parallel, and the
+model file carries the transformer's parameters under their documented names."""
+import unittest
+
+from ringtrain_testing import RingtrainTestCase, run
+
+
+class Gpt(RingtrainTestCase):
+    def test_learns_a_repeating_text_at_two_ranks(self):
+        # Every window of 16 bytes of this text determines the byte that follows it.
+        with open(self.path("corpus.txt"), "w") as f:
+            f.write("the quick brown fox jumps over the lazy dog. " * 400)
+        prep = run(["prep", "--input", self.path("corpus.txt"), "--output", self.path("tokens")])
+        self.assertEqual(prep.returncode, 0, prep.stderr)
+        out = self.train("gpt", ["--train", self.path("tokens"), "--model", "gpt", "--context", "16",
+                                 "--layers", "2", "--width", "32", "--heads", "4", "--optimizer",
+                                 "adamw", "--lr", "3e-3", "--epochs", "8", "--batch-size", "32"],
+                         ranks=2)
+        summary = self.summary(out)
+        self.assertGreater(summary["val_accuracy"], 0.9, summary)
+        model = self.model(out)
+        self.assertEqual(model["embedding.tokens.weight"].shape, (256, 32))
+        self.assertEqual(model["embedding.positions.weight"].shape, (16, 32))
+        self.assertEqual(model["blocks.1.mlp.fc.weight"].shape, (128, 32))
+        self.assertEqual(model["head.output.weight"].shape, (256, 32))
+
+    def test_data_that_is_not_tokens_is_named(self):
+        result = run(["train", "--model", "gpt", "--train", "synthetic:100:8", "--output-dir",
+                      self.path("out"), "--epochs", "1"])
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("is not a token data set", result.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
