@@ -5,7 +5,8 @@
 //   train/     the training loop, outputs, LR schedule    -> ddp, checkpoint, models, data, io
 //   checkpoint/ checkpoint directories (files, checksums)
 //   ddp/       parameter sync, gradient buckets, reducer  -> comm
-//   models/    MLP and CNN classifiers
+//   pipeline/  schedules, their checker, partitioning, the stage runtime -> comm, models
+//   models/    MLP, CNN and GPT, as sequences of layers
 //   prep/      conversion of CSV, IDX, .npy and text into shards  -> data
 //   data/      data sets, CSV/IDX readers, shards, the distributed sampler
 //   io/        safetensors
@@ -27,6 +28,7 @@ void printUsage(std::ostream& out) {
          "commands:\n"
          "  train       train a model, data-parallel over the ranks started by mpirun\n"
          "  shard-plan  print which sample indices each rank reads in an epoch (JSON)\n"
+         "  pipeline-plan  print a pipeline schedule per stage, checked, with its bubble (JSON)\n"
          "  bench-comm  measure allreduce bandwidth (native and ring) over message sizes\n"
          "  prep        convert CSV, IDX, .npy or text into a memory-mapped shard data set\n"
          "  check-data  verify every checksum of a shard data set\n"
@@ -54,6 +56,7 @@ int main(int argc, char** argv) {
   try {
     if (command == "train") return ringtrain::cli::runTrain(argc - 1, argv + 1);
     if (command == "shard-plan") return ringtrain::cli::runShardPlan(argc - 1, argv + 1);
+    if (command == "pipeline-plan") return ringtrain::cli::runPipelinePlan(argc - 1, argv + 1);
     if (command == "info") return ringtrain::cli::runInfo(argc - 1, argv + 1);
     if (command == "bench-comm") return ringtrain::cli::runBenchComm(argc - 1, argv + 1);
     if (command == "prep") return ringtrain::cli::runPrep(argc - 1, argv + 1);

@@ -65,13 +65,14 @@ TEST(Model, LayersInOrderAreTheModel) {
   for (const ModelSpec& spec : {specOf("mlp", {8, 4}, {81}, 3), specOf("cnn", {6}, {1, 9, 9}, 3),
                                 specOf("mlp", {}, {81}, 3)}) {
     auto model = makeModel(spec);
+    const auto named = model->named_parameters();
     at::Tensor x = images;
     size_t parameters = 0;
     for (const Layer& layer : model->layers()) {
       x = layer.forward(x);
       for (const auto& item : layer.module->named_parameters()) {
         // Every layer's parameters are the model's, under the layer's name.
-        const at::Tensor* mine = model->named_parameters().find(layer.name + "." + item.key());
+        const at::Tensor* mine = named.find(layer.name + "." + item.key());
         ASSERT_NE(mine, nullptr) << layer.name << "." << item.key();
         EXPECT_TRUE(mine->is_same(item.value()));
         ++parameters;
