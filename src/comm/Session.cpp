@@ -98,10 +98,6 @@ std::unique_ptr<Communicator> Session::makeCommunicatorFor(const c10::Device& de
   return std::make_unique<HostStagedCommunicator>(makeCpuCommunicator(), device);
 }
 
-std::string backendFlagName(Backend backend) {
-  return backend == Backend::kNccl ? "nccl" : "mpi";
-}
-
 void Session::limitWaits(std::chrono::milliseconds timeout, Watchdog::Handler onTimeout,
                          std::chrono::milliseconds holdBack) {
   watchdog_->arm(timeout, std::move(onTimeout), holdBack);

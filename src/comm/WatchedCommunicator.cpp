@@ -43,15 +43,23 @@ void WatchedCommunicator::allReduce(at::Tensor& tensor, ReduceOp op) {
   inner_->allReduce(tensor, op);
 }
 
-std::unique_ptr<PendingTransfer> WatchedCommunicator::startAllReduce(at::Tensor& tensor,
-                                                                     ReduceOp op) {
+// Starting can block too (NCCL connects to a peer on the first exchange with it), and so can
+// waiting: both run under the watchdog.
+std::unique_ptr<PendingTransfer> WatchedCommunicator::watchedStart(
+    const char* operation, int64_t bytes,
+    const std::function<std::unique_ptr<PendingTransfer>()>& start) {
   std::unique_ptr<PendingTransfer> started;
   {
-    const auto watch = watchdog_->watch("allreduce", bytesOf(tensor));
-    started = inner_->startAllReduce(tensor, op);
+    const auto watch = watchdog_->watch(operation, bytes);
+    started = start();
   }
-  return std::make_unique<WatchedTransfer>(std::move(started), watchdog_, "allreduce",
-                                           bytesOf(tensor));
+  return std::make_unique<WatchedTransfer>(std::move(started), watchdog_, operation, bytes);
+}
+
+std::unique_ptr<PendingTransfer> WatchedCommunicator::startAllReduce(at::Tensor& tensor,
+                                                                     ReduceOp op) {
+  return watchedStart("allreduce", bytesOf(tensor),
+                      [&] { return inner_->startAllReduce(tensor, op); });
 }
 
 at::Tensor WatchedCommunicator::reduceScatter(const at::Tensor& tensor, ReduceOp op) {
@@ -82,15 +90,8 @@ void WatchedCommunicator::recv(at::Tensor& tensor, int peer) {
 std::unique_ptr<PendingTransfer> WatchedCommunicator::startSendRecv(const at::Tensor& outgoing,
                                                                     int to, at::Tensor& incoming,
                                                                     int from) {
-  const int64_t bytes = bytesOf(outgoing) + bytesOf(incoming);
-  std::unique_ptr<PendingTransfer> started;
-  {
-    // Starting can block too: NCCL connects to a peer on the first exchange with it.
-    const auto watch = watchdog_->watch("point-to-point exchange", bytes);
-    started = inner_->startSendRecv(outgoing, to, incoming, from);
-  }
-  return std::make_unique<WatchedTransfer>(std::move(started), watchdog_, "point-to-point exchange",
-                                           bytes);
+  return watchedStart("point-to-point exchange", bytesOf(outgoing) + bytesOf(incoming),
+                      [&] { return inner_->startSendRecv(outgoing, to, incoming, from); });
 }
 
 void WatchedCommunicator::barrier() {

@@ -2,6 +2,7 @@
 // call that never returns ends the job after the timeout instead of hanging it.
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include "ringtrain/comm/Communicator.h"
@@ -30,6 +31,10 @@ class WatchedCommunicator final : public Communicator {
   void synchronize() override;
 
  private:
+  std::unique_ptr<PendingTransfer> watchedStart(
+      const char* operation, int64_t bytes,
+      const std::function<std::unique_ptr<PendingTransfer>()>& start);
+
   std::unique_ptr<Communicator> inner_;
   std::shared_ptr<Watchdog> watchdog_;
 };

@@ -223,26 +223,24 @@ void Reducer::startBucket(size_t bucket) {
   const bool packed = !adopts_[bucket];
   InFlight& flight = inFlight_[bucket];
   if (options_.compression == GradCompression::kNone) {
-    const comm::ReduceOp op = packed ? comm::ReduceOp::kSum : comm::ReduceOp::kAvg;
-    const auto algorithm =
-        comm::resolveAlgorithm(options_.algorithm, comm_, values.nbytes(), options_.ring);
-    if (algorithm == comm::AllReduceAlgorithm::kNative) {
-      flight.transfer = comm_.startAllReduce(values, op);
-    } else {
-      comm::allReduceWith(algorithm, comm_, values, op, options_.ring);
-    }
+    flight.transfer = startAllReduce(values, packed ? comm::ReduceOp::kSum : comm::ReduceOp::kAvg);
     return;
   }
   // Divided before narrowing, so that the sum over ranks stays in the 16-bit range.
   flight.wire = narrowForWire(values, packed ? 1.0f : 1.0f / static_cast<float>(comm_.size()),
                               options_.compression);
+  flight.transfer = startAllReduce(flight.wire, comm::ReduceOp::kSum);
+}
+
+// The backend's allreduce may still be running when this returns (NCCL); ringtrain's ring, which
+// the host drives, is done.
+std::unique_ptr<comm::PendingTransfer> Reducer::startAllReduce(at::Tensor& tensor,
+                                                               comm::ReduceOp op) {
   const auto algorithm =
-      comm::resolveAlgorithm(options_.algorithm, comm_, flight.wire.nbytes(), options_.ring);
-  if (algorithm == comm::AllReduceAlgorithm::kNative) {
-    flight.transfer = comm_.startAllReduce(flight.wire, comm::ReduceOp::kSum);
-  } else {
-    comm::allReduceWith(algorithm, comm_, flight.wire, comm::ReduceOp::kSum, options_.ring);
-  }
+      comm::resolveAlgorithm(options_.algorithm, comm_, tensor.nbytes(), options_.ring);
+  if (algorithm == comm::AllReduceAlgorithm::kNative) return comm_.startAllReduce(tensor, op);
+  comm::allReduceWith(algorithm, comm_, tensor, op, options_.ring);
+  return nullptr;
 }
 
 void Reducer::finishBucket(size_t bucket) {

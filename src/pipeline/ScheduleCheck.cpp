@@ -14,6 +14,10 @@ struct Transfer {
   int to;
   Payload payload;
   int microBatch;
+  bool operator==(const Transfer& other) const {
+    return std::tie(from, to, payload, microBatch) ==
+           std::tie(other.from, other.to, other.payload, other.microBatch);
+  }
   bool operator<(const Transfer& other) const {
     return std::tie(from, to, payload, microBatch) <
            std::tie(other.from, other.to, other.payload, other.microBatch);
@@ -141,8 +145,7 @@ ScheduleReport checkSchedule(const std::vector<StageSchedule>& schedules, int mi
     if (next[partner] >= schedules[partner].size()) return false;
     const Action& theirs = schedules[partner][next[partner]];
     const auto held = weSend ? receivesOf(theirs, partner) : sendsOf(theirs, partner);
-    return std::any_of(held.begin(), held.end(),
-                       [&](const Transfer& t) { return !(t < transfer) && !(transfer < t); });
+    return std::find(held.begin(), held.end(), transfer) != held.end();
   };
 
   for (bool progressed = true; progressed;) {

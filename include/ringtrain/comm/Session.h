@@ -17,7 +17,6 @@ namespace ringtrain::comm {
 // What reduces the tensors of the training device: MPI (for CUDA tensors, through host memory) or
 // NCCL (CUDA tensors only).
 enum class Backend { kMpi, kNccl };
-std::string backendFlagName(Backend backend);
 
 class Session {
  public:

@@ -102,6 +102,7 @@ class Reducer {
   // A bucket's allreduce in two halves, so that on GPUs it can run while backward goes on.
   void startBucket(size_t bucket);
   void finishBucket(size_t bucket);
+  std::unique_ptr<comm::PendingTransfer> startAllReduce(at::Tensor& tensor, comm::ReduceOp op);
   void reduceBucket(size_t bucket);
   void attachGradient(size_t parameter);
   void adoptGradient(size_t parameter, size_t bucket);
