@@ -2,7 +2,9 @@
 //
 // Map of the code (one folder per concern; dependencies point down this list):
 //   cli/       subcommands and flags                      -> train, data, comm, platform
-//   train/     the training loop, outputs, LR schedule    -> ddp, checkpoint, models, data, io
+//   train/     the training loop, outputs, LR schedule, pipeline mode in the loop
+//                                                         -> ddp, pipeline, checkpoint, models,
+//                                                         data, io
 //   checkpoint/ checkpoint directories (files, checksums)
 //   ddp/       parameter sync, gradient buckets, reducer  -> comm
 //   pipeline/  schedules, their checker, partitioning, the stage runtime -> comm, models
@@ -26,7 +28,8 @@ namespace {
 void printUsage(std::ostream& out) {
   out << "usage: ringtrain <command> [flags]\n\n"
          "commands:\n"
-         "  train       train a model, data-parallel over the ranks started by mpirun\n"
+         "  train       train a model over the ranks started by mpirun: data-parallel,\n"
+         "              pipelined (--pipeline-stages) or both\n"
          "  shard-plan  print which sample indices each rank reads in an epoch (JSON)\n"
          "  pipeline-plan  print a pipeline schedule per stage, checked, with its bubble (JSON)\n"
          "  bench-comm  measure allreduce bandwidth (native and ring) over message sizes\n"

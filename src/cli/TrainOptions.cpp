@@ -13,7 +13,8 @@ namespace {
 cxxopts::Options trainOptions() {
   cxxopts::Options options("ringtrain train",
                            "Data-parallel training: run one process per GPU (or 2+ on CPU) under "
-                           "mpirun; every rank trains on its shard and gradients are averaged.");
+                           "mpirun; every rank trains on its shard and gradients are averaged. "
+                           "With --pipeline-stages, the model's layers are split over ranks too.");
   const auto text = [](const char* fallback) {
     return cxxopts::value<std::string>()->default_value(fallback);
   };
@@ -91,6 +92,21 @@ cxxopts::Options trainOptions() {
                             "end the job when one communication call has waited this many "
                             "seconds for the other ranks (0: wait forever)",
                             text("300"), "S");
+  options.add_options("Pipeline")(
+      "pipeline-stages",
+      "split the model's layers over P ranks; the world is P x D (D data-parallel replicas of "
+      "the pipeline, rank = stage x D + replica)",
+      text("1"), "P")("micro-batches",
+                      "pipeline micro-batches per batch (dividing --batch-size; default: the "
+                      "largest divisor of the batch up to 4 x P)",
+                      text("auto"), "M")(
+      "schedule", "pipeline schedule: 1f1b (at most P micro-batches held per stage) or gpipe",
+      text("1f1b"), "NAME")("partition",
+                            "layers per stage: params (balance parameter counts), uniform, or "
+                            "explicit:N1,N2,... (one count per stage)",
+                            text("params"), "HOW")(
+      "pipeline-check-messages",
+      "send a header with every activation and gradient and stop on any mismatch (debugging)");
   options.add_options("Checkpoints")(
       "checkpoint-dir", "where checkpoints go (default: <output-dir>/checkpoints)", text(""),
       "DIR")("checkpoint-every", "write a checkpoint every N optimizer steps (0: never)", text("0"),
@@ -117,8 +133,9 @@ ParsedTrainOptions parseTrainOptions(int argc, char** argv) {
   ParsedTrainOptions parsed;
   if (result.count("help")) {
     parsed.help = true;
-    parsed.helpText = options.help({"Data", "Model", "Schedule", "Optimizer",
-                                    "Gradient communication", "Checkpoints", "Runtime and output"});
+    parsed.helpText =
+        options.help({"Data", "Model", "Schedule", "Optimizer", "Gradient communication",
+                      "Pipeline", "Checkpoints", "Runtime and output"});
     return parsed;
   }
 
@@ -204,6 +221,24 @@ ParsedTrainOptions parseTrainOptions(int argc, char** argv) {
       commTimeout >= 0 && commTimeout <= 7 * 24 * 3600,
       "--comm-timeout must be between 0 and 604800 seconds (got " << str("comm-timeout") << ")");
   parsed.commTimeout = std::chrono::milliseconds(std::llround(commTimeout * 1000));
+
+  const int64_t stages = integer("pipeline-stages");
+  RINGTRAIN_USER_CHECK(stages >= 1 && stages <= 1024,
+                       "--pipeline-stages must be between 1 and 1024");
+  c.pipeline.stages = static_cast<int>(stages);
+  if (str("micro-batches") != "auto") {
+    const int64_t microBatches = integer("micro-batches");
+    RINGTRAIN_USER_CHECK(microBatches >= 1 && microBatches <= 4096,
+                         "--micro-batches must be auto or between 1 and 4096");
+    c.pipeline.microBatches = static_cast<int>(microBatches);
+  }
+  c.pipeline.schedule = pipeline::parseScheduleKind("schedule", str("schedule"));
+  c.pipeline.partition = pipeline::parsePartition("partition", str("partition"));
+  c.pipeline.checkMessages = has("pipeline-check-messages");
+  RINGTRAIN_USER_CHECK(stages > 1 || (!has("micro-batches") && !has("schedule") &&
+                                      !has("partition") && !has("pipeline-check-messages")),
+                       "--micro-batches, --schedule, --partition and --pipeline-check-messages "
+                       "need --pipeline-stages 2 or more");
 
   c.device = parseChoice("device", str("device"), {"auto", "cpu", "cuda"});
   c.backend = parseChoice("backend", str("backend"), {"auto", "mpi", "nccl"});

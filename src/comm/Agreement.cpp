@@ -43,4 +43,20 @@ std::string broadcastString(Communicator& control, const std::string& text, int 
                      static_cast<size_t>(bytes.numel()));
 }
 
+void sendString(Communicator& control, const std::string& text, int peer) {
+  control.send(at::full({1}, static_cast<int64_t>(text.size()), at::kLong), peer);
+  at::Tensor bytes = at::empty({static_cast<int64_t>(text.size())}, at::kByte);
+  if (!text.empty()) std::memcpy(bytes.data_ptr(), text.data(), text.size());
+  control.send(bytes, peer);
+}
+
+std::string receiveString(Communicator& control, int peer) {
+  at::Tensor length = at::empty({1}, at::kLong);
+  control.recv(length, peer);
+  at::Tensor bytes = at::empty({length.item<int64_t>()}, at::kByte);
+  control.recv(bytes, peer);
+  return std::string(static_cast<const char*>(bytes.data_ptr()),
+                     static_cast<size_t>(bytes.numel()));
+}
+
 }  // namespace ringtrain::comm

@@ -94,12 +94,22 @@ int byteCount(const at::Tensor& tensor) {
   return static_cast<int>(tensor.nbytes());
 }
 
+// requests()[0] receives (from `from`, `bytes` expected), requests()[1] sends; either may be
+// left null.
 class MpiTransfer final : public PendingTransfer {
  public:
+  MpiTransfer() = default;
+  MpiTransfer(int from, int bytes) : from_(from), bytes_(bytes) {}
   void wait() override {
     if (done_) return;
-    MPI_CHECK(MPI_Waitall(2, requests_, MPI_STATUSES_IGNORE));
+    MPI_Status statuses[2];
+    MPI_CHECK(MPI_Waitall(2, requests_, statuses));
     done_ = true;
+    if (from_ < 0) return;
+    int received = 0;
+    MPI_CHECK(MPI_Get_count(&statuses[0], MPI_BYTE, &received));
+    RINGTRAIN_CHECK(received == bytes_, "receive from rank " << from_ << " got " << received
+                                                             << " bytes, expected " << bytes_);
   }
   ~MpiTransfer() override {
     if (!done_) MPI_Waitall(2, requests_, MPI_STATUSES_IGNORE);
@@ -108,6 +118,8 @@ class MpiTransfer final : public PendingTransfer {
 
  private:
   MPI_Request requests_[2] = {MPI_REQUEST_NULL, MPI_REQUEST_NULL};
+  int from_ = -1;
+  int bytes_ = 0;
   bool done_ = false;
 };
 
@@ -257,11 +269,29 @@ std::unique_ptr<PendingTransfer> MpiCommunicator::startSendRecv(const at::Tensor
   checkCpuContiguous(incoming, "startSendRecv");
   checkPeer(to, topology_);
   checkPeer(from, topology_);
-  auto transfer = std::make_unique<MpiTransfer>();
+  auto transfer = std::make_unique<MpiTransfer>(from, byteCount(incoming));
   MPI_CHECK(MPI_Irecv(incoming.data_ptr(), byteCount(incoming), MPI_BYTE, from, kPointToPointTag,
                       comm_, &transfer->requests()[0]));
   MPI_CHECK(MPI_Isend(outgoing.data_ptr(), byteCount(outgoing), MPI_BYTE, to, kPointToPointTag,
                       comm_, &transfer->requests()[1]));
+  return transfer;
+}
+
+std::unique_ptr<PendingTransfer> MpiCommunicator::startSend(const at::Tensor& tensor, int peer) {
+  checkCpuContiguous(tensor, "startSend");
+  checkPeer(peer, topology_);
+  auto transfer = std::make_unique<MpiTransfer>();
+  MPI_CHECK(MPI_Isend(tensor.data_ptr(), byteCount(tensor), MPI_BYTE, peer, kPointToPointTag, comm_,
+                      &transfer->requests()[1]));
+  return transfer;
+}
+
+std::unique_ptr<PendingTransfer> MpiCommunicator::startRecv(at::Tensor& tensor, int peer) {
+  checkCpuContiguous(tensor, "startRecv");
+  checkPeer(peer, topology_);
+  auto transfer = std::make_unique<MpiTransfer>(peer, byteCount(tensor));
+  MPI_CHECK(MPI_Irecv(tensor.data_ptr(), byteCount(tensor), MPI_BYTE, peer, kPointToPointTag, comm_,
+                      &transfer->requests()[0]));
   return transfer;
 }
 

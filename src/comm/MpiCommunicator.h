@@ -33,6 +33,9 @@ class MpiCommunicator final : public Communicator {
   void recv(at::Tensor& tensor, int peer) override;
   std::unique_ptr<PendingTransfer> startSendRecv(const at::Tensor& outgoing, int to,
                                                  at::Tensor& incoming, int from) override;
+  std::unique_ptr<PendingTransfer> startSend(const at::Tensor& tensor, int peer) override;
+  std::unique_ptr<PendingTransfer> startRecv(at::Tensor& tensor, int peer) override;
+  bool asynchronousPointToPoint() const override { return true; }
   void barrier() override;
   std::unique_ptr<Communicator> split(int color, int key) override;
 

@@ -94,6 +94,15 @@ std::unique_ptr<PendingTransfer> WatchedCommunicator::startSendRecv(const at::Te
                       [&] { return inner_->startSendRecv(outgoing, to, incoming, from); });
 }
 
+std::unique_ptr<PendingTransfer> WatchedCommunicator::startSend(const at::Tensor& tensor,
+                                                                int peer) {
+  return watchedStart("send", bytesOf(tensor), [&] { return inner_->startSend(tensor, peer); });
+}
+
+std::unique_ptr<PendingTransfer> WatchedCommunicator::startRecv(at::Tensor& tensor, int peer) {
+  return watchedStart("receive", bytesOf(tensor), [&] { return inner_->startRecv(tensor, peer); });
+}
+
 void WatchedCommunicator::barrier() {
   const auto watch = watchdog_->watch("barrier", 0);
   inner_->barrier();

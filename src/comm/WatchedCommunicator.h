@@ -26,6 +26,9 @@ class WatchedCommunicator final : public Communicator {
   void recv(at::Tensor& tensor, int peer) override;
   std::unique_ptr<PendingTransfer> startSendRecv(const at::Tensor& outgoing, int to,
                                                  at::Tensor& incoming, int from) override;
+  std::unique_ptr<PendingTransfer> startSend(const at::Tensor& tensor, int peer) override;
+  std::unique_ptr<PendingTransfer> startRecv(at::Tensor& tensor, int peer) override;
+  bool asynchronousPointToPoint() const override { return inner_->asynchronousPointToPoint(); }
   void barrier() override;
   std::unique_ptr<Communicator> split(int color, int key) override;
   void synchronize() override;

@@ -1,8 +1,11 @@
 // The training job, top to bottom:
 // clang-format off
-//   setUp()            every rank: flags, data, model, optimizer; all succeed or fail together
+//   setUp()            every rank: flags, data, model; all succeed or fail together
+//   setUpStages()      what this rank trains (the whole model, or its pipeline stage: see
+//                      PipelineParallel.h), its optimizer and its reducer
 //   resume             rank 0's checkpoint, if --resume finds one, restored on every rank
-//   synchronize        same parameter names and shapes everywhere, then rank 0's values
+//   synchronize        same parameter names and shapes everywhere, then rank 0's values (each
+//                      stage's replica 0's in a pipeline)
 //   TRAINING SECTION   per optimizer step: micro-batches forward/backward (the reducer averages
 //                      gradients bucket by bucket), clip, finiteness check, learning rate,
 //                      optimizer step; then a checkpoint when due or when a stop was agreed
@@ -39,6 +42,7 @@
 #include "ringtrain/train/ModelFile.h"
 #include "ringtrain/train/NonFinite.h"
 #include "ringtrain/train/Optimizer.h"
+#include "ringtrain/train/PipelineParallel.h"
 #include "ringtrain/train/RunLog.h"
 #include "ringtrain/train/StreamedEpoch.h"
 #include "ringtrain/train/TrainingData.h"
@@ -58,8 +62,10 @@ constexpr int64_t kUnknownSteps = std::numeric_limits<int64_t>::max();
 
 std::string describeLayout(const nlohmann::json& layout) {
   std::ostringstream text;
-  text << layout.value("world_size", 0) << " ranks, batch " << layout.value("batch_size", 0)
-       << ", accumulation " << layout.value("grad_accum", 0);
+  text << layout.value("world_size", 0) << " ranks";
+  if (layout.contains("pipeline_stages")) text << " in " << layout["pipeline_stages"] << " stages";
+  text << ", batch " << layout.value("batch_size", 0) << ", accumulation "
+       << layout.value("grad_accum", 0);
   return text.str();
 }
 
@@ -79,6 +85,16 @@ void validateConfig(const TrainConfig& config) {
   RINGTRAIN_USER_CHECK(config.logEvery > 0, "--log-every must be positive");
   RINGTRAIN_USER_CHECK(!config.outputDir.empty(), "--output-dir must not be empty");
   RINGTRAIN_USER_CHECK(config.checkpointEvery >= 0, "--checkpoint-every must not be negative");
+  RINGTRAIN_USER_CHECK(config.pipeline.stages == 1 || config.sharding == DataSharding::kGlobal,
+                       "--pipeline-stages needs --data-sharding global: the stages of a "
+                       "pipeline must read the same samples");
+}
+
+// Every micro-batch of a pipeline has the same shape, so a batch left incomplete at the end of
+// an epoch is dropped.
+TrainConfig withPipelineDefaults(TrainConfig config) {
+  if (config.pipeline.stages > 1) config.dropLast = true;
+  return config;
 }
 
 ddp::ReducerOptions resolveReducerOptions(const ddp::ReducerOptions& requested,
@@ -104,7 +120,7 @@ class Trainer {
  public:
   Trainer(const TrainConfig& config, const Communicators& communicators,
           const platform::Placement& placement)
-      : config_(config),
+      : config_(withPipelineDefaults(config)),
         reducerOptions_(resolveReducerOptions(config.reducer, placement)),
         control_(communicators.control),
         host_(communicators.host),
@@ -114,6 +130,8 @@ class Trainer {
   RunSummary run() {
     const auto start = Clock::now();
     comm::runOnAllRanks(control_, [&] { setUp(); });
+    // Apart from setUp(), whose work is local: the pipeline's communicators are collective.
+    comm::runOnAllRanks(control_, [&] { setUpStages(); });
     const std::optional<checkpoint::Checkpoint> resumed = checkpointer_->share();
     if (resumed) {
       comm::runOnAllRanks(control_, [&] {
@@ -121,7 +139,14 @@ class Trainer {
         const int64_t bound = hostSharded() || !trainingData_.train
                                   ? std::numeric_limits<int64_t>::max()
                                   : trainingData_.train->size();
-        start_ = checkpointer_->restore(*resumed, bound, *model_, *optimizer_);
+        if (pipeline_) {
+          // Checkpoints hold the whole model's optimizer, as a data-parallel run writes it.
+          const auto whole = wholeModelOptimizer();
+          start_ = checkpointer_->restore(*resumed, bound, *model_, *whole);
+          pipeline_->takeStageState(*whole, *optimizer_);
+        } else {
+          start_ = checkpointer_->restore(*resumed, bound, *model_, *optimizer_);
+        }
         scaler_.restore(start_.lossScaler);
         resumedFrom_ = resumed->path;
       });
@@ -129,8 +154,9 @@ class Trainer {
     }
     if (hostSharded()) checkHostsAlike();
     planSteps();
-    ddp::verifySameParameters(control_, parameters_);
-    ddp::broadcastParameters(data_, parameters_);
+    // A stage's replicas start from its replica 0's values, as data-parallel ranks from rank 0's.
+    ddp::verifySameParameters(pipeline_ ? pipeline_->replicaControl() : control_, parameters_);
+    ddp::broadcastParameters(pipeline_ ? pipeline_->replicas() : data_, parameters_);
     announce();
 
     double trainingSeconds = 0;
@@ -160,9 +186,14 @@ class Trainer {
   std::string trainSource() const {
     return trainingData_.train ? trainingData_.train->source() : config_.trainSpec;
   }
-  // The ranks that deal out the training samples between them, and this rank's place among them.
-  int sharers() const { return hostSharded() ? control_.topology().localSize : control_.size(); }
-  int sharerRank() const { return hostSharded() ? control_.topology().localRank : control_.rank(); }
+  // The ranks that deal out the training samples between them, and this rank's place among them:
+  // a pipeline's stages read the same samples.
+  int sharers() const { return hostSharded() ? control_.topology().localSize : grid_.replicas; }
+  int sharerRank() const {
+    return hostSharded() ? control_.topology().localRank : grid_.replicaOf(control_.rank());
+  }
+  // Model replicas: ranks, or whole pipelines.
+  int dataReplicas() const { return grid_.replicas; }
   // With host-sharded data, hosts hold different numbers of samples; every rank takes the
   // fewest micro-batches any rank can, so none waits in a collective for one that ran out.
   int64_t agreedMin(int64_t mine) {
@@ -225,8 +256,11 @@ class Trainer {
 
   void setUp() {
     validateConfig(config_);
-    const int world = control_.size();
+    grid_ = pipeline::PipelineGrid::forWorld(control_.size(), config_.pipeline.stages);
     trainingData_ = loadTrainingData(config_, sharers());
+    RINGTRAIN_USER_CHECK(!pipelined() || trainingData_.train,
+                         "--pipeline-stages does not read streams (pipe:): every stage must "
+                         "see the same batches");
 
     modelSpec_ = config_.model;
     // A stream's samples must have the validation set's shape.
@@ -235,25 +269,59 @@ class Trainer {
     modelSpec_.numClasses = trainingData_.numClasses;
     at::manual_seed(config_.seed);
     model_ = models::makeModel(modelSpec_);
-    // Only rank 0's values matter: they are broadcast to the others.
-    if (!config_.initFrom.empty() && isRankZero()) loadInitialWeights(config_.initFrom, *model_);
-    model_->to(device_);
-    for (const auto& item : model_->named_parameters())
-      parameters_.emplace_back(item.key(), item.value());
-
-    schedule_.baseLr = config_.scaleLr ? config_.lr * world : config_.lr;
-    schedule_.shape = config_.lrShape;
-    schedule_.warmupSteps = config_.warmupSteps;
-    for (const auto& [name, tensor] : parameters_) parameterTensors_.push_back(tensor);
-    // Every step sets its own learning rate; this one is a placeholder.
-    optimizer_ = makeOptimizer(config_, parameterTensors_, schedule_.baseLr);
-    reducer_ = std::make_unique<ddp::Reducer>(data_, parameters_, reducerOptions_);
-
+    // Only the values of rank 0 (of each stage's replica 0 in a pipeline) matter: they are
+    // broadcast to the others.
+    if (!config_.initFrom.empty() && (isRankZero() || pipelined())) {
+      loadInitialWeights(config_.initFrom, *model_);
+    }
     if (isRankZero()) ensureWritableDirectory(config_.outputDir, "--output-dir");
     log_ = std::make_unique<RunLog>(isRankZero(), outputPath("metrics.jsonl"),
                                     showProgressBar(config_.progress));
     checkpointer_ = std::make_unique<Checkpointer>(config_, control_, runIdentity());
     checkpointer_->locate(*log_);
+  }
+
+  bool pipelined() const { return config_.pipeline.stages > 1; }
+
+  // The parameters this rank trains (the whole model, or its pipeline stage's), their optimizer
+  // and their reducer.
+  void setUpStages() {
+    if (pipelined()) {
+      // The stage moves its own layers to the device; the rest of the model stays on the CPU,
+      // where rank 0 assembles the whole model for checkpoints and model.safetensors.
+      pipeline_ = std::make_unique<PipelineParallel>(config_, *model_, modelSpec_.inputShape,
+                                                     control_, data_, device_);
+      parameters_ = pipeline_->parameters();
+    } else {
+      model_->to(device_);
+      for (const auto& item : model_->named_parameters())
+        parameters_.emplace_back(item.key(), item.value());
+    }
+    schedule_.baseLr = config_.scaleLr ? config_.lr * dataReplicas() : config_.lr;
+    schedule_.shape = config_.lrShape;
+    schedule_.warmupSteps = config_.warmupSteps;
+    for (const auto& [name, tensor] : parameters_) parameterTensors_.push_back(tensor);
+    // Every step sets its own learning rate; this one is a placeholder.
+    optimizer_ = makeOptimizer(config_, parameterTensors_, schedule_.baseLr);
+    reducer_ = std::make_unique<ddp::Reducer>(pipeline_ ? pipeline_->replicas() : data_,
+                                              parameters_, reducerOptions_);
+  }
+
+  // Over every parameter of the model, as a data-parallel run's optimizer: what checkpoints hold.
+  std::unique_ptr<torch::optim::Optimizer> wholeModelOptimizer() const {
+    return makeOptimizer(config_, model_->parameters(), schedule_.baseLr);
+  }
+
+  // Collective. A pipeline's stages first hand their parts of the model, and with
+  // `withOptimizer` their optimizer state, to rank 0.
+  void gatherModel(bool withOptimizer) {
+    if (!pipeline_) return;
+    if (withOptimizer && isRankZero() && !wholeOptimizer_) wholeOptimizer_ = wholeModelOptimizer();
+    pipeline_->gatherToRankZero(*model_, withOptimizer ? optimizer_.get() : nullptr,
+                                withOptimizer ? wholeOptimizer_.get() : nullptr);
+  }
+  torch::optim::Optimizer& optimizerToSave() {
+    return pipeline_ && isRankZero() ? *wholeOptimizer_ : *optimizer_;
   }
 
   // The run's length, once its starting point is known: the rest of the starting epoch (which
@@ -313,9 +381,11 @@ class Trainer {
 
   // How the data was split into steps: may differ between a checkpoint and the run resuming it.
   nlohmann::json layout() const {
-    return {{"world_size", control_.size()},
-            {"batch_size", config_.batchSize},
-            {"grad_accum", config_.gradAccum}};
+    nlohmann::json layout{{"world_size", control_.size()},
+                          {"batch_size", config_.batchSize},
+                          {"grad_accum", config_.gradAccum}};
+    if (pipelined()) layout["pipeline_stages"] = config_.pipeline.stages;
+    return layout;
   }
 
   // What a checkpoint must share with this run to be resumed from: the model, the data and the
@@ -343,7 +413,7 @@ class Trainer {
 
   void announce() {
     int64_t parameterCount = 0;
-    for (const auto& [name, tensor] : parameters_) parameterCount += tensor.numel();
+    for (const at::Tensor& tensor : model_->parameters()) parameterCount += tensor.numel();
     const int world = control_.size();
     std::ostringstream line;
     line << "ringtrain: " << world << " rank(s), device " << device_ << ", backend "
@@ -360,13 +430,17 @@ class Trainer {
          << "  " << epochsToRun_ << " epoch(s) x "
          << (trainingData_.train ? std::to_string(stepsPerEpoch_) + " steps"
                                  : std::string("as many steps as each stream holds"))
-         << ", global batch " << config_.batchSize * config_.gradAccum * world << ", lr "
+         << ", global batch " << config_.batchSize * config_.gradAccum * dataReplicas() << ", lr "
          << schedule_.baseLr << ", precision " << precisionName(config_.precision)
          << (scaler_.enabled() ? " (dynamic loss scaling from " +
                                      std::to_string(static_cast<int64_t>(scaler_.scale())) + ")"
                                : std::string())
-         << "\n  gradients: " << describeReducer() << "\n  output " << config_.outputDir
-         << "\n  checkpoints: ";
+         << "\n  gradients" << (pipeline_ ? " of stage 0" : "") << ": " << describeReducer();
+    if (pipeline_) {
+      line << "\n  pipeline: " << pipeline_->describe()
+           << "; an epoch's incomplete last batch is dropped";
+    }
+    line << "\n  output " << config_.outputDir << "\n  checkpoints: ";
     if (checkpointer_->writes()) {
       line << "every " << config_.checkpointEvery << " steps into " << checkpointer_->directory()
            << " (newest " << config_.checkpointKeep << " kept)";
@@ -433,7 +507,7 @@ class Trainer {
 
   // ---------------------------------- TRAINING SECTION BEGIN ----------------------------------
   void trainEpoch(int64_t epoch, int64_t firstSample) {
-    const int world = control_.size();
+    const int replicas = dataReplicas();
     const std::unique_ptr<EpochInput> input = openEpoch(epoch, firstSample);
     // Steps of this epoch that came before, as this run would count them: for the progress bar.
     const std::optional<int64_t> stepsLeft = input->stepsLeft();
@@ -446,33 +520,13 @@ class Trainer {
       const int64_t microBatches = input->beginStep();
       if (microBatches == 0) break;
       reducer_->zeroGradients();
-      at::Tensor stepLoss = at::zeros({1}, at::TensorOptions().device(device_));
       int64_t stepSamples = 0;
-      for (int64_t m = 0; m < microBatches; ++m) {
-        const data::Batch batch = input->nextMicroBatch();
-        // Pinned batches copy while the device works on what came before.
-        const bool asynchronous = batch.features.is_pinned();
-        at::Tensor logits;
-        {
-          const AutocastScope autocast(config_.precision, device_.type());
-          logits = model_->forward(batch.features.to(device_, asynchronous));
-        }
-        const at::Tensor loss =
-            at::cross_entropy_loss(logits.to(at::kFloat), batch.labels.to(device_, asynchronous));
-        reducer_->prepareForBackward(/*synchronize=*/m + 1 == microBatches);
-        const double share = static_cast<double>(microBatches);
-        (scaler_.enabled() ? loss * (scaler_.scale() / share) : loss / share).backward();
-        stepLoss += loss.detach();
-        stepSamples += batch.labels.size(0);
+      StepOutcome outcome;
+      if (pipeline_) {
+        outcome = pipelineStep(*input, microBatches, stepSamples);
+      } else {
+        outcome = dataParallelStep(*input, microBatches, stepSamples);
       }
-      // Whether any rank was asked to stop travels with the loss, in the allreduce every step
-      // makes anyway.
-      const at::Tensor stopVote =
-          at::full({1}, platform::stopSignalReceived() != 0 ? 1.0 : 0.0, stepLoss.options());
-      const at::Tensor reduced = reducer_->finishBackward(
-          at::cat({stepLoss / static_cast<double>(microBatches), stopVote}));
-      scaler_.unscale(parameterTensors_);
-      const StepOutcome outcome = inspect(reduced);
       const double lr = learningRateAt(schedule_, step_);
       if (!outcome.problem) {
         scaler_.record(false);
@@ -493,8 +547,8 @@ class Trainer {
         windowLoss_ += outcome.loss;
         ++windowSteps_;
       }
-      windowSamples_ += stepSamples * world;
-      globalSamples_ += static_cast<double>(stepSamples * world);
+      windowSamples_ += stepSamples * replicas;
+      globalSamples_ += static_cast<double>(stepSamples * replicas);
       if (log_->showsProgress() && windowSteps_ > 0 && stepsLeft) {
         log_->progress(epoch + 1, epochsToRun_, stepsBefore + stepHere + 1,
                        stepsBefore + *stepsLeft, windowLoss_ / windowSteps_);
@@ -503,8 +557,9 @@ class Trainer {
       if (outcome.stopVoted) stopRequested_ = true;
       if (step_ % config_.logEvery == 0 || finished()) logTraining(epoch, lr);
       if (checkpointer_->dueAfter(step_) || stopRequested_) {
+        gatherModel(/*withOptimizer=*/true);
         checkpointer_->save({step_, epoch, input->position(), layout(), scaler_.state()}, *model_,
-                            *optimizer_, *log_);
+                            optimizerToSave(), *log_);
       }
       if (stopRequested_) announceStop();
     }
@@ -518,6 +573,81 @@ class Trainer {
     bool stopVoted = false;
     std::optional<std::string> problem;  // what was not finite
   };
+
+  // Forward and backward of a step's micro-batches on the whole model; gradients averaged over
+  // the ranks by the reducer. Counts the samples read into `stepSamples`.
+  StepOutcome dataParallelStep(EpochInput& input, int64_t microBatches, int64_t& stepSamples) {
+    at::Tensor stepLoss = at::zeros({1}, at::TensorOptions().device(device_));
+    for (int64_t m = 0; m < microBatches; ++m) {
+      const data::Batch batch = input.nextMicroBatch();
+      // Pinned batches copy while the device works on what came before.
+      const bool asynchronous = batch.features.is_pinned();
+      at::Tensor logits;
+      {
+        const AutocastScope autocast(config_.precision, device_.type());
+        logits = model_->forward(batch.features.to(device_, asynchronous));
+      }
+      const at::Tensor loss =
+          at::cross_entropy_loss(logits.to(at::kFloat), batch.labels.to(device_, asynchronous));
+      reducer_->prepareForBackward(/*synchronize=*/m + 1 == microBatches);
+      const double share = static_cast<double>(microBatches);
+      (scaler_.enabled() ? loss * (scaler_.scale() / share) : loss / share).backward();
+      stepLoss += loss.detach();
+      stepSamples += batch.labels.size(0);
+    }
+    // Whether any rank was asked to stop travels with the loss, in the allreduce every step
+    // makes anyway.
+    const at::Tensor stopVote =
+        at::full({1}, platform::stopSignalReceived() != 0 ? 1.0 : 0.0, stepLoss.options());
+    const at::Tensor reduced =
+        reducer_->finishBackward(at::cat({stepLoss / static_cast<double>(microBatches), stopVote}));
+    scaler_.unscale(parameterTensors_);
+    return inspect(reduced);
+  }
+
+  // The same step through this rank's pipeline stage: each micro-batch of the data-parallel
+  // sense (a batch of --batch-size) is cut into the pipeline's micro-batches. The loss lives on
+  // the last stage, the gradients on every stage, so one allreduce over all ranks gathers the
+  // loss, the stop vote and the squared gradient norm.
+  StepOutcome pipelineStep(EpochInput& input, int64_t microBatches, int64_t& stepSamples) {
+    double stepLoss = 0;
+    const double scale = scaler_.enabled() ? scaler_.scale() : 1.0;
+    for (int64_t m = 0; m < microBatches; ++m) {
+      const data::Batch batch = input.nextMicroBatch();
+      const bool lastMicroBatch = m + 1 == microBatches;
+      const double samples = static_cast<double>(batch.labels.size(0) * microBatches);
+      stepLoss += pipeline_->train(batch, scale / samples, [&](bool lastBackward) {
+        reducer_->prepareForBackward(/*synchronize=*/lastMicroBatch && lastBackward);
+      }) / scale;
+      stepSamples += batch.labels.size(0);
+    }
+    const at::TensorOptions options = at::TensorOptions().device(device_).dtype(at::kDouble);
+    reducer_->finishBackward(at::zeros({0}, options));
+    scaler_.unscale(parameterTensors_);
+    std::vector<at::Tensor> gradients;
+    for (const at::Tensor& parameter : parameterTensors_) {
+      if (parameter.grad().defined()) gradients.push_back(parameter.grad());
+    }
+    const at::Tensor squares =
+        gradients.empty()
+            ? at::zeros({}, options)
+            : at::stack(at::_foreach_norm(gradients, 2)).to(at::kDouble).square().sum();
+    at::Tensor totals = at::stack(
+        {at::scalar_tensor(pipeline_->lastStage() ? stepLoss : 0.0, options),
+         at::scalar_tensor(platform::stopSignalReceived() != 0 ? 1.0 : 0.0, options), squares});
+    data_.allReduce(totals, comm::ReduceOp::kSum);
+    const at::Tensor host = totals.cpu();
+    // Each stage's replicas hold the same reduced gradients and the same loss.
+    const double replicas = dataReplicas();
+    const double loss = host[0].item<double>() / replicas;
+    const double norm = std::sqrt(host[2].item<double>() / replicas);
+    if (config_.clipGradNorm > 0 && std::isfinite(norm)) {
+      // As torch::nn::utils::clip_grad_norm_ does, with the norm over all stages.
+      const double factor = config_.clipGradNorm / (norm + 1e-6);
+      if (factor < 1) at::_foreach_mul_(gradients, factor);
+    }
+    return {loss, host[1].item<double>() > 0, nonFiniteProblem(loss, norm)};
+  }
 
   // Where the host waits for the device each step: the loss, the stop vote and whether the
   // gradients are finite are needed before the update.
@@ -597,12 +727,17 @@ class Trainer {
     for (int64_t b = 0; b < batches.batches(); ++b) {
       const data::Batch batch = batches.next();
       const bool asynchronous = batch.features.is_pinned();
-      const at::Tensor labels = batch.labels.to(device_, asynchronous);
       at::Tensor logits;
-      {
+      if (pipeline_) {
+        // Only the last stage sees the model's output; the others pass activations on.
+        logits = pipeline_->evaluate(batch);
+        if (!logits.defined()) continue;
+      } else {
         const AutocastScope autocast(config_.precision, device_.type());
-        logits = model_->forward(batch.features.to(device_, asynchronous)).to(at::kFloat);
+        logits = model_->forward(batch.features.to(device_, asynchronous));
       }
+      logits = logits.to(at::kFloat);
+      const at::Tensor labels = batch.labels.to(device_, asynchronous);
       totals[0] += at::cross_entropy_loss(logits, labels, {}, at::Reduction::Sum);
       totals[1] += logits.argmax(1).eq(labels).sum();
       totals[2] += static_cast<double>(batch.labels.size(0));
@@ -631,6 +766,9 @@ class Trainer {
     summary_.trainingCpuSeconds = worst[2].item<double>();
     summary_.heapFreeMib = worst[3].item<double>();
     summary_.inputWaitSeconds = worst[4].item<double>();
+    const nlohmann::ordered_json pipelineReport =
+        pipeline_ ? pipeline_->report(control_) : nlohmann::ordered_json();
+    gatherModel(/*withOptimizer=*/false);
     if (!isRankZero()) return;
     saveModel(outputPath("model.safetensors"), *model_, modelSpec_);
     ordered_json summary{
@@ -656,7 +794,7 @@ class Trainer {
          trainingData_.train ? nlohmann::json(trainingData_.train->size()) : nlohmann::json()},
         {"val_samples", trainingData_.validation->size()},
         {"data_workers", prefetchOptions().workers},
-        {"global_batch", config_.batchSize * config_.gradAccum * summary_.worldSize},
+        {"global_batch", config_.batchSize * config_.gradAccum * dataReplicas()},
         {"gradient_buckets", reducer_->buckets().size()},
         {"largest_bucket_bytes", largestBucketBytes()},
         {"allreduce", comm::algorithmName(reducerOptions_.algorithm)},
@@ -671,7 +809,8 @@ class Trainer {
         {"precision", precisionName(config_.precision)},
         {"loss_scale", scaler_.enabled() ? nlohmann::json(scaler_.scale()) : nlohmann::json()},
         {"overflow_steps", overflowSteps_},
-        {"stopped_by", stopReason_.empty() ? nlohmann::json() : nlohmann::json(stopReason_)}};
+        {"stopped_by", stopReason_.empty() ? nlohmann::json() : nlohmann::json(stopReason_)},
+        {"pipeline", pipelineReport}};
     writeFileAtomically(outputPath("summary.json"), summary.dump(2) + "\n");
     log_->info("done: " + formatKeyValues(ordered_json{{"steps", summary_.steps},
                                                        {"epochs", summary_.epochs},
@@ -683,7 +822,7 @@ class Trainer {
                " " + outputPath("metrics.jsonl"));
   }
 
-  const TrainConfig& config_;
+  const TrainConfig config_;                  // as given, with the defaults pipeline mode implies
   const ddp::ReducerOptions reducerOptions_;  // config_.reducer with overlap decided
   double trainingCpuSeconds_ = 0;
   double inputWaitSeconds_ = 0;  // the training loop waiting for batches
@@ -699,6 +838,10 @@ class Trainer {
   std::vector<at::Tensor> parameterTensors_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::unique_ptr<ddp::Reducer> reducer_;
+  pipeline::PipelineGrid grid_;  // 1 stage unless --pipeline-stages
+  std::unique_ptr<PipelineParallel> pipeline_;
+  // Rank 0 of a pipeline: the whole model's optimizer state, assembled for checkpoints.
+  std::unique_ptr<torch::optim::Optimizer> wholeOptimizer_;
   std::unique_ptr<RunLog> log_;
   std::unique_ptr<Checkpointer> checkpointer_;
   TrainingPosition start_;  // where this run picks up: step 0, or a checkpoint's position

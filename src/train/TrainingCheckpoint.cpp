@@ -3,14 +3,13 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <c10/core/GradMode.h>
-#include <torch/serialize/input-archive.h>
-#include <torch/serialize/output-archive.h>
 
 #include <map>
 #include <mutex>
 #include <sstream>
 
 #include "ringtrain/io/Safetensors.h"
+#include "ringtrain/train/OptimizerState.h"
 #include "ringtrain/util/Error.h"
 
 namespace ringtrain::train {
@@ -44,11 +43,6 @@ checkpoint::NamedBlobs snapshotTraining(models::Classifier& model,
   for (auto& [name, tensor] : modelState(model)) {
     tensors.emplace_back(name, tensor.detach().to(at::kCPU));
   }
-  std::ostringstream optimizerBytes;
-  torch::serialize::OutputArchive archive;
-  optimizer.save(archive);
-  archive.save_to(optimizerBytes);
-
   at::Tensor rngState;
   {
     auto generator = at::detail::getDefaultCPUGenerator();
@@ -56,7 +50,7 @@ checkpoint::NamedBlobs snapshotTraining(models::Classifier& model,
     rngState = generator.get_state();
   }
   return {{kModelFile, io::encodeSafetensors(tensors, {{"producer", "ringtrain checkpoint"}})},
-          {kOptimizerFile, optimizerBytes.str()},
+          {kOptimizerFile, optimizerBytes(optimizer)},
           {kRngFile, std::string(static_cast<const char*>(rngState.data_ptr()),
                                  static_cast<size_t>(rngState.numel()))}};
 }
@@ -83,14 +77,11 @@ void restoreTraining(const checkpoint::NamedBlobs& files, const std::string& ori
     }
   }
 
-  std::istringstream optimizerBytes(fileOf(files, kOptimizerFile, origin));
   try {
-    torch::serialize::InputArchive archive;
     // Onto this rank's device: the state was saved from rank 0's (or from a CPU run).
     const auto parameters = model.parameters();
-    archive.load_from(optimizerBytes,
-                      parameters.empty() ? c10::Device(c10::kCPU) : parameters.front().device());
-    optimizer.load(archive);
+    loadOptimizerBytes(optimizer, fileOf(files, kOptimizerFile, origin),
+                       parameters.empty() ? c10::Device(c10::kCPU) : parameters.front().device());
   } catch (const c10::Error& error) {
     throw UserError(
         "checkpoint " + origin + ": cannot load " + kOptimizerFile +

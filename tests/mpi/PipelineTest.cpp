@@ -8,12 +8,14 @@
 
 #include <map>
 
+#include "BlockingPointToPoint.h"
 #include "MpiTestEnvironment.h"
 #include "ringtrain/ddp/Reducer.h"
 #include "ringtrain/models/Model.h"
 #include "ringtrain/pipeline/Grid.h"
 #include "ringtrain/pipeline/Partition.h"
 #include "ringtrain/pipeline/Stage.h"
+#include "ringtrain/util/Error.h"
 
 namespace ringtrain::pipeline {
 namespace {
@@ -43,11 +45,20 @@ struct PipelineCase {
   int stages;
   int microBatches;
   ScheduleKind kind;
+  bool checked = false;   // every message carries a header
+  bool blocking = false;  // point-to-point transfers as NCCL makes them: no early receives
   std::string name() const {
     return scheduleName(kind) + " P=" + std::to_string(stages) +
-           " M=" + std::to_string(microBatches);
+           " M=" + std::to_string(microBatches) + (checked ? " checked" : "") +
+           (blocking ? " blocking" : "");
   }
 };
+
+std::unique_ptr<comm::Communicator> pipeFor(const PipelineCase& setup, int replica, int stage) {
+  std::unique_ptr<comm::Communicator> pipe = testing::worldCommunicator().split(replica, stage);
+  if (!setup.blocking) return pipe;
+  return std::make_unique<testing::BlockingPointToPoint>(std::move(pipe));
+}
 
 // One rank's part of a pipeline over the world.
 class PipelineRank {
@@ -57,7 +68,7 @@ class PipelineRank {
         grid_(PipelineGrid::forWorld(testing::worldCommunicator().size(), setup.stages)),
         stage_(grid_.stageOf(testing::worldCommunicator().rank())),
         replica_(grid_.replicaOf(testing::worldCommunicator().rank())),
-        pipe_(testing::worldCommunicator().split(replica_, stage_)),
+        pipe_(pipeFor(setup, replica_, stage_)),
         replicas_(testing::worldCommunicator().split(stage_, replica_)),
         model_(makeNetwork()) {
     const auto& layers = model_->layers();
@@ -75,7 +86,7 @@ class PipelineRank {
     stageRuntime_ = std::make_unique<PipelineStage>(
         std::vector<models::Layer>(layers.begin() + begin, layers.begin() + end), stage_,
         setup.stages, begin == 0 ? std::vector<int64_t>{kFeatures} : shapes[begin - 1],
-        shapes[end - 1], *pipe_);
+        shapes[end - 1], *pipe_, setup.checked);
     ddp::ReducerOptions options;
     options.overlap = false;
     reducer_ = std::make_unique<ddp::Reducer>(*replicas_, stageRuntime_->parameters(), options);
@@ -110,7 +121,17 @@ class PipelineRank {
     return total.item<double>() / grid_.replicas;
   }
 
+  // The model's output for `x` through the pipeline's forward-only pass: on the last stage, the
+  // rows of this replica's share; elsewhere undefined.
+  at::Tensor evaluate(const at::Tensor& x) {
+    const int64_t rows = x.size(0) / grid_.replicas;
+    const at::Tensor mine = x.slice(0, replica_ * rows, (replica_ + 1) * rows);
+    return stageRuntime_->forwardOnly(stageRuntime_->first() ? mine : at::Tensor(), rows);
+  }
+
   int stage() const { return stage_; }
+  int replica() const { return replica_; }
+  bool last() const { return stageRuntime_->last(); }
   const ddp::NamedParameters parameters() const { return stageRuntime_->parameters(); }
 
  private:
@@ -133,6 +154,11 @@ std::vector<PipelineCase> casesForThisWorld() {
     for (const int microBatches : {1, 2, 4}) {
       for (const ScheduleKind kind : {ScheduleKind::kGpipe, ScheduleKind::k1f1b}) {
         setups.push_back({stages, microBatches, kind});
+        if (microBatches != 2) continue;
+        for (const bool checked : {false, true}) {
+          setups.push_back({stages, microBatches, kind, checked, true});
+        }
+        setups.push_back({stages, microBatches, kind, true, false});
       }
     }
   }
@@ -202,6 +228,55 @@ TEST(Pipeline, WeightsAfterSeveralStepsMatchSingleProcessTraining) {
       EXPECT_TRUE(at::allclose(parameter, expected.at(name), 1e-10, 1e-14))
           << setup.name() << ", " << name;
     }
+  }
+}
+
+TEST(Pipeline, ForwardOnlyPassGivesTheModelsOutput) {
+  const std::vector<PipelineCase> setups = casesForThisWorld();
+  if (setups.empty()) GTEST_SKIP() << "no pipeline of two or more stages fits this world";
+  for (const PipelineCase& setup : setups) {
+    if (setup.microBatches != 2) continue;  // the forward-only pass has no micro-batches
+    PipelineRank rank(setup);
+    const int replicas = testing::worldCommunicator().size() / setup.stages;
+    // An odd number of rows per replica: evaluation batches need not divide into anything.
+    at::manual_seed(5);
+    const at::Tensor x = at::randn({replicas * 7, kFeatures}, at::kDouble);
+    const at::Tensor output = rank.evaluate(x);
+    EXPECT_EQ(output.defined(), rank.last()) << setup.name();
+    if (!rank.last()) continue;
+    c10::NoGradGuard noGrad;
+    const at::Tensor expected =
+        makeNetwork()->forward(x).slice(0, rank.replica() * 7, (rank.replica() + 1) * 7);
+    EXPECT_TRUE(at::allclose(output, expected, 1e-12, 1e-14)) << setup.name();
+  }
+}
+
+// Stage 1 expects activations of shape [3, 3] where stage 0 sends [9]: the same number of bytes,
+// which a plain receive would take as they come.
+TEST(Pipeline, CheckedMessagesCatchAShapeTheReceiverDidNotExpect) {
+  comm::Communicator& world = testing::worldCommunicator();
+  if (world.size() < 2) GTEST_SKIP() << "needs two ranks";
+  const int stage = world.rank() < 2 ? world.rank() : -1;
+  const auto pipe = world.split(stage >= 0 ? 0 : 1, world.rank());
+  if (stage < 0) return;
+  const auto model = makeNetwork();
+  const auto& layers = model->layers();
+  PipelineStage runtime({layers[stage]}, stage, 2,
+                        stage == 0 ? std::vector<int64_t>{kFeatures} : std::vector<int64_t>{3, 3},
+                        {stage == 0 ? 9 : 8}, *pipe, /*checkMessages=*/true);
+  const at::Tensor x = at::randn({2, kFeatures}, at::kDouble);
+  if (stage == 0) {
+    EXPECT_FALSE(runtime.forwardOnly(x, 2).defined());
+    return;
+  }
+  try {
+    runtime.forwardOnly({}, 2);
+    ADD_FAILURE() << "stage 1 took a message it did not expect";
+  } catch (const UserError& error) {
+    EXPECT_STREQ(error.what(),
+                 "pipeline message mismatch: stage 0 sent activation of micro-batch 0 in step 1, "
+                 "Double [2, 9]; stage 1 expected activation of micro-batch 0 in step 1, Double "
+                 "[2, 3, 3] (do all ranks run the same model, --partition and --micro-batches?)");
   }
 }
 

@@ -34,4 +34,8 @@ void runOnAllRanks(Communicator& control, const std::function<void()>& step);
 // communicator.
 std::string broadcastString(Communicator& control, const std::string& text, int root);
 
+// Point to point on a CPU communicator: `peer` must call the other one.
+void sendString(Communicator& control, const std::string& text, int peer);
+std::string receiveString(Communicator& control, int peer);
+
 }  // namespace ringtrain::comm

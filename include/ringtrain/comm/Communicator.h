@@ -79,6 +79,21 @@ class Communicator {
   // each piece as it lands. Both peers may be the same rank; neither may be this rank.
   virtual std::unique_ptr<PendingTransfer> startSendRecv(const at::Tensor& outgoing, int to,
                                                          at::Tensor& incoming, int from) = 0;
+  // Starts sending `tensor` (kept alive by the caller until wait()) and returns at once where the
+  // backend can, so that the sender goes on working while the receiver is still busy: a pipeline
+  // stage runs ahead of the next. Backends whose sends block finish it here.
+  virtual std::unique_ptr<PendingTransfer> startSend(const at::Tensor& tensor, int peer) {
+    send(tensor, peer);
+    return std::make_unique<CompletedTransfer>();
+  }
+  // Posts a receive into `tensor` (shaped like the message; kept alive until wait()) ahead of
+  // time, so that the message lands as soon as it is sent. Backends without non-blocking receives
+  // receive in wait().
+  virtual std::unique_ptr<PendingTransfer> startRecv(at::Tensor& tensor, int peer);
+  // True where startSend and startRecv return before their transfer is done, without waiting for
+  // the peer (MPI). Elsewhere a send may wait for the peer's receive (NCCL), so a pipeline pairs
+  // a send with the receive that follows it in one startSendRecv.
+  virtual bool asynchronousPointToPoint() const { return false; }
   virtual void barrier() = 0;
   // Collective over this communicator: the ranks that pass the same `color` get a communicator of
   // their own, ranked by `key` (ties by rank here), with the same backend. Every rank must split
@@ -88,5 +103,28 @@ class Communicator {
   // CUDA stream; MPI calls are already complete when they return). For timing.
   virtual void synchronize() {}
 };
+
+// A receive made in wait(): what startRecv gives on backends without non-blocking receives. One
+// destroyed without a wait() receives nothing.
+class DeferredReceive final : public PendingTransfer {
+ public:
+  DeferredReceive(Communicator& comm, at::Tensor& tensor, int peer)
+      : comm_(comm), tensor_(tensor), peer_(peer) {}
+  void wait() override {
+    if (done_) return;
+    done_ = true;
+    comm_.recv(tensor_, peer_);
+  }
+
+ private:
+  Communicator& comm_;
+  at::Tensor tensor_;  // shares the caller's storage
+  int peer_;
+  bool done_ = false;
+};
+
+inline std::unique_ptr<PendingTransfer> Communicator::startRecv(at::Tensor& tensor, int peer) {
+  return std::make_unique<DeferredReceive>(*this, tensor, peer);
+}
 
 }  // namespace ringtrain::comm

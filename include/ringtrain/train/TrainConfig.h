@@ -8,6 +8,8 @@
 #include "ringtrain/data/Dataset.h"
 #include "ringtrain/ddp/Reducer.h"
 #include "ringtrain/models/Model.h"
+#include "ringtrain/pipeline/Partition.h"
+#include "ringtrain/pipeline/Schedule.h"
 #include "ringtrain/train/LrSchedule.h"
 #include "ringtrain/train/MixedPrecision.h"
 #include "ringtrain/train/NonFinite.h"
@@ -20,6 +22,16 @@ enum class Normalization { kAuto, kNone, kStandard };
 // them. kHost: each host has its own files (SageMaker's ShardedByS3Key); the ranks of a host deal
 // that host's samples, and every epoch lasts as many steps as the host with the fewest allows.
 enum class DataSharding { kGlobal, kHost };
+
+// --pipeline-stages and what goes with it. With stages > 1 the world is stages x D ranks (see
+// pipeline/Grid.h) and every batch of --batch-size samples is cut into `microBatches`.
+struct PipelineConfig {
+  int stages = 1;
+  int microBatches = 0;  // 0: the largest divisor of --batch-size up to 4 x stages
+  pipeline::ScheduleKind schedule = pipeline::ScheduleKind::k1f1b;
+  pipeline::PartitionSpec partition;
+  bool checkMessages = false;  // a header before every activation and gradient, checked
+};
 
 struct TrainConfig {
   // data
@@ -42,7 +54,7 @@ struct TrainConfig {
   // schedule
   int64_t epochs = 5;
   int64_t maxSteps = 0;    // > 0: stop after this many optimizer steps, across epochs if needed
-  int64_t batchSize = 64;  // per rank, per micro-step
+  int64_t batchSize = 64;  // per rank (per pipeline with --pipeline-stages), per micro-step
   int64_t gradAccum = 1;
   uint64_t seed = 42;
   bool shuffle = true;
@@ -64,6 +76,7 @@ struct TrainConfig {
 
   // gradient communication
   ddp::ReducerOptions reducer;
+  PipelineConfig pipeline;
 
   // checkpoints
   std::string checkpointDir;    // empty: <outputDir>/checkpoints

@@ -1,0 +1,287 @@
+#include "ringtrain/train/PipelineParallel.h"
+
+#include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
+
+#include <algorithm>
+#include <map>
+#include <numeric>
+#include <sstream>
+
+#include "ringtrain/comm/Agreement.h"
+#include "ringtrain/io/Safetensors.h"
+#include "ringtrain/pipeline/ScheduleCheck.h"
+#include "ringtrain/train/MixedPrecision.h"
+#include "ringtrain/train/Optimizer.h"
+#include "ringtrain/train/OptimizerState.h"
+#include "ringtrain/util/Error.h"
+
+namespace ringtrain::train {
+namespace {
+
+int64_t parameterCount(const models::Layer& layer) {
+  int64_t count = 0;
+  if (layer.module) {
+    for (const at::Tensor& parameter : layer.module->parameters()) count += parameter.numel();
+  }
+  return count;
+}
+
+// Stage `stage`'s layers of `model`, as `counts` cuts it.
+std::vector<models::Layer> layersOfStage(const models::Classifier& model,
+                                         const std::vector<int>& counts, int stage) {
+  const auto first = std::accumulate(counts.begin(), counts.begin() + stage, 0);
+  return {model.layers().begin() + first, model.layers().begin() + first + counts.at(stage)};
+}
+
+// In the order PipelineStage::parameters() lists them, which is the stage optimizer's order.
+std::vector<at::Tensor> parameterTensors(const std::vector<models::Layer>& layers) {
+  std::vector<at::Tensor> tensors;
+  for (const models::Layer& layer : layers) {
+    if (!layer.module) continue;
+    for (const at::Tensor& parameter : layer.module->parameters()) tensors.push_back(parameter);
+  }
+  return tensors;
+}
+
+// Parameters and buffers, by their names in the whole model.
+io::NamedTensors stageTensors(const std::vector<models::Layer>& layers) {
+  io::NamedTensors tensors;
+  for (const models::Layer& layer : layers) {
+    if (!layer.module) continue;
+    for (const auto& item : layer.module->named_parameters()) {
+      tensors.emplace_back(layer.name + "." + item.key(), item.value().detach().to(at::kCPU));
+    }
+    for (const auto& item : layer.module->named_buffers()) {
+      tensors.emplace_back(layer.name + "." + item.key(), item.value().detach().to(at::kCPU));
+    }
+  }
+  return tensors;
+}
+
+std::string shapeText(const std::vector<int64_t>& shape) {
+  std::ostringstream text;
+  text << c10::IntArrayRef(shape);
+  return text.str();
+}
+
+}  // namespace
+
+int resolveMicroBatches(const PipelineConfig& pipeline, int64_t batchSize) {
+  if (pipeline.microBatches > 0) {
+    RINGTRAIN_USER_CHECK(batchSize % pipeline.microBatches == 0,
+                         "--batch-size " << batchSize << " does not divide into --micro-batches "
+                                         << pipeline.microBatches
+                                         << ": every micro-batch has the same number of samples, "
+                                            "so the global batch must divide by replicas x "
+                                            "micro-batches");
+    return pipeline.microBatches;
+  }
+  for (int64_t m = std::min<int64_t>(4 * pipeline.stages, batchSize); m > 1; --m) {
+    if (batchSize % m == 0) return static_cast<int>(m);
+  }
+  return 1;
+}
+
+PipelineParallel::PipelineParallel(const TrainConfig& config, models::Classifier& model,
+                                   const std::vector<int64_t>& sampleShape,
+                                   comm::Communicator& control, comm::Communicator& data,
+                                   c10::Device device)
+    : config_(config), control_(control), device_(device) {
+  // Local and the same on every rank, so a bad flag fails everywhere before any collective.
+  const PipelineConfig& options = config.pipeline;
+  grid_ = pipeline::PipelineGrid::forWorld(control.size(), options.stages);
+  const int stage = grid_.stageOf(control.rank());
+  replica_ = grid_.replicaOf(control.rank());
+  microBatches_ = resolveMicroBatches(options, config.batchSize);
+  std::vector<int64_t> weights;
+  for (const models::Layer& layer : model.layers()) weights.push_back(parameterCount(layer));
+  layerCounts_ = pipeline::partitionLayers(options.partition, weights, grid_.stages);
+  const auto shapes =
+      pipeline::boundaryShapes(model.layers(), sampleShape, at::TensorOptions(at::kFloat));
+  const int first = std::accumulate(layerCounts_.begin(), layerCounts_.begin() + stage, 0);
+  const int last = first + layerCounts_[stage] - 1;
+
+  for (models::Layer layer : layersOfStage(model, layerCounts_, stage)) {
+    if (layer.module) layer.module->to(device);
+    if (config.precision != Precision::kFp32) {
+      layer.forward = [inner = layer.forward, precision = config.precision,
+                       type = device.type()](const at::Tensor& x) {
+        const AutocastScope autocast(precision, type);
+        return inner(x);
+      };
+    }
+    layers_.push_back(std::move(layer));
+  }
+
+  // Every rank derived the plan from its own flags and model; a rank that got other flags
+  // would exchange messages of other shapes.
+  std::ostringstream plan;
+  plan << grid_.stages << " stages, " << microBatches_ << " micro-batches, "
+       << pipeline::scheduleName(options.schedule) << ", layers";
+  for (const int count : layerCounts_) plan << " " << count;
+  plan << ", boundaries";
+  for (const auto& shape : shapes) plan << " " << shapeText(shape);
+  const std::string rankZeroPlan = comm::broadcastString(control, plan.str(), 0);
+  RINGTRAIN_USER_CHECK(rankZeroPlan == plan.str(),
+                       "rank " << control.rank() << " made the pipeline plan '" << plan.str()
+                               << "', rank 0 '" << rankZeroPlan
+                               << "': start every rank with the "
+                                  "same flags");
+
+  pipe_ = data.split(/*color=*/replica_, /*key=*/stage);
+  replicas_ = data.split(/*color=*/stage, /*key=*/replica_);
+  replicaControl_ = control.split(/*color=*/stage, /*key=*/replica_);
+  stage_ = std::make_unique<pipeline::PipelineStage>(layers_, stage, grid_.stages,
+                                                     first == 0 ? sampleShape : shapes[first - 1],
+                                                     shapes[last], *pipe_, options.checkMessages);
+  schedule_ = pipeline::makeSchedule(options.schedule, grid_.stages, microBatches_)[stage];
+}
+
+double PipelineParallel::train(const data::Batch& batch, double lossFactor,
+                               const std::function<void(bool)>& beforeBackward) {
+  const int64_t samples = batch.labels.size(0);
+  RINGTRAIN_CHECK(samples % microBatches_ == 0,
+                  "a batch of " << samples << " samples for " << microBatches_ << " micro-batches");
+  const int64_t size = samples / microBatches_;
+  std::vector<at::Tensor> inputs;
+  std::vector<at::Tensor> targets;
+  // Pinned batches copy while the device works on what came before.
+  if (stage_->first()) {
+    for (const at::Tensor& part : batch.features.split(size)) {
+      inputs.push_back(part.to(device_, part.is_pinned()));
+    }
+  }
+  if (lastStage()) {
+    for (const at::Tensor& part : batch.labels.split(size)) {
+      targets.push_back(part.to(device_, part.is_pinned()));
+    }
+  }
+  const auto loss = [lossFactor](const at::Tensor& output, const at::Tensor& target) {
+    return at::cross_entropy_loss(output.to(at::kFloat), target, {}, at::Reduction::Sum) *
+           lossFactor;
+  };
+  const pipeline::StageStep step =
+      stage_->run(schedule_, size, inputs, targets, loss, beforeBackward);
+  if (steps_++ > 0) {
+    stepSeconds_ += step.seconds;
+    computeSeconds_ += step.computeSeconds;
+    waitSeconds_ += step.waitSeconds;
+  }
+  maxActivationsHeld_ = std::max(maxActivationsHeld_, step.maxActivationsHeld);
+  return step.loss;
+}
+
+at::Tensor PipelineParallel::evaluate(const data::Batch& batch) {
+  at::Tensor input;
+  if (stage_->first()) input = batch.features.to(device_, batch.features.is_pinned());
+  return stage_->forwardOnly(input, batch.labels.size(0));
+}
+
+void PipelineParallel::gatherToRankZero(models::Classifier& model,
+                                        torch::optim::Optimizer* stageOptimizer,
+                                        torch::optim::Optimizer* wholeOptimizer) {
+  const bool rankZero = control_.rank() == 0;
+  if (rankZero && stageOptimizer) {
+    copyParameterStates(*stageOptimizer, *wholeOptimizer, parameterTensors(layers_));
+  }
+  std::map<std::string, at::Tensor> destinations;
+  if (rankZero) {
+    for (const auto& item : model.named_parameters())
+      destinations.emplace(item.key(), item.value());
+    for (const auto& item : model.named_buffers()) destinations.emplace(item.key(), item.value());
+  }
+  for (int stage = 1; stage < grid_.stages; ++stage) {
+    const int source = grid_.rankOf(stage, 0);
+    if (control_.rank() == source) {
+      comm::sendString(control_, io::encodeSafetensors(stageTensors(layers_), {}), 0);
+      if (stageOptimizer) comm::sendString(control_, optimizerBytes(*stageOptimizer), 0);
+    }
+    if (!rankZero) continue;
+    const std::string origin = "stage " + std::to_string(stage) + "'s parameters";
+    {
+      c10::NoGradGuard noGrad;
+      for (auto& [name, tensor] :
+           io::decodeSafetensors(comm::receiveString(control_, source), origin)) {
+        destinations.at(name).copy_(tensor);
+      }
+    }
+    if (!stageOptimizer) continue;
+    const std::vector<at::Tensor> theirs =
+        parameterTensors(layersOfStage(model, layerCounts_, stage));
+    const auto received = makeOptimizer(config_, theirs, config_.lr);
+    loadOptimizerBytes(*received, comm::receiveString(control_, source),
+                       theirs.empty() ? c10::Device(c10::kCPU) : theirs.front().device());
+    copyParameterStates(*received, *wholeOptimizer, theirs);
+  }
+}
+
+void PipelineParallel::takeStageState(torch::optim::Optimizer& wholeOptimizer,
+                                      torch::optim::Optimizer& stageOptimizer) {
+  // Through the archive, which also puts the state on this rank's device.
+  const std::vector<at::Tensor> mine = parameterTensors(layers_);
+  const auto part = makeOptimizer(config_, mine, config_.lr);
+  copyParameterStates(wholeOptimizer, *part, mine);
+  loadOptimizerBytes(stageOptimizer, optimizerBytes(*part), device_);
+}
+
+std::string PipelineParallel::describe() const {
+  std::ostringstream text;
+  text << grid_.stages << " stages x " << grid_.replicas << " replica(s) (rank = stage x "
+       << grid_.replicas << " + replica), schedule "
+       << pipeline::scheduleName(config_.pipeline.schedule) << ", " << microBatches_
+       << " micro-batches of " << config_.batchSize / microBatches_ << ", layers per stage ";
+  for (size_t s = 0; s < layerCounts_.size(); ++s) text << (s ? "+" : "") << layerCounts_[s];
+  text << " (" << pipeline::describe(config_.pipeline.partition) << ")"
+       << (config_.pipeline.checkMessages ? ", every message checked" : "");
+  return text.str();
+}
+
+nlohmann::ordered_json PipelineParallel::report(comm::Communicator& control) const {
+  const at::Tensor mine = at::tensor(
+      {stepSeconds_, computeSeconds_, static_cast<double>(maxActivationsHeld_), waitSeconds_},
+      at::kDouble);
+  const at::Tensor all = control.allGather(mine).reshape({control.size(), 4});
+  // A stage's own pipeline phase ends with its last transfer, before its neighbours are done, so
+  // every stage is measured over the longest phase: the pipeline's step, in which the busiest
+  // stage idles least.
+  double longest = 0;
+  double busiest = 0;
+  for (int stage = 0; stage < grid_.stages; ++stage) {
+    // Replica 0 speaks for its stage.
+    longest = std::max(longest, all[grid_.rankOf(stage, 0)][0].item<double>());
+    busiest = std::max(busiest, all[grid_.rankOf(stage, 0)][1].item<double>());
+  }
+  const auto idleShare = [longest](double computeSeconds) {
+    return longest > 0 ? 1.0 - computeSeconds / longest : 0.0;
+  };
+  nlohmann::ordered_json bubbles = nlohmann::ordered_json::array();
+  nlohmann::ordered_json held = nlohmann::ordered_json::array();
+  nlohmann::ordered_json compute = nlohmann::ordered_json::array();
+  nlohmann::ordered_json waits = nlohmann::ordered_json::array();
+  for (int stage = 0; stage < grid_.stages; ++stage) {
+    const at::Tensor row = all[grid_.rankOf(stage, 0)];
+    bubbles.push_back(idleShare(row[1].item<double>()));
+    compute.push_back(row[1].item<double>());
+    waits.push_back(row[3].item<double>());
+    held.push_back(static_cast<int>(row[2].item<double>()));
+  }
+  std::vector<int> layers(layerCounts_.begin(), layerCounts_.end());
+  return {{"stages", grid_.stages},
+          {"replicas", grid_.replicas},
+          {"schedule", pipeline::scheduleName(config_.pipeline.schedule)},
+          {"micro_batches", microBatches_},
+          {"micro_batch_size", config_.batchSize / microBatches_},
+          {"partition", pipeline::describe(config_.pipeline.partition)},
+          {"layers_per_stage", layers},
+          {"steps_measured", std::max<int64_t>(0, steps_ - 1)},
+          {"bubble_theory", pipeline::theoreticalBubble(grid_.stages, microBatches_)},
+          {"bubble_measured", idleShare(busiest)},
+          {"pipeline_seconds", longest},
+          {"bubble_per_stage", bubbles},
+          {"compute_seconds_per_stage", compute},
+          {"wait_seconds_per_stage", waits},
+          {"max_activations_held", held}};
+}
+
+}  // namespace ringtrain::train
