@@ -121,6 +121,16 @@ def write_report(args, batch, rows, one_rank, one_rank_step_ms, data_parallel, c
             f"{100 * row['per_stage'][0]:.1f}% / {100 * row['per_stage'][1]:.1f}% | "
             f"{', '.join(str(h) for h in row['held'])} | {row['compute_ms']:.0f} | {row['samples_per_sec']:.0f} | "
             f"{row['samples_per_sec'] / one_rank:.2f}x |")
+    fewest, most = rows[0], max((r for r in rows if r["schedule"] == rows[0]["schedule"]), key=lambda r: r["micro"])
+    fastest = max(rows, key=lambda r: r["samples_per_sec"])
+    lines += ["", f"The measured bubble follows the theory at every M. What more micro-batches cost is the efficiency "
+              f"of smaller matrix products: for the same {batch} samples a step, the busiest stage computes for "
+              f"{fewest['compute_ms']:.0f} ms at M = {fewest['micro']} and {most['compute_ms']:.0f} ms at "
+              f"M = {most['micro']}, because each micro-batch reads the stage's {WIDTH} x {WIDTH} weight matrices "
+              f"({WIDTH * WIDTH * 4 >> 20} MiB each) again and does less arithmetic per byte read the fewer rows it "
+              f"has. Here the fastest pipeline is {fastest['schedule']} at M = {fastest['micro']}; two data-parallel "
+              "ranks are faster still, as they should be for a model that fits on every rank (README: when to use "
+              "pipeline mode)."]
     lines += ["", "| target | figure | verdict |", "|---|---|---|"]
     for row in rows:
         if row["micro"] != 4 * STAGES:
