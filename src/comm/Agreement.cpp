@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "ringtrain/util/Error.h"
@@ -43,20 +44,30 @@ std::string broadcastString(Communicator& control, const std::string& text, int 
                      static_cast<size_t>(bytes.numel()));
 }
 
+// In pieces: one message is limited to 2 GiB.
+constexpr int64_t kStringPiece = int64_t{1} << 30;
+
 void sendString(Communicator& control, const std::string& text, int peer) {
-  control.send(at::full({1}, static_cast<int64_t>(text.size()), at::kLong), peer);
-  at::Tensor bytes = at::empty({static_cast<int64_t>(text.size())}, at::kByte);
-  if (!text.empty()) std::memcpy(bytes.data_ptr(), text.data(), text.size());
-  control.send(bytes, peer);
+  const auto length = static_cast<int64_t>(text.size());
+  control.send(at::full({1}, length, at::kLong), peer);
+  for (int64_t offset = 0; offset < length; offset += kStringPiece) {
+    const int64_t size = std::min(kStringPiece, length - offset);
+    // Only read from; from_blob takes a mutable pointer.
+    control.send(at::from_blob(const_cast<char*>(text.data()) + offset, {size}, at::kByte), peer);
+  }
 }
 
 std::string receiveString(Communicator& control, int peer) {
   at::Tensor length = at::empty({1}, at::kLong);
   control.recv(length, peer);
-  at::Tensor bytes = at::empty({length.item<int64_t>()}, at::kByte);
-  control.recv(bytes, peer);
-  return std::string(static_cast<const char*>(bytes.data_ptr()),
-                     static_cast<size_t>(bytes.numel()));
+  std::string text(static_cast<size_t>(length.item<int64_t>()), '\0');
+  const auto total = static_cast<int64_t>(text.size());
+  for (int64_t offset = 0; offset < total; offset += kStringPiece) {
+    const int64_t size = std::min(kStringPiece, total - offset);
+    at::Tensor piece = at::from_blob(text.data() + offset, {size}, at::kByte);
+    control.recv(piece, peer);
+  }
+  return text;
 }
 
 }  // namespace ringtrain::comm

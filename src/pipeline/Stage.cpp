@@ -362,6 +362,9 @@ void PipelineStage::abandonSends() {
 void PipelineStage::finishSends() {
   for (Sending& pending : sending_) pending.transfer->wait();
   sending_.clear();
+  // Blocking sends may still be queued on a device stream (NCCL): without this, the evaluation's
+  // early stages would run ahead through every batch, each output kept until it is received.
+  if (!asynchronous_) pipe_.synchronize();
 }
 
 void PipelineStage::receive(const Message& message, at::Tensor& buffer, int peer) {

@@ -114,7 +114,8 @@ std::optional<checkpoint::Checkpoint> Checkpointer::share() {
 
 TrainingPosition Checkpointer::restore(const checkpoint::Checkpoint& checkpoint,
                                        int64_t trainSamples, models::Classifier& model,
-                                       torch::optim::Optimizer& optimizer) const {
+                                       torch::optim::Optimizer& optimizer,
+                                       std::optional<c10::Device> optimizerDevice) const {
   const json& saved = checkpoint.state;
   RINGTRAIN_USER_CHECK(saved.contains("identity") && saved.contains("position"),
                        "checkpoint " << checkpoint.path << " was not written by ringtrain train");
@@ -131,7 +132,7 @@ TrainingPosition Checkpointer::restore(const checkpoint::Checkpoint& checkpoint,
                                      << "\nresume with the same settings, pick another "
                                         "--checkpoint-dir, or pass --resume none");
   const TrainingPosition position = positionOf(checkpoint, trainSamples);
-  restoreTraining(checkpoint.files, checkpoint.path, model, optimizer);
+  restoreTraining(checkpoint.files, checkpoint.path, model, optimizer, optimizerDevice);
   return position;
 }
 

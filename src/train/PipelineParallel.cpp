@@ -72,9 +72,8 @@ int resolveMicroBatches(const PipelineConfig& pipeline, int64_t batchSize) {
     RINGTRAIN_USER_CHECK(batchSize % pipeline.microBatches == 0,
                          "--batch-size " << batchSize << " does not divide into --micro-batches "
                                          << pipeline.microBatches
-                                         << ": every micro-batch has the same number of samples, "
-                                            "so the global batch must divide by replicas x "
-                                            "micro-batches");
+                                         << ": --batch-size counts one pipeline's samples, and "
+                                            "every micro-batch has the same number of them");
     return pipeline.microBatches;
   }
   for (int64_t m = std::min<int64_t>(4 * pipeline.stages, batchSize); m > 1; --m) {
@@ -122,12 +121,17 @@ PipelineParallel::PipelineParallel(const TrainConfig& config, models::Classifier
   for (const int count : layerCounts_) plan << " " << count;
   plan << ", boundaries";
   for (const auto& shape : shapes) plan << " " << shapeText(shape);
+  // Every rank learns whether any differs and stops here, before the splits.
   const std::string rankZeroPlan = comm::broadcastString(control, plan.str(), 0);
-  RINGTRAIN_USER_CHECK(rankZeroPlan == plan.str(),
-                       "rank " << control.rank() << " made the pipeline plan '" << plan.str()
-                               << "', rank 0 '" << rankZeroPlan
-                               << "': start every rank with the "
-                                  "same flags");
+  at::Tensor firstDiffering =
+      at::full({1}, rankZeroPlan == plan.str() ? control.size() : control.rank(), at::kLong);
+  control.allReduce(firstDiffering, comm::ReduceOp::kMin);
+  const int64_t differing = firstDiffering.item<int64_t>();
+  RINGTRAIN_USER_CHECK(differing == control.size(),
+                       "rank " << differing << " made another pipeline plan than rank 0's '"
+                               << rankZeroPlan << "'"
+                               << (differing == control.rank() ? ": '" + plan.str() + "'" : "")
+                               << "; start every rank with the same flags");
 
   pipe_ = data.split(/*color=*/replica_, /*key=*/stage);
   replicas_ = data.split(/*color=*/stage, /*key=*/replica_);

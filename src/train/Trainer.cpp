@@ -97,10 +97,18 @@ TrainConfig withPipelineDefaults(TrainConfig config) {
   return config;
 }
 
-ddp::ReducerOptions resolveReducerOptions(const ddp::ReducerOptions& requested,
+// A pipeline's main thread sends and receives during backward, so the reducer may not make MPI
+// calls from a thread of its own at the same time (MPI_THREAD_SERIALIZED); NCCL's reducer has no
+// such thread.
+bool overlapExcluded(const TrainConfig& config, const comm::Communicator& data) {
+  return config.pipeline.stages > 1 && data.reducesOnHost();
+}
+
+ddp::ReducerOptions resolveReducerOptions(const TrainConfig& config, const comm::Communicator& data,
                                           const platform::Placement& placement) {
-  ddp::ReducerOptions options = requested;
-  options.overlap = ddp::overlapPays(requested.overlapMode, placement.device.is_cuda(),
+  ddp::ReducerOptions options = config.reducer;
+  options.overlap = !overlapExcluded(config, data) &&
+                    ddp::overlapPays(config.reducer.overlapMode, placement.device.is_cuda(),
                                      placement.spareCoresPerRank);
   return options;
 }
@@ -121,7 +129,8 @@ class Trainer {
   Trainer(const TrainConfig& config, const Communicators& communicators,
           const platform::Placement& placement)
       : config_(withPipelineDefaults(config)),
-        reducerOptions_(resolveReducerOptions(config.reducer, placement)),
+        requestedDropLast_(config.dropLast),
+        reducerOptions_(resolveReducerOptions(config, communicators.data, placement)),
         control_(communicators.control),
         host_(communicators.host),
         data_(communicators.data),
@@ -140,9 +149,10 @@ class Trainer {
                                   ? std::numeric_limits<int64_t>::max()
                                   : trainingData_.train->size();
         if (pipeline_) {
-          // Checkpoints hold the whole model's optimizer, as a data-parallel run writes it.
+          // Checkpoints hold the whole model's optimizer, as a data-parallel run writes it: read
+          // on the CPU, and only this stage's part goes to the device.
           const auto whole = wholeModelOptimizer();
-          start_ = checkpointer_->restore(*resumed, bound, *model_, *whole);
+          start_ = checkpointer_->restore(*resumed, bound, *model_, *whole, c10::Device(c10::kCPU));
           pipeline_->takeStageState(*whole, *optimizer_);
         } else {
           start_ = checkpointer_->restore(*resumed, bound, *model_, *optimizer_);
@@ -400,7 +410,7 @@ class Trainer {
                             {"train", trainSource()},
                             {"seed", config_.seed},
                             {"shuffle", config_.shuffle},
-                            {"drop_last", config_.dropLast}};
+                            {"drop_last", requestedDropLast_}};
     if (modelSpec_.kind == "gpt") {
       identity["gpt"] = {modelSpec_.gpt.layers, modelSpec_.gpt.width, modelSpec_.gpt.heads};
     }
@@ -497,7 +507,8 @@ class Trainer {
                                      : " (native)");
     }
     text << ", overlap " << (options.overlap ? "on" : "off")
-         << (options.overlapMode == ddp::OverlapMode::kAuto
+         << (overlapExcluded(config_, data_) ? " (pipeline stages communicate during backward)"
+             : options.overlapMode == ddp::OverlapMode::kAuto
                  ? (options.overlap ? " (auto)" : " (auto: no spare core for communication)")
                  : "")
          << ", compression " << ddp::compressionName(options.compression)
@@ -622,7 +633,14 @@ class Trainer {
       stepSamples += batch.labels.size(0);
     }
     const at::TensorOptions options = at::TensorOptions().device(device_).dtype(at::kDouble);
-    reducer_->finishBackward(at::zeros({0}, options));
+    // The reducer's failures (a parameter without a gradient) are agreed among a stage's
+    // replicas only; the allreduce below tells the other stages, which would wait otherwise.
+    std::optional<comm::CollectiveFailure> failure;
+    try {
+      reducer_->finishBackward(at::zeros({0}, options));
+    } catch (const comm::CollectiveFailure& stageFailure) {
+      failure = stageFailure;
+    }
     scaler_.unscale(parameterTensors_);
     std::vector<at::Tensor> gradients;
     for (const at::Tensor& parameter : parameterTensors_) {
@@ -632,11 +650,16 @@ class Trainer {
         gradients.empty()
             ? at::zeros({}, options)
             : at::stack(at::_foreach_norm(gradients, 2)).to(at::kDouble).square().sum();
-    at::Tensor totals = at::stack(
-        {at::scalar_tensor(pipeline_->lastStage() ? stepLoss : 0.0, options),
-         at::scalar_tensor(platform::stopSignalReceived() != 0 ? 1.0 : 0.0, options), squares});
+    at::Tensor totals =
+        at::stack({at::scalar_tensor(pipeline_->lastStage() ? stepLoss : 0.0, options),
+                   at::scalar_tensor(platform::stopSignalReceived() != 0 ? 1.0 : 0.0, options),
+                   squares, at::scalar_tensor(failure ? 1.0 : 0.0, options)});
     data_.allReduce(totals, comm::ReduceOp::kSum);
     const at::Tensor host = totals.cpu();
+    if (host[3].item<double>() > 0) {
+      // Exit status 2, as the reducer's own report.
+      throw failure ? *failure : comm::CollectiveFailure("", false, 2);
+    }
     // Each stage's replicas hold the same reduced gradients and the same loss.
     const double replicas = dataReplicas();
     const double loss = host[0].item<double>() / replicas;
@@ -822,7 +845,10 @@ class Trainer {
                " " + outputPath("metrics.jsonl"));
   }
 
-  const TrainConfig config_;                  // as given, with the defaults pipeline mode implies
+  const TrainConfig config_;  // as given, with the defaults pipeline mode implies
+  // What --drop-last said: a checkpoint's identity, so that pipeline and data-parallel runs
+  // resume each other's checkpoints although pipeline mode always drops incomplete batches.
+  const bool requestedDropLast_;
   const ddp::ReducerOptions reducerOptions_;  // config_.reducer with overlap decided
   double trainingCpuSeconds_ = 0;
   double inputWaitSeconds_ = 0;  // the training loop waiting for batches
@@ -836,10 +862,11 @@ class Trainer {
   std::shared_ptr<models::Classifier> model_;
   ddp::NamedParameters parameters_;
   std::vector<at::Tensor> parameterTensors_;
+  pipeline::PipelineGrid grid_;  // 1 stage unless --pipeline-stages
+  // Before the reducer, which uses its communicators: destroyed after it.
+  std::unique_ptr<PipelineParallel> pipeline_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::unique_ptr<ddp::Reducer> reducer_;
-  pipeline::PipelineGrid grid_;  // 1 stage unless --pipeline-stages
-  std::unique_ptr<PipelineParallel> pipeline_;
   // Rank 0 of a pipeline: the whole model's optimizer state, assembled for checkpoints.
   std::unique_ptr<torch::optim::Optimizer> wholeOptimizer_;
   std::unique_ptr<RunLog> log_;

@@ -56,7 +56,8 @@ checkpoint::NamedBlobs snapshotTraining(models::Classifier& model,
 }
 
 void restoreTraining(const checkpoint::NamedBlobs& files, const std::string& origin,
-                     models::Classifier& model, torch::optim::Optimizer& optimizer) {
+                     models::Classifier& model, torch::optim::Optimizer& optimizer,
+                     std::optional<c10::Device> optimizerDevice) {
   std::map<std::string, at::Tensor> stored;
   for (auto& [name, tensor] :
        io::decodeSafetensors(fileOf(files, kModelFile, origin), origin + "/" + kModelFile)) {
@@ -80,8 +81,10 @@ void restoreTraining(const checkpoint::NamedBlobs& files, const std::string& ori
   try {
     // Onto this rank's device: the state was saved from rank 0's (or from a CPU run).
     const auto parameters = model.parameters();
+    const c10::Device fallback =
+        parameters.empty() ? c10::Device(c10::kCPU) : parameters.front().device();
     loadOptimizerBytes(optimizer, fileOf(files, kOptimizerFile, origin),
-                       parameters.empty() ? c10::Device(c10::kCPU) : parameters.front().device());
+                       optimizerDevice.value_or(fallback));
   } catch (const c10::Error& error) {
     throw UserError(
         "checkpoint " + origin + ": cannot load " + kOptimizerFile +

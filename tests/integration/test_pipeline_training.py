@@ -2,9 +2,10 @@
 data-parallel run of D ranks with the same global batch, and its checkpoints and model files are
 interchangeable with a data-parallel run's."""
 import os
+import subprocess
 import unittest
 
-from ringtrain_testing import RingtrainTestCase, run
+from ringtrain_testing import BIN, MPIRUN, RingtrainTestCase, run
 
 # Small and quick; --drop-last on the data-parallel side, which pipeline mode implies.
 COMMON = ["--train", "synthetic:3000", "--hidden", "48,40,32", "--max-steps", "12", "--log-every", "4"]
@@ -66,10 +67,10 @@ class PipelineTraining(RingtrainTestCase):
         self.assertEqual(run(["train", "--output-dir", first, "--pipeline-stages", "2"] + halfway +
                              optimizer, ranks=2).returncode, 0)
         self.assertTrue(os.path.isdir(os.path.join(first, "checkpoints", "step-000000006")))
-        self.train("pp-then-dp", DATA_PARALLEL + optimizer)
+        self.train("pp-then-dp", COMMON + optimizer)  # no --drop-last, as the pipeline run
+        # Without --drop-last, which pipeline mode implies: the checkpoint is still this run's.
         second = self.path("dp-then-pp")
-        self.assertEqual(run(["train", "--output-dir", second, "--drop-last"] + halfway +
-                             optimizer).returncode, 0)
+        self.assertEqual(run(["train", "--output-dir", second] + halfway + optimizer).returncode, 0)
         self.train("dp-then-pp", pipeline(2) + optimizer, ranks=2)
         for out in (first, second):
             with self.subTest(out=os.path.basename(out)):
@@ -85,6 +86,17 @@ class PipelineTraining(RingtrainTestCase):
                 out = self.train(f"from-pp{stages}", pipeline(stages, "--init-from", weights),
                                  ranks=stages)
                 self.assertTrainsAlike(out, reference)
+
+    def test_ranks_started_with_other_models_stop_before_training(self):
+        # One rank per model: their stages would exchange activations of other shapes.
+        out = self.path("mixed")
+        flags = ["train", "--output-dir", out, "--progress", "off", "--pipeline-stages", "2"] + COMMON[:2]
+        result = subprocess.run([MPIRUN, "--oversubscribe", "--bind-to", "none",
+                                 "-np", "1", BIN] + flags + ["--hidden", "48,40,32"] +
+                                [":", "-np", "1", BIN] + flags + ["--hidden", "48,40,33"],
+                                capture_output=True, text=True, timeout=120)
+        self.assertEqual(result.returncode, 2, result.stderr)
+        self.assertIn("rank 1 made another pipeline plan than rank 0's", result.stderr)
 
     def test_bad_pipeline_flags_are_named(self):
         cases = [

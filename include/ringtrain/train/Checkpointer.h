@@ -47,8 +47,10 @@ class Checkpointer {
   std::optional<checkpoint::Checkpoint> share();
   // Checks the checkpoint belongs to this run and loads it; UserError naming what differs.
   // `trainSamples` bounds the sample position a checkpoint may hold.
+  // `optimizerDevice` as restoreTraining takes it.
   TrainingPosition restore(const checkpoint::Checkpoint& checkpoint, int64_t trainSamples,
-                           models::Classifier& model, torch::optim::Optimizer& optimizer) const;
+                           models::Classifier& model, torch::optim::Optimizer& optimizer,
+                           std::optional<c10::Device> optimizerDevice = std::nullopt) const;
   // Rank 0 writes a checkpoint of the current state and prunes old ones; other ranks do nothing.
   // Returns false (after a warning) if it could not be written, or if the parameters are not
   // finite: a diverged model never pushes good checkpoints out.

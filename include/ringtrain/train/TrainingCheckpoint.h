@@ -5,6 +5,7 @@
 
 #include <torch/optim/optimizer.h>
 
+#include <optional>
 #include <string>
 
 #include "ringtrain/checkpoint/CheckpointStore.h"
@@ -15,9 +16,11 @@ namespace ringtrain::train {
 checkpoint::NamedBlobs snapshotTraining(models::Classifier& model,
                                         torch::optim::Optimizer& optimizer);
 
-// Puts the snapshot back into a model and optimizer built with the same configuration. UserError
+// Puts the snapshot back into a model and optimizer built with the same configuration, the
+// optimizer's state on `optimizerDevice` (default: that of the model's first parameter). UserError
 // naming `origin` (the checkpoint's path) if a file is missing or does not fit the model.
 void restoreTraining(const checkpoint::NamedBlobs& files, const std::string& origin,
-                     models::Classifier& model, torch::optim::Optimizer& optimizer);
+                     models::Classifier& model, torch::optim::Optimizer& optimizer,
+                     std::optional<c10::Device> optimizerDevice = std::nullopt);
 
 }  // namespace ringtrain::train
