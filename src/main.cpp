@@ -1,7 +1,7 @@
 // ringtrain: data-parallel training of LibTorch models under mpirun.
 //
 // Map of the code (one folder per concern; dependencies point down this list):
-//   cli/       subcommands and flags                      -> train, data, comm, platform
+//   cli/       subcommands and flags                      -> train, data, comm, platform, sagemaker
 //   train/     the training loop, outputs, LR schedule, pipeline mode in the loop
 //                                                         -> ddp, pipeline, checkpoint, models,
 //                                                         data, io
@@ -12,6 +12,7 @@
 //   prep/      conversion of CSV, IDX, .npy and text into shards  -> data
 //   data/      data sets, CSV/IDX readers, shards, the distributed sampler
 //   io/        safetensors
+//   sagemaker/ the SageMaker job: configuration files, launch plan, supervising mpirun
 //   platform/  device placement and threads
 //   comm/      Communicator over MPI (CPU) and NCCL (CUDA); the only code that includes
 //   mpi.h/nccl.h
@@ -36,7 +37,9 @@ void printUsage(std::ostream& out) {
          "  prep        convert CSV, IDX, .npy or text into a memory-mapped shard data set\n"
          "  check-data  verify every checksum of a shard data set\n"
          "  bench-data  measure how fast batches come out of a shard data set\n"
-         "  info        print versions, backends and visible devices\n\n"
+         "  info        print versions, backends and visible devices\n"
+         "  sagemaker   the container entrypoint: a SageMaker job from /opt/ml, else plain "
+         "ringtrain\n\n"
          "`ringtrain <command> --help` lists a command's flags.\n";
 }
 
@@ -65,6 +68,7 @@ int main(int argc, char** argv) {
     if (command == "prep") return ringtrain::cli::runPrep(argc - 1, argv + 1);
     if (command == "check-data") return ringtrain::cli::runCheckData(argc - 1, argv + 1);
     if (command == "bench-data") return ringtrain::cli::runBenchData(argc - 1, argv + 1);
+    if (command == "sagemaker") return ringtrain::cli::runSageMaker(argc - 1, argv + 1);
   } catch (const ringtrain::UserError& error) {
     std::cerr << "ringtrain " << command << ": error: " << error.what() << std::endl;
     return 2;

@@ -259,4 +259,23 @@ ParsedTrainOptions parseTrainOptions(int argc, char** argv) {
   return parsed;
 }
 
+ParsedTrainOptions parseTrainOptions(const std::vector<std::string>& arguments) {
+  std::vector<std::string> words{"train"};
+  words.insert(words.end(), arguments.begin(), arguments.end());
+  std::vector<char*> argv;
+  for (std::string& word : words) argv.push_back(word.data());
+  return parseTrainOptions(static_cast<int>(argv.size()), argv.data());
+}
+
+std::vector<TrainFlag> trainFlags() {
+  const cxxopts::Options options = trainOptions();
+  std::vector<TrainFlag> flags;
+  for (const std::string& group : options.groups()) {
+    for (const cxxopts::HelpOptionDetails& option : options.group_help(group).options) {
+      for (const std::string& name : option.l) flags.push_back({name, option.is_boolean});
+    }
+  }
+  return flags;
+}
+
 }  // namespace ringtrain::cli

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "ringtrain/train/TrainConfig.h"
 
@@ -18,5 +19,14 @@ struct ParsedTrainOptions {
 
 // argv[0] is the subcommand name. UserError naming the flag on any bad value or unknown flag.
 ParsedTrainOptions parseTrainOptions(int argc, char** argv);
+// The same, from words that follow `ringtrain train`.
+ParsedTrainOptions parseTrainOptions(const std::vector<std::string>& arguments);
+
+// The long names of `ringtrain train`'s flags (without dashes), and whether each is a switch.
+struct TrainFlag {
+  std::string name;
+  bool isSwitch = false;
+};
+std::vector<TrainFlag> trainFlags();
 
 }  // namespace ringtrain::cli

@@ -1,0 +1,71 @@
+# ringtrain as a SageMaker training container (sagemaker/README.md): build, then a runtime image
+# with the binary, its libraries, sshd and the entrypoint. Every host of a job runs this image.
+#
+#   docker build -t ringtrain .
+#   docker build --build-arg EFA_INSTALLER_VERSION=1.47.0 -t ringtrain:efa .   # EFA instances
+
+ARG CUDA_IMAGE=13.0.2-cudnn
+ARG UBUNTU=ubuntu24.04
+
+# ---- build: LibTorch from the CUDA torch wheel, Open MPI, NCCL (the wheel's) ------------------
+FROM nvidia/cuda:${CUDA_IMAGE}-devel-${UBUNTU} AS build
+ARG TORCH_VERSION=2.11.0
+# Versions come with the pinned base image's distribution; pinning each package would break the
+# build at every security update.
+# hadolint ignore=DL3008
+RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      build-essential cmake ninja-build git pkg-config python3 python3-venv \
+      openmpi-bin libopenmpi-dev libcxxopts-dev nlohmann-json3-dev \
+    && rm -rf /var/lib/apt/lists/*
+RUN python3 -m venv /opt/torch && /opt/torch/bin/pip install --no-cache-dir "torch==${TORCH_VERSION}"
+WORKDIR /src
+COPY CMakeLists.txt ./
+COPY cmake cmake
+COPY include include
+COPY kernels kernels
+COPY src src
+COPY sagemaker sagemaker
+RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DRINGTRAIN_BUILD_TESTS=OFF \
+      -DRINGTRAIN_CUDA=ON -DRINGTRAIN_PYTHON=/opt/torch/bin/python \
+    && cmake --build build --target ringtrain smhostname
+# The libraries ringtrain loads at run time: LibTorch and the NVIDIA wheels it depends on (NCCL,
+# cuDNN, cuBLAS ...), gathered in one directory.
+RUN mkdir -p /out/lib \
+    && cp -a /opt/torch/lib/python3*/site-packages/torch/lib/. /out/lib/ \
+    && find /opt/torch/lib/python3*/site-packages/nvidia -name 'lib*.so*' -exec cp -a {} /out/lib/ \; \
+    && cp build/ringtrain /out/ && cp build/sagemaker/libsmhostname.so /out/lib/
+
+# ---- runtime ---------------------------------------------------------------------------------
+FROM nvidia/cuda:${CUDA_IMAGE}-runtime-${UBUNTU}
+ARG EFA_INSTALLER_VERSION=
+# hadolint ignore=DL3008
+RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      openmpi-bin libopenmpi3t64 openssh-server openssh-client libgomp1 ca-certificates curl \
+    && rm -rf /var/lib/apt/lists/*
+# Optional EFA: libfabric, its Open MPI and the aws-ofi-nccl plugin under /opt/amazon. The
+# installer must run from its own directory, and only when asked for.
+# hadolint ignore=DL3003
+RUN if [ -n "${EFA_INSTALLER_VERSION}" ]; then \
+      cd /tmp && curl -fsSL -O "https://efa-installer.amazonaws.com/aws-efa-installer-${EFA_INSTALLER_VERSION}.tar.gz" \
+      && tar xf aws-efa-installer-*.tar.gz && cd aws-efa-installer \
+      && ./efa_installer.sh -y --skip-kmod --skip-limit-conf --no-verify \
+      && cd / && rm -rf /tmp/aws-efa-installer*; \
+    fi
+# SSH between the hosts of a job: every host runs this image, so one root key pair (made here)
+# lets each reach the others. Host keys are made when the container starts (the entrypoint).
+RUN mkdir -p /var/run/sshd /root/.ssh && chmod 700 /root/.ssh \
+    && ssh-keygen -q -t ed25519 -N "" -f /root/.ssh/id_ed25519 \
+    && cp /root/.ssh/id_ed25519.pub /root/.ssh/authorized_keys \
+    && printf 'Host *\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n' > /root/.ssh/config \
+    && sed -i 's/^session\s*required\s*pam_loginuid.so/session optional pam_loginuid.so/' /etc/pam.d/sshd \
+    && rm -f /etc/ssh/ssh_host_*
+COPY --from=build /out/lib /usr/local/lib/ringtrain
+COPY --from=build /out/ringtrain /usr/local/bin/ringtrain
+ENV LD_LIBRARY_PATH=/usr/local/lib/ringtrain:/opt/amazon/ofi-nccl/lib64:/opt/amazon/openmpi/lib64:/opt/amazon/efa/lib64 \
+    PATH=/opt/amazon/openmpi/bin:/opt/amazon/efa/bin:${PATH} \
+    RINGTRAIN_HOSTNAME_SHIM=/usr/local/lib/ringtrain/libsmhostname.so \
+    NCCL_DEBUG=WARN \
+    OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# Exec form: ringtrain is PID 1 and gets SageMaker's SIGTERM itself. `docker run IMAGE train`
+# passes "train", which the entrypoint accepts; a ContainerEntrypoint override passes nothing.
+ENTRYPOINT ["/usr/local/bin/ringtrain", "sagemaker"]

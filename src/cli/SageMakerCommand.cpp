@@ -1,0 +1,130 @@
+// `ringtrain sagemaker [train] [ARGS...]`: the container's entrypoint. In a SageMaker job (a
+// resourceconfig.json under the SageMaker root) it turns the job's configuration into one
+// `ringtrain train` under mpirun and reports the outcome the way SageMaker reads it; anywhere else
+// it is plain `ringtrain ARGS...` (`train` when there are none).
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <set>
+
+#include "ringtrain/cli/Commands.h"
+#include "ringtrain/cli/TrainOptions.h"
+#include "ringtrain/sagemaker/JobConfig.h"
+#include "ringtrain/sagemaker/LaunchPlan.h"
+#include "ringtrain/sagemaker/Supervisor.h"
+#include "ringtrain/util/Error.h"
+#include "ringtrain/util/Files.h"
+
+namespace ringtrain::cli {
+namespace {
+
+std::string selfPath() {
+  char path[4096];
+  const ssize_t length = readlink("/proc/self/exe", path, sizeof path - 1);
+  return length > 0 ? std::string(path, static_cast<size_t>(length)) : "ringtrain";
+}
+
+[[noreturn]] void execPlainRingtrain(std::vector<std::string> arguments) {
+  if (arguments.empty()) arguments = {"train"};
+  std::string self = selfPath();
+  std::vector<char*> argv{self.data()};
+  for (std::string& word : arguments) argv.push_back(word.data());
+  argv.push_back(nullptr);
+  execv(self.c_str(), argv.data());
+  std::perror("ringtrain sagemaker: cannot start ringtrain");
+  std::exit(127);
+}
+
+// GPUs the NVIDIA driver knows of, without creating a CUDA context in the container's PID 1.
+int gpusOnHost() {
+  const std::string gpus = "/proc/driver/nvidia/gpus";
+  return isDirectory(gpus) ? static_cast<int>(listDirectory(gpus).size()) : 0;
+}
+
+sagemaker::JobInputs readJob(const std::string& root) {
+  const std::string config = root + "/input/config/";
+  sagemaker::JobInputs inputs;
+  inputs.root = root;
+  const auto read = [&](const char* file) { return readFile(config + file); };
+  inputs.resources =
+      sagemaker::parseResourceConfig(read("resourceconfig.json"), config + "resourceconfig.json");
+  if (pathExists(config + "hyperparameters.json")) {
+    inputs.hyperparameters = sagemaker::parseHyperparameters(read("hyperparameters.json"),
+                                                             config + "hyperparameters.json");
+  }
+  if (pathExists(config + "inputdataconfig.json")) {
+    inputs.channels = sagemaker::parseInputDataConfig(read("inputdataconfig.json"),
+                                                      config + "inputdataconfig.json");
+  }
+  inputs.gpusOnHost = gpusOnHost();
+  inputs.trainerPath = selfPath();
+  if (const char* shim = std::getenv("RINGTRAIN_HOSTNAME_SHIM")) inputs.hostnameShim = shim;
+  std::set<std::string> flags;
+  std::set<std::string> switches;
+  for (const TrainFlag& flag : trainFlags()) {
+    flags.insert(flag.name);
+    if (flag.isSwitch) switches.insert(flag.name);
+  }
+  inputs.isTrainFlag = [flags](const std::string& name) { return flags.count(name) > 0; };
+  inputs.isSwitch = [switches](const std::string& name) { return switches.count(name) > 0; };
+  return inputs;
+}
+
+std::string joined(const std::vector<std::string>& words) {
+  std::string text;
+  for (const std::string& word : words) text += (text.empty() ? "" : " ") + word;
+  return text;
+}
+
+}  // namespace
+
+int runSageMaker(int argc, char** argv) {
+  std::vector<std::string> arguments(argv + 1, argv + argc);
+  const std::string root = sagemaker::sagemakerRoot();
+  if (!pathExists(root + "/input/config/resourceconfig.json")) execPlainRingtrain(arguments);
+  // SageMaker ships stdout to CloudWatch and scans it for metrics: a line as soon as it is whole.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  if (!arguments.empty() && arguments.front() == "train") arguments.erase(arguments.begin());
+  const std::string failureFile = root + "/output/failure";
+
+  sagemaker::LaunchPlan plan;
+  sagemaker::JobInputs job;
+  try {
+    RINGTRAIN_USER_CHECK(arguments.empty(),
+                         "a SageMaker job is configured by its hyperparameters, not by arguments "
+                         "to the container ('"
+                             << joined(arguments) << "')");
+    job = readJob(root);
+    plan = sagemaker::planLaunch(job);
+    // The ranks would refuse the same flags; refusing them here reports it once, before any
+    // process starts.
+    parseTrainOptions(plan.trainArguments);
+    RINGTRAIN_USER_CHECK(job.resources.hosts.size() == 1,
+                         "this container runs jobs of one instance so far; the job has "
+                             << job.resources.hosts.size() << " (resourceconfig.json)");
+    makeDirectories(plan.modelDir);
+    makeDirectories(plan.checkpointDir);
+  } catch (const std::exception& error) {
+    const std::string reason = std::string("ringtrain sagemaker: ") + error.what();
+    std::cerr << reason << std::endl;
+    sagemaker::writeFailure(failureFile, reason);
+    return 2;
+  }
+
+  std::cout << "ringtrain sagemaker: host " << job.resources.currentHost << " of "
+            << job.resources.hosts.size() << ", " << plan.processesPerHost
+            << " rank(s) per host; outputs in " << plan.modelDir << ", checkpoints in "
+            << plan.checkpointDir << "\n  " << joined(plan.command) << std::endl;
+  const sagemaker::Outcome outcome = sagemaker::supervise(plan.command);
+  if (outcome.exitCode != 0) {
+    sagemaker::writeFailure(failureFile, sagemaker::failureReason(outcome));
+  } else if (outcome.stopRequested) {
+    std::cout << "ringtrain sagemaker: stopped on request; the checkpoint in " << plan.checkpointDir
+              << " resumes the job" << std::endl;
+  }
+  return outcome.exitCode;
+}
+
+}  // namespace ringtrain::cli
