@@ -7,6 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 apt_packages=(build-essential cmake ninja-build ccache git pkg-config
   openmpi-bin libopenmpi-dev libcxxopts-dev nlohmann-json3-dev googletest libgtest-dev
   python3 python3-venv python3-pip
+  openssh-server openssh-client iproute2  # the SageMaker container's hosts, emulated in the tests
   clang libclang-rt-14-dev llvm-14)  # clang, libFuzzer and llvm-symbolizer: scripts/sanitize.sh
 missing=()
 for p in "${apt_packages[@]}"; do

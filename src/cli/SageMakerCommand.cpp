@@ -7,10 +7,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <set>
 
 #include "ringtrain/cli/Commands.h"
 #include "ringtrain/cli/TrainOptions.h"
+#include "ringtrain/sagemaker/Cluster.h"
 #include "ringtrain/sagemaker/JobConfig.h"
 #include "ringtrain/sagemaker/LaunchPlan.h"
 #include "ringtrain/sagemaker/Supervisor.h"
@@ -43,6 +45,25 @@ int gpusOnHost() {
   return isDirectory(gpus) ? static_cast<int>(listDirectory(gpus).size()) : 0;
 }
 
+// By absolute path: mpirun started that way starts its daemons on the other hosts from the same
+// installation.
+std::string onPath(const std::string& program) {
+  const char* path = std::getenv("PATH");
+  std::string directories = path ? path : "/usr/bin:/bin";
+  for (size_t start = 0; start <= directories.size();) {
+    const size_t end = std::min(directories.find(':', start), directories.size());
+    const std::string candidate = directories.substr(start, end - start) + "/" + program;
+    if (end > start && access(candidate.c_str(), X_OK) == 0) return candidate;
+    start = end + 1;
+  }
+  return program;
+}
+
+std::string jobName() {
+  const char* name = std::getenv("TRAINING_JOB_NAME");
+  return name && *name ? name : "job";
+}
+
 sagemaker::JobInputs readJob(const std::string& root) {
   const std::string config = root + "/input/config/";
   sagemaker::JobInputs inputs;
@@ -60,6 +81,7 @@ sagemaker::JobInputs readJob(const std::string& root) {
   }
   inputs.gpusOnHost = gpusOnHost();
   inputs.trainerPath = selfPath();
+  inputs.mpirunPath = onPath("mpirun");
   if (const char* shim = std::getenv("RINGTRAIN_HOSTNAME_SHIM")) inputs.hostnameShim = shim;
   std::set<std::string> flags;
   std::set<std::string> switches;
@@ -101,9 +123,6 @@ int runSageMaker(int argc, char** argv) {
     // The ranks would refuse the same flags; refusing them here reports it once, before any
     // process starts.
     parseTrainOptions(plan.trainArguments);
-    RINGTRAIN_USER_CHECK(job.resources.hosts.size() == 1,
-                         "this container runs jobs of one instance so far; the job has "
-                             << job.resources.hosts.size() << " (resourceconfig.json)");
     makeDirectories(plan.modelDir);
     makeDirectories(plan.checkpointDir);
   } catch (const std::exception& error) {
@@ -114,10 +133,27 @@ int runSageMaker(int argc, char** argv) {
   }
 
   std::cout << "ringtrain sagemaker: host " << job.resources.currentHost << " of "
-            << job.resources.hosts.size() << ", " << plan.processesPerHost
-            << " rank(s) per host; outputs in " << plan.modelDir << ", checkpoints in "
-            << plan.checkpointDir << "\n  " << joined(plan.command) << std::endl;
+            << job.resources.hosts.size() << (job.resources.master() ? " (master)" : "") << ", "
+            << plan.processesPerHost << " rank(s) per host; outputs in " << plan.modelDir
+            << ", checkpoints in " << plan.checkpointDir << std::endl;
+  std::optional<sagemaker::Cluster> cluster;
+  if (job.resources.hosts.size() > 1) {
+    try {
+      cluster.emplace(job.resources, jobName());
+      cluster->startSshd();
+      cluster->waitForNames();
+      if (!job.resources.master()) return cluster->serveAsWorker();
+      cluster->waitForWorkers();
+    } catch (const std::exception& error) {
+      const std::string reason = std::string("ringtrain sagemaker: ") + error.what();
+      std::cerr << reason << std::endl;
+      sagemaker::writeFailure(failureFile, reason);
+      return 1;
+    }
+  }
+  std::cout << "  " << joined(plan.command) << std::endl;
   const sagemaker::Outcome outcome = sagemaker::supervise(plan.command);
+  if (cluster) cluster->announceDone(outcome.exitCode);
   if (outcome.exitCode != 0) {
     sagemaker::writeFailure(failureFile, sagemaker::failureReason(outcome));
   } else if (outcome.stopRequested) {

@@ -142,10 +142,12 @@ LaunchPlan planLaunch(const JobInputs& inputs) {
         "--mca", "plm_rsh_no_tree_spawn", "1", "--mca", "btl_tcp_if_include", iface, "--mca",
         "oob_tcp_if_include", iface, "--mca", "pml", "ob1", "--mca", "btl", "^openib",
         // Containers may not ptrace each other, which single-copy shared memory needs.
-        "--mca", "btl_vader_single_copy_mechanism", "none", "-x", "PATH", "-x", "LD_LIBRARY_PATH",
-        "-x", "NCCL_SOCKET_IFNAME=" + iface, "-x",
+        "--mca", "btl_vader_single_copy_mechanism", "none", "-x", "PATH", "-x",
+        "NCCL_SOCKET_IFNAME=" + iface, "-x",
         std::string("NCCL_DEBUG=") + (ncclDebug && *ncclDebug ? ncclDebug : "WARN")};
     command.insert(command.end(), cluster.begin(), cluster.end());
+    // Forwarded only when set: mpirun warns about a variable it cannot find.
+    if (std::getenv("LD_LIBRARY_PATH")) command.insert(command.end(), {"-x", "LD_LIBRARY_PATH"});
     if (!inputs.hostnameShim.empty()) {
       command.insert(command.end(), {"-x", "LD_PRELOAD=" + inputs.hostnameShim});
     }
