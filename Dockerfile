@@ -46,10 +46,10 @@ RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-ins
 # installer must run from its own directory, and only when asked for.
 # hadolint ignore=DL3003
 RUN if [ -n "${EFA_INSTALLER_VERSION}" ]; then \
-      cd /tmp && curl -fsSL -O "https://efa-installer.amazonaws.com/aws-efa-installer-${EFA_INSTALLER_VERSION}.tar.gz" \
+      apt-get update && cd /tmp && curl -fsSL -O "https://efa-installer.amazonaws.com/aws-efa-installer-${EFA_INSTALLER_VERSION}.tar.gz" \
       && tar xf aws-efa-installer-*.tar.gz && cd aws-efa-installer \
-      && ./efa_installer.sh -y --skip-kmod --skip-limit-conf --no-verify \
-      && cd / && rm -rf /tmp/aws-efa-installer*; \
+      && DEBIAN_FRONTEND=noninteractive ./efa_installer.sh -y --skip-kmod --skip-limit-conf --no-verify \
+      && cd / && rm -rf /tmp/aws-efa-installer* /var/lib/apt/lists/*; \
     fi
 # SSH between the hosts of a job: every host runs this image, so one root key pair (made here)
 # lets each reach the others. Host keys are made when the container starts (the entrypoint).
@@ -61,7 +61,7 @@ RUN mkdir -p /var/run/sshd /root/.ssh && chmod 700 /root/.ssh \
     && rm -f /etc/ssh/ssh_host_*
 COPY --from=build /out/lib /usr/local/lib/ringtrain
 COPY --from=build /out/ringtrain /usr/local/bin/ringtrain
-ENV LD_LIBRARY_PATH=/usr/local/lib/ringtrain:/opt/amazon/ofi-nccl/lib64:/opt/amazon/openmpi/lib64:/opt/amazon/efa/lib64 \
+ENV LD_LIBRARY_PATH=/usr/local/lib/ringtrain:/opt/amazon/ofi-nccl/lib:/opt/amazon/ofi-nccl/lib64:/opt/amazon/openmpi/lib:/opt/amazon/openmpi/lib64:/opt/amazon/efa/lib:/opt/amazon/efa/lib64:${LD_LIBRARY_PATH} \
     PATH=/opt/amazon/openmpi/bin:/opt/amazon/efa/bin:${PATH} \
     RINGTRAIN_HOSTNAME_SHIM=/usr/local/lib/ringtrain/libsmhostname.so \
     NCCL_DEBUG=WARN \

@@ -1,7 +1,7 @@
 """Several SageMaker hosts on one Linux machine, for tests of multi-instance jobs without Docker
 (root only). Host algo-N gets a network namespace with its own address on eth0 (10.77.0.N, all
 joined by a bridge), its own host name, and its own mount namespace in which /opt/ml is its own
-directory, /etc/hosts names every host and /root/.ssh holds the job's key, as in the image. sshd
+directory, as are /tmp, /etc/hosts (naming every host) and /root/.ssh (the job's key), as in the image. sshd
 started there (by the entrypoint) serves only that host.
 
     hosts = EmulatedHosts(2, "/tmp/emu")
@@ -39,7 +39,7 @@ class EmulatedHosts:
     def __init__(self, count, work):
         self.count = count
         self.work = work
-        self.destroy()
+        destroy()
         os.makedirs(work, exist_ok=True)
         ssh = os.path.join(work, "ssh")
         os.makedirs(ssh, mode=0o700, exist_ok=True)
@@ -68,6 +68,8 @@ class EmulatedHosts:
             _run("ip", "-n", namespace, "link", "set", "eth0", "up")
             _run("ip", "-n", namespace, "link", "set", "lo", "up")
             os.makedirs(self.root(n), exist_ok=True)
+            os.makedirs(self.tmp(n), mode=0o1777, exist_ok=True)
+            os.chmod(self.tmp(n), 0o1777)
 
     def hosts(self):
         return range(1, self.count + 1)
@@ -76,22 +78,36 @@ class EmulatedHosts:
         """Host algo-N's /opt/ml, as seen from outside."""
         return os.path.join(self.work, f"algo-{n}", "opt-ml")
 
+    def tmp(self, n):
+        """Host algo-N's /tmp, as seen from outside."""
+        return os.path.join(self.work, f"algo-{n}", "tmp")
+
     def enter(self, n, command):
         """`command` run as host algo-N."""
+        # /tmp last: the other sources may lie under it.
         script = (f"hostname algo-{n} && mount --bind {self.work}/hosts /etc/hosts && "
                   f"mount --bind {self.work}/ssh /root/.ssh && mount --bind {self.root(n)} /opt/ml && "
-                  'exec "$@"')
+                  f"mount --bind {self.tmp(n)} /tmp && " 'exec "$@"')
         return ["ip", "netns", "exec", f"{PREFIX}-{n}", "unshare", "--uts", "--mount", "--propagation",
                 "private", "sh", "-c", script, "sh"] + list(command)
 
     def destroy(self):
-        """Removes the namespaces and the bridge; every process in them must have ended."""
-        listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split("\n")
-        for line in listed:
-            name = line.split(" ")[0]
-            if name.startswith(PREFIX + "-"):
-                pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True).stdout.split()
-                for pid in pids:
-                    subprocess.run(["kill", "-9", pid], capture_output=True)
-                subprocess.run(["ip", "netns", "del", name], capture_output=True)
-        subprocess.run(["ip", "link", "del", PREFIX + "-br"], capture_output=True)
+        destroy()
+
+
+def destroy():
+    """Removes every emulated host's namespace, the bridge and the links; kills what still runs there."""
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split("\n")
+    for line in listed:
+        name = line.split(" ")[0]
+        if name.startswith(PREFIX + "-"):
+            pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True).stdout.split()
+            for pid in pids:
+                subprocess.run(["kill", "-9", pid], capture_output=True)
+            subprocess.run(["ip", "netns", "del", name], capture_output=True)
+    # A namespace's interfaces go with it, but not at once: the outside ends are taken now.
+    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout.split("\n")
+    for line in links:
+        fields = line.split(": ")
+        if len(fields) > 1 and fields[1].split("@")[0].startswith(PREFIX + "-"):
+            subprocess.run(["ip", "link", "del", fields[1].split("@")[0]], capture_output=True)

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+static int copy_current_host(const char* text, char* out, size_t size);
+
 static int job_host_name(char* out, size_t size) {
   const char* root = getenv("RINGTRAIN_SAGEMAKER_ROOT");
   if (!root || !*root) root = getenv("SAGEMAKER_BASE_DIR");
@@ -19,10 +21,22 @@ static int job_host_name(char* out, size_t size) {
     return -1;
   FILE* file = fopen(path, "r");
   if (!file) return -1;
-  char text[65536];
-  const size_t length = fread(text, 1, sizeof text - 1, file);
+  /* On the heap: gethostname() may run on a thread with a small stack. */
+  enum { kMaxConfig = 1 << 20 };
+  char* text = malloc(kMaxConfig);
+  if (!text) {
+    fclose(file);
+    return -1;
+  }
+  const size_t length = fread(text, 1, kMaxConfig - 1, file);
   fclose(file);
   text[length] = '\0';
+  const int found = copy_current_host(text, out, size);
+  free(text);
+  return found;
+}
+
+static int copy_current_host(const char* text, char* out, size_t size) {
   const char* key = strstr(text, "\"current_host\"");
   if (!key) return -1;
   const char* colon = strchr(key + strlen("\"current_host\""), ':');

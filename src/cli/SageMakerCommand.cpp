@@ -108,6 +108,7 @@ int runSageMaker(int argc, char** argv) {
   if (!pathExists(root + "/input/config/resourceconfig.json")) execPlainRingtrain(arguments);
   // SageMaker ships stdout to CloudWatch and scans it for metrics: a line as soon as it is whole.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  sagemaker::installStopFlag();
   if (!arguments.empty() && arguments.front() == "train") arguments.erase(arguments.begin());
   const std::string failureFile = root + "/output/failure";
 
@@ -151,12 +152,18 @@ int runSageMaker(int argc, char** argv) {
       return 1;
     }
   }
+  if (sagemaker::stopRequested()) {
+    std::cout << "ringtrain sagemaker: stopped before training started" << std::endl;
+    if (cluster) cluster->announceDone(0);
+    return 0;
+  }
   std::cout << "  " << joined(plan.command) << std::endl;
   const sagemaker::Outcome outcome = sagemaker::supervise(plan.command);
-  if (cluster) cluster->announceDone(outcome.exitCode);
-  if (outcome.exitCode != 0) {
+  // The reason first: telling the workers can take a while when some are gone.
+  if (outcome.exitCode != 0)
     sagemaker::writeFailure(failureFile, sagemaker::failureReason(outcome));
-  } else if (outcome.stopRequested) {
+  if (cluster) cluster->announceDone(outcome.exitCode);
+  if (outcome.exitCode == 0 && outcome.stopRequested) {
     std::cout << "ringtrain sagemaker: stopped on request; the checkpoint in " << plan.checkpointDir
               << " resumes the job" << std::endl;
   }

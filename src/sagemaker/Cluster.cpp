@@ -14,6 +14,7 @@
 #include <optional>
 #include <thread>
 
+#include "ringtrain/sagemaker/Supervisor.h"
 #include "ringtrain/util/Error.h"
 #include "ringtrain/util/Files.h"
 
@@ -22,11 +23,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::seconds;
-
-std::atomic<int> stopSignal{0};
-void recordStop(int signal) {
-  stopSignal = signal;
-}
 
 // Runs `command` with its output discarded (unless `verbose`), and returns its exit status.
 int run(const std::vector<std::string>& command, bool verbose = false) {
@@ -57,15 +53,11 @@ void log(const std::string& line) {
 }  // namespace
 
 Cluster::Cluster(ResourceConfig resources, std::string jobName, ClusterTimings timings)
-    : resources_(std::move(resources)), jobName_(std::move(jobName)), timings_(timings) {
-  struct sigaction action {};
-  action.sa_handler = recordStop;
-  sigemptyset(&action.sa_mask);
-  for (const int signal : {SIGTERM, SIGINT}) sigaction(signal, &action, nullptr);
-}
+    : resources_(std::move(resources)), jobName_(std::move(jobName)), timings_(timings) {}
 
 Cluster::~Cluster() {
-  if (sshd_ <= 0) return;
+  // Not if it was reaped already (supervise() reaps every child): the pid may be another's now.
+  if (sshd_ <= 0 || waitpid(sshd_, nullptr, WNOHANG) != 0) return;
   kill(sshd_, SIGTERM);
   waitpid(sshd_, nullptr, 0);
 }
@@ -118,6 +110,7 @@ void Cluster::waitForNames() const {
       }
       RINGTRAIN_USER_CHECK(Clock::now() < deadline,
                            "host " << host << " of the job never resolved");
+      if (stopRequested()) return;
       std::this_thread::sleep_for(pause);
     }
   }
@@ -131,7 +124,7 @@ void Cluster::waitForWorkers() const {
       RINGTRAIN_USER_CHECK(Clock::now() < deadline, "host " << worker
                                                             << " did not join the job within "
                                                             << timings_.meet.count() << " s");
-      RINGTRAIN_USER_CHECK(stopSignal == 0, "stopped before training started");
+      if (stopRequested()) return;  // the caller sees it and does not start training
       std::this_thread::sleep_for(seconds(1));
     }
     log("host " + worker + " is ready");
@@ -139,11 +132,16 @@ void Cluster::waitForWorkers() const {
 }
 
 void Cluster::announceDone(int exitCode) const {
+  // After a stop, SageMaker's SIGKILL is near: one try each.
+  const int attempts = stopRequested() ? 1 : 5;
+  const std::string file = doneFile();
   for (const std::string& worker : resources_.hosts) {
     if (worker == resources_.currentHost) continue;
     bool told = false;
-    for (int attempt = 0; attempt < 5 && !told; ++attempt) {
-      told = ssh(worker, "echo " + std::to_string(exitCode) + " > " + doneFile());
+    for (int attempt = 0; attempt < attempts && !told; ++attempt) {
+      // Complete or absent: the worker never reads a file half written.
+      told = ssh(worker, "echo " + std::to_string(exitCode) + " > " + file + ".tmp && mv " + file +
+                             ".tmp " + file);
       if (!told) std::this_thread::sleep_for(seconds(2));
     }
     if (!told) log("could not tell host " + worker + " that the job is done");
@@ -158,7 +156,7 @@ int Cluster::serveAsWorker() const {
     RINGTRAIN_USER_CHECK(Clock::now() < deadline, "the master host "
                                                       << master << " could not be reached within "
                                                       << timings_.meet.count() << " s");
-    if (stopSignal != 0) return 0;
+    if (stopRequested()) return 0;
     std::this_thread::sleep_for(seconds(1));
   }
   log("joined the job of master " + master + "; waiting for it to finish");
@@ -167,15 +165,22 @@ int Cluster::serveAsWorker() const {
   std::optional<Clock::time_point> stoppedAt;
   while (!pathExists(doneFile())) {
     std::this_thread::sleep_for(seconds(1));
-    if (stopSignal != 0 && !stoppedAt) stoppedAt = Clock::now();
+    // PID 1 inherits the orphans of ranks and daemons; sshd stays.
+    for (pid_t done; (done = waitpid(-1, nullptr, WNOHANG)) > 0;) {
+      if (done == sshd_) sshd_ = -1;
+    }
+    if (stopRequested() && !stoppedAt) stoppedAt = Clock::now();
     // Stopped: orted and the ranks it runs stay for the master's graceful stop.
     if (stoppedAt && Clock::now() - *stoppedAt > timings_.afterStop) return 0;
     if (Clock::now() - lastAsked >= seconds(30)) {
       lastAsked = Clock::now();
       if (ssh(master, "true")) lastHeard = lastAsked;
     }
-    RINGTRAIN_USER_CHECK(Clock::now() - lastHeard < timings_.masterSilence,
-                         "the master host " << master << " stopped answering");
+    // The job's outcome is the master's to report: a worker that loses it just leaves.
+    if (Clock::now() - lastHeard >= timings_.masterSilence) {
+      log("the master host " + master + " stopped answering; leaving");
+      return 0;
+    }
   }
   log("the master reported the end of the job: " + readFile(doneFile()).substr(0, 16));
   return 0;

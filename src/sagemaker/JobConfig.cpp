@@ -60,7 +60,8 @@ std::string normalise(const std::string& name, const std::string& raw, const std
   RINGTRAIN_USER_CHECK(!value.is_object() && !value.is_null(),
                        origin << ": hyperparameter '" << name << "' must be a number, a string, "
                               << "a boolean or a list, not " << raw);
-  return scalarText(value);
+  // A number as written: "1.10" and "1e3" are not "1.1" and "1000.0" to a flag that takes text.
+  return value.is_number() ? raw : scalarText(value);
 }
 
 const ordered_json& member(const ordered_json& object, const char* key, const std::string& origin) {

@@ -127,7 +127,13 @@ LaunchPlan planLaunch(const JobInputs& inputs) {
   command = {inputs.mpirunPath, "--allow-run-as-root", "-np", std::to_string(plan.ranks),
              "--bind-to", "none", "--map-by", "slot",
              // One failed rank ends the job instead of leaving the others waiting.
-             "--mca", "orte_abort_on_non_zero_status", "1"};
+             "--mca", "orte_abort_on_non_zero_status", "1",
+             // Containers may not ptrace each other, which single-copy shared memory needs.
+             "--mca", "btl_vader_single_copy_mechanism", "none"};
+  if (hosts.size() == 1) {
+    // Slots as asked, whatever the core count.
+    command.insert(command.end(), {"--host", "localhost:" + std::to_string(plan.processesPerHost)});
+  }
   if (hosts.size() > 1) {
     std::string hostList;
     for (const std::string& host : hosts) {
@@ -140,10 +146,8 @@ LaunchPlan planLaunch(const JobInputs& inputs) {
         "--host", hostList,
         // The master reaches every worker itself, so every worker needs only the master's key.
         "--mca", "plm_rsh_no_tree_spawn", "1", "--mca", "btl_tcp_if_include", iface, "--mca",
-        "oob_tcp_if_include", iface, "--mca", "pml", "ob1", "--mca", "btl", "^openib",
-        // Containers may not ptrace each other, which single-copy shared memory needs.
-        "--mca", "btl_vader_single_copy_mechanism", "none", "-x", "PATH", "-x",
-        "NCCL_SOCKET_IFNAME=" + iface, "-x",
+        "oob_tcp_if_include", iface, "--mca", "pml", "ob1", "--mca", "btl", "^openib", "-x", "PATH",
+        "-x", "NCCL_SOCKET_IFNAME=" + iface, "-x",
         std::string("NCCL_DEBUG=") + (ncclDebug && *ncclDebug ? ncclDebug : "WARN")};
     command.insert(command.end(), cluster.begin(), cluster.end());
     // Forwarded only when set: mpirun warns about a variable it cannot find.

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <optional>
@@ -19,6 +20,11 @@ namespace ringtrain::sagemaker {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+std::atomic<int> stopSignal{0};
+void recordStop(int signal) {
+  stopSignal = signal;
+}
 
 constexpr size_t kTailBytes = 8192;
 // After the command has exited, what its children still write is read for at most this long.
@@ -59,6 +65,17 @@ std::string untagged(std::string line) {
 
 }  // namespace
 
+void installStopFlag() {
+  struct sigaction action {};
+  action.sa_handler = recordStop;
+  sigemptyset(&action.sa_mask);
+  for (const int signal : {SIGTERM, SIGINT}) sigaction(signal, &action, nullptr);
+}
+
+bool stopRequested() {
+  return stopSignal != 0;
+}
+
 Outcome supervise(const std::vector<std::string>& command, const StopTimings& timings) {
   RINGTRAIN_CHECK(!command.empty(), "nothing to run");
   sigset_t handled;
@@ -97,7 +114,7 @@ Outcome supervise(const std::vector<std::string>& command, const StopTimings& ti
   bool reading = true;
   while (!exited || reading) {
     int timeout = -1;
-    if (stopSince && !exited) {
+    if (stopSince && !exited && !killed) {
       timeout = millisecondsUntil(*stopSince + (terminated ? timings.forceful : timings.graceful));
     }
     if (drainUntil) timeout = millisecondsUntil(*drainUntil);

@@ -1,11 +1,13 @@
 """A two-instance SageMaker job through the entrypoint, with the hosts emulated on this machine
 (sagemaker/emulate_hosts.py: network, mount and UTS namespaces, each with its own sshd and
-/opt/ml): the ready/done handshake, one mpirun over both hosts, artifacts on the master only, and
-the worker's clean exit."""
+/opt/ml): the ready/done handshake, one mpirun over both hosts, artifacts on the master only, the
+worker's clean exit, and SageMaker's stop (SIGTERM to every host)."""
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 import unittest
 
 from ringtrain_testing import BIN, RingtrainTestCase
@@ -21,15 +23,15 @@ UNAVAILABLE = emulate_hosts.available()
 class TwoHostJob(RingtrainTestCase):
     def setUp(self):
         super().setUp()
+        self.addCleanup(emulate_hosts.destroy)
         self.hosts = emulate_hosts.EmulatedHosts(2, self.path("hosts"))
-        self.addCleanup(self.hosts.destroy)
 
-    def test_one_mpirun_over_both_hosts_and_the_worker_leaves_when_done(self):
-        hyperparameters = {"epochs": 2, "hidden": [32], "processes_per_host": 1, "batch_size": 32}
+    def start(self, hyperparameters, rows=2000):
+        """Both hosts' entrypoints, the worker first; returns (master, worker)."""
         for n in self.hosts.hosts():
             root = local_job.make_job(self.hosts.root(n), hyperparameters, hosts=("algo-2", "algo-1"),
                                       current_host=f"algo-{n}")
-            local_job.fill_csv_channels(root)
+            local_job.fill_csv_channels(root, rows=rows)
         env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
                    TRAINING_JOB_NAME=f"test-{os.getpid()}-{id(self)}")
         env.pop("RINGTRAIN_SAGEMAKER_ROOT", None)
@@ -37,6 +39,38 @@ class TwoHostJob(RingtrainTestCase):
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         master = subprocess.Popen(self.hosts.enter(1, [BIN, "sagemaker", "train"]), env=env,
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        return master, worker
+
+    def assertNothingLeft(self):
+        for n in self.hosts.hosts():
+            pids = subprocess.run(["ip", "netns", "pids", f"{emulate_hosts.PREFIX}-{n}"], capture_output=True,
+                                  text=True).stdout.split()
+            self.assertEqual(pids, [], f"algo-{n} still runs {pids}")
+
+    def test_sigterm_to_every_host_checkpoints_on_the_master_and_both_exit_zero(self):
+        # SageMaker stops a job by SIGTERM to every host's entrypoint.
+        master, worker = self.start({"epochs": 50, "hidden": [256, 256], "processes_per_host": 1}, rows=20000)
+        metrics = os.path.join(self.hosts.root(1), "model", "metrics.jsonl")
+        deadline = time.monotonic() + 120
+        while not os.path.exists(metrics) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertTrue(os.path.exists(metrics), "training never started")
+        started = time.monotonic()
+        master.send_signal(signal.SIGTERM)
+        worker.send_signal(signal.SIGTERM)
+        master_out, _ = master.communicate(timeout=150)
+        worker_out, _ = worker.communicate(timeout=150)
+        self.assertLess(time.monotonic() - started, 110)
+        self.assertEqual(master.returncode, 0, master_out)
+        self.assertEqual(worker.returncode, 0, worker_out)
+        checkpoints = os.listdir(os.path.join(self.hosts.root(1), "checkpoints"))
+        self.assertTrue(any(name.startswith("step-") for name in checkpoints), master_out)
+        with open(os.path.join(self.hosts.root(1), "model", "summary.json")) as f:
+            self.assertEqual(json.load(f)["stopped_by"], "SIGUSR1")
+        self.assertNothingLeft()
+
+    def test_one_mpirun_over_both_hosts_and_the_worker_leaves_when_done(self):
+        master, worker = self.start({"epochs": 2, "hidden": [32], "processes_per_host": 1, "batch_size": 32})
         master_out, _ = master.communicate(timeout=300)
         worker_out, _ = worker.communicate(timeout=120)
         self.assertEqual(master.returncode, 0, master_out)
@@ -54,11 +88,7 @@ class TwoHostJob(RingtrainTestCase):
         self.assertRegex(master_out, r"val_accuracy=[0-9.]+")
         for n in self.hosts.hosts():
             self.assertFalse(os.path.exists(os.path.join(self.hosts.root(n), "output", "failure")))
-        # Nothing of the job is left in either host.
-        for n in self.hosts.hosts():
-            pids = subprocess.run(["ip", "netns", "pids", f"{emulate_hosts.PREFIX}-{n}"], capture_output=True,
-                                  text=True).stdout.split()
-            self.assertEqual(pids, [], f"algo-{n} still runs {pids}")
+        self.assertNothingLeft()
 
 
 if __name__ == "__main__":

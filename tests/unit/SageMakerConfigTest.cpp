@@ -23,14 +23,14 @@ std::string valueOf(const std::vector<Hyperparameter>& parameters, const std::st
 TEST(SageMakerHyperparameters, EveryWayAClientWritesAValueIsUnderstood) {
   // Raw (boto3), JSON-encoded (framework estimators), Python str() (the generic Estimator).
   const auto parameters = parseHyperparameters(R"({
-      "lr": "0.01", "optimizer": "\"adamw\"", "epochs": "3", "hidden": "[512, 256]",
+      "lr": "0.010", "optimizer": "\"adamw\"", "epochs": "3", "hidden": "[512, 256]",
       "hidden_py": "[512, 256]", "names": "['a', 'b']", "nesterov": "True", "drop_last": "true",
       "no_shuffle": "False", "train": "synthetic:100", "quoted_number": "\"0.5\"",
       "sagemaker_program": "\"train.py\"", "sagemaker_mpi_enabled": "true",
       "_tuning_objective_metric": "val_loss"})",
                                                "hyperparameters.json");
   EXPECT_EQ(parameters.size(), 11u);
-  EXPECT_EQ(valueOf(parameters, "lr"), "0.01");
+  EXPECT_EQ(valueOf(parameters, "lr"), "0.010");
   EXPECT_EQ(valueOf(parameters, "optimizer"), "adamw");
   EXPECT_EQ(valueOf(parameters, "epochs"), "3");
   EXPECT_EQ(valueOf(parameters, "hidden"), "512,256");
@@ -145,7 +145,9 @@ TEST_F(SageMakerLaunchPlan, OneHostRunsOneRankPerGpuWithTheChannelsAsData) {
           "--val=" + root + "/input/data/validation", "--output-dir=" + root + "/model",
           "--checkpoint-dir=" + root + "/checkpoints", "--progress=off"}));
   const auto& command = plan.command;
-  EXPECT_EQ(std::find(command.begin(), command.end(), "--host"), command.end());
+  const auto host = std::find(command.begin(), command.end(), "--host");
+  ASSERT_NE(host, command.end());
+  EXPECT_EQ(*(host + 1), "localhost:4");
   const auto np = std::find(command.begin(), command.end(), "-np");
   ASSERT_NE(np, command.end());
   EXPECT_EQ(*(np + 1), "4");

@@ -48,7 +48,7 @@ class Cluster {
   ResourceConfig resources_;
   std::string jobName_;
   ClusterTimings timings_;
-  pid_t sshd_ = -1;
+  mutable pid_t sshd_ = -1;  // -1 once reaped
 };
 
 }  // namespace ringtrain::sagemaker

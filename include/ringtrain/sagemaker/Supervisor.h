@@ -23,6 +23,11 @@ struct Outcome {
   std::string stderrTail;      // the last few KiB of the command's stderr
 };
 
+// From the start of the container on, SIGTERM and SIGINT only set a flag (PID 1 would otherwise
+// ignore them): a stop that comes before training starts is not lost.
+void installStopFlag();
+bool stopRequested();
+
 // Starts `command` (argv[0] found on PATH) in a process group of its own and waits for it,
 // reaping any other child on the way. Blocks SIGTERM, SIGINT and SIGCHLD for the calling process
 // while it runs.
