@@ -1,7 +1,8 @@
 """Several SageMaker hosts on one Linux machine, for tests of multi-instance jobs without Docker
 (root only). Host algo-N gets a network namespace with its own address on eth0 (10.77.0.N, all
 joined by a bridge), its own host name, and its own mount namespace in which /opt/ml is its own
-directory, as are /tmp, /etc/hosts (naming every host) and /root/.ssh (the job's key), as in the image. sshd
+directory, as are /etc/hosts (naming every host), /root/.ssh (the job's key) and the handshake's
+scratch directory (RINGTRAIN_SAGEMAKER_SCRATCH, standing for /tmp), as in the image. sshd
 started there (by the entrypoint) serves only that host.
 
     hosts = EmulatedHosts(2, "/tmp/emu")
@@ -13,6 +14,8 @@ import shutil
 import subprocess
 
 PREFIX = "rt-emu"
+# Each host's own scratch directory, by one path: not /tmp itself, which may hold the checkout.
+SCRATCH = "/run/ringtrain-emulated-scratch"
 
 
 def available():
@@ -52,7 +55,7 @@ class EmulatedHosts:
             os.chmod(os.path.join(ssh, name), 0o600)
         with open(os.path.join(work, "hosts"), "w") as f:
             f.write("127.0.0.1 localhost\n" + "".join(f"10.77.0.{n} algo-{n}\n" for n in self.hosts()))
-        for mount_point in ("/opt/ml", "/root/.ssh", "/run/sshd"):
+        for mount_point in ("/opt/ml", "/root/.ssh", "/run/sshd", SCRATCH):
             os.makedirs(mount_point, exist_ok=True)
         _run("ip", "link", "add", PREFIX + "-br", "type", "bridge")
         _run("ip", "link", "set", PREFIX + "-br", "up")
@@ -78,16 +81,19 @@ class EmulatedHosts:
         """Host algo-N's /opt/ml, as seen from outside."""
         return os.path.join(self.work, f"algo-{n}", "opt-ml")
 
+    def environment(self):
+        """What the entrypoints of emulated hosts need in their environment."""
+        return {"RINGTRAIN_SAGEMAKER_SCRATCH": SCRATCH}
+
     def tmp(self, n):
-        """Host algo-N's /tmp, as seen from outside."""
+        """Host algo-N's scratch directory (the handshake's /tmp), as seen from outside."""
         return os.path.join(self.work, f"algo-{n}", "tmp")
 
     def enter(self, n, command):
         """`command` run as host algo-N."""
-        # /tmp last: the other sources may lie under it.
         script = (f"hostname algo-{n} && mount --bind {self.work}/hosts /etc/hosts && "
                   f"mount --bind {self.work}/ssh /root/.ssh && mount --bind {self.root(n)} /opt/ml && "
-                  f"mount --bind {self.tmp(n)} /tmp && " 'exec "$@"')
+                  f"mount --bind {self.tmp(n)} {SCRATCH} && " 'exec "$@"')
         return ["ip", "netns", "exec", f"{PREFIX}-{n}", "unshare", "--uts", "--mount", "--propagation",
                 "private", "sh", "-c", script, "sh"] + list(command)
 

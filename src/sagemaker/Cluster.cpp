@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <optional>
@@ -62,12 +63,19 @@ Cluster::~Cluster() {
   waitpid(sshd_, nullptr, 0);
 }
 
+// Each host's own scratch directory, by the same path on every host: /tmp, or
+// $RINGTRAIN_SAGEMAKER_SCRATCH (the emulated hosts of the tests).
+std::string scratchDirectory() {
+  const char* directory = std::getenv("RINGTRAIN_SAGEMAKER_SCRATCH");
+  return directory && *directory ? directory : "/tmp";
+}
+
 std::string Cluster::readyFile(const std::string& host) const {
-  return "/tmp/ringtrain-" + jobName_ + "-ready-" + host;
+  return scratchDirectory() + "/ringtrain-" + jobName_ + "-ready-" + host;
 }
 
 std::string Cluster::doneFile() const {
-  return "/tmp/ringtrain-" + jobName_ + "-done";
+  return scratchDirectory() + "/ringtrain-" + jobName_ + "-done";
 }
 
 bool Cluster::ssh(const std::string& host, const std::string& command) const {

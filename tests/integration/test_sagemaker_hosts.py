@@ -33,7 +33,7 @@ class TwoHostJob(RingtrainTestCase):
                                       current_host=f"algo-{n}")
             local_job.fill_csv_channels(root, rows=rows)
         env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-                   TRAINING_JOB_NAME=f"test-{os.getpid()}-{id(self)}")
+                   TRAINING_JOB_NAME=f"test-{os.getpid()}-{id(self)}", **self.hosts.environment())
         env.pop("RINGTRAIN_SAGEMAKER_ROOT", None)
         worker = subprocess.Popen(self.hosts.enter(2, [BIN, "sagemaker", "train"]), env=env,
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -2,7 +2,7 @@
 // every host runs sshd (mpirun reaches the workers through it); each worker tells the master it is
 // ready, the master waits for all of them, runs mpirun, and then tells every worker the job is
 // done, so no worker exits under a running rank or lingers after the job. The files that carry
-// this live in /tmp, named after the job.
+// this live in each host's /tmp (or $RINGTRAIN_SAGEMAKER_SCRATCH), named after the job.
 #pragma once
 
 #include <sys/types.h>
