@@ -30,13 +30,8 @@ std::string selfPath() {
 
 [[noreturn]] void execPlainRingtrain(std::vector<std::string> arguments) {
   if (arguments.empty()) arguments = {"train"};
-  std::string self = selfPath();
-  std::vector<char*> argv{self.data()};
-  for (std::string& word : arguments) argv.push_back(word.data());
-  argv.push_back(nullptr);
-  execv(self.c_str(), argv.data());
-  std::perror("ringtrain sagemaker: cannot start ringtrain");
-  std::exit(127);
+  arguments.insert(arguments.begin(), selfPath());
+  sagemaker::replaceProcess(arguments);
 }
 
 // GPUs the NVIDIA driver knows of, without creating a CUDA context in the container's PID 1.

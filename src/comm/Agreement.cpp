@@ -3,7 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
-#include <cstring>
+#include <functional>
 
 #include "ringtrain/util/Error.h"
 
@@ -33,40 +33,46 @@ void runOnAllRanks(Communicator& control, const std::function<void()>& step) {
                           static_cast<int>(code.item<int64_t>()));
 }
 
+namespace {
+
+// A message is limited to 2 GiB, so strings travel in pieces of 1 GiB: `transfer` gets each
+// piece of the `total` bytes at `data` as a byte tensor over that memory.
+constexpr int64_t kStringPiece = int64_t{1} << 30;
+
+void forEachPiece(char* data, size_t total, const std::function<void(at::Tensor&)>& transfer) {
+  const auto bytes = static_cast<int64_t>(total);
+  for (int64_t offset = 0; offset < bytes; offset += kStringPiece) {
+    at::Tensor piece =
+        at::from_blob(data + offset, {std::min(kStringPiece, bytes - offset)}, at::kByte);
+    transfer(piece);
+  }
+}
+
+}  // namespace
+
 std::string broadcastString(Communicator& control, const std::string& text, int root) {
   at::Tensor length = at::full({1}, static_cast<int64_t>(text.size()), at::kLong);
   control.broadcast(length, root);
-  at::Tensor bytes = at::empty({length.item<int64_t>()}, at::kByte);
-  if (control.rank() == root && !text.empty())
-    std::memcpy(bytes.data_ptr(), text.data(), text.size());
-  control.broadcast(bytes, root);
-  return std::string(static_cast<const char*>(bytes.data_ptr()),
-                     static_cast<size_t>(bytes.numel()));
+  std::string result = control.rank() == root
+                           ? text
+                           : std::string(static_cast<size_t>(length.item<int64_t>()), '\0');
+  forEachPiece(result.data(), result.size(),
+               [&](at::Tensor& piece) { control.broadcast(piece, root); });
+  return result;
 }
 
-// In pieces: one message is limited to 2 GiB.
-constexpr int64_t kStringPiece = int64_t{1} << 30;
-
 void sendString(Communicator& control, const std::string& text, int peer) {
-  const auto length = static_cast<int64_t>(text.size());
-  control.send(at::full({1}, length, at::kLong), peer);
-  for (int64_t offset = 0; offset < length; offset += kStringPiece) {
-    const int64_t size = std::min(kStringPiece, length - offset);
-    // Only read from; from_blob takes a mutable pointer.
-    control.send(at::from_blob(const_cast<char*>(text.data()) + offset, {size}, at::kByte), peer);
-  }
+  control.send(at::full({1}, static_cast<int64_t>(text.size()), at::kLong), peer);
+  // from_blob takes mutable memory; a send only reads it.
+  forEachPiece(const_cast<char*>(text.data()), text.size(),
+               [&](at::Tensor& piece) { control.send(piece, peer); });
 }
 
 std::string receiveString(Communicator& control, int peer) {
   at::Tensor length = at::empty({1}, at::kLong);
   control.recv(length, peer);
   std::string text(static_cast<size_t>(length.item<int64_t>()), '\0');
-  const auto total = static_cast<int64_t>(text.size());
-  for (int64_t offset = 0; offset < total; offset += kStringPiece) {
-    const int64_t size = std::min(kStringPiece, total - offset);
-    at::Tensor piece = at::from_blob(text.data() + offset, {size}, at::kByte);
-    control.recv(piece, peer);
-  }
+  forEachPiece(text.data(), text.size(), [&](at::Tensor& piece) { control.recv(piece, peer); });
   return text;
 }
 

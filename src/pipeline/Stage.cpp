@@ -193,7 +193,8 @@ StageStep PipelineStage::run(const StageSchedule& schedule, int64_t microBatchSi
       return checkMessages_ ? frameFor(buffer) : buffer;
     });
   }
-  const auto receive = [&](const Message& message, int peer) {
+  // A message the schedule receives: from the inbox's early receive, or received now.
+  const auto arrive = [&](const Message& message, int peer) {
     const auto waitStart = Clock::now();
     at::Tensor buffer;
     if (inbox) {
@@ -206,7 +207,7 @@ StageStep PipelineStage::run(const StageSchedule& schedule, int64_t microBatchSi
       }
     } else {
       buffer = bufferFor(message);
-      this->receive(message, buffer, peer);
+      receive(message, buffer, peer);
     }
     step.waitSeconds += secondsSince(waitStart);
     landed(message, std::move(buffer));
@@ -263,13 +264,13 @@ StageStep PipelineStage::run(const StageSchedule& schedule, int64_t microBatchSi
           send(action.sent, outgoing(action.sent), action.peer);
           break;
         case Action::Type::kReceive:
-          receive(action.received, action.peer);
+          arrive(action.received, action.peer);
           break;
         case Action::Type::kExchange:
           if (asynchronous_) {
             // The send is under way before the wait for the receive starts.
             send(action.sent, outgoing(action.sent), action.peer);
-            receive(action.received, action.peer);
+            arrive(action.received, action.peer);
           } else {
             const at::Tensor sent = outgoing(action.sent);
             at::Tensor buffer = bufferFor(action.received);

@@ -35,11 +35,7 @@ int run(const std::vector<std::string>& command, bool verbose = false) {
       dup2(null, STDOUT_FILENO);
       dup2(null, STDERR_FILENO);
     }
-    std::vector<char*> argv;
-    for (const std::string& word : command) argv.push_back(const_cast<char*>(word.c_str()));
-    argv.push_back(nullptr);
-    execvp(argv[0], argv.data());
-    _exit(127);
+    replaceProcess(command);
   }
   int status = 0;
   while (waitpid(child, &status, 0) < 0 && errno == EINTR) {

@@ -7,6 +7,7 @@
 
 #include "ringtrain/util/Error.h"
 #include "ringtrain/util/Files.h"
+#include "ringtrain/util/Numbers.h"
 
 namespace ringtrain::sagemaker {
 namespace {
@@ -15,12 +16,11 @@ namespace {
 const std::set<std::string> kContainerFlags = {"output-dir", "checkpoint-dir", "progress"};
 
 int positiveCount(const Hyperparameter& parameter, int most) {
-  char* end = nullptr;
-  const long value = std::strtol(parameter.value.c_str(), &end, 10);
-  RINGTRAIN_USER_CHECK(!parameter.value.empty() && *end == '\0' && value >= 1 && value <= most,
+  const std::optional<int64_t> value = parseInt64(parameter.value);
+  RINGTRAIN_USER_CHECK(value && *value >= 1 && *value <= most,
                        "hyperparameter '" << parameter.name << "' must be a whole number from 1 to "
                                           << most << ", got '" << parameter.value << "'");
-  return static_cast<int>(value);
+  return static_cast<int>(*value);
 }
 
 std::vector<std::string> splitAtSpaces(const std::string& text) {

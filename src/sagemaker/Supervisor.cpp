@@ -65,6 +65,15 @@ std::string untagged(std::string line) {
 
 }  // namespace
 
+void replaceProcess(const std::vector<std::string>& command) {
+  std::vector<char*> argv;
+  for (const std::string& word : command) argv.push_back(const_cast<char*>(word.c_str()));
+  argv.push_back(nullptr);
+  execvp(argv[0], argv.data());
+  dprintf(STDERR_FILENO, "error: cannot start %s: %s\n", argv[0], std::strerror(errno));
+  _exit(127);
+}
+
 void installStopFlag() {
   struct sigaction action {};
   action.sa_handler = recordStop;
@@ -95,12 +104,7 @@ Outcome supervise(const std::vector<std::string>& command, const StopTimings& ti
     setpgid(0, 0);
     sigprocmask(SIG_SETMASK, &previous, nullptr);
     dup2(errors[1], STDERR_FILENO);
-    std::vector<char*> argv;
-    for (const std::string& word : command) argv.push_back(const_cast<char*>(word.c_str()));
-    argv.push_back(nullptr);
-    execvp(argv[0], argv.data());
-    dprintf(STDERR_FILENO, "error: cannot start %s: %s\n", argv[0], std::strerror(errno));
-    _exit(127);
+    replaceProcess(command);
   }
   setpgid(child, child);
   close(errors[1]);

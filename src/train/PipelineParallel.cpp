@@ -246,41 +246,35 @@ nlohmann::ordered_json PipelineParallel::report(comm::Communicator& control) con
       {stepSeconds_, computeSeconds_, static_cast<double>(maxActivationsHeld_), waitSeconds_},
       at::kDouble);
   const at::Tensor all = control.allGather(mine).reshape({control.size(), 4});
+  // Replica 0 speaks for its stage.
+  std::vector<double> seconds, compute, waits;
+  std::vector<int> held;
+  for (int stage = 0; stage < grid_.stages; ++stage) {
+    const at::Tensor row = all[grid_.rankOf(stage, 0)];
+    seconds.push_back(row[0].item<double>());
+    compute.push_back(row[1].item<double>());
+    held.push_back(static_cast<int>(row[2].item<double>()));
+    waits.push_back(row[3].item<double>());
+  }
   // A stage's own pipeline phase ends with its last transfer, before its neighbours are done, so
   // every stage is measured over the longest phase: the pipeline's step, in which the busiest
   // stage idles least.
-  double longest = 0;
-  double busiest = 0;
-  for (int stage = 0; stage < grid_.stages; ++stage) {
-    // Replica 0 speaks for its stage.
-    longest = std::max(longest, all[grid_.rankOf(stage, 0)][0].item<double>());
-    busiest = std::max(busiest, all[grid_.rankOf(stage, 0)][1].item<double>());
-  }
+  const double longest = *std::max_element(seconds.begin(), seconds.end());
   const auto idleShare = [longest](double computeSeconds) {
     return longest > 0 ? 1.0 - computeSeconds / longest : 0.0;
   };
-  nlohmann::ordered_json bubbles = nlohmann::ordered_json::array();
-  nlohmann::ordered_json held = nlohmann::ordered_json::array();
-  nlohmann::ordered_json compute = nlohmann::ordered_json::array();
-  nlohmann::ordered_json waits = nlohmann::ordered_json::array();
-  for (int stage = 0; stage < grid_.stages; ++stage) {
-    const at::Tensor row = all[grid_.rankOf(stage, 0)];
-    bubbles.push_back(idleShare(row[1].item<double>()));
-    compute.push_back(row[1].item<double>());
-    waits.push_back(row[3].item<double>());
-    held.push_back(static_cast<int>(row[2].item<double>()));
-  }
-  std::vector<int> layers(layerCounts_.begin(), layerCounts_.end());
+  std::vector<double> bubbles;
+  for (const double stageCompute : compute) bubbles.push_back(idleShare(stageCompute));
   return {{"stages", grid_.stages},
           {"replicas", grid_.replicas},
           {"schedule", pipeline::scheduleName(config_.pipeline.schedule)},
           {"micro_batches", microBatches_},
           {"micro_batch_size", config_.batchSize / microBatches_},
           {"partition", pipeline::describe(config_.pipeline.partition)},
-          {"layers_per_stage", layers},
+          {"layers_per_stage", layerCounts_},
           {"steps_measured", std::max<int64_t>(0, steps_ - 1)},
           {"bubble_theory", pipeline::theoreticalBubble(grid_.stages, microBatches_)},
-          {"bubble_measured", idleShare(busiest)},
+          {"bubble_measured", idleShare(*std::max_element(compute.begin(), compute.end()))},
           {"pipeline_seconds", longest},
           {"bubble_per_stage", bubbles},
           {"compute_seconds_per_stage", compute},

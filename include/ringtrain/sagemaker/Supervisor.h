@@ -28,6 +28,10 @@ struct Outcome {
 void installStopFlag();
 bool stopRequested();
 
+// Replaces this process by `command` (argv[0] found on PATH); if that fails, says why on stderr
+// and exits 127, as a shell does.
+[[noreturn]] void replaceProcess(const std::vector<std::string>& command);
+
 // Starts `command` (argv[0] found on PATH) in a process group of its own and waits for it,
 // reaping any other child on the way. Blocks SIGTERM, SIGINT and SIGCHLD for the calling process
 // while it runs.
