@@ -2,13 +2,15 @@
 //
 // Map of the code (one folder per concern; dependencies point down this list):
 //   cli/       subcommands and flags                      -> train, data, comm, platform, sagemaker
+//   api/       Runtime, DataParallel, checkpoints for programs with their own loop
+//                                                         -> train, ddp, comm, platform
 //   train/     the training loop, outputs, LR schedule, pipeline mode in the loop
 //                                                         -> ddp, pipeline, checkpoint, models,
 //                                                         data, io
 //   checkpoint/ checkpoint directories (files, checksums)
 //   ddp/       parameter sync, gradient buckets, reducer  -> comm
 //   pipeline/  schedules, their checker, partitioning, the stage runtime -> comm, models
-//   models/    MLP, CNN and GPT, as sequences of layers
+//   models/    MLP, CNN, GPT and --model-spec networks, as sequences of layers
 //   prep/      conversion of CSV, IDX, .npy and text into shards  -> data
 //   data/      data sets, CSV/IDX readers, shards, the distributed sampler
 //   io/        safetensors
@@ -31,6 +33,7 @@ void printUsage(std::ostream& out) {
          "commands:\n"
          "  train       train a model over the ranks started by mpirun: data-parallel,\n"
          "              pipelined (--pipeline-stages) or both\n"
+         "  eval        score a saved model.safetensors on a data set (loss, accuracy, logits)\n"
          "  shard-plan  print which sample indices each rank reads in an epoch (JSON)\n"
          "  pipeline-plan  print a pipeline schedule per stage, checked, with its bubble (JSON)\n"
          "  bench-comm  measure allreduce bandwidth (native and ring) over message sizes\n"
@@ -69,6 +72,7 @@ int main(int argc, char** argv) {
     if (command == "check-data") return ringtrain::cli::runCheckData(argc - 1, argv + 1);
     if (command == "bench-data") return ringtrain::cli::runBenchData(argc - 1, argv + 1);
     if (command == "sagemaker") return ringtrain::cli::runSageMaker(argc - 1, argv + 1);
+    if (command == "eval") return ringtrain::cli::runEval(argc - 1, argv + 1);
   } catch (const ringtrain::UserError& error) {
     std::cerr << "ringtrain " << command << ": error: " << error.what() << std::endl;
     return 2;

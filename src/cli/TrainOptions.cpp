@@ -45,6 +45,9 @@ cxxopts::Options trainOptions() {
       "layers", "gpt: transformer blocks", text("4"), "N")("width", "gpt: model width", text("128"),
                                                            "W")(
       "heads", "gpt: attention heads (dividing --width)", text("4"), "H")(
+      "model-spec",
+      "a sequential network described in JSON, instead of --model (docs/your-own-model.md)",
+      optionalText(), "FILE.json")(
       "init-from", "start from the parameters in this model.safetensors", optionalText(), "FILE");
   options.add_options("Schedule")("epochs", "passes over the training data", text("5"), "N")(
       "max-steps", "stop after this many optimizer steps (overrides --epochs)", text("0"), "N")(
@@ -168,10 +171,19 @@ ParsedTrainOptions parseTrainOptions(int argc, char** argv) {
   }
 
   c.model.kind = parseChoice("model", str("model"), {"mlp", "cnn", "gpt"});
+  if (has("model-spec")) {
+    RINGTRAIN_USER_CHECK(!has("model") && !has("hidden"),
+                         "--model-spec describes the whole network: drop --model and --hidden");
+    try {
+      c.model = models::modelSpecFromFile(str("model-spec"));
+    } catch (const UserError& error) {
+      throw UserError(std::string("--model-spec: ") + error.what());
+    }
+  }
   c.model.gpt.layers = integer("layers");
   c.model.gpt.width = integer("width");
   c.model.gpt.heads = integer("heads");
-  c.model.hidden = models::parseLayerSizes(str("hidden"));
+  if (c.model.kind != "spec") c.model.hidden = models::parseLayerSizes(str("hidden"));
   if (has("init-from")) c.initFrom = str("init-from");
 
   c.epochs = integer("epochs");

@@ -98,16 +98,38 @@ std::pair<Dataset, Dataset> splitOffValidation(const Dataset& all, double fracti
   return {take(split.train, " (train split)"), take(split.validation, " (validation split)")};
 }
 
-void standardize(Dataset& train, Dataset& validation) {
+namespace {
+
+std::vector<double> valuesOf(const at::Tensor& tensor) {
+  const at::Tensor values = tensor.to(at::kDouble).contiguous();
+  return {values.const_data_ptr<double>(), values.const_data_ptr<double>() + values.numel()};
+}
+
+void standardizeWith(Dataset& dataset, const at::Tensor& mean, const at::Tensor& scale) {
+  const auto shape = dataset.features.sizes().vec();
+  dataset.features = ((dataset.features.flatten(1) - mean) / scale).reshape(shape);
+}
+
+}  // namespace
+
+FeatureStatistics standardize(Dataset& train, Dataset& validation) {
   const at::Tensor flat = train.features.flatten(1);
   const at::Tensor mean = flat.mean(0);
-  const at::Tensor scale = flat.size(0) > 1 ? flat.std(0).clamp_min(1e-6) : at::ones_like(mean);
-  const auto apply = [&](Dataset& dataset) {
-    const auto shape = dataset.features.sizes().vec();
-    dataset.features = ((dataset.features.flatten(1) - mean) / scale).reshape(shape);
-  };
-  apply(train);
-  apply(validation);
+  const at::Tensor std = flat.size(0) > 1 ? flat.std(0) : at::ones_like(mean);
+  const at::Tensor scale = std.clamp_min(1e-6);
+  standardizeWith(train, mean, scale);
+  standardizeWith(validation, mean, scale);
+  return {valuesOf(mean), valuesOf(std)};
+}
+
+void applyStandardization(Dataset& dataset, const FeatureStatistics& statistics) {
+  const int64_t features = dataset.features.dim() > 1 ? dataset.features[0].numel() : 1;
+  RINGTRAIN_USER_CHECK(static_cast<size_t>(features) == statistics.mean.size(),
+                       dataset.source << " has " << features << " features per sample but the "
+                                      << "model was trained on " << statistics.mean.size());
+  const at::Tensor mean = at::tensor(statistics.mean, at::kDouble).to(at::kFloat);
+  const at::Tensor scale = at::tensor(statistics.std, at::kDouble).to(at::kFloat).clamp_min(1e-6);
+  standardizeWith(dataset, mean, scale);
 }
 
 }  // namespace ringtrain::data

@@ -6,6 +6,7 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/normalization.h>
 
+#include "TransformerBlock.h"
 #include "ringtrain/util/Error.h"
 
 namespace ringtrain::models {
@@ -38,53 +39,9 @@ struct Embedding : torch::nn::Module {
   torch::nn::Embedding positions{nullptr};
 };
 
-struct SelfAttention : torch::nn::Module {
-  SelfAttention(int64_t width, int64_t heads)
-      : heads(heads),
-        qkv(register_module("qkv", torch::nn::Linear(width, 3 * width))),
-        proj(register_module("proj", torch::nn::Linear(width, width))) {}
-  at::Tensor forward(const at::Tensor& x) {
-    const int64_t batch = x.size(0), length = x.size(1), width = x.size(2);
-    // [batch, length, 3, heads, head width] -> three of [batch, heads, length, head width]
-    const auto parts =
-        qkv->forward(x).view({batch, length, 3, heads, width / heads}).permute({2, 0, 3, 1, 4});
-    const at::Tensor attended = at::scaled_dot_product_attention(
-        parts[0], parts[1], parts[2], /*attn_mask=*/{}, /*dropout_p=*/0.0, /*is_causal=*/true);
-    return proj->forward(attended.transpose(1, 2).reshape({batch, length, width}));
-  }
-  int64_t heads;
-  torch::nn::Linear qkv{nullptr};
-  torch::nn::Linear proj{nullptr};
-};
-
-struct FeedForward : torch::nn::Module {
-  explicit FeedForward(int64_t width)
-      : fc(register_module("fc", torch::nn::Linear(width, 4 * width))),
-        proj(register_module("proj", torch::nn::Linear(4 * width, width))) {}
-  at::Tensor forward(const at::Tensor& x) { return proj->forward(at::gelu(fc->forward(x))); }
-  torch::nn::Linear fc{nullptr};
-  torch::nn::Linear proj{nullptr};
-};
-
 torch::nn::LayerNorm layerNorm(int64_t width) {
   return torch::nn::LayerNorm(torch::nn::LayerNormOptions({width}));
 }
-
-struct Block : torch::nn::Module {
-  Block(int64_t width, int64_t heads)
-      : norm1(register_module("norm1", layerNorm(width))),
-        attention(register_module("attention", std::make_shared<SelfAttention>(width, heads))),
-        norm2(register_module("norm2", layerNorm(width))),
-        mlp(register_module("mlp", std::make_shared<FeedForward>(width))) {}
-  at::Tensor forward(const at::Tensor& x) {
-    const at::Tensor y = x + attention->forward(norm1->forward(x));
-    return y + mlp->forward(norm2->forward(y));
-  }
-  torch::nn::LayerNorm norm1{nullptr};
-  std::shared_ptr<SelfAttention> attention;
-  torch::nn::LayerNorm norm2{nullptr};
-  std::shared_ptr<FeedForward> mlp;
-};
 
 struct Head : torch::nn::Module {
   Head(int64_t width, int64_t vocabulary)
@@ -107,7 +64,8 @@ Gpt::Gpt(const GptShape& shape, int64_t context, int64_t vocabulary) {
       {"embedding", embedding, [embedding](const at::Tensor& x) { return embedding->forward(x); }});
   torch::nn::ModuleList blocks;
   for (int64_t i = 0; i < shape.layers; ++i) {
-    auto block = std::make_shared<Block>(shape.width, shape.heads);
+    auto block = std::make_shared<TransformerBlock>(
+        TransformerBlockShape{shape.width, shape.heads, 4 * shape.width, /*causal=*/true});
     blocks->push_back(block);
     addLayer({"blocks." + std::to_string(i), block,
               [block](const at::Tensor& x) { return block->forward(x); }});

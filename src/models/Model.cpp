@@ -6,7 +6,9 @@
 #include "Cnn.h"
 #include "Gpt.h"
 #include "Mlp.h"
+#include "SpecNetwork.h"
 #include "ringtrain/util/Error.h"
+#include "ringtrain/util/Files.h"
 #include "ringtrain/util/Numbers.h"
 
 namespace ringtrain::models {
@@ -61,7 +63,20 @@ std::shared_ptr<Classifier> makeModel(const ModelSpec& spec) {
                                      << shape.heads << ")");
     return std::make_shared<Gpt>(shape, spec.inputShape[0], spec.numClasses);
   }
+  if (spec.kind == "spec") {
+    return std::make_shared<SpecNetwork>(parseNetwork(spec.network, spec.networkSource),
+                                         spec.inputShape, spec.numClasses);
+  }
   throw UserError("--model must be mlp, cnn or gpt, got '" + spec.kind + "'");
+}
+
+ModelSpec modelSpecFromFile(const std::string& path) {
+  ModelSpec spec;
+  spec.kind = "spec";
+  spec.hidden.clear();
+  spec.network = readFile(path);
+  spec.networkSource = path;
+  return spec;
 }
 
 std::vector<int64_t> parseLayerSizes(const std::string& text) {

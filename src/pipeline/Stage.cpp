@@ -136,12 +136,19 @@ PipelineStage::PipelineStage(std::vector<models::Layer> layers, int stage, int s
 }
 
 ddp::NamedParameters PipelineStage::parameters() const {
+  return namedTensors(false);
+}
+
+ddp::NamedParameters PipelineStage::buffers() const {
+  return namedTensors(true);
+}
+
+ddp::NamedParameters PipelineStage::namedTensors(bool buffers) const {
   ddp::NamedParameters named;
   for (const models::Layer& layer : layers_) {
     if (!layer.module) continue;
-    for (const auto& item : layer.module->named_parameters()) {
-      named.emplace_back(layer.name + "." + item.key(), item.value());
-    }
+    const auto items = buffers ? layer.module->named_buffers() : layer.module->named_parameters();
+    for (const auto& item : items) named.emplace_back(layer.name + "." + item.key(), item.value());
   }
   return named;
 }

@@ -4,13 +4,19 @@
 #include <c10/core/GradMode.h>
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "ringtrain/io/Safetensors.h"
+#include "ringtrain/models/Model.h"
 #include "ringtrain/util/Error.h"
+#include "ringtrain/util/Numbers.h"
 
 namespace ringtrain::train {
 namespace {
+
+constexpr const char* kMeanTensor = "input_standardization.mean";
+constexpr const char* kStdTensor = "input_standardization.std";
 
 std::string joined(const std::vector<int64_t>& values, const char* separator) {
   std::ostringstream text;
@@ -18,12 +24,43 @@ std::string joined(const std::vector<int64_t>& values, const char* separator) {
   return text.str();
 }
 
+std::vector<int64_t> split(const std::string& text, char separator, const std::string& where) {
+  std::vector<int64_t> values;
+  std::istringstream fields(text);
+  std::string field;
+  while (std::getline(fields, field, separator)) {
+    const auto value = parseInt64(field);
+    RINGTRAIN_USER_CHECK(value && *value > 0, where << ": '" << text << "' is not a list of sizes");
+    values.push_back(*value);
+  }
+  return values;
+}
+
+std::vector<double> valuesOf(const at::Tensor& tensor) {
+  const at::Tensor values = tensor.to(at::kDouble).contiguous();
+  return {values.const_data_ptr<double>(), values.const_data_ptr<double>() + values.numel()};
+}
+
+// Parameters and buffers, as model.safetensors holds them.
+std::vector<std::pair<std::string, at::Tensor>> stateOf(models::Classifier& model) {
+  std::vector<std::pair<std::string, at::Tensor>> state;
+  for (const auto& item : model.named_parameters()) state.emplace_back(item.key(), item.value());
+  for (const auto& item : model.named_buffers()) state.emplace_back(item.key(), item.value());
+  return state;
+}
+
 }  // namespace
 
-void saveModel(const std::string& path, models::Classifier& model, const models::ModelSpec& spec) {
+void saveModel(const std::string& path, models::Classifier& model, const models::ModelSpec& spec,
+               const std::optional<data::FeatureStatistics>& standardization) {
   io::NamedTensors tensors;
-  for (const auto& item : model.named_parameters()) {
-    tensors.emplace_back(item.key(), item.value().detach().to(at::kCPU));
+  for (const auto& [name, tensor] : stateOf(model)) {
+    tensors.emplace_back(name, tensor.detach().to(at::kCPU));
+  }
+  if (standardization) {
+    tensors.emplace_back(kMeanTensor,
+                         at::tensor(standardization->mean, at::kDouble).to(at::kFloat));
+    tensors.emplace_back(kStdTensor, at::tensor(standardization->std, at::kDouble).to(at::kFloat));
   }
   io::Metadata metadata{{"format", "pt"},
                         {"producer", "ringtrain"},
@@ -34,34 +71,82 @@ void saveModel(const std::string& path, models::Classifier& model, const models:
   if (spec.kind == "gpt") {
     metadata["gpt"] = joined({spec.gpt.layers, spec.gpt.width, spec.gpt.heads}, ",");
   }
+  if (spec.kind == "spec") metadata["network"] = nlohmann::json::parse(spec.network).dump();
   io::saveSafetensors(path, tensors, metadata);
 }
 
-void loadInitialWeights(const std::string& path, models::Classifier& model) {
+void loadInitialWeights(const std::string& path, models::Classifier& model,
+                        const std::string& what) {
   std::map<std::string, at::Tensor> stored;
   for (auto& [name, tensor] : io::loadSafetensors(path)) stored.emplace(name, std::move(tensor));
+  // How the training data was prepared, not part of the model.
+  stored.erase(kMeanTensor);
+  stored.erase(kStdTensor);
 
   c10::NoGradGuard noGrad;
-  for (auto& item : model.named_parameters()) {
-    const auto found = stored.find(item.key());
-    RINGTRAIN_USER_CHECK(found != stored.end(),
-                         "--init-from " << path << ": has no tensor '" << item.key()
-                                        << "' (is it a model of another kind or size?)");
-    at::Tensor& parameter = item.value();
-    RINGTRAIN_USER_CHECK(found->second.sizes() == parameter.sizes(),
-                         "--init-from " << path << ": tensor '" << item.key() << "' has shape ["
-                                        << joined(found->second.sizes().vec(), ",")
-                                        << "] but the model needs ["
-                                        << joined(parameter.sizes().vec(), ",") << "]");
-    RINGTRAIN_USER_CHECK(
-        found->second.is_floating_point(),
-        "--init-from " << path << ": tensor '" << item.key() << "' is not floating point");
-    parameter.copy_(found->second);
+  for (auto& [name, tensor] : stateOf(model)) {
+    const auto found = stored.find(name);
+    RINGTRAIN_USER_CHECK(found != stored.end(), what << " " << path << ": has no tensor '" << name
+                                                     << "' (is it a model of another kind or "
+                                                        "size?)");
+    RINGTRAIN_USER_CHECK(found->second.sizes() == tensor.sizes(),
+                         what << " " << path << ": tensor '" << name << "' has shape ["
+                              << joined(found->second.sizes().vec(), ",")
+                              << "] but the model needs [" << joined(tensor.sizes().vec(), ",")
+                              << "]");
+    RINGTRAIN_USER_CHECK(found->second.is_floating_point() == tensor.is_floating_point(),
+                         what << " " << path << ": tensor '" << name << "' is "
+                              << (tensor.is_floating_point() ? "not " : "")
+                              << "floating point, unlike the model's");
+    tensor.copy_(found->second);
     stored.erase(found);
   }
-  RINGTRAIN_USER_CHECK(stored.empty(), "--init-from " << path << ": tensor '"
-                                                      << stored.begin()->first
-                                                      << "' matches no model parameter");
+  RINGTRAIN_USER_CHECK(stored.empty(), what << " " << path << ": tensor '" << stored.begin()->first
+                                            << "' matches no model parameter");
+}
+
+SavedModel loadSavedModel(const std::string& path) {
+  io::Metadata metadata;
+  const io::NamedTensors tensors = io::loadSafetensors(path, &metadata);
+  const auto field = [&](const char* key) {
+    const auto found = metadata.find(key);
+    RINGTRAIN_USER_CHECK(found != metadata.end(),
+                         "--model " << path << ": its metadata has no '" << key
+                                    << "': not a model file written by ringtrain train");
+    return found->second;
+  };
+  RINGTRAIN_USER_CHECK(metadata.count("producer") && metadata["producer"] == "ringtrain",
+                       "--model " << path << ": not a model file written by ringtrain train");
+  SavedModel saved;
+  models::ModelSpec& spec = saved.spec;
+  spec.kind = field("model");
+  const std::string where = "--model " + path;
+  spec.hidden = split(field("hidden"), ',', where + ": hidden");
+  spec.inputShape = split(field("input_shape"), 'x', where + ": input_shape");
+  const auto classes = parseInt64(field("num_classes"));
+  RINGTRAIN_USER_CHECK(classes && *classes >= 2, where << ": num_classes is not a count");
+  spec.numClasses = *classes;
+  if (spec.kind == "gpt") {
+    const std::vector<int64_t> shape = split(field("gpt"), ',', where + ": gpt");
+    RINGTRAIN_USER_CHECK(shape.size() == 3, where << ": gpt must be layers,width,heads");
+    spec.gpt = {shape[0], shape[1], shape[2]};
+  }
+  if (spec.kind == "spec") {
+    spec.network = field("network");
+    spec.networkSource = path + " (its network)";
+  }
+  std::optional<at::Tensor> mean, deviation;
+  for (const auto& [name, tensor] : tensors) {
+    if (name == kMeanTensor) mean = tensor;
+    if (name == kStdTensor) deviation = tensor;
+  }
+  RINGTRAIN_USER_CHECK(
+      mean.has_value() == deviation.has_value(),
+      where << ": holds one of " << kMeanTensor << " and " << kStdTensor << " without the other");
+  if (mean) saved.standardization = data::FeatureStatistics{valuesOf(*mean), valuesOf(*deviation)};
+  saved.model = models::makeModel(spec);
+  loadInitialWeights(path, *saved.model, "--model");
+  return saved;
 }
 
 }  // namespace ringtrain::train

@@ -142,8 +142,9 @@ PipelineParallel::PipelineParallel(const TrainConfig& config, models::Classifier
   schedule_ = pipeline::makeSchedule(options.schedule, grid_.stages, microBatches_)[stage];
 }
 
-double PipelineParallel::train(const data::Batch& batch, double lossFactor,
-                               const std::function<void(bool)>& beforeBackward) {
+double PipelineParallel::train(
+    const data::Batch& batch, double lossFactor, const std::function<void(bool)>& beforeBackward,
+    const std::function<at::Tensor(const at::Tensor&, const at::Tensor&)>& meanLoss) {
   const int64_t samples = batch.labels.size(0);
   RINGTRAIN_CHECK(samples % microBatches_ == 0,
                   "a batch of " << samples << " samples for " << microBatches_ << " micro-batches");
@@ -161,7 +162,10 @@ double PipelineParallel::train(const data::Batch& batch, double lossFactor,
       targets.push_back(part.to(device_, part.is_pinned()));
     }
   }
-  const auto loss = [lossFactor](const at::Tensor& output, const at::Tensor& target) {
+  const auto loss = [lossFactor, &meanLoss](const at::Tensor& output, const at::Tensor& target) {
+    if (meanLoss) {
+      return meanLoss(output.to(at::kFloat), target) * (lossFactor * double(target.size(0)));
+    }
     return at::cross_entropy_loss(output.to(at::kFloat), target, {}, at::Reduction::Sum) *
            lossFactor;
   };

@@ -21,6 +21,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -127,8 +128,9 @@ bool showProgressBar(ProgressMode mode) {
 class Trainer {
  public:
   Trainer(const TrainConfig& config, const Communicators& communicators,
-          const platform::Placement& placement)
+          const platform::Placement& placement, const TrainHooks& hooks)
       : config_(withPipelineDefaults(config)),
+        hooks_(hooks),
         requestedDropLast_(config.dropLast),
         reducerOptions_(resolveReducerOptions(config, communicators.data, placement)),
         control_(communicators.control),
@@ -167,6 +169,7 @@ class Trainer {
     // A stage's replicas start from its replica 0's values, as data-parallel ranks from rank 0's.
     ddp::verifySameParameters(pipeline_ ? pipeline_->replicaControl() : control_, parameters_);
     ddp::broadcastParameters(pipeline_ ? pipeline_->replicas() : data_, parameters_);
+    ddp::broadcastParameters(pipeline_ ? pipeline_->replicas() : data_, buffers_);
     announce();
 
     double trainingSeconds = 0;
@@ -278,7 +281,15 @@ class Trainer {
                                                 : trainingData_.validation->sampleShape();
     modelSpec_.numClasses = trainingData_.numClasses;
     at::manual_seed(config_.seed);
-    model_ = models::makeModel(modelSpec_);
+    if (hooks_.makeModel) {
+      modelSpec_.kind = "custom";
+      modelSpec_.hidden.clear();
+      model_ = hooks_.makeModel(modelSpec_);
+      RINGTRAIN_CHECK(model_ && !model_->layers().empty(),
+                      "TrainHooks::makeModel returned no model, or one without layers");
+    } else {
+      model_ = models::makeModel(modelSpec_);
+    }
     // Only the values of rank 0 (of each stage's replica 0 in a pipeline) matter: they are
     // broadcast to the others.
     if (!config_.initFrom.empty() && (isRankZero() || pipelined())) {
@@ -302,11 +313,19 @@ class Trainer {
       pipeline_ = std::make_unique<PipelineParallel>(config_, *model_, modelSpec_.inputShape,
                                                      control_, data_, device_);
       parameters_ = pipeline_->parameters();
+      buffers_ = pipeline_->buffers();
     } else {
       model_->to(device_);
       for (const auto& item : model_->named_parameters())
         parameters_.emplace_back(item.key(), item.value());
+      for (const auto& item : model_->named_buffers())
+        buffers_.emplace_back(item.key(), item.value());
     }
+    // Counters (BatchNorm's num_batches_tracked) agree anyway.
+    buffers_.erase(
+        std::remove_if(buffers_.begin(), buffers_.end(),
+                       [](const auto& buffer) { return !buffer.second.is_floating_point(); }),
+        buffers_.end());
     schedule_.baseLr = config_.scaleLr ? config_.lr * dataReplicas() : config_.lr;
     schedule_.shape = config_.lrShape;
     schedule_.warmupSteps = config_.warmupSteps;
@@ -414,6 +433,14 @@ class Trainer {
     if (modelSpec_.kind == "gpt") {
       identity["gpt"] = {modelSpec_.gpt.layers, modelSpec_.gpt.width, modelSpec_.gpt.heads};
     }
+    // The network itself, not its file's name or layout.
+    if (modelSpec_.kind == "spec") identity["network"] = nlohmann::json::parse(modelSpec_.network);
+    if (modelSpec_.kind == "custom") {
+      ddp::NamedParameters named;
+      for (const auto& item : model_->named_parameters())
+        named.emplace_back(item.key(), item.value());
+      identity["parameters"] = ddp::describeParameters(named);
+    }
     // Hosts hold different files, which may change between restarts.
     if (hostSharded()) identity["data_sharding"] = "host";
     if (!hostSharded() && trainingData_.train)
@@ -428,8 +455,9 @@ class Trainer {
     std::ostringstream line;
     line << "ringtrain: " << world << " rank(s), device " << device_ << ", backend "
          << data_.backendName() << ", " << at::get_num_threads() << " thread(s) per rank\n"
-         << "  model " << modelSpec_.kind << " (" << parameterCount << " parameters, "
-         << modelSpec_.numClasses << " classes)\n"
+         << "  model "
+         << (modelSpec_.kind == "spec" ? "from " + modelSpec_.networkSource : modelSpec_.kind)
+         << " (" << parameterCount << " parameters, " << modelSpec_.numClasses << " classes)\n"
          << "  train " << trainSource() << ": "
          << (trainingData_.train ? std::to_string(trainingData_.train->size()) + " samples"
                                  : "a stream per epoch, read by local rank 0 of each host")
@@ -568,6 +596,7 @@ class Trainer {
       if (outcome.stopVoted) stopRequested_ = true;
       if (step_ % config_.logEvery == 0 || finished()) logTraining(epoch, lr);
       if (checkpointer_->dueAfter(step_) || stopRequested_) {
+        averageBuffers();
         gatherModel(/*withOptimizer=*/true);
         checkpointer_->save({step_, epoch, input->position(), layout(), scaler_.state()}, *model_,
                             optimizerToSave(), *log_);
@@ -598,8 +627,7 @@ class Trainer {
         const AutocastScope autocast(config_.precision, device_.type());
         logits = model_->forward(batch.features.to(device_, asynchronous));
       }
-      const at::Tensor loss =
-          at::cross_entropy_loss(logits.to(at::kFloat), batch.labels.to(device_, asynchronous));
+      const at::Tensor loss = meanLoss(logits, batch.labels.to(device_, asynchronous));
       reducer_->prepareForBackward(/*synchronize=*/m + 1 == microBatches);
       const double share = static_cast<double>(microBatches);
       (scaler_.enabled() ? loss * (scaler_.scale() / share) : loss / share).backward();
@@ -627,9 +655,14 @@ class Trainer {
       const data::Batch batch = input.nextMicroBatch();
       const bool lastMicroBatch = m + 1 == microBatches;
       const double samples = static_cast<double>(batch.labels.size(0) * microBatches);
-      stepLoss += pipeline_->train(batch, scale / samples, [&](bool lastBackward) {
-        reducer_->prepareForBackward(/*synchronize=*/lastMicroBatch && lastBackward);
-      }) / scale;
+      stepLoss +=
+          pipeline_->train(
+              batch, scale / samples,
+              [&](bool lastBackward) {
+                reducer_->prepareForBackward(/*synchronize=*/lastMicroBatch && lastBackward);
+              },
+              hooks_.loss) /
+          scale;
       stepSamples += batch.labels.size(0);
     }
     const at::TensorOptions options = at::TensorOptions().device(device_).dtype(at::kDouble);
@@ -670,6 +703,11 @@ class Trainer {
       if (factor < 1) at::_foreach_mul_(gradients, factor);
     }
     return {loss, host[1].item<double>() > 0, nonFiniteProblem(loss, norm)};
+  }
+
+  at::Tensor meanLoss(const at::Tensor& output, const at::Tensor& labels) const {
+    if (hooks_.loss) return hooks_.loss(output.to(at::kFloat), labels);
+    return at::cross_entropy_loss(output.to(at::kFloat), labels);
   }
 
   // Where the host waits for the device each step: the loss, the stop vote and whether the
@@ -738,15 +776,30 @@ class Trainer {
     windowStart_ = Clock::now();
   }
 
+  // Running statistics (BatchNorm's) differ between replicas, which saw different samples; the
+  // model keeps their mean over the replicas, taken before every evaluation and checkpoint.
+  void averageBuffers() {
+    if (dataReplicas() == 1 || buffers_.empty()) return;
+    c10::NoGradGuard noGrad;
+    comm::Communicator& replicas = pipeline_ ? pipeline_->replicas() : data_;
+    for (auto& [name, buffer] : buffers_) {
+      replicas.allReduce(buffer, comm::ReduceOp::kSum);
+      buffer.div_(static_cast<double>(dataReplicas()));
+    }
+  }
+
   void evaluate(int64_t epoch) {
+    averageBuffers();
     c10::NoGradGuard noGrad;
     model_->eval();
     data::BatchPrefetcher batches(
         trainingData_.validation,
         data::evaluationIndices(trainingData_.validation->size(), sharers(), sharerRank()),
         kEvaluationBatch, prefetchOptions());
-    // [loss sum, correct, count], summed over ranks.
-    at::Tensor totals = at::zeros({3}, at::TensorOptions().device(device_).dtype(at::kDouble));
+    // [loss sum, correct, count, each metric's sum], summed over ranks.
+    const auto metrics = static_cast<int64_t>(hooks_.metrics.size());
+    at::Tensor totals =
+        at::zeros({3 + metrics}, at::TensorOptions().device(device_).dtype(at::kDouble));
     for (int64_t b = 0; b < batches.batches(); ++b) {
       const data::Batch batch = batches.next();
       const bool asynchronous = batch.features.is_pinned();
@@ -761,19 +814,31 @@ class Trainer {
       }
       logits = logits.to(at::kFloat);
       const at::Tensor labels = batch.labels.to(device_, asynchronous);
-      totals[0] += at::cross_entropy_loss(logits, labels, {}, at::Reduction::Sum);
+      const auto count = static_cast<double>(batch.labels.size(0));
+      totals[0] += hooks_.loss ? hooks_.loss(logits, labels) * count
+                               : at::cross_entropy_loss(logits, labels, {}, at::Reduction::Sum);
       totals[1] += logits.argmax(1).eq(labels).sum();
-      totals[2] += static_cast<double>(batch.labels.size(0));
+      totals[2] += count;
+      for (int64_t m = 0; m < metrics; ++m) {
+        totals[3 + m] += hooks_.metrics[static_cast<size_t>(m)].second(logits, labels);
+      }
     }
     data_.allReduce(totals, comm::ReduceOp::kSum);
     const at::Tensor host = totals.cpu();
     const double count = host[2].item<double>();
     summary_.valLoss = host[0].item<double>() / count;
     summary_.valAccuracy = host[1].item<double>() / count;
-    log_->record(ordered_json{{"step", step_},
-                              {"epoch", epoch + 1},
-                              {"val_loss", summary_.valLoss},
-                              {"val_accuracy", summary_.valAccuracy}});
+    ordered_json entry{{"step", step_},
+                       {"epoch", epoch + 1},
+                       {"val_loss", summary_.valLoss},
+                       {"val_accuracy", summary_.valAccuracy}};
+    valMetrics_ = ordered_json::object();
+    for (int64_t m = 0; m < metrics; ++m) {
+      const std::string& name = hooks_.metrics[static_cast<size_t>(m)].first;
+      valMetrics_[name] = host[3 + m].item<double>() / count;
+      entry["val_" + name] = valMetrics_[name];
+    }
+    log_->record(entry);
   }
 
   void finish() {
@@ -791,9 +856,10 @@ class Trainer {
     summary_.inputWaitSeconds = worst[4].item<double>();
     const nlohmann::ordered_json pipelineReport =
         pipeline_ ? pipeline_->report(control_) : nlohmann::ordered_json();
+    if (stopRequested_) averageBuffers();  // otherwise the last evaluation did
     gatherModel(/*withOptimizer=*/false);
     if (!isRankZero()) return;
-    saveModel(outputPath("model.safetensors"), *model_, modelSpec_);
+    saveModel(outputPath("model.safetensors"), *model_, modelSpec_, trainingData_.standardization);
     ordered_json summary{
         {"world_size", summary_.worldSize},
         {"steps", summary_.steps},
@@ -834,6 +900,7 @@ class Trainer {
         {"overflow_steps", overflowSteps_},
         {"stopped_by", stopReason_.empty() ? nlohmann::json() : nlohmann::json(stopReason_)},
         {"pipeline", pipelineReport}};
+    if (!hooks_.metrics.empty()) summary["val_metrics"] = valMetrics_;
     writeFileAtomically(outputPath("summary.json"), summary.dump(2) + "\n");
     log_->info("done: " + formatKeyValues(ordered_json{{"steps", summary_.steps},
                                                        {"epochs", summary_.epochs},
@@ -846,6 +913,7 @@ class Trainer {
   }
 
   const TrainConfig config_;  // as given, with the defaults pipeline mode implies
+  const TrainHooks hooks_;
   // What --drop-last said: a checkpoint's identity, so that pipeline and data-parallel runs
   // resume each other's checkpoints although pipeline mode always drops incomplete batches.
   const bool requestedDropLast_;
@@ -861,6 +929,7 @@ class Trainer {
   models::ModelSpec modelSpec_;
   std::shared_ptr<models::Classifier> model_;
   ddp::NamedParameters parameters_;
+  ddp::NamedParameters buffers_;  // the floating-point ones this rank holds (of its stage)
   std::vector<at::Tensor> parameterTensors_;
   pipeline::PipelineGrid grid_;  // 1 stage unless --pipeline-stages
   // Before the reducer, which uses its communicators: destroyed after it.
@@ -892,13 +961,14 @@ class Trainer {
   Clock::time_point windowStart_ = Clock::now();
   double globalSamples_ = 0;
   RunSummary summary_;
+  ordered_json valMetrics_;  // the hooks' metrics at the last evaluation
 };
 
 }  // namespace
 
 RunSummary runTraining(const TrainConfig& config, const Communicators& communicators,
-                       const platform::Placement& placement) {
-  return Trainer(config, communicators, placement).run();
+                       const platform::Placement& placement, const TrainHooks& hooks) {
+  return Trainer(config, communicators, placement, hooks).run();
 }
 
 }  // namespace ringtrain::train

@@ -20,7 +20,7 @@ constexpr const char* kOptimizerFile = "optimizer.pt";
 constexpr const char* kRngFile = "rng.bin";
 
 // Parameters and buffers by name; both are state that training changes.
-io::NamedTensors modelState(models::Classifier& model) {
+io::NamedTensors modelState(torch::nn::Module& model) {
   io::NamedTensors tensors;
   for (const auto& item : model.named_parameters()) tensors.emplace_back(item.key(), item.value());
   for (const auto& item : model.named_buffers()) tensors.emplace_back(item.key(), item.value());
@@ -37,7 +37,7 @@ const std::string& fileOf(const checkpoint::NamedBlobs& files, const std::string
 
 }  // namespace
 
-checkpoint::NamedBlobs snapshotTraining(models::Classifier& model,
+checkpoint::NamedBlobs snapshotTraining(torch::nn::Module& model,
                                         torch::optim::Optimizer& optimizer) {
   io::NamedTensors tensors;
   for (auto& [name, tensor] : modelState(model)) {
@@ -56,7 +56,7 @@ checkpoint::NamedBlobs snapshotTraining(models::Classifier& model,
 }
 
 void restoreTraining(const checkpoint::NamedBlobs& files, const std::string& origin,
-                     models::Classifier& model, torch::optim::Optimizer& optimizer,
+                     torch::nn::Module& model, torch::optim::Optimizer& optimizer,
                      std::optional<c10::Device> optimizerDevice) {
   std::map<std::string, at::Tensor> stored;
   for (auto& [name, tensor] :

@@ -165,13 +165,14 @@ TrainingData loadTrainingData(const TrainConfig& config, int ranksSharing) {
                                                  "standardised features need both alike "
                                                  "(convert both with ringtrain prep, or pass "
                                                  "--normalize none)");
-    data::standardize(*train, *validation);
+    loaded.standardization = data::standardize(*train, *validation);
   }
   RINGTRAIN_USER_CHECK(!shardStatistics || !validation,
                        "--train " << config.trainSpec
                                   << " is a shard data set and --val is not: standardised "
                                      "features need both alike (convert both with ringtrain "
                                      "prep, or pass --normalize none)");
+  if (shardStatistics) loaded.standardization = shardStatistics;
   if (train) loaded.train = data::inMemorySource(std::move(*train));
   if (validation) loaded.validation = data::inMemorySource(std::move(*validation));
 
@@ -194,6 +195,23 @@ TrainingData loadTrainingData(const TrainConfig& config, int ranksSharing) {
                                            << ranksSharing << " ranks is less than --batch-size "
                                            << config.batchSize << " per rank");
   return loaded;
+}
+
+std::shared_ptr<const data::SampleSource> loadEvaluationData(
+    const std::string& spec, const data::CsvOptions& csv, uint64_t seed, int64_t context,
+    const std::optional<data::FeatureStatistics>& standardization) {
+  if (const auto directory = shardDirectoryOf(spec)) {
+    data::ShardOpenOptions options;
+    options.context = context;
+    options.standardizeWith = standardization;
+    return data::ShardedDataset::open(*directory, options);
+  }
+  data::LoadOptions options;
+  options.csv = csv;
+  options.seed = seed;
+  data::Dataset dataset = data::loadDataset(spec, data::Split::kValidation, options);
+  if (standardization) data::applyStandardization(dataset, *standardization);
+  return data::inMemorySource(std::move(dataset));
 }
 
 }  // namespace ringtrain::train

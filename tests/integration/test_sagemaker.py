@@ -78,6 +78,23 @@ class SageMakerEntrypoint(RingtrainTestCase):
         self.assertIsNone(self.failure(root))
         self.assertNothingLeft(root)
 
+    def test_a_model_spec_in_a_channel_is_a_hyperparameter(self):
+        channels = {name: ("File", "FullyReplicated") for name in ("train", "validation", "network")}
+        root = os.path.join(self.path("opt-ml"))
+        spec = os.path.join(root, "input", "data", "network", "net.json")
+        root = self.job({"epochs": 2, "model_spec": spec, "processes_per_host": 2, "batch_size": 32},
+                        channels=channels)
+        local_job.fill_csv_channels(root)
+        with open(spec, "w") as f:
+            json.dump([{"type": "Linear", "out_features": 24}, {"type": "BatchNorm1d"}, {"type": "ReLU"},
+                       {"type": "Linear", "out_features": 4}], f)
+        code, out, err = self.run_entrypoint(root)
+        self.assertEqual(code, 0, err)
+        summary = self.summary_of(root)
+        self.assertEqual((summary["model"], summary["world_size"]), ("spec", 2))
+        self.assertGreater(summary["val_accuracy"], 0.9)
+        self.assertNothingLeft(root)
+
     def test_a_bad_hyperparameter_fails_the_job_with_its_name(self):
         for hyperparameters, reason in [({"epoch": 3}, "hyperparameter 'epoch' is not a flag of ringtrain train"),
                                         ({"lr": "fast"}, "--lr"),

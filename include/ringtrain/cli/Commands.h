@@ -11,8 +11,8 @@ int runInfo(int argc, char** argv);          // ringtrain info: versions, backen
 int runBenchComm(int argc, char** argv);     // ringtrain bench-comm: allreduce bandwidth sweep
 int runPrep(int argc, char** argv);          // ringtrain prep: convert data into shards
 int runCheckData(int argc, char** argv);     // ringtrain check-data: verify a data set's checksums
-int runBenchData(int argc, char** argv);
-int runSageMaker(int argc, char** argv);  // ringtrain sagemaker: the container entrypoint     //
-                                          // ringtrain bench-data: input pipeline throughput
+int runBenchData(int argc, char** argv);     // ringtrain bench-data: input pipeline throughput
+int runSageMaker(int argc, char** argv);     // ringtrain sagemaker: the container entrypoint
+int runEval(int argc, char** argv);          // ringtrain eval: score a saved model on a data set
 
 }  // namespace ringtrain::cli

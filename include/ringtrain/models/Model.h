@@ -3,6 +3,8 @@
 //   cnn: conv1.weight [16, C, 3, 3], conv1.bias, conv2.weight [32, 16, 3, 3], conv2.bias,
 //        then the same hidden.<i>.* and output.* as the MLP on the 32x4x4 pooled features
 //   gpt: embedding.*, blocks.<i>.*, head.* (see src/models/Gpt.h), for token windows
+//   spec: <i>.* for the i-th layer of a --model-spec network, as PyTorch's nn.Sequential names
+//         them (see src/models/SpecNetwork.h and docs/your-own-model.md)
 #pragma once
 
 #include <torch/nn/module.h>
@@ -22,12 +24,19 @@ struct GptShape {
 };
 
 struct ModelSpec {
-  std::string kind = "mlp";               // mlp | cnn | gpt
+  std::string kind = "mlp";               // mlp | cnn | gpt | spec
   std::vector<int64_t> hidden{512, 256};  // mlp, cnn
   std::vector<int64_t> inputShape;        // one sample, e.g. {64} or {1, 28, 28}
   int64_t numClasses = 0;
   GptShape gpt;  // gpt
+  // spec: the network's JSON text (a --model-spec file), and where it came from, for messages.
+  std::string network;
+  std::string networkSource;
 };
+
+// kind "spec" with the JSON of `path`; UserError naming the file when it cannot be read. The JSON
+// itself is checked when the model is made.
+ModelSpec modelSpecFromFile(const std::string& path);
 
 // One step of a model seen as a sequence, the unit pipeline stages are made of: the name its
 // parameters carry in the whole model (its module's "weight" is "<name>.weight"), the module that
@@ -53,7 +62,8 @@ class Classifier : public torch::nn::Module {
   std::vector<Layer> layers_;
 };
 
-// Throws UserError if the input shape does not suit the model kind.
+// Throws UserError if the input shape does not suit the model kind, or a spec network is
+// malformed (naming the file and the layer).
 std::shared_ptr<Classifier> makeModel(const ModelSpec& spec);
 
 // "512,256" -> {512, 256}; "" -> {}. UserError naming --hidden on bad input.

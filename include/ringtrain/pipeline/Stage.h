@@ -55,6 +55,8 @@ class PipelineStage {
   bool last() const { return stage_ == stages_ - 1; }
   // This stage's parameters, named as in the whole model.
   ddp::NamedParameters parameters() const;
+  // This stage's buffers (BatchNorm's running statistics), named as in the whole model.
+  ddp::NamedParameters buffers() const;
 
   // Runs `schedule` over the micro-batches of one step, each of `microBatchSize` samples.
   // `inputs` (first stage) and `targets` (last stage) hold one tensor per micro-batch; other
@@ -70,6 +72,7 @@ class PipelineStage {
   at::Tensor forwardOnly(const at::Tensor& input, int64_t batchSize);
 
  private:
+  ddp::NamedParameters namedTensors(bool buffers) const;
   at::Tensor forward(const at::Tensor& input) const;
   // Over a communicator with asynchronous point-to-point transfers, sends return at once and
   // complete while the stage works on (finishSends() waits for them), and receives are posted

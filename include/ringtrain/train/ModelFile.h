@@ -1,17 +1,36 @@
-// model.safetensors: the trained parameters by name (see models/Model.h), float32, plus metadata
-// describing the model so that it can be rebuilt (model kind, hidden sizes, input shape, classes).
+// model.safetensors: the trained parameters and buffers by name (see models/Model.h), float32,
+// plus metadata describing the model so that it can be rebuilt (model kind, hidden sizes, input
+// shape, classes; for --model-spec the network's JSON under "network"). When training
+// standardised the features, the statistics it used are stored as the tensors
+// input_standardization.mean and input_standardization.std, [features] each.
 #pragma once
 
+#include <memory>
+#include <optional>
 #include <string>
 
+#include "ringtrain/data/ShardFormat.h"
 #include "ringtrain/models/Model.h"
 
 namespace ringtrain::train {
 
-void saveModel(const std::string& path, models::Classifier& model, const models::ModelSpec& spec);
+void saveModel(const std::string& path, models::Classifier& model, const models::ModelSpec& spec,
+               const std::optional<data::FeatureStatistics>& standardization = std::nullopt);
 
-// Copies every tensor of `path` into the parameter of the same name. UserError naming the file
-// and tensor when a name is missing or extra, or a shape or dtype differs.
-void loadInitialWeights(const std::string& path, models::Classifier& model);
+// Copies every tensor of `path` into the parameter or buffer of the same name. UserError naming
+// `what` (a flag such as --init-from), the file and tensor when a name is missing or extra, or a
+// shape or dtype differs.
+void loadInitialWeights(const std::string& path, models::Classifier& model,
+                        const std::string& what = "--init-from");
+
+struct SavedModel {
+  models::ModelSpec spec;
+  std::optional<data::FeatureStatistics> standardization;
+  std::shared_ptr<models::Classifier> model;  // with the file's values, on the CPU
+};
+
+// Rebuilds the model a ringtrain model.safetensors describes and loads its values. UserError
+// naming the file when it was not written by ringtrain or does not match its own description.
+SavedModel loadSavedModel(const std::string& path);
 
 }  // namespace ringtrain::train

@@ -44,15 +44,18 @@ class PipelineParallel {
   int microBatches() const { return microBatches_; }
   // This stage's parameters, named as in the whole model.
   ddp::NamedParameters parameters() const { return stage_->parameters(); }
+  ddp::NamedParameters buffers() const { return stage_->buffers(); }
   // This stage's D replicas: on the device, for the reducer, and on the CPU.
   comm::Communicator& replicas() { return *replicas_; }
   comm::Communicator& replicaControl() { return *replicaControl_; }
 
   // Forward and backward of one batch cut into micro-batches. `lossFactor` multiplies every
   // sample's loss (1 / the samples of the step, times a loss scale). Returns the sum of the
-  // factored losses on the last stage, 0 elsewhere.
+  // factored losses on the last stage, 0 elsewhere. `meanLoss` (output, labels) -> the mean loss
+  // of a micro-batch; empty: cross-entropy.
   double train(const data::Batch& batch, double lossFactor,
-               const std::function<void(bool)>& beforeBackward);
+               const std::function<void(bool)>& beforeBackward,
+               const std::function<at::Tensor(const at::Tensor&, const at::Tensor&)>& meanLoss);
   // A validation batch through all stages: [loss sum, correct, samples] on the last stage,
   // zeros elsewhere (float64, on the device).
   at::Tensor evaluate(const data::Batch& batch);

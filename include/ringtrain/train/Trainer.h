@@ -2,10 +2,16 @@
 // (same initial parameters, averaged gradients), evaluate each epoch, and write the outputs.
 #pragma once
 
+#include <ATen/core/Tensor.h>
+
+#include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "ringtrain/comm/Communicator.h"
+#include "ringtrain/models/Model.h"
 #include "ringtrain/platform/Placement.h"
 #include "ringtrain/train/TrainConfig.h"
 
@@ -37,7 +43,24 @@ struct Communicators {
   comm::Communicator& host;
   comm::Communicator& data;
 };
+
+// The mean loss over a batch's samples, from the model's output and the labels.
+using LossFunction = std::function<at::Tensor(const at::Tensor& output, const at::Tensor& labels)>;
+// A validation metric: its sum over a batch's samples (a scalar tensor).
+using MetricSum = std::function<at::Tensor(const at::Tensor& output, const at::Tensor& labels)>;
+
+// What a program using ringtrain as a library changes in the training job; each is optional.
+struct TrainHooks {
+  // Builds the model instead of --model, from the data's sample shape and class count (`spec`
+  // carries them). Its layers() are what pipeline stages are cut from; saved as kind "custom".
+  std::function<std::shared_ptr<models::Classifier>(const models::ModelSpec& spec)> makeModel;
+  LossFunction loss;  // default: cross-entropy; also the validation loss
+  // Reported as the mean over the validation set, as "val_<name>" in metrics.jsonl and under
+  // "val_metrics" in summary.json.
+  std::vector<std::pair<std::string, MetricSum>> metrics;
+};
+
 RunSummary runTraining(const TrainConfig& config, const Communicators& communicators,
-                       const platform::Placement& placement);
+                       const platform::Placement& placement, const TrainHooks& hooks = {});
 
 }  // namespace ringtrain::train

@@ -13,14 +13,14 @@
 
 namespace ringtrain::train {
 
-checkpoint::NamedBlobs snapshotTraining(models::Classifier& model,
+checkpoint::NamedBlobs snapshotTraining(torch::nn::Module& model,
                                         torch::optim::Optimizer& optimizer);
 
 // Puts the snapshot back into a model and optimizer built with the same configuration, the
 // optimizer's state on `optimizerDevice` (default: that of the model's first parameter). UserError
 // naming `origin` (the checkpoint's path) if a file is missing or does not fit the model.
 void restoreTraining(const checkpoint::NamedBlobs& files, const std::string& origin,
-                     models::Classifier& model, torch::optim::Optimizer& optimizer,
+                     torch::nn::Module& model, torch::optim::Optimizer& optimizer,
                      std::optional<c10::Device> optimizerDevice = std::nullopt);
 
 }  // namespace ringtrain::train

@@ -16,10 +16,20 @@ struct TrainingData {
   std::optional<std::string> trainStream;           // pipe:PREFIX: PREFIX
   std::shared_ptr<const data::SampleSource> validation;
   int64_t numClasses = 0;
+  // When the features were standardised: the training set's statistics, which a saved model
+  // keeps so that it is scored on data prepared the same way.
+  std::optional<data::FeatureStatistics> standardization;
 };
 
 // `ranksSharing`: how many ranks deal out the training samples between them (all ranks, or
 // those of one host when each host has its own files).
 TrainingData loadTrainingData(const TrainConfig& config, int ranksSharing);
+
+// One data set read as --val reads it (synthetic data: its validation split of `seed`; token
+// shards: windows of `context`), standardised with `standardization` when given: what a saved
+// model is scored on.
+std::shared_ptr<const data::SampleSource> loadEvaluationData(
+    const std::string& spec, const data::CsvOptions& csv, uint64_t seed, int64_t context,
+    const std::optional<data::FeatureStatistics>& standardization);
 
 }  // namespace ringtrain::train

@@ -1,0 +1,37 @@
+// Checkpoints of a module and its optimizer for programs with their own loop, in the directory
+// layout `ringtrain train` writes (checkpoint/CheckpointStore.h): one directory per step, written
+// completely or not at all, checksummed, the newest `keep` kept.
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/optim/optimizer.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace ringtrain {
+
+// Writes `directory`/step-NNNNNNNNN with the module's parameters and buffers, the optimizer's
+// state, the CPU random generator and `state` (anything JSON: the epoch, say), then removes all
+// but the newest `keep`. Call it on one rank (rank 0). Returns the checkpoint's path; UserError
+// naming the path on failure, leaving the earlier checkpoints as they were.
+std::string saveCheckpoint(const std::string& directory, int64_t step, torch::nn::Module& module,
+                           torch::optim::Optimizer& optimizer, const nlohmann::json& state = {},
+                           int keep = 3);
+
+struct RestoredCheckpoint {
+  std::string path;
+  int64_t step = 0;
+  nlohmann::json state;
+};
+
+// Loads the newest checkpoint of `directory` that verifies into a module and optimizer built as
+// the saved ones were; nothing when there is none. Every rank may call it (they read the same
+// files). UserError naming the checkpoint when it does not fit the module.
+std::optional<RestoredCheckpoint> restoreLatestCheckpoint(const std::string& directory,
+                                                          torch::nn::Module& module,
+                                                          torch::optim::Optimizer& optimizer);
+
+}  // namespace ringtrain
