@@ -7,9 +7,8 @@ set(RINGTRAIN_PACKAGE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/ringtrain)
 # Installed binaries find libringtrain next to them and LibTorch and MPI where the build found them.
 set_target_properties(ringtrain ringtrain_core PROPERTIES
   INSTALL_RPATH "$ORIGIN/../${CMAKE_INSTALL_LIBDIR}" INSTALL_RPATH_USE_LINK_PATH ON)
-set_target_properties(ringtrain_torch PROPERTIES EXPORT_NAME torch)
 
-install(TARGETS ringtrain_core ringtrain_torch EXPORT ringtrainTargets
+install(TARGETS ringtrain_core EXPORT ringtrainTargets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(TARGETS ringtrain RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/ringtrain ${PROJECT_BINARY_DIR}/generated/ringtrain

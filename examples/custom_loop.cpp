@@ -51,7 +51,8 @@ int main(int argc, char** argv) {
   torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.05).momentum(0.9));
   int64_t firstEpoch = 0;
   if (!checkpoints.empty()) {
-    if (const auto restored = ringtrain::restoreLatestCheckpoint(checkpoints, *model, optimizer)) {
+    if (const auto restored =
+            ringtrain::restoreLatestCheckpoint(runtime, checkpoints, *model, optimizer)) {
       firstEpoch = restored->state.value("epoch", 0) + 1;
       if (runtime.isRankZero()) std::cout << "resumed from " << restored->path << "\n";
     }

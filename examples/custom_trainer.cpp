@@ -29,13 +29,20 @@ class WideAndDeep : public ringtrain::models::Classifier {
 }  // namespace
 
 int main(int argc, char** argv) {
-  ringtrain::Runtime runtime(argc, argv);
+  // Every rank parses the same flags, so a bad one stops them all alike, before MPI starts.
   ringtrain::cli::ParsedTrainOptions options;
-  runtime.onAllRanks([&] { options = ringtrain::cli::parseTrainOptions(argc, argv); });
+  try {
+    options = ringtrain::cli::parseTrainOptions(argc, argv);
+  } catch (const ringtrain::UserError& error) {
+    std::cerr << "custom_trainer: error: " << error.what() << "\n";
+    return 2;
+  }
   if (options.help) {
-    if (runtime.isRankZero()) std::cout << options.helpText;
+    std::cout << options.helpText;
     return 0;
   }
+  const ringtrain::train::TrainConfig& config = options.config;
+  ringtrain::Runtime runtime(argc, argv, {config.device, config.backend, config.threads});
   ringtrain::train::TrainHooks hooks;
   hooks.makeModel = [](const ringtrain::models::ModelSpec& data) {
     int64_t inputs = 1;
@@ -54,7 +61,7 @@ int main(int argc, char** argv) {
                              });
   try {
     const ringtrain::train::RunSummary summary = ringtrain::train::runTraining(
-        options.config,
+        config,
         {runtime.controlCommunicator(), runtime.hostCommunicator(), runtime.deviceCommunicator()},
         runtime.placement(), hooks);
     if (runtime.isRankZero()) {

@@ -11,6 +11,8 @@
 #include <optional>
 #include <string>
 
+#include "ringtrain/Runtime.h"
+
 namespace ringtrain {
 
 // Writes `directory`/step-NNNNNNNNN with the module's parameters and buffers, the optimizer's
@@ -27,10 +29,12 @@ struct RestoredCheckpoint {
   nlohmann::json state;
 };
 
-// Loads the newest checkpoint of `directory` that verifies into a module and optimizer built as
-// the saved ones were; nothing when there is none. Every rank may call it (they read the same
-// files). UserError naming the checkpoint when it does not fit the module.
-std::optional<RestoredCheckpoint> restoreLatestCheckpoint(const std::string& directory,
+// Collective: rank 0 picks the newest checkpoint of `directory` that verifies, and every rank
+// loads that one into a module and optimizer built as the saved ones were (every rank must see
+// the directory: a shared file system). Nothing when there is none. If it fails on any rank, it
+// throws on every rank (comm::CollectiveFailure, naming the checkpoint).
+std::optional<RestoredCheckpoint> restoreLatestCheckpoint(Runtime& runtime,
+                                                          const std::string& directory,
                                                           torch::nn::Module& module,
                                                           torch::optim::Optimizer& optimizer);
 

@@ -1,6 +1,7 @@
 #include "ringtrain/Checkpoints.h"
 
 #include "ringtrain/checkpoint/CheckpointStore.h"
+#include "ringtrain/comm/Agreement.h"
 #include "ringtrain/train/TrainingCheckpoint.h"
 #include "ringtrain/util/Error.h"
 #include "ringtrain/util/Files.h"
@@ -18,13 +19,25 @@ std::string saveCheckpoint(const std::string& directory, int64_t step, torch::nn
   return path;
 }
 
-std::optional<RestoredCheckpoint> restoreLatestCheckpoint(const std::string& directory,
+std::optional<RestoredCheckpoint> restoreLatestCheckpoint(Runtime& runtime,
+                                                          const std::string& directory,
                                                           torch::nn::Module& module,
                                                           torch::optim::Optimizer& optimizer) {
-  const std::optional<checkpoint::Checkpoint> found = checkpoint::latestCheckpoint(directory);
-  if (!found) return std::nullopt;
-  train::restoreTraining(found->files, found->path, module, optimizer);
-  return RestoredCheckpoint{found->path, found->step, found->state};
+  // Rank 0 chooses, so that no rank resumes from another step than the others.
+  std::string chosen;
+  runtime.onAllRanks([&] {
+    if (!runtime.isRankZero()) return;
+    if (const auto found = checkpoint::latestCheckpoint(directory)) chosen = found->path;
+  });
+  chosen = comm::broadcastString(runtime.controlCommunicator(), chosen, 0);
+  if (chosen.empty()) return std::nullopt;
+  std::optional<RestoredCheckpoint> restored;
+  runtime.onAllRanks([&] {
+    const checkpoint::Checkpoint found = checkpoint::readCheckpoint(chosen);
+    train::restoreTraining(found.files, found.path, module, optimizer);
+    restored = RestoredCheckpoint{found.path, found.step, found.state};
+  });
+  return restored;
 }
 
 }  // namespace ringtrain

@@ -31,7 +31,7 @@ DataParallel::DataParallel(Runtime& runtime, torch::nn::Module& module, ddp::Red
   ddp::broadcastParameters(runtime.deviceCommunicator(), parameters);
   ddp::broadcastParameters(runtime.deviceCommunicator(), floatingBuffersOf(module));
   const platform::Placement& placement = runtime.placement();
-  options.overlap = (placement.device.is_cuda() || runtime.allowsCommunicationThread()) &&
+  options.overlap = (placement.device.is_cuda() || placement.communicationThread) &&
                     ddp::overlapPays(options.overlapMode, placement.device.is_cuda(),
                                      placement.spareCoresPerRank);
   reducer_ = std::make_unique<ddp::Reducer>(runtime.deviceCommunicator(), parameters, options);

@@ -22,6 +22,7 @@ Runtime::Runtime(int& argc, char**& argv, const RuntimeOptions& options)
     state_->placement = platform::placeRank(options.device, options.backend, session.topology(),
                                             options.threads, comm::ncclCompiledIn());
   });
+  state_->placement.communicationThread = session.allowsCommunicationThread();
   platform::applyPlacement(state_->placement);
   // Its own channel, so that a communication thread on it never meets the control messages.
   state_->device = session.makeCommunicatorFor(state_->placement.device, state_->placement.backend);

@@ -86,6 +86,7 @@ int runEval(int argc, char** argv) {
   const auto dataset = train::loadEvaluationData(
       dataSpec, csv, parseUnsigned("seed", flags["seed"].as<std::string>()), context,
       standardize ? saved.standardization : std::nullopt);
+  RINGTRAIN_USER_CHECK(dataset->size() > 0, "--data " << dataSpec << " holds no samples");
   RINGTRAIN_USER_CHECK(dataset->sampleShape() == spec.inputShape,
                        "--data " << dataSpec << " has samples of shape "
                                  << shapeText(dataset->sampleShape()) << " but the model takes "
@@ -112,7 +113,6 @@ int runEval(int argc, char** argv) {
     if (flags.count("predictions")) logits.push_back(output);
   }
   const int64_t samples = dataset->size();
-  RINGTRAIN_USER_CHECK(samples > 0, "--data " << dataSpec << " holds no samples");
   nlohmann::ordered_json scores{{"model", modelPath},
                                 {"data", dataSpec},
                                 {"samples", samples},

@@ -37,6 +37,7 @@ int runTrain(int argc, char** argv) {
           abortAfterCommTimeout("train", topology, expired, timeout);
         },
         commTimeoutHoldBack(topology));
+    placement.communicationThread = session.allowsCommunicationThread();
     platform::applyPlacement(placement);
     platform::retainFreedMemory();
     platform::installStopSignals();  // after MPI_Init, which may install handlers of its own

@@ -123,8 +123,10 @@ FeatureStatistics standardize(Dataset& train, Dataset& validation) {
 }
 
 void applyStandardization(Dataset& dataset, const FeatureStatistics& statistics) {
-  const int64_t features = dataset.features.dim() > 1 ? dataset.features[0].numel() : 1;
-  RINGTRAIN_USER_CHECK(static_cast<size_t>(features) == statistics.mean.size(),
+  int64_t features = 1;
+  for (int64_t d = 1; d < dataset.features.dim(); ++d) features *= dataset.features.size(d);
+  RINGTRAIN_USER_CHECK(static_cast<size_t>(features) == statistics.mean.size() &&
+                           statistics.std.size() == statistics.mean.size(),
                        dataset.source << " has " << features << " features per sample but the "
                                       << "model was trained on " << statistics.mean.size());
   const at::Tensor mean = at::tensor(statistics.mean, at::kDouble).to(at::kFloat);

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/dropout.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/normalization.h>
 
@@ -32,11 +33,8 @@ std::string shapeText(const Shape& shape) {
   return text.str();
 }
 
-int64_t product(const Shape& shape) {
-  int64_t total = 1;
-  for (const int64_t extent : shape) total *= extent;
-  return total;
-}
+// Sizes in a spec are at most this; products of them are checked for overflow.
+constexpr int64_t kLargestSize = (int64_t{1} << 31) - 1;
 
 // 1-based line and column of a byte offset, for JSON errors.
 std::string lineAndColumn(const std::string& text, size_t byte) {
@@ -172,12 +170,14 @@ class LayerFields {
   }
   int64_t integer(const char* name, int64_t minimum) { return checked(name, take(name), minimum); }
   int64_t checked(const char* name, const ordered_json& value, int64_t minimum) const {
-    if (!value.is_number_integer() || value.get<int64_t>() < minimum) {
+    const bool integer = value.is_number_integer();
+    if (!integer || value.get<int64_t>() < minimum || value.get<int64_t>() > kLargestSize ||
+        (value.is_number_unsigned() && value.get<uint64_t>() > uint64_t(kLargestSize))) {
       fail(std::string("\"") + name + "\" must be an integer" +
-           (minimum == 1   ? " > 0"
-            : minimum == 0 ? " >= 0"
-                           : "") +
-           ", got " + value.dump());
+           (minimum == 1   ? " from 1"
+            : minimum == 0 ? " from 0"
+                           : " from -" + std::to_string(kLargestSize)) +
+           " to " + std::to_string(kLargestSize) + ", got " + value.dump());
     }
     return value.get<int64_t>();
   }
@@ -198,10 +198,19 @@ struct BuiltLayer {
 struct BuildContext {
   LayerFields& fields;
   const Shape& input;
-  const torch::nn::Module& owner;  // for train/eval mode
 };
 
 using Builder = std::function<BuiltLayer(BuildContext&)>;
+
+int64_t product(const LayerFields& fields, const Shape& shape) {
+  int64_t total = 1;
+  for (const int64_t extent : shape) {
+    if (__builtin_mul_overflow(total, extent, &total)) {
+      fields.fail("holds more values per sample than fit in 64 bits: " + shapeText(shape));
+    }
+  }
+  return total;
+}
 
 void needRank(const BuildContext& context, size_t rank, const char* what) {
   if (context.input.size() != rank) {
@@ -294,8 +303,8 @@ BuiltLayer flatten(BuildContext& c) {
                   " (1 is a sample's first; 0, the batch, cannot be flattened)");
   }
   Shape output(c.input.begin(), c.input.begin() + (start - 1));
-  output.push_back(
-      product(Shape(c.input.begin() + (start - 1), c.input.begin() + static_cast<ptrdiff_t>(end))));
+  output.push_back(product(c.fields, Shape(c.input.begin() + (start - 1),
+                                           c.input.begin() + static_cast<ptrdiff_t>(end))));
   output.insert(output.end(), c.input.begin() + static_cast<ptrdiff_t>(end), c.input.end());
   return {nullptr, [start, end](const at::Tensor& x) { return x.flatten(start, end); }, output};
 }
@@ -308,10 +317,10 @@ BuiltLayer unflatten(BuildContext& c) {
     c.fields.fail("dim " + std::to_string(dim) + " is not a sample dimension of its input " +
                   shapeText(c.input));
   }
-  if (product(sizes) != c.input[dim - 1]) {
+  if (product(c.fields, sizes) != c.input[dim - 1]) {
     c.fields.fail("unflattened_size " + shapeText(sizes) + " holds " +
-                  std::to_string(product(sizes)) + " values but dimension " + std::to_string(dim) +
-                  " of its input " + shapeText(c.input) + " has " +
+                  std::to_string(product(c.fields, sizes)) + " values but dimension " +
+                  std::to_string(dim) + " of its input " + shapeText(c.input) + " has " +
                   std::to_string(c.input[dim - 1]));
   }
   Shape output(c.input.begin(), c.input.begin() + (dim - 1));
@@ -336,12 +345,13 @@ BuiltLayer gelu(BuildContext& c) {
   return elementwise(c, [approximate](const at::Tensor& x) { return at::gelu(x, approximate); });
 }
 
+// A module without state, registered so that it follows the network's train() and eval().
 BuiltLayer dropout(BuildContext& c) {
   const double p = c.fields.numberOr("p", 0.5, 0.0, 1.0);
   if (p >= 1.0) c.fields.fail("\"p\" must be below 1, or every value would be dropped");
-  const torch::nn::Module* owner = &c.owner;
-  return elementwise(
-      c, [p, owner](const at::Tensor& x) { return at::dropout(x, p, owner->is_training()); });
+  torch::nn::Dropout module{torch::nn::DropoutOptions(p)};
+  return {module.ptr(), [module](const at::Tensor& x) mutable { return module->forward(x); },
+          c.input};
 }
 
 // Over a sample's trailing dimensions, by default its last.
@@ -607,12 +617,20 @@ SpecNetwork::SpecNetwork(const NetworkDescription& network, const Shape& inputSh
     if (layer.contains("name")) label += " '" + layer["name"].get<std::string>() + "'";
     label += " (" + type + ")";
     LayerFields fields(layer, label);
-    BuildContext context{fields, shape, *this};
-    BuiltLayer built = builders().at(type)(context);
+    BuildContext context{fields, shape};
+    BuiltLayer built;
+    try {
+      built = builders().at(type)(context);
+    } catch (const c10::Error& error) {
+      fields.fail(std::string("cannot be built: ") + error.what_without_backtrace());
+    } catch (const std::bad_alloc&) {
+      fields.fail("cannot be built: out of memory for its parameters");
+    }
     fields.finish();
     shape = built.output;
-    if (built.module) {
-      register_module(std::to_string(i), built.module);
+    if (built.module) register_module(std::to_string(i), built.module);
+    // Pipeline units hold state: parameters, or buffers that stages gather.
+    if (built.module && (!built.module->parameters().empty() || !built.module->buffers().empty())) {
       Forward forward = std::move(built.forward);
       if (units.empty() && !leading.empty()) {
         forward = [before = std::move(leading), forward](const at::Tensor& x) {
@@ -638,13 +656,7 @@ SpecNetwork::SpecNetwork(const NetworkDescription& network, const Shape& inputSh
                                  << " classes: the last layer must give [" << classes << "]");
     }
   }
-  if (units.empty()) {
-    units.push_back({"", nullptr, [leading](const at::Tensor& x) {
-                       at::Tensor y = x;
-                       for (const Forward& step : leading) y = step(y);
-                       return y;
-                     }});
-  }
+  RINGTRAIN_USER_CHECK(!parameters().empty(), where << ": the network has no parameters to train");
   for (Layer& unit : units) addLayer(std::move(unit));
 }
 

@@ -121,8 +121,12 @@ SavedModel loadSavedModel(const std::string& path) {
   models::ModelSpec& spec = saved.spec;
   spec.kind = field("model");
   const std::string where = "--model " + path;
+  RINGTRAIN_USER_CHECK(spec.kind != "custom",
+                       where << " holds a model of a program's own (TrainHooks::makeModel), which "
+                                "cannot be rebuilt from the file: load it in that program");
   spec.hidden = split(field("hidden"), ',', where + ": hidden");
   spec.inputShape = split(field("input_shape"), 'x', where + ": input_shape");
+  RINGTRAIN_USER_CHECK(!spec.inputShape.empty(), where << ": input_shape is empty");
   const auto classes = parseInt64(field("num_classes"));
   RINGTRAIN_USER_CHECK(classes && *classes >= 2, where << ": num_classes is not a count");
   spec.numClasses = *classes;
@@ -143,6 +147,9 @@ SavedModel loadSavedModel(const std::string& path) {
   RINGTRAIN_USER_CHECK(
       mean.has_value() == deviation.has_value(),
       where << ": holds one of " << kMeanTensor << " and " << kStdTensor << " without the other");
+  RINGTRAIN_USER_CHECK(
+      !mean || (mean->dim() == 1 && mean->sizes() == deviation->sizes()),
+      where << ": " << kMeanTensor << " and " << kStdTensor << " must be lists of the same length");
   if (mean) saved.standardization = data::FeatureStatistics{valuesOf(*mean), valuesOf(*deviation)};
   saved.model = models::makeModel(spec);
   loadInitialWeights(path, *saved.model, "--model");

@@ -96,8 +96,22 @@ PipelineParallel::PipelineParallel(const TrainConfig& config, models::Classifier
   std::vector<int64_t> weights;
   for (const models::Layer& layer : model.layers()) weights.push_back(parameterCount(layer));
   layerCounts_ = pipeline::partitionLayers(options.partition, weights, grid_.stages);
+  for (int s = 0, first = 0; s < grid_.stages; first += layerCounts_[s++]) {
+    const int64_t stageWeight =
+        std::accumulate(weights.begin() + first, weights.begin() + first + layerCounts_[s], 0LL);
+    RINGTRAIN_USER_CHECK(stageWeight > 0, "pipeline stage "
+                                              << s << " (layers " << first << ".."
+                                              << first + layerCounts_[s] - 1
+                                              << ") would hold no parameters: choose another "
+                                                 "--partition or fewer --pipeline-stages");
+  }
+  // In evaluation mode: the probe batch must not move BatchNorm's statistics (or trip its
+  // one-sample check), nor draw dropout masks.
+  const bool training = model.is_training();
+  model.eval();
   const auto shapes =
       pipeline::boundaryShapes(model.layers(), sampleShape, at::TensorOptions(at::kFloat));
+  model.train(training);
   const int first = std::accumulate(layerCounts_.begin(), layerCounts_.begin() + stage, 0);
   const int last = first + layerCounts_[stage] - 1;
 

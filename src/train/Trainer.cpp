@@ -109,6 +109,7 @@ ddp::ReducerOptions resolveReducerOptions(const TrainConfig& config, const comm:
                                           const platform::Placement& placement) {
   ddp::ReducerOptions options = config.reducer;
   options.overlap = !overlapExcluded(config, data) &&
+                    (placement.device.is_cuda() || placement.communicationThread) &&
                     ddp::overlapPays(config.reducer.overlapMode, placement.device.is_cuda(),
                                      placement.spareCoresPerRank);
   return options;

@@ -105,12 +105,23 @@ TEST(SpecNetwork, ErrorsNameTheFileAndTheLayer) {
       {R"({"input_shape": [16], "layers": [{"type": "Flatten"}]})",
        "\"input_shape\" is [16] but the data's samples are [1, 4, 4]"},
       {R"([{"type": "Linear", "out_features": 0}])",
-       "layer 0 (Linear): \"out_features\" must be an integer > 0, got 0"},
+       "layer 0 (Linear): \"out_features\" must be an integer from 1 to 2147483647, got 0"},
       {R"([{"type": "GELU", "approximate": "fast"}])",
        "layer 0 (GELU): \"approximate\" must be one of none, tanh, got \"fast\""},
+      {R"([{"type": "Linear", "out_features": 99999999999}])",
+       "layer 0 (Linear): \"out_features\" must be an integer from 1 to 2147483647"},
+      {R"([{"type": "AdaptiveAvgPool2d", "output_size": [2147483647, 2147483647]},
+           {"type": "Flatten"}, {"type": "Linear", "out_features": 3}])",
+       "layer 2 (Linear): cannot be built"},
+      {R"([{"type": "Flatten"}, {"type": "Dropout"}, {"type": "Unflatten",
+           "unflattened_size": [3]}])",
+       "layer 2 (Unflatten): unflattened_size [3] holds 3 values but dimension 1"},
       {R"([7])", "layer 0 must be an object with a \"type\", got 7"},
       {"[{\"type\": \"Flatten\"}\n  {\"type\": \"ReLU\"}]", "net.json: not valid JSON at line 2"},
   };
+  EXPECT_NE(errorOf(R"([{"type": "Flatten"}, {"type": "ReLU"}])", {1, 4, 4}, 16)
+                .find("net.json: the network has no parameters to train"),
+            std::string::npos);
   for (const auto& [json, expected] : cases) {
     EXPECT_NE(errorOf(json, {1, 4, 4}, 3).find(expected), std::string::npos)
         << json << "\n -> " << errorOf(json, {1, 4, 4}, 3);

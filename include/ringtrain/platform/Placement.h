@@ -18,6 +18,9 @@ struct Placement {
   // Cores on the host beyond every local rank's intra-op threads, per rank: room for helper
   // threads such as the gradient communication thread.
   int spareCoresPerRank = 0;
+  // Whether MPI lets a second thread make MPI calls (comm::Session::allowsCommunicationThread),
+  // as the reducer's communication thread does on CPU.
+  bool communicationThread = true;
 };
 
 // device: "auto" (GPU if this build has NCCL and a GPU is visible), "cpu" or "cuda".
