@@ -178,6 +178,7 @@ def load_model(path):
     statistics = [tensors.pop(name, None) for name in STANDARDIZATION]
     model.load_state_dict(tensors, strict=True)
     model.eval()
+    model.input_shape = shape  # one sample's, as training saw it
 
     def standardize(features):
         if statistics[0] is None:
@@ -221,7 +222,7 @@ def main():
     if args.data:
         features, labels = _read_csv(args.data, args.csv_header, args.label_column)
         with torch.no_grad():
-            logits = model(standardize(features).reshape(features.shape[0], *model_input_shape(args.model)))
+            logits = model(standardize(features).reshape(features.shape[0], *model.input_shape))
         accuracy = (logits.argmax(1) == labels).double().mean().item()
         print(f"samples={len(labels)} accuracy={accuracy:.6f}")
         if args.predictions:
@@ -229,13 +230,6 @@ def main():
 
             np.save(args.predictions, logits.numpy())
     return 0
-
-
-def model_input_shape(path):
-    from safetensors import safe_open
-
-    with safe_open(path, "pt") as handle:
-        return [int(extent) for extent in handle.metadata()["input_shape"].split("x")]
 
 
 if __name__ == "__main__":

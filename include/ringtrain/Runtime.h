@@ -42,8 +42,6 @@ class Runtime {
   comm::Communicator& controlCommunicator();
   // Collectives on CPU tensors among the ranks of this host.
   comm::Communicator& hostCommunicator();
-  // Whether a second thread may make MPI calls, as DataParallel's overlap needs on CPU.
-  bool allowsCommunicationThread() const;
 
   // Runs `step` on every rank; if it throws on any rank, it throws on all of them
   // (comm::CollectiveFailure, with the failing rank's message), so that no rank is left waiting

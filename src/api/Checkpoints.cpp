@@ -4,7 +4,6 @@
 #include "ringtrain/comm/Agreement.h"
 #include "ringtrain/train/TrainingCheckpoint.h"
 #include "ringtrain/util/Error.h"
-#include "ringtrain/util/Files.h"
 
 namespace ringtrain {
 
@@ -12,7 +11,6 @@ std::string saveCheckpoint(const std::string& directory, int64_t step, torch::nn
                            torch::optim::Optimizer& optimizer, const nlohmann::json& state,
                            int keep) {
   RINGTRAIN_USER_CHECK(keep >= 1, "saveCheckpoint: keep must be at least 1, got " << keep);
-  makeDirectories(directory);
   const std::string path = checkpoint::writeCheckpoint(directory, step, state,
                                                        train::snapshotTraining(module, optimizer));
   checkpoint::pruneCheckpoints(directory, keep);

@@ -52,9 +52,6 @@ comm::Communicator& Runtime::controlCommunicator() {
 comm::Communicator& Runtime::hostCommunicator() {
   return *state_->host;
 }
-bool Runtime::allowsCommunicationThread() const {
-  return state_->session.allowsCommunicationThread();
-}
 
 void Runtime::onAllRanks(const std::function<void()>& step) {
   comm::runOnAllRanks(*state_->control, step);

@@ -10,6 +10,7 @@
 #include "FlagValues.h"
 #include "ringtrain/cli/Commands.h"
 #include "ringtrain/data/BatchPrefetcher.h"
+#include "ringtrain/data/DistributedSampler.h"
 #include "ringtrain/io/Npy.h"
 #include "ringtrain/platform/Placement.h"
 #include "ringtrain/train/ModelFile.h"
@@ -19,15 +20,6 @@
 #include "ringtrain/util/Files.h"
 
 namespace ringtrain::cli {
-namespace {
-
-std::string shapeText(const std::vector<int64_t>& shape) {
-  std::ostringstream text;
-  text << c10::IntArrayRef(shape);
-  return text.str();
-}
-
-}  // namespace
 
 int runEval(int argc, char** argv) {
   cxxopts::Options options("ringtrain eval",
@@ -89,8 +81,8 @@ int runEval(int argc, char** argv) {
   RINGTRAIN_USER_CHECK(dataset->size() > 0, "--data " << dataSpec << " holds no samples");
   RINGTRAIN_USER_CHECK(dataset->sampleShape() == spec.inputShape,
                        "--data " << dataSpec << " has samples of shape "
-                                 << shapeText(dataset->sampleShape()) << " but the model takes "
-                                 << shapeText(spec.inputShape));
+                                 << c10::IntArrayRef(dataset->sampleShape())
+                                 << " but the model takes " << c10::IntArrayRef(spec.inputShape));
   RINGTRAIN_USER_CHECK(dataset->numClasses() <= spec.numClasses,
                        "--data " << dataSpec << " has labels up to " << dataset->numClasses() - 1
                                  << " but the model knows the classes 0.." << spec.numClasses - 1);
@@ -99,9 +91,8 @@ int runEval(int argc, char** argv) {
   models::Classifier& model = *saved.model;
   model.to(where);
   model.eval();
-  std::vector<int64_t> rows(static_cast<size_t>(dataset->size()));
-  for (size_t i = 0; i < rows.size(); ++i) rows[i] = static_cast<int64_t>(i);
-  data::BatchPrefetcher batches(dataset, std::move(rows), batchSize, data::PrefetchOptions{});
+  data::BatchPrefetcher batches(dataset, data::evaluationIndices(dataset->size(), 1, 0), batchSize,
+                                data::PrefetchOptions{});
   std::vector<at::Tensor> logits;
   double lossSum = 0;
   int64_t correct = 0;

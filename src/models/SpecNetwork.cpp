@@ -72,9 +72,6 @@ class LayerFields {
   int64_t positiveOr(const char* name, int64_t fallback) {
     return has(name) ? integer(name, 1) : fallback;
   }
-  int64_t nonNegativeOr(const char* name, int64_t fallback) {
-    return has(name) ? integer(name, 0) : fallback;
-  }
   int64_t integerOr(const char* name, int64_t fallback) {
     return has(name) ? integer(name, std::numeric_limits<int64_t>::min()) : fallback;
   }
@@ -202,6 +199,17 @@ struct BuildContext {
 
 using Builder = std::function<BuiltLayer(BuildContext&)>;
 
+// A layer that is a module: LibTorch's (a ModuleHolder such as torch::nn::Linear) or one of ours.
+template <typename Holder>
+BuiltLayer moduleLayer(Holder holder, Shape output) {
+  return {holder.ptr(), [holder](const at::Tensor& x) mutable { return holder->forward(x); },
+          std::move(output)};
+}
+template <typename Module>
+BuiltLayer moduleLayer(std::shared_ptr<Module> module, Shape output) {
+  return {module, [module](const at::Tensor& x) { return module->forward(x); }, std::move(output)};
+}
+
 int64_t product(const LayerFields& fields, const Shape& shape) {
   int64_t total = 1;
   for (const int64_t extent : shape) {
@@ -237,8 +245,7 @@ BuiltLayer linear(BuildContext& c) {
       torch::nn::LinearOptions(c.input.back(), out).bias(c.fields.flagOr("bias", true)));
   Shape output = c.input;
   output.back() = out;
-  return {module.ptr(), [module](const at::Tensor& x) mutable { return module->forward(x); },
-          output};
+  return moduleLayer(module, output);
 }
 
 BuiltLayer conv2d(BuildContext& c) {
@@ -256,8 +263,7 @@ BuiltLayer conv2d(BuildContext& c) {
                                .stride({stride.first, stride.second})
                                .padding({padding.first, padding.second})
                                .bias(bias));
-  return {module.ptr(), [module](const at::Tensor& x) mutable { return module->forward(x); },
-          output};
+  return moduleLayer(module, output);
 }
 
 BuiltLayer maxPool2d(BuildContext& c) {
@@ -349,9 +355,7 @@ BuiltLayer gelu(BuildContext& c) {
 BuiltLayer dropout(BuildContext& c) {
   const double p = c.fields.numberOr("p", 0.5, 0.0, 1.0);
   if (p >= 1.0) c.fields.fail("\"p\" must be below 1, or every value would be dropped");
-  torch::nn::Dropout module{torch::nn::DropoutOptions(p)};
-  return {module.ptr(), [module](const at::Tensor& x) mutable { return module->forward(x); },
-          c.input};
+  return moduleLayer(torch::nn::Dropout(torch::nn::DropoutOptions(p)), c.input);
 }
 
 // Over a sample's trailing dimensions, by default its last.
@@ -366,8 +370,7 @@ BuiltLayer layerNorm(BuildContext& c) {
   torch::nn::LayerNorm module(torch::nn::LayerNormOptions(normalized)
                                   .eps(c.fields.numberOr("eps", 1e-5, 0, 1))
                                   .elementwise_affine(c.fields.flagOr("elementwise_affine", true)));
-  return {module.ptr(), [module](const at::Tensor& x) mutable { return module->forward(x); },
-          c.input};
+  return moduleLayer(module, c.input);
 }
 
 // BatchNorm1d over [features] or [channels, length]; BatchNorm2d over [channels, h, w]. Their
@@ -387,8 +390,7 @@ BuiltLayer batchNorm(BuildContext& c, bool twoD) {
                   .momentum(c.fields.numberOr("momentum", 0.1, 0, 1))
                   .affine(c.fields.flagOr("affine", true))
                   .track_running_stats(true));
-  return {module.ptr(), [module](const at::Tensor& x) mutable { return module->forward(x); },
-          c.input};
+  return moduleLayer(module, c.input);
 }
 
 // Token ids (the samples of a token data set, stored as numbers) -> [length, embedding_dim].
@@ -422,9 +424,8 @@ BuiltLayer embedding(BuildContext& c) {
   needRank(c, 1, "a [length] window of token ids");
   const int64_t vocabulary = c.fields.positive("num_embeddings");
   const int64_t width = c.fields.positive("embedding_dim");
-  auto module = std::make_shared<TokenEmbedding>(vocabulary, width, c.fields.where());
-  return {
-      module, [module](const at::Tensor& x) { return module->forward(x); }, {c.input[0], width}};
+  return moduleLayer(std::make_shared<TokenEmbedding>(vocabulary, width, c.fields.where()),
+                     {c.input[0], width});
 }
 
 // Learned position vectors added to [length, width]: "weight" [num_positions, width].
@@ -448,8 +449,7 @@ BuiltLayer positionalEmbedding(BuildContext& c) {
     c.fields.fail("num_positions " + std::to_string(positions) + " is fewer than the " +
                   std::to_string(c.input[0]) + " positions of its input " + shapeText(c.input));
   }
-  auto module = std::make_shared<PositionalEmbedding>(positions, c.input[1]);
-  return {module, [module](const at::Tensor& x) { return module->forward(x); }, c.input};
+  return moduleLayer(std::make_shared<PositionalEmbedding>(positions, c.input[1]), c.input);
 }
 
 BuiltLayer transformerBlock(BuildContext& c) {
@@ -463,8 +463,7 @@ BuiltLayer transformerBlock(BuildContext& c) {
   }
   shape.mlpWidth = c.fields.positiveOr("mlp_width", 4 * shape.width);
   shape.causal = c.fields.flagOr("causal", true);
-  auto module = std::make_shared<TransformerBlock>(shape);
-  return {module, [module](const at::Tensor& x) { return module->forward(x); }, c.input};
+  return moduleLayer(std::make_shared<TransformerBlock>(shape), c.input);
 }
 
 // One position of a sequence: [length, ...] -> [...]; -1, the last, predicts what follows.

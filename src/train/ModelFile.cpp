@@ -75,10 +75,12 @@ void saveModel(const std::string& path, models::Classifier& model, const models:
   io::saveSafetensors(path, tensors, metadata);
 }
 
-void loadInitialWeights(const std::string& path, models::Classifier& model,
-                        const std::string& what) {
-  std::map<std::string, at::Tensor> stored;
-  for (auto& [name, tensor] : io::loadSafetensors(path)) stored.emplace(name, std::move(tensor));
+namespace {
+
+// `origin` names the file for messages ("--init-from PATH").
+void copyIntoModel(const io::NamedTensors& tensors, models::Classifier& model,
+                   const std::string& origin) {
+  std::map<std::string, at::Tensor> stored(tensors.begin(), tensors.end());
   // How the training data was prepared, not part of the model.
   stored.erase(kMeanTensor);
   stored.erase(kStdTensor);
@@ -86,23 +88,30 @@ void loadInitialWeights(const std::string& path, models::Classifier& model,
   c10::NoGradGuard noGrad;
   for (auto& [name, tensor] : stateOf(model)) {
     const auto found = stored.find(name);
-    RINGTRAIN_USER_CHECK(found != stored.end(), what << " " << path << ": has no tensor '" << name
-                                                     << "' (is it a model of another kind or "
-                                                        "size?)");
+    RINGTRAIN_USER_CHECK(found != stored.end(), origin << ": has no tensor '" << name
+                                                       << "' (is it a model of another kind or "
+                                                          "size?)");
     RINGTRAIN_USER_CHECK(found->second.sizes() == tensor.sizes(),
-                         what << " " << path << ": tensor '" << name << "' has shape ["
-                              << joined(found->second.sizes().vec(), ",")
-                              << "] but the model needs [" << joined(tensor.sizes().vec(), ",")
-                              << "]");
+                         origin << ": tensor '" << name << "' has shape ["
+                                << joined(found->second.sizes().vec(), ",")
+                                << "] but the model needs [" << joined(tensor.sizes().vec(), ",")
+                                << "]");
     RINGTRAIN_USER_CHECK(found->second.is_floating_point() == tensor.is_floating_point(),
-                         what << " " << path << ": tensor '" << name << "' is "
-                              << (tensor.is_floating_point() ? "not " : "")
-                              << "floating point, unlike the model's");
+                         origin << ": tensor '" << name << "' is "
+                                << (tensor.is_floating_point() ? "not " : "")
+                                << "floating point, unlike the model's");
     tensor.copy_(found->second);
     stored.erase(found);
   }
-  RINGTRAIN_USER_CHECK(stored.empty(), what << " " << path << ": tensor '" << stored.begin()->first
-                                            << "' matches no model parameter");
+  RINGTRAIN_USER_CHECK(stored.empty(), origin << ": tensor '" << stored.begin()->first
+                                              << "' matches no model parameter");
+}
+
+}  // namespace
+
+void loadInitialWeights(const std::string& path, models::Classifier& model,
+                        const std::string& what) {
+  copyIntoModel(io::loadSafetensors(path), model, what + " " + path);
 }
 
 SavedModel loadSavedModel(const std::string& path) {
@@ -152,7 +161,7 @@ SavedModel loadSavedModel(const std::string& path) {
       where << ": " << kMeanTensor << " and " << kStdTensor << " must be lists of the same length");
   if (mean) saved.standardization = data::FeatureStatistics{valuesOf(*mean), valuesOf(*deviation)};
   saved.model = models::makeModel(spec);
-  loadInitialWeights(path, *saved.model, "--model");
+  copyIntoModel(tensors, *saved.model, where);
   return saved;
 }
 

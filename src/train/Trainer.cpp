@@ -778,7 +778,8 @@ class Trainer {
   }
 
   // Running statistics (BatchNorm's) differ between replicas, which saw different samples; the
-  // model keeps their mean over the replicas, taken before every evaluation and checkpoint.
+  // model keeps their mean over the replicas, taken before every evaluation and checkpoint (a
+  // stopped run checkpoints, a finished one evaluates: model.safetensors has the mean either way).
   void averageBuffers() {
     if (dataReplicas() == 1 || buffers_.empty()) return;
     c10::NoGradGuard noGrad;
@@ -857,7 +858,6 @@ class Trainer {
     summary_.inputWaitSeconds = worst[4].item<double>();
     const nlohmann::ordered_json pipelineReport =
         pipeline_ ? pipeline_->report(control_) : nlohmann::ordered_json();
-    if (stopRequested_) averageBuffers();  // otherwise the last evaluation did
     gatherModel(/*withOptimizer=*/false);
     if (!isRankZero()) return;
     saveModel(outputPath("model.safetensors"), *model_, modelSpec_, trainingData_.standardization);
