@@ -1,7 +1,7 @@
 // ringtrain: data-parallel training of LibTorch models under mpirun.
 //
 // Map of the code (one folder per concern; dependencies point down this list):
-//   cli/       subcommands and flags                      -> train, data, comm, platform, sagemaker
+//   cli/       subcommands and flags        -> train, unsupervised, data, comm, platform, sagemaker
 //   api/       Runtime, DataParallel, checkpoints for programs with their own loop
 //                                                         -> train, ddp, comm, platform
 //   train/     the training loop, outputs, LR schedule, pipeline mode in the loop
@@ -10,7 +10,8 @@
 //   checkpoint/ checkpoint directories (files, checksums)
 //   ddp/       parameter sync, gradient buckets, reducer  -> comm
 //   pipeline/  schedules, their checker, partitioning, the stage runtime -> comm, models
-//   models/    MLP, CNN, GPT and --model-spec networks, as sequences of layers
+//   unsupervised/ k-means (one-pass summaries, k-means|| and Lloyd) and PCA  -> data, comm
+//   models/    MLP, CNN, GPT, autoencoder and --model-spec networks, as sequences of layers
 //   prep/      conversion of CSV, IDX, .npy and text into shards  -> data
 //   data/      data sets, CSV/IDX readers, shards, the distributed sampler
 //   io/        safetensors
@@ -34,6 +35,8 @@ void printUsage(std::ostream& out) {
          "  train       train a model over the ranks started by mpirun: data-parallel,\n"
          "              pipelined (--pipeline-stages) or both\n"
          "  eval        score a saved model.safetensors on a data set (loss, accuracy, logits)\n"
+         "  kmeans      k-means clustering over the ranks (one pass, or Lloyd with k-means||)\n"
+         "  pca         principal components over the ranks, from merged moments\n"
          "  shard-plan  print which sample indices each rank reads in an epoch (JSON)\n"
          "  pipeline-plan  print a pipeline schedule per stage, checked, with its bubble (JSON)\n"
          "  bench-comm  measure allreduce bandwidth (native and ring) over message sizes\n"
@@ -73,6 +76,8 @@ int main(int argc, char** argv) {
     if (command == "bench-data") return ringtrain::cli::runBenchData(argc - 1, argv + 1);
     if (command == "sagemaker") return ringtrain::cli::runSageMaker(argc - 1, argv + 1);
     if (command == "eval") return ringtrain::cli::runEval(argc - 1, argv + 1);
+    if (command == "kmeans") return ringtrain::cli::runKMeans(argc - 1, argv + 1);
+    if (command == "pca") return ringtrain::cli::runPca(argc - 1, argv + 1);
   } catch (const ringtrain::UserError& error) {
     std::cerr << "ringtrain " << command << ": error: " << error.what() << std::endl;
     return 2;

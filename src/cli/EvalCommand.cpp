@@ -73,6 +73,9 @@ int runEval(int argc, char** argv) {
   csv.labelColumn =
       static_cast<int>(parseInteger("label-column", flags["label-column"].as<std::string>()));
   const models::ModelSpec& spec = saved.spec;
+  RINGTRAIN_USER_CHECK(spec.kind != "autoencoder",
+                       modelPath << " is an autoencoder: ringtrain eval scores classifiers (the "
+                                    "training run's summary.json has its reconstruction error)");
   // A token model's input is its window.
   const int64_t context = spec.inputShape.size() == 1 ? spec.inputShape[0] : 1;
   const auto dataset = train::loadEvaluationData(

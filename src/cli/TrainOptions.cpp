@@ -5,6 +5,7 @@
 #include <cxxopts.hpp>
 
 #include "FlagValues.h"
+#include "ringtrain/data/Dataset.h"
 #include "ringtrain/util/Error.h"
 
 namespace ringtrain::cli {
@@ -27,7 +28,7 @@ cxxopts::Options trainOptions() {
       "val", "validation data (same forms; default: split --val-fraction off --train)",
       optionalText(), "SPEC")("val-fraction", "share of --train held out when --val is absent",
                               text("0.1"), "F")("csv-header", "CSV files start with a header line")(
-      "label-column", "0-based CSV column holding the label", text("0"), "K")(
+      "label-column", "0-based CSV column holding the label, or none", text("0"), "K")(
       "num-classes", "number of classes (default: largest training label + 1)", text("0"), "C")(
       "normalize", "feature scaling: auto (standardize CSV data), none, standard", text("auto"),
       "MODE")("data-sharding",
@@ -39,12 +40,18 @@ cxxopts::Options trainOptions() {
       "threads assembling batches ahead: auto (2 on GPUs; on CPU 1 for shard data sets, 0 "
       "for data in memory) or N",
       text("auto"), "N");
-  options.add_options("Model")("model", "mlp, cnn, or gpt (a transformer decoder for token data)",
-                               text("mlp"), "NAME")("hidden", "mlp and cnn: hidden layer widths",
+  options.add_options("Model")("model",
+                               "mlp, cnn, gpt (a transformer decoder for token data) or "
+                               "autoencoder (reconstructs the features; labels are ignored)",
+                               text("mlp"), "NAME")("hidden",
+                                                    "mlp and cnn: hidden layer widths; "
+                                                    "autoencoder: the encoder's (the decoder "
+                                                    "mirrors them)",
                                                     text("512,256"), "W1,W2,...")(
       "layers", "gpt: transformer blocks", text("4"), "N")("width", "gpt: model width", text("128"),
                                                            "W")(
       "heads", "gpt: attention heads (dividing --width)", text("4"), "H")(
+      "code-size", "autoencoder: width of the code between encoder and decoder", text("16"), "N")(
       "model-spec",
       "a sequential network described in JSON, instead of --model (docs/your-own-model.md)",
       optionalText(), "FILE.json")(
@@ -152,7 +159,8 @@ ParsedTrainOptions parseTrainOptions(int argc, char** argv) {
   if (has("val")) c.valSpec = str("val");
   c.valFraction = real("val-fraction");
   c.csv.header = has("csv-header");
-  c.csv.labelColumn = static_cast<int>(integer("label-column"));
+  c.csv.labelColumn = str("label-column") == "none" ? data::kNoLabelColumn
+                                                    : static_cast<int>(integer("label-column"));
   c.numClasses = integer("num-classes");
   const auto normalize = parseChoice("normalize", str("normalize"), {"auto", "none", "standard"});
   c.normalization = normalize == "auto"   ? train::Normalization::kAuto
@@ -170,7 +178,7 @@ ParsedTrainOptions parseTrainOptions(int argc, char** argv) {
     c.dataWorkers = static_cast<int>(workers);
   }
 
-  c.model.kind = parseChoice("model", str("model"), {"mlp", "cnn", "gpt"});
+  c.model.kind = parseChoice("model", str("model"), {"mlp", "cnn", "gpt", "autoencoder"});
   if (has("model-spec")) {
     RINGTRAIN_USER_CHECK(!has("model") && !has("hidden"),
                          "--model-spec describes the whole network: drop --model and --hidden");
@@ -184,6 +192,16 @@ ParsedTrainOptions parseTrainOptions(int argc, char** argv) {
   c.model.gpt.width = integer("width");
   c.model.gpt.heads = integer("heads");
   if (c.model.kind != "spec") c.model.hidden = models::parseLayerSizes(str("hidden"));
+  if (c.model.kind == "autoencoder") {
+    const int64_t code = integer("code-size");
+    RINGTRAIN_USER_CHECK(code >= 1 && code <= (int64_t{1} << 20),
+                         "--code-size must be between 1 and 1048576");
+    // Encoder widths, the code, then the encoder's widths in reverse for the decoder.
+    std::vector<int64_t> layers = c.model.hidden;
+    layers.push_back(code);
+    layers.insert(layers.end(), c.model.hidden.rbegin(), c.model.hidden.rend());
+    c.model.hidden = layers;
+  }
   if (has("init-from")) c.initFrom = str("init-from");
 
   c.epochs = integer("epochs");

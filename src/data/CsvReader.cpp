@@ -50,7 +50,8 @@ struct Rows {
 }  // namespace
 
 CsvRowParser::CsvRowParser(const CsvOptions& options) : options_(options) {
-  RINGTRAIN_USER_CHECK(options.labelColumn >= 0, "--label-column must not be negative");
+  RINGTRAIN_USER_CHECK(options.labelColumn >= 0 || options.labelColumn == kNoLabelColumn,
+                       "--label-column must not be negative");
 }
 
 void CsvRowParser::parse(std::istream& input, const std::string& name, const RowHandler& onRow) {
@@ -67,10 +68,11 @@ void CsvRowParser::parse(std::istream& input, const std::string& name, const Row
     const std::string where = name + ":" + std::to_string(lineNumber);
     const auto cells = splitCells(line);
     if (width_ == 0) {
-      RINGTRAIN_USER_CHECK(cells.size() >= 2,
-                           where << ": a row needs a label and at least one feature, found "
-                                 << cells.size() << " column");
-      RINGTRAIN_USER_CHECK(static_cast<size_t>(options_.labelColumn) < cells.size(),
+      const bool labelled = options_.labelColumn != kNoLabelColumn;
+      RINGTRAIN_USER_CHECK(cells.size() >= (labelled ? 2u : 1u),
+                           where << ": a row needs " << (labelled ? "a label and " : "")
+                                 << "at least one feature, found " << cells.size() << " column");
+      RINGTRAIN_USER_CHECK(!labelled || static_cast<size_t>(options_.labelColumn) < cells.size(),
                            "--label-column " << options_.labelColumn << " is outside the "
                                              << cells.size() << " columns of " << where);
       width_ = cells.size();

@@ -189,7 +189,12 @@ DatasetIndex ShardWriter::finish(const DatasetOrigin& origin) {
   index.source = origin.source;
   index.sourceFormat = origin.sourceFormat;
   index.shards = shards_;
-  if (layout_.featureStatistics) {
+  // Statistics of data holding NaN or infinities mean nothing (and JSON cannot hold them): the
+  // index then has none, and whatever reads the samples reports the bad values.
+  const bool finite =
+      std::all_of(mean_.begin(), mean_.end(), [](double v) { return std::isfinite(v); }) &&
+      std::all_of(squares_.begin(), squares_.end(), [](double v) { return std::isfinite(v); });
+  if (layout_.featureStatistics && finite) {
     index.featureMean = mean_;
     for (const double squares : squares_)
       index.featureStd.push_back(total_ > 1 ? std::sqrt(squares / (total_ - 1)) : 0.0);

@@ -42,9 +42,13 @@ at::Tensor Classifier::forward(const at::Tensor& x) {
 }
 
 std::shared_ptr<Classifier> makeModel(const ModelSpec& spec) {
+  RINGTRAIN_CHECK(!spec.inputShape.empty(), "model input shape is unknown");
+  if (spec.kind == "autoencoder") {
+    // Reconstructs its (flattened) input: ReLU after every layer but the output.
+    return std::make_shared<Mlp>(product(spec.inputShape), spec.hidden, product(spec.inputShape));
+  }
   RINGTRAIN_USER_CHECK(spec.numClasses >= 2,
                        "the data has " << spec.numClasses << " class; training needs at least 2");
-  RINGTRAIN_CHECK(!spec.inputShape.empty(), "model input shape is unknown");
   if (spec.kind == "mlp") {
     return std::make_shared<Mlp>(product(spec.inputShape), spec.hidden, spec.numClasses);
   }
@@ -67,7 +71,7 @@ std::shared_ptr<Classifier> makeModel(const ModelSpec& spec) {
     return std::make_shared<SpecNetwork>(parseNetwork(spec.network, spec.networkSource),
                                          spec.inputShape, spec.numClasses);
   }
-  throw UserError("--model must be mlp, cnn or gpt, got '" + spec.kind + "'");
+  throw UserError("--model must be mlp, cnn, gpt or autoencoder, got '" + spec.kind + "'");
 }
 
 ModelSpec modelSpecFromFile(const std::string& path) {

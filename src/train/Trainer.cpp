@@ -620,7 +620,7 @@ class Trainer {
   StepOutcome dataParallelStep(EpochInput& input, int64_t microBatches, int64_t& stepSamples) {
     at::Tensor stepLoss = at::zeros({1}, at::TensorOptions().device(device_));
     for (int64_t m = 0; m < microBatches; ++m) {
-      const data::Batch batch = input.nextMicroBatch();
+      const data::Batch batch = withTargets(input.nextMicroBatch());
       // Pinned batches copy while the device works on what came before.
       const bool asynchronous = batch.features.is_pinned();
       at::Tensor logits;
@@ -653,7 +653,7 @@ class Trainer {
     double stepLoss = 0;
     const double scale = scaler_.enabled() ? scaler_.scale() : 1.0;
     for (int64_t m = 0; m < microBatches; ++m) {
-      const data::Batch batch = input.nextMicroBatch();
+      const data::Batch batch = withTargets(input.nextMicroBatch());
       const bool lastMicroBatch = m + 1 == microBatches;
       const double samples = static_cast<double>(batch.labels.size(0) * microBatches);
       stepLoss +=
@@ -704,6 +704,17 @@ class Trainer {
       if (factor < 1) at::_foreach_mul_(gradients, factor);
     }
     return {loss, host[1].item<double>() > 0, nonFiniteProblem(loss, norm)};
+  }
+
+  // The batch with what the loss compares the output with in place of its labels.
+  data::Batch withTargets(data::Batch batch) const {
+    if (hooks_.target) batch.labels = hooks_.target(batch);
+    return batch;
+  }
+
+  // Accuracy means something only where the targets are class labels.
+  nlohmann::json valAccuracyJson() const {
+    return hooks_.target ? nlohmann::json() : nlohmann::json(summary_.valAccuracy);
   }
 
   at::Tensor meanLoss(const at::Tensor& output, const at::Tensor& labels) const {
@@ -803,7 +814,7 @@ class Trainer {
     at::Tensor totals =
         at::zeros({3 + metrics}, at::TensorOptions().device(device_).dtype(at::kDouble));
     for (int64_t b = 0; b < batches.batches(); ++b) {
-      const data::Batch batch = batches.next();
+      const data::Batch batch = withTargets(batches.next());
       const bool asynchronous = batch.features.is_pinned();
       at::Tensor logits;
       if (pipeline_) {
@@ -819,7 +830,7 @@ class Trainer {
       const auto count = static_cast<double>(batch.labels.size(0));
       totals[0] += hooks_.loss ? hooks_.loss(logits, labels) * count
                                : at::cross_entropy_loss(logits, labels, {}, at::Reduction::Sum);
-      totals[1] += logits.argmax(1).eq(labels).sum();
+      if (!hooks_.target) totals[1] += logits.argmax(1).eq(labels).sum();
       totals[2] += count;
       for (int64_t m = 0; m < metrics; ++m) {
         totals[3 + m] += hooks_.metrics[static_cast<size_t>(m)].second(logits, labels);
@@ -830,10 +841,8 @@ class Trainer {
     const double count = host[2].item<double>();
     summary_.valLoss = host[0].item<double>() / count;
     summary_.valAccuracy = host[1].item<double>() / count;
-    ordered_json entry{{"step", step_},
-                       {"epoch", epoch + 1},
-                       {"val_loss", summary_.valLoss},
-                       {"val_accuracy", summary_.valAccuracy}};
+    ordered_json entry{{"step", step_}, {"epoch", epoch + 1}, {"val_loss", summary_.valLoss}};
+    if (!hooks_.target) entry["val_accuracy"] = summary_.valAccuracy;
     valMetrics_ = ordered_json::object();
     for (int64_t m = 0; m < metrics; ++m) {
       const std::string& name = hooks_.metrics[static_cast<size_t>(m)].first;
@@ -867,7 +876,7 @@ class Trainer {
         {"epochs", summary_.epochs},
         {"final_train_loss", summary_.finalTrainLoss},
         {"val_loss", summary_.valLoss},
-        {"val_accuracy", summary_.valAccuracy},
+        {"val_accuracy", valAccuracyJson()},
         {"samples_per_sec", summary_.samplesPerSec},
         {"training_seconds", summary_.trainingSeconds},
         {"training_cpu_seconds", summary_.trainingCpuSeconds},
@@ -905,7 +914,7 @@ class Trainer {
     writeFileAtomically(outputPath("summary.json"), summary.dump(2) + "\n");
     log_->info("done: " + formatKeyValues(ordered_json{{"steps", summary_.steps},
                                                        {"epochs", summary_.epochs},
-                                                       {"val_accuracy", summary_.valAccuracy},
+                                                       {"val_accuracy", valAccuracyJson()},
                                                        {"val_loss", summary_.valLoss},
                                                        {"samples_per_sec", summary_.samplesPerSec},
                                                        {"wall_seconds", summary_.wallSeconds}}));
@@ -969,7 +978,29 @@ class Trainer {
 
 RunSummary runTraining(const TrainConfig& config, const Communicators& communicators,
                        const platform::Placement& placement, const TrainHooks& hooks) {
+  if (config.model.kind == "autoencoder" && !hooks.makeModel) {
+    TrainHooks reconstruction = reconstructionHooks();
+    if (hooks.loss) reconstruction.loss = hooks.loss;
+    for (const auto& metric : hooks.metrics) reconstruction.metrics.push_back(metric);
+    return Trainer(config, communicators, placement, reconstruction).run();
+  }
   return Trainer(config, communicators, placement, hooks).run();
+}
+
+TrainHooks reconstructionHooks() {
+  TrainHooks hooks;
+  hooks.target = [](const data::Batch& batch) {
+    return batch.features.reshape({batch.features.size(0), -1});
+  };
+  hooks.loss = [](const at::Tensor& output, const at::Tensor& target) {
+    return at::mse_loss(output, target.to(output.scalar_type()));
+  };
+  hooks.metrics.emplace_back("reconstruction_error",
+                             [](const at::Tensor& output, const at::Tensor& target) {
+                               return at::mse_loss(output, target, at::Reduction::Sum) /
+                                      static_cast<double>(target[0].numel());
+                             });
+  return hooks;
 }
 
 }  // namespace ringtrain::train

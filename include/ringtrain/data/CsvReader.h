@@ -21,7 +21,9 @@ class CsvRowParser {
   // Calls onRow for every data row of `input`; `name` is used in error messages.
   void parse(std::istream& input, const std::string& name, const RowHandler& onRow);
   // Features per row; 0 until a row was read.
-  size_t featureCount() const { return width_ == 0 ? 0 : width_ - 1; }
+  size_t featureCount() const {
+    return width_ == 0 ? 0 : width_ - (options_.labelColumn == kNoLabelColumn ? 0 : 1);
+  }
 
  private:
   CsvOptions options_;

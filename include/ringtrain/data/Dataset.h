@@ -29,9 +29,12 @@ struct Dataset {
 
 enum class Split { kTrain, kValidation };
 
+// CsvOptions::labelColumn for tables without labels (k-means, PCA): every label reads 0.
+constexpr int kNoLabelColumn = -1;
+
 struct CsvOptions {
   bool header = false;  // skip the first line of every file
-  int labelColumn = 0;  // 0-based
+  int labelColumn = 0;  // 0-based, or kNoLabelColumn
 };
 
 struct LoadOptions {

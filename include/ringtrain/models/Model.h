@@ -24,9 +24,10 @@ struct GptShape {
 };
 
 struct ModelSpec {
-  std::string kind = "mlp";               // mlp | cnn | gpt | spec
-  std::vector<int64_t> hidden{512, 256};  // mlp, cnn
-  std::vector<int64_t> inputShape;        // one sample, e.g. {64} or {1, 28, 28}
+  std::string kind = "mlp";  // mlp | cnn | gpt | spec | autoencoder
+  // mlp, cnn: hidden widths; autoencoder: every hidden width, encoder, code and decoder.
+  std::vector<int64_t> hidden{512, 256};
+  std::vector<int64_t> inputShape;  // one sample, e.g. {64} or {1, 28, 28}
   int64_t numClasses = 0;
   GptShape gpt;  // gpt
   // spec: the network's JSON text (a --model-spec file), and where it came from, for messages.

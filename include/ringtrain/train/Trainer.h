@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "ringtrain/comm/Communicator.h"
+#include "ringtrain/data/SampleSource.h"
 #include "ringtrain/models/Model.h"
 #include "ringtrain/platform/Placement.h"
 #include "ringtrain/train/TrainConfig.h"
@@ -58,7 +59,14 @@ struct TrainHooks {
   // Reported as the mean over the validation set, as "val_<name>" in metrics.jsonl and under
   // "val_metrics" in summary.json.
   std::vector<std::pair<std::string, MetricSum>> metrics;
+  // What `loss` and `metrics` compare the output with, made from a batch: its labels by default
+  // (then validation also reports accuracy). An autoencoder compares with the features.
+  std::function<at::Tensor(const data::Batch& batch)> target;
 };
+
+// The hooks of --model autoencoder: the target is the flattened features, the loss their mean
+// squared error, and "reconstruction_error" (the same mean squared error) a validation metric.
+TrainHooks reconstructionHooks();
 
 RunSummary runTraining(const TrainConfig& config, const Communicators& communicators,
                        const platform::Placement& placement, const TrainHooks& hooks = {});

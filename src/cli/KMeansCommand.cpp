@@ -1,0 +1,162 @@
+// ringtrain kmeans: k-means over the ranks of an mpirun job (unsupervised/KMeans.h). Rank 0
+// writes the centres as safetensors and a summary.json.
+#include <ATen/ATen.h>
+
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "FlagValues.h"
+#include "StatisticsJob.h"
+#include "ringtrain/cli/Commands.h"
+#include "ringtrain/comm/Agreement.h"
+#include "ringtrain/io/Safetensors.h"
+#include "ringtrain/train/RunLog.h"
+#include "ringtrain/unsupervised/KMeans.h"
+#include "ringtrain/util/Error.h"
+#include "ringtrain/util/Files.h"
+
+namespace ringtrain::cli {
+namespace {
+
+cxxopts::Options kMeansFlags() {
+  cxxopts::Options options(
+      "ringtrain kmeans",
+      "k-means clustering over the ranks of an mpirun job. onepass (default) reads the data "
+      "once: every rank keeps a weighted summary of its rows, and the centres come from "
+      "clustering the summaries. lloyd is the multi-pass baseline: k-means|| initialisation, "
+      "then Lloyd iterations. A last pass measures the cost over the whole data set.");
+  const auto text = [](const char* fallback) {
+    return cxxopts::value<std::string>()->default_value(fallback);
+  };
+  addStatisticsFlags(options, "runs/kmeans");
+  options.add_options("k-means")("k,clusters", "number of clusters", text("10"), "K")(
+      "algorithm", "onepass or lloyd", text("onepass"), "NAME")(
+      "max-iterations", "most Lloyd iterations (over the data for lloyd, the summary for onepass)",
+      text("300"), "N")("tolerance",
+                        "stop when the centres move less than this (summed squared movement, "
+                        "relative to the mean feature variance)",
+                        text("1e-4"),
+                        "TOL")("init-rounds", "lloyd: k-means|| rounds", text("5"), "R")(
+      "oversampling", "lloyd: k-means|| draws about this many times k points per round", text("2"),
+      "L")("summary-size",
+           "onepass: weighted centres each rank keeps (default: 10 k, at least 100)", text("0"),
+           "R")("restarts", "onepass: k-means++ and Lloyd runs on the gathered summaries",
+                text("3"),
+                "N")("no-cost", "skip the last pass that measures the cost over the data");
+  return options;
+}
+
+unsupervised::KMeansOptions parseKMeansOptions(const cxxopts::ParseResult& flags) {
+  const auto integer = [&](const char* name) {
+    return parseInteger(name, flags[name].as<std::string>());
+  };
+  unsupervised::KMeansOptions options;
+  options.clusters = integer("clusters");
+  RINGTRAIN_USER_CHECK(options.clusters > 0 && options.clusters <= (int64_t{1} << 20),
+                       "--clusters must be between 1 and 1048576");
+  options.algorithm = parseChoice("algorithm", flags["algorithm"].as<std::string>(),
+                                  {"onepass", "lloyd"}) == "lloyd"
+                          ? unsupervised::KMeansAlgorithm::kLloyd
+                          : unsupervised::KMeansAlgorithm::kOnePass;
+  options.maxIterations = integer("max-iterations");
+  RINGTRAIN_USER_CHECK(options.maxIterations > 0, "--max-iterations must be positive");
+  options.tolerance = parseReal("tolerance", flags["tolerance"].as<std::string>());
+  RINGTRAIN_USER_CHECK(options.tolerance >= 0, "--tolerance must not be negative");
+  options.initRounds = integer("init-rounds");
+  RINGTRAIN_USER_CHECK(options.initRounds >= 0 && options.initRounds <= 100,
+                       "--init-rounds must be between 0 and 100");
+  options.oversampling = parseReal("oversampling", flags["oversampling"].as<std::string>());
+  RINGTRAIN_USER_CHECK(options.oversampling > 0, "--oversampling must be positive");
+  options.summarySize = integer("summary-size");
+  RINGTRAIN_USER_CHECK(options.summarySize == 0 || options.summarySize > options.clusters,
+                       "--summary-size " << options.summarySize
+                                         << " must be larger than --clusters " << options.clusters
+                                         << " (or 0 for the default)");
+  options.restarts = integer("restarts");
+  RINGTRAIN_USER_CHECK(options.restarts > 0, "--restarts must be positive");
+  options.measureCost = flags.count("no-cost") == 0;
+  return options;
+}
+
+nlohmann::ordered_json summaryOf(const unsupervised::KMeansResult& result,
+                                 const unsupervised::KMeansOptions& options,
+                                 const StatisticsInput& input, int worldSize) {
+  nlohmann::ordered_json summary{
+      {"algorithm",
+       options.algorithm == unsupervised::KMeansAlgorithm::kLloyd ? "lloyd" : "onepass"},
+      {"data", input.spec},
+      {"samples", result.samples},
+      {"features", result.centres.size(1)},
+      {"clusters", options.clusters},
+      {"world_size", worldSize},
+      {"seed", input.seed},
+      {"cost", result.cost ? nlohmann::json(*result.cost) : nlohmann::json(nullptr)},
+      {"summary_cost", result.summaryCost},
+      {"passes", result.passes},
+      {"cost_pass", options.measureCost},
+      {"iterations", result.iterations},
+      {"relocated_clusters", result.relocatedClusters},
+      {"fit_seconds", result.fitSeconds},
+      {"cost_seconds", result.costSeconds}};
+  if (options.algorithm == unsupervised::KMeansAlgorithm::kLloyd) {
+    summary["init_candidates"] = result.initCandidates;
+  } else {
+    summary["summary_size"] = options.summarySize > 0
+                                  ? options.summarySize
+                                  : unsupervised::defaultSummarySize(options.clusters);
+    summary["summary_clusters"] = result.summaryClusters;
+    summary["restarts"] = options.restarts;
+  }
+  if (result.clusterSizes.defined()) {
+    const int64_t* sizes = result.clusterSizes.data_ptr<int64_t>();
+    summary["cluster_sizes"] = std::vector<int64_t>(sizes, sizes + result.clusterSizes.numel());
+  }
+  return summary;
+}
+
+}  // namespace
+
+int runKMeans(int argc, char** argv) {
+  return runStatisticsJob("kmeans", argc, argv, [&](comm::Communicator& control) {
+    cxxopts::Options options = kMeansFlags();
+    cxxopts::ParseResult flags;
+    StatisticsInput input;
+    unsupervised::KMeansOptions kmeans;
+    comm::runOnAllRanks(control, [&] {
+      flags = parseFlags(options, argc, argv);
+      if (flags.count("help")) return;
+      kmeans = parseKMeansOptions(flags);
+      input = loadStatisticsInput(flags);
+      placeOnCpu(control.topology(), input.threads);
+      kmeans.seed = input.seed;
+      kmeans.batchRows = input.batchRows;
+      if (control.rank() == 0) ensureWritableDirectory(input.outputDir, "--output-dir");
+    });
+    if (flags.count("help")) {
+      if (control.rank() == 0) std::cout << options.help();
+      return 0;
+    }
+    const auto say = [](const std::string& line) { std::cout << "kmeans: " << line << std::endl; };
+    const unsupervised::KMeansResult result =
+        unsupervised::runKMeans(*input.data, control, kmeans, say);
+    const nlohmann::ordered_json summary = summaryOf(result, kmeans, input, control.size());
+    comm::runOnAllRanks(control, [&] {
+      if (control.rank() != 0) return;
+      io::NamedTensors tensors{{"centres", result.centres.contiguous()}};
+      if (result.clusterSizes.defined()) tensors.emplace_back("cluster_sizes", result.clusterSizes);
+      io::saveSafetensors(
+          input.outputDir + "/centres.safetensors", tensors,
+          {{"algorithm", summary["algorithm"].get<std::string>()}, {"data", input.spec}});
+      writeFileAtomically(input.outputDir + "/summary.json", summary.dump(2) + "\n");
+      nlohmann::ordered_json line{
+          {"samples", result.samples},       {"clusters", kmeans.clusters},
+          {"cost", summary["cost"]},         {"passes", result.passes},
+          {"iterations", result.iterations}, {"fit_seconds", result.fitSeconds}};
+      std::cout << "kmeans: done " << train::formatKeyValues(line) << " (" << input.outputDir
+                << "/centres.safetensors)" << std::endl;
+    });
+    return 0;
+  });
+}
+
+}  // namespace ringtrain::cli
