@@ -8,13 +8,14 @@ import datetime
 import glob
 import json
 import os
-import re
 import shlex
 import statistics
 import subprocess
 import time
 
 import numpy as np
+
+from benchmarks_doc import replace_section
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BEGIN, END = "<!-- data-loading:begin -->", "<!-- data-loading:end -->"
@@ -198,11 +199,7 @@ def write_report(args, rows, prep_rates, costs, commands):
               "(`--no-shuffle`) or once the data set fits in the page cache.", "",
               "Commands, in order:", "", "```"] + commands + ["```", END]
     section = "\n".join(lines) + "\n"
-    text = open(args.output).read() if os.path.exists(args.output) else "# Benchmarks\n"
-    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END) + "\n?", re.S)
-    text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
-    with open(args.output, "w") as f:
-        f.write(text)
+    replace_section(args.output, BEGIN, END, section)
     print(f"bench-data: wrote the data loading section of {args.output}")
 
 

@@ -7,11 +7,12 @@ import argparse
 import datetime
 import json
 import os
-import re
 import shlex
 import statistics
 import subprocess
 import tempfile
+
+from benchmarks_doc import replace_section
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BEGIN, END = "<!-- pipeline:begin -->", "<!-- pipeline:end -->"
@@ -140,12 +141,8 @@ def write_report(args, batch, rows, one_rank, one_rank_step_ms, data_parallel, c
         lines.append(f"| {row['schedule']}: measured bubble within {TARGET_POINTS:.0f} points of theory at "
                      f"M = 4P = {row['micro']} | {gap:.1f} points | {verdict} |")
     lines += ["", "Commands, in order:", "", "```"] + commands + ["```", END]
-    text = open(args.output).read() if os.path.exists(args.output) else "# Benchmarks\n"
-    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END) + "\n?", re.S)
     section = "\n".join(lines) + "\n"
-    text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
-    with open(args.output, "w") as f:
-        f.write(text)
+    replace_section(args.output, BEGIN, END, section)
     print(section)
 
 

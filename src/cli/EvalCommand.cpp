@@ -70,8 +70,7 @@ int runEval(int argc, char** argv) {
   train::SavedModel saved = train::loadSavedModel(modelPath);
   data::CsvOptions csv;
   csv.header = flags.count("csv-header") > 0;
-  csv.labelColumn =
-      static_cast<int>(parseInteger("label-column", flags["label-column"].as<std::string>()));
+  csv.labelColumn = parseLabelColumn(flags["label-column"].as<std::string>(), false);
   const models::ModelSpec& spec = saved.spec;
   RINGTRAIN_USER_CHECK(spec.kind != "autoencoder",
                        modelPath << " is an autoencoder: ringtrain eval scores classifiers (the "

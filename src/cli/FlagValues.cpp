@@ -2,6 +2,7 @@
 
 #include <iostream>
 
+#include "ringtrain/data/Dataset.h"
 #include "ringtrain/util/Error.h"
 #include "ringtrain/util/Numbers.h"
 
@@ -17,6 +18,15 @@ uint64_t parseUnsigned(const std::string& flag, const std::string& text) {
   const auto value = parseUint64(text);
   RINGTRAIN_USER_CHECK(value, "--" << flag << ": '" << text << "' is not a non-negative integer");
   return *value;
+}
+
+int parseLabelColumn(const std::string& text, bool noneAllowed) {
+  if (noneAllowed && text == "none") return data::kNoLabelColumn;
+  const int64_t column = parseInteger("label-column", text);
+  RINGTRAIN_USER_CHECK(column >= 0 && column < (1 << 20),
+                       "--label-column must be " << (noneAllowed ? "none or " : "")
+                                                 << "between 0 and 1048575, got '" << text << "'");
+  return static_cast<int>(column);
 }
 
 int64_t parseByteSize(const std::string& flag, const std::string& text) {

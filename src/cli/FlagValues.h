@@ -16,6 +16,9 @@ uint64_t parseUnsigned(const std::string& flag, const std::string& text);
 // "4096", "64K", "16M", "1G" (binary multiples); positive, at most 1 TiB.
 int64_t parseByteSize(const std::string& flag, const std::string& text);
 double parseReal(const std::string& flag, const std::string& text);
+// --label-column: a 0-based column below 2^20, or (where `noneAllowed`) "none" for tables without
+// labels, which is data::kNoLabelColumn.
+int parseLabelColumn(const std::string& text, bool noneAllowed);
 // Parses argv (argv[0] is the subcommand); UserError for unknown flags and stray arguments.
 cxxopts::ParseResult parseFlags(cxxopts::Options& options, int argc, char** argv);
 // Commands of the form `ringtrain <command> [flags] DIR`: parses argv with a positional DIR added

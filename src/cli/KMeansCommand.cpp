@@ -36,13 +36,16 @@ cxxopts::Options kMeansFlags() {
                         "stop when the centres move less than this (summed squared movement, "
                         "relative to the mean feature variance)",
                         text("1e-4"),
-                        "TOL")("init-rounds", "lloyd: k-means|| rounds", text("5"), "R")(
+                        "TOL")("init-rounds",
+                               "lloyd: k-means|| rounds (more while there are fewer than k "
+                               "candidates)",
+                               text("5"), "R")(
       "oversampling", "lloyd: k-means|| draws about this many times k points per round", text("2"),
       "L")("summary-size",
-           "onepass: weighted centres each rank keeps (default: 10 k, at least 100)", text("0"),
-           "R")("restarts", "onepass: k-means++ and Lloyd runs on the gathered summaries",
-                text("3"),
-                "N")("no-cost", "skip the last pass that measures the cost over the data");
+           "onepass: weighted centres each rank keeps, at least 2 k (default: 10 k, at least 100)",
+           text("0"), "R")(
+      "restarts", "onepass: k-means++ and Lloyd runs on the gathered summaries", text("3"), "N")(
+      "no-cost", "skip the last pass that measures the cost over the data");
   return options;
 }
 
@@ -66,12 +69,14 @@ unsupervised::KMeansOptions parseKMeansOptions(const cxxopts::ParseResult& flags
   RINGTRAIN_USER_CHECK(options.initRounds >= 0 && options.initRounds <= 100,
                        "--init-rounds must be between 0 and 100");
   options.oversampling = parseReal("oversampling", flags["oversampling"].as<std::string>());
-  RINGTRAIN_USER_CHECK(options.oversampling > 0, "--oversampling must be positive");
+  RINGTRAIN_USER_CHECK(options.oversampling > 0 && options.oversampling <= 100,
+                       "--oversampling must be above 0 and at most 100");
   options.summarySize = integer("summary-size");
-  RINGTRAIN_USER_CHECK(options.summarySize == 0 || options.summarySize > options.clusters,
+  // A full summary shrinks to three quarters of its size, which must still hold k centres.
+  RINGTRAIN_USER_CHECK(options.summarySize == 0 || options.summarySize >= 2 * options.clusters,
                        "--summary-size " << options.summarySize
-                                         << " must be larger than --clusters " << options.clusters
-                                         << " (or 0 for the default)");
+                                         << " must be at least twice --clusters "
+                                         << options.clusters << " (or 0 for the default)");
   options.restarts = integer("restarts");
   RINGTRAIN_USER_CHECK(options.restarts > 0, "--restarts must be positive");
   options.measureCost = flags.count("no-cost") == 0;

@@ -67,11 +67,7 @@ int runPrep(int argc, char** argv) {
           ? data::Split::kTrain
           : data::Split::kValidation;
   prepOptions.csv.header = result.count("csv-header") > 0;
-  const int64_t labelColumn =
-      parseInteger("label-column", result["label-column"].as<std::string>());
-  RINGTRAIN_USER_CHECK(labelColumn >= 0 && labelColumn < (1 << 20),
-                       "--label-column must be between 0 and 1048575");
-  prepOptions.csv.labelColumn = static_cast<int>(labelColumn);
+  prepOptions.csv.labelColumn = parseLabelColumn(result["label-column"].as<std::string>(), false);
   prepOptions.numClasses = parseInteger("num-classes", result["num-classes"].as<std::string>());
   prepOptions.shardBytes = parseByteSize("shard-size", result["shard-size"].as<std::string>());
   prepOptions.overwrite = result.count("overwrite") > 0;

@@ -45,12 +45,7 @@ StatisticsInput loadStatisticsInput(const cxxopts::ParseResult& flags) {
   data::LoadOptions options;
   options.seed = input.seed;
   options.csv.header = flags.count("csv-header") > 0;
-  options.csv.labelColumn = labelColumn == "none"
-                                ? data::kNoLabelColumn
-                                : static_cast<int>(parseInteger("label-column", labelColumn));
-  RINGTRAIN_USER_CHECK(
-      options.csv.labelColumn >= data::kNoLabelColumn && options.csv.labelColumn < (1 << 20),
-      "--label-column must be none or between 0 and 1048575");
+  options.csv.labelColumn = parseLabelColumn(labelColumn, true);
   const std::string& spec = input.spec;
   const bool shards = spec.rfind("shards:", 0) == 0 || data::isShardDirectory(spec);
   if (shards) {

@@ -159,8 +159,7 @@ ParsedTrainOptions parseTrainOptions(int argc, char** argv) {
   if (has("val")) c.valSpec = str("val");
   c.valFraction = real("val-fraction");
   c.csv.header = has("csv-header");
-  c.csv.labelColumn = str("label-column") == "none" ? data::kNoLabelColumn
-                                                    : static_cast<int>(integer("label-column"));
+  c.csv.labelColumn = parseLabelColumn(str("label-column"), true);
   c.numClasses = integer("num-classes");
   const auto normalize = parseChoice("normalize", str("normalize"), {"auto", "none", "standard"});
   c.normalization = normalize == "auto"   ? train::Normalization::kAuto

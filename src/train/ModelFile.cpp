@@ -137,7 +137,9 @@ SavedModel loadSavedModel(const std::string& path) {
   spec.inputShape = split(field("input_shape"), 'x', where + ": input_shape");
   RINGTRAIN_USER_CHECK(!spec.inputShape.empty(), where << ": input_shape is empty");
   const auto classes = parseInt64(field("num_classes"));
-  RINGTRAIN_USER_CHECK(classes && *classes >= 2, where << ": num_classes is not a count");
+  // An autoencoder records the classes of its (ignored) labels, which may be one.
+  RINGTRAIN_USER_CHECK(classes && *classes >= (spec.kind == "autoencoder" ? 1 : 2),
+                       where << ": num_classes is not a count");
   spec.numClasses = *classes;
   if (spec.kind == "gpt") {
     const std::vector<int64_t> shape = split(field("gpt"), ',', where + ": gpt");

@@ -52,6 +52,11 @@ std::shared_ptr<const data::ShardedDataset> openShards(
   options.standardizeWith = standardizeWith;
   std::shared_ptr<const data::ShardedDataset> dataset =
       data::ShardedDataset::open(directory, options);
+  RINGTRAIN_USER_CHECK(
+      config.model.kind != "autoencoder" || dataset->description().kind != data::ShardKind::kTokens,
+      "--model autoencoder reconstructs features, and " << dataset->source()
+                                                        << " holds token windows (train --model "
+                                                           "gpt on them)");
   // Shuffled reads go all over the files: reading ahead of a sample would only evict the
   // pages of the samples the loader announced it is about to read.
   if (config.shuffle) dataset->expectRandomAccess();
@@ -110,7 +115,9 @@ TrainingData loadForStream(TrainConfig config, const std::string& prefix) {
         data::inMemorySource(data::loadDataset(config.valSpec, data::Split::kValidation, options));
   }
   loaded.numClasses = config.numClasses > 0 ? config.numClasses : loaded.validation->numClasses();
-  checkClassCount(*loaded.validation, loaded.numClasses, "--val");
+  if (config.model.kind != "autoencoder") {
+    checkClassCount(*loaded.validation, loaded.numClasses, "--val");
+  }
   return loaded;
 }
 
@@ -157,8 +164,10 @@ TrainingData loadTrainingData(const TrainConfig& config, int ranksSharing) {
   const int64_t numClasses = config.numClasses > 0 ? config.numClasses
                              : train               ? train->numClasses
                                                    : loaded.train->numClasses();
-  if (train) checkLabels(*train, numClasses, "--train");
-  if (validation) checkLabels(*validation, numClasses, "--val");
+  // An autoencoder ignores the labels, so their range does not matter.
+  const bool labelsMatter = config.model.kind != "autoencoder";
+  if (train && labelsMatter) checkLabels(*train, numClasses, "--train");
+  if (validation && labelsMatter) checkLabels(*validation, numClasses, "--val");
   if (train && standardizesInMemory(config, *train)) {
     RINGTRAIN_USER_CHECK(validation, "--val " << config.valSpec
                                               << " is a shard data set and --train is not: "
@@ -177,8 +186,10 @@ TrainingData loadTrainingData(const TrainConfig& config, int ranksSharing) {
   if (validation) loaded.validation = data::inMemorySource(std::move(*validation));
 
   loaded.numClasses = config.numClasses > 0 ? config.numClasses : loaded.train->numClasses();
-  checkClassCount(*loaded.train, loaded.numClasses, "--train");
-  checkClassCount(*loaded.validation, loaded.numClasses, "--val");
+  if (labelsMatter) {
+    checkClassCount(*loaded.train, loaded.numClasses, "--train");
+    checkClassCount(*loaded.validation, loaded.numClasses, "--val");
+  }
 
   RINGTRAIN_USER_CHECK(loaded.train->sampleShape() == loaded.validation->sampleShape(),
                        "--val " << loaded.validation->source() << " has samples of shape "

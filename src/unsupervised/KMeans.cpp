@@ -21,6 +21,9 @@ using Clock = std::chrono::steady_clock;
 
 constexpr uint64_t kFirstCentreStream = 0x66697273;  // k-means||'s first centre
 constexpr uint64_t kRoundStream = 0x726f756e;        // k-means|| round r draws stream + r
+constexpr int64_t kMostExtraRounds = 50;             // k-means|| rounds past --init-rounds
+constexpr uint64_t kRankSummaryStream = 0x72616e6b;  // onepass: rank r's summary seeds stream + r
+constexpr uint64_t kRestartStream = 0x72657374;      // onepass: restart i seeds stream + i
 
 double secondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -38,6 +41,35 @@ at::Tensor gatherRows(comm::Communicator& control, const at::Tensor& rows) {
   std::vector<at::Tensor> parts;
   for (int r = 0; r < control.size(); ++r) {
     parts.push_back(all[r].narrow(0, 0, counts[r].item<int64_t>()));
+  }
+  return at::cat(parts);
+}
+
+// Every rank's `rows` stacked in rank order on rank 0 (an undefined tensor elsewhere), sent in
+// pieces of at most a GiB: a large summary need not fit in one message or twice on every rank.
+at::Tensor gatherRowsOnRankZero(comm::Communicator& control, const at::Tensor& rows) {
+  const at::Tensor counts = control.allGather(at::full({1}, rows.size(0), at::kLong)).flatten();
+  int64_t rowBytes = static_cast<int64_t>(rows.element_size());
+  for (int64_t dim = 1; dim < rows.dim(); ++dim) rowBytes *= rows.size(dim);
+  const int64_t rowsPerMessage =
+      std::max<int64_t>(1, (int64_t{1} << 30) / std::max<int64_t>(1, rowBytes));
+  if (control.rank() != 0) {
+    for (int64_t first = 0; first < rows.size(0); first += rowsPerMessage) {
+      control.send(
+          rows.narrow(0, first, std::min(rowsPerMessage, rows.size(0) - first)).contiguous(), 0);
+    }
+    return at::Tensor();
+  }
+  std::vector<at::Tensor> parts{rows};
+  for (int r = 1; r < control.size(); ++r) {
+    std::vector<int64_t> shape = rows.sizes().vec();
+    shape[0] = counts[r].item<int64_t>();
+    at::Tensor part = at::empty(shape, rows.options());
+    for (int64_t first = 0; first < part.size(0); first += rowsPerMessage) {
+      at::Tensor piece = part.narrow(0, first, std::min(rowsPerMessage, part.size(0) - first));
+      control.recv(piece, r);
+    }
+    parts.push_back(part);
   }
   return at::cat(parts);
 }
@@ -146,6 +178,31 @@ class LloydJob {
     return totals[0].item<double>();
   }
 
+  // The block's rows that k-means|| round `round` picks: each with probability
+  // draws x its squared distance / potential, by a uniform that depends only on the seed, the
+  // round and the row. Decided a million rows at a time, to keep the temporaries small.
+  at::Tensor drawCandidates(int64_t round, double potential, double draws) const {
+    constexpr int64_t kRowsAtATime = 1 << 20;
+    std::vector<int64_t> rows;
+    for (int64_t offset = 0; offset < range_.size(); offset += kRowsAtATime) {
+      const int64_t count = std::min(kRowsAtATime, range_.size() - offset);
+      at::Tensor u = at::empty({count}, at::kDouble);
+      double* out = u.data_ptr<double>();
+      for (int64_t i = 0; i < count; ++i) {
+        out[i] = uniformAt(options_.seed, kRoundStream + static_cast<uint64_t>(round),
+                           static_cast<uint64_t>(range_.begin + offset + i));
+      }
+      const at::Tensor picked =
+          u.mul_(potential).lt(closest_.narrow(0, offset, count).to(at::kDouble) * draws).nonzero();
+      const int64_t* index = picked.data_ptr<int64_t>();
+      for (int64_t i = 0; i < picked.size(0); ++i) rows.push_back(range_.begin + offset + index[i]);
+    }
+    const int64_t d = featuresPerSample(data_);
+    if (rows.empty()) return at::empty({0, d}, at::kFloat);
+    const int64_t count = static_cast<int64_t>(rows.size());
+    return data_.gather(rows.data(), count, false).features.reshape({count, d});
+  }
+
   at::Tensor initialise(KMeansResult& result) {
     const auto started = Clock::now();
     const int64_t n = data_.size();
@@ -163,25 +220,16 @@ class LloydJob {
     at::Tensor candidates = first;
     double potential = updateClosest(first, 0, true);
     const double draws = options_.oversampling * static_cast<double>(options_.clusters);
-    for (int64_t round = 1; round <= options_.initRounds && potential > 0; ++round) {
+    const int64_t k = options_.clusters;
+    // Past --init-rounds, rounds go on while there are fewer candidates than clusters (a round
+    // draws about oversampling * k points, but may draw fewer); a potential of zero means every
+    // distinct point is a candidate already.
+    for (int64_t round = 1; potential > 0 && (round <= options_.initRounds ||
+                                              (candidates.size(0) < k &&
+                                               round <= options_.initRounds + kMostExtraRounds));
+         ++round) {
       at::Tensor chosen;
-      comm::runOnAllRanks(control_, [&] {
-        at::Tensor u = at::empty({range_.size()}, at::kDouble);
-        double* out = u.data_ptr<double>();
-        for (int64_t i = 0; i < range_.size(); ++i) {
-          out[i] = uniformAt(options_.seed, kRoundStream + static_cast<uint64_t>(round),
-                             static_cast<uint64_t>(range_.begin + i));
-        }
-        const at::Tensor picked =
-            (u * potential).lt(closest_.to(at::kDouble) * draws).nonzero().squeeze(1);
-        std::vector<int64_t> rows(static_cast<size_t>(picked.size(0)));
-        for (size_t i = 0; i < rows.size(); ++i) {
-          rows[i] = range_.begin + picked[static_cast<int64_t>(i)].item<int64_t>();
-        }
-        chosen = rows.empty() ? at::empty({0, candidates.size(1)}, at::kFloat)
-                              : data_.gather(rows.data(), static_cast<int64_t>(rows.size()), false)
-                                    .features.reshape({static_cast<int64_t>(rows.size()), -1});
-      });
+      comm::runOnAllRanks(control_, [&] { chosen = drawCandidates(round, potential, draws); });
       const at::Tensor added = gatherRows(control_, chosen);
       if (added.size(0) == 0) continue;
       potential = updateClosest(added, candidates.size(0), false);
@@ -194,7 +242,6 @@ class LloydJob {
     at::Tensor weights = at::bincount(owner_.to(at::kLong), {}, candidates.size(0)).to(at::kDouble);
     control_.allReduce(weights);
     result.initCandidates = candidates.size(0);
-    const int64_t k = options_.clusters;
     const at::Tensor start = fromRankZero(control_, {k, candidates.size(1)}, [&] {
       const at::Tensor seeds =
           kMeansPlusPlus(candidates, weights, k, options_.seed, defaultSeedingTrials(k));
@@ -207,22 +254,31 @@ class LloydJob {
     return start;
   }
 
-  // The `count` points farthest from `centres` over all ranks, farthest first.
+  // The `count` points farthest from `centres` over all ranks, farthest first and, at equal
+  // distance, the lower row first, so that the choice does not depend on the world size.
   at::Tensor farthestPoints(const at::Tensor& centres, int64_t count) {
-    at::Tensor best = at::empty({0, centres.size(1) + 1}, at::kFloat);  // distance, features
+    const int64_t d = centres.size(1);
+    // Per row: distance, the row (exact in float64), the features.
+    at::Tensor best = at::empty({0, 2 + d}, at::kDouble);
+    const auto keepFarthest = [](const at::Tensor& rows, int64_t keep) {
+      const at::Tensor byRow = rows.select(1, 1).argsort(/*stable=*/true, 0, false);
+      const at::Tensor sorted = rows.index_select(0, byRow);
+      const at::Tensor byDistance = sorted.select(1, 0).argsort(/*stable=*/true, 0, true);
+      return sorted.index_select(0, byDistance.narrow(0, 0, std::min(keep, rows.size(0))));
+    };
     comm::runOnAllRanks(control_, [&] {
-      forEachBatch(data_, range_, options_.batchRows, [&](const at::Tensor& x, int64_t) {
-        const at::Tensor distance = nearestCentres(x, centres).distance.unsqueeze(1);
-        const at::Tensor rows = at::cat({best, at::cat({distance, x}, 1)});
-        const int64_t keep = std::min(count, rows.size(0));
-        best = rows.index_select(0, std::get<1>(rows.select(1, 0).topk(keep)));
+      forEachBatch(data_, range_, options_.batchRows, [&](const at::Tensor& x, int64_t first) {
+        const at::Tensor distance = nearestCentres(x, centres).distance.to(at::kDouble);
+        const at::Tensor rows = at::arange(first, first + x.size(0), at::kDouble);
+        const at::Tensor batch =
+            at::cat({distance.unsqueeze(1), rows.unsqueeze(1), x.to(at::kDouble)}, 1);
+        best = keepFarthest(at::cat({best, batch}), count);
       });
     });
     ++passes_;
-    const at::Tensor all = gatherRows(control_, best);
-    const at::Tensor order = all.select(1, 0).argsort(0, true);
-    return all.index_select(0, order.narrow(0, 0, count))
-        .narrow(1, 1, centres.size(1))
+    return keepFarthest(gatherRows(control_, best), count)
+        .narrow(1, 2, d)
+        .to(at::kFloat)
         .contiguous();
   }
 
@@ -292,22 +348,25 @@ KMeansResult runOnePass(const data::SampleSource& data, comm::Communicator& cont
   const int64_t d = featuresPerSample(data);
   const int64_t budget =
       options.summarySize > 0 ? options.summarySize : defaultSummarySize(options.clusters);
-  StreamingSummary summary(d, budget, options.seed + static_cast<uint64_t>(control.rank()));
+  StreamingSummary summary(
+      d, budget,
+      derivedSeed(options.seed, kRankSummaryStream + static_cast<uint64_t>(control.rank())));
   comm::runOnAllRanks(control, [&] {
     forEachBatch(data, rowsOfRank(data.size(), control.rank(), control.size()), options.batchRows,
                  [&](const at::Tensor& x, int64_t first) { summary.add(x, first); });
   });
-  const MicroClusters all = unpackClusters(gatherRows(control, packClusters(summary.clusters())));
-  if (control.rank() == 0 && progress) {
-    std::ostringstream line;
-    line << "one pass: " << all.size() << " micro-clusters from " << control.size()
-         << " ranks (rank 0 halved its summary " << summary.halvings() << " times)";
-    progress(line.str());
-  }
-  KMeansResult result;
+  const at::Tensor gathered = gatherRowsOnRankZero(control, packClusters(summary.clusters()));
   const int64_t k = options.clusters;
-  int64_t iterations = 0;  // of the best run, known on rank 0
-  result.centres = fromRankZero(control, {k, d}, [&] {
+  // Rank 0 clusters the summaries; the others receive the centres and these figures.
+  at::Tensor figures = at::zeros({3}, at::kDouble);  // micro-clusters, iterations, summary cost
+  at::Tensor centres = fromRankZero(control, {k, d}, [&] {
+    const MicroClusters all = unpackClusters(gathered);
+    if (progress) {
+      std::ostringstream line;
+      line << "one pass: " << all.size() << " micro-clusters from " << control.size()
+           << " ranks (rank 0 halved its summary " << summary.halvings() << " times)";
+      progress(line.str());
+    }
     const double total = all.weights.sum().item<double>();
     const double meanVariance = ((all.squares.sum() / total).item<double>() -
                                  (all.sums.sum(0) / total).pow(2).sum().item<double>()) /
@@ -315,8 +374,10 @@ KMeansResult runOnePass(const data::SampleSource& data, comm::Communicator& cont
     const at::Tensor points = all.centres();
     at::Tensor best;
     double bestCost = 0;
+    int64_t bestIterations = 0;
     for (int64_t restart = 0; restart < options.restarts; ++restart) {
-      const uint64_t seed = options.seed + static_cast<uint64_t>(restart);
+      const uint64_t seed =
+          derivedSeed(options.seed, kRestartStream + static_cast<uint64_t>(restart));
       const Clustering run =
           weightedLloyd(points, all.weights,
                         kMeansPlusPlus(points, all.weights, k, seed, defaultSeedingTrials(k)),
@@ -325,14 +386,20 @@ KMeansResult runOnePass(const data::SampleSource& data, comm::Communicator& cont
       if (!best.defined() || cost < bestCost) {
         best = run.centres;
         bestCost = cost;
-        iterations = run.iterations;
+        bestIterations = run.iterations;
       }
     }
+    figures[0] = static_cast<double>(all.size());
+    figures[1] = static_cast<double>(bestIterations);
+    figures[2] = bestCost;
     return best;
   });
-  result.iterations = iterations;
-  result.summaryCost = all.costAround(result.centres);
-  result.summaryClusters = all.size();
+  control.broadcast(figures, 0);
+  KMeansResult result;
+  result.centres = centres;
+  result.summaryClusters = static_cast<int64_t>(figures[0].item<double>());
+  result.iterations = static_cast<int64_t>(figures[1].item<double>());
+  result.summaryCost = figures[2].item<double>();
   result.passes = 1;
   result.fitSeconds = secondsSince(started);
   return result;
@@ -348,13 +415,16 @@ KMeansResult runKMeans(const data::SampleSource& data, comm::Communicator& contr
                        const KMeansOptions& options,
                        const std::function<void(const std::string&)>& progress) {
   const int64_t n = data.size();
-  RINGTRAIN_USER_CHECK(options.clusters > 0, "--clusters must be positive");
-  RINGTRAIN_USER_CHECK(options.clusters <= n, "--clusters " << options.clusters
-                                                            << " is more than the " << n
-                                                            << " samples of " << data.source());
-  RINGTRAIN_USER_CHECK(n >= control.size(), data.source()
-                                                << " has " << n << " samples, fewer than the "
-                                                << control.size() << " ranks");
+  checkSameDataOnEveryRank(data, control);
+  comm::runOnAllRanks(control, [&] {
+    RINGTRAIN_USER_CHECK(options.clusters > 0, "--clusters must be positive");
+    RINGTRAIN_USER_CHECK(options.clusters <= n, "--clusters " << options.clusters
+                                                              << " is more than the " << n
+                                                              << " samples of " << data.source());
+    RINGTRAIN_USER_CHECK(n >= control.size(), data.source()
+                                                  << " has " << n << " samples, fewer than the "
+                                                  << control.size() << " ranks");
+  });
   KMeansResult result = options.algorithm == KMeansAlgorithm::kLloyd
                             ? LloydJob(data, control, options, progress).run()
                             : runOnePass(data, control, options, progress);

@@ -68,6 +68,10 @@ double uniformAt(uint64_t seed, uint64_t stream, uint64_t index) {
   return static_cast<double>(bits >> 11) * 0x1.0p-53;
 }
 
+uint64_t derivedSeed(uint64_t seed, uint64_t stream) {
+  return mix(mix(seed) ^ mix(stream));
+}
+
 Nearest nearestCentres(const at::Tensor& points, const at::Tensor& centres) {
   const int64_t n = points.size(0);
   const int64_t k = centres.size(0);

@@ -93,14 +93,17 @@ PcaModel principalComponents(const Moments& moments, int64_t components, bool wh
 PcaModel runPca(const data::SampleSource& data, comm::Communicator& control, int64_t components,
                 bool whiten, int64_t batchRows) {
   const int64_t d = featuresPerSample(data);
-  RINGTRAIN_USER_CHECK(d <= kMostFeatures, data.source()
-                                               << " has " << d
-                                               << " features per sample; PCA here holds a d x d "
-                                                  "scatter matrix and takes at most "
-                                               << kMostFeatures);
-  RINGTRAIN_USER_CHECK(components >= 1 && components <= d,
-                       "--components " << components << " must be between 1 and the " << d
-                                       << " features of " << data.source());
+  checkSameDataOnEveryRank(data, control);
+  comm::runOnAllRanks(control, [&] {
+    RINGTRAIN_USER_CHECK(d <= kMostFeatures, data.source()
+                                                 << " has " << d
+                                                 << " features per sample; PCA here holds a d x d "
+                                                    "scatter matrix and takes at most "
+                                                 << kMostFeatures);
+    RINGTRAIN_USER_CHECK(components >= 1 && components <= d,
+                         "--components " << components << " must be between 1 and the " << d
+                                         << " features of " << data.source());
+  });
   Moments moments(d);
   comm::runOnAllRanks(control, [&] {
     forEachBatch(data, rowsOfRank(data.size(), control.rank(), control.size()), batchRows,

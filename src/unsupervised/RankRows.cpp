@@ -6,6 +6,7 @@
 #include <numeric>
 #include <vector>
 
+#include "ringtrain/comm/Agreement.h"
 #include "ringtrain/util/Error.h"
 
 namespace ringtrain::unsupervised {
@@ -38,6 +39,21 @@ RowRange rowsOfRank(int64_t rows, int rank, int ranks) {
 int64_t featuresPerSample(const data::SampleSource& data) {
   const std::vector<int64_t> shape = data.sampleShape();
   return std::accumulate(shape.begin(), shape.end(), int64_t{1}, std::multiplies<>());
+}
+
+void checkSameDataOnEveryRank(const data::SampleSource& data, comm::Communicator& control) {
+  const at::Tensor shape = at::tensor({data.size(), featuresPerSample(data)}, at::kLong);
+  const at::Tensor shapes = control.allGather(shape);
+  comm::runOnAllRanks(control, [&] {
+    for (int r = 1; r < control.size(); ++r) {
+      RINGTRAIN_USER_CHECK(
+          shapes[r].equal(shapes[0]),
+          "rank " << r << " sees " << shapes[r][0].item<int64_t>() << " samples of "
+                  << shapes[r][1].item<int64_t>() << " features in " << data.source() << ", rank 0 "
+                  << shapes[0][0].item<int64_t>() << " of " << shapes[0][1].item<int64_t>()
+                  << "; every rank must read the same data set");
+    }
+  });
 }
 
 void forEachBatch(const data::SampleSource& data, RowRange range, int64_t batchRows,

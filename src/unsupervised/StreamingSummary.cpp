@@ -10,7 +10,8 @@
 namespace ringtrain::unsupervised {
 namespace {
 
-constexpr uint64_t kOpenStream = 0x6f70656e;  // the draws that decide whether a point opens
+constexpr uint64_t kOpenStream = 0x6f70656e;     // the draws that decide whether a point opens
+constexpr uint64_t kHalvingStream = 0x68616c66;  // halving h seeds stream + h
 constexpr int64_t kSeedingRounds = 8;
 constexpr int64_t kRefinements = 5;  // Lloyd steps on the micro-clusters before they merge
 
@@ -111,7 +112,7 @@ void StreamingSummary::add(const at::Tensor& points, int64_t firstRow) {
 
 void StreamingSummary::halve() {
   const int64_t target = std::max<int64_t>(1, budget_ * 3 / 4);
-  const uint64_t seed = seed_ + static_cast<uint64_t>(halvings_) + 1;
+  const uint64_t seed = derivedSeed(seed_, kHalvingStream + static_cast<uint64_t>(halvings_));
   at::Tensor centres =
       batchedSeeds(clusters_.centres(), clusters_.weights, target, seed, kSeedingRounds);
   const at::Tensor points = clusters_.centres();

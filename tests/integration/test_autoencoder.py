@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from sklearn.datasets import load_digits
 
-from ringtrain_testing import RingtrainTestCase, write_csv
+from ringtrain_testing import RingtrainTestCase, run, write_csv
 
 # 720 samples divide into global batches of 24 at 1 and 2 ranks: every step sees the same samples.
 DATA = ["--model", "autoencoder", "--train", "synthetic:720:16:4", "--val", "synthetic:200:16:4",
@@ -33,7 +33,6 @@ class Autoencoder(RingtrainTestCase):
         summary = self.summary(parallel)
         self.assertEqual(summary["model"], "autoencoder")
         self.assertIsNone(summary["val_accuracy"])
-        self.assertAlmostEqual(summary["val_metrics"]["reconstruction_error"], summary["val_loss"], places=6)
         # Encoder 16 -> 32 -> 6, decoder 6 -> 32 -> 16.
         shapes = {name: tuple(t.shape) for name, t in self.model(single).items() if name.endswith("weight")}
         self.assertEqual(shapes, {"hidden.0.weight": (32, 16), "hidden.1.weight": (6, 32),
@@ -67,6 +66,7 @@ class Autoencoder(RingtrainTestCase):
             error = torch.nn.functional.mse_loss(network(validation), validation).item()
         summary = self.summary(out)
         self.assertAlmostEqual(summary["val_loss"] / error, 1, places=5)
+        self.assertAlmostEqual(summary["val_metrics"]["reconstruction_error"] / error, 1, places=5)
         # Well below the error of reconstructing every image as the mean image (0.52 of it here).
         self.assertLess(summary["val_loss"], 0.7 * float(((validation - validation.mean(0)) ** 2).mean()))
 
@@ -77,6 +77,13 @@ class Autoencoder(RingtrainTestCase):
                                     "--label-column", "none", "--hidden", "16", "--code-size", "4",
                                     "--epochs", "1", "--batch-size", "20"], ranks=2)
         self.assertEqual(self.model(out)["output.weight"].shape, (64, 16))
+        # Labels of one class are fine for an autoencoder; eval, which scores classifiers, says
+        # what the model is rather than failing to read it.
+        self.assertEqual(self.summary(out)["model"], "autoencoder")
+        scored = run(["eval", "--model", os.path.join(out, "model.safetensors"), "--data",
+                      self.path("pixels.csv")])
+        self.assertEqual(scored.returncode, 2, scored.stderr)
+        self.assertIn("is an autoencoder", scored.stderr)
 
 
 if __name__ == "__main__":

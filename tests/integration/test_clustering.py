@@ -68,6 +68,53 @@ class KMeansAcrossWorldSizes(ClusteringTestCase):
         reference = KMeans(10, n_init=10, random_state=0).fit(self.features).inertia_
         self.assertLess(summary["cost"], 1.03 * reference)
 
+    def test_lloyd_is_exact_across_world_sizes_on_real_valued_data_too(self):
+        # Unlike the digits' small integers, these features round; batches of 100 split the rows
+        # differently at every world size.
+        rng = np.random.default_rng(11)
+        component = rng.integers(0, 6, 3000)
+        features = (rng.normal(0, 4, (6, 5))[component] + rng.normal(0, 1.3, (3000, 5))).astype(np.float32)
+        data = self.path("real.csv")
+        write_csv(data, np.zeros(3000, dtype=np.int64), features)
+        runs = []
+        for ranks in RANKS:
+            out, summary = self.job("kmeans", f"real{ranks}", ["--data", f"csv:{data}", "-k", "9", "--algorithm",
+                                                               "lloyd", "--batch-size", "100", "--seed", "2"], ranks)
+            runs.append((load_file(os.path.join(out, "centres.safetensors")), summary))
+        for (centres, summary), ranks in zip(runs[1:], RANKS[1:]):
+            with self.subTest(ranks=ranks):
+                np.testing.assert_array_equal(centres["centres"], runs[0][0]["centres"])
+                np.testing.assert_array_equal(centres["cluster_sizes"], runs[0][0]["cluster_sizes"])
+                self.assertEqual(summary["iterations"], runs[0][1]["iterations"])
+                self.assertEqual(summary["init_candidates"], runs[0][1]["init_candidates"])
+        self.assertGreater(runs[0][1]["iterations"], 2)
+        cost, _ = cost_of(features, runs[0][0]["centres"])
+        self.assertAlmostEqual(runs[0][1]["cost"] / cost, 1, places=5)
+
+    def test_as_many_clusters_as_samples(self):
+        points = np.array([[0, 0], [1, 0], [0, 1], [5, 5], [5, 6], [9, 0], [9, 1]], dtype=np.float32)
+        table = self.path("seven.csv")
+        write_csv(table, [0] * 7, points)
+        for algorithm in ("onepass", "lloyd"):
+            for extra in ([], ["--init-rounds", "0"]):
+                with self.subTest(algorithm=algorithm, extra=extra):
+                    out, summary = self.job("kmeans", f"seven-{algorithm}{len(extra)}",
+                                            ["--data", table, "-k", "7", "--algorithm", algorithm] + extra, 2)
+                    self.assertEqual(summary["cost"], 0)
+                    self.assertEqual(summary["cluster_sizes"], [1] * 7)
+                    centres = load_file(os.path.join(out, "centres.safetensors"))["centres"]
+                    self.assertEqual(sorted(map(tuple, centres.tolist())), sorted(map(tuple, points.tolist())))
+
+    def test_lloyd_without_init_rounds_and_onepass_with_the_smallest_summary(self):
+        reference = KMeans(20, n_init=10, random_state=0).fit(self.features).inertia_
+        for name, extra in (("rounds0", ["--algorithm", "lloyd", "--init-rounds", "0"]),
+                            ("small-summary", ["--summary-size", "40", "--batch-size", "64"])):
+            with self.subTest(name):
+                _, summary = self.job("kmeans", name, ["--data", f"csv:{self.digits}", "-k", "20"] + extra, 2)
+                self.assertLess(summary["cost"], 1.15 * reference)
+                self.assertEqual(len(summary["cluster_sizes"]), 20)
+                self.assertGreater(min(summary["cluster_sizes"]), 0)
+
     def test_onepass_reads_the_data_once_and_lands_near_scikit_learn_at_every_world_size(self):
         reference = KMeans(10, n_init=10, random_state=0).fit(self.features).inertia_
         for ranks in RANKS:
@@ -130,13 +177,18 @@ class KMeansErrors(ClusteringTestCase):
 
     def test_bad_flags(self):
         self.assertIn("--algorithm", self.refused("kmeans", ["--algorithm", "elkan"]))
-        self.assertIn("--summary-size 5 must be larger than --clusters 10",
-                      self.refused("kmeans", ["--summary-size", "5"]))
+        self.assertIn("--summary-size 15 must be at least twice --clusters 10",
+                      self.refused("kmeans", ["--summary-size", "15"]))
+        self.assertIn("--oversampling must be above 0 and at most 100",
+                      self.refused("kmeans", ["--algorithm", "lloyd", "--oversampling", "1000"]))
+        self.assertIn("--label-column must be none or between 0 and 1048575, got '-1'",
+                      self.refused("kmeans", ["--data", f"csv:{self.digits}", "--label-column", "-1"]))
 
 
 class PcaAgainstScikitLearn(ClusteringTestCase):
     def test_components_match_scikit_learn_at_every_world_size(self):
-        reference = PCA(12).fit(self.features)
+        # The exact solver: scikit-learn's automatic choice differs between versions.
+        reference = PCA(12, svd_solver="full").fit(self.features)
         for ranks in RANKS:
             with self.subTest(ranks=ranks):
                 out, summary = self.job("pca", f"np{ranks}", ["--data", f"csv:{self.digits}", "--components", "12"],
@@ -157,7 +209,7 @@ class PcaAgainstScikitLearn(ClusteringTestCase):
         out, _ = self.job("pca", "white", ["--data", f"csv:{self.digits}", "--components", "5", "--whiten"], 2)
         model = load_file(os.path.join(out, "pca.safetensors"))
         projected = (self.features - model["mean"]) @ model["projection"].T
-        reference = PCA(5, whiten=True).fit(self.features).transform(self.features)
+        reference = PCA(5, whiten=True, svd_solver="full").fit(self.features).transform(self.features)
         np.testing.assert_allclose(projected, reference, atol=1e-7)
         np.testing.assert_allclose(projected.std(0, ddof=1), np.ones(5), rtol=1e-9)
 

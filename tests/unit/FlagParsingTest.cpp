@@ -86,7 +86,7 @@ TEST(TrainOptions, BadInputNamesTheFlag) {
   EXPECT_NE(errorOf({"--bogus"}).find("bogus"), std::string::npos);
   EXPECT_EQ(errorOf({"--epochs", "abc"}), "--epochs: 'abc' is not an integer");
   EXPECT_EQ(errorOf({"--lr", "fast"}), "--lr: 'fast' is not a number");
-  EXPECT_EQ(errorOf({"--model", "rnn"}), "--model must be mlp|cnn|gpt, got 'rnn'");
+  EXPECT_EQ(errorOf({"--model", "rnn"}), "--model must be mlp|cnn|gpt|autoencoder, got 'rnn'");
   EXPECT_EQ(errorOf({"--seed", "-3"}), "--seed: '-3' is not a non-negative integer");
   EXPECT_NE(errorOf({"stray"}).find("unexpected argument 'stray'"), std::string::npos);
   EXPECT_NE(errorOf({"--hidden", "5,x"}).find("--hidden"), std::string::npos);

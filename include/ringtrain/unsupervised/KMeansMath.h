@@ -17,6 +17,10 @@ namespace ringtrain::unsupervised {
 // rank reads it and in whichever batch, so that sampling is independent of the world size.
 double uniformAt(uint64_t seed, uint64_t stream, uint64_t index);
 
+// A seed for one use of `seed` (a rank, a restart): a hash, so that neighbouring streams of
+// neighbouring seeds do not share draws.
+uint64_t derivedSeed(uint64_t seed, uint64_t stream);
+
 struct Nearest {
   at::Tensor distance;  // [n] float32, squared, >= 0
   at::Tensor index;     // [n] int64

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 
+#include "ringtrain/comm/Communicator.h"
 #include "ringtrain/data/SampleSource.h"
 
 namespace ringtrain::unsupervised {
@@ -24,6 +25,10 @@ RowRange rowsOfRank(int64_t rows, int rank, int ranks);
 
 // Features per sample: the product of the sample shape.
 int64_t featuresPerSample(const data::SampleSource& data);
+
+// Collective over `control`: a UserError on every rank unless every rank sees as many samples of
+// as many features as rank 0 (each rank opens the data itself, so a host may see another copy).
+void checkSameDataOnEveryRank(const data::SampleSource& data, comm::Communicator& control);
 
 // Calls visit(features [b, featuresPerSample] float32, global index of its first row) for the
 // rows of `range` in order, `batchRows` at a time. UserError naming the data set and the row
