@@ -143,13 +143,17 @@ def main():
     write_section(args, rows)
 
 
+def counted(number, one, many):
+    return f"{number} {one if number == 1 else many}"
+
+
 def write_section(args, rows):
     def cell(result, reference):
         if result is None:
             return "–"
         ratio = f" ({result['cost'] / reference['cost']:.4f})" if reference else ""
         return (f"{result['cost']:.5g}{ratio}, {result['wall']:.1f} s (fit {result['fit']:.1f} s), "
-                f"{result['passes']} passes")
+                f"{counted(result['passes'], 'pass', 'passes')}")
 
     lines = [BEGIN, "",
              f"{args.ranks} ranks of `ringtrain kmeans` ({args.threads} thread each) against scikit-learn's "
@@ -160,7 +164,7 @@ def write_section(args, rows):
              "", "| data | k | scikit-learn | onepass | lloyd |", "|---|---|---|---|---|"]
     for row in rows:
         sk = row["sklearn"]
-        sk_cell = f"{sk['cost']:.5g}, {sk['wall']:.1f} s, {sk['iterations']} iterations" if sk else \
+        sk_cell = f"{sk['cost']:.5g}, {sk['wall']:.1f} s, {counted(sk['iterations'], 'iteration', 'iterations')}" if sk else \
             "does not fit in memory"
         lines.append(f"| {row['data']} | {row['k']} | {sk_cell} | {cell(row['onepass'], sk)} | "
                      f"{cell(row['lloyd'], sk)} |")
