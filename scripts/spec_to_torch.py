@@ -12,7 +12,7 @@ model.safetensors. Use it from Python:
 or from the shell, to print the network or score a CSV file:
 
     scripts/spec_to_torch.py runs/latest/model.safetensors --data val.csv --predictions p.npy
-    scripts/spec_to_torch.py --spec net.json --input-shape 1,28,28 --classes 10
+    scripts/spec_to_torch.py --spec net.json --input-shape 1,28,28
 """
 import argparse
 import json
@@ -170,6 +170,9 @@ def load_model(path):
 
     with safe_open(path, "pt") as handle:
         metadata = handle.metadata() or {}
+    # Files with this marker hold the scale to divide by (1 for a feature constant in training);
+    # earlier ones hold the standard deviation, which their training clamped to at least 1e-6.
+    holds_scale = metadata.get("input_standardization") == "scale"
     if metadata.get("model") != "spec":
         raise ValueError(f"{path}: not a --model-spec network (model is {metadata.get('model')!r})")
     shape = [int(extent) for extent in metadata["input_shape"].split("x")]
@@ -183,9 +186,11 @@ def load_model(path):
     def standardize(features):
         if statistics[0] is None:
             return features
-        mean, std = statistics
+        mean, scale = statistics
+        if not holds_scale:
+            scale = scale.clamp_min(1e-6)
         flat = features.reshape(features.shape[0], -1)
-        return ((flat - mean) / std.clamp_min(1e-6)).reshape(features.shape)
+        return ((flat - mean) / scale).reshape(features.shape)
 
     return model, standardize
 
@@ -224,7 +229,8 @@ def main():
         with torch.no_grad():
             logits = model(standardize(features).reshape(features.shape[0], *model.input_shape))
         accuracy = (logits.argmax(1) == labels).double().mean().item()
-        print(f"samples={len(labels)} accuracy={accuracy:.6f}")
+        loss = F.cross_entropy(logits, labels).item()
+        print(f"samples={len(labels)} loss={loss:.6f} accuracy={accuracy:.6f}")
         if args.predictions:
             import numpy as np
 

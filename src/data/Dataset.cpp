@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
@@ -105,33 +106,52 @@ std::vector<double> valuesOf(const at::Tensor& tensor) {
   return {values.const_data_ptr<double>(), values.const_data_ptr<double>() + values.numel()};
 }
 
-void standardizeWith(Dataset& dataset, const at::Tensor& mean, const at::Tensor& scale) {
+void standardizeWith(Dataset& dataset, const FeatureStatistics& statistics) {
+  const at::Tensor mean = at::tensor(statistics.mean, at::kDouble).to(at::kFloat);
+  const at::Tensor scale = at::tensor(statistics.scale, at::kDouble).to(at::kFloat);
   const auto shape = dataset.features.sizes().vec();
   dataset.features = ((dataset.features.flatten(1) - mean) / scale).reshape(shape);
+}
+
+// Mean and standard deviation (n - 1) of every column, in double precision, a block of rows at a
+// time: exact enough for the constant-feature test, without a double copy of the whole table.
+std::pair<at::Tensor, at::Tensor> columnMoments(const at::Tensor& rows) {
+  constexpr int64_t kBlock = 1 << 14;
+  const int64_t n = rows.size(0);
+  at::Tensor sum = at::zeros({rows.size(1)}, at::kDouble);
+  for (int64_t start = 0; start < n; start += kBlock) {
+    sum += rows.narrow(0, start, std::min(kBlock, n - start)).to(at::kDouble).sum(0);
+  }
+  const at::Tensor mean = sum / static_cast<double>(std::max<int64_t>(n, 1));
+  at::Tensor squares = at::zeros_like(sum);
+  for (int64_t start = 0; start < n; start += kBlock) {
+    const at::Tensor block = rows.narrow(0, start, std::min(kBlock, n - start)).to(at::kDouble);
+    squares += (block - mean).square_().sum(0);
+  }
+  const at::Tensor std =
+      n > 1 ? (squares / static_cast<double>(n - 1)).sqrt_() : at::zeros_like(sum);
+  return {mean, std};
 }
 
 }  // namespace
 
 FeatureStatistics standardize(Dataset& train, Dataset& validation) {
-  const at::Tensor flat = train.features.flatten(1);
-  const at::Tensor mean = flat.mean(0);
-  const at::Tensor std = flat.size(0) > 1 ? flat.std(0) : at::ones_like(mean);
-  const at::Tensor scale = std.clamp_min(1e-6);
-  standardizeWith(train, mean, scale);
-  standardizeWith(validation, mean, scale);
-  return {valuesOf(mean), valuesOf(std)};
+  const auto [mean, std] = columnMoments(train.features.flatten(1));
+  const FeatureStatistics statistics =
+      featureStatistics(valuesOf(mean), valuesOf(std), train.size());
+  standardizeWith(train, statistics);
+  standardizeWith(validation, statistics);
+  return statistics;
 }
 
 void applyStandardization(Dataset& dataset, const FeatureStatistics& statistics) {
   int64_t features = 1;
   for (int64_t d = 1; d < dataset.features.dim(); ++d) features *= dataset.features.size(d);
   RINGTRAIN_USER_CHECK(static_cast<size_t>(features) == statistics.mean.size() &&
-                           statistics.std.size() == statistics.mean.size(),
+                           statistics.scale.size() == statistics.mean.size(),
                        dataset.source << " has " << features << " features per sample but the "
                                       << "model was trained on " << statistics.mean.size());
-  const at::Tensor mean = at::tensor(statistics.mean, at::kDouble).to(at::kFloat);
-  const at::Tensor scale = at::tensor(statistics.std, at::kDouble).to(at::kFloat).clamp_min(1e-6);
-  standardizeWith(dataset, mean, scale);
+  standardizeWith(dataset, statistics);
 }
 
 }  // namespace ringtrain::data

@@ -162,14 +162,14 @@ std::shared_ptr<const ShardedDataset> ShardedDataset::open(const std::string& di
     int64_t elements = 1;
     for (const int64_t extent : dataset->sampleShape()) elements *= extent;
     RINGTRAIN_USER_CHECK(statistics->mean.size() == static_cast<size_t>(elements) &&
-                             statistics->std.size() == statistics->mean.size(),
+                             statistics->scale.size() == statistics->mean.size(),
                          directory << ": statistics for " << statistics->mean.size()
                                    << " features cannot standardise samples of " << elements);
     for (size_t i = 0; i < statistics->mean.size(); ++i) {
       dataset->mean_.push_back(static_cast<float>(statistics->mean[i]));
-      // As the in-memory path does: a constant feature is centred, not blown up.
-      dataset->inverseStd_.push_back(1.0f /
-                                     std::max(1e-6f, static_cast<float>(statistics->std[i])));
+      RINGTRAIN_CHECK(statistics->scale[i] > 0,
+                      "feature " << i << " has a scale of " << statistics->scale[i]);
+      dataset->inverseScale_.push_back(1.0f / static_cast<float>(statistics->scale[i]));
     }
   }
   return dataset;
@@ -246,7 +246,7 @@ Batch ShardedDataset::gather(const int64_t* rows, int64_t count, bool pinned) co
                    shard->file->data() + kShardHeaderBytes + local * shard->header.sampleBytes(),
                    elements, static_cast<float>(description_.featureScale), out);
     if (!mean_.empty()) {
-      for (int64_t e = 0; e < elements; ++e) out[e] = (out[e] - mean_[e]) * inverseStd_[e];
+      for (int64_t e = 0; e < elements; ++e) out[e] = (out[e] - mean_[e]) * inverseScale_[e];
     }
     labels[i] = readLabel(row);
   }

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
 
+#include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -17,6 +18,10 @@ namespace {
 
 constexpr const char* kMeanTensor = "input_standardization.mean";
 constexpr const char* kStdTensor = "input_standardization.std";
+// Metadata saying that kStdTensor holds the scale (1 for a constant feature). Files without it
+// hold the standard deviation, which training used clamped to at least kLegacyMinimumStd.
+constexpr const char* kScaleMarker = "input_standardization";
+constexpr double kLegacyMinimumStd = 1e-6;
 
 std::string joined(const std::vector<int64_t>& values, const char* separator) {
   std::ostringstream text;
@@ -60,7 +65,8 @@ void saveModel(const std::string& path, models::Classifier& model, const models:
   if (standardization) {
     tensors.emplace_back(kMeanTensor,
                          at::tensor(standardization->mean, at::kDouble).to(at::kFloat));
-    tensors.emplace_back(kStdTensor, at::tensor(standardization->std, at::kDouble).to(at::kFloat));
+    tensors.emplace_back(kStdTensor,
+                         at::tensor(standardization->scale, at::kDouble).to(at::kFloat));
   }
   io::Metadata metadata{{"format", "pt"},
                         {"producer", "ringtrain"},
@@ -72,6 +78,7 @@ void saveModel(const std::string& path, models::Classifier& model, const models:
     metadata["gpt"] = joined({spec.gpt.layers, spec.gpt.width, spec.gpt.heads}, ",");
   }
   if (spec.kind == "spec") metadata["network"] = nlohmann::json::parse(spec.network).dump();
+  if (standardization) metadata[kScaleMarker] = "scale";
   io::saveSafetensors(path, tensors, metadata);
 }
 
@@ -161,7 +168,17 @@ SavedModel loadSavedModel(const std::string& path) {
   RINGTRAIN_USER_CHECK(
       !mean || (mean->dim() == 1 && mean->sizes() == deviation->sizes()),
       where << ": " << kMeanTensor << " and " << kStdTensor << " must be lists of the same length");
-  if (mean) saved.standardization = data::FeatureStatistics{valuesOf(*mean), valuesOf(*deviation)};
+  if (mean) {
+    std::vector<double> scale = valuesOf(*deviation);
+    const bool legacy = !metadata.count(kScaleMarker);
+    for (double& value : scale) {
+      // What the model was trained with, for a file of an earlier version.
+      if (legacy) value = std::max(value, kLegacyMinimumStd);
+      RINGTRAIN_USER_CHECK(value > 0,
+                           where << ": " << kStdTensor << " holds " << value << ", not a scale");
+    }
+    saved.standardization = data::FeatureStatistics{valuesOf(*mean), std::move(scale)};
+  }
   saved.model = models::makeModel(spec);
   copyIntoModel(tensors, *saved.model, where);
   return saved;

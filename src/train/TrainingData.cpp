@@ -82,7 +82,16 @@ std::optional<data::FeatureStatistics> standardizationOf(const TrainConfig& conf
              index.sourceFormat != "csv") {
     return std::nullopt;
   }
-  return data::FeatureStatistics{index.featureMean, index.featureStd};
+  return data::featureStatistics(index.featureMean, index.featureStd, index.count);
+}
+
+void checkSameSamples(const std::vector<int64_t>& trainShape, const std::string& trainSource,
+                      const std::vector<int64_t>& validationShape,
+                      const std::string& validationSource) {
+  RINGTRAIN_USER_CHECK(trainShape == validationShape,
+                       "--val " << validationSource << " has samples of shape "
+                                << shapeText(validationShape) << " but --train " << trainSource
+                                << " has " << shapeText(trainShape));
 }
 
 void checkClassCount(const data::SampleSource& source, int64_t numClasses,
@@ -174,6 +183,9 @@ TrainingData loadTrainingData(const TrainConfig& config, int ranksSharing) {
                                                  "standardised features need both alike "
                                                  "(convert both with ringtrain prep, or pass "
                                                  "--normalize none)");
+    // Before the statistics of one are applied to the other.
+    checkSameSamples(train->sampleShape(), train->source, validation->sampleShape(),
+                     validation->source);
     loaded.standardization = data::standardize(*train, *validation);
   }
   RINGTRAIN_USER_CHECK(!shardStatistics || !validation,
@@ -191,11 +203,8 @@ TrainingData loadTrainingData(const TrainConfig& config, int ranksSharing) {
     checkClassCount(*loaded.validation, loaded.numClasses, "--val");
   }
 
-  RINGTRAIN_USER_CHECK(loaded.train->sampleShape() == loaded.validation->sampleShape(),
-                       "--val " << loaded.validation->source() << " has samples of shape "
-                                << shapeText(loaded.validation->sampleShape()) << " but --train "
-                                << loaded.train->source() << " has "
-                                << shapeText(loaded.train->sampleShape()));
+  checkSameSamples(loaded.train->sampleShape(), loaded.train->source(),
+                   loaded.validation->sampleShape(), loaded.validation->source());
   RINGTRAIN_USER_CHECK(loaded.train->size() >= ranksSharing,
                        "--train " << loaded.train->source() << " has " << loaded.train->size()
                                   << " samples, fewer than the " << ranksSharing << " ranks");

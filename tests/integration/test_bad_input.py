@@ -17,6 +17,7 @@ class BadInput(RingtrainTestCase):
         with open(self.path("empty.csv"), "w"):
             pass
         write_csv(self.path("one.csv"), [2], [[0.0, 1.0]])
+        write_csv(self.path("wide.csv"), [0, 1], [[0.0, 1.0, 2.0], [1.0, 0.0, 2.0]])
         os.makedirs(self.path("no_csv_here"))
         write_csv(self.path("val_label9.csv"), [0, 9], [[0.0, 1.0], [1.0, 0.0]])
         with open(self.path("corrupt.safetensors"), "wb") as f:
@@ -48,6 +49,8 @@ class BadInput(RingtrainTestCase):
             (["--train", self.path("good.csv"), "--val", self.path("val_label9.csv")],
              "val_label9.csv: data row 2 has label 9"),
             (good + ["--num-classes", "2"], "good.csv: data row 3 has label 2"),
+            (["--train", self.path("good.csv"), "--val", self.path("wide.csv")],
+             "wide.csv has samples of shape 3 but --train"),
             (good + ["--output-dir", self.path("a_file", "out")], "--output-dir"),
             (good + ["--init-from", self.path("corrupt.safetensors")], "corrupt.safetensors"),
             (good + ["--init-from", self.path("missing.safetensors")], "missing.safetensors"),

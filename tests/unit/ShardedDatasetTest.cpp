@@ -104,9 +104,10 @@ TEST_F(ShardedDatasetTest, BytesAreScaledAndStatisticsRecorded) {
   EXPECT_TRUE(
       batch.features.equal(at::tensor({10.f, 1.f, 4.f, 0.f, 0.f, 1.f, 2.f, 100.f}).view({2, 4})));
   ShardOpenOptions standardized;
-  standardized.standardizeWith = FeatureStatistics{index.featureMean, index.featureStd};
+  standardized.standardizeWith =
+      featureStatistics(index.featureMean, index.featureStd, index.count);
   const Batch centred = ShardedDataset::open(at("bytes"), standardized)->gather(rows, 2, false);
-  // Feature 0: (10 - 5) / 5; feature 1 is constant: centred, not divided by zero.
+  // Feature 0: (10 - 5) / 5; feature 1 is constant: centred, and divided by 1.
   EXPECT_FLOAT_EQ(centred.features[0][0].item<float>(), 1.0f);
   EXPECT_FLOAT_EQ(centred.features[1][1].item<float>(), 0.0f);
 }

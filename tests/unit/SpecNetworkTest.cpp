@@ -6,6 +6,7 @@
 
 #include <cstdio>
 
+#include "ringtrain/io/Safetensors.h"
 #include "ringtrain/models/Model.h"
 #include "ringtrain/train/ModelFile.h"
 #include "ringtrain/util/Error.h"
@@ -137,7 +138,7 @@ TEST(SpecNetwork, ModelFileRebuildsTheNetworkWithBuffersAndStandardization) {
   model->train();
   model->forward(at::randn({16, 4}) * 3 + 1);  // moves the running statistics
   model->eval();
-  const data::FeatureStatistics statistics{{1, 2, 3, 4}, {0.5, 1, 2, 0}};
+  const data::FeatureStatistics statistics{{1, 2, 3, 4}, {0.5, 1, 2, 1}};
   const std::string path = testing::TempDir() + "spec-model-" + std::to_string(::getpid());
   train::saveModel(path, *model, spec, statistics);
   const train::SavedModel saved = train::loadSavedModel(path);
@@ -146,12 +147,38 @@ TEST(SpecNetwork, ModelFileRebuildsTheNetworkWithBuffersAndStandardization) {
   EXPECT_EQ(saved.spec.inputShape, spec.inputShape);
   ASSERT_TRUE(saved.standardization.has_value());
   EXPECT_EQ(saved.standardization->mean, statistics.mean);
-  EXPECT_EQ(saved.standardization->std, statistics.std);
+  EXPECT_EQ(saved.standardization->scale, statistics.scale);
   saved.model->eval();
   const at::Tensor x = at::randn({5, 4});
   EXPECT_TRUE(at::equal(saved.model->forward(x), model->forward(x)));
   EXPECT_TRUE(at::equal(saved.model->named_buffers()["1.running_var"],
                         model->named_buffers()["1.running_var"]));
+}
+
+TEST(SpecNetwork, AModelFileOfAnEarlierVersionIsStandardisedAsItWasTrained) {
+  const ModelSpec spec = specFrom(R"([{"type": "Linear", "out_features": 3}])", {3}, 3);
+  const auto model = makeModel(spec);
+  const std::string path = testing::TempDir() + "legacy-model-" + std::to_string(::getpid());
+  train::saveModel(path, *model, spec, data::FeatureStatistics{{1, 2, 3}, {0.5, 1, 1}});
+  // As an earlier version wrote it: the standard deviation (0 for a constant feature), no marker.
+  io::Metadata metadata;
+  io::NamedTensors tensors = io::loadSafetensors(path, &metadata);
+  for (auto& [name, tensor] : tensors) {
+    if (name == "input_standardization.std") tensor = at::tensor({0.5f, 1e-8f, 0.0f});
+  }
+  ASSERT_EQ(metadata.erase("input_standardization"), 1u);
+  io::saveSafetensors(path, tensors, metadata);
+  const train::SavedModel legacy = train::loadSavedModel(path);
+  ASSERT_TRUE(legacy.standardization.has_value());
+  EXPECT_EQ(legacy.standardization->scale.size(), 3u);
+  EXPECT_DOUBLE_EQ(legacy.standardization->scale[0], 0.5);
+  EXPECT_DOUBLE_EQ(legacy.standardization->scale[1], 1e-6);
+  EXPECT_DOUBLE_EQ(legacy.standardization->scale[2], 1e-6);
+  // A current file's scale is never zero.
+  metadata["input_standardization"] = "scale";
+  io::saveSafetensors(path, tensors, metadata);
+  EXPECT_THROW(train::loadSavedModel(path), UserError);
+  std::remove(path.c_str());
 }
 
 }  // namespace

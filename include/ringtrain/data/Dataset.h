@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "ringtrain/data/ShardFormat.h"
+#include "ringtrain/data/FeatureStatistics.h"
 
 namespace ringtrain::data {
 
@@ -55,12 +55,10 @@ SplitRows validationSplit(int64_t size, double fraction, uint64_t seed, const st
 // Takes a seeded random `fraction` of `all` as validation; returns {train, validation}.
 std::pair<Dataset, Dataset> splitOffValidation(const Dataset& all, double fraction, uint64_t seed);
 
-// Standardises every feature with the training set's mean and standard deviation, and returns
-// them.
+// Standardises both with the training set's statistics (FeatureStatistics.h), and returns them.
 FeatureStatistics standardize(Dataset& train, Dataset& validation);
 
-// (x - mean) / std per feature, std clamped to at least 1e-6 so that a constant feature is
-// centred rather than blown up: what training applied, for scoring a saved model.
+// (x - mean) / scale per feature: what training applied, for scoring a saved model.
 void applyStandardization(Dataset& dataset, const FeatureStatistics& statistics);
 
 }  // namespace ringtrain::data

@@ -65,11 +65,6 @@ std::string encodeShardHeader(const ShardHeader& header);
 // Checks the magic, version, its own checksum and every field; UserError naming `name`.
 ShardHeader parseShardHeader(std::string_view bytes, const std::string& name);
 
-struct FeatureStatistics {
-  std::vector<double> mean;
-  std::vector<double> std;  // with n - 1
-};
-
 struct ShardEntry {
   std::string file;  // a plain name inside the data set directory
   int64_t count = 0;

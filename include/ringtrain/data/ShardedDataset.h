@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "ringtrain/data/FeatureStatistics.h"
 #include "ringtrain/data/SampleSource.h"
 #include "ringtrain/data/ShardFormat.h"
 #include "ringtrain/util/MappedFile.h"
@@ -23,7 +24,7 @@ struct ShardOpenOptions {
   // Token streams: tokens per sample window (> 0). Sample i is the window starting at token
   // i x context; its label is the token that follows the window.
   int64_t context = 0;
-  // Features are read as (x - mean) / std, feature by feature: a data set's own statistics (its
+  // Features are read as (x - mean) / scale, feature by feature: a data set's own statistics (its
   // index's), or the training set's for a validation set.
   std::optional<FeatureStatistics> standardizeWith;
 };
@@ -75,7 +76,7 @@ class ShardedDataset final : public SampleSource {
   int64_t entries_ = 0;  // samples, or tokens
   int64_t size_ = 0;     // samples, or windows
   std::vector<float> mean_;
-  std::vector<float> inverseStd_;
+  std::vector<float> inverseScale_;
 };
 
 }  // namespace ringtrain::data

@@ -1,15 +1,18 @@
 // model.safetensors: the trained parameters and buffers by name (see models/Model.h), float32,
 // plus metadata describing the model so that it can be rebuilt (model kind, hidden sizes, input
 // shape, classes; for --model-spec the network's JSON under "network"). When training
-// standardised the features, the statistics it used are stored as the tensors
-// input_standardization.mean and input_standardization.std, [features] each.
+// standardised the features, what it subtracted and divided by (data/FeatureStatistics.h) are
+// stored as the tensors input_standardization.mean and input_standardization.std, [features]
+// each; the latter is the scale, 1 for a feature that was constant in the training set (metadata
+// "input_standardization": "scale" says so; files without it hold the standard deviation, which
+// is read clamped to at least 1e-6, as the training that wrote them applied it).
 #pragma once
 
 #include <memory>
 #include <optional>
 #include <string>
 
-#include "ringtrain/data/ShardFormat.h"
+#include "ringtrain/data/FeatureStatistics.h"
 #include "ringtrain/models/Model.h"
 
 namespace ringtrain::train {

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "ringtrain/data/FeatureStatistics.h"
 #include "ringtrain/data/SampleSource.h"
 #include "ringtrain/train/TrainConfig.h"
 
