@@ -1,6 +1,8 @@
 // ringtrain bench-comm: allreduce bandwidth over a sweep of message sizes, in the manner of
 // nccl-tests' all_reduce_perf. Every size is timed for each algorithm, then checked once against
-// the exact sum of known integer inputs; any wrong element makes the command fail.
+// the exact sum of known integer inputs; any wrong element makes the command fail, and so does an
+// average bus bandwidth below --min-bw (nccl-tests' NCCL_TESTS_MIN_BW), so that a cluster check
+// can rely on the exit status.
 #include <ATen/ATen.h>
 
 #include <algorithm>
@@ -11,6 +13,8 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "FlagValues.h"
 #include "RankFailure.h"
@@ -40,6 +44,7 @@ struct BenchOptions {
   std::string device = "auto";
   std::string backend = "auto";
   std::string jsonPath;
+  double minBusBandwidth = 0;  // GB/s; 0: no gate
 };
 
 constexpr int64_t kRounds = 5;
@@ -73,8 +78,11 @@ cxxopts::Options benchOptions() {
       "ring-piece", "ring piece size", text("1M"), "SIZE")(
       "device", "auto (GPU if available), cpu or cuda", text("auto"), "DEV")(
       "backend", "auto (nccl on GPUs, mpi on CPU), mpi or nccl", text("auto"), "NAME")(
-      "json", "also write the rows to this JSON file (rank 0)", cxxopts::value<std::string>(),
-      "FILE")("h,help", "show this help");
+      "min-bw",
+      "fail (exit status 1) when an algorithm's average bus bandwidth is below this many GB/s "
+      "(0: never)",
+      text("0"), "GB/S")("json", "also write the rows to this JSON file (rank 0)",
+                         cxxopts::value<std::string>(), "FILE")("h,help", "show this help");
   return options;
 }
 
@@ -105,6 +113,8 @@ BenchOptions parseBenchOptions(const cxxopts::ParseResult& result) {
   o.device = parseChoice("device", str("device"), {"auto", "cpu", "cuda"});
   o.backend = parseChoice("backend", str("backend"), {"auto", "mpi", "nccl"});
   if (result.count("json")) o.jsonPath = str("json");
+  o.minBusBandwidth = parseReal("min-bw", str("min-bw"));
+  RINGTRAIN_USER_CHECK(o.minBusBandwidth >= 0, "--min-bw must not be negative");
   return o;
 }
 
@@ -223,6 +233,9 @@ int runBenchComm(int argc, char** argv) {
       help = result.count("help") > 0;
       if (help) return;
       bench = parseBenchOptions(result);
+      RINGTRAIN_USER_CHECK(bench.minBusBandwidth == 0 || topology.size > 1,
+                           "--min-bw: the bus bandwidth of one rank is 0 (no data crosses between "
+                           "ranks); run 2 or more");
       placement =
           platform::placeRank(bench.device, bench.backend, topology, 0, comm::ncclCompiledIn());
       if (reporter && !bench.jsonPath.empty()) {
@@ -267,31 +280,58 @@ int runBenchComm(int argc, char** argv) {
                       {"busbw_gbps", row.busbw},
                       {"wrong", row.wrong}});
     }
-    if (reporter) {
-      for (const comm::AllReduceAlgorithm algorithm : bench.algorithms) {
-        double sum = 0;
-        int n = 0;
-        for (const Row& row : rows) {
-          if (row.algorithm != comm::algorithmName(algorithm)) continue;
-          sum += row.busbw;
-          ++n;
-        }
-        std::printf("# Avg bus bandwidth    : %.3f GB/s (%s)\n", n ? sum / n : 0.0,
-                    comm::algorithmName(algorithm).c_str());
+    // Every rank holds the same rows (the times are the slowest rank's), so every rank reaches the
+    // same verdict and exits with the same status.
+    nlohmann::ordered_json averages = nlohmann::ordered_json::object();
+    std::vector<std::string> tooSlow;
+    for (const comm::AllReduceAlgorithm algorithm : bench.algorithms) {
+      const std::string name = comm::algorithmName(algorithm);
+      double sum = 0;
+      int n = 0;
+      for (const Row& row : rows) {
+        if (row.algorithm != name) continue;
+        sum += row.busbw;
+        ++n;
       }
+      const double average = n ? sum / n : 0.0;
+      averages[name] = average;
+      if (average < bench.minBusBandwidth) tooSlow.push_back(name);
+      if (reporter) std::printf("# Avg bus bandwidth    : %.3f GB/s (%s)\n", average, name.c_str());
+    }
+    if (reporter) {
       std::printf("# wrong elements: %lld\n", static_cast<long long>(wrong));
+      if (bench.minBusBandwidth > 0) {
+        std::printf("# minimum bus bandwidth: %.3f GB/s: %s\n", bench.minBusBandwidth,
+                    tooSlow.empty() ? "passed" : "FAILED");
+      }
+      std::fflush(stdout);
       if (!bench.jsonPath.empty()) {
-        const nlohmann::ordered_json document{{"ranks", data->size()},
-                                              {"backend", data->backendName()},
-                                              {"dtype", bench.typeName},
-                                              {"iterations", bench.iterations},
-                                              {"ring_piece_bytes", bench.ring.pieceBytes},
-                                              {"rows", json}};
+        nlohmann::ordered_json document{{"ranks", data->size()},
+                                        {"backend", data->backendName()},
+                                        {"dtype", bench.typeName},
+                                        {"iterations", bench.iterations},
+                                        {"ring_piece_bytes", bench.ring.pieceBytes},
+                                        {"avg_busbw_gbps", averages},
+                                        {"rows", json}};
+        if (bench.minBusBandwidth > 0) {
+          document["min_busbw_gbps"] = bench.minBusBandwidth;
+          document["below_min_busbw"] = tooSlow;
+        }
         writeFileAtomically(bench.jsonPath, document.dump(2) + "\n");
       }
     }
     if (wrong > 0) {
       if (reporter) std::cerr << "ringtrain bench-comm: error: " << wrong << " wrong element(s)\n";
+      return 1;
+    }
+    if (!tooSlow.empty()) {
+      if (reporter) {
+        for (const std::string& name : tooSlow) {
+          std::cerr << "ringtrain bench-comm: error: average bus bandwidth "
+                    << averages[name].get<double>() << " GB/s (" << name << ") is below --min-bw "
+                    << bench.minBusBandwidth << " GB/s\n";
+        }
+      }
       return 1;
     }
     return 0;

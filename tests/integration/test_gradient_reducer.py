@@ -83,8 +83,30 @@ class BenchComm(RingtrainTestCase):
                 for r in report["rows"]:
                     self.assertAlmostEqual(r["busbw_gbps"], r["algbw_gbps"] * factor, places=6)
 
+    def test_min_bw_decides_the_exit_status(self):
+        out = self.path("bench.json")
+        sweep = ["bench-comm", "-b", "1K", "-e", "64K", "-f", "8", "-n", "2", "-w", "1", "--json", out]
+        passed = run(sweep + ["--min-bw", "1e-9"], ranks=2)
+        self.assertEqual(passed.returncode, 0, passed.stderr)
+        self.assertIn("# minimum bus bandwidth: 0.000 GB/s: passed", passed.stdout)
+
+        failed = run(sweep + ["--min-bw", "1e9", "--algorithms", "ring"], ranks=2)
+        self.assertEqual(failed.returncode, 1, failed.stderr)
+        self.assertIn("FAILED", failed.stdout)
+        self.assertRegex(failed.stderr, r"average bus bandwidth [0-9.e+-]+ GB/s \(ring\) is below --min-bw 1e\+09")
+        with open(out) as f:
+            report = json.load(f)
+        self.assertEqual(report["below_min_busbw"], ["ring"])
+        rows = [r["busbw_gbps"] for r in report["rows"]]
+        self.assertAlmostEqual(report["avg_busbw_gbps"]["ring"], sum(rows) / len(rows))
+
+        alone = run(sweep + ["--min-bw", "1"])
+        self.assertEqual(alone.returncode, 2)
+        self.assertIn("--min-bw: the bus bandwidth of one rank is 0", alone.stderr)
+
     def test_bad_flags_name_the_flag(self):
         for args, message in ((["-e", "12Q"], "--max-bytes"), (["--algorithms", "tree"], "--algorithms"),
+                              (["--min-bw=-1"], "--min-bw must not be negative"),
                               (["-b", "1M", "-e", "1K"], "--min-bytes must not exceed --max-bytes")):
             with self.subTest(args=args):
                 result = run(["bench-comm"] + args, ranks=2)
