@@ -1,6 +1,6 @@
 """Launches ringtrain as a SageMaker training job with the SageMaker Python SDK (v2 `Estimator`).
 
-    pip install sagemaker
+    pip install 'sagemaker>=2.200,<3'   # the 2.x series, whose Estimator this script uses
     python3 sagemaker/launch.py --image <account>.dkr.ecr.<region>.amazonaws.com/ringtrain:latest \\
         --role arn:aws:iam::<account>:role/<SageMakerRole> --train s3://bucket/data/train \\
         --validation s3://bucket/data/validation --checkpoints s3://bucket/ringtrain/checkpoints

@@ -8,6 +8,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 python=$(ringtrain_python)
 cmake_args=(-G Ninja -DCMAKE_BUILD_TYPE="${CMAKE_BUILD_TYPE:-Release}" -DRINGTRAIN_PYTHON="$python"
+  -DRINGTRAIN_SAGEMAKER_SDK_PYTHON="$RINGTRAIN_SAGEMAKER_SDK_VENV/bin/python"
   -DRINGTRAIN_BUILD_TESTS="${RINGTRAIN_BUILD_TESTS:-ON}")
 if command -v ccache >/dev/null; then
   # Paths relative to the checkout, so a fresh clone elsewhere reuses the cache.

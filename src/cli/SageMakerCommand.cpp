@@ -132,6 +132,9 @@ int runSageMaker(int argc, char** argv) {
             << job.resources.hosts.size() << (job.resources.master() ? " (master)" : "") << ", "
             << plan.processesPerHost << " rank(s) per host; outputs in " << plan.modelDir
             << ", checkpoints in " << plan.checkpointDir << std::endl;
+  for (const std::string& warning : plan.warnings) {
+    std::cout << "ringtrain sagemaker: warning: " << warning << std::endl;
+  }
   std::optional<sagemaker::Cluster> cluster;
   if (job.resources.hosts.size() > 1) {
     try {

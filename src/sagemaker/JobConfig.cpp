@@ -85,7 +85,17 @@ std::vector<Hyperparameter> parseHyperparameters(const std::string& text,
   std::vector<Hyperparameter> parameters;
   const ordered_json object = parseObject(text, origin);
   for (const auto& [name, value] : object.items()) {
-    if (name.rfind("sagemaker_", 0) == 0 || name == "_tuning_objective_metric") continue;
+    if (name == "_tuning_objective_metric") continue;
+    if (name.rfind("sagemaker_", 0) == 0) {
+      // SageMaker's own: a value ringtrain does not understand must not fail the job.
+      const std::string raw = value.is_string() ? value.get<std::string>() : value.dump();
+      try {
+        parameters.push_back({name, normalise(name, raw, origin)});
+      } catch (const UserError&) {
+        parameters.push_back({name, raw});
+      }
+      continue;
+    }
     RINGTRAIN_USER_CHECK(value.is_string(), origin << ": hyperparameter '" << name
                                                    << "' is not a string (SageMaker stores "
                                                       "every value as a string)");

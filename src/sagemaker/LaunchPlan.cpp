@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <optional>
 #include <set>
 #include <sstream>
 
+#include "ringtrain/sagemaker/FrameworkSettings.h"
 #include "ringtrain/util/Error.h"
 #include "ringtrain/util/Files.h"
 #include "ringtrain/util/Numbers.h"
@@ -30,11 +32,77 @@ std::vector<std::string> splitAtSpaces(const std::string& text) {
   return words;
 }
 
+// Extra mpirun options, split at spaces. `--NCCL_DEBUG X` (or `=X`), which SageMaker's training
+// toolkit reads as NCCL's log level and AWS examples pass, becomes `-x NCCL_DEBUG=X`: mpirun itself
+// would refuse it.
+std::vector<std::string> mpirunOptions(const std::string& text) {
+  const std::string flag = "--NCCL_DEBUG";
+  const std::vector<std::string> words = splitAtSpaces(text);
+  std::vector<std::string> options;
+  for (size_t i = 0; i < words.size(); ++i) {
+    if (words[i] == flag && i + 1 < words.size()) {
+      options.insert(options.end(), {"-x", "NCCL_DEBUG=" + words[++i]});
+    } else if (words[i].rfind(flag + "=", 0) == 0) {
+      options.insert(options.end(), {"-x", "NCCL_DEBUG=" + words[i].substr(flag.size() + 1)});
+    } else {
+      options.push_back(words[i]);
+    }
+  }
+  return options;
+}
+
 const Channel* findChannel(const std::vector<Channel>& channels, const std::string& name) {
   for (const Channel& channel : channels) {
     if (channel.name == name) return &channel;
   }
   return nullptr;
+}
+
+// 'train', or 'training': the SageMaker Python SDK's name for the one location of
+// `fit("s3://...")`, and the AWS examples'.
+const Channel* trainingChannel(const std::vector<Channel>& channels) {
+  const Channel* train = findChannel(channels, "train");
+  const Channel* training = findChannel(channels, "training");
+  RINGTRAIN_USER_CHECK(!(train && training),
+                       "the job has both a 'train' and a 'training' channel, and ringtrain trains "
+                       "on one: rename one of them");
+  return train ? train : training;
+}
+
+// Whether a hyperparameter names a file or directory of `directory` (a --model-spec in a channel
+// of its own, say).
+bool namedByAHyperparameter(const std::vector<Hyperparameter>& hyperparameters,
+                            const std::string& directory) {
+  return std::any_of(
+      hyperparameters.begin(), hyperparameters.end(), [&](const Hyperparameter& parameter) {
+        const std::string& value = parameter.value;
+        return value.find(directory + "/") != std::string::npos ||
+               (value.size() >= directory.size() &&
+                value.compare(value.size() - directory.size(), directory.size(), directory) == 0);
+      });
+}
+
+// A channel that nothing reads is most likely data the user meant to train or validate on.
+std::vector<std::string> unreadChannels(const JobInputs& inputs, const Channel* train,
+                                        const Channel* validation) {
+  std::vector<std::string> warnings;
+  for (const Channel& channel : inputs.channels) {
+    if (&channel == train || &channel == validation ||
+        namedByAHyperparameter(inputs.hyperparameters,
+                               inputs.root + "/input/data/" + channel.name)) {
+      continue;
+    }
+    const bool data = channel.name == "train" || channel.name == "training";
+    warnings.push_back("channel '" + channel.name + "' is not read: " +
+                       (data ? "the 'train' hyperparameter names the training data"
+                        : channel.name == "validation"
+                            ? "the 'val' hyperparameter names the validation data"
+                            : "the training data is the 'train' or 'training' "
+                              "channel, the validation data the 'validation' channel, "
+                              "and other channels hold files that hyperparameters "
+                              "name"));
+  }
+  return warnings;
 }
 
 // The --train / --val spec for a channel: its directory, or for Pipe mode the FIFOs' prefix
@@ -63,19 +131,34 @@ LaunchPlan planLaunch(const JobInputs& inputs) {
   plan.checkpointDir = inputs.root + "/checkpoints";
   plan.failureFile = inputs.root + "/output/failure";
   plan.processesPerHost = std::max(1, inputs.gpusOnHost);
+  const FrameworkSettings framework = readFrameworkSettings(inputs.hyperparameters);
+  plan.warnings = framework.warnings;
+  std::optional<Hyperparameter> perHost = framework.processesPerHost;
   std::vector<std::string> mpiOptions;
+  if (framework.mpiOptions) mpiOptions = mpirunOptions(framework.mpiOptions->value);
   std::set<std::string> given;
 
   for (const Hyperparameter& parameter : inputs.hyperparameters) {
+    if (isFrameworkHyperparameter(parameter.name)) continue;
     const std::string flag = flagName(parameter.name);
-    if (flag == "processes-per-host") {
-      plan.processesPerHost = positiveCount(parameter, 1024);
+    if (flag == "processes-per-host" || flag == "mpi-options") {
+      const std::optional<Hyperparameter>& sagemakers =
+          flag == "mpi-options" ? framework.mpiOptions : framework.processesPerHost;
+      if (sagemakers && sagemakers->value != parameter.value) {
+        plan.warnings.push_back(parameter.name + " (" + parameter.value + ") is used, not " +
+                                sagemakers->name + " (" + sagemakers->value + ")");
+      }
+      if (flag == "mpi-options") {
+        mpiOptions = mpirunOptions(parameter.value);
+      } else {
+        perHost = parameter;
+      }
       continue;
     }
-    if (flag == "mpi-options") {
-      mpiOptions = splitAtSpaces(parameter.value);
-      continue;
-    }
+    RINGTRAIN_USER_CHECK(parameter.name != "mp_parameters",
+                         "hyperparameter 'mp_parameters' asks for SageMaker's model parallel "
+                         "library (distribution 'smdistributed' 'modelparallel'), which ringtrain "
+                         "does not use: pipeline_stages splits a model over GPUs");
     RINGTRAIN_USER_CHECK(inputs.isTrainFlag(flag),
                          "hyperparameter '" << parameter.name << "' is not a flag of ringtrain "
                                             << "train (see `ringtrain train --help`), nor "
@@ -101,19 +184,20 @@ LaunchPlan planLaunch(const JobInputs& inputs) {
   }
 
   // Data: the channels, unless a hyperparameter names the data itself.
-  const Channel* train = findChannel(inputs.channels, "train");
+  const Channel* train = given.count("train") ? nullptr : trainingChannel(inputs.channels);
+  const Channel* validation =
+      given.count("val") ? nullptr : findChannel(inputs.channels, "validation");
   if (!given.count("train")) {
     RINGTRAIN_USER_CHECK(train,
-                         "the job has no 'train' channel (inputdataconfig.json) and no "
-                         "'train' hyperparameter: nothing to train on");
+                         "the job has no 'train' or 'training' channel (inputdataconfig.json) and "
+                         "no 'train' hyperparameter: nothing to train on");
     plan.trainArguments.push_back("--train=" + channelSpec(inputs.root, *train));
   }
-  if (!given.count("val")) {
-    if (const Channel* validation = findChannel(inputs.channels, "validation")) {
-      plan.trainArguments.push_back("--val=" + channelSpec(inputs.root, *validation));
-    }
+  if (validation) plan.trainArguments.push_back("--val=" + channelSpec(inputs.root, *validation));
+  for (const std::string& warning : unreadChannels(inputs, train, validation)) {
+    plan.warnings.push_back(warning);
   }
-  if (train && !given.count("train") && !given.count("data-sharding") &&
+  if (train && !given.count("data-sharding") &&
       train->distribution == Distribution::kShardedByS3Key) {
     plan.trainArguments.push_back("--data-sharding=host");
   }
@@ -122,7 +206,24 @@ LaunchPlan planLaunch(const JobInputs& inputs) {
   plan.trainArguments.push_back("--progress=off");
 
   const auto& hosts = inputs.resources.hosts;
-  plan.ranks = plan.processesPerHost * static_cast<int>(hosts.size());
+  const int hostCount = static_cast<int>(hosts.size());
+  if (perHost) {
+    plan.processesPerHost = positiveCount(*perHost, 1024);
+  } else if (framework.processes) {
+    // The toolkit's total over all hosts, when nothing says how many per host.
+    const int total = positiveCount(*framework.processes, 1024 * hostCount);
+    RINGTRAIN_USER_CHECK(total % hostCount == 0,
+                         "hyperparameter '" << framework.processes->name << "' asks for " << total
+                                            << " ranks, which do not divide evenly over the "
+                                            << hostCount << " hosts");
+    plan.processesPerHost = total / hostCount;
+  }
+  plan.ranks = plan.processesPerHost * hostCount;
+  RINGTRAIN_USER_CHECK(
+      !framework.processes || positiveCount(*framework.processes, 1024 * hostCount) == plan.ranks,
+      "hyperparameter '" << framework.processes->name << "' asks for " << framework.processes->value
+                         << " ranks, but the job has " << hostCount << " host(s) of "
+                         << plan.processesPerHost << " rank(s)");
   std::vector<std::string>& command = plan.command;
   command = {inputs.mpirunPath, "--allow-run-as-root", "-np", std::to_string(plan.ranks),
              "--bind-to", "none", "--map-by", "slot",

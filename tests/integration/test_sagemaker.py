@@ -111,7 +111,7 @@ class SageMakerEntrypoint(RingtrainTestCase):
         root = self.job({"epochs": 1}, channels={"validation": ("File", "FullyReplicated")})
         code, _, _ = self.run_entrypoint(root)
         self.assertEqual(code, 2)
-        self.assertIn("no 'train' channel", self.failure(root))
+        self.assertIn("no 'train' or 'training' channel", self.failure(root))
 
     def test_a_rank_that_crashes_fails_the_job_and_leaves_nothing_behind(self):
         root, job = self.start_long_job()

@@ -29,7 +29,7 @@ TEST(SageMakerHyperparameters, EveryWayAClientWritesAValueIsUnderstood) {
       "sagemaker_program": "\"train.py\"", "sagemaker_mpi_enabled": "true",
       "_tuning_objective_metric": "val_loss"})",
                                                "hyperparameters.json");
-  EXPECT_EQ(parameters.size(), 11u);
+  EXPECT_EQ(parameters.size(), 13u);
   EXPECT_EQ(valueOf(parameters, "lr"), "0.010");
   EXPECT_EQ(valueOf(parameters, "optimizer"), "adamw");
   EXPECT_EQ(valueOf(parameters, "epochs"), "3");
@@ -40,11 +40,20 @@ TEST(SageMakerHyperparameters, EveryWayAClientWritesAValueIsUnderstood) {
   EXPECT_EQ(valueOf(parameters, "no_shuffle"), "false");
   EXPECT_EQ(valueOf(parameters, "train"), "synthetic:100");
   EXPECT_EQ(valueOf(parameters, "quoted_number"), "0.5");
-  EXPECT_EQ(valueOf(parameters, "sagemaker_program"), "<absent>");
+  EXPECT_EQ(valueOf(parameters, "sagemaker_program"), "train.py");
+  EXPECT_EQ(valueOf(parameters, "sagemaker_mpi_enabled"), "true");
   EXPECT_EQ(valueOf(parameters, "_tuning_objective_metric"), "<absent>");
   // The file's order is kept.
   EXPECT_EQ(parameters.front().name, "lr");
-  EXPECT_EQ(parameters.back().name, "quoted_number");
+  EXPECT_EQ(parameters.back().name, "sagemaker_mpi_enabled");
+}
+
+TEST(SageMakerHyperparameters, SageMakersOwnKeysNeverFailTheJob) {
+  const auto parameters = parseHyperparameters(
+      R"({"sagemaker_x": "{\"a\": 1}", "sagemaker_y": "[[1]]", "sagemaker_z": 3})", "hp.json");
+  EXPECT_EQ(valueOf(parameters, "sagemaker_x"), R"({"a": 1})");
+  EXPECT_EQ(valueOf(parameters, "sagemaker_y"), "[[1]]");
+  EXPECT_EQ(valueOf(parameters, "sagemaker_z"), "3");
 }
 
 TEST(SageMakerHyperparameters, WhatCannotBeAFlagIsNamed) {
@@ -195,13 +204,136 @@ TEST_F(SageMakerLaunchPlan, BadHyperparametersAndMissingChannelsAreNamed) {
   EXPECT_NE(failure().find("names --epochs a second time"), std::string::npos);
   inputs_.hyperparameters = {{"processes_per_host", "0"}};
   EXPECT_NE(failure().find("'processes_per_host' must be a whole number"), std::string::npos);
+  inputs_.hyperparameters = {{"mp_parameters", R"({"partitions": 2})"}};
+  EXPECT_NE(failure().find("'mp_parameters' asks for SageMaker's model parallel library"),
+            std::string::npos);
   inputs_.hyperparameters = {};
   inputs_.channels = {{"validation", InputMode::kFile, Distribution::kFullyReplicated}};
-  EXPECT_NE(failure().find("the job has no 'train' channel"), std::string::npos);
+  EXPECT_NE(failure().find("the job has no 'train' or 'training' channel"), std::string::npos);
   inputs_.hyperparameters = {{"train", "synthetic:100"}};
   EXPECT_EQ(failure(), "no error");
   removeTree(root_ + "/input/data/validation");
   EXPECT_NE(failure().find("channel 'validation' is configured in inputdataconfig.json but "),
+            std::string::npos);
+}
+
+TEST_F(SageMakerLaunchPlan, TheSdksTrainingChannelTrainsAndUnreadChannelsAreReported) {
+  makeDirectories(root_ + "/input/data/training");
+  inputs_.channels = {{"training", InputMode::kFile, Distribution::kFullyReplicated},
+                      {"test", InputMode::kFile, Distribution::kFullyReplicated}};
+  LaunchPlan plan = planLaunch(inputs_);
+  EXPECT_NE(std::find(plan.trainArguments.begin(), plan.trainArguments.end(),
+                      "--train=" + root_ + "/input/data/training"),
+            plan.trainArguments.end());
+  ASSERT_EQ(plan.warnings.size(), 1u);
+  EXPECT_NE(plan.warnings[0].find("channel 'test' is not read"), std::string::npos);
+  // A channel a hyperparameter names files in is read through that hyperparameter.
+  inputs_.isTrainFlag = [](const std::string& flag) {
+    return flag == "init-from" || flag == "train";
+  };
+  inputs_.hyperparameters = {{"init_from", root_ + "/input/data/testing/model.safetensors"}};
+  EXPECT_EQ(planLaunch(inputs_).warnings.size(), 1u);  // 'testing' is not 'test'
+  inputs_.hyperparameters = {{"init_from", root_ + "/input/data/test/model.safetensors"}};
+  EXPECT_TRUE(planLaunch(inputs_).warnings.empty());
+
+  inputs_.channels.push_back({"train", InputMode::kFile, Distribution::kFullyReplicated});
+  EXPECT_NE(failure().find("both a 'train' and a 'training' channel, and ringtrain trains on "
+                           "one: rename one of them"),
+            std::string::npos);
+  // Data named by the 'train' hyperparameter leaves both unread, which the log says.
+  inputs_.hyperparameters.push_back({"train", "synthetic:100"});
+  plan = planLaunch(inputs_);
+  ASSERT_EQ(plan.warnings.size(), 2u);
+  EXPECT_NE(plan.warnings[0].find("channel 'training' is not read: the 'train' hyperparameter"),
+            std::string::npos);
+  EXPECT_NE(plan.warnings[1].find("channel 'train' is not read"), std::string::npos);
+}
+
+TEST_F(SageMakerLaunchPlan, NcclDebugInMpiOptionsIsPassedToNcclNotToMpirun) {
+  // As the training toolkit reads custom MPI options, and AWS examples write them.
+  inputs_.hyperparameters = {{"sagemaker_mpi_enabled", "true"},
+                             {"sagemaker_mpi_custom_mpi_options", "-verbose --NCCL_DEBUG=INFO"}};
+  LaunchPlan plan = planLaunch(inputs_);
+  std::vector<std::string> expected{"-verbose", "-x", "NCCL_DEBUG=INFO", inputs_.trainerPath};
+  EXPECT_NE(std::search(plan.command.begin(), plan.command.end(), expected.begin(), expected.end()),
+            plan.command.end());
+  inputs_.hyperparameters = {{"mpi_options", "--NCCL_DEBUG WARN --mca a b"}};
+  plan = planLaunch(inputs_);
+  expected = {"-x", "NCCL_DEBUG=WARN", "--mca", "a", "b", inputs_.trainerPath};
+  EXPECT_NE(std::search(plan.command.begin(), plan.command.end(), expected.begin(), expected.end()),
+            plan.command.end());
+}
+
+TEST_F(SageMakerLaunchPlan, AFrameworkEstimatorsMpiDistributionIsHonoured) {
+  // What `PyTorch(..., distribution={"mpi": {"enabled": True, "processes_per_host": 2,
+  // "custom_mpi_options": "-x A=1 --mca b c"}})` writes, as parseHyperparameters returns it.
+  const std::vector<Hyperparameter> sdk = {
+      {"sagemaker_program", "train.sh"},
+      {"sagemaker_submit_directory", "/opt/ml/code"},
+      {"sagemaker_container_log_level", "20"},
+      {"sagemaker_job_name", "job-1"},
+      {"sagemaker_region", "us-east-1"},
+      {"sagemaker_mpi_enabled", "true"},
+      {"sagemaker_mpi_num_of_processes_per_host", "2"},
+      {"sagemaker_mpi_custom_mpi_options", "-x A=1 --mca b c"}};
+  inputs_.hyperparameters = sdk;
+  LaunchPlan plan = planLaunch(inputs_);
+  EXPECT_EQ(plan.processesPerHost, 2);
+  EXPECT_EQ(plan.ranks, 2);
+  const std::vector<std::string> options{"-x", "A=1", "--mca", "b", "c", inputs_.trainerPath};
+  EXPECT_NE(std::search(plan.command.begin(), plan.command.end(), options.begin(), options.end()),
+            plan.command.end());
+  ASSERT_EQ(plan.warnings.size(), 1u);
+  EXPECT_NE(plan.warnings[0].find("entry point 'train.sh' (sagemaker_program) is not run"),
+            std::string::npos);
+
+  // ringtrain's own settings come first, and say so.
+  inputs_.hyperparameters.push_back({"processes_per_host", "3"});
+  plan = planLaunch(inputs_);
+  EXPECT_EQ(plan.ranks, 3);
+  EXPECT_NE(plan.warnings.back().find(
+                "processes_per_host (3) is used, not sagemaker_mpi_num_of_processes_per_host (2)"),
+            std::string::npos);
+
+  // Switched off, the MPI settings are ignored, and the log says so.
+  inputs_.hyperparameters = sdk;
+  inputs_.hyperparameters[5].value = "false";
+  plan = planLaunch(inputs_);
+  EXPECT_EQ(plan.ranks, 1);
+  EXPECT_EQ(std::find(plan.command.begin(), plan.command.end(), "A=1"), plan.command.end());
+  EXPECT_NE(plan.warnings.back().find("sagemaker_mpi_enabled is false"), std::string::npos);
+}
+
+TEST_F(SageMakerLaunchPlan, OtherWaysToTrainAreWarnedAboutNotFailed) {
+  inputs_.hyperparameters = {{"sagemaker_distributed_dataparallel_enabled", "true"},
+                             {"sagemaker_torch_distributed_enabled", "false"},
+                             {"sagemaker_parameter_server_enabled", "true"},
+                             {"sagemaker_instance_type", "ml.p4d.24xlarge"},
+                             {"sagemaker_something_new", "1"}};
+  const LaunchPlan plan = planLaunch(inputs_);
+  ASSERT_EQ(plan.warnings.size(), 3u);
+  EXPECT_NE(plan.warnings[0].find("sagemaker_distributed_dataparallel_enabled is set: SageMaker's "
+                                  "distributed data parallel library is not used"),
+            std::string::npos);
+  EXPECT_NE(plan.warnings[1].find("sagemaker_parameter_server_enabled is set"), std::string::npos);
+  EXPECT_NE(plan.warnings[2].find("'sagemaker_something_new' is SageMaker's and ringtrain does "
+                                  "not use it"),
+            std::string::npos);
+}
+
+TEST_F(SageMakerLaunchPlan, TheToolkitsTotalProcessCountMustFitTheHosts) {
+  inputs_.resources =
+      parseResourceConfig(R"({"current_host":"algo-1","hosts":["algo-1","algo-2"]})", "");
+  inputs_.hyperparameters = {{"sagemaker_mpi_enabled", "true"},
+                             {"sagemaker_mpi_num_processes", "4"}};
+  EXPECT_EQ(planLaunch(inputs_).processesPerHost, 2);
+  inputs_.hyperparameters[1].value = "3";
+  EXPECT_NE(failure().find("asks for 3 ranks, which do not divide evenly over the 2 hosts"),
+            std::string::npos);
+  inputs_.hyperparameters = {{"sagemaker_mpi_enabled", "true"},
+                             {"sagemaker_mpi_num_processes", "4"},
+                             {"processes_per_host", "1"}};
+  EXPECT_NE(failure().find("asks for 4 ranks, but the job has 2 host(s) of 1 rank(s)"),
             std::string::npos);
 }
 

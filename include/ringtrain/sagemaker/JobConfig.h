@@ -24,8 +24,10 @@ struct Hyperparameter {
   std::string value;  // normalised as above
 };
 
-// Parses hyperparameters.json (`origin` names it in errors). Keys starting with "sagemaker_" and
-// "_tuning_objective_metric" are SageMaker's and left out; the rest keep the file's order.
+// Parses hyperparameters.json (`origin` names it in errors), in the file's order. Keys starting
+// with "sagemaker_" are written by SageMaker's framework estimators (FrameworkSettings.h reads
+// them): they are kept, normalised where they can be and as written where not, never an error.
+// "_tuning_objective_metric" (automatic model tuning's) is left out.
 std::vector<Hyperparameter> parseHyperparameters(const std::string& text,
                                                  const std::string& origin);
 

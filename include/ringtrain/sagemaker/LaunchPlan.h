@@ -13,8 +13,13 @@
 namespace ringtrain::sagemaker {
 
 // Hyperparameters for the launcher itself, not for `ringtrain train`:
-//   processes_per_host  ranks on each host (default: one per GPU, else 1)
-//   mpi_options         extra mpirun options, split at spaces
+//   processes_per_host  ranks on each host (default: sagemaker_mpi_num_of_processes_per_host, else
+//                       one per GPU, else 1)
+//   mpi_options         extra mpirun options, split at spaces (default:
+//                       sagemaker_mpi_custom_mpi_options)
+// SageMaker's own keys ("sagemaker_...") are read as FrameworkSettings.h says.
+// Data: the channel 'train' or 'training' (the SageMaker Python SDK's name for the data of
+// `fit("s3://...")`) is --train, 'validation' is --val, unless a hyperparameter names them.
 struct JobInputs {
   std::string root;  // the SageMaker root (/opt/ml)
   std::vector<Hyperparameter> hyperparameters;
@@ -40,6 +45,7 @@ struct LaunchPlan {
   std::string modelDir;                     // <root>/model
   std::string checkpointDir;                // <root>/checkpoints
   std::string failureFile;                  // <root>/output/failure
+  std::vector<std::string> warnings;        // for the job's log: what the job asks and will not get
 };
 
 // UserError naming the hyperparameter or channel for anything the job cannot run with.
