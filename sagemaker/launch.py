@@ -9,6 +9,7 @@ Every hyperparameter is a `ringtrain train` flag (without the dashes; `batch_siz
 both work), plus `processes_per_host` and `mpi_options` for the launcher (sagemaker/README.md).
 Metrics are read from rank 0's key=value lines. Not run by the tests: it needs an AWS account."""
 import argparse
+import sys
 
 METRIC_DEFINITIONS = [
     {"Name": "train:loss", "Regex": r" loss=([0-9.eE+-]+)"},
@@ -30,8 +31,11 @@ def main():
     parser.add_argument("--spot", action="store_true", help="managed spot training (resumes from checkpoints)")
     args = parser.parse_args()
 
-    from sagemaker.estimator import Estimator
-    from sagemaker.inputs import TrainingInput
+    try:
+        from sagemaker.estimator import Estimator
+        from sagemaker.inputs import TrainingInput
+    except ImportError as error:
+        sys.exit(f"launch.py needs the SageMaker Python SDK 2.x (pip install 'sagemaker>=2.200,<3'): {error}")
 
     estimator = Estimator(
         image_uri=args.image,

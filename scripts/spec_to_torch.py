@@ -172,7 +172,10 @@ def load_model(path):
         metadata = handle.metadata() or {}
     # Files with this marker hold the scale to divide by (1 for a feature constant in training);
     # earlier ones hold the standard deviation, which their training clamped to at least 1e-6.
-    holds_scale = metadata.get("input_standardization") == "scale"
+    marker = metadata.get("input_standardization")
+    if marker not in (None, "scale"):
+        raise ValueError(f"{path}: metadata 'input_standardization' is {marker!r}, which this version does not know")
+    holds_scale = marker == "scale"
     if metadata.get("model") != "spec":
         raise ValueError(f"{path}: not a --model-spec network (model is {metadata.get('model')!r})")
     shape = [int(extent) for extent in metadata["input_shape"].split("x")]

@@ -116,29 +116,31 @@ void standardizeWith(Dataset& dataset, const FeatureStatistics& statistics) {
 // Mean and standard deviation (n - 1) of every column, in double precision, a block of rows at a
 // time: exact enough for the constant-feature test, without a double copy of the whole table.
 std::pair<at::Tensor, at::Tensor> columnMoments(const at::Tensor& rows) {
-  constexpr int64_t kBlock = 1 << 14;
+  constexpr int64_t kBlockBytes = 64 << 20;  // of doubles, of which a block makes two
+  const int64_t block =
+      std::max<int64_t>(1, kBlockBytes / (8 * std::max<int64_t>(1, rows.size(1))));
   const int64_t n = rows.size(0);
   at::Tensor sum = at::zeros({rows.size(1)}, at::kDouble);
-  for (int64_t start = 0; start < n; start += kBlock) {
-    sum += rows.narrow(0, start, std::min(kBlock, n - start)).to(at::kDouble).sum(0);
+  for (int64_t start = 0; start < n; start += block) {
+    sum += rows.narrow(0, start, std::min(block, n - start)).to(at::kDouble).sum(0);
   }
   const at::Tensor mean = sum / static_cast<double>(std::max<int64_t>(n, 1));
   at::Tensor squares = at::zeros_like(sum);
-  for (int64_t start = 0; start < n; start += kBlock) {
-    const at::Tensor block = rows.narrow(0, start, std::min(kBlock, n - start)).to(at::kDouble);
-    squares += (block - mean).square_().sum(0);
+  for (int64_t start = 0; start < n; start += block) {
+    const at::Tensor values = rows.narrow(0, start, std::min(block, n - start)).to(at::kDouble);
+    squares += (values - mean).square_().sum(0);
   }
-  const at::Tensor std =
+  const at::Tensor deviation =
       n > 1 ? (squares / static_cast<double>(n - 1)).sqrt_() : at::zeros_like(sum);
-  return {mean, std};
+  return {mean, deviation};
 }
 
 }  // namespace
 
 FeatureStatistics standardize(Dataset& train, Dataset& validation) {
-  const auto [mean, std] = columnMoments(train.features.flatten(1));
+  const auto [mean, deviation] = columnMoments(train.features.flatten(1));
   const FeatureStatistics statistics =
-      featureStatistics(valuesOf(mean), valuesOf(std), train.size());
+      featureStatistics(valuesOf(mean), valuesOf(deviation), train.size());
   standardizeWith(train, statistics);
   standardizeWith(validation, statistics);
   return statistics;

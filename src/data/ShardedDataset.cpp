@@ -167,6 +167,7 @@ std::shared_ptr<const ShardedDataset> ShardedDataset::open(const std::string& di
                                    << " features cannot standardise samples of " << elements);
     for (size_t i = 0; i < statistics->mean.size(); ++i) {
       dataset->mean_.push_back(static_cast<float>(statistics->mean[i]));
+      // FeatureStatistics.h makes every scale positive; a zero would turn features into inf.
       RINGTRAIN_CHECK(statistics->scale[i] > 0,
                       "feature " << i << " has a scale of " << statistics->scale[i]);
       dataset->inverseScale_.push_back(1.0f / static_cast<float>(statistics->scale[i]));

@@ -35,10 +35,10 @@ const std::set<std::string> kBookkeeping = {
     "sagemaker_enable_cloudwatch_metrics",
     "sagemaker_distributed_dataparallel_custom_mpi_options"};
 
-const char* const kMpiEnabled = "sagemaker_mpi_enabled";
-const char* const kMpiPerHost = "sagemaker_mpi_num_of_processes_per_host";
-const char* const kMpiProcesses = "sagemaker_mpi_num_processes";
-const char* const kMpiOptions = "sagemaker_mpi_custom_mpi_options";
+constexpr const char* kMpiEnabled = "sagemaker_mpi_enabled";
+constexpr const char* kMpiPerHost = "sagemaker_mpi_num_of_processes_per_host";
+constexpr const char* kMpiProcesses = "sagemaker_mpi_num_processes";
+constexpr const char* kMpiOptions = "sagemaker_mpi_custom_mpi_options";
 
 bool isSet(const std::string& value) {
   return value == "true" || value == "1";

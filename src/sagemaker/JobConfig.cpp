@@ -86,8 +86,9 @@ std::vector<Hyperparameter> parseHyperparameters(const std::string& text,
   const ordered_json object = parseObject(text, origin);
   for (const auto& [name, value] : object.items()) {
     if (name == "_tuning_objective_metric") continue;
-    if (name.rfind("sagemaker_", 0) == 0) {
-      // SageMaker's own: a value ringtrain does not understand must not fail the job.
+    if (name.rfind("sagemaker_", 0) == 0 || name == "mp_parameters") {
+      // SageMaker's own (mp_parameters is the SDK's JSON object for model parallelism): a value
+      // ringtrain does not understand must not fail the job here. planLaunch decides.
       const std::string raw = value.is_string() ? value.get<std::string>() : value.dump();
       try {
         parameters.push_back({name, normalise(name, raw, origin)});

@@ -40,7 +40,9 @@ std::vector<std::string> mpirunOptions(const std::string& text) {
   const std::vector<std::string> words = splitAtSpaces(text);
   std::vector<std::string> options;
   for (size_t i = 0; i < words.size(); ++i) {
-    if (words[i] == flag && i + 1 < words.size()) {
+    if (words[i] == flag) {
+      RINGTRAIN_USER_CHECK(i + 1 < words.size(), "MPI options '" << text << "': " << flag
+                                                                 << " needs a value (INFO, WARN)");
       options.insert(options.end(), {"-x", "NCCL_DEBUG=" + words[++i]});
     } else if (words[i].rfind(flag + "=", 0) == 0) {
       options.insert(options.end(), {"-x", "NCCL_DEBUG=" + words[i].substr(flag.size() + 1)});
@@ -219,11 +221,11 @@ LaunchPlan planLaunch(const JobInputs& inputs) {
     plan.processesPerHost = total / hostCount;
   }
   plan.ranks = plan.processesPerHost * hostCount;
-  RINGTRAIN_USER_CHECK(
-      !framework.processes || positiveCount(*framework.processes, 1024 * hostCount) == plan.ranks,
-      "hyperparameter '" << framework.processes->name << "' asks for " << framework.processes->value
-                         << " ranks, but the job has " << hostCount << " host(s) of "
-                         << plan.processesPerHost << " rank(s)");
+  if (framework.processes && positiveCount(*framework.processes, 1024 * hostCount) != plan.ranks) {
+    plan.warnings.push_back(framework.processes->name + " (" + framework.processes->value +
+                            ") is not used: the job runs " + std::to_string(hostCount) +
+                            " host(s) of " + std::to_string(plan.processesPerHost) + " rank(s)");
+  }
   std::vector<std::string>& command = plan.command;
   command = {inputs.mpirunPath, "--allow-run-as-root", "-np", std::to_string(plan.ranks),
              "--bind-to", "none", "--map-by", "slot",

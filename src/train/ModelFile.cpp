@@ -170,7 +170,11 @@ SavedModel loadSavedModel(const std::string& path) {
       where << ": " << kMeanTensor << " and " << kStdTensor << " must be lists of the same length");
   if (mean) {
     std::vector<double> scale = valuesOf(*deviation);
-    const bool legacy = !metadata.count(kScaleMarker);
+    const auto marker = metadata.find(kScaleMarker);
+    const bool legacy = marker == metadata.end();
+    RINGTRAIN_USER_CHECK(legacy || marker->second == "scale",
+                         where << ": metadata '" << kScaleMarker << "' is '" << marker->second
+                               << "', which this version does not know (it writes 'scale')");
     for (double& value : scale) {
       // What the model was trained with, for a file of an earlier version.
       if (legacy) value = std::max(value, kLegacyMinimumStd);

@@ -131,6 +131,16 @@ class DigitsStandardization(RingtrainTestCase):
         self.assertEqual(scored.returncode, 0, scored.stderr)
         np.testing.assert_allclose(np.load(predictions), logits, rtol=1e-4, atol=1e-2)
 
+        # A current file's scale is divided by as it is, however small.
+        tensors = load_file(current)
+        tensors["input_standardization.std"][5] = 1e-8
+        tiny = self.path("tiny.safetensors")
+        save_file(tensors, tiny, metadata=dict(metadata, input_standardization="scale"))
+        _, standardize = load_model(tiny)
+        rows = torch.from_numpy(self.val_x)
+        expected = (rows[:, 5] - tensors["input_standardization.mean"][5]) / 1e-8
+        torch.testing.assert_close(standardize(rows)[:, 5], expected)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -62,6 +62,9 @@ TEST(FeatureStatistics, StatisticsOfOneSampleOrOfRoundingNoiseAreConstant) {
   const FeatureStatistics statistics = featureStatistics({1, 2, 3}, {0.0, 0.5, 1e-20}, 100);
   EXPECT_EQ(statistics.mean, (std::vector<double>{1, 2, 3}));
   EXPECT_EQ(statistics.scale, (std::vector<double>{1, 0.5, 1}));  // 1e-20 is rounding at 3
+  // A real spread, but too small for float32 features to be divided by.
+  EXPECT_FALSE(isConstantFeature(0.0, 1e-45, 100));
+  EXPECT_EQ(featureStatistics({0.0}, {1e-45}, 100).scale, std::vector<double>{1.0});
 }
 
 }  // namespace

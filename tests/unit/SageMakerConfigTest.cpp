@@ -204,7 +204,9 @@ TEST_F(SageMakerLaunchPlan, BadHyperparametersAndMissingChannelsAreNamed) {
   EXPECT_NE(failure().find("names --epochs a second time"), std::string::npos);
   inputs_.hyperparameters = {{"processes_per_host", "0"}};
   EXPECT_NE(failure().find("'processes_per_host' must be a whole number"), std::string::npos);
-  inputs_.hyperparameters = {{"mp_parameters", R"({"partitions": 2})"}};
+  // As the SDK writes it for distribution={"smdistributed": {"modelparallel": ...}}.
+  inputs_.hyperparameters =
+      parseHyperparameters(R"({"mp_parameters": "{\"partitions\": 2}"})", "hp.json");
   EXPECT_NE(failure().find("'mp_parameters' asks for SageMaker's model parallel library"),
             std::string::npos);
   inputs_.hyperparameters = {};
@@ -262,6 +264,8 @@ TEST_F(SageMakerLaunchPlan, NcclDebugInMpiOptionsIsPassedToNcclNotToMpirun) {
   expected = {"-x", "NCCL_DEBUG=WARN", "--mca", "a", "b", inputs_.trainerPath};
   EXPECT_NE(std::search(plan.command.begin(), plan.command.end(), expected.begin(), expected.end()),
             plan.command.end());
+  inputs_.hyperparameters = {{"mpi_options", "-verbose --NCCL_DEBUG"}};
+  EXPECT_NE(failure().find("--NCCL_DEBUG needs a value"), std::string::npos);
 }
 
 TEST_F(SageMakerLaunchPlan, AFrameworkEstimatorsMpiDistributionIsHonoured) {
@@ -321,7 +325,7 @@ TEST_F(SageMakerLaunchPlan, OtherWaysToTrainAreWarnedAboutNotFailed) {
             std::string::npos);
 }
 
-TEST_F(SageMakerLaunchPlan, TheToolkitsTotalProcessCountMustFitTheHosts) {
+TEST_F(SageMakerLaunchPlan, TheToolkitsTotalProcessCountSetsRanksPerHostWhenNothingElseDoes) {
   inputs_.resources =
       parseResourceConfig(R"({"current_host":"algo-1","hosts":["algo-1","algo-2"]})", "");
   inputs_.hyperparameters = {{"sagemaker_mpi_enabled", "true"},
@@ -333,7 +337,13 @@ TEST_F(SageMakerLaunchPlan, TheToolkitsTotalProcessCountMustFitTheHosts) {
   inputs_.hyperparameters = {{"sagemaker_mpi_enabled", "true"},
                              {"sagemaker_mpi_num_processes", "4"},
                              {"processes_per_host", "1"}};
-  EXPECT_NE(failure().find("asks for 4 ranks, but the job has 2 host(s) of 1 rank(s)"),
+  const LaunchPlan plan = planLaunch(inputs_);
+  EXPECT_EQ(plan.ranks, 2);
+  ASSERT_EQ(plan.warnings.size(), 1u);
+  EXPECT_EQ(plan.warnings[0],
+            "sagemaker_mpi_num_processes (4) is not used: the job runs 2 host(s) of 1 rank(s)");
+  inputs_.hyperparameters[1].value = "many";
+  EXPECT_NE(failure().find("'sagemaker_mpi_num_processes' must be a whole number"),
             std::string::npos);
 }
 

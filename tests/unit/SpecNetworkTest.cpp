@@ -174,8 +174,19 @@ TEST(SpecNetwork, AModelFileOfAnEarlierVersionIsStandardisedAsItWasTrained) {
   EXPECT_DOUBLE_EQ(legacy.standardization->scale[0], 0.5);
   EXPECT_DOUBLE_EQ(legacy.standardization->scale[1], 1e-6);
   EXPECT_DOUBLE_EQ(legacy.standardization->scale[2], 1e-6);
-  // A current file's scale is never zero.
+  // A current file's scale is used as it is, however small, and is never zero.
   metadata["input_standardization"] = "scale";
+  for (auto& [name, tensor] : tensors) {
+    if (name == "input_standardization.std") tensor = at::tensor({0.5f, 1e-8f, 1.0f});
+  }
+  io::saveSafetensors(path, tensors, metadata);
+  EXPECT_FLOAT_EQ(static_cast<float>(train::loadSavedModel(path).standardization->scale[1]), 1e-8f);
+  for (auto& [name, tensor] : tensors) {
+    if (name == "input_standardization.std") tensor = at::tensor({0.5f, 0.0f, 1.0f});
+  }
+  io::saveSafetensors(path, tensors, metadata);
+  EXPECT_THROW(train::loadSavedModel(path), UserError);
+  metadata["input_standardization"] = "variance";
   io::saveSafetensors(path, tensors, metadata);
   EXPECT_THROW(train::loadSavedModel(path), UserError);
   std::remove(path.c_str());

@@ -16,6 +16,7 @@
 
 namespace ringtrain::sagemaker {
 
+// Whether `name` is one of SageMaker's keys ("sagemaker_..."), which are not ringtrain train flags.
 bool isFrameworkHyperparameter(const std::string& name);
 
 struct FrameworkSettings {

@@ -26,7 +26,8 @@ struct Hyperparameter {
 
 // Parses hyperparameters.json (`origin` names it in errors), in the file's order. Keys starting
 // with "sagemaker_" are written by SageMaker's framework estimators (FrameworkSettings.h reads
-// them): they are kept, normalised where they can be and as written where not, never an error.
+// them): they are kept, normalised where they can be and as written where not, never an error;
+// so is "mp_parameters", a JSON object the SDK writes for its model parallel library.
 // "_tuning_objective_metric" (automatic model tuning's) is left out.
 std::vector<Hyperparameter> parseHyperparameters(const std::string& text,
                                                  const std::string& origin);

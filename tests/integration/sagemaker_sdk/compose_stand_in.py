@@ -70,7 +70,9 @@ def main(argv):
     for item in service.get("environment", []):
         name, _, value = item.partition("=")
         env[name] = value
-    os.makedirs("/opt/ml", exist_ok=True)  # the mount point; what the job sees is the tmpfs over it
+    # The mount point, removed again if made here; what the job sees is the tmpfs over it.
+    made_mount_point = not os.path.exists("/opt/ml")
+    os.makedirs("/opt/ml", exist_ok=True)
     print(f"compose stand-in: {host}: {' '.join(container_command(service))}", flush=True)
     script = " && ".join(mounts) + ' && exec "$@"'
     container = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh"]
@@ -82,7 +84,10 @@ def main(argv):
             sys.stdout.buffer.write(line)
             sys.stdout.flush()
             log.write(line)
-    return container.wait()
+    status = container.wait()
+    if made_mount_point:
+        os.rmdir("/opt/ml")
+    return status
 
 
 if __name__ == "__main__":
