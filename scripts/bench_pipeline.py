@@ -130,8 +130,8 @@ def write_report(args, batch, rows, one_rank, one_rank_step_ms, data_parallel, c
               f"M = {most['micro']}, because each micro-batch reads the stage's {WIDTH} x {WIDTH} weight matrices "
               f"({WIDTH * WIDTH * 4 >> 20} MiB each) again and does less arithmetic per byte read the fewer rows it "
               f"has. Here the fastest pipeline is {fastest['schedule']} at M = {fastest['micro']}; two data-parallel "
-              "ranks are faster still, as they should be for a model that fits on every rank (README: when to use "
-              "pipeline mode)."]
+              "ranks are faster still, as they should be for a model that fits on every rank (docs/pipeline.md: when to use "
+              "it)."]
     lines += ["", "| target | figure | verdict |", "|---|---|---|"]
     for row in rows:
         if row["micro"] != 4 * STAGES:
