@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
+#include "ringtrain/sagemaker/FrameworkSettings.h"
 #include "ringtrain/util/Error.h"
 
 namespace ringtrain::sagemaker {
@@ -86,7 +87,7 @@ std::vector<Hyperparameter> parseHyperparameters(const std::string& text,
   const ordered_json object = parseObject(text, origin);
   for (const auto& [name, value] : object.items()) {
     if (name == "_tuning_objective_metric") continue;
-    if (name.rfind("sagemaker_", 0) == 0 || name == "mp_parameters") {
+    if (isFrameworkHyperparameter(name) || name == "mp_parameters") {
       // SageMaker's own (mp_parameters is the SDK's JSON object for model parallelism): a value
       // ringtrain does not understand must not fail the job here. planLaunch decides.
       const std::string raw = value.is_string() ? value.get<std::string>() : value.dump();

@@ -209,11 +209,11 @@ LaunchPlan planLaunch(const JobInputs& inputs) {
 
   const auto& hosts = inputs.resources.hosts;
   const int hostCount = static_cast<int>(hosts.size());
+  // The toolkit's total over all hosts sets the ranks per host when nothing else does.
+  const int total = framework.processes ? positiveCount(*framework.processes, 1024 * hostCount) : 0;
   if (perHost) {
     plan.processesPerHost = positiveCount(*perHost, 1024);
-  } else if (framework.processes) {
-    // The toolkit's total over all hosts, when nothing says how many per host.
-    const int total = positiveCount(*framework.processes, 1024 * hostCount);
+  } else if (total > 0) {
     RINGTRAIN_USER_CHECK(total % hostCount == 0,
                          "hyperparameter '" << framework.processes->name << "' asks for " << total
                                             << " ranks, which do not divide evenly over the "
@@ -221,7 +221,7 @@ LaunchPlan planLaunch(const JobInputs& inputs) {
     plan.processesPerHost = total / hostCount;
   }
   plan.ranks = plan.processesPerHost * hostCount;
-  if (framework.processes && positiveCount(*framework.processes, 1024 * hostCount) != plan.ranks) {
+  if (total > 0 && total != plan.ranks) {
     plan.warnings.push_back(framework.processes->name + " (" + framework.processes->value +
                             ") is not used: the job runs " + std::to_string(hostCount) +
                             " host(s) of " + std::to_string(plan.processesPerHost) + " rank(s)");
