@@ -1,0 +1,55 @@
+#include "Evaluator.h"
+
+#include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
+
+#include "ringtrain/data/DistributedSampler.h"
+
+namespace ringtrain::train {
+namespace {
+
+constexpr int64_t kEvaluationBatch = 1024;
+
+}  // namespace
+
+Evaluation evaluate(StepStrategy& strategy, const EvaluationInput& input,
+                    const Objective& objective, comm::Communicator& data, c10::Device device) {
+  c10::NoGradGuard noGrad;
+  data::BatchPrefetcher batches(
+      input.samples,
+      data::evaluationIndices(input.samples->size(), input.sharers, input.sharerRank),
+      kEvaluationBatch, input.prefetch);
+  // [loss sum, correct, count, each metric's sum], summed over ranks.
+  const auto metrics = static_cast<int64_t>(objective.metrics().size());
+  at::Tensor totals =
+      at::zeros({3 + metrics}, at::TensorOptions().device(device).dtype(at::kDouble));
+  for (int64_t b = 0; b < batches.batches(); ++b) {
+    const data::Batch batch = objective.withTargets(batches.next());
+    at::Tensor logits = strategy.evaluate(batch);
+    if (!logits.defined()) continue;
+    logits = logits.to(at::kFloat);
+    const at::Tensor labels = batch.labels.to(device, batch.features.is_pinned());
+    const auto count = static_cast<double>(batch.labels.size(0));
+    totals[0] += objective.loss() ? objective.loss()(logits, labels) * count
+                                  : at::cross_entropy_loss(logits, labels, {}, at::Reduction::Sum);
+    if (objective.classifies()) totals[1] += logits.argmax(1).eq(labels).sum();
+    totals[2] += count;
+    for (int64_t m = 0; m < metrics; ++m) {
+      totals[3 + m] += objective.metrics()[static_cast<size_t>(m)].second(logits, labels);
+    }
+  }
+  data.allReduce(totals, comm::ReduceOp::kSum);
+  const at::Tensor host = totals.cpu();
+  const double count = host[2].item<double>();
+  Evaluation evaluation;
+  evaluation.loss = host[0].item<double>() / count;
+  evaluation.accuracy = host[1].item<double>() / count;
+  evaluation.metrics = nlohmann::ordered_json::object();
+  for (int64_t m = 0; m < metrics; ++m) {
+    evaluation.metrics[objective.metrics()[static_cast<size_t>(m)].first] =
+        host[3 + m].item<double>() / count;
+  }
+  return evaluation;
+}
+
+}  // namespace ringtrain::train

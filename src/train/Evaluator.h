@@ -1,0 +1,31 @@
+// Scoring the model on the validation set once an epoch: every validation sample is counted once
+// across the ranks that deal them out, and the sums are reduced over all ranks, so every rank
+// ends with the same loss, accuracy and metrics.
+#pragma once
+
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "StepStrategy.h"
+#include "ringtrain/data/BatchPrefetcher.h"
+
+namespace ringtrain::train {
+
+struct Evaluation {
+  double loss = 0;
+  double accuracy = 0;             // meaningful where the objective classifies
+  nlohmann::ordered_json metrics;  // TrainHooks' metrics by name, means over the samples
+};
+
+struct EvaluationInput {
+  std::shared_ptr<const data::SampleSource> samples;
+  int sharers = 1;     // ranks dealing the samples out between them
+  int sharerRank = 0;  // this rank's place among them
+  data::PrefetchOptions prefetch;
+};
+
+// Collective over `data`. The model must be in evaluation mode.
+Evaluation evaluate(StepStrategy& strategy, const EvaluationInput& input,
+                    const Objective& objective, comm::Communicator& data, c10::Device device);
+
+}  // namespace ringtrain::train

@@ -1,0 +1,140 @@
+// Pipeline mode: this rank trains its stage of the model (PipelineParallel.h). Each micro-batch
+// of the data-parallel sense (a batch of --batch-size) is cut into the pipeline's micro-batches;
+// the stage's replicas average their gradients through the reducer.
+#include <ATen/ATen.h>
+
+#include <cmath>
+
+#include "StepStrategy.h"
+#include "ringtrain/comm/Agreement.h"
+#include "ringtrain/platform/StopSignals.h"
+#include "ringtrain/train/NonFinite.h"
+#include "ringtrain/train/PipelineParallel.h"
+
+namespace ringtrain::train {
+namespace {
+
+class PipelineStep final : public StepStrategy {
+ public:
+  // The stage moves its own layers to the device; the rest of the model stays on the CPU, where
+  // rank 0 assembles the whole model for checkpoints and model.safetensors.
+  PipelineStep(const StepContext& context, models::Classifier& model,
+               const std::vector<int64_t>& sampleShape, double baseLr)
+      : StepStrategy(context, model),
+        pipeline_(context.config, model, sampleShape, context.control, context.data,
+                  context.device) {
+    trainThese(pipeline_.parameters(), pipeline_.buffers(), baseLr);
+  }
+  // The reducer uses the pipeline's communicators: it goes first.
+  ~PipelineStep() override { reducer_.reset(); }
+
+  // The loss lives on the last stage, the gradients on every stage, so one allreduce over all
+  // ranks gathers the loss, the stop vote and the squared gradient norm.
+  StepOutcome step(EpochInput& input, int64_t microBatches, int64_t& samples) override {
+    LossScaler& scaler = context_.scaler;
+    double stepLoss = 0;
+    const double scale = scaler.enabled() ? scaler.scale() : 1.0;
+    for (int64_t m = 0; m < microBatches; ++m) {
+      const data::Batch batch = context_.objective.withTargets(input.nextMicroBatch());
+      const bool lastMicroBatch = m + 1 == microBatches;
+      const double factor = scale / static_cast<double>(batch.labels.size(0) * microBatches);
+      stepLoss +=
+          pipeline_.train(
+              batch, factor,
+              [&](bool lastBackward) {
+                reducer_->prepareForBackward(/*synchronize=*/lastMicroBatch && lastBackward);
+              },
+              context_.objective.loss()) /
+          scale;
+      samples += batch.labels.size(0);
+    }
+    const at::TensorOptions options =
+        at::TensorOptions().device(context_.device).dtype(at::kDouble);
+    // The reducer's failures (a parameter without a gradient) are agreed among a stage's
+    // replicas only; the allreduce below tells the other stages, which would wait otherwise.
+    std::optional<comm::CollectiveFailure> failure;
+    try {
+      reducer_->finishBackward(at::zeros({0}, options));
+    } catch (const comm::CollectiveFailure& stageFailure) {
+      failure = stageFailure;
+    }
+    scaler.unscale(parameterTensors_);
+    std::vector<at::Tensor> gradients;
+    for (const at::Tensor& parameter : parameterTensors_) {
+      if (parameter.grad().defined()) gradients.push_back(parameter.grad());
+    }
+    const at::Tensor squares =
+        gradients.empty()
+            ? at::zeros({}, options)
+            : at::stack(at::_foreach_norm(gradients, 2)).to(at::kDouble).square().sum();
+    at::Tensor totals =
+        at::stack({at::scalar_tensor(pipeline_.lastStage() ? stepLoss : 0.0, options),
+                   at::scalar_tensor(platform::stopSignalReceived() != 0 ? 1.0 : 0.0, options),
+                   squares, at::scalar_tensor(failure ? 1.0 : 0.0, options)});
+    context_.data.allReduce(totals, comm::ReduceOp::kSum);
+    const at::Tensor host = totals.cpu();
+    if (host[3].item<double>() > 0) {
+      // Exit status 2, as the reducer's own report.
+      throw failure ? *failure : comm::CollectiveFailure("", false, 2);
+    }
+    // Each stage's replicas hold the same reduced gradients and the same loss.
+    const double replicaCount = pipeline_.grid().replicas;
+    const double loss = host[0].item<double>() / replicaCount;
+    const double norm = std::sqrt(host[2].item<double>() / replicaCount);
+    const double clip = context_.config.clipGradNorm;
+    if (clip > 0 && std::isfinite(norm)) {
+      // As torch::nn::utils::clip_grad_norm_ does, with the norm over all stages.
+      const double factor = clip / (norm + 1e-6);
+      if (factor < 1) at::_foreach_mul_(gradients, factor);
+    }
+    return {loss, host[1].item<double>() > 0, nonFiniteProblem(loss, norm)};
+  }
+
+  at::Tensor evaluate(const data::Batch& batch) override { return pipeline_.evaluate(batch); }
+
+  comm::Communicator& replicas() override { return pipeline_.replicas(); }
+  comm::Communicator& replicaControl() override { return pipeline_.replicaControl(); }
+
+  // Checkpoints hold the whole model's optimizer, as a data-parallel run writes it: read on the
+  // CPU, and only this stage's part goes to the device.
+  TrainingPosition restore(const Checkpointer& checkpointer,
+                           const checkpoint::Checkpoint& checkpoint,
+                           int64_t trainSamples) override {
+    const auto whole = wholeModelOptimizer();
+    const TrainingPosition position =
+        checkpointer.restore(checkpoint, trainSamples, model_, *whole, c10::Device(c10::kCPU));
+    pipeline_.takeStageState(*whole, *optimizer_);
+    return position;
+  }
+
+  void gather(bool withOptimizer) override {
+    const bool rankZero = context_.control.rank() == 0;
+    if (withOptimizer && rankZero && !wholeOptimizer_) wholeOptimizer_ = wholeModelOptimizer();
+    pipeline_.gatherToRankZero(model_, withOptimizer ? optimizer_.get() : nullptr,
+                               withOptimizer ? wholeOptimizer_.get() : nullptr);
+  }
+  torch::optim::Optimizer& optimizerToSave() override {
+    return context_.control.rank() == 0 ? *wholeOptimizer_ : *optimizer_;
+  }
+
+  std::string describe() const override { return pipeline_.describe(); }
+  nlohmann::ordered_json report(comm::Communicator& control) const override {
+    return pipeline_.report(control);
+  }
+
+ private:
+  PipelineParallel pipeline_;
+  // Rank 0: the whole model's optimizer state, assembled for checkpoints.
+  std::unique_ptr<torch::optim::Optimizer> wholeOptimizer_;
+};
+
+}  // namespace
+
+std::unique_ptr<StepStrategy> makePipelineStep(const StepContext& context,
+                                               models::Classifier& model,
+                                               const std::vector<int64_t>& sampleShape,
+                                               double baseLr) {
+  return std::make_unique<PipelineStep>(context, model, sampleShape, baseLr);
+}
+
+}  // namespace ringtrain::train

@@ -1,0 +1,251 @@
+#include "RunReport.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <sstream>
+
+#include "TrainSetup.h"
+#include "ringtrain/platform/Resources.h"
+#include "ringtrain/train/RunLog.h"
+
+namespace ringtrain::train {
+namespace {
+
+using ordered_json = nlohmann::ordered_json;
+
+std::string describeLayout(const nlohmann::json& layout) {
+  std::ostringstream text;
+  text << layout.value("world_size", 0) << " ranks";
+  if (layout.contains("pipeline_stages")) text << " in " << layout["pipeline_stages"] << " stages";
+  text << ", batch " << layout.value("batch_size", 0) << ", accumulation "
+       << layout.value("grad_accum", 0);
+  return text.str();
+}
+
+std::string describeInput(const data::PrefetchOptions& options) {
+  std::ostringstream text;
+  if (options.workers == 0) {
+    text << "batches assembled on the training thread";
+  } else {
+    text << options.workers << " worker thread(s) assemble up to " << options.depth
+         << " batches ahead";
+  }
+  if (options.pinned) text << ", in pinned memory";
+  return text.str();
+}
+
+int64_t largestBucketBytes(const ddp::Reducer& reducer) {
+  int64_t largest = 0;
+  for (const auto& bucket : reducer.buckets()) largest = std::max(largest, bucket.bytes());
+  return largest;
+}
+
+std::string describeReducer(const RunFacts& run) {
+  const ddp::ReducerOptions& options = run.reducer;
+  const auto& buckets = run.strategy.reducer().buckets();
+  std::ostringstream text;
+  text << buckets.size() << " bucket(s) (first " << buckets.front().bytes() / 1024
+       << " KiB, largest " << largestBucketBytes(run.strategy.reducer()) / 1024 << " KiB)";
+  text << ", allreduce " << comm::algorithmName(options.algorithm);
+  if (options.algorithm == comm::AllReduceAlgorithm::kAuto) {
+    text << (run.gradients.reducesOnHost()
+                 ? " (ring for buckets from " +
+                       std::to_string(options.ring.autoRingFromBytes >> 20) + " MiB, native below)"
+                 : " (native)");
+  }
+  text << ", overlap " << (options.overlap ? "on" : "off")
+       << (overlapExcluded(run.config, run.gradients)
+               ? " (pipeline stages communicate during backward)"
+           : options.overlapMode == ddp::OverlapMode::kAuto
+               ? (options.overlap ? " (auto)" : " (auto: no spare core for communication)")
+               : "")
+       << ", compression " << ddp::compressionName(options.compression)
+       << (options.findUnusedParameters ? ", unused parameters reduced as zeros" : "");
+  return text.str();
+}
+
+std::string describeResume(const RunFacts& run) {
+  std::ostringstream text;
+  text << "resumed from " << run.resumedFrom << " at step " << run.start.step << " (epoch "
+       << run.start.epoch + 1;
+  if (run.data.train) {
+    text << ", sample " << run.start.samplesInEpoch << " of " << run.data.train->size() << ")";
+  } else {
+    text << ", its stream read again from the start)";
+  }
+  const nlohmann::json layout = layoutOf(run.config, run.worldSize);
+  if (run.start.layout != layout) {
+    text << "; written at " << describeLayout(run.start.layout) << ", continuing at "
+         << describeLayout(layout);
+  }
+  return text.str();
+}
+
+int64_t globalBatch(const RunFacts& run) {
+  return run.config.batchSize * run.config.gradAccum * run.dataReplicas;
+}
+
+// Accuracy means something only where the targets are class labels.
+nlohmann::json accuracyJson(const RunFacts& run, const RunSummary& summary) {
+  return run.classifies ? nlohmann::json(summary.valAccuracy) : nlohmann::json();
+}
+
+}  // namespace
+
+std::string banner(const RunFacts& run, int64_t parameterCount) {
+  const TrainConfig& config = run.config;
+  const LossScaler& scaler = run.guard.scaler();
+  const bool pipelined = config.pipeline.stages > 1;
+  std::ostringstream line;
+  line << "ringtrain: " << run.worldSize << " rank(s), device " << run.device << ", backend "
+       << run.gradients.backendName() << ", " << at::get_num_threads() << " thread(s) per rank\n"
+       << "  model "
+       << (run.model.kind == "spec" ? "from " + run.model.networkSource : run.model.kind) << " ("
+       << parameterCount << " parameters, " << run.model.numClasses << " classes)\n"
+       << "  train " << run.trainSource << ": "
+       << (run.data.train ? std::to_string(run.data.train->size()) + " samples"
+                          : "a stream per epoch, read by local rank 0 of each host")
+       << (config.sharding == DataSharding::kHost ? " on this host (data sharded by host)" : "")
+       << "; validation " << run.data.validation->source() << ": " << run.data.validation->size()
+       << " samples\n"
+       << "  input: " << describeInput(run.prefetch) << "\n"
+       << "  " << run.plan.epochsToRun << " epoch(s) x "
+       << (run.data.train ? std::to_string(run.plan.stepsPerEpoch) + " steps"
+                          : std::string("as many steps as each stream holds"))
+       << ", global batch " << globalBatch(run) << ", lr " << run.baseLr << ", precision "
+       << precisionName(config.precision)
+       << (scaler.enabled() ? " (dynamic loss scaling from " +
+                                  std::to_string(static_cast<int64_t>(scaler.scale())) + ")"
+                            : std::string())
+       << "\n  gradients" << (pipelined ? " of stage 0" : "") << ": " << describeReducer(run);
+  if (pipelined) {
+    line << "\n  pipeline: " << run.strategy.describe()
+         << "; an epoch's incomplete last batch is dropped";
+  }
+  line << "\n  output " << config.outputDir << "\n  checkpoints: ";
+  if (run.checkpointer.writes()) {
+    line << "every " << config.checkpointEvery << " steps into " << run.checkpointer.directory()
+         << " (newest " << config.checkpointKeep << " kept)";
+  } else {
+    line << "off (--checkpoint-every N turns them on)";
+  }
+  if (!run.resumedFrom.empty()) line << "\n  " << describeResume(run);
+  return line.str();
+}
+
+ordered_json summaryJson(const RunFacts& run, const RunOutcome& outcome) {
+  const RunSummary& summary = outcome.summary;
+  const TrainConfig& config = run.config;
+  const LossScaler& scaler = run.guard.scaler();
+  ordered_json json{
+      {"world_size", summary.worldSize},
+      {"steps", summary.steps},
+      {"epochs", summary.epochs},
+      {"final_train_loss", summary.finalTrainLoss},
+      {"val_loss", summary.valLoss},
+      {"val_accuracy", accuracyJson(run, summary)},
+      {"samples_per_sec", summary.samplesPerSec},
+      {"training_seconds", summary.trainingSeconds},
+      {"training_cpu_seconds", summary.trainingCpuSeconds},
+      {"exposed_comm_seconds", summary.exposedCommSeconds},
+      {"input_wait_seconds", summary.inputWaitSeconds},
+      {"peak_rss_mib", summary.peakRssMib},
+      {"heap_free_mib", summary.heapFreeMib},
+      {"wall_seconds", summary.wallSeconds},
+      {"device", run.device.str()},
+      {"backend", run.gradients.backendName()},
+      {"model", run.model.kind},
+      {"train", run.trainSource},
+      {"train_samples", run.data.train ? nlohmann::json(run.data.train->size()) : nlohmann::json()},
+      {"val_samples", run.data.validation->size()},
+      {"data_workers", run.prefetch.workers},
+      {"global_batch", globalBatch(run)},
+      {"gradient_buckets", run.strategy.reducer().buckets().size()},
+      {"largest_bucket_bytes", largestBucketBytes(run.strategy.reducer())},
+      {"allreduce", comm::algorithmName(run.reducer.algorithm)},
+      {"overlap", run.reducer.overlap},
+      {"grad_compression", ddp::compressionName(run.reducer.compression)},
+      {"seed", config.seed},
+      {"resumed_from",
+       run.resumedFrom.empty() ? nlohmann::json() : nlohmann::json(run.resumedFrom)},
+      {"resumed_at_step", run.start.step},
+      {"checkpoints_written", run.checkpointer.written()},
+      {"checkpoint_failures", run.checkpointer.failures()},
+      {"skipped_steps", run.guard.skippedSteps()},
+      {"precision", precisionName(config.precision)},
+      {"loss_scale", scaler.enabled() ? nlohmann::json(scaler.scale()) : nlohmann::json()},
+      {"overflow_steps", run.guard.overflowSteps()},
+      {"stopped_by",
+       outcome.stoppedBy.empty() ? nlohmann::json() : nlohmann::json(outcome.stoppedBy)},
+      {"pipeline", outcome.pipelineReport}};
+  if (outcome.hasMetrics) json["val_metrics"] = outcome.valMetrics;
+  return json;
+}
+
+void gatherWorstFigures(comm::Communicator& control, double exposedCommSeconds,
+                        double trainingCpuSeconds, double inputWaitSeconds, RunSummary& summary) {
+  const at::Tensor mine = at::tensor(
+      {exposedCommSeconds, platform::peakResidentBytes() / (1024.0 * 1024.0), trainingCpuSeconds,
+       platform::heapFreeBytes() / (1024.0 * 1024.0), inputWaitSeconds},
+      at::kDouble);
+  const at::Tensor worst = std::get<0>(control.allGather(mine).max(0));
+  summary.exposedCommSeconds = worst[0].item<double>();
+  summary.peakRssMib = worst[1].item<double>();
+  summary.trainingCpuSeconds = worst[2].item<double>();
+  summary.heapFreeMib = worst[3].item<double>();
+  summary.inputWaitSeconds = worst[4].item<double>();
+}
+
+std::string doneLine(const RunFacts& run, const RunSummary& summary) {
+  return "done: " + formatKeyValues(ordered_json{{"steps", summary.steps},
+                                                 {"epochs", summary.epochs},
+                                                 {"val_accuracy", accuracyJson(run, summary)},
+                                                 {"val_loss", summary.valLoss},
+                                                 {"samples_per_sec", summary.samplesPerSec},
+                                                 {"wall_seconds", summary.wallSeconds}});
+}
+
+void TrainingMeter::startEpoch() {
+  epochLoss_ = 0;
+  epochSteps_ = 0;
+}
+
+void TrainingMeter::add(double loss, bool applied, int64_t samples) {
+  if (applied) {
+    epochLoss_ += loss;
+    ++epochSteps_;
+    windowLoss_ += loss;
+    ++windowSteps_;
+  }
+  windowSamples_ += samples;
+  globalSamples_ += static_cast<double>(samples);
+}
+
+std::optional<double> TrainingMeter::windowLoss() const {
+  if (windowSteps_ == 0) return std::nullopt;
+  return windowLoss_ / static_cast<double>(windowSteps_);
+}
+
+std::optional<ordered_json> TrainingMeter::takeWindow(int64_t step, int64_t epoch, double lr) {
+  if (windowSteps_ == 0) return std::nullopt;
+  const double seconds = std::chrono::duration<double>(Clock::now() - windowStart_).count();
+  ordered_json entry{{"step", step},
+                     {"epoch", epoch + 1},
+                     {"loss", windowLoss_ / static_cast<double>(windowSteps_)},
+                     {"lr", lr},
+                     {"samples_per_sec", seconds > 0 ? windowSamples_ / seconds : 0.0}};
+  windowLoss_ = 0;
+  windowSteps_ = 0;
+  windowSamples_ = 0;
+  windowStart_ = Clock::now();
+  return entry;
+}
+
+std::optional<double> TrainingMeter::epochLoss() const {
+  if (epochSteps_ == 0) return std::nullopt;
+  return epochLoss_ / static_cast<double>(epochSteps_);
+}
+
+}  // namespace ringtrain::train

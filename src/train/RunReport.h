@@ -1,0 +1,88 @@
+// What a training run says about itself: the start-up banner, the metrics.jsonl line of the steps
+// since the last one, summary.json (with the figures gathered from every rank) and the closing
+// lines. The trainer decides when, and rank 0 writes.
+#pragma once
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "RunPlan.h"
+#include "StepStrategy.h"
+#include "UpdateGuard.h"
+#include "ringtrain/data/BatchPrefetcher.h"
+#include "ringtrain/train/TrainingData.h"
+
+namespace ringtrain::train {
+
+// The facts of a run the banner and summary.json report.
+struct RunFacts {
+  const TrainConfig& config;
+  const models::ModelSpec& model;
+  const TrainingData& data;
+  const StepStrategy& strategy;
+  const comm::Communicator& gradients;  // the data communicator
+  const Checkpointer& checkpointer;
+  const UpdateGuard& guard;
+  c10::Device device;
+  int worldSize = 1;
+  int dataReplicas = 1;  // ranks, or whole pipelines
+  std::string trainSource;
+  data::PrefetchOptions prefetch;
+  ddp::ReducerOptions reducer;
+  RunPlan plan;
+  double baseLr = 0;
+  TrainingPosition start;
+  std::string resumedFrom;  // empty: a fresh start
+  bool classifies = true;   // the targets are class labels: accuracy is reported
+};
+
+// The lines rank 0 prints before the first step.
+std::string banner(const RunFacts& run, int64_t parameterCount);
+
+// What the run did, for summary.json: `run`'s facts with the summary's figures.
+struct RunOutcome {
+  const RunSummary& summary;
+  const nlohmann::ordered_json& valMetrics;      // the hooks' metrics at the last evaluation
+  const nlohmann::ordered_json& pipelineReport;  // null without a pipeline
+  std::string stoppedBy;                         // empty: ran to the end
+  bool hasMetrics = false;                       // TrainHooks named metrics
+};
+nlohmann::ordered_json summaryJson(const RunFacts& run, const RunOutcome& outcome);
+
+// Collective: the worst over ranks of the figures each rank measured itself (exposed
+// communication, peak and free memory, CPU time, waiting for input), into `summary`.
+void gatherWorstFigures(comm::Communicator& control, double exposedCommSeconds,
+                        double trainingCpuSeconds, double inputWaitSeconds, RunSummary& summary);
+
+// "done: steps=... val_accuracy=... wall_seconds=..."
+std::string doneLine(const RunFacts& run, const RunSummary& summary);
+
+// Loss and throughput over the steps since the last metrics.jsonl line, and the loss of the
+// epoch.
+class TrainingMeter {
+ public:
+  // The first window starts now.
+  TrainingMeter() = default;
+  void startEpoch();
+  // After a step: its loss counts when its update went in; `samples` over all replicas.
+  void add(double loss, bool applied, int64_t samples);
+  // The mean loss of the window, for the progress bar; nullopt before a step counted.
+  std::optional<double> windowLoss() const;
+  // The metrics.jsonl entry of the window, which starts again; nullopt when no step counted.
+  std::optional<nlohmann::ordered_json> takeWindow(int64_t step, int64_t epoch, double lr);
+  std::optional<double> epochLoss() const;
+  double globalSamples() const { return globalSamples_; }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  double windowLoss_ = 0;
+  int64_t windowSteps_ = 0;
+  int64_t windowSamples_ = 0;
+  Clock::time_point windowStart_ = Clock::now();
+  double epochLoss_ = 0;
+  int64_t epochSteps_ = 0;
+  double globalSamples_ = 0;
+};
+
+}  // namespace ringtrain::train

@@ -1,0 +1,138 @@
+// How one optimizer step's micro-batches become averaged gradients on this rank, chosen once at
+// set-up: the whole model with a data-parallel reducer (DataParallelStep.cpp), or this rank's
+// stage of a pipeline (PipelineStep.cpp). The trainer's loop is the same for both: it asks the
+// strategy for a step, then decides whether the update goes in. A new way of stepping (a sharded
+// optimizer, say) is a new strategy, not branches in the loop.
+#pragma once
+
+#include <torch/optim/optimizer.h>
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ringtrain/checkpoint/CheckpointStore.h"
+#include "ringtrain/comm/Communicator.h"
+#include "ringtrain/ddp/ParameterSync.h"
+#include "ringtrain/ddp/Reducer.h"
+#include "ringtrain/models/Model.h"
+#include "ringtrain/train/Checkpointer.h"
+#include "ringtrain/train/EpochInput.h"
+#include "ringtrain/train/MixedPrecision.h"
+#include "ringtrain/train/TrainConfig.h"
+#include "ringtrain/train/Trainer.h"
+
+namespace ringtrain::train {
+
+struct StepOutcome {
+  double loss = 0;                     // the step's mean loss, the same on every rank
+  bool stopVoted = false;              // some rank received a stop signal
+  std::optional<std::string> problem;  // what was not finite
+};
+
+// What the loss compares the model's output with, and how: TrainHooks' target and loss, or the
+// labels and cross-entropy. Training and evaluation share it.
+class Objective {
+ public:
+  explicit Objective(const TrainHooks& hooks) : hooks_(hooks) {}
+  // Accuracy means something only where the targets are class labels.
+  bool classifies() const { return !hooks_.target; }
+  data::Batch withTargets(data::Batch batch) const;
+  at::Tensor meanLoss(const at::Tensor& output, const at::Tensor& targets) const;
+  const LossFunction& loss() const { return hooks_.loss; }  // empty: cross-entropy
+  const std::vector<std::pair<std::string, MetricSum>>& metrics() const { return hooks_.metrics; }
+
+ private:
+  const TrainHooks& hooks_;
+};
+
+// What every strategy is made from.
+struct StepContext {
+  const TrainConfig& config;
+  const Objective& objective;
+  comm::Communicator& control;  // all ranks, CPU
+  comm::Communicator& data;     // all ranks, the device's
+  c10::Device device;
+  ddp::ReducerOptions reducer;
+  LossScaler& scaler;
+};
+
+class StepStrategy {
+ public:
+  virtual ~StepStrategy() = default;
+
+  // Forward and backward of the step's `microBatches` micro-batches from `input`, gradients
+  // averaged over the replicas and unscaled (clipped too, where clipping needs the whole norm);
+  // the samples read are added to `samples`.
+  virtual StepOutcome step(EpochInput& input, int64_t microBatches, int64_t& samples) = 0;
+  // The model's output for a validation batch (on the device), or an undefined tensor where this
+  // rank has none: a pipeline's stages before the last pass activations on.
+  virtual at::Tensor evaluate(const data::Batch& batch) = 0;
+
+  // Ranks holding the same parameters as this one (every rank, or this stage's replicas): on the
+  // device, and on the CPU.
+  virtual comm::Communicator& replicas() = 0;
+  virtual comm::Communicator& replicaControl() = 0;
+
+  // Loads `checkpoint` (written by a data-parallel or a pipeline run alike) into `model` and this
+  // rank's optimizer; `trainSamples` bounds the position it may hold.
+  virtual TrainingPosition restore(const Checkpointer& checkpointer,
+                                   const checkpoint::Checkpoint& checkpoint,
+                                   int64_t trainSamples) = 0;
+  // Collective. Afterwards rank 0's model, and with `withOptimizer` optimizerToSave(), hold the
+  // whole model's state, as a data-parallel run has it.
+  virtual void gather(bool withOptimizer) = 0;
+  virtual torch::optim::Optimizer& optimizerToSave() = 0;
+
+  // For the start-up banner and summary.json; empty for data parallelism.
+  virtual std::string describe() const { return {}; }
+  virtual nlohmann::ordered_json report(comm::Communicator&) const { return nullptr; }
+
+  // The parameters and floating-point buffers this rank trains, their optimizer and reducer.
+  const ddp::NamedParameters& parameters() const { return parameters_; }
+  const ddp::NamedParameters& buffers() const { return buffers_; }
+  torch::optim::Optimizer& optimizer() { return *optimizer_; }
+  const ddp::Reducer& reducer() const { return *reducer_; }
+  void zeroGradients() { reducer_->zeroGradients(); }
+
+  // Running statistics (BatchNorm's) differ between replicas, which saw different samples; the
+  // model keeps their mean over the replicas, taken before every evaluation and checkpoint (a
+  // stopped run checkpoints, a finished one evaluates: model.safetensors has the mean either way).
+  void averageBuffers();
+
+ protected:
+  StepStrategy(const StepContext& context, models::Classifier& model)
+      : context_(context), model_(model) {}
+  // Called by the constructors once the parameters are where they train.
+  void trainThese(ddp::NamedParameters parameters, ddp::NamedParameters buffers, double baseLr);
+  // An optimizer over every parameter of the model, as a data-parallel run's: what checkpoints
+  // hold.
+  std::unique_ptr<torch::optim::Optimizer> wholeModelOptimizer() const;
+
+  const StepContext context_;
+  models::Classifier& model_;
+  double baseLr_ = 0;
+  ddp::NamedParameters parameters_;
+  ddp::NamedParameters buffers_;
+  std::vector<at::Tensor> parameterTensors_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::unique_ptr<ddp::Reducer> reducer_;
+};
+
+// The two strategies, and the choice between them: data parallelism, or pipeline mode with
+// --pipeline-stages > 1. Collective. `baseLr` is the placeholder rate the optimizer starts with
+// (every step sets its own).
+std::unique_ptr<StepStrategy> makeDataParallelStep(const StepContext& context,
+                                                   models::Classifier& model, double baseLr);
+std::unique_ptr<StepStrategy> makePipelineStep(const StepContext& context,
+                                               models::Classifier& model,
+                                               const std::vector<int64_t>& sampleShape,
+                                               double baseLr);
+std::unique_ptr<StepStrategy> makeStepStrategy(const StepContext& context,
+                                               models::Classifier& model,
+                                               const std::vector<int64_t>& sampleShape,
+                                               double baseLr);
+
+}  // namespace ringtrain::train

@@ -1,0 +1,187 @@
+#include "TrainSetup.h"
+
+#include <ATen/ATen.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+
+#include "ringtrain/comm/Agreement.h"
+#include "ringtrain/data/DistributedSampler.h"
+#include "ringtrain/ddp/ParameterSync.h"
+#include "ringtrain/platform/StopSignals.h"
+#include "ringtrain/train/IndexedEpoch.h"
+#include "ringtrain/util/Error.h"
+
+namespace ringtrain::train {
+
+void validateConfig(const TrainConfig& config) {
+  RINGTRAIN_USER_CHECK(config.batchSize > 0, "--batch-size must be positive");
+  RINGTRAIN_USER_CHECK(config.gradAccum > 0, "--grad-accum must be positive");
+  RINGTRAIN_USER_CHECK(config.epochs > 0 || config.maxSteps > 0,
+                       "--epochs must be positive (or give --max-steps)");
+  RINGTRAIN_USER_CHECK(config.maxSteps >= 0, "--max-steps must not be negative");
+  RINGTRAIN_USER_CHECK(config.lr > 0 && std::isfinite(config.lr), "--lr must be positive");
+  RINGTRAIN_USER_CHECK(config.warmupSteps >= 0, "--warmup-steps must not be negative");
+  RINGTRAIN_USER_CHECK(config.clipGradNorm >= 0, "--clip-grad-norm must not be negative");
+  RINGTRAIN_USER_CHECK(config.logEvery > 0, "--log-every must be positive");
+  RINGTRAIN_USER_CHECK(!config.outputDir.empty(), "--output-dir must not be empty");
+  RINGTRAIN_USER_CHECK(config.checkpointEvery >= 0, "--checkpoint-every must not be negative");
+  RINGTRAIN_USER_CHECK(config.pipeline.stages == 1 || config.sharding == DataSharding::kGlobal,
+                       "--pipeline-stages needs --data-sharding global: the stages of a "
+                       "pipeline must read the same samples");
+}
+
+TrainConfig withPipelineDefaults(TrainConfig config) {
+  if (config.pipeline.stages > 1) config.dropLast = true;
+  return config;
+}
+
+bool overlapExcluded(const TrainConfig& config, const comm::Communicator& data) {
+  return config.pipeline.stages > 1 && data.reducesOnHost();
+}
+
+ddp::ReducerOptions resolveReducerOptions(const TrainConfig& config, const comm::Communicator& data,
+                                          const platform::Placement& placement) {
+  ddp::ReducerOptions options = config.reducer;
+  options.overlap = !overlapExcluded(config, data) &&
+                    (placement.device.is_cuda() || placement.communicationThread) &&
+                    ddp::overlapPays(config.reducer.overlapMode, placement.device.is_cuda(),
+                                     placement.spareCoresPerRank);
+  return options;
+}
+
+// Open MPI gives every rank a pseudo-terminal even when mpirun's own output goes to a file, so
+// under a launcher "auto" cannot tell and stays off; scripts/run.sh passes --progress on when its
+// output is a terminal.
+bool showProgressBar(ProgressMode mode) {
+  if (mode == ProgressMode::kAuto) {
+    const bool launched = std::getenv("OMPI_COMM_WORLD_SIZE") || std::getenv("PMI_SIZE");
+    return !launched && ::isatty(STDOUT_FILENO) != 0;
+  }
+  return mode == ProgressMode::kOn;
+}
+
+TrainHooks hooksFor(const TrainConfig& config, const TrainHooks& hooks) {
+  if (config.model.kind != "autoencoder" || hooks.makeModel) return hooks;
+  TrainHooks reconstruction = reconstructionHooks();
+  if (hooks.loss) reconstruction.loss = hooks.loss;
+  for (const auto& metric : hooks.metrics) reconstruction.metrics.push_back(metric);
+  return reconstruction;
+}
+
+models::ModelSpec modelSpecFor(const TrainConfig& config, const TrainingData& data,
+                               const TrainHooks& hooks) {
+  models::ModelSpec spec = config.model;
+  spec.inputShape = data.train ? data.train->sampleShape() : data.validation->sampleShape();
+  spec.numClasses = data.numClasses;
+  if (hooks.makeModel) {
+    spec.kind = "custom";
+    spec.hidden.clear();
+  }
+  return spec;
+}
+
+void checkHostsAlike(comm::Communicator& control) {
+  at::Tensor sizes = at::full({2}, control.topology().localSize, at::kLong);
+  sizes[1] = -sizes[1];
+  control.allReduce(sizes, comm::ReduceOp::kMax);
+  if (sizes[0].item<int64_t>() == -sizes[1].item<int64_t>()) return;
+  throw comm::CollectiveFailure(
+      "--data-sharding host needs the same number of ranks on every "
+      "host; they have between " +
+          std::to_string(-sizes[1].item<int64_t>()) + " and " +
+          std::to_string(sizes[0].item<int64_t>()),
+      control.rank() == 0, 2);
+}
+
+int64_t agreedMicroBatches(const TrainConfig& config, comm::Communicator& control, int sharers,
+                           int64_t samples, int64_t firstSample) {
+  const int64_t perRank =
+      data::samplesPerRank(samples - std::min(samples, firstSample), sharers, config.dropLast);
+  const int64_t mine = microBatchesFor(perRank, config.batchSize, config.dropLast);
+  if (config.sharding != DataSharding::kHost) return mine;
+  at::Tensor value = at::full({1}, mine, at::kLong);
+  control.allReduce(value, comm::ReduceOp::kMin);
+  return value.item<int64_t>();
+}
+
+StreamPlan streamPlan(const TrainConfig& config, const models::ModelSpec& spec,
+                      const std::string& prefix, int64_t epochOfRun, bool pinned) {
+  StreamPlan plan;
+  plan.path = prefix + "_" + std::to_string(epochOfRun);
+  plan.sampleShape = spec.inputShape;
+  plan.numClasses = spec.numClasses;
+  plan.batchSize = config.batchSize;
+  plan.gradAccum = config.gradAccum;
+  plan.dropLast = config.dropLast;
+  plan.pinned = pinned;
+  return plan;
+}
+
+std::string agreeOnStop(comm::Communicator& control, int64_t step, int64_t totalSteps,
+                        RunLog& log) {
+  // Which signal, and which rank got it, is worth the two small collectives of a once-only event.
+  const int local = platform::stopSignalReceived();
+  at::Tensor signal = at::full({1}, static_cast<int64_t>(local), at::kLong);
+  control.allReduce(signal, comm::ReduceOp::kMax);
+  at::Tensor firstRank = at::full({1}, local != 0 ? control.rank() : control.size(), at::kLong);
+  control.allReduce(firstRank, comm::ReduceOp::kMin);
+  const std::string reason = platform::signalName(static_cast<int>(signal.item<int64_t>()));
+  log.info("stopping at step " + std::to_string(step) + " of " + std::to_string(totalSteps) + ": " +
+           reason + " received by rank " + std::to_string(firstRank.item<int64_t>()) +
+           "; resume with the same command");
+  return reason;
+}
+
+data::PrefetchOptions prefetchOptions(const TrainConfig& config, c10::Device device,
+                                      bool readsFromDisk) {
+  data::PrefetchOptions options;
+  // On CPU a worker costs a core's share; it pays where batches wait for the disk (measured in
+  // docs/BENCHMARKS.md: the loop waited 4% of a 10 ms step without one, 0.5% with one).
+  options.workers = config.dataWorkers >= 0 ? config.dataWorkers
+                    : device.is_cuda()      ? 2
+                    : readsFromDisk         ? 1
+                                            : 0;
+  options.depth = std::max(2, 2 * options.workers);
+  options.pinned = device.is_cuda();
+  return options;
+}
+
+nlohmann::json layoutOf(const TrainConfig& config, int worldSize) {
+  nlohmann::json layout{{"world_size", worldSize},
+                        {"batch_size", config.batchSize},
+                        {"grad_accum", config.gradAccum}};
+  if (config.pipeline.stages > 1) layout["pipeline_stages"] = config.pipeline.stages;
+  return layout;
+}
+
+nlohmann::json runIdentity(const TrainConfig& config, bool requestedDropLast,
+                           const models::ModelSpec& spec, models::Classifier& model,
+                           const TrainingData& data, const std::string& trainSource) {
+  const bool hostSharded = config.sharding == DataSharding::kHost;
+  nlohmann::json identity{{"model", spec.kind},
+                          {"hidden", spec.hidden},
+                          {"input_shape", spec.inputShape},
+                          {"num_classes", spec.numClasses},
+                          {"optimizer", config.optimizer},
+                          {"train", trainSource},
+                          {"seed", config.seed},
+                          {"shuffle", config.shuffle},
+                          {"drop_last", requestedDropLast}};
+  if (spec.kind == "gpt") identity["gpt"] = {spec.gpt.layers, spec.gpt.width, spec.gpt.heads};
+  // The network itself, not its file's name or layout.
+  if (spec.kind == "spec") identity["network"] = nlohmann::json::parse(spec.network);
+  if (spec.kind == "custom") {
+    ddp::NamedParameters named;
+    for (const auto& item : model.named_parameters()) named.emplace_back(item.key(), item.value());
+    identity["parameters"] = ddp::describeParameters(named);
+  }
+  // Hosts hold different files, which may change between restarts.
+  if (hostSharded) identity["data_sharding"] = "host";
+  if (!hostSharded && data.train) identity["train_samples"] = data.train->size();
+  return identity;
+}
+
+}  // namespace ringtrain::train

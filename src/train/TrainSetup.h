@@ -1,0 +1,85 @@
+// The decisions a training run makes from its configuration and what it finds, outside the step
+// itself: checks of the flags, the model's shape, the reducer's options, input threads, progress
+// bar, how an epoch's input is dealt out, the agreement on a stop, and the identity a checkpoint
+// must share with the run resuming it.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "ringtrain/comm/Communicator.h"
+#include "ringtrain/data/BatchPrefetcher.h"
+#include "ringtrain/ddp/Reducer.h"
+#include "ringtrain/models/Model.h"
+#include "ringtrain/platform/Placement.h"
+#include "ringtrain/train/RunLog.h"
+#include "ringtrain/train/StreamedEpoch.h"
+#include "ringtrain/train/TrainConfig.h"
+#include "ringtrain/train/Trainer.h"
+#include "ringtrain/train/TrainingData.h"
+
+namespace ringtrain::train {
+
+// UserError naming the flag for a setting no run can have.
+void validateConfig(const TrainConfig& config);
+
+// Every micro-batch of a pipeline has the same shape, so a batch left incomplete at the end of
+// an epoch is dropped.
+TrainConfig withPipelineDefaults(TrainConfig config);
+
+// A pipeline's main thread sends and receives during backward, so the reducer may not make MPI
+// calls from a thread of its own at the same time (MPI_THREAD_SERIALIZED); NCCL's reducer has no
+// such thread.
+bool overlapExcluded(const TrainConfig& config, const comm::Communicator& data);
+
+// config.reducer with overlap decided for this placement.
+ddp::ReducerOptions resolveReducerOptions(const TrainConfig& config, const comm::Communicator& data,
+                                          const platform::Placement& placement);
+
+bool showProgressBar(ProgressMode mode);
+
+// The hooks a run trains with: `hooks`, on top of the autoencoder's objective for --model
+// autoencoder (its loss replaced by theirs, their metrics added).
+TrainHooks hooksFor(const TrainConfig& config, const TrainHooks& hooks);
+
+// The model this run trains: --model with the data's sample shape (a stream's samples must have
+// the validation set's) and class count, or kind "custom" when TrainHooks::makeModel builds it.
+models::ModelSpec modelSpecFor(const TrainConfig& config, const TrainingData& data,
+                               const TrainHooks& hooks);
+
+// Collective. Host-sharded positions in an epoch count the samples of one host's ranks, so every
+// host needs as many ranks; CollectiveFailure (exit status 2) otherwise.
+void checkHostsAlike(comm::Communicator& control);
+
+// The micro-batches each of `sharers` ranks takes from the first `samples` minus `firstSample`
+// samples. With host-sharded data, hosts hold different numbers of samples: every rank takes the
+// fewest any rank can (collective over `control`), so none waits in a collective for one that
+// ran out.
+int64_t agreedMicroBatches(const TrainConfig& config, comm::Communicator& control, int sharers,
+                           int64_t samples, int64_t firstSample);
+
+// Epoch `epochOfRun` (counted from this run's first) of the stream "pipe:`prefix`".
+StreamPlan streamPlan(const TrainConfig& config, const models::ModelSpec& spec,
+                      const std::string& prefix, int64_t epochOfRun, bool pinned);
+
+// Collective, after the step at which the ranks agreed to stop: which signal stopped the run
+// (returned) and the first rank that received it, logged with where the run stands.
+std::string agreeOnStop(comm::Communicator& control, int64_t step, int64_t totalSteps, RunLog& log);
+
+// Threads and memory for assembling batches ahead of the loop.
+data::PrefetchOptions prefetchOptions(const TrainConfig& config, c10::Device device,
+                                      bool readsFromDisk);
+
+// How the data was split into steps: may differ between a checkpoint and the run resuming it.
+nlohmann::json layoutOf(const TrainConfig& config, int worldSize);
+
+// What a checkpoint must share with this run to be resumed from: the model, the data and the
+// order in which it is read. Step counts (--epochs, --max-steps), the number of ranks and the
+// batch may change: the epoch goes on from its global sample position. `requestedDropLast`: what
+// --drop-last said, so that pipeline and data-parallel runs resume each other's checkpoints
+// although pipeline mode always drops incomplete batches.
+nlohmann::json runIdentity(const TrainConfig& config, bool requestedDropLast,
+                           const models::ModelSpec& spec, models::Classifier& model,
+                           const TrainingData& data, const std::string& trainSource);
+
+}  // namespace ringtrain::train
