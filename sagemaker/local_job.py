@@ -5,8 +5,8 @@ the data in input/data/<channel>/) and points the entrypoint at it through RINGT
     python3 sagemaker/local_job.py --ringtrain build/ringtrain --root /tmp/sm \\
         --hyperparameter epochs=2 --hyperparameter processes_per_host=2
 
-Without --train, the train and validation channels hold a synthetic CSV data set. The tests use
-the functions below to build jobs of their own."""
+The train and validation channels hold a synthetic CSV data set. The tests use the functions
+below to build jobs of their own."""
 import argparse
 import json
 import os
@@ -85,13 +85,15 @@ def main():
     parser.add_argument("--ringtrain", default=os.path.join(os.path.dirname(__file__), "..", "build", "ringtrain"))
     parser.add_argument("--root", required=True, help="the SageMaker root to create (stands for /opt/ml)")
     parser.add_argument("--hyperparameter", action="append", default=[], metavar="KEY=VALUE",
-                        help="a hyperparameter (VALUE parsed as JSON when it is JSON)")
+                        help="a hyperparameter (VALUE parsed as JSON when it is JSON; True and False "
+                             "as Python writes them are booleans too)")
     args = parser.parse_args()
     values = {}
     for item in args.hyperparameter:
         key, _, value = item.partition("=")
+        python_spelling = {"True": True, "False": False}
         try:
-            values[key] = json.loads(value)
+            values[key] = python_spelling[value] if value in python_spelling else json.loads(value)
         except json.JSONDecodeError:
             values[key] = value
     make_job(args.root, values)

@@ -60,6 +60,15 @@ void CsvRowParser::parse(std::istream& input, const std::string& name, const Row
   if (options_.header) {
     std::getline(input, line);
     ++lineNumber;
+    // --csv-header applies to every file: one without a header would lose its first row.
+    const auto cells = splitCells(line);
+    const bool allNumbers =
+        !trim(line).empty() && std::all_of(cells.begin(), cells.end(),
+                                           [](auto cell) { return parseDouble(cell).has_value(); });
+    RINGTRAIN_USER_CHECK(!allNumbers, name
+                                          << ":1: --csv-header skips this line as a header, but it "
+                                             "holds only numbers: a data row. Give --csv-header "
+                                             "only when every CSV file starts with a header line");
   }
   std::vector<float> features;
   while (std::getline(input, line)) {
@@ -116,6 +125,24 @@ std::vector<std::string> csvFiles(const std::string& path) {
 
 namespace {
 
+// A compressed file would fail as "not a number" on its first bytes.
+void checkNotCompressed(std::istream& input, const std::string& file) {
+  char magic[4] = {};
+  input.read(magic, sizeof magic);
+  const std::string_view head(magic, static_cast<size_t>(input.gcount()));
+  input.clear();
+  input.seekg(0);
+  const char* kind = head.substr(0, 2) == "\x1f\x8b" ? "gzip"
+                     : head.substr(0, 3) == "BZh"    ? "bzip2"
+                     : head == "\xfd\x37\x7a\x58"    ? "xz"
+                     : head == "\x28\xb5\x2f\xfd"    ? "zstd"
+                     : head.substr(0, 2) == "PK"     ? "zip"
+                                                     : nullptr;
+  RINGTRAIN_USER_CHECK(kind == nullptr, file << " is " << kind
+                                             << "-compressed: ringtrain reads plain CSV text; "
+                                                "decompress it first");
+}
+
 Dataset toDataset(Rows rows, size_t featureCountPerRow, const std::string& name) {
   RINGTRAIN_USER_CHECK(!rows.labels.empty(), name << ": no data rows");
   const auto count = static_cast<int64_t>(rows.labels.size());
@@ -149,8 +176,9 @@ Dataset readCsv(const std::string& path, const CsvOptions& options) {
   const std::vector<std::string> files = csvFiles(path);
   Rows rows;
   for (const auto& file : files) {
-    std::ifstream input(file);
+    std::ifstream input(file, std::ios::binary);
     RINGTRAIN_USER_CHECK(input, "cannot read " << file);
+    checkNotCompressed(input, file);
     parser.parse(input, file, collectInto(rows));
   }
   return toDataset(std::move(rows), parser.featureCount(), path);

@@ -1,5 +1,6 @@
 """Bad input: one clear line on stderr naming the flag, file or line; a non-zero exit; every rank
 gone within seconds."""
+import gzip
 import os
 import unittest
 
@@ -24,6 +25,8 @@ class BadInput(RingtrainTestCase):
             f.write(b"\xff" * 16)
         with open(self.path("a_file"), "w") as f:
             f.write("x")
+        with open(self.path("good.csv"), "rb") as plain, gzip.open(self.path("good.csv.gz"), "wb") as packed:
+            packed.write(plain.read())
 
     def expect_failure(self, args, message, ranks=2):
         result = run(["train", "--output-dir", self.path("out"), "--epochs", "1"] + args, ranks=ranks,
@@ -46,6 +49,8 @@ class BadInput(RingtrainTestCase):
             (["--train", self.path("ragged.csv")], "ragged.csv:2: expected 3 columns"),
             (["--train", self.path("text.csv")], "text.csv:2: column 3: 'two' is not a number"),
             (["--train", self.path("empty.csv")], "empty.csv: no data rows"),
+            (good + ["--csv-header"], "good.csv:1: --csv-header skips this line as a header, but it holds only numbers"),
+            (["--train", self.path("good.csv.gz")], "good.csv.gz is gzip-compressed"),
             (["--train", self.path("good.csv"), "--val", self.path("val_label9.csv")],
              "val_label9.csv: data row 2 has label 9"),
             (good + ["--num-classes", "2"], "good.csv: data row 3 has label 2"),

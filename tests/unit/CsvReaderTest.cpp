@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <sstream>
 
 #include "ringtrain/util/Error.h"
@@ -59,6 +60,30 @@ TEST(CsvReader, MissingFileIsNamed) {
     FAIL() << "no error";
   } catch (const UserError& error) {
     EXPECT_NE(std::string(error.what()).find("/nonexistent/train.csv"), std::string::npos);
+  }
+}
+
+TEST(CsvReader, AHeaderOfNumbersIsADataRowAndRefused) {
+  // --csv-header applies to every file; a validation file without a header would silently lose
+  // its first row.
+  const std::string error = errorOf("1,0.5,2\n0,-1,3\n", {true, 0});
+  EXPECT_NE(error.find("data.csv:1: --csv-header"), std::string::npos) << error;
+  EXPECT_NE(error.find("only numbers"), std::string::npos) << error;
+  EXPECT_EQ(parse("label,x,y\n0,-1,3\n", {true, 0}).size(), 1);
+}
+
+TEST(CsvReader, ACompressedFileIsNamedAsSuch) {
+  const std::string path = ::testing::TempDir() + "/compressed.csv.gz";
+  {
+    std::ofstream file(path, std::ios::binary);
+    file << std::string("\x1f\x8b\x08\x00", 4) << "rest of a gzip stream";
+  }
+  try {
+    readCsv(path, {});
+    FAIL() << "no error";
+  } catch (const UserError& error) {
+    EXPECT_NE(std::string(error.what()).find(path + " is gzip-compressed"), std::string::npos)
+        << error.what();
   }
 }
 
