@@ -15,10 +15,12 @@ if [ "$gpus" -gt 0 ] && "$ringtrain" info | grep -q nccl; then
 else
   ranks=${RINGTRAIN_CPU_RANKS:-2}
 fi
-output_dir=${OUTPUT_DIR:-$RINGTRAIN_ROOT/runs/latest}
 progress=off
 [ -t 1 ] && progress=on
 
-log "training on $ranks rank(s); output in $output_dir"
+# Each run gets its own runs/DATE-TIME directory, linked as runs/latest; OUTPUT_DIR names one.
+output=()
+[ -n "${OUTPUT_DIR:-}" ] && output=(--output-dir "$OUTPUT_DIR")
+log "training on $ranks rank(s); output in ${OUTPUT_DIR:-$PWD/runs/latest}"
 mpirun --oversubscribe --bind-to none -np "$ranks" \
-  "$ringtrain" train --output-dir "$output_dir" --progress "$progress" "$@"
+  "$ringtrain" train "${output[@]}" --progress "$progress" "$@"

@@ -119,19 +119,23 @@ cxxopts::Options trainOptions() {
       "send a header with every activation and gradient and stop on any mismatch (debugging)");
   options.add_options("Checkpoints")(
       "checkpoint-dir", "where checkpoints go (default: <output-dir>/checkpoints)", text(""),
-      "DIR")("checkpoint-every", "write a checkpoint every N optimizer steps (0: never)", text("0"),
+      "DIR")("checkpoint-every",
+             "write a checkpoint every N optimizer steps (0: only the final one)", text("0"),
              "N")("checkpoint-keep", "keep the newest K checkpoints", text("3"), "K")(
       "resume",
-      "auto (from the newest complete checkpoint in --checkpoint-dir, if there is one), none, "
-      "or the path of a checkpoint",
+      "auto (continue the run whose checkpoint is in --checkpoint-dir if its settings are the "
+      "same; without --output-dir, an interrupted runs/latest), none, or the path of a "
+      "checkpoint to continue with this command's settings",
       text("auto"), "WHAT");
   options.add_options("Runtime and output")("device", "auto (GPU if available), cpu or cuda",
                                             text("auto"), "DEV")(
       "threads", "intra-op threads per rank (default: cores / ranks on the host)", text("0"), "N")(
-      "output-dir", "where model.safetensors, metrics.jsonl and summary.json go",
-      text("runs/latest"), "DIR")("log-every", "log a line every N optimizer steps", text("50"),
-                                  "N")("progress", "progress bar: auto (on a terminal), on, off",
-                                       text("auto"), "MODE")("h,help", "show this help");
+      "output-dir",
+      "where model.safetensors, metrics.jsonl and summary.json go (default: a new "
+      "runs/DATE-TIME per run, linked as runs/latest)",
+      text(""), "DIR")("log-every", "log a line every N optimizer steps", text("50"), "N")(
+      "progress", "progress bar: auto (on a terminal), on, off", text("auto"), "MODE")(
+      "h,help", "show this help");
   return options;
 }
 
@@ -250,6 +254,7 @@ ParsedTrainOptions parseTrainOptions(int argc, char** argv) {
       commTimeout >= 0 && commTimeout <= 7 * 24 * 3600,
       "--comm-timeout must be between 0 and 604800 seconds (got " << str("comm-timeout") << ")");
   parsed.commTimeout = std::chrono::milliseconds(std::llround(commTimeout * 1000));
+  c.commTimeoutSeconds = commTimeout;
 
   const int64_t stages = integer("pipeline-stages");
   RINGTRAIN_USER_CHECK(stages >= 1 && stages <= 1024,

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "ringtrain/util/Error.h"
+#include "ringtrain/util/Files.h"
 
 namespace ringtrain::train {
 
@@ -28,11 +29,39 @@ std::string formatKeyValues(const nlohmann::ordered_json& entry) {
   return line.str();
 }
 
-RunLog::RunLog(bool active, const std::string& metricsPath, bool progressBar)
-    : active_(active), progressBar_(active && progressBar) {
-  if (!active_) return;
-  metrics_.open(metricsPath, std::ios::out | std::ios::trunc);
-  RINGTRAIN_USER_CHECK(metrics_, "cannot write " << metricsPath);
+namespace {
+
+// The lines of an earlier metrics.jsonl that stay when a run continues after `step`.
+std::string recordsThrough(const std::string& path, int64_t step) {
+  std::ifstream earlier(path);
+  std::string kept;
+  std::string line;
+  while (std::getline(earlier, line)) {
+    const nlohmann::json entry = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!entry.is_object() || !entry.contains("step") || !entry.at("step").is_number()) continue;
+    const int64_t at = entry.at("step").get<int64_t>();
+    if (at <= step) kept += line + "\n";
+  }
+  return kept;
+}
+
+}  // namespace
+
+RunLog::RunLog(bool active, const std::string& metricsPath, bool progressBar,
+               std::optional<int64_t> continuesAfterStep)
+    : active_(active),
+      progressBar_(active && progressBar),
+      metricsPath_(metricsPath),
+      continuesAfterStep_(continuesAfterStep) {}
+
+void RunLog::openMetrics() {
+  if (!active_ || metrics_.is_open()) return;
+  // Rewritten whole, so that a crash now leaves the earlier records as they were.
+  writeFileAtomically(metricsPath_, continuesAfterStep_
+                                        ? recordsThrough(metricsPath_, *continuesAfterStep_)
+                                        : std::string());
+  metrics_.open(metricsPath_, std::ios::out | std::ios::app);
+  RINGTRAIN_USER_CHECK(metrics_, "cannot write " << metricsPath_);
 }
 
 RunLog::~RunLog() {
@@ -61,6 +90,7 @@ void RunLog::warn(const std::string& line) {
 
 void RunLog::record(const nlohmann::ordered_json& entry, bool printLine) {
   if (!active_) return;
+  openMetrics();
   metrics_ << entry.dump() << '\n';
   metrics_.flush();
   if (printLine) info(formatKeyValues(entry));

@@ -6,9 +6,11 @@
 #include <algorithm>
 #include <sstream>
 
+#include "RunSettings.h"
 #include "TrainSetup.h"
 #include "ringtrain/platform/Resources.h"
 #include "ringtrain/train/RunLog.h"
+#include "ringtrain/util/Files.h"
 
 namespace ringtrain::train {
 namespace {
@@ -88,8 +90,19 @@ int64_t globalBatch(const RunFacts& run) {
 }
 
 // Accuracy means something only where the targets are class labels.
+// Null for what was never measured: a 0 would read as a result (and be recorded as one by
+// SageMaker's metric definitions).
 nlohmann::json accuracyJson(const RunFacts& run, const RunSummary& summary) {
-  return run.classifies ? nlohmann::json(summary.valAccuracy) : nlohmann::json();
+  const bool measured = run.classifies && summary.validatedAtStep >= 0;
+  return measured ? nlohmann::json(summary.valAccuracy) : nlohmann::json();
+}
+
+nlohmann::json valLossJson(const RunSummary& summary) {
+  return summary.validatedAtStep >= 0 ? nlohmann::json(summary.valLoss) : nlohmann::json();
+}
+
+nlohmann::json orNull(const std::string& text) {
+  return text.empty() ? nlohmann::json() : nlohmann::json(text);
 }
 
 }  // namespace
@@ -124,12 +137,13 @@ std::string banner(const RunFacts& run, int64_t parameterCount) {
     line << "\n  pipeline: " << run.strategy.describe()
          << "; an epoch's incomplete last batch is dropped";
   }
-  line << "\n  output " << config.outputDir << "\n  checkpoints: ";
+  line << "\n  output " << run.outputDir << "\n  checkpoints: ";
   if (run.checkpointer.writes()) {
-    line << "every " << config.checkpointEvery << " steps into " << run.checkpointer.directory()
-         << " (newest " << config.checkpointKeep << " kept)";
+    line << "every " << config.checkpointEvery << " steps and at the end, into "
+         << run.checkpointer.directory() << " (newest " << config.checkpointKeep << " kept)";
   } else {
-    line << "off (--checkpoint-every N turns them on)";
+    line << "at the end, into " << run.checkpointer.directory()
+         << " (--checkpoint-every N adds more)";
   }
   if (!run.resumedFrom.empty()) line << "\n  " << describeResume(run);
   return line.str();
@@ -143,9 +157,12 @@ ordered_json summaryJson(const RunFacts& run, const RunOutcome& outcome) {
       {"world_size", summary.worldSize},
       {"steps", summary.steps},
       {"epochs", summary.epochs},
-      {"final_train_loss", summary.finalTrainLoss},
-      {"val_loss", summary.valLoss},
+      {"final_train_loss",
+       summary.steps > run.start.step ? nlohmann::json(summary.finalTrainLoss) : nlohmann::json()},
+      {"val_loss", valLossJson(summary)},
       {"val_accuracy", accuracyJson(run, summary)},
+      {"validated_at_step",
+       summary.validatedAtStep >= 0 ? nlohmann::json(summary.validatedAtStep) : nlohmann::json()},
       {"samples_per_sec", summary.samplesPerSec},
       {"training_seconds", summary.trainingSeconds},
       {"training_cpu_seconds", summary.trainingCpuSeconds},
@@ -168,19 +185,20 @@ ordered_json summaryJson(const RunFacts& run, const RunOutcome& outcome) {
       {"overlap", run.reducer.overlap},
       {"grad_compression", ddp::compressionName(run.reducer.compression)},
       {"seed", config.seed},
-      {"resumed_from",
-       run.resumedFrom.empty() ? nlohmann::json() : nlohmann::json(run.resumedFrom)},
+      {"output_dir", run.outputDir},
+      {"resumed_from", orNull(run.resumedFrom)},
       {"resumed_at_step", run.start.step},
       {"checkpoints_written", run.checkpointer.written()},
+      {"final_checkpoint", orNull(outcome.finalCheckpoint)},
       {"checkpoint_failures", run.checkpointer.failures()},
       {"skipped_steps", run.guard.skippedSteps()},
       {"precision", precisionName(config.precision)},
       {"loss_scale", scaler.enabled() ? nlohmann::json(scaler.scale()) : nlohmann::json()},
       {"overflow_steps", run.guard.overflowSteps()},
-      {"stopped_by",
-       outcome.stoppedBy.empty() ? nlohmann::json() : nlohmann::json(outcome.stoppedBy)},
+      {"stopped_by", orNull(outcome.stoppedBy)},
       {"pipeline", outcome.pipelineReport}};
   if (outcome.hasMetrics) json["val_metrics"] = outcome.valMetrics;
+  json["settings"] = settingsOf(config);
   return json;
 }
 
@@ -198,11 +216,35 @@ void gatherWorstFigures(comm::Communicator& control, double exposedCommSeconds,
   summary.inputWaitSeconds = worst[4].item<double>();
 }
 
+ordered_json resumeRecord(const TrainingPosition& start, const std::string& checkpoint) {
+  return {{"step", start.step},
+          {"epoch", start.epoch},
+          {"event", "resumed"},
+          {"checkpoint", checkpoint}};
+}
+
+ordered_json validationRecord(int64_t epoch, const RunSummary& summary, bool classifies,
+                              const ordered_json& metrics) {
+  ordered_json entry{
+      {"step", summary.validatedAtStep}, {"epoch", epoch + 1}, {"val_loss", summary.valLoss}};
+  if (classifies) entry["val_accuracy"] = summary.valAccuracy;
+  for (const auto& [name, value] : metrics.items()) entry["val_" + name] = value;
+  return entry;
+}
+
+void writeSummary(const RunFacts& run, const RunOutcome& outcome, RunLog& log) {
+  const std::string directory = run.outputDir + "/";
+  writeFileAtomically(directory + "summary.json", summaryJson(run, outcome).dump(2) + "\n");
+  log.info(doneLine(run, outcome.summary));
+  log.info("artifacts: " + directory + "model.safetensors " + directory + "summary.json " +
+           directory + "metrics.jsonl");
+}
+
 std::string doneLine(const RunFacts& run, const RunSummary& summary) {
   return "done: " + formatKeyValues(ordered_json{{"steps", summary.steps},
                                                  {"epochs", summary.epochs},
                                                  {"val_accuracy", accuracyJson(run, summary)},
-                                                 {"val_loss", summary.valLoss},
+                                                 {"val_loss", valLossJson(summary)},
                                                  {"samples_per_sec", summary.samplesPerSec},
                                                  {"wall_seconds", summary.wallSeconds}});
 }

@@ -34,7 +34,8 @@ struct RunFacts {
   double baseLr = 0;
   TrainingPosition start;
   std::string resumedFrom;  // empty: a fresh start
-  bool classifies = true;   // the targets are class labels: accuracy is reported
+  std::string outputDir;
+  bool classifies = true;  // the targets are class labels: accuracy is reported
 };
 
 // The lines rank 0 prints before the first step.
@@ -46,6 +47,7 @@ struct RunOutcome {
   const nlohmann::ordered_json& valMetrics;      // the hooks' metrics at the last evaluation
   const nlohmann::ordered_json& pipelineReport;  // null without a pipeline
   std::string stoppedBy;                         // empty: ran to the end
+  std::string finalCheckpoint;                   // the last one written or resumed from
   bool hasMetrics = false;                       // TrainHooks named metrics
 };
 nlohmann::ordered_json summaryJson(const RunFacts& run, const RunOutcome& outcome);
@@ -54,6 +56,16 @@ nlohmann::ordered_json summaryJson(const RunFacts& run, const RunOutcome& outcom
 // communication, peak and free memory, CPU time, waiting for input), into `summary`.
 void gatherWorstFigures(comm::Communicator& control, double exposedCommSeconds,
                         double trainingCpuSeconds, double inputWaitSeconds, RunSummary& summary);
+
+// The metrics.jsonl record of a resumed run's start.
+nlohmann::ordered_json resumeRecord(const TrainingPosition& start, const std::string& checkpoint);
+
+// The metrics.jsonl record of the validation after `epoch` (0-based).
+nlohmann::ordered_json validationRecord(int64_t epoch, const RunSummary& summary, bool classifies,
+                                        const nlohmann::ordered_json& metrics);
+
+// Rank 0: summary.json in the run's output directory, then the "done:" and "artifacts:" lines.
+void writeSummary(const RunFacts& run, const RunOutcome& outcome, RunLog& log);
 
 // "done: steps=... val_accuracy=... wall_seconds=..."
 std::string doneLine(const RunFacts& run, const RunSummary& summary);

@@ -7,12 +7,15 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "DataIdentity.h"
+#include "RunDirectory.h"
 #include "ringtrain/comm/Agreement.h"
 #include "ringtrain/data/DistributedSampler.h"
 #include "ringtrain/ddp/ParameterSync.h"
 #include "ringtrain/platform/StopSignals.h"
 #include "ringtrain/train/IndexedEpoch.h"
 #include "ringtrain/util/Error.h"
+#include "ringtrain/util/Files.h"
 
 namespace ringtrain::train {
 
@@ -26,7 +29,6 @@ void validateConfig(const TrainConfig& config) {
   RINGTRAIN_USER_CHECK(config.warmupSteps >= 0, "--warmup-steps must not be negative");
   RINGTRAIN_USER_CHECK(config.clipGradNorm >= 0, "--clip-grad-norm must not be negative");
   RINGTRAIN_USER_CHECK(config.logEvery > 0, "--log-every must be positive");
-  RINGTRAIN_USER_CHECK(!config.outputDir.empty(), "--output-dir must not be empty");
   RINGTRAIN_USER_CHECK(config.checkpointEvery >= 0, "--checkpoint-every must not be negative");
   RINGTRAIN_USER_CHECK(config.pipeline.stages == 1 || config.sharding == DataSharding::kGlobal,
                        "--pipeline-stages needs --data-sharding global: the stages of a "
@@ -157,16 +159,33 @@ nlohmann::json layoutOf(const TrainConfig& config, int worldSize) {
   return layout;
 }
 
+std::unique_ptr<RunLog> openRunLog(const RunPlace& place, bool rankZero, ProgressMode progress) {
+  if (rankZero) ensureWritableDirectory(place.outputDir, "--output-dir");
+  auto log = std::make_unique<RunLog>(rankZero, place.outputDir + "/metrics.jsonl",
+                                      showProgressBar(progress), place.continuesAfterStep);
+  for (const std::string& note : place.notes) log->info(note);
+  for (const std::string& warning : place.warnings) log->warn(warning);
+  return log;
+}
+
+void acceptPlace(const RunPlace& place, bool rankZero, RunLog& log) {
+  if (!rankZero || !place.fresh || pointLatestAt(kRunsDirectory, place.outputDir)) return;
+  log.warn(std::string(kLatestRun) +
+           " is not a link made by ringtrain (a directory of an "
+           "earlier version?), so it was left as it is; this run is in " +
+           place.outputDir);
+}
+
 nlohmann::json runIdentity(const TrainConfig& config, bool requestedDropLast,
                            const models::ModelSpec& spec, models::Classifier& model,
-                           const TrainingData& data, const std::string& trainSource) {
+                           const TrainingData& data) {
   const bool hostSharded = config.sharding == DataSharding::kHost;
   nlohmann::json identity{{"model", spec.kind},
                           {"hidden", spec.hidden},
                           {"input_shape", spec.inputShape},
                           {"num_classes", spec.numClasses},
                           {"optimizer", config.optimizer},
-                          {"train", trainSource},
+                          {"train", dataIdentity(config.trainSpec, hostSharded)},
                           {"seed", config.seed},
                           {"shuffle", config.shuffle},
                           {"drop_last", requestedDropLast}};

@@ -4,6 +4,7 @@
 // must share with the run resuming it.
 #pragma once
 
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -12,6 +13,7 @@
 #include "ringtrain/ddp/Reducer.h"
 #include "ringtrain/models/Model.h"
 #include "ringtrain/platform/Placement.h"
+#include "ringtrain/train/Checkpointer.h"
 #include "ringtrain/train/RunLog.h"
 #include "ringtrain/train/StreamedEpoch.h"
 #include "ringtrain/train/TrainConfig.h"
@@ -78,8 +80,16 @@ nlohmann::json layoutOf(const TrainConfig& config, int worldSize);
 // batch may change: the epoch goes on from its global sample position. `requestedDropLast`: what
 // --drop-last said, so that pipeline and data-parallel runs resume each other's checkpoints
 // although pipeline mode always drops incomplete batches.
+// Rank 0 makes the place's output directory (and links a new one as runs/latest); every rank
+// gets the log, which says the place's notes and warnings on rank 0.
+std::unique_ptr<RunLog> openRunLog(const RunPlace& place, bool rankZero, ProgressMode progress);
+
+// Once the run is accepted (its checkpoint checked): rank 0 links a new directory as
+// runs/latest, or says why it cannot.
+void acceptPlace(const RunPlace& place, bool rankZero, RunLog& log);
+
 nlohmann::json runIdentity(const TrainConfig& config, bool requestedDropLast,
                            const models::ModelSpec& spec, models::Classifier& model,
-                           const TrainingData& data, const std::string& trainSource);
+                           const TrainingData& data);
 
 }  // namespace ringtrain::train

@@ -19,12 +19,13 @@
 
 #include <algorithm>
 #include <chrono>
-#include <filesystem>
 #include <limits>
 
 #include "Evaluator.h"
+#include "RunDirectory.h"
 #include "RunPlan.h"
 #include "RunReport.h"
+#include "RunSettings.h"
 #include "StepStrategy.h"
 #include "TrainSetup.h"
 #include "UpdateGuard.h"
@@ -73,7 +74,14 @@ class Trainer {
     comm::runOnAllRanks(control_, [&] { setUpStrategy(); });
     resume();
     if (hostSharded()) checkHostsAlike(control_);
-    plan_ = planRun(config_, start_.epoch, step_, epochSteps());
+    plan_ = planRun(config_, start_.epoch, step_, epochSteps(), start_.finished);
+    comm::runOnAllRanks(control_, [&] {
+      checkpointer_->checkPosition(step_, plan_.startsAtTheEnd, plan_.startsPastTheEnd,
+                                   place_.outputDir);
+      log_->openMetrics();  // rank 0: fails here, with all ranks, or not at all
+    });
+    acceptPlace(place_, isRankZero(), *log_);
+    if (!resumedFrom_.empty()) log_->record(resumeRecord(start_, resumedFrom_), false);
     schedule_.totalSteps = plan_.scheduledSteps;
     // A stage's replicas start from its replica 0's values, as data-parallel ranks from rank 0's.
     ddp::verifySameParameters(strategy_->replicaControl(), strategy_->parameters());
@@ -97,6 +105,8 @@ class Trainer {
     }
     // Resumed with nothing left to train.
     if (!evaluated && !stopRequested_) evaluate(start_.epoch);
+    // The run's end, marked, outside the time of training (a stop wrote its own).
+    if (!stopRequested_ && step_ > start_.step) saveCheckpoint(reached_, /*finished=*/true);
     summary_.samplesPerSec = trainingSeconds > 0 ? meter_.globalSamples() / trainingSeconds : 0;
     summary_.trainingSeconds = trainingSeconds;
     summary_.wallSeconds = secondsSince(start);
@@ -111,9 +121,7 @@ class Trainer {
   std::string trainSource() const {
     return trainingData_.train ? trainingData_.train->source() : config_.trainSpec;
   }
-  std::string outputPath(const char* file) const {
-    return (std::filesystem::path(config_.outputDir) / file).string();
-  }
+  std::string outputPath(const char* file) const { return place_.outputDir + "/" + file; }
   data::PrefetchOptions prefetch() const {
     return prefetchOptions(config_, device_,
                            trainingData_.train && trainingData_.train->readsFromDisk());
@@ -157,14 +165,14 @@ class Trainer {
     if (!config_.initFrom.empty() && (isRankZero() || pipelined)) {
       loadInitialWeights(config_.initFrom, *model_);
     }
-    if (isRankZero()) ensureWritableDirectory(config_.outputDir, "--output-dir");
-    log_ = std::make_unique<RunLog>(isRankZero(), outputPath("metrics.jsonl"),
-                                    showProgressBar(config_.progress));
-    checkpointer_ =
-        std::make_unique<Checkpointer>(config_, control_,
-                                       runIdentity(config_, requestedDropLast_, modelSpec_, *model_,
-                                                   trainingData_, trainSource()));
-    checkpointer_->locate(*log_);
+    checkpointer_ = std::make_unique<Checkpointer>(
+        config_, control_,
+        runIdentity(config_, requestedDropLast_, modelSpec_, *model_, trainingData_),
+        resumeSettingsOf(config_));
+    place_ = checkpointer_->locate();
+
+    log_ = openRunLog(place_, isRankZero(), config_.progress);
+    if (isRankZero()) marker_ = std::make_unique<RunMarker>(place_.outputDir);
   }
 
   void setUpStrategy() {
@@ -248,20 +256,27 @@ class Trainer {
       if (step_ % config_.logEvery == 0 || finished()) {
         if (const auto entry = meter_.takeWindow(step_, epoch, lr)) log_->record(*entry);
       }
-      if (checkpointer_->dueAfter(step_) || stopRequested_) {
-        strategy_->averageBuffers();
-        strategy_->gather(/*withOptimizer=*/true);
-        checkpointer_->save({step_, epoch, input->position(), layoutOf(config_, control_.size()),
-                             guard_.scaler().state()},
-                            *model_, strategy_->optimizerToSave(), *log_);
+      // The last step's checkpoint comes after the loop, with the run's end marked.
+      if ((checkpointer_->dueAfter(step_) && step_ < plan_.totalSteps) || stopRequested_) {
+        saveCheckpoint({epoch, input->position()}, /*finished=*/step_ >= plan_.totalSteps);
       }
       if (stopRequested_) {
         stopReason_ = agreeOnStop(control_, step_, plan_.totalSteps, *log_);
       }
     }
+    reached_ = {epoch, input->position()};
     inputWaitSeconds_ += input->waitSeconds();
     if (const std::optional<double> loss = meter_.epochLoss()) summary_.finalTrainLoss = *loss;
     summary_.epochs = epoch + 1;
+  }
+
+  void saveCheckpoint(std::pair<int64_t, int64_t> epochAndSample, bool finished) {
+    strategy_->averageBuffers();
+    strategy_->gather(/*withOptimizer=*/true);
+    TrainingPosition position{step_, epochAndSample.first, epochAndSample.second,
+                              layoutOf(config_, control_.size()), guard_.scaler().state()};
+    position.finished = finished;
+    checkpointer_->save(position, *model_, strategy_->optimizerToSave(), *log_);
   }
 
   void evaluate(int64_t epoch) {
@@ -272,20 +287,17 @@ class Trainer {
                         objective_, data_, device_);
     summary_.valLoss = result.loss;
     summary_.valAccuracy = result.accuracy;
+    summary_.validatedAtStep = step_;
     valMetrics_ = result.metrics;
-    ordered_json entry{{"step", step_}, {"epoch", epoch + 1}, {"val_loss", summary_.valLoss}};
-    if (objective_.classifies()) entry["val_accuracy"] = summary_.valAccuracy;
-    for (const auto& [name, value] : valMetrics_.items()) entry["val_" + name] = value;
-    log_->record(entry);
+    log_->record(validationRecord(epoch, summary_, objective_.classifies(), valMetrics_));
   }
 
   RunFacts facts() const {
-    return {config_,         modelSpec_,    trainingData_,
-            *strategy_,      data_,         *checkpointer_,
-            guard_,          device_,       control_.size(),
-            dataReplicas(),  trainSource(), prefetch(),
-            reducerOptions_, plan_,         schedule_.baseLr,
-            start_,          resumedFrom_,  objective_.classifies()};
+    // clang-format off
+    return {config_, modelSpec_, trainingData_, *strategy_, data_, *checkpointer_, guard_, device_,
+            control_.size(), dataReplicas(), trainSource(), prefetch(), reducerOptions_, plan_,
+            schedule_.baseLr, start_, resumedFrom_, place_.outputDir, objective_.classifies()};
+    // clang-format on
   }
 
   void finish() {
@@ -297,13 +309,11 @@ class Trainer {
     strategy_->gather(/*withOptimizer=*/false);
     if (!isRankZero()) return;
     saveModel(outputPath("model.safetensors"), *model_, modelSpec_, trainingData_.standardization);
-    const RunFacts run = facts();
-    const RunOutcome outcome{summary_, valMetrics_, pipelineReport, stopReason_,
-                             !objective_.metrics().empty()};
-    writeFileAtomically(outputPath("summary.json"), summaryJson(run, outcome).dump(2) + "\n");
-    log_->info(doneLine(run, summary_));
-    log_->info("artifacts: " + outputPath("model.safetensors") + " " + outputPath("summary.json") +
-               " " + outputPath("metrics.jsonl"));
+    const std::string& written = checkpointer_->lastWritten();
+    writeSummary(facts(),
+                 {summary_, valMetrics_, pipelineReport, stopReason_,
+                  written.empty() ? resumedFrom_ : written, !objective_.metrics().empty()},
+                 *log_);
   }
 
   const TrainConfig config_;  // as given, with the defaults pipeline mode implies
@@ -327,6 +337,9 @@ class Trainer {
   std::unique_ptr<Checkpointer> checkpointer_;
   TrainingPosition start_;  // where this run picks up: step 0, or a checkpoint's position
   std::string resumedFrom_;
+  RunPlace place_;  // rank 0: where this run writes
+  std::unique_ptr<RunMarker> marker_;
+  std::pair<int64_t, int64_t> reached_{0, 0};  // the epoch and sample the last epoch ended at
   bool stopRequested_ = false;  // some rank got a stop signal; all stop after the same step
   std::string stopReason_;
   LrSchedule schedule_;

@@ -38,7 +38,8 @@ class NonFinite(RingtrainTestCase):
         os.makedirs(out)
         with open(os.path.join(out, "model.safetensors"), "wb") as f:
             f.write(b"an earlier model")
-        result = run(self.args("stop", "--checkpoint-every", "10"), ranks=RANKS)
+        # --resume none: a model without a checkpoint is otherwise refused, to keep it.
+        result = run(self.args("stop", "--checkpoint-every", "10", "--resume", "none"), ranks=RANKS)
         self.assertEqual(result.returncode, 3, result.stderr)
         lines = [line for line in result.stderr.splitlines() if "training diverged" in line]
         self.assertEqual(len(lines), 1, result.stderr)

@@ -32,6 +32,19 @@ TEST(RunPlan, AResumedRunFinishesItsEpochAtThisRunsBatch) {
   EXPECT_EQ(planRun(epochs(3), 3, 30, EpochSteps{10, 10}).totalSteps, 30);
 }
 
+TEST(RunPlan, ACheckpointOfALongerRunLiesPastTheEnd) {
+  // A 4-epoch run's last checkpoint: epoch 3 read to its end, step 40.
+  EXPECT_FALSE(planRun(epochs(4), 3, 40, EpochSteps{10, 0}).startsPastTheEnd);
+  EXPECT_FALSE(planRun(epochs(6), 3, 40, EpochSteps{10, 0}).startsPastTheEnd);
+  EXPECT_TRUE(planRun(epochs(2), 3, 40, EpochSteps{10, 0}).startsPastTheEnd);
+  TrainConfig config = epochs(4);
+  config.maxSteps = 30;
+  EXPECT_TRUE(planRun(config, 3, 40, EpochSteps{10, 0}).startsPastTheEnd);
+  config.maxSteps = 40;
+  EXPECT_FALSE(planRun(config, 3, 40, EpochSteps{10, 0}).startsPastTheEnd);
+  EXPECT_FALSE(planRun(config, 0, 0, EpochSteps{10, 10}).startsPastTheEnd);
+}
+
 TEST(RunPlan, MaxStepsDecidesTheLengthAndTheEpochsThatHoldIt) {
   TrainConfig config = epochs(1);
   config.maxSteps = 25;

@@ -4,6 +4,19 @@
 // identical replicas), so the directory need not be shared between hosts; what rank 0 read
 // reaches the other ranks over the control communicator. A checkpoint that cannot be written is
 // a warning, not the end of the run: training goes on and the older checkpoints stay as they were.
+//
+// Which checkpoint a run continues (docs/outputs-and-checkpoints.md, "Which run a command
+// continues"):
+// - --resume auto continues the run that wrote the newest checkpoint only when the model, data and
+//   learning settings are the same; with --output-dir or --checkpoint-dir given, any difference is
+//   refused with the differences listed. Without them every run gets a new directory under runs/,
+//   and an interrupted run in runs/latest is continued instead when it ran the very same command
+//   (settings, length and batch) and no process is still running it.
+// - --resume PATH continues that checkpoint with this command's learning settings (the changes
+//   are listed in the log); the model and data must be the same.
+// - --resume none starts over; checkpoints already in its directory are moved aside.
+// A checkpoint past the end of the run is refused, and so is --resume auto on a finished run
+// whose model is in the output directory: nothing would be trained and its outputs replaced.
 #pragma once
 
 #include <torch/optim/optimizer.h>
@@ -12,6 +25,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "ringtrain/checkpoint/CheckpointStore.h"
 #include "ringtrain/comm/Communicator.h"
@@ -29,22 +43,44 @@ struct TrainingPosition {
   int64_t samplesInEpoch = 0;
   nlohmann::json layout;      // world size, batch, accumulation
   nlohmann::json lossScaler;  // fp16's loss scale, or null
+  bool finished = false;      // the run's last step: its planned end was reached
+};
+
+// Where a run writes, decided by rank 0 before anything is written.
+struct RunPlace {
+  std::string outputDir;
+  std::string checkpointDir;
+  bool fresh = false;  // a new directory under runs/, to be linked as runs/latest
+  // Continuing the run whose records are in outputDir after this step (RunLog).
+  std::optional<int64_t> continuesAfterStep;
+  // For the log, once there is one.
+  std::vector<std::string> notes;
+  std::vector<std::string> warnings;
 };
 
 class Checkpointer {
  public:
-  // `identity`: the settings a checkpoint must share with the run that resumes from it (model,
-  // data size, batch, seed, ...), compared key by key.
-  Checkpointer(const TrainConfig& config, comm::Communicator& control, nlohmann::json identity);
+  // `identity`: what a checkpoint must share with any run that resumes from it (model, data,
+  // seed, ...); `settings`: what it must share with one that --resume auto continues
+  // (RunSettings.h). Both compared key by key.
+  Checkpointer(const TrainConfig& config, comm::Communicator& control, nlohmann::json identity,
+               nlohmann::json settings);
 
   std::string directory() const { return directory_; }
   bool writes() const { return config_.checkpointEvery > 0; }
   bool dueAfter(int64_t step) const { return writes() && step % config_.checkpointEvery == 0; }
 
-  // Rank 0: finds the checkpoint --resume asks for. Local, so it may throw inside runOnAllRanks.
-  void locate(RunLog& log);
+  // Rank 0: decides where the run writes and finds the checkpoint --resume asks for (the rules
+  // above); UserError naming the differences when it must refuse. Local, so it may throw inside
+  // runOnAllRanks. Other ranks get an empty place.
+  RunPlace locate();
   // Every rank: rank 0's checkpoint, or nothing for a fresh start. Collective.
   std::optional<checkpoint::Checkpoint> share();
+  // Every rank, after share(), with the run planned from the checkpoint's `step`: UserError when
+  // the checkpoint lies past the run's end, or when --resume auto found this run at its end
+  // with its model in `outputDir` (rank 0 checks that).
+  void checkPosition(int64_t step, bool atTheEnd, bool pastTheEnd,
+                     const std::string& outputDir) const;
   // Checks the checkpoint belongs to this run and loads it; UserError naming what differs.
   // `trainSamples` bounds the sample position a checkpoint may hold.
   // `optimizerDevice` as restoreTraining takes it.
@@ -63,11 +99,20 @@ class Checkpointer {
   const std::string& lastWritten() const { return lastWritten_; }
 
  private:
+  // "\n  key: A there, B here" for what differs; the settings only when asked.
+  std::string differencesFrom(const checkpoint::Checkpoint& checkpoint, bool withSettings) const;
+  // --resume auto without --output-dir or --checkpoint-dir: runs/latest's checkpoint, if that run
+  // was interrupted with the same settings; its directory becomes place.outputDir.
+  std::optional<checkpoint::Checkpoint> continuableLatest(RunPlace& place) const;
+
   const TrainConfig& config_;
   comm::Communicator& control_;
   nlohmann::json identity_;
+  nlohmann::json settings_;
   std::string directory_;
   std::optional<checkpoint::Checkpoint> found_;  // rank 0, after locate()
+  bool foundAutomatically_ = false;              // rank 0: by --resume auto
+  std::string resumedFrom_;                      // every rank, after share()
   int failures_ = 0;
   int written_ = 0;
   std::string lastWritten_;

@@ -6,15 +6,24 @@
 #include <cstdint>
 #include <fstream>
 #include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <string>
 
 namespace ringtrain::train {
 
 class RunLog {
  public:
-  RunLog(bool active, const std::string& metricsPath, bool progressBar);
+  // metrics.jsonl is written from the first record() on, so that a run refused before it trains
+  // leaves an earlier one's as it was. `continuesAfterStep`: a resumed run's checkpoint step; the
+  // file then keeps what the interrupted run recorded up to that step and goes on after it.
+  // Otherwise it starts empty.
+  RunLog(bool active, const std::string& metricsPath, bool progressBar,
+         std::optional<int64_t> continuesAfterStep = std::nullopt);
   ~RunLog();
 
+  // Rank 0 (re)writes metrics.jsonl now rather than at the first record(): where every rank
+  // learns of a failure together.
+  void openMetrics();
   void info(const std::string& line);
   // "ringtrain: warning: <line>" on stderr.
   void warn(const std::string& line);
@@ -30,6 +39,8 @@ class RunLog {
   bool active_;
   bool progressBar_;
   bool progressShown_ = false;
+  std::string metricsPath_;
+  std::optional<int64_t> continuesAfterStep_;
   std::ofstream metrics_;
   std::chrono::steady_clock::time_point lastDrawn_{};
 };

@@ -88,7 +88,10 @@ struct TrainConfig {
   std::string device = "auto";   // auto | cpu | cuda
   std::string backend = "auto";  // auto | mpi | nccl
   int threads = 0;               // 0: cores / ranks on this host
-  std::string outputDir = "runs/latest";
+  // --comm-timeout, which the command's watchdog enforces; here to be recorded with the run.
+  double commTimeoutSeconds = 300;
+  // Empty: a new directory under runs/ per run, linked as runs/latest (RunDirectory.h).
+  std::string outputDir;
   int64_t logEvery = 50;
   ProgressMode progress = ProgressMode::kAuto;
 };

@@ -25,7 +25,8 @@ struct RunSummary {
   double finalTrainLoss = 0;  // mean over the last epoch's steps
   double valLoss = 0;
   double valAccuracy = 0;
-  double samplesPerSec = 0;  // global training samples / training time
+  int64_t validatedAtStep = -1;  // the model the val figures describe; -1: never measured
+  double samplesPerSec = 0;      // global training samples / training time
   double trainingSeconds = 0;
   double trainingCpuSeconds = 0;  // CPU time of the busiest rank's process while training
   double exposedCommSeconds = 0;  // slowest rank's wait for gradient communication
