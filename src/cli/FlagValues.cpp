@@ -1,6 +1,9 @@
 #include "FlagValues.h"
 
+#include <algorithm>
 #include <iostream>
+#include <optional>
+#include <vector>
 
 #include "ringtrain/data/Dataset.h"
 #include "ringtrain/util/Error.h"
@@ -64,10 +67,64 @@ double parseReal(const std::string& flag, const std::string& text) {
   return *value;
 }
 
+namespace {
+
+size_t editDistance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// "unknown flag --lerning-rate; did you mean --lr?" for the first word of `argv` that names no
+// flag of `options`, with the nearest flag when one is near enough to be a typo.
+std::optional<std::string> unknownFlag(const cxxopts::Options& options, int argc, char** argv) {
+  std::vector<std::string> known;
+  for (const std::string& group : options.groups()) {
+    for (const cxxopts::HelpOptionDetails& option : options.group_help(group).options) {
+      known.insert(known.end(), option.l.begin(), option.l.end());
+    }
+  }
+  for (int i = 1; i < argc; ++i) {
+    const std::string word = argv[i];
+    if (word.rfind("--", 0) != 0 || word.size() == 2) continue;
+    const std::string name = word.substr(2, word.find('=') - 2);
+    if (std::find(known.begin(), known.end(), name) != known.end()) continue;
+    std::string message = "unknown flag --" + name;
+    const std::string* nearest = nullptr;
+    size_t best = std::max<size_t>(2, name.size() / 3) + 1;
+    for (const std::string& candidate : known) {
+      const bool prefix = candidate.rfind(name, 0) == 0 || name.rfind(candidate, 0) == 0;
+      const size_t distance = prefix ? 1 : editDistance(name, candidate);
+      if (distance < best) {
+        best = distance;
+        nearest = &candidate;
+      }
+    }
+    if (nearest) message += "; did you mean --" + *nearest + "?";
+    return message;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 cxxopts::ParseResult parseFlags(cxxopts::Options& options, int argc, char** argv) {
   cxxopts::ParseResult result;
   try {
     result = options.parse(argc, argv);
+  } catch (const cxxopts::exceptions::no_such_option& e) {
+    const std::optional<std::string> unknown = unknownFlag(options, argc, argv);
+    throw UserError((unknown ? *unknown : std::string(e.what())) + " (see " + options.program() +
+                    " --help)");
   } catch (const cxxopts::exceptions::exception& e) {
     throw UserError(std::string(e.what()) + " (see " + options.program() + " --help)");
   }

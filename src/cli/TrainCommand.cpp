@@ -39,6 +39,9 @@ int runTrain(int argc, char** argv) {
         commTimeoutHoldBack(topology));
     placement.communicationThread = session.allowsCommunicationThread();
     platform::applyPlacement(placement);
+    if (topology.rank == 0 && !placement.threadLimit.empty()) {
+      std::cout << "ringtrain: note: " << placement.threadLimit << std::endl;
+    }
     platform::retainFreedMemory();
     platform::installStopSignals();  // after MPI_Init, which may install handlers of its own
     train::TrainConfig& config = options.config;

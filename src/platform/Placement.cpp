@@ -4,6 +4,8 @@
 #include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <torch/cuda.h>
 
+#include <sched.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <thread>
@@ -11,6 +13,42 @@
 #include "ringtrain/util/Error.h"
 
 namespace ringtrain::platform {
+
+namespace {
+
+int hostCores() {
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+}  // namespace
+
+int allowedCores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return hostCores();
+  return std::max(1, CPU_COUNT(&set));
+}
+
+CpuShare cpuShare(int hostCores, int allowedCores, int localRanks, int threadsFlag) {
+  CpuShare share;
+  const int perRank = std::max(1, hostCores / std::max(1, localRanks));
+  const bool bound = allowedCores < hostCores;
+  // A rank bound to a set of cores may still share it with other ranks (--bind-to socket).
+  const int automatic = bound ? std::min(allowedCores, perRank) : perRank;
+  share.threads = threadsFlag > 0 ? threadsFlag : automatic;
+  share.spareCoresPerRank =
+      bound ? std::max(0, std::min(allowedCores, perRank) - share.threads)
+            : std::max(0, hostCores - share.threads * localRanks) / std::max(1, localRanks);
+  if (threadsFlag == 0 && automatic < perRank) {
+    share.limit = "this rank may run on " + std::to_string(allowedCores) + " of the host's " +
+                  std::to_string(hostCores) +
+                  " cores (the launcher bound it; mpirun binds ranks "
+                  "to cores when there are 2 or fewer), so it runs " +
+                  std::to_string(automatic) + " thread(s) instead of " + std::to_string(perRank) +
+                  ": mpirun --bind-to none lets it use its share";
+  }
+  return share;
+}
 
 int visibleGpuCount() {
   return static_cast<int>(torch::cuda::device_count());
@@ -26,10 +64,10 @@ Placement placeRank(const std::string& device, const std::string& backend,
   RINGTRAIN_USER_CHECK(!(backend == "nccl" && device == "cpu"),
                        "--backend nccl reduces CUDA tensors and cannot run with --device cpu");
   Placement placement;
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  placement.threads = threadsFlag > 0 ? threadsFlag : std::max(1, cores / topology.localSize);
-  placement.spareCoresPerRank =
-      std::max(0, cores - placement.threads * topology.localSize) / topology.localSize;
+  const CpuShare share = cpuShare(hostCores(), allowedCores(), topology.localSize, threadsFlag);
+  placement.threads = share.threads;
+  placement.spareCoresPerRank = share.spareCoresPerRank;
+  placement.threadLimit = share.limit;
   if (device == "cpu") return placement;
 
   // The flag that asked for GPUs, for the errors.

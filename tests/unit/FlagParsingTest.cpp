@@ -92,6 +92,22 @@ TEST(TrainOptions, BadInputNamesTheFlag) {
   EXPECT_NE(errorOf({"--hidden", "5,x"}).find("--hidden"), std::string::npos);
 }
 
+TEST(TrainOptions, ATypoGetsTheNearestFlag) {
+  EXPECT_EQ(errorOf({"--batchsize", "4"}),
+            "unknown flag --batchsize; did you mean --batch-size? (see ringtrain train --help)");
+  EXPECT_NE(errorOf({"--epoch", "3"}).find("did you mean --epochs?"), std::string::npos);
+  EXPECT_NE(errorOf({"--lr=0.1", "--wieght-decay=0.1"}).find("did you mean --weight-decay?"),
+            std::string::npos);
+  // Nothing near: no guess.
+  EXPECT_EQ(errorOf({"--bogus"}), "unknown flag --bogus (see ringtrain train --help)");
+}
+
+TEST(TrainOptions, DefaultsMatchTheDocumentedOutputPlace) {
+  // Empty: a new runs/DATE-TIME per run (train/RunDirectory.h).
+  EXPECT_EQ(parse({}).config.outputDir, "");
+  EXPECT_EQ(parse({"--output-dir", "out"}).config.outputDir, "out");
+}
+
 TEST(TrainOptions, GradientCommunicationFlags) {
   const train::TrainConfig defaults = parse({}).config;
   EXPECT_EQ(defaults.reducer.limits.bucketBytes, 25 << 20);

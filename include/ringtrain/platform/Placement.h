@@ -21,7 +21,23 @@ struct Placement {
   // Whether MPI lets a second thread make MPI calls (comm::Session::allowsCommunicationThread),
   // as the reducer's communication thread does on CPU.
   bool communicationThread = true;
+  // Why `threads` is below the host's cores / ranks (the launcher bound the rank to fewer
+  // cores), for the log; empty otherwise.
+  std::string threadLimit;
 };
+
+// The CPU share of one rank. `hostCores`: the host's cores; `allowedCores`: those this process
+// may run on (its affinity, which mpirun narrows when it binds ranks to cores); `localRanks`:
+// ranks on the host; `threadsFlag`: --threads (0: automatic). Pure, for tests.
+struct CpuShare {
+  int threads = 1;
+  int spareCoresPerRank = 0;
+  std::string limit;  // as Placement::threadLimit
+};
+CpuShare cpuShare(int hostCores, int allowedCores, int localRanks, int threadsFlag);
+
+// The cores this process may run on (sched_getaffinity), or the host's when that cannot be read.
+int allowedCores();
 
 // device: "auto" (GPU if this build has NCCL and a GPU is visible), "cpu" or "cuda".
 // backend: "auto" (NCCL on GPUs, MPI on CPU), "mpi" or "nccl" (which implies GPUs).

@@ -1,0 +1,34 @@
+"""Threads per rank follow the cores a rank may use: Open MPI binds each rank to one core when it
+starts 2 or fewer, and two threads on one core ran at half the speed of one."""
+import os
+import subprocess
+import unittest
+
+from ringtrain_testing import BIN, MPIRUN, RingtrainTestCase
+
+ARGS = ["train", "--train", "synthetic:2000", "--hidden", "64", "--epochs", "1", "--progress", "off"]
+
+
+class CpuBinding(RingtrainTestCase):
+    def banner(self, launcher, name):
+        result = subprocess.run(launcher + [BIN] + ARGS + ["--output-dir", self.path(name)],
+                                capture_output=True, text=True, timeout=120)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        return result.stdout
+
+    def test_a_bound_rank_runs_one_thread_and_says_why(self):
+        cores = len(os.sched_getaffinity(0))
+        if cores < 2:
+            self.skipTest("needs 2 cores")
+        bound = self.banner([MPIRUN, "-np", "1"], "bound")
+        if "bound it" not in bound:
+            self.skipTest("this mpirun did not bind the rank to a core")
+        self.assertIn("1 rank(s), device cpu, backend mpi, 1 thread(s) per rank", bound)
+        self.assertIn("mpirun --bind-to none lets it use its share", bound)
+        free = self.banner([MPIRUN, "--bind-to", "none", "-np", "1"], "free")
+        self.assertIn(f"{cores} thread(s) per rank", free)
+        self.assertNotIn("bound it", free)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,39 @@
+// How many threads a rank runs on the CPU (platform/Placement.h), from the host's cores, the cores
+// the launcher lets it use, and the ranks on the host.
+#include <gtest/gtest.h>
+
+#include "ringtrain/platform/Placement.h"
+
+namespace ringtrain::platform {
+namespace {
+
+TEST(CpuShare, AnUnboundRankTakesItsShareOfTheHost) {
+  const CpuShare share = cpuShare(16, 16, 4, 0);
+  EXPECT_EQ(share.threads, 4);
+  EXPECT_EQ(share.spareCoresPerRank, 0);
+  EXPECT_TRUE(share.limit.empty());
+  EXPECT_EQ(cpuShare(16, 16, 3, 0).spareCoresPerRank, 0);  // 5 threads each, 1 core left over
+  EXPECT_EQ(cpuShare(2, 2, 1, 0).threads, 2);
+}
+
+TEST(CpuShare, ARankBoundToOneCoreRunsOneThreadAndSaysWhy) {
+  // mpirun -np 1 binds the rank to a core: two threads on it ran at half the speed of one.
+  const CpuShare share = cpuShare(2, 1, 1, 0);
+  EXPECT_EQ(share.threads, 1);
+  EXPECT_EQ(share.spareCoresPerRank, 0);
+  EXPECT_NE(share.limit.find("1 of the host's 2 cores"), std::string::npos) << share.limit;
+  EXPECT_NE(share.limit.find("--bind-to none"), std::string::npos) << share.limit;
+}
+
+TEST(CpuShare, ASocketSharedByRanksIsSharedAndTheFlagWins) {
+  // Bound to an 8-core socket with 8 ranks on the 16-core host: 2 threads, as unbound.
+  const CpuShare socket = cpuShare(16, 8, 8, 0);
+  EXPECT_EQ(socket.threads, 2);
+  EXPECT_TRUE(socket.limit.empty());
+  const CpuShare flagged = cpuShare(2, 1, 1, 3);
+  EXPECT_EQ(flagged.threads, 3);
+  EXPECT_TRUE(flagged.limit.empty());
+}
+
+}  // namespace
+}  // namespace ringtrain::platform
