@@ -1,5 +1,5 @@
 """Where runs write and which run a new command continues (docs/outputs-and-checkpoints.md,
-"Run directories and resuming"): a finished model is never replaced by a run that did something
+"Where a run writes" and "Which run a command continues"): a finished model is never replaced by a run that did something
 else, changed learning settings are refused under --resume auto, every run records its settings,
 and a continued run keeps its metrics from before the stop."""
 import glob
