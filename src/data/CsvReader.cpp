@@ -33,12 +33,13 @@ std::vector<std::string_view> splitCells(std::string_view line) {
   }
 }
 
+// Columns are counted from 0, as --label-column counts them.
 double parseNumber(std::string_view cell, const std::string& where, size_t column) {
   const auto value = parseDouble(cell);
-  RINGTRAIN_USER_CHECK(value,
-                       where << ": column " << column + 1 << ": '" << cell << "' is not a number");
-  RINGTRAIN_USER_CHECK(std::isfinite(*value), where << ": column " << column + 1 << ": '" << cell
-                                                    << "' is not a finite number");
+  RINGTRAIN_USER_CHECK(
+      value, where << ": column " << column << " (0-based): '" << cell << "' is not a number");
+  RINGTRAIN_USER_CHECK(std::isfinite(*value), where << ": column " << column << " (0-based): '"
+                                                    << cell << "' is not a finite number");
   return *value;
 }
 
@@ -83,7 +84,8 @@ void CsvRowParser::parse(std::istream& input, const std::string& name, const Row
                                  << "at least one feature, found " << cells.size() << " column");
       RINGTRAIN_USER_CHECK(!labelled || static_cast<size_t>(options_.labelColumn) < cells.size(),
                            "--label-column " << options_.labelColumn << " is outside the "
-                                             << cells.size() << " columns of " << where);
+                                             << cells.size() << " columns (0.." << cells.size() - 1
+                                             << ") of " << where);
       width_ = cells.size();
       widthSource_ = where;
     }

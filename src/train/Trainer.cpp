@@ -172,6 +172,7 @@ class Trainer {
     place_ = checkpointer_->locate();
 
     log_ = openRunLog(place_, isRankZero(), config_.progress);
+    for (const std::string& warning : trainingData_.warnings) log_->warn(warning);
     if (isRankZero()) marker_ = std::make_unique<RunMarker>(place_.outputDir);
   }
 

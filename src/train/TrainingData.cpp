@@ -29,6 +29,21 @@ void checkLabels(const data::Dataset& dataset, int64_t numClasses, const std::st
                   ", outside the classes 0.." + std::to_string(numClasses - 1));
 }
 
+// A warning when the labels, taken as classes, leave fewer than two rows per class: the mark of
+// a --label-column that names a feature.
+std::optional<std::string> doubtfulClassCount(const data::Dataset& dataset,
+                                              const TrainConfig& config) {
+  const int64_t rows = dataset.size();
+  if (config.numClasses > 0 || dataset.numClasses <= 2 || dataset.numClasses * 2 <= rows) {
+    return std::nullopt;
+  }
+  return dataset.source + ": its labels (--label-column " +
+         (config.csv.labelColumn == data::kNoLabelColumn ? std::string("none")
+                                                         : std::to_string(config.csv.labelColumn)) +
+         ", counted from 0) make " + std::to_string(dataset.numClasses) + " classes for " +
+         std::to_string(rows) + " rows; is that column the label? (--num-classes C silences this)";
+}
+
 // A shard data set: shards:DIR, or a directory holding one.
 std::optional<std::string> shardDirectoryOf(const std::string& spec) {
   if (spec.rfind("shards:", 0) == 0) return spec.substr(7);
@@ -142,6 +157,8 @@ TrainingData loadTrainingData(const TrainConfig& config, int ranksSharing) {
   // Shard data sets are opened (nothing is read yet); anything else is read into memory, where it
   // is split, checked and standardised as whole tensors.
   TrainingData loaded;
+  // An autoencoder ignores the labels, so their range does not matter.
+  const bool labelsMatter = config.model.kind != "autoencoder";
   std::optional<data::Dataset> train;
   std::optional<data::Dataset> validation;
   std::optional<data::FeatureStatistics> shardStatistics;
@@ -151,6 +168,11 @@ TrainingData loadTrainingData(const TrainConfig& config, int ranksSharing) {
     loaded.train = shardStatistics ? openShards(config, *directory, shardStatistics) : raw;
   } else {
     train = data::loadDataset(config.trainSpec, data::Split::kTrain, options);
+    // Before the split shuffles the rows, so that an error names the row of the file.
+    if (labelsMatter) {
+      checkLabels(*train, config.numClasses > 0 ? config.numClasses : train->numClasses, "--train");
+      if (const auto doubt = doubtfulClassCount(*train, config)) loaded.warnings.push_back(*doubt);
+    }
   }
   if (!config.valSpec.empty()) {
     if (const auto directory = shardDirectoryOf(config.valSpec)) {
@@ -173,9 +195,6 @@ TrainingData loadTrainingData(const TrainConfig& config, int ranksSharing) {
   const int64_t numClasses = config.numClasses > 0 ? config.numClasses
                              : train               ? train->numClasses
                                                    : loaded.train->numClasses();
-  // An autoencoder ignores the labels, so their range does not matter.
-  const bool labelsMatter = config.model.kind != "autoencoder";
-  if (train && labelsMatter) checkLabels(*train, numClasses, "--train");
   if (validation && labelsMatter) checkLabels(*validation, numClasses, "--val");
   if (train && standardizesInMemory(config, *train)) {
     RINGTRAIN_USER_CHECK(validation, "--val " << config.valSpec

@@ -47,7 +47,7 @@ class BadInput(RingtrainTestCase):
             (["--train", self.path("missing.csv")], "missing.csv: no such file"),
             (["--train", self.path("no_csv_here")], "directory holds no *.csv file"),
             (["--train", self.path("ragged.csv")], "ragged.csv:2: expected 3 columns"),
-            (["--train", self.path("text.csv")], "text.csv:2: column 3: 'two' is not a number"),
+            (["--train", self.path("text.csv")], "text.csv:2: column 2 (0-based): 'two' is not a number"),
             (["--train", self.path("empty.csv")], "empty.csv: no data rows"),
             (good + ["--csv-header"], "good.csv:1: --csv-header skips this line as a header, but it holds only numbers"),
             (["--train", self.path("good.csv.gz")], "good.csv.gz is gzip-compressed"),
@@ -70,6 +70,29 @@ class BadInput(RingtrainTestCase):
             for ranks in (None, 2):
                 with self.subTest(args=args, ranks=ranks):
                     self.expect_failure(args, message, ranks=ranks)
+
+    def test_a_label_column_that_names_a_feature_is_warned_about(self):
+        # The report: --label-column 13 on a 119-row table trained a 1,681-class model.
+        features = [[i * 0.1, (i * 37) % 200] for i in range(40)]
+        write_csv(self.path("wide_labels.csv"), [i % 3 for i in range(40)], features)
+        classes = max(row[1] for row in features) + 1
+        # Column 0 holds the labels, 1 and 2 the features.
+        result = run(["train", "--train", self.path("wide_labels.csv"), "--label-column", "2", "--epochs", "1",
+                      "--hidden", "4", "--output-dir", self.path("warned"), "--progress", "off"])
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn(f"--label-column 2, counted from 0) make {classes} classes for 40 rows; "
+                      "is that column the label?", result.stderr)
+        quiet = run(["train", "--train", self.path("wide_labels.csv"), "--epochs", "1", "--hidden", "4",
+                     "--output-dir", self.path("quiet"), "--progress", "off"])
+        self.assertNotIn("is that column the label", quiet.stderr)
+
+    def test_a_label_error_names_the_row_of_the_file(self):
+        # Before the validation split shuffles the rows.
+        write_csv(self.path("late.csv"), [0, 1] * 20 + [7], [[float(i), 1.0] for i in range(41)])
+        result = run(["train", "--train", self.path("late.csv"), "--num-classes", "2", "--epochs", "1",
+                      "--output-dir", self.path("late"), "--progress", "off"])
+        self.assertEqual(result.returncode, 2, result.stderr)
+        self.assertIn("late.csv: data row 41 has label 7", result.stderr)
 
     def test_nccl_refuses_to_start_without_a_gpu(self):
         info = run(["info"]).stdout

@@ -170,7 +170,7 @@ class KMeansErrors(ClusteringTestCase):
         self.assertEqual(prep.returncode, 0, prep.stderr)
         for command, extra in (("kmeans", ["-k", "2"]), ("pca", ["--components", "2"])):
             with self.subTest(command=command):
-                self.assertIn("nan.csv:14: column 3: 'nan' is not a finite number",
+                self.assertIn("nan.csv:14: column 2 (0-based): 'nan' is not a finite number",
                               self.refused(command, ["--data", table] + extra))
                 self.assertIn("nan-shards: sample 14 has a NaN or infinite feature",
                               self.refused(command, ["--data", "shards:" + self.path("nan-shards")] + extra))

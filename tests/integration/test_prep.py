@@ -109,7 +109,7 @@ class Prep(RingtrainTestCase):
         with open(self.path("bad.csv"), "w") as f:
             f.write("1,2.0,3.0\n0,4.0,x\n")
         self.failure(["--input", self.path("bad.csv"), "--output", self.path("out")],
-                     f"{self.path('bad.csv')}:2: column 3: 'x' is not a number")
+                     f"{self.path('bad.csv')}:2: column 2 (0-based): 'x' is not a number")
         self.assertEqual(sorted(os.listdir(self.dir)), ["bad.csv"])
 
         np.save(self.path("x.npy"), np.zeros((10, 3), np.float32))

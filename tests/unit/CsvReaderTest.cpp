@@ -41,17 +41,17 @@ TEST(CsvReader, HonoursHeaderAndLabelColumn) {
 
 TEST(CsvReader, ErrorsNameFileLineAndColumn) {
   EXPECT_EQ(errorOf("1,2,3\n0,1\n"), "data.csv:2: expected 3 columns (as on data.csv:1), found 2");
-  EXPECT_EQ(errorOf("1,2,3\n0,1,abc\n"), "data.csv:2: column 3: 'abc' is not a number");
-  EXPECT_EQ(errorOf("1,2\n0,nan\n"), "data.csv:2: column 2: 'nan' is not a finite number");
+  EXPECT_EQ(errorOf("1,2,3\n0,1,abc\n"), "data.csv:2: column 2 (0-based): 'abc' is not a number");
+  EXPECT_EQ(errorOf("1,2\n0,nan\n"), "data.csv:2: column 1 (0-based): 'nan' is not a finite number");
   EXPECT_EQ(errorOf("1.5,2\n"), "data.csv:1: label '1.5' is not a whole non-negative number");
   EXPECT_EQ(errorOf("-1,2\n"), "data.csv:1: label '-1' is not a whole non-negative number");
-  EXPECT_EQ(errorOf("1,\n"), "data.csv:1: column 2: '' is not a number");
+  EXPECT_EQ(errorOf("1,\n"), "data.csv:1: column 1 (0-based): '' is not a number");
   EXPECT_EQ(errorOf("5\n"),
             "data.csv:1: a row needs a label and at least one feature, found 1 column");
   EXPECT_EQ(errorOf(""), "data.csv: no data rows");
   EXPECT_EQ(errorOf("h1,h2\n", {true, 0}), "data.csv: no data rows");
   EXPECT_EQ(errorOf("1,2\n", {false, 4}),
-            "--label-column 4 is outside the 2 columns of data.csv:1");
+            "--label-column 4 is outside the 2 columns (0..1) of data.csv:1");
 }
 
 TEST(CsvReader, MissingFileIsNamed) {

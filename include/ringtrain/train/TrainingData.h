@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "ringtrain/data/FeatureStatistics.h"
 #include "ringtrain/data/SampleSource.h"
@@ -20,6 +21,8 @@ struct TrainingData {
   // When the features were standardised: the training set's statistics, which a saved model
   // keeps so that it is scored on data prepared the same way.
   std::optional<data::FeatureStatistics> standardization;
+  // What looks wrong but may be meant (an implausible class count), for the log.
+  std::vector<std::string> warnings;
 };
 
 // `ranksSharing`: how many ranks deal out the training samples between them (all ranks, or
