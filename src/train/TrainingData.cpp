@@ -78,8 +78,9 @@ std::shared_ptr<const data::ShardedDataset> openShards(
   return dataset;
 }
 
-// As for data in memory: auto standardises tables that came from CSV, with the statistics
-// `ringtrain prep` recorded over the whole training set; train and validation use the same.
+// As for data in memory: auto standardises tables of features (from CSV or a .npy table), with
+// the statistics `ringtrain prep` recorded over the whole training set, which it records for
+// tables only; train and validation use the same.
 std::optional<data::FeatureStatistics> standardizationOf(const TrainConfig& config,
                                                          const data::ShardedDataset& train) {
   const data::DatasetIndex& index = train.description();
@@ -93,8 +94,7 @@ std::optional<data::FeatureStatistics> standardizationOf(const TrainConfig& conf
                                                             "the feature statistics"
                                                           : " has no feature statistics (only a "
                                                             "table of features has them)"));
-  } else if (config.normalization == Normalization::kNone || !recorded ||
-             index.sourceFormat != "csv") {
+  } else if (config.normalization == Normalization::kNone || !recorded) {
     return std::nullopt;
   }
   return data::featureStatistics(index.featureMean, index.featureStd, index.count);
