@@ -25,7 +25,9 @@ cxxopts::Options trainOptions() {
       "training data: synthetic:N[:DIM[:CLASSES]], a .csv file or directory, csv:PATH, "
       "an MNIST IDX directory (idx:DIR), or a data set made by ringtrain prep (shards:DIR)",
       text("synthetic:20000"), "SPEC")(
-      "val", "validation data (same forms; default: split --val-fraction off --train)",
+      "val",
+      "validation data (same forms; default: split --val-fraction off --train), or none to "
+      "train on every sample and validate nothing",
       optionalText(), "SPEC")("val-fraction", "share of --train held out when --val is absent",
                               text("0.1"), "F")("csv-header", "CSV files start with a header line")(
       "label-column", "0-based CSV column holding the label, or none", text("0"), "K")(

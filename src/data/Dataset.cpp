@@ -137,11 +137,16 @@ std::pair<at::Tensor, at::Tensor> columnMoments(const at::Tensor& rows) {
 
 }  // namespace
 
-FeatureStatistics standardize(Dataset& train, Dataset& validation) {
+FeatureStatistics standardize(Dataset& train) {
   const auto [mean, deviation] = columnMoments(train.features.flatten(1));
   const FeatureStatistics statistics =
       featureStatistics(valuesOf(mean), valuesOf(deviation), train.size());
   standardizeWith(train, statistics);
+  return statistics;
+}
+
+FeatureStatistics standardize(Dataset& train, Dataset& validation) {
+  const FeatureStatistics statistics = standardize(train);
   standardizeWith(validation, statistics);
   return statistics;
 }

@@ -121,8 +121,11 @@ std::string banner(const RunFacts& run, int64_t parameterCount) {
        << (run.data.train ? std::to_string(run.data.train->size()) + " samples"
                           : "a stream per epoch, read by local rank 0 of each host")
        << (config.sharding == DataSharding::kHost ? " on this host (data sharded by host)" : "")
-       << "; validation " << run.data.validation->source() << ": " << run.data.validation->size()
-       << " samples\n"
+       << "; validation "
+       << (run.data.validation ? run.data.validation->source() + ": " +
+                                     std::to_string(run.data.validation->size()) + " samples"
+                               : std::string("none (--val none)"))
+       << "\n"
        << "  input: " << describeInput(run.prefetch) << "\n"
        << "  " << run.plan.epochsToRun << " epoch(s) x "
        << (run.data.train ? std::to_string(run.plan.stepsPerEpoch) + " steps"
@@ -176,7 +179,8 @@ ordered_json summaryJson(const RunFacts& run, const RunOutcome& outcome) {
       {"model", run.model.kind},
       {"train", run.trainSource},
       {"train_samples", run.data.train ? nlohmann::json(run.data.train->size()) : nlohmann::json()},
-      {"val_samples", run.data.validation->size()},
+      {"val_samples",
+       run.data.validation ? nlohmann::json(run.data.validation->size()) : nlohmann::json()},
       {"data_workers", run.prefetch.workers},
       {"global_batch", globalBatch(run)},
       {"gradient_buckets", run.strategy.reducer().buckets().size()},

@@ -281,6 +281,7 @@ class Trainer {
   }
 
   void evaluate(int64_t epoch) {
+    if (!trainingData_.validation) return;  // --val none
     strategy_->averageBuffers();
     model_->eval();
     const Evaluation result =

@@ -121,8 +121,10 @@ void checkClassCount(const data::SampleSource& source, int64_t numClasses,
 // arrives as stored, so nothing is standardised.
 TrainingData loadForStream(TrainConfig config, const std::string& prefix) {
   RINGTRAIN_USER_CHECK(
-      !config.valSpec.empty(),
-      "--train " << config.trainSpec << " is a stream, which cannot be split: give --val");
+      !config.valSpec.empty() && config.valSpec != kNoValidation,
+      "--train " << config.trainSpec
+                 << " is a stream, which cannot be split and does not say the shape of its "
+                    "samples before it is read: give --val");
   RINGTRAIN_USER_CHECK(config.normalization != Normalization::kStandard,
                        "--normalize standard cannot apply to a stream (pipe:); standardise the "
                        "features before streaming them");
@@ -174,7 +176,9 @@ TrainingData loadTrainingData(const TrainConfig& config, int ranksSharing) {
       if (const auto doubt = doubtfulClassCount(*train, config)) loaded.warnings.push_back(*doubt);
     }
   }
-  if (!config.valSpec.empty()) {
+  if (config.valSpec == kNoValidation) {
+    // Nothing held out: every sample trains, and nothing is validated.
+  } else if (!config.valSpec.empty()) {
     if (const auto directory = shardDirectoryOf(config.valSpec)) {
       loaded.validation = openShards(config, *directory, shardStatistics);
     } else {
@@ -196,7 +200,9 @@ TrainingData loadTrainingData(const TrainConfig& config, int ranksSharing) {
                              : train               ? train->numClasses
                                                    : loaded.train->numClasses();
   if (validation && labelsMatter) checkLabels(*validation, numClasses, "--val");
-  if (train && standardizesInMemory(config, *train)) {
+  if (train && standardizesInMemory(config, *train) && config.valSpec == kNoValidation) {
+    loaded.standardization = data::standardize(*train);
+  } else if (train && standardizesInMemory(config, *train)) {
     RINGTRAIN_USER_CHECK(validation, "--val " << config.valSpec
                                               << " is a shard data set and --train is not: "
                                                  "standardised features need both alike "
@@ -207,7 +213,7 @@ TrainingData loadTrainingData(const TrainConfig& config, int ranksSharing) {
                      validation->source);
     loaded.standardization = data::standardize(*train, *validation);
   }
-  RINGTRAIN_USER_CHECK(!shardStatistics || !validation,
+  RINGTRAIN_USER_CHECK(!shardStatistics || !validation || config.valSpec == kNoValidation,
                        "--train " << config.trainSpec
                                   << " is a shard data set and --val is not: standardised "
                                      "features need both alike (convert both with ringtrain "
@@ -219,11 +225,12 @@ TrainingData loadTrainingData(const TrainConfig& config, int ranksSharing) {
   loaded.numClasses = config.numClasses > 0 ? config.numClasses : loaded.train->numClasses();
   if (labelsMatter) {
     checkClassCount(*loaded.train, loaded.numClasses, "--train");
-    checkClassCount(*loaded.validation, loaded.numClasses, "--val");
+    if (loaded.validation) checkClassCount(*loaded.validation, loaded.numClasses, "--val");
   }
-
-  checkSameSamples(loaded.train->sampleShape(), loaded.train->source(),
-                   loaded.validation->sampleShape(), loaded.validation->source());
+  if (loaded.validation) {
+    checkSameSamples(loaded.train->sampleShape(), loaded.train->source(),
+                     loaded.validation->sampleShape(), loaded.validation->source());
+  }
   RINGTRAIN_USER_CHECK(loaded.train->size() >= ranksSharing,
                        "--train " << loaded.train->source() << " has " << loaded.train->size()
                                   << " samples, fewer than the " << ranksSharing << " ranks");

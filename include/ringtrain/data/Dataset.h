@@ -57,6 +57,7 @@ std::pair<Dataset, Dataset> splitOffValidation(const Dataset& all, double fracti
 
 // Standardises both with the training set's statistics (FeatureStatistics.h), and returns them.
 FeatureStatistics standardize(Dataset& train, Dataset& validation);
+FeatureStatistics standardize(Dataset& train);  // when nothing is held out (--val none)
 
 // (x - mean) / scale per feature: what training applied, for scoring a saved model.
 void applyStandardization(Dataset& dataset, const FeatureStatistics& statistics);

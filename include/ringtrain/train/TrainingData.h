@@ -16,7 +16,7 @@ namespace ringtrain::train {
 struct TrainingData {
   std::shared_ptr<const data::SampleSource> train;  // null when training reads a stream
   std::optional<std::string> trainStream;           // pipe:PREFIX: PREFIX
-  std::shared_ptr<const data::SampleSource> validation;
+  std::shared_ptr<const data::SampleSource> validation;  // null with --val none
   int64_t numClasses = 0;
   // When the features were standardised: the training set's statistics, which a saved model
   // keeps so that it is scored on data prepared the same way.
@@ -24,6 +24,9 @@ struct TrainingData {
   // What looks wrong but may be meant (an implausible class count), for the log.
   std::vector<std::string> warnings;
 };
+
+// --val none: train on every sample and validate nothing.
+constexpr const char* kNoValidation = "none";
 
 // `ranksSharing`: how many ranks deal out the training samples between them (all ranks, or
 // those of one host when each host has its own files).
