@@ -100,10 +100,11 @@ std::optional<std::string> unknownFlag(const cxxopts::Options& options, int argc
     if (std::find(known.begin(), known.end(), name) != known.end()) continue;
     std::string message = "unknown flag --" + name;
     const std::string* nearest = nullptr;
-    size_t best = std::max<size_t>(2, name.size() / 3) + 1;
+    // Edits per letter a typo may have; a name cut short (--epoch) counts as one edit. Two letters
+    // are too few to guess from.
+    size_t best = name.size() < 3 ? 0 : std::max<size_t>(2, name.size() / 3) + 1;
     for (const std::string& candidate : known) {
-      const bool prefix = candidate.rfind(name, 0) == 0 || name.rfind(candidate, 0) == 0;
-      const size_t distance = prefix ? 1 : editDistance(name, candidate);
+      const size_t distance = candidate.rfind(name, 0) == 0 ? 1 : editDistance(name, candidate);
       if (distance < best) {
         best = distance;
         nearest = &candidate;

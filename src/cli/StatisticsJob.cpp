@@ -60,7 +60,12 @@ StatisticsInput loadStatisticsInput(const cxxopts::ParseResult& flags) {
 }
 
 void placeOnCpu(const comm::Topology& topology, int threads) {
-  platform::applyPlacement(platform::placeRank("cpu", "auto", topology, threads, false));
+  const platform::Placement placement =
+      platform::placeRank("cpu", "auto", topology, threads, false);
+  platform::applyPlacement(placement);
+  if (topology.rank == 0 && !placement.threadLimit.empty()) {
+    std::cout << "ringtrain: note: " << placement.threadLimit << std::endl;
+  }
 }
 
 int runStatisticsJob(const std::string& command, int argc, char** argv,

@@ -43,6 +43,33 @@ double parseNumber(std::string_view cell, const std::string& where, size_t colum
   return *value;
 }
 
+// The compression a file's first bytes announce, or nothing: such a file would otherwise fail as
+// "not a number" on its first line. Read from that line, so that pipes work too.
+const char* compressionOf(std::string_view head) {
+  const auto starts = [&](std::string_view magic) { return head.substr(0, magic.size()) == magic; };
+  if (starts("\x1f\x8b")) return "gzip";
+  if (starts("\xfd"
+             "7zXZ"))
+    return "xz";
+  if (starts("\x28\xb5\x2f\xfd")) return "zstd";
+  if (starts("PK\x03\x04") || starts("PK\x05\x06")) return "zip";
+  if (starts("BZh") && head.size() > 3 && head[3] >= '1' && head[3] <= '9') return "bzip2";
+  return nullptr;
+}
+
+// A header of numbers is a data row, unless it numbers the columns (pandas writes 0,1,2,... for
+// a frame without column names).
+bool numbersTheColumns(const std::vector<std::string_view>& cells) {
+  for (size_t first : {0, 1}) {
+    bool sequence = true;
+    for (size_t i = 0; i < cells.size() && sequence; ++i) {
+      sequence = parseDouble(cells[i]) == static_cast<double>(first + i);
+    }
+    if (sequence) return true;
+  }
+  return false;
+}
+
 struct Rows {
   std::vector<float> features;
   std::vector<int64_t> labels;
@@ -58,22 +85,30 @@ CsvRowParser::CsvRowParser(const CsvOptions& options) : options_(options) {
 void CsvRowParser::parse(std::istream& input, const std::string& name, const RowHandler& onRow) {
   std::string line;
   size_t lineNumber = 0;
-  if (options_.header) {
-    std::getline(input, line);
-    ++lineNumber;
+  const auto readLine = [&] {
+    if (!std::getline(input, line)) return false;
+    if (++lineNumber == 1) {
+      const char* compression = compressionOf(line);
+      RINGTRAIN_USER_CHECK(compression == nullptr,
+                           name << " is " << compression
+                                << "-compressed: ringtrain reads plain CSV text; decompress it "
+                                   "first");
+    }
+    return true;
+  };
+  if (options_.header && readLine()) {
     // --csv-header applies to every file: one without a header would lose its first row.
     const auto cells = splitCells(line);
-    const bool allNumbers =
-        !trim(line).empty() && std::all_of(cells.begin(), cells.end(),
-                                           [](auto cell) { return parseDouble(cell).has_value(); });
+    const bool allNumbers = !trim(line).empty() && !numbersTheColumns(cells) &&
+                            std::all_of(cells.begin(), cells.end(),
+                                        [](auto cell) { return parseDouble(cell).has_value(); });
     RINGTRAIN_USER_CHECK(!allNumbers, name
                                           << ":1: --csv-header skips this line as a header, but it "
                                              "holds only numbers: a data row. Give --csv-header "
                                              "only when every CSV file starts with a header line");
   }
   std::vector<float> features;
-  while (std::getline(input, line)) {
-    ++lineNumber;
+  while (readLine()) {
     if (trim(line).empty()) continue;
     const std::string where = name + ":" + std::to_string(lineNumber);
     const auto cells = splitCells(line);
@@ -127,24 +162,6 @@ std::vector<std::string> csvFiles(const std::string& path) {
 
 namespace {
 
-// A compressed file would fail as "not a number" on its first bytes.
-void checkNotCompressed(std::istream& input, const std::string& file) {
-  char magic[4] = {};
-  input.read(magic, sizeof magic);
-  const std::string_view head(magic, static_cast<size_t>(input.gcount()));
-  input.clear();
-  input.seekg(0);
-  const char* kind = head.substr(0, 2) == "\x1f\x8b" ? "gzip"
-                     : head.substr(0, 3) == "BZh"    ? "bzip2"
-                     : head == "\xfd\x37\x7a\x58"    ? "xz"
-                     : head == "\x28\xb5\x2f\xfd"    ? "zstd"
-                     : head.substr(0, 2) == "PK"     ? "zip"
-                                                     : nullptr;
-  RINGTRAIN_USER_CHECK(kind == nullptr, file << " is " << kind
-                                             << "-compressed: ringtrain reads plain CSV text; "
-                                                "decompress it first");
-}
-
 Dataset toDataset(Rows rows, size_t featureCountPerRow, const std::string& name) {
   RINGTRAIN_USER_CHECK(!rows.labels.empty(), name << ": no data rows");
   const auto count = static_cast<int64_t>(rows.labels.size());
@@ -178,9 +195,8 @@ Dataset readCsv(const std::string& path, const CsvOptions& options) {
   const std::vector<std::string> files = csvFiles(path);
   Rows rows;
   for (const auto& file : files) {
-    std::ifstream input(file, std::ios::binary);
+    std::ifstream input(file);
     RINGTRAIN_USER_CHECK(input, "cannot read " << file);
-    checkNotCompressed(input, file);
     parser.parse(input, file, collectInto(rows));
   }
   return toDataset(std::move(rows), parser.featureCount(), path);

@@ -41,11 +41,10 @@ CpuShare cpuShare(int hostCores, int allowedCores, int localRanks, int threadsFl
             : std::max(0, hostCores - share.threads * localRanks) / std::max(1, localRanks);
   if (threadsFlag == 0 && automatic < perRank) {
     share.limit = "this rank may run on " + std::to_string(allowedCores) + " of the host's " +
-                  std::to_string(hostCores) +
-                  " cores (the launcher bound it; mpirun binds ranks "
-                  "to cores when there are 2 or fewer), so it runs " +
+                  std::to_string(hostCores) + " cores (its CPU affinity), so it runs " +
                   std::to_string(automatic) + " thread(s) instead of " + std::to_string(perRank) +
-                  ": mpirun --bind-to none lets it use its share";
+                  ". mpirun binds ranks to cores when it starts 2 or fewer: --bind-to none "
+                  "lets each use its share";
   }
   return share;
 }

@@ -34,7 +34,10 @@ void checkLabels(const data::Dataset& dataset, int64_t numClasses, const std::st
 std::optional<std::string> doubtfulClassCount(const data::Dataset& dataset,
                                               const TrainConfig& config) {
   const int64_t rows = dataset.size();
-  if (config.numClasses > 0 || dataset.numClasses <= 2 || dataset.numClasses * 2 <= rows) {
+  // Only a table's label column can be the wrong one (not images', not synthetic data's).
+  const bool table = dataset.features.dim() == 2 && config.trainSpec.rfind("synthetic:", 0) != 0;
+  if (!table || config.numClasses > 0 || dataset.numClasses <= 2 ||
+      dataset.numClasses * 2 <= rows) {
     return std::nullopt;
   }
   return dataset.source + ": its labels (--label-column " +

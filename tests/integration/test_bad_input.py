@@ -84,6 +84,7 @@ class BadInput(RingtrainTestCase):
                       "is that column the label?", result.stderr)
         quiet = run(["train", "--train", self.path("wide_labels.csv"), "--epochs", "1", "--hidden", "4",
                      "--output-dir", self.path("quiet"), "--progress", "off"])
+        self.assertEqual(quiet.returncode, 0, quiet.stderr)
         self.assertNotIn("is that column the label", quiet.stderr)
 
     def test_a_label_error_names_the_row_of_the_file(self):

@@ -22,7 +22,8 @@ TEST(CpuShare, ARankBoundToOneCoreRunsOneThreadAndSaysWhy) {
   EXPECT_EQ(share.threads, 1);
   EXPECT_EQ(share.spareCoresPerRank, 0);
   EXPECT_NE(share.limit.find("1 of the host's 2 cores"), std::string::npos) << share.limit;
-  EXPECT_NE(share.limit.find("--bind-to none"), std::string::npos) << share.limit;
+  EXPECT_NE(share.limit.find("--bind-to none lets each use its share"), std::string::npos)
+      << share.limit;
 }
 
 TEST(CpuShare, ASocketSharedByRanksIsSharedAndTheFlagWins) {

@@ -42,7 +42,8 @@ TEST(CsvReader, HonoursHeaderAndLabelColumn) {
 TEST(CsvReader, ErrorsNameFileLineAndColumn) {
   EXPECT_EQ(errorOf("1,2,3\n0,1\n"), "data.csv:2: expected 3 columns (as on data.csv:1), found 2");
   EXPECT_EQ(errorOf("1,2,3\n0,1,abc\n"), "data.csv:2: column 2 (0-based): 'abc' is not a number");
-  EXPECT_EQ(errorOf("1,2\n0,nan\n"), "data.csv:2: column 1 (0-based): 'nan' is not a finite number");
+  EXPECT_EQ(errorOf("1,2\n0,nan\n"),
+            "data.csv:2: column 1 (0-based): 'nan' is not a finite number");
   EXPECT_EQ(errorOf("1.5,2\n"), "data.csv:1: label '1.5' is not a whole non-negative number");
   EXPECT_EQ(errorOf("-1,2\n"), "data.csv:1: label '-1' is not a whole non-negative number");
   EXPECT_EQ(errorOf("1,\n"), "data.csv:1: column 1 (0-based): '' is not a number");
@@ -70,6 +71,11 @@ TEST(CsvReader, AHeaderOfNumbersIsADataRowAndRefused) {
   EXPECT_NE(error.find("data.csv:1: --csv-header"), std::string::npos) << error;
   EXPECT_NE(error.find("only numbers"), std::string::npos) << error;
   EXPECT_EQ(parse("label,x,y\n0,-1,3\n", {true, 0}).size(), 1);
+  // Column numbers, as pandas writes them for a frame without names, are a header.
+  EXPECT_EQ(parse("0,1,2\n0,-1,3\n", {true, 0}).size(), 1);
+  EXPECT_EQ(parse("1,2,3\n0,-1,3\n", {true, 0}).size(), 1);
+  // A header that happens to start like a zip file's signature is still a header.
+  EXPECT_EQ(parse("PKG,x,y\n0,-1,3\n", {true, 0}).size(), 1);
 }
 
 TEST(CsvReader, ACompressedFileIsNamedAsSuch) {

@@ -98,8 +98,14 @@ TEST(TrainOptions, ATypoGetsTheNearestFlag) {
   EXPECT_NE(errorOf({"--epoch", "3"}).find("did you mean --epochs?"), std::string::npos);
   EXPECT_NE(errorOf({"--lr=0.1", "--wieght-decay=0.1"}).find("did you mean --weight-decay?"),
             std::string::npos);
-  // Nothing near: no guess.
+  // The nearest by edits, not a flag that merely starts the name.
+  EXPECT_NE(errorOf({"--val-fractoin", "0.2"}).find("did you mean --val-fraction?"),
+            std::string::npos);
+  EXPECT_NE(errorOf({"--lr-shedule", "cosine"}).find("did you mean --lr-schedule?"),
+            std::string::npos);
+  // Nothing near, or too short to guess from: no guess.
   EXPECT_EQ(errorOf({"--bogus"}), "unknown flag --bogus (see ringtrain train --help)");
+  EXPECT_EQ(errorOf({"--ab"}), "unknown flag --ab (see ringtrain train --help)");
 }
 
 TEST(TrainOptions, DefaultsMatchTheDocumentedOutputPlace) {
