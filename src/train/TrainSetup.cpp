@@ -9,6 +9,7 @@
 
 #include "DataIdentity.h"
 #include "RunDirectory.h"
+#include "RunReport.h"
 #include "ringtrain/comm/Agreement.h"
 #include "ringtrain/data/DistributedSampler.h"
 #include "ringtrain/ddp/ParameterSync.h"
@@ -109,6 +110,19 @@ int64_t agreedMicroBatches(const TrainConfig& config, comm::Communicator& contro
   return value.item<int64_t>();
 }
 
+std::optional<EpochSteps> agreedEpochSteps(const TrainConfig& config, comm::Communicator& control,
+                                           int sharers, const TrainingData& data,
+                                           const TrainingPosition& start) {
+  if (!data.train) return std::nullopt;
+  const int64_t samples = data.train->size();
+  const auto steps = [&](int64_t firstSample) {
+    return stepsFor(agreedMicroBatches(config, control, sharers, samples, firstSample),
+                    config.gradAccum);
+  };
+  const int64_t whole = steps(0);
+  return EpochSteps{whole, steps(start.samplesInEpoch)};
+}
+
 StreamPlan streamPlan(const TrainConfig& config, const models::ModelSpec& spec,
                       const std::string& prefix, int64_t epochOfRun, bool pinned) {
   StreamPlan plan;
@@ -168,12 +182,24 @@ std::unique_ptr<RunLog> openRunLog(const RunPlace& place, bool rankZero, Progres
   return log;
 }
 
-void acceptPlace(const RunPlace& place, bool rankZero, RunLog& log) {
-  if (!rankZero || !place.fresh || pointLatestAt(kRunsDirectory, place.outputDir)) return;
+void acceptStart(comm::Communicator& control, const Checkpointer& checkpointer, const RunPlan& plan,
+                 const RunStart& start, RunLog& log) {
+  comm::runOnAllRanks(control, [&] {
+    checkpointer.checkPosition(start.position.step, plan.startsAtTheEnd, plan.startsPastTheEnd,
+                               start.place.outputDir);
+    log.openMetrics();
+  });
+  if (!start.resumedFrom.empty()) {
+    log.record(resumeRecord(start.position, start.resumedFrom), /*printLine=*/false);
+  }
+  if (control.rank() != 0 || !start.place.fresh ||
+      pointLatestAt(kRunsDirectory, start.place.outputDir)) {
+    return;
+  }
   log.warn(std::string(kLatestRun) +
            " is not a link made by ringtrain (a directory of an "
            "earlier version?), so it was left as it is; this run is in " +
-           place.outputDir);
+           start.place.outputDir);
 }
 
 nlohmann::json runIdentity(const TrainConfig& config, bool requestedDropLast,

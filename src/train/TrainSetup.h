@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "RunPlan.h"
 #include "ringtrain/comm/Communicator.h"
 #include "ringtrain/data/BatchPrefetcher.h"
 #include "ringtrain/ddp/Reducer.h"
@@ -60,6 +61,12 @@ void checkHostsAlike(comm::Communicator& control);
 int64_t agreedMicroBatches(const TrainConfig& config, comm::Communicator& control, int sharers,
                            int64_t samples, int64_t firstSample);
 
+// The steps of a whole epoch and of the rest of the one `start` lies in, agreed as
+// agreedMicroBatches agrees; none for a stream. Collective.
+std::optional<EpochSteps> agreedEpochSteps(const TrainConfig& config, comm::Communicator& control,
+                                           int sharers, const TrainingData& data,
+                                           const TrainingPosition& start);
+
 // Epoch `epochOfRun` (counted from this run's first) of the stream "pipe:`prefix`".
 StreamPlan streamPlan(const TrainConfig& config, const models::ModelSpec& spec,
                       const std::string& prefix, int64_t epochOfRun, bool pinned);
@@ -84,9 +91,19 @@ nlohmann::json layoutOf(const TrainConfig& config, int worldSize);
 // gets the log, which says the place's notes and warnings on rank 0.
 std::unique_ptr<RunLog> openRunLog(const RunPlace& place, bool rankZero, ProgressMode progress);
 
-// Once the run is accepted (its checkpoint checked): rank 0 links a new directory as
-// runs/latest, or says why it cannot.
-void acceptPlace(const RunPlace& place, bool rankZero, RunLog& log);
+// Where a run starts: its place, and the checkpoint position it resumes from (resumedFrom empty:
+// none).
+struct RunStart {
+  const RunPlace& place;
+  const TrainingPosition& position;
+  const std::string& resumedFrom;
+};
+
+// Every rank, once the run is planned: refuses a checkpoint past the run's end (or a finished run
+// under --resume auto), opens metrics.jsonl on rank 0 (each failure ends all ranks together),
+// then links a new directory as runs/latest (or says why it cannot) and records the resume.
+void acceptStart(comm::Communicator& control, const Checkpointer& checkpointer, const RunPlan& plan,
+                 const RunStart& start, RunLog& log);
 
 nlohmann::json runIdentity(const TrainConfig& config, bool requestedDropLast,
                            const models::ModelSpec& spec, models::Classifier& model,

@@ -74,14 +74,10 @@ class Trainer {
     comm::runOnAllRanks(control_, [&] { setUpStrategy(); });
     resume();
     if (hostSharded()) checkHostsAlike(control_);
-    plan_ = planRun(config_, start_.epoch, step_, epochSteps(), start_.finished);
-    comm::runOnAllRanks(control_, [&] {
-      checkpointer_->checkPosition(step_, plan_.startsAtTheEnd, plan_.startsPastTheEnd,
-                                   place_.outputDir);
-      log_->openMetrics();  // rank 0: fails here, with all ranks, or not at all
-    });
-    acceptPlace(place_, isRankZero(), *log_);
-    if (!resumedFrom_.empty()) log_->record(resumeRecord(start_, resumedFrom_), false);
+    plan_ = planRun(config_, start_.epoch, step_,
+                    agreedEpochSteps(config_, control_, sharers(), trainingData_, start_),
+                    start_.finished);
+    acceptStart(control_, *checkpointer_, plan_, {place_, start_, resumedFrom_}, *log_);
     schedule_.totalSteps = plan_.scheduledSteps;
     // A stage's replicas start from its replica 0's values, as data-parallel ranks from rank 0's.
     ddp::verifySameParameters(strategy_->replicaControl(), strategy_->parameters());
@@ -134,18 +130,6 @@ class Trainer {
   }
   // Model replicas: ranks, or whole pipelines.
   int dataReplicas() const { return grid_.replicas; }
-
-  // The steps of a whole epoch and of the rest of the starting one; none for a stream.
-  std::optional<EpochSteps> epochSteps() {
-    if (!trainingData_.train) return std::nullopt;
-    const int64_t samples = trainingData_.train->size();
-    const auto steps = [&](int64_t firstSample) {
-      return stepsFor(agreedMicroBatches(config_, control_, sharers(), samples, firstSample),
-                      config_.gradAccum);
-    };
-    const int64_t whole = steps(0);
-    return EpochSteps{whole, steps(start_.samplesInEpoch)};
-  }
 
   void setUp() {
     validateConfig(config_);
