@@ -42,7 +42,7 @@ cxxopts::Options kMeansFlags() {
                                text("5"), "R")(
       "oversampling", "lloyd: k-means|| draws about this many times k points per round", text("2"),
       "L")("summary-size",
-           "onepass: weighted centres each rank keeps, at least 2 k (default: 10 k, at least 100)",
+           "onepass: weighted centres each rank keeps, at least 2 k (0: 10 k, at least 100)",
            text("0"), "R")(
       "restarts", "onepass: k-means++ and Lloyd runs on the gathered summaries", text("3"), "N")(
       "no-cost", "skip the last pass that measures the cost over the data");

@@ -19,7 +19,8 @@ int runPipelinePlan(int argc, char** argv) {
   const auto text = [](const char* fallback) {
     return cxxopts::value<std::string>()->default_value(fallback);
   };
-  options.add_options()("stages", "pipeline stages", text("4"), "P")(
+  // --stages was the first name of --pipeline-stages, the flag of ringtrain train; it still works.
+  options.add_options()("pipeline-stages,stages", "pipeline stages; also --stages", text("4"), "P")(
       "micro-batches", "micro-batches per optimizer step", text("8"), "M")(
       "schedule", "gpipe or 1f1b", text("1f1b"), "NAME")(
       "backward-cost", "a backward's time in forwards", text("2"), "X")("h,help", "show this help");
@@ -29,9 +30,10 @@ int runPipelinePlan(int argc, char** argv) {
     return 0;
   }
   const auto str = [&](const char* flag) { return result[flag].as<std::string>(); };
-  const int64_t stages = parseInteger("stages", str("stages"));
+  const int64_t stages = parseInteger("pipeline-stages", str("pipeline-stages"));
   const int64_t microBatches = parseInteger("micro-batches", str("micro-batches"));
-  RINGTRAIN_USER_CHECK(stages >= 1 && stages <= 1024, "--stages must be between 1 and 1024");
+  RINGTRAIN_USER_CHECK(stages >= 1 && stages <= 1024,
+                       "--pipeline-stages must be between 1 and 1024");
   RINGTRAIN_USER_CHECK(microBatches >= 1 && microBatches <= 4096,
                        "--micro-batches must be between 1 and 4096");
   const double backwardCost = parseReal("backward-cost", str("backward-cost"));

@@ -36,18 +36,21 @@ int runPrep(int argc, char** argv) {
   const auto text = [](const char* fallback) {
     return cxxopts::value<std::string>()->default_value(fallback);
   };
-  options.add_options()("input", "a file, or a directory (IDX files, *.csv or *.txt files)",
+  // --input and --output were the first names of --data and --output-dir; they still work.
+  options.add_options()("data,input",
+                        "a file, or a directory (IDX files, *.csv or *.txt files); also --input",
                         cxxopts::value<std::string>(), "PATH")(
-      "output", "the data set directory to create", cxxopts::value<std::string>(), "DIR")(
-      "format", "auto, csv, idx, npy or text (byte-level tokens)", text("auto"), "FMT")(
+      "output-dir,output", "the data set directory to create; also --output",
+      cxxopts::value<std::string>(),
+      "DIR")("format", "auto, csv, idx, npy or text (byte-level tokens)", text("auto"), "FMT")(
       "labels", ".npy input: a 1-D integer .npy of labels (default: every label 0)",
       cxxopts::value<std::string>(),
       "FILE")("split", "IDX input: train (train-*) or test (t10k-*)", text("train"), "NAME")(
       "csv-header", "CSV files start with a header line")(
       "label-column", "0-based CSV column holding the label", text("0"), "K")(
-      "num-classes", "number of classes (default: largest label + 1)", text("0"), "C")(
+      "num-classes", "number of classes (0: the largest label + 1)", text("0"), "C")(
       "shard-size", "bytes of features per shard file", text("256M"), "SIZE")(
-      "overwrite", "replace an existing data set at --output")(
+      "overwrite", "replace an existing data set at --output-dir")(
       "progress", "auto (on a terminal), on or off", text("auto"), "MODE")("h,help",
                                                                            "show this help");
   const cxxopts::ParseResult result = parseFlags(options, argc, argv);
@@ -55,11 +58,11 @@ int runPrep(int argc, char** argv) {
     std::cout << options.help();
     return 0;
   }
-  RINGTRAIN_USER_CHECK(result.count("input") && result.count("output"),
-                       "--input and --output are required (see ringtrain prep --help)");
+  RINGTRAIN_USER_CHECK(result.count("data") && result.count("output-dir"),
+                       "--data and --output-dir are required (see ringtrain prep --help)");
   prep::PrepOptions prepOptions;
-  prepOptions.input = result["input"].as<std::string>();
-  prepOptions.output = result["output"].as<std::string>();
+  prepOptions.input = result["data"].as<std::string>();
+  prepOptions.output = result["output-dir"].as<std::string>();
   prepOptions.format = parseFormat(result["format"].as<std::string>());
   if (result.count("labels")) prepOptions.labels = result["labels"].as<std::string>();
   prepOptions.idxSplit =

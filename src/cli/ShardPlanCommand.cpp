@@ -16,8 +16,9 @@ int runShardPlan(int argc, char** argv) {
   options.add_options()("size", "number of samples in the data set", cxxopts::value<std::string>(),
                         "N")("world", "number of ranks", cxxopts::value<std::string>(), "W")(
       "epoch", "epoch number (0-based)", cxxopts::value<std::string>()->default_value("0"), "E")(
-      "seed", "shuffle seed", cxxopts::value<std::string>()->default_value("0"), "S")(
-      "no-shuffle", "keep samples in order")("drop-last", "drop the tail instead of padding")(
+      "seed", "shuffle seed, as ringtrain train's --seed (PyTorch's DistributedSampler uses 0)",
+      cxxopts::value<std::string>()->default_value("42"),
+      "S")("no-shuffle", "keep samples in order")("drop-last", "drop the tail instead of padding")(
       "h,help", "show this help");
   const cxxopts::ParseResult result = parseFlags(options, argc, argv);
   if (result.count("help")) {

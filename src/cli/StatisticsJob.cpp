@@ -25,7 +25,7 @@ void addStatisticsFlags(cxxopts::Options& options, const std::string& defaultOut
       "label-column", "CSV: 0-based column of the label, which is skipped, or none", text("0"),
       "K")("seed", "seed for every random choice (and synthetic data)", text("42"), "S")(
       "batch-size", "rows read and processed at a time per rank", text("4096"), "N")(
-      "threads", "intra-op threads per rank (default: cores / ranks on the host)", text("0"), "N")(
+      "threads", "intra-op threads per rank (0: the cores this rank may use)", text("0"), "N")(
       "output-dir", "where the results go (rank 0 writes them)", text(defaultOutput.c_str()),
       "DIR")("h,help", "show this help");
 }

@@ -20,10 +20,12 @@ cxxopts::Options trainOptions() {
     return cxxopts::value<std::string>()->default_value(fallback);
   };
   const auto optionalText = [] { return cxxopts::value<std::string>(); };
+  // --data, the data flag of every other command, names the training data here.
   options.add_options("Data")(
-      "train",
+      "train,data",
       "training data: synthetic:N[:DIM[:CLASSES]], a .csv file or directory, csv:PATH, "
-      "an MNIST IDX directory (idx:DIR), or a data set made by ringtrain prep (shards:DIR)",
+      "an MNIST IDX directory (idx:DIR), or a data set made by ringtrain prep (shards:DIR); "
+      "also --data",
       text("synthetic:20000"), "SPEC")(
       "val",
       "validation data (same forms; default: split --val-fraction off --train), or none to "
@@ -31,7 +33,7 @@ cxxopts::Options trainOptions() {
       optionalText(), "SPEC")("val-fraction", "share of --train held out when --val is absent",
                               text("0.1"), "F")("csv-header", "CSV files start with a header line")(
       "label-column", "0-based CSV column holding the label, or none", text("0"), "K")(
-      "num-classes", "number of classes (default: largest training label + 1)", text("0"), "C")(
+      "num-classes", "number of classes (0: the largest training label + 1)", text("0"), "C")(
       "normalize", "feature scaling: auto (standardize CSV data), none, standard", text("auto"),
       "MODE")("data-sharding",
               "global (every host sees the whole data set) or host (each host has its own "
@@ -109,7 +111,7 @@ cxxopts::Options trainOptions() {
       "split the model's layers over P ranks; the world is P x D (D data-parallel replicas of "
       "the pipeline, rank = stage x D + replica)",
       text("1"), "P")("micro-batches",
-                      "pipeline micro-batches per batch (dividing --batch-size; default: the "
+                      "pipeline micro-batches per batch, dividing --batch-size (auto: the "
                       "largest divisor of the batch up to 4 x P)",
                       text("auto"), "M")(
       "schedule", "pipeline schedule: 1f1b (at most P micro-batches held per stage) or gpipe",
@@ -120,7 +122,7 @@ cxxopts::Options trainOptions() {
       "pipeline-check-messages",
       "send a header with every activation and gradient and stop on any mismatch (debugging)");
   options.add_options("Checkpoints")(
-      "checkpoint-dir", "where checkpoints go (default: <output-dir>/checkpoints)", text(""),
+      "checkpoint-dir", "where checkpoints go (absent: <output-dir>/checkpoints)", optionalText(),
       "DIR")("checkpoint-every",
              "write a checkpoint every N optimizer steps (0: only the final one)", text("0"),
              "N")("checkpoint-keep", "keep the newest K checkpoints", text("3"), "K")(
@@ -131,11 +133,11 @@ cxxopts::Options trainOptions() {
       text("auto"), "WHAT");
   options.add_options("Runtime and output")("device", "auto (GPU if available), cpu or cuda",
                                             text("auto"), "DEV")(
-      "threads", "intra-op threads per rank (default: cores / ranks on the host)", text("0"), "N")(
+      "threads", "intra-op threads per rank (0: the cores this rank may use)", text("0"), "N")(
       "output-dir",
-      "where model.safetensors, metrics.jsonl and summary.json go (default: a new "
+      "where model.safetensors, metrics.jsonl and summary.json go (absent: a new "
       "runs/DATE-TIME per run, linked as runs/latest)",
-      text(""), "DIR")("log-every", "log a line every N optimizer steps", text("50"), "N")(
+      optionalText(), "DIR")("log-every", "log a line every N optimizer steps", text("50"), "N")(
       "progress", "progress bar: auto (on a terminal), on, off", text("auto"), "MODE")(
       "h,help", "show this help");
   return options;
@@ -279,8 +281,8 @@ ParsedTrainOptions parseTrainOptions(int argc, char** argv) {
   c.device = parseChoice("device", str("device"), {"auto", "cpu", "cuda"});
   c.backend = parseChoice("backend", str("backend"), {"auto", "mpi", "nccl"});
   c.threads = static_cast<int>(integer("threads"));
-  c.outputDir = str("output-dir");
-  c.checkpointDir = str("checkpoint-dir");
+  c.outputDir = has("output-dir") ? str("output-dir") : "";
+  c.checkpointDir = has("checkpoint-dir") ? str("checkpoint-dir") : "";
   c.checkpointEvery = integer("checkpoint-every");
   const int64_t keep = integer("checkpoint-keep");
   RINGTRAIN_USER_CHECK(keep >= 1 && keep <= 1000000, "--checkpoint-keep must be at least 1");

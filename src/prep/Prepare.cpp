@@ -8,15 +8,6 @@
 #include "ringtrain/util/Files.h"
 
 namespace ringtrain::prep {
-namespace {
-
-bool endsWith(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() &&
-         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-}  // namespace
-
 void readExactly(std::istream& input, char* to, size_t bytes, const std::string& name) {
   input.read(to, static_cast<std::streamsize>(bytes));
   RINGTRAIN_USER_CHECK(static_cast<size_t>(input.gcount()) == bytes,
@@ -30,19 +21,19 @@ InputFormat detectFormat(const std::string& input) {
     const auto [testImages, testLabels] = data::idxFilesOf(input, data::Split::kValidation);
     if (pathExists(trainImages) || pathExists(testImages)) return InputFormat::kIdx;
     for (const std::string& name : listDirectory(input)) {
-      if (endsWith(name, ".csv")) return InputFormat::kCsv;
-      if (endsWith(name, ".txt")) return InputFormat::kText;
+      if (hasSuffix(name, ".csv")) return InputFormat::kCsv;
+      if (hasSuffix(name, ".txt")) return InputFormat::kText;
     }
   } else {
-    if (endsWith(input, ".csv")) return InputFormat::kCsv;
-    if (endsWith(input, ".npy")) return InputFormat::kNpy;
-    if (endsWith(input, ".txt")) return InputFormat::kText;
+    if (hasSuffix(input, ".csv")) return InputFormat::kCsv;
+    if (hasSuffix(input, ".npy")) return InputFormat::kNpy;
+    if (hasSuffix(input, ".txt")) return InputFormat::kText;
   }
   throw UserError("cannot tell the format of " + input + "; pass --format csv|idx|npy|text");
 }
 
 data::DatasetIndex prepare(const PrepOptions& options) {
-  RINGTRAIN_USER_CHECK(!options.output.empty(), "--output is required");
+  RINGTRAIN_USER_CHECK(!options.output.empty(), "--output-dir is required");
   RINGTRAIN_USER_CHECK(options.shardBytes >= 4096, "--shard-size must be at least 4K");
   RINGTRAIN_USER_CHECK(options.numClasses >= 0, "--num-classes must not be negative");
   const InputFormat format =

@@ -246,19 +246,55 @@ TrainingData loadTrainingData(const TrainConfig& config, int ranksSharing) {
   return loaded;
 }
 
+namespace {
+
+// A model of one-dimensional input flattens what it reads (k-means centres of IDX images).
+void checkModelInput(const std::vector<int64_t>& shape, const std::string& spec,
+                     const std::vector<int64_t>& inputShape, bool labelsRead) {
+  const auto count = [](const std::vector<int64_t>& dims) {
+    int64_t n = 1;
+    for (const int64_t d : dims) n *= d;
+    return n;
+  };
+  RINGTRAIN_USER_CHECK(
+      shape == inputShape || (inputShape.size() == 1 && count(shape) == inputShape[0]),
+      "--data " << spec << " has samples of shape " << shapeText(shape) << " but the model takes "
+                << shapeText(inputShape)
+                << (labelsRead ? ""
+                               : " (with --label-column none every CSV column is read as a "
+                                 "feature: name the label column if the table has one)"));
+}
+
+}  // namespace
+
 std::shared_ptr<const data::SampleSource> loadEvaluationData(
-    const std::string& spec, const data::CsvOptions& csv, uint64_t seed, int64_t context,
-    const std::optional<data::FeatureStatistics>& standardization) {
+    const std::string& spec, const data::CsvOptions& csv, uint64_t seed,
+    const std::vector<int64_t>& inputShape,
+    const std::optional<data::FeatureStatistics>& standardization,
+    std::optional<double> heldOutFraction) {
+  // A token model's input is its window.
+  const int64_t context = inputShape.size() == 1 ? inputShape[0] : 1;
   if (const auto directory = shardDirectoryOf(spec)) {
     data::ShardOpenOptions options;
     options.context = context;
     options.standardizeWith = standardization;
-    return data::ShardedDataset::open(*directory, options);
+    const std::shared_ptr<const data::SampleSource> all =
+        data::ShardedDataset::open(*directory, options);
+    checkModelInput(all->sampleShape(), spec, inputShape, true);
+    if (!heldOutFraction) return all;
+    data::SplitRows split =
+        data::validationSplit(all->size(), *heldOutFraction, seed, all->source());
+    return data::rowSubset(all, std::move(split.validation), all->source() + " (validation split)");
   }
   data::LoadOptions options;
   options.csv = csv;
   options.seed = seed;
-  data::Dataset dataset = data::loadDataset(spec, data::Split::kValidation, options);
+  // The rows training held out come from the data set as --train reads it.
+  data::Dataset dataset = data::loadDataset(
+      spec, heldOutFraction ? data::Split::kTrain : data::Split::kValidation, options);
+  if (heldOutFraction) dataset = data::splitOffValidation(dataset, *heldOutFraction, seed).second;
+  // Before standardising, whose own check would not name the likelier mistake.
+  checkModelInput(dataset.sampleShape(), spec, inputShape, csv.labelColumn != data::kNoLabelColumn);
   if (standardization) data::applyStandardization(dataset, *standardization);
   return data::inMemorySource(std::move(dataset));
 }

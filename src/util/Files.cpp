@@ -48,6 +48,11 @@ void writeAllAt(int fd, const void* data, size_t size, uint64_t offset, const st
 
 }  // namespace
 
+bool hasSuffix(const std::string& name, const std::string& suffix) {
+  return name.size() >= suffix.size() &&
+         name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
 std::string readFile(const std::string& path) {
   RINGTRAIN_USER_CHECK(!isDirectory(path), "cannot read " << path << ": it is a directory");
   std::ifstream input(path, std::ios::binary);

@@ -21,6 +21,18 @@ class DataParallelEquivalence(RingtrainTestCase):
                                                  ranks=ranks))
                 self.assertModelsClose(parallel, single)
 
+    def test_drop_last_makes_any_sample_count_match(self):
+        # 725 samples divide neither by 2 ranks nor by the global batch of 24.
+        odd = ["--train", "synthetic:725:16:4"] + DATA[2:]
+        single = self.model(self.train("one", odd + ["--batch-size", "24", "--drop-last"]))
+        parallel = self.model(self.train("np2", odd + ["--batch-size", "12", "--drop-last"], ranks=2))
+        self.assertModelsClose(parallel, single)
+        # Without --drop-last the padded last step differs, as docs/robustness.md says.
+        single = self.model(self.train("one_padded", odd + ["--batch-size", "24"]))
+        parallel = self.model(self.train("np2_padded", odd + ["--batch-size", "12"], ranks=2))
+        with self.assertRaises(AssertionError):
+            self.assertModelsClose(parallel, single)
+
     def test_the_comparison_notices_a_different_global_batch(self):
         single = self.model(self.train("one", DATA + ["--batch-size", "24"]))
         doubled = self.model(self.train("np2", DATA + ["--batch-size", "24"], ranks=2))

@@ -17,7 +17,7 @@ class PipelinePlan(RingtrainTestCase):
             theory = (stages - 1) / (micro_batches + stages - 1)
             for schedule in ("gpipe", "1f1b"):
                 with self.subTest(stages=stages, micro_batches=micro_batches, schedule=schedule):
-                    plan = self.plan("--stages", stages, "--micro-batches", micro_batches,
+                    plan = self.plan("--pipeline-stages", stages, "--micro-batches", micro_batches,
                                      "--schedule", schedule)
                     self.assertTrue(plan["sound"], plan["problems"])
                     self.assertAlmostEqual(plan["bubble"], theory, places=12)
@@ -32,7 +32,7 @@ class PipelinePlan(RingtrainTestCase):
 
     def test_bad_flags_name_the_flag(self):
         for args, message in ((["--schedule", "zb"], "--schedule must be gpipe or 1f1b"),
-                              (["--stages", "0"], "--stages must be between"),
+                              (["--pipeline-stages", "0"], "--pipeline-stages must be between"),
                               (["--micro-batches", "x"], "--micro-batches")):
             with self.subTest(args=args):
                 result = run(["pipeline-plan"] + args)

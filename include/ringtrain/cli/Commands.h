@@ -14,6 +14,7 @@ int runCheckData(int argc, char** argv);     // ringtrain check-data: verify a d
 int runBenchData(int argc, char** argv);     // ringtrain bench-data: input pipeline throughput
 int runSageMaker(int argc, char** argv);     // ringtrain sagemaker: the container entrypoint
 int runEval(int argc, char** argv);          // ringtrain eval: score a saved model on a data set
+int runPredict(int argc, char** argv);       // ringtrain predict: a saved model's output per sample
 int runKMeans(int argc, char** argv);        // ringtrain kmeans: k-means clustering (starts MPI)
 int runPca(int argc, char** argv);           // ringtrain pca: principal components (starts MPI)
 

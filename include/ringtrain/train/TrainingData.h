@@ -14,8 +14,8 @@
 namespace ringtrain::train {
 
 struct TrainingData {
-  std::shared_ptr<const data::SampleSource> train;  // null when training reads a stream
-  std::optional<std::string> trainStream;           // pipe:PREFIX: PREFIX
+  std::shared_ptr<const data::SampleSource> train;       // null when training reads a stream
+  std::optional<std::string> trainStream;                // pipe:PREFIX: PREFIX
   std::shared_ptr<const data::SampleSource> validation;  // null with --val none
   int64_t numClasses = 0;
   // When the features were standardised: the training set's statistics, which a saved model
@@ -33,10 +33,15 @@ constexpr const char* kNoValidation = "none";
 TrainingData loadTrainingData(const TrainConfig& config, int ranksSharing);
 
 // One data set read as --val reads it (synthetic data: its validation split of `seed`; token
-// shards: windows of `context`), standardised with `standardization` when given: what a saved
-// model is scored on.
+// shards: windows of a token model's input), standardised with `standardization` when given:
+// what a saved model taking samples of `inputShape` is run on. With `heldOutFraction`, the data
+// set is read as --train reads it instead, and only the rows that training with that
+// --val-fraction and `seed` held out are returned. UserError naming --data when the samples are
+// not of `inputShape` (compared flattened when that is one-dimensional).
 std::shared_ptr<const data::SampleSource> loadEvaluationData(
-    const std::string& spec, const data::CsvOptions& csv, uint64_t seed, int64_t context,
-    const std::optional<data::FeatureStatistics>& standardization);
+    const std::string& spec, const data::CsvOptions& csv, uint64_t seed,
+    const std::vector<int64_t>& inputShape,
+    const std::optional<data::FeatureStatistics>& standardization,
+    std::optional<double> heldOutFraction = std::nullopt);
 
 }  // namespace ringtrain::train

@@ -13,6 +13,9 @@
 
 namespace ringtrain {
 
+// True when the name ends in `suffix` (an extension such as ".csv").
+bool hasSuffix(const std::string& name, const std::string& suffix);
+
 // Whole file as bytes; UserError("cannot read PATH: reason") on failure.
 std::string readFile(const std::string& path);
 

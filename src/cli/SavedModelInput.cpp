@@ -1,0 +1,92 @@
+#include "SavedModelInput.h"
+
+#include <c10/core/GradMode.h>
+
+#include "FlagValues.h"
+#include "ringtrain/data/BatchPrefetcher.h"
+#include "ringtrain/data/DistributedSampler.h"
+#include "ringtrain/platform/Placement.h"
+#include "ringtrain/train/TrainingData.h"
+#include "ringtrain/util/Error.h"
+
+namespace ringtrain::cli {
+
+void addSavedModelFlags(cxxopts::Options& options, const char* labelColumnDefault) {
+  const auto text = [](const char* fallback) {
+    return cxxopts::value<std::string>()->default_value(fallback);
+  };
+  options.add_options()("model", "the model file a ringtrain job wrote",
+                        cxxopts::value<std::string>(), "FILE")(
+      "data",
+      "the data set: shards:DIR, csv:PATH, idx:DIR (its t10k-* files) or synthetic:N "
+      "(its validation split)",
+      cxxopts::value<std::string>(), "SPEC")(
+      "split",
+      "all (every sample of --data) or validation (the rows training held out of --data with "
+      "--val-fraction and --seed; idx:DIR then reads its train-* files)",
+      text("all"), "ROWS")("val-fraction", "--split validation: the --val-fraction training used",
+                           text("0.1"), "F")("csv-header", "CSV files start with a header line")(
+      "label-column", "CSV: 0-based column of the label, or none", text(labelColumnDefault), "N")(
+      "seed", "the --seed training used (synthetic data, --split validation)", text("42"), "N")(
+      "normalize",
+      "auto (standardise as training did, with the statistics the model file holds) or none",
+      text("auto"), "MODE")("batch-size", "samples per forward pass", text("1024"), "N")(
+      "device", "cpu, cuda or auto", text("auto"), "DEVICE");
+}
+
+SavedModelInput parseSavedModelFlags(const cxxopts::ParseResult& flags, bool labelsNeeded) {
+  RINGTRAIN_USER_CHECK(flags.count("model"), "--model is required (a model.safetensors)");
+  RINGTRAIN_USER_CHECK(flags.count("data"), "--data is required (the data set to run it on)");
+  SavedModelInput input;
+  input.modelPath = flags["model"].as<std::string>();
+  input.dataSpec = flags["data"].as<std::string>();
+  input.batchSize = parseInteger("batch-size", flags["batch-size"].as<std::string>());
+  RINGTRAIN_USER_CHECK(input.batchSize > 0 && input.batchSize <= (int64_t{1} << 24),
+                       "--batch-size must be between 1 and 16777216");
+  input.standardize =
+      parseChoice("normalize", flags["normalize"].as<std::string>(), {"auto", "none"}) == "auto";
+  input.seed = parseUnsigned("seed", flags["seed"].as<std::string>());
+  if (parseChoice("split", flags["split"].as<std::string>(), {"all", "validation"}) ==
+      "validation") {
+    const double fraction = parseReal("val-fraction", flags["val-fraction"].as<std::string>());
+    RINGTRAIN_USER_CHECK(fraction > 0 && fraction < 1, "--val-fraction must be in (0, 1)");
+    input.heldOutFraction = fraction;
+  }
+  const std::string labelColumn = flags["label-column"].as<std::string>();
+  RINGTRAIN_USER_CHECK(!labelsNeeded || labelColumn != "none",
+                       "--label-column none: eval scores predictions against labels; for data "
+                       "without labels, ringtrain predict writes the predictions");
+  input.csv.header = flags.count("csv-header") > 0;
+  input.csv.labelColumn = parseLabelColumn(labelColumn, !labelsNeeded);
+  const std::string device =
+      parseChoice("device", flags["device"].as<std::string>(), {"auto", "cpu", "cuda"});
+  RINGTRAIN_USER_CHECK(device != "cuda" || platform::visibleGpuCount() > 0,
+                       "--device cuda: no GPU is visible");
+  input.device = device == "cpu" || platform::visibleGpuCount() == 0 ? c10::Device(c10::kCPU)
+                                                                     : c10::Device(c10::kCUDA, 0);
+  return input;
+}
+
+std::shared_ptr<const data::SampleSource> loadModelData(
+    const SavedModelInput& input, const std::vector<int64_t>& inputShape,
+    const std::optional<data::FeatureStatistics>& standardization) {
+  const auto dataset = train::loadEvaluationData(input.dataSpec, input.csv, input.seed, inputShape,
+                                                 input.standardize ? standardization : std::nullopt,
+                                                 input.heldOutFraction);
+  RINGTRAIN_USER_CHECK(dataset->size() > 0, "--data " << input.dataSpec << " holds no samples");
+  return dataset;
+}
+
+void forEachBatch(
+    const SavedModelInput& input, const std::shared_ptr<const data::SampleSource>& dataset,
+    const std::function<void(const at::Tensor& features, const at::Tensor& labels)>& use) {
+  c10::NoGradGuard noGrad;
+  data::BatchPrefetcher batches(dataset, data::evaluationIndices(dataset->size(), 1, 0),
+                                input.batchSize, data::PrefetchOptions{});
+  for (int64_t b = 0; b < batches.batches(); ++b) {
+    const data::Batch batch = batches.next();
+    use(batch.features.to(input.device), batch.labels);
+  }
+}
+
+}  // namespace ringtrain::cli
