@@ -9,6 +9,7 @@
 #include "ringtrain/train/ModelFile.h"
 #include "ringtrain/unsupervised/KMeansMath.h"
 #include "ringtrain/util/Error.h"
+#include "ringtrain/util/Files.h"
 
 namespace ringtrain::cli {
 namespace {
@@ -38,6 +39,7 @@ Predictor clusterAssigner(at::Tensor centres, c10::Device device) {
 }  // namespace
 
 Predictor loadPredictor(const std::string& path, c10::Device device) {
+  RINGTRAIN_USER_CHECK(pathExists(path), "--model " << path << ": no such file");
   io::Metadata metadata;
   io::NamedTensors tensors;
   try {
@@ -48,6 +50,12 @@ Predictor loadPredictor(const std::string& path, c10::Device device) {
   }
   if (!metadata.count("producer")) {
     if (auto centres = kMeansCentres(tensors)) return clusterAssigner(*centres, device);
+    for (const auto& [name, tensor] : tensors) {
+      RINGTRAIN_USER_CHECK(name != "components",
+                           "--model " << path
+                                      << " holds principal components (ringtrain pca): predict "
+                                         "reads classifiers, autoencoders and k-means centres");
+    }
   }
   train::SavedModel saved = train::loadSavedModel(path);
   const std::shared_ptr<models::Classifier> model = saved.model;

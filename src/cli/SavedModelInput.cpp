@@ -18,8 +18,8 @@ void addSavedModelFlags(cxxopts::Options& options, const char* labelColumnDefaul
   options.add_options()("model", "the model file a ringtrain job wrote",
                         cxxopts::value<std::string>(), "FILE")(
       "data",
-      "the data set: shards:DIR, csv:PATH, idx:DIR (its t10k-* files) or synthetic:N "
-      "(its validation split)",
+      "the data set: shards:DIR, csv:PATH, .npy, idx:DIR (its t10k-* files) or synthetic:N "
+      "(its validation stream), read as --val reads it unless --split says otherwise",
       cxxopts::value<std::string>(), "SPEC")(
       "split",
       "all (every sample of --data) or validation (the rows training held out of --data with "

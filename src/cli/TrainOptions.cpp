@@ -310,7 +310,8 @@ std::vector<TrainFlag> trainFlags() {
   std::vector<TrainFlag> flags;
   for (const std::string& group : options.groups()) {
     for (const cxxopts::HelpOptionDetails& option : options.group_help(group).options) {
-      for (const std::string& name : option.l) flags.push_back({name, option.is_boolean});
+      // Each flag by its name; a former name (an alias) is for the command line only.
+      if (!option.l.empty()) flags.push_back({option.l.front(), option.is_boolean});
     }
   }
   return flags;

@@ -14,6 +14,10 @@ void checkTablePath(const std::string& flag, const std::string& path) {
                        "--" << flag << " " << path
                             << ": the name must end in .csv (text with a header line) or .npy "
                                "(a float32 array for numpy)");
+  const size_t slash = path.rfind('/');
+  const std::string directory = slash == std::string::npos ? "." : path.substr(0, slash + 1);
+  RINGTRAIN_USER_CHECK(isDirectory(directory), "--" << flag << " " << path << ": the directory "
+                                                    << directory << " does not exist");
 }
 
 std::vector<std::string> numberedColumns(const std::string& prefix, int64_t count) {

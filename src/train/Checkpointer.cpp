@@ -102,7 +102,10 @@ std::optional<checkpoint::Checkpoint> Checkpointer::continuableLatest(RunPlace& 
   const std::string latest = latestRunDirectory(kRunsDirectory);
   if (latest.empty()) return std::nullopt;
   if (const std::optional<std::string> user = runInProgress(latest)) {
-    place.notes.push_back(latest + " is in use by " + *user + "; this run starts anew");
+    // A process on another host cannot be looked for from here: the note says how to go on.
+    place.notes.push_back(latest + " is in use by " + *user +
+                          "; this run starts anew (if that process has ended, --output-dir " + latest +
+                          " continues it)");
     return std::nullopt;
   }
   try {

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <optional>
 #include <sstream>
 
@@ -9,6 +10,7 @@
 #include "ringtrain/data/ShardedDataset.h"
 #include "ringtrain/train/StreamedEpoch.h"
 #include "ringtrain/util/Error.h"
+#include "ringtrain/util/Files.h"
 
 namespace ringtrain::train {
 namespace {
@@ -248,21 +250,37 @@ TrainingData loadTrainingData(const TrainConfig& config, int ranksSharing) {
 
 namespace {
 
+int64_t elementsOf(const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (const int64_t d : shape) n *= d;
+  return n;
+}
+
 // A model of one-dimensional input flattens what it reads (k-means centres of IDX images).
 void checkModelInput(const std::vector<int64_t>& shape, const std::string& spec,
-                     const std::vector<int64_t>& inputShape, bool labelsRead) {
-  const auto count = [](const std::vector<int64_t>& dims) {
-    int64_t n = 1;
-    for (const int64_t d : dims) n *= d;
-    return n;
-  };
+                     const std::vector<int64_t>& inputShape, const data::CsvOptions& csv,
+                     bool csvTable) {
+  const bool fits =
+      shape == inputShape || (inputShape.size() == 1 && elementsOf(shape) == inputShape[0]);
+  // One column too many in a table read without a label column: most likely its labels.
+  const bool labelsAsFeature = csvTable && csv.labelColumn == data::kNoLabelColumn &&
+                               elementsOf(shape) == elementsOf(inputShape) + 1;
   RINGTRAIN_USER_CHECK(
-      shape == inputShape || (inputShape.size() == 1 && count(shape) == inputShape[0]),
-      "--data " << spec << " has samples of shape " << shapeText(shape) << " but the model takes "
-                << shapeText(inputShape)
-                << (labelsRead ? ""
-                               : " (with --label-column none every CSV column is read as a "
-                                 "feature: name the label column if the table has one)"));
+      fits, "--data " << spec << " has samples of shape " << shapeText(shape)
+                      << " but the model takes " << shapeText(inputShape)
+                      << (labelsAsFeature ? " (with --label-column none every CSV column "
+                                            "is read as a feature: name the label column "
+                                            "if the table has one)"
+                                          : ""));
+}
+
+// Training held out these rows (validationSplit); they are returned in the order of the data,
+// so that a row of predictions can be matched with a row of the file.
+std::vector<int64_t> heldOutRows(int64_t size, double fraction, uint64_t seed,
+                                 const std::string& source) {
+  std::vector<int64_t> rows = data::validationSplit(size, fraction, seed, source).validation;
+  std::sort(rows.begin(), rows.end());
+  return rows;
 }
 
 }  // namespace
@@ -277,14 +295,16 @@ std::shared_ptr<const data::SampleSource> loadEvaluationData(
   if (const auto directory = shardDirectoryOf(spec)) {
     data::ShardOpenOptions options;
     options.context = context;
-    options.standardizeWith = standardization;
-    const std::shared_ptr<const data::SampleSource> all =
-        data::ShardedDataset::open(*directory, options);
-    checkModelInput(all->sampleShape(), spec, inputShape, true);
+    // The shape is checked before the statistics are applied, as for data read into memory.
+    std::shared_ptr<const data::SampleSource> all = data::ShardedDataset::open(*directory, options);
+    checkModelInput(all->sampleShape(), spec, inputShape, csv, false);
+    if (standardization) {
+      options.standardizeWith = standardization;
+      all = data::ShardedDataset::open(*directory, options);
+    }
     if (!heldOutFraction) return all;
-    data::SplitRows split =
-        data::validationSplit(all->size(), *heldOutFraction, seed, all->source());
-    return data::rowSubset(all, std::move(split.validation), all->source() + " (validation split)");
+    return data::rowSubset(all, heldOutRows(all->size(), *heldOutFraction, seed, all->source()),
+                           all->source() + " (validation split)");
   }
   data::LoadOptions options;
   options.csv = csv;
@@ -292,9 +312,17 @@ std::shared_ptr<const data::SampleSource> loadEvaluationData(
   // The rows training held out come from the data set as --train reads it.
   data::Dataset dataset = data::loadDataset(
       spec, heldOutFraction ? data::Split::kTrain : data::Split::kValidation, options);
-  if (heldOutFraction) dataset = data::splitOffValidation(dataset, *heldOutFraction, seed).second;
+  if (heldOutFraction) {
+    const at::Tensor rows =
+        at::tensor(heldOutRows(dataset.size(), *heldOutFraction, seed, dataset.source), at::kLong);
+    dataset.features = dataset.features.index_select(0, rows);
+    dataset.labels = dataset.labels.index_select(0, rows);
+    dataset.source += " (validation split)";
+  }
   // Before standardising, whose own check would not name the likelier mistake.
-  checkModelInput(dataset.sampleShape(), spec, inputShape, csv.labelColumn != data::kNoLabelColumn);
+  const bool csvTable =
+      spec.rfind("synthetic:", 0) != 0 && spec.rfind("idx:", 0) != 0 && !hasSuffix(spec, ".npy");
+  checkModelInput(dataset.sampleShape(), spec, inputShape, csv, csvTable);
   if (standardization) data::applyStandardization(dataset, *standardization);
   return data::inMemorySource(std::move(dataset));
 }

@@ -24,9 +24,9 @@ def command(args, ranks=None):
     return base + [str(a) for a in args]
 
 
-def run(args, ranks=None, timeout=180):
+def run(args, ranks=None, timeout=180, cwd=None):
     started = time.monotonic()
-    result = subprocess.run(command(args, ranks), capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(command(args, ranks), capture_output=True, text=True, timeout=timeout, cwd=cwd)
     result.seconds = time.monotonic() - started
     return result
 

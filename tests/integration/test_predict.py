@@ -91,13 +91,32 @@ class Classifier(PredictTestCase):
         self.assertIn("has samples of shape 14 but the model takes 13", result.stderr)
         self.assertIn("--label-column", result.stderr)
         self.assertFalse(os.path.exists(self.path("p.csv")))
-
-    def test_an_output_that_is_neither_csv_nor_npy_is_refused_before_any_work(self):
-        result = run(["predict", "--model", self.path("missing.safetensors"), "--data", self.unlabelled,
-                      "--output", self.path("p.txt")])
+        # Fewer columns than the model takes: no label column to blame.
+        write_csv(self.path("narrow.csv"), self.labels, self.features[:, :11])
+        result = run(["predict", "--model", os.path.join(out, "model.safetensors"), "--data", self.path("narrow.csv"),
+                      "--output", self.path("p.csv")])
         self.assertEqual(result.returncode, 2, result.stderr)
-        self.assertIn("--output", result.stderr)
-        self.assertIn(".csv", result.stderr)
+        self.assertIn("has samples of shape 12 but the model takes 13", result.stderr)
+        self.assertNotIn("--label-column", result.stderr)
+
+    def test_an_output_that_cannot_be_written_is_refused_before_any_work(self):
+        for output, reason in ((self.path("p.txt"), ".csv"), (self.path("no", "p.csv"), "does not exist")):
+            result = run(["predict", "--model", self.path("missing.safetensors"), "--data", self.unlabelled,
+                          "--output", output])
+            self.assertEqual(result.returncode, 2, result.stderr)
+            self.assertIn("--output " + output, result.stderr)
+            self.assertIn(reason, result.stderr)
+
+    def test_files_that_are_not_models_are_named(self):
+        result = run(["pca", "--data", self.unlabelled, "--csv-header", "--label-column", "none", "--output-dir",
+                      self.path("pca"), "--threads", "1"])
+        self.assertEqual(result.returncode, 0, result.stderr)
+        for model, reason in ((self.path("pca", "pca.safetensors"), "principal components"),
+                              (self.path("missing.safetensors"), "no such file"),
+                              (self.unlabelled, "not a model file")):
+            result = run(["predict", "--model", model, "--data", self.unlabelled, "--csv-header"], cwd=self.dir)
+            self.assertEqual(result.returncode, 2, result.stderr)
+            self.assertIn(reason, result.stderr)
 
 
 class Autoencoder(PredictTestCase):
@@ -151,6 +170,18 @@ class HeldOutSplit(PredictTestCase):
         self.assertAlmostEqual(scored["accuracy"], summary["val_accuracy"], places=6)
         self.assertAlmostEqual(scored["loss"], summary["val_loss"], places=5)
         self.assertEqual(scored["split"], "validation")
+        # The held-out rows come in the order of the file: their predictions are rows of the
+        # whole file's, in the same order.
+        model_path = os.path.join(out, "model.safetensors")
+        tables = {}
+        for split in ("all", "validation"):
+            tables[split] = self.path(f"{split}.npy")
+            self.predict(["--model", model_path, "--data", self.labelled, "--label-column", "0", "--split", split,
+                          "--val-fraction", "0.25", "--seed", "7", "--output", tables[split]])
+        every, held_out = np.load(tables["all"]), np.load(tables["validation"])
+        rows = [int(np.flatnonzero((every == row).all(1))[0]) for row in held_out]
+        self.assertEqual(len(rows), summary["val_samples"])
+        self.assertEqual(rows, sorted(rows))
         # Without --split, every row of the file is scored.
         whole = run(["eval", "--model", os.path.join(out, "model.safetensors"), "--data", self.labelled,
                      "--output", scores])

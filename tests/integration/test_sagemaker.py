@@ -96,7 +96,9 @@ class SageMakerEntrypoint(RingtrainTestCase):
         self.assertNothingLeft(root)
 
     def test_a_bad_hyperparameter_fails_the_job_with_its_name(self):
+        # A former name of a flag (train's --data) is for the command line, not a hyperparameter.
         for hyperparameters, reason in [({"epoch": 3}, "hyperparameter 'epoch' is not a flag of ringtrain train"),
+                                        ({"data": "x"}, "hyperparameter 'data' is not a flag of ringtrain train"),
                                         ({"lr": "fast"}, "--lr"),
                                         ({"drop_last": "maybe"}, "'drop_last' is a switch")]:
             with self.subTest(reason=reason):
