@@ -48,7 +48,7 @@ int runEval(int argc, char** argv) {
                            << " is an autoencoder: ringtrain eval scores classifiers (the training "
                               "run's summary.json has its reconstruction error; ringtrain predict "
                               "writes its codes)");
-  const auto dataset = loadModelData(input, spec.inputShape, saved.standardization);
+  const auto dataset = loadModelData(input, spec.inputShape, saved.standardization, saved.split);
   RINGTRAIN_USER_CHECK(dataset->numClasses() <= spec.numClasses,
                        "--data " << input.dataSpec << " has labels up to "
                                  << dataset->numClasses() - 1
@@ -69,7 +69,7 @@ int runEval(int argc, char** argv) {
   const int64_t samples = dataset->size();
   nlohmann::ordered_json scores{{"model", input.modelPath},
                                 {"data", input.dataSpec},
-                                {"split", input.heldOutFraction ? "validation" : "all"},
+                                {"split", input.heldOut ? "validation" : "all"},
                                 {"samples", samples},
                                 {"loss", lossSum / static_cast<double>(samples)},
                                 {"accuracy", static_cast<double>(correct) / samples},

@@ -64,6 +64,7 @@ Predictor loadPredictor(const std::string& path, c10::Device device) {
   Predictor predictor;
   predictor.inputShape = saved.spec.inputShape;
   predictor.standardization = saved.standardization;
+  predictor.split = saved.split;
   if (saved.spec.kind == "autoencoder") {
     // The widths are the encoder's, the code's and the decoder's (the encoder's reversed), so the
     // code is the middle hidden layer; its activations are what the decoder reads.

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "ringtrain/data/FeatureStatistics.h"
+#include "ringtrain/train/ModelFile.h"
 
 namespace ringtrain::cli {
 
@@ -23,6 +24,7 @@ struct Predictor {
   std::vector<int64_t> inputShape;   // one sample, as the data must provide it
   // What training subtracted and divided by; k-means centres are of the features as read.
   std::optional<data::FeatureStatistics> standardization;
+  std::optional<train::DataSplit> split;  // how training split its data, when the file says
   // [batch, ...inputShape] on the predictor's device -> [batch, columns] float32 on the CPU.
   std::function<at::Tensor(const at::Tensor& features)> predict;
 };

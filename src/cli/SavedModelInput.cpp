@@ -22,15 +22,21 @@ void addSavedModelFlags(cxxopts::Options& options, const char* labelColumnDefaul
       "(its validation stream), read as --val reads it unless --split says otherwise",
       cxxopts::value<std::string>(), "SPEC")(
       "split",
-      "all (every sample of --data) or validation (the rows training held out of --data with "
-      "--val-fraction and --seed; idx:DIR then reads its train-* files)",
-      text("all"), "ROWS")("val-fraction", "--split validation: the --val-fraction training used",
-                           text("0.1"), "F")("csv-header", "CSV files start with a header line")(
+      "all (every sample of --data) or validation (the rows training held out of --data, as "
+      "the model file records; idx:DIR then reads its train-* files)",
+      text("all"), "ROWS")("val-fraction",
+                           "--split validation: the --val-fraction training used (absent: what "
+                           "the model file records, else 0.1)",
+                           cxxopts::value<std::string>(),
+                           "F")("csv-header", "CSV files start with a header line")(
       "label-column", "CSV: 0-based column of the label, or none", text(labelColumnDefault), "N")(
-      "seed", "the --seed training used (synthetic data, --split validation)", text("42"), "N")(
-      "normalize",
-      "auto (standardise as training did, with the statistics the model file holds) or none",
-      text("auto"), "MODE")("batch-size", "samples per forward pass", text("1024"), "N")(
+      "seed",
+      "the --seed training used, for synthetic data and --split validation (absent: what the "
+      "model file records, else 42)",
+      cxxopts::value<std::string>(),
+      "N")("normalize",
+           "auto (standardise as training did, with the statistics the model file holds) or none",
+           text("auto"), "MODE")("batch-size", "samples per forward pass", text("1024"), "N")(
       "device", "cpu, cuda or auto", text("auto"), "DEVICE");
 }
 
@@ -45,12 +51,14 @@ SavedModelInput parseSavedModelFlags(const cxxopts::ParseResult& flags, bool lab
                        "--batch-size must be between 1 and 16777216");
   input.standardize =
       parseChoice("normalize", flags["normalize"].as<std::string>(), {"auto", "none"}) == "auto";
-  input.seed = parseUnsigned("seed", flags["seed"].as<std::string>());
-  if (parseChoice("split", flags["split"].as<std::string>(), {"all", "validation"}) ==
-      "validation") {
+  if (flags.count("seed")) input.seed = parseUnsigned("seed", flags["seed"].as<std::string>());
+  input.heldOut =
+      parseChoice("split", flags["split"].as<std::string>(), {"all", "validation"}) == "validation";
+  if (flags.count("val-fraction")) {
+    RINGTRAIN_USER_CHECK(input.heldOut, "--val-fraction applies to --split validation only");
     const double fraction = parseReal("val-fraction", flags["val-fraction"].as<std::string>());
     RINGTRAIN_USER_CHECK(fraction > 0 && fraction < 1, "--val-fraction must be in (0, 1)");
-    input.heldOutFraction = fraction;
+    input.valFraction = fraction;
   }
   const std::string labelColumn = flags["label-column"].as<std::string>();
   RINGTRAIN_USER_CHECK(!labelsNeeded || labelColumn != "none",
@@ -69,10 +77,32 @@ SavedModelInput parseSavedModelFlags(const cxxopts::ParseResult& flags, bool lab
 
 std::shared_ptr<const data::SampleSource> loadModelData(
     const SavedModelInput& input, const std::vector<int64_t>& inputShape,
-    const std::optional<data::FeatureStatistics>& standardization) {
-  const auto dataset = train::loadEvaluationData(input.dataSpec, input.csv, input.seed, inputShape,
-                                                 input.standardize ? standardization : std::nullopt,
-                                                 input.heldOutFraction);
+    const std::optional<data::FeatureStatistics>& standardization,
+    const std::optional<train::DataSplit>& recorded) {
+  const uint64_t seed = input.seed.value_or(recorded ? recorded->seed : 42);
+  std::optional<double> heldOut;
+  if (input.heldOut) {
+    RINGTRAIN_USER_CHECK(!recorded || recorded->heldOutFraction,
+                         "--split validation: " << input.modelPath
+                                                << " held out none of its training data (it "
+                                                   "was validated on a --val data set, or on "
+                                                   "nothing): score that data set instead");
+    const std::optional<double> recordedFraction =
+        recorded ? recorded->heldOutFraction : std::nullopt;
+    RINGTRAIN_USER_CHECK(
+        !input.valFraction || !recordedFraction || *input.valFraction == *recordedFraction,
+        "--val-fraction " << *input.valFraction << ": " << input.modelPath << " held out "
+                          << *recordedFraction << " of its training data; leave the flag out");
+    RINGTRAIN_USER_CHECK(!input.seed || !recorded || *input.seed == recorded->seed,
+                         "--seed " << *input.seed << ": " << input.modelPath
+                                   << " was trained with --seed " << recorded->seed
+                                   << ", which chose the rows it held out; leave the flag out");
+    heldOut = input.valFraction ? input.valFraction : recordedFraction;
+    if (!heldOut) heldOut = 0.1;
+  }
+  const auto dataset =
+      train::loadEvaluationData(input.dataSpec, input.csv, seed, inputShape,
+                                input.standardize ? standardization : std::nullopt, heldOut);
   RINGTRAIN_USER_CHECK(dataset->size() > 0, "--data " << input.dataSpec << " holds no samples");
   return dataset;
 }

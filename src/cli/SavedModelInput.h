@@ -16,6 +16,7 @@
 #include "ringtrain/data/Dataset.h"
 #include "ringtrain/data/FeatureStatistics.h"
 #include "ringtrain/data/SampleSource.h"
+#include "ringtrain/train/ModelFile.h"
 
 namespace ringtrain::cli {
 
@@ -27,9 +28,10 @@ struct SavedModelInput {
   std::string modelPath;
   std::string dataSpec;
   data::CsvOptions csv;
-  uint64_t seed = 42;
-  std::optional<double> heldOutFraction;  // --split validation
-  bool standardize = true;                // --normalize auto
+  bool heldOut = false;               // --split validation
+  std::optional<double> valFraction;  // --val-fraction, when given
+  std::optional<uint64_t> seed;       // --seed, when given
+  bool standardize = true;            // --normalize auto
   int64_t batchSize = 1024;
   c10::Device device = c10::kCPU;
 };
@@ -38,11 +40,14 @@ struct SavedModelInput {
 SavedModelInput parseSavedModelFlags(const cxxopts::ParseResult& flags, bool labelsNeeded);
 
 // The data set, read as training read it and standardised with `standardization` (when
-// --normalize auto; token shards in windows of a token model's input). UserError when it is
-// empty or its samples are not `inputShape`.
+// --normalize auto; token shards in windows of a token model's input). The seed and the share
+// held out are the flags', else those the model file records (`recorded`), else 42 and 0.1.
+// UserError when it is empty or its samples are not `inputShape`, and for --split validation
+// when the flags contradict the record or training held out nothing of its data.
 std::shared_ptr<const data::SampleSource> loadModelData(
     const SavedModelInput& input, const std::vector<int64_t>& inputShape,
-    const std::optional<data::FeatureStatistics>& standardization);
+    const std::optional<data::FeatureStatistics>& standardization,
+    const std::optional<train::DataSplit>& recorded);
 
 // Calls `use` with every batch of the data set in order, its features on the input's device.
 void forEachBatch(

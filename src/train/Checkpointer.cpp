@@ -104,8 +104,8 @@ std::optional<checkpoint::Checkpoint> Checkpointer::continuableLatest(RunPlace& 
   if (const std::optional<std::string> user = runInProgress(latest)) {
     // A process on another host cannot be looked for from here: the note says how to go on.
     place.notes.push_back(latest + " is in use by " + *user +
-                          "; this run starts anew (if that process has ended, --output-dir " + latest +
-                          " continues it)");
+                          "; this run starts anew (if that process has ended, --output-dir " +
+                          latest + " continues it)");
     return std::nullopt;
   }
   try {

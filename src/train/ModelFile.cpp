@@ -4,6 +4,7 @@
 #include <c10/core/GradMode.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -22,6 +23,8 @@ constexpr const char* kStdTensor = "input_standardization.std";
 // hold the standard deviation, which training used clamped to at least kLegacyMinimumStd.
 constexpr const char* kScaleMarker = "input_standardization";
 constexpr double kLegacyMinimumStd = 1e-6;
+constexpr const char* kSeedKey = "seed";
+constexpr const char* kHeldOutKey = "held_out_fraction";
 
 std::string joined(const std::vector<int64_t>& values, const char* separator) {
   std::ostringstream text;
@@ -57,7 +60,8 @@ std::vector<std::pair<std::string, at::Tensor>> stateOf(models::Classifier& mode
 }  // namespace
 
 void saveModel(const std::string& path, models::Classifier& model, const models::ModelSpec& spec,
-               const std::optional<data::FeatureStatistics>& standardization) {
+               const std::optional<data::FeatureStatistics>& standardization,
+               const std::optional<DataSplit>& split) {
   io::NamedTensors tensors;
   for (const auto& [name, tensor] : stateOf(model)) {
     tensors.emplace_back(name, tensor.detach().to(at::kCPU));
@@ -79,6 +83,13 @@ void saveModel(const std::string& path, models::Classifier& model, const models:
   }
   if (spec.kind == "spec") metadata["network"] = nlohmann::json::parse(spec.network).dump();
   if (standardization) metadata[kScaleMarker] = "scale";
+  if (split) {
+    metadata[kSeedKey] = std::to_string(split->seed);
+    // Seventeen digits read back as the same double.
+    char fraction[32];
+    std::snprintf(fraction, sizeof fraction, "%.17g", split->heldOutFraction.value_or(0.0));
+    metadata[kHeldOutKey] = fraction;
+  }
   io::saveSafetensors(path, tensors, metadata);
 }
 
@@ -182,6 +193,13 @@ SavedModel loadSavedModel(const std::string& path) {
                            where << ": " << kStdTensor << " holds " << value << ", not a scale");
     }
     saved.standardization = data::FeatureStatistics{valuesOf(*mean), std::move(scale)};
+  }
+  if (metadata.count(kSeedKey)) {
+    const auto seed = parseUint64(metadata[kSeedKey]);
+    const auto fraction = parseFiniteDouble(field(kHeldOutKey));
+    RINGTRAIN_USER_CHECK(seed && fraction && *fraction >= 0 && *fraction < 1,
+                         where << ": seed and held_out_fraction are not a seed and a share");
+    saved.split = DataSplit{*seed, *fraction > 0 ? std::optional<double>(*fraction) : std::nullopt};
   }
   saved.model = models::makeModel(spec);
   copyIntoModel(tensors, *saved.model, where);

@@ -178,6 +178,11 @@ nlohmann::json lengthOf(const TrainConfig& c) {
           {"grad_accum", c.gradAccum}};
 }
 
+DataSplit dataSplitOf(const TrainConfig& config) {
+  return {config.seed,
+          config.valSpec.empty() ? std::optional<double>(config.valFraction) : std::nullopt};
+}
+
 std::string describeDifferences(const nlohmann::json& theirs, const nlohmann::json& mine) {
   std::ostringstream lines;
   for (const auto& [key, value] : mine.items()) {

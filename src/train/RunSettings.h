@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ringtrain/train/ModelFile.h"
 #include "ringtrain/train/TrainConfig.h"
 
 namespace ringtrain::train {
@@ -22,6 +23,9 @@ nlohmann::json resumeSettingsOf(const TrainConfig& config);
 // How long the run is and how its batches are cut: what a command without --output-dir must
 // share with an interrupted run in runs/latest to continue it.
 nlohmann::json lengthOf(const TrainConfig& config);
+
+// The seed, and the share of --train held out when --val is absent: what the model file records.
+DataSplit dataSplitOf(const TrainConfig& config);
 
 // "  key: A there, B here" lines for each key of `mine` that `theirs` holds differently, in
 // `mine`'s order; empty when they agree.

@@ -294,7 +294,8 @@ class Trainer {
     const ordered_json pipelineReport = strategy_->report(control_);
     strategy_->gather(/*withOptimizer=*/false);
     if (!isRankZero()) return;
-    saveModel(outputPath("model.safetensors"), *model_, modelSpec_, trainingData_.standardization);
+    saveModel(outputPath("model.safetensors"), *model_, modelSpec_, trainingData_.standardization,
+              dataSplitOf(config_));
     const std::string& written = checkpointer_->lastWritten();
     writeSummary(facts(),
                  {summary_, valMetrics_, pipelineReport, stopReason_,

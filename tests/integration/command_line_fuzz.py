@@ -29,7 +29,7 @@ def help_flags(cmd):
     """{flag: takes a value} from `ringtrain CMD --help`."""
     text = run([cmd, "--help"]).stdout
     flags = {}
-    for match in re.finditer(r"^\s+(?:-\w, )?--([a-z0-9-]+)( [A-Z.]+)?", text, re.M):
+    for match in re.finditer(r"^\s{1,8}(?:-\w, )?--([a-z0-9-]+)( [A-Z.]+)?", text, re.M):
         flags[match.group(1)] = match.group(2) is not None
     return flags
 

@@ -15,10 +15,10 @@ def help_entries(command):
     """{flag: its whole help entry} from `ringtrain COMMAND --help`."""
     result = run([command, "--help"])
     assert result.returncode == 0, result.stderr
-    entries = re.split(r"\n(?=\s+(?:-\w, )?--)", result.stdout)
+    entries = re.split(r"\n(?=\s{1,8}(?:-\w, )?--)", result.stdout)
     found = {}
     for entry in entries:
-        name = re.match(r"\s+(?:-\w, )?--([a-z0-9-]+)", entry)
+        name = re.match(r"\s{1,8}(?:-\w, )?--([a-z0-9-]+)", entry)
         if name:
             found[name.group(1)] = " ".join(entry.split())
     return found
@@ -34,9 +34,12 @@ class FlagNames(RingtrainTestCase):
     def test_a_concept_has_one_name_and_one_default_across_commands(self):
         helps = {command: help_entries(command) for command in COMMANDS}
         # The seed: shard-plan shows the samples `train` reads with its default seed.
-        for command in ("train", "eval", "predict", "kmeans", "pca", "shard-plan"):
+        for command in ("train", "kmeans", "pca", "shard-plan"):
             with self.subTest(command=command):
                 self.assertIn("(default: 42)", helps[command]["seed"])
+        # Scoring a model takes the seed its training used, which its model file records.
+        for command in ("eval", "predict"):
+            self.assertIn("else 42", helps[command]["seed"])
         # The data a command reads is --data (train's --train/--val split it in two), a directory
         # it writes --output-dir, a file it writes --output; pipeline stages are --pipeline-stages.
         for command in ("eval", "predict", "kmeans", "pca", "prep"):

@@ -20,7 +20,7 @@ CONTAINER_FLAGS = {"output-dir", "checkpoint-dir", "progress", "help"}
 def flags_of(command):
     result = run([command, "--help"])
     assert result.returncode == 0, result.stderr
-    return set(re.findall(r"^\s+(?:-\w, )?--([a-z0-9-]+)", result.stdout, re.M)) - {"help"}
+    return set(re.findall(r"^\s{1,8}(?:-\w, )?--([a-z0-9-]+)", result.stdout, re.M)) - {"help"}
 
 
 def mentioned(flag, text):

@@ -170,6 +170,18 @@ class HeldOutSplit(PredictTestCase):
         self.assertAlmostEqual(scored["accuracy"], summary["val_accuracy"], places=6)
         self.assertAlmostEqual(scored["loss"], summary["val_loss"], places=5)
         self.assertEqual(scored["split"], "validation")
+        # The model file records the share and the seed: the flags may be left out, and a
+        # contradiction is refused rather than scoring other rows.
+        recorded = run(["eval", "--model", os.path.join(out, "model.safetensors"), "--data", self.labelled,
+                        "--split", "validation", "--output", self.path("recorded.json")])
+        self.assertEqual(recorded.returncode, 0, recorded.stderr)
+        with open(self.path("recorded.json")) as f:
+            self.assertEqual(json.load(f)["accuracy"], scored["accuracy"])
+        for flag, value in (("--val-fraction", "0.1"), ("--seed", "42")):
+            refused = run(["eval", "--model", os.path.join(out, "model.safetensors"), "--data", self.labelled,
+                           "--split", "validation", flag, value])
+            self.assertEqual(refused.returncode, 2, refused.stderr)
+            self.assertIn(flag + " " + value, refused.stderr)
         # The held-out rows come in the order of the file: their predictions are rows of the
         # whole file's, in the same order.
         model_path = os.path.join(out, "model.safetensors")
@@ -177,7 +189,7 @@ class HeldOutSplit(PredictTestCase):
         for split in ("all", "validation"):
             tables[split] = self.path(f"{split}.npy")
             self.predict(["--model", model_path, "--data", self.labelled, "--label-column", "0", "--split", split,
-                          "--val-fraction", "0.25", "--seed", "7", "--output", tables[split]])
+                          "--output", tables[split]])
         every, held_out = np.load(tables["all"]), np.load(tables["validation"])
         rows = [int(np.flatnonzero((every == row).all(1))[0]) for row in held_out]
         self.assertEqual(len(rows), summary["val_samples"])
@@ -188,6 +200,13 @@ class HeldOutSplit(PredictTestCase):
         self.assertEqual(whole.returncode, 0, whole.stderr)
         with open(scores) as f:
             self.assertEqual(json.load(f)["samples"], len(self.features))
+
+    def test_a_model_validated_on_another_data_set_has_no_held_out_rows(self):
+        out = self.train("mlp", ["--train", self.labelled, "--val", self.labelled, "--hidden", "4", "--epochs", "1"])
+        result = run(["eval", "--model", os.path.join(out, "model.safetensors"), "--data", self.labelled,
+                      "--split", "validation"])
+        self.assertEqual(result.returncode, 2, result.stderr)
+        self.assertIn("held out none of its training data", result.stderr)
 
     def test_eval_logits_as_csv_and_unlabelled_data_sent_to_predict(self):
         out = self.train("mlp", ["--train", self.labelled, "--hidden", "8", "--epochs", "1"])
