@@ -26,6 +26,8 @@ Predictor clusterAssigner(at::Tensor centres, c10::Device device) {
   Predictor predictor;
   predictor.describes = "k-means centres (" + std::to_string(centres.size(0)) + " clusters)";
   predictor.columns = {"cluster", "distance"};
+  // k-means fits every row it reads: it holds nothing out.
+  predictor.split = train::DataSplit{};
   predictor.inputShape = {centres.size(1)};
   centres = centres.to(device, at::kFloat);
   predictor.predict = [centres](const at::Tensor& features) {

@@ -8,6 +8,7 @@
 #include "ringtrain/platform/Placement.h"
 #include "ringtrain/train/TrainingData.h"
 #include "ringtrain/util/Error.h"
+#include "ringtrain/util/Numbers.h"
 
 namespace ringtrain::cli {
 
@@ -26,7 +27,7 @@ void addSavedModelFlags(cxxopts::Options& options, const char* labelColumnDefaul
       "the model file records; idx:DIR then reads its train-* files)",
       text("all"), "ROWS")("val-fraction",
                            "--split validation: the --val-fraction training used (absent: what "
-                           "the model file records, else 0.1)",
+                           "the model file records)",
                            cxxopts::value<std::string>(),
                            "F")("csv-header", "CSV files start with a header line")(
       "label-column", "CSV: 0-based column of the label, or none", text(labelColumnDefault), "N")(
@@ -82,23 +83,29 @@ std::shared_ptr<const data::SampleSource> loadModelData(
   const uint64_t seed = input.seed.value_or(recorded ? recorded->seed : 42);
   std::optional<double> heldOut;
   if (input.heldOut) {
-    RINGTRAIN_USER_CHECK(!recorded || recorded->heldOutFraction,
+    RINGTRAIN_USER_CHECK(
+        !recorded || recorded->heldOutFraction,
+        "--split validation: " << input.modelPath
+                               << " held out no rows of its data that can be found again (it was "
+                                  "validated on a --val data set, on nothing, or on rows each host "
+                                  "held out of its own files; k-means holds nothing out)");
+    RINGTRAIN_USER_CHECK(recorded || input.valFraction,
                          "--split validation: " << input.modelPath
-                                                << " held out none of its training data (it "
-                                                   "was validated on a --val data set, or on "
-                                                   "nothing): score that data set instead");
+                                                << " does not record which rows its training "
+                                                   "held out: give the --val-fraction and --seed "
+                                                   "it was trained with");
     const std::optional<double> recordedFraction =
         recorded ? recorded->heldOutFraction : std::nullopt;
     RINGTRAIN_USER_CHECK(
         !input.valFraction || !recordedFraction || *input.valFraction == *recordedFraction,
-        "--val-fraction " << *input.valFraction << ": " << input.modelPath << " held out "
-                          << *recordedFraction << " of its training data; leave the flag out");
+        "--val-fraction " << shortestText(input.valFraction.value_or(0)) << ": " << input.modelPath
+                          << " held out " << shortestText(recordedFraction.value_or(0))
+                          << " of its training data; leave the flag out");
     RINGTRAIN_USER_CHECK(!input.seed || !recorded || *input.seed == recorded->seed,
                          "--seed " << *input.seed << ": " << input.modelPath
                                    << " was trained with --seed " << recorded->seed
                                    << ", which chose the rows it held out; leave the flag out");
     heldOut = input.valFraction ? input.valFraction : recordedFraction;
-    if (!heldOut) heldOut = 0.1;
   }
   const auto dataset =
       train::loadEvaluationData(input.dataSpec, input.csv, seed, inputShape,

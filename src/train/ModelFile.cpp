@@ -4,7 +4,6 @@
 #include <c10/core/GradMode.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -85,10 +84,7 @@ void saveModel(const std::string& path, models::Classifier& model, const models:
   if (standardization) metadata[kScaleMarker] = "scale";
   if (split) {
     metadata[kSeedKey] = std::to_string(split->seed);
-    // Seventeen digits read back as the same double.
-    char fraction[32];
-    std::snprintf(fraction, sizeof fraction, "%.17g", split->heldOutFraction.value_or(0.0));
-    metadata[kHeldOutKey] = fraction;
+    metadata[kHeldOutKey] = shortestText(split->heldOutFraction.value_or(0.0));
   }
   io::saveSafetensors(path, tensors, metadata);
 }

@@ -179,8 +179,10 @@ nlohmann::json lengthOf(const TrainConfig& c) {
 }
 
 DataSplit dataSplitOf(const TrainConfig& config) {
+  // Hosts with their own files each split theirs, rows no reader of the whole data set finds.
+  const bool heldOutOfTheWhole = config.valSpec.empty() && config.sharding == DataSharding::kGlobal;
   return {config.seed,
-          config.valSpec.empty() ? std::optional<double>(config.valFraction) : std::nullopt};
+          heldOutOfTheWhole ? std::optional<double>(config.valFraction) : std::nullopt};
 }
 
 std::string describeDifferences(const nlohmann::json& theirs, const nlohmann::json& mine) {

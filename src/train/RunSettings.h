@@ -24,7 +24,8 @@ nlohmann::json resumeSettingsOf(const TrainConfig& config);
 // share with an interrupted run in runs/latest to continue it.
 nlohmann::json lengthOf(const TrainConfig& config);
 
-// The seed, and the share of --train held out when --val is absent: what the model file records.
+// The seed, and the share of --train held out when --val is absent (and the data is not split
+// per host): what the model file records.
 DataSplit dataSplitOf(const TrainConfig& config);
 
 // "  key: A there, B here" lines for each key of `mine` that `theirs` holds differently, in

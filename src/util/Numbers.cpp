@@ -35,4 +35,10 @@ std::optional<double> parseFiniteDouble(std::string_view text) {
   return value;
 }
 
+std::string shortestText(double value) {
+  char text[32];
+  const auto [end, error] = std::to_chars(text, text + sizeof text, value);
+  return error == std::errc() ? std::string(text, end) : std::string("nan");
+}
+
 }  // namespace ringtrain

@@ -1,6 +1,7 @@
 """Threads per rank follow the cores a rank may use: Open MPI binds each rank to one core when it
 starts 2 or fewer, and two threads on one core ran at half the speed of one."""
 import os
+import shutil
 import subprocess
 import unittest
 
@@ -28,6 +29,16 @@ class CpuBinding(RingtrainTestCase):
         free = self.banner([MPIRUN, "--bind-to", "none", "-np", "1"], "free")
         self.assertIn(f"{cores} thread(s) per rank", free)
         self.assertNotIn("(its CPU affinity)", free)
+
+    def test_a_process_confined_to_one_core_runs_one_thread_and_says_why(self):
+        allowed = sorted(os.sched_getaffinity(0))
+        if len(allowed) < 2 or shutil.which("taskset") is None:
+            self.skipTest("needs 2 cores and taskset")
+        confined = self.banner(["taskset", "-c", str(allowed[0])], "confined")
+        self.assertIn("1 thread(s) per rank", confined)
+        self.assertIn("(its CPU affinity)", confined)
+        free = self.banner([], "free")
+        self.assertIn(f"{len(allowed)} thread(s) per rank", free)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ import unittest
 
 import numpy as np
 import torch
-from safetensors.numpy import load_file
+from safetensors import safe_open
+from safetensors.numpy import load_file, save_file
 from sklearn.datasets import load_wine
 from sklearn.metrics import pairwise_distances_argmin_min
 
@@ -176,7 +177,22 @@ class HeldOutSplit(PredictTestCase):
                         "--split", "validation", "--output", self.path("recorded.json")])
         self.assertEqual(recorded.returncode, 0, recorded.stderr)
         with open(self.path("recorded.json")) as f:
-            self.assertEqual(json.load(f)["accuracy"], scored["accuracy"])
+            recorded_scores = json.load(f)
+        for key in ("samples", "loss", "accuracy"):
+            self.assertEqual(recorded_scores[key], scored[key], key)
+        # A file of an earlier version records neither: the flags are needed, and they suffice.
+        legacy = self.path("legacy.safetensors")
+        with safe_open(os.path.join(out, "model.safetensors"), "np") as f:
+            metadata = {k: v for k, v in f.metadata().items() if k not in ("seed", "held_out_fraction")}
+            save_file({name: f.get_tensor(name) for name in f.keys()}, legacy, metadata=metadata)
+        unsaid = run(["eval", "--model", legacy, "--data", self.labelled, "--split", "validation"])
+        self.assertEqual(unsaid.returncode, 2, unsaid.stderr)
+        self.assertIn("does not record which rows", unsaid.stderr)
+        said = run(["eval", "--model", legacy, "--data", self.labelled, "--split", "validation",
+                    "--val-fraction", "0.25", "--seed", "7", "--output", self.path("legacy.json")])
+        self.assertEqual(said.returncode, 0, said.stderr)
+        with open(self.path("legacy.json")) as f:
+            self.assertEqual(json.load(f)["loss"], scored["loss"])
         for flag, value in (("--val-fraction", "0.1"), ("--seed", "42")):
             refused = run(["eval", "--model", os.path.join(out, "model.safetensors"), "--data", self.labelled,
                            "--split", "validation", flag, value])
@@ -201,12 +217,19 @@ class HeldOutSplit(PredictTestCase):
         with open(scores) as f:
             self.assertEqual(json.load(f)["samples"], len(self.features))
 
-    def test_a_model_validated_on_another_data_set_has_no_held_out_rows(self):
+    def test_models_that_held_out_no_rows_are_refused(self):
         out = self.train("mlp", ["--train", self.labelled, "--val", self.labelled, "--hidden", "4", "--epochs", "1"])
-        result = run(["eval", "--model", os.path.join(out, "model.safetensors"), "--data", self.labelled,
-                      "--split", "validation"])
-        self.assertEqual(result.returncode, 2, result.stderr)
-        self.assertIn("held out none of its training data", result.stderr)
+        host = self.train("host", ["--train", self.labelled, "--data-sharding", "host", "--hidden", "4",
+                                   "--epochs", "1"])
+        kmeans = self.path("kmeans")
+        self.assertEqual(run(["kmeans", "--data", self.labelled, "-k", "2", "--output-dir", kmeans,
+                              "--threads", "1"]).returncode, 0)
+        for model in (os.path.join(out, "model.safetensors"), os.path.join(host, "model.safetensors"),
+                      os.path.join(kmeans, "centres.safetensors")):
+            result = run(["predict", "--model", model, "--data", self.labelled, "--label-column", "0",
+                          "--split", "validation"], cwd=self.dir)
+            self.assertEqual(result.returncode, 2, result.stderr)
+            self.assertIn("held out no rows of its data that can be found again", result.stderr)
 
     def test_eval_logits_as_csv_and_unlabelled_data_sent_to_predict(self):
         out = self.train("mlp", ["--train", self.labelled, "--hidden", "8", "--epochs", "1"])

@@ -95,6 +95,18 @@ class SageMakerEntrypoint(RingtrainTestCase):
         self.assertGreater(summary["val_accuracy"], 0.9)
         self.assertNothingLeft(root)
 
+    def test_local_job_takes_python_booleans_as_switches(self):
+        # `--hyperparameter nesterov=True`, as a Python user writes it, is the switch, not "True".
+        script = os.path.join(os.path.dirname(local_job.__file__), "local_job.py")
+        result = subprocess.run([sys.executable, script, "--ringtrain", BIN, "--root", self.path("opt-ml"),
+                                 "--hyperparameter", "nesterov=True", "--hyperparameter", "epochs=1",
+                                 "--hyperparameter", "hidden=16"],
+                                capture_output=True, text=True, timeout=300)
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        self.assertIn("model.safetensors", result.stdout)
+        with open(os.path.join(self.path("opt-ml"), "input", "config", "hyperparameters.json")) as f:
+            self.assertEqual(json.load(f)["nesterov"], "true")
+
     def test_a_bad_hyperparameter_fails_the_job_with_its_name(self):
         # A former name of a flag (train's --data) is for the command line, not a hyperparameter.
         for hyperparameters, reason in [({"epoch": 3}, "hyperparameter 'epoch' is not a flag of ringtrain train"),
