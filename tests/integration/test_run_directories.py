@@ -189,6 +189,24 @@ class RunDirectories(RingtrainTestCase):
         result = self.ringtrain(["--train", "train.csv", "--epochs", "4"] + flags, expect=2)
         self.assertIn("belongs to a different run:\n  train:", result.stderr)
 
+    def test_a_shard_data_set_is_known_by_its_index(self):
+        rng = np.random.default_rng(1)
+        features = rng.normal(size=(300, 5))
+        write_csv(self.path("a.csv"), (features[:, 0] > 0).astype(int), features)
+        write_csv(self.path("b.csv"), (features[:, 1] > 0).astype(int), features * 3)
+        prep = ["prep", "--output-dir", self.path("shards"), "--progress", "off", "--overwrite"]
+        self.assertEqual(run(prep + ["--data", self.path("a.csv")]).returncode, 0)
+        flags = ["--hidden", "8", "--progress", "off", "--threads", "1", "--output-dir", "sharded",
+                 "--checkpoint-every", "5"]
+        self.ringtrain(["--train", "shards:shards", "--epochs", "1"] + flags)
+        steps = self.summary_of("sharded")["steps"]
+        self.ringtrain(["--train", "shards:./shards/", "--epochs", "2"] + flags)
+        self.assertEqual(self.summary_of("sharded")["resumed_at_step"], steps)
+        # The same directory converted from other data is another data set.
+        self.assertEqual(run(prep + ["--data", self.path("b.csv")]).returncode, 0)
+        result = self.ringtrain(["--train", "shards:shards", "--epochs", "3"] + flags, expect=2)
+        self.assertIn("belongs to a different run:\n  train:", result.stderr)
+
     def test_summary_records_every_setting_of_the_run(self):
         self.ringtrain(SMALL + ["--epochs", "1", "--output-dir", "out", "--lr", "0.03", "--seed", "5"])
         summary = self.summary_of("out")
