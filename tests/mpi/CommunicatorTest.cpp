@@ -1,8 +1,14 @@
 // Every expectation is a formula of rank and size, so the same test holds at any world size.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
 
 #include "MpiTestEnvironment.h"
+#include "ringtrain/util/Files.h"
 
 namespace ringtrain::comm {
 namespace {
@@ -131,9 +137,22 @@ TEST(Communicator, SplitGroupsRanksByColorAndOrdersThemByKey) {
   world().barrier();
 }
 
-TEST(Communicator, BarrierReturnsOnEveryRank) {
+// Every rank leaves a mark, the later ranks later; after the barrier every rank sees them all. A
+// barrier that returned before the last rank arrived would let rank 0 count only its own.
+TEST(Communicator, BarrierReturnsOnlyWhenEveryRankHasArrived) {
+  const int rank = world().rank();
+  const int size = world().size();
+  // A directory name of rank 0's, for the ranks of this host (the MPI tests run on one host).
+  at::Tensor token = at::full({1}, static_cast<int64_t>(::getpid()), at::kLong);
+  world().broadcast(token, 0);
+  const std::string marks = "/tmp/ringtrain-barrier-test-" + std::to_string(token.item<int64_t>());
+  makeDirectories(marks);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100 * rank));
+  writeFileDurably(marks + "/" + std::to_string(rank), "");
   world().barrier();
-  SUCCEED();
+  EXPECT_EQ(static_cast<int>(listDirectory(marks).size()), size) << "rank " << rank;
+  world().barrier();
+  if (rank == 0) removeTree(marks);
 }
 
 }  // namespace

@@ -19,6 +19,7 @@ class CountingSource final : public SampleSource {
   int64_t numClasses() const override { return 1; }
   const std::string& source() const override { return name_; }
   Batch gather(const int64_t* rows, int64_t count, bool) const override {
+    gathered_ += count;
     Batch batch{at::empty({count, 1}), at::zeros({count}, at::kLong)};
     for (int64_t i = 0; i < count; ++i) {
       if (failOn13_ && rows[i] == 13) throw UserError("row 13 is unreadable");
@@ -28,6 +29,7 @@ class CountingSource final : public SampleSource {
   }
   void willGather(const int64_t*, int64_t count) const override { announced_ += count; }
   mutable std::atomic<int64_t> announced_{0};
+  mutable std::atomic<int64_t> gathered_{0};
 
  private:
   bool failOn13_;
@@ -77,11 +79,17 @@ TEST(BatchPrefetcher, AWorkersErrorReachesTheCallerAtItsBatch) {
   }
 }
 
+// A prefetcher dropped after its first batch stops its workers where they are: it reads at most
+// the batches its queue and workers hold, not the rest of the epoch.
 TEST(BatchPrefetcher, StoppingEarlyDoesNotWait) {
-  const auto source = std::make_shared<CountingSource>(false);
   for (int i = 0; i < 20; ++i) {
-    BatchPrefetcher batches(source, shuffledRows(1000), 1, {4, 8, false});
-    batches.next();
+    const auto source = std::make_shared<CountingSource>(false);
+    {
+      BatchPrefetcher batches(source, shuffledRows(1000), 1, {4, 8, false});
+      batches.next();
+    }
+    // One batch taken, 8 queued, 4 in the workers' hands: 13 rows of batch size 1.
+    EXPECT_LE(source->gathered_.load(), 13) << "round " << i;
   }
 }
 
