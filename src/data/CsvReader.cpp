@@ -140,6 +140,7 @@ void CsvRowParser::parse(std::istream& input, const std::string& name, const Row
         features.push_back(static_cast<float>(value));
       }
     }
+    place_ = where;
     onRow(features, label);
   }
   RINGTRAIN_USER_CHECK(!input.bad(), "cannot read " << name);
@@ -199,7 +200,22 @@ Dataset readCsv(const std::string& path, const CsvOptions& options) {
     RINGTRAIN_USER_CHECK(input, "cannot read " << file);
     parser.parse(input, file, collectInto(rows));
   }
-  return toDataset(std::move(rows), parser.featureCount(), path);
+  Dataset dataset = toDataset(std::move(rows), parser.featureCount(), path);
+  // Only an error asks, so the files are read again rather than a line kept for every row.
+  dataset.placeOfRow = [files, options](int64_t wanted) {
+    CsvRowParser again(options);
+    int64_t row = 0;
+    std::string place;
+    for (const auto& file : files) {
+      std::ifstream input(file);
+      again.parse(input, file, [&](const std::vector<float>&, int64_t) {
+        if (row++ == wanted) place = again.place();
+      });
+      if (!place.empty()) break;
+    }
+    return place;
+  };
+  return dataset;
 }
 
 }  // namespace ringtrain::data

@@ -21,14 +21,20 @@ std::string shapeText(const std::vector<int64_t>& shape) {
   return text.str();
 }
 
-// Labels must lie in [0, numClasses); names the first offending sample (0-based data row).
+// Labels must lie in [0, numClasses); names the first offending sample by its file and line where
+// the data set knows them (CSV), else by its data row counted from 1.
 void checkLabels(const data::Dataset& dataset, int64_t numClasses, const std::string& flag) {
   const at::Tensor outside = (dataset.labels >= numClasses).nonzero();
   if (outside.numel() == 0) return;
   const int64_t row = outside[0][0].item<int64_t>();
+  const std::string place = dataset.placeOfRow ? dataset.placeOfRow(row) : "";
+  const std::string label = std::to_string(dataset.labels[row].item<int64_t>());
+  const std::string classes = "the classes 0.." + std::to_string(numClasses - 1);
+  if (!place.empty()) {
+    throw UserError(flag + " " + place + ": label " + label + " is outside " + classes);
+  }
   throw UserError(flag + " " + dataset.source + ": data row " + std::to_string(row + 1) +
-                  " has label " + std::to_string(dataset.labels[row].item<int64_t>()) +
-                  ", outside the classes 0.." + std::to_string(numClasses - 1));
+                  " has label " + label + ", outside " + classes);
 }
 
 // A warning when the labels, taken as classes, leave fewer than two rows per class: the mark of

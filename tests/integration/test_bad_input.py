@@ -52,8 +52,8 @@ class BadInput(RingtrainTestCase):
             (good + ["--csv-header"], "good.csv:1: --csv-header skips this line as a header, but it holds only numbers"),
             (["--train", self.path("good.csv.gz")], "good.csv.gz is gzip-compressed"),
             (["--train", self.path("good.csv"), "--val", self.path("val_label9.csv")],
-             "val_label9.csv: data row 2 has label 9"),
-            (good + ["--num-classes", "2"], "good.csv: data row 3 has label 2"),
+             "val_label9.csv:2: label 9 is outside the classes 0..2"),
+            (good + ["--num-classes", "2"], "good.csv:3: label 2 is outside the classes 0..1"),
             (["--train", self.path("good.csv"), "--val", self.path("wide.csv")],
              "wide.csv has samples of shape 3 but --train"),
             (good + ["--output-dir", self.path("a_file", "out")], "--output-dir"),
@@ -89,11 +89,16 @@ class BadInput(RingtrainTestCase):
 
     def test_a_label_error_names_the_row_of_the_file(self):
         # Before the validation split shuffles the rows.
-        write_csv(self.path("late.csv"), [0, 1] * 20 + [7], [[float(i), 1.0] for i in range(41)])
-        result = run(["train", "--train", self.path("late.csv"), "--num-classes", "2", "--epochs", "1",
-                      "--output-dir", self.path("late"), "--progress", "off"])
+        # The file's line, counting its header and a blank line.
+        write_csv(self.path("rows.csv"), [0, 1] * 20 + [7], [[float(i), 1.0] for i in range(41)])
+        with open(self.path("rows.csv")) as f:
+            rows = f.read().splitlines()
+        with open(self.path("late.csv"), "w") as f:
+            f.write("\n".join(["label,a,b"] + rows[:10] + [""] + rows[10:]) + "\n")
+        result = run(["train", "--train", self.path("late.csv"), "--csv-header", "--num-classes", "2", "--epochs",
+                      "1", "--output-dir", self.path("late"), "--progress", "off"])
         self.assertEqual(result.returncode, 2, result.stderr)
-        self.assertIn("late.csv: data row 41 has label 7", result.stderr)
+        self.assertIn("late.csv:43: label 7 is outside the classes 0..1", result.stderr)
 
     def test_nccl_refuses_to_start_without_a_gpu(self):
         info = run(["info"]).stdout

@@ -20,6 +20,8 @@ class CsvRowParser {
   explicit CsvRowParser(const CsvOptions& options);
   // Calls onRow for every data row of `input`; `name` is used in error messages.
   void parse(std::istream& input, const std::string& name, const RowHandler& onRow);
+  // "file.csv:14", the file and line of the row onRow was last called with.
+  const std::string& place() const { return place_; }
   // Features per row; 0 until a row was read.
   size_t featureCount() const {
     return width_ == 0 ? 0 : width_ - (options_.labelColumn == kNoLabelColumn ? 0 : 1);
@@ -29,6 +31,7 @@ class CsvRowParser {
   CsvOptions options_;
   size_t width_ = 0;  // columns per row, label included
   std::string widthSource_;
+  std::string place_;
 };
 
 // `path` itself, or the *.csv files of the directory `path` in name order.
