@@ -10,6 +10,7 @@
 
 #include "ringtrain/util/Crc32c.h"
 #include "ringtrain/util/Error.h"
+#include "ringtrain/util/Files.h"
 #include "ringtrain/util/JsonFields.h"
 
 namespace ringtrain::data {
@@ -55,8 +56,7 @@ bool isTokenType(ElementType type) {
 bool isPlainShardName(const std::string& name) {
   const std::string extension = kShardExtension;
   return name.size() > extension.size() && name.find('/') == std::string::npos &&
-         name.find('\0') == std::string::npos && name[0] != '.' &&
-         name.compare(name.size() - extension.size(), extension.size(), extension) == 0;
+         name.find('\0') == std::string::npos && name[0] != '.' && hasSuffix(name, extension);
 }
 
 // Checks what header and index share: kind, type, shape, classes, scale. Returns the bytes of

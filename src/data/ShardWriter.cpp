@@ -10,6 +10,7 @@
 #include "ringtrain/data/ElementConversion.h"
 #include "ringtrain/util/Crc32c.h"
 #include "ringtrain/util/Error.h"
+#include "ringtrain/util/Files.h"
 
 namespace ringtrain::data {
 namespace {
@@ -35,9 +36,8 @@ bool holdsOnlyADataset(const std::string& directory) {
   const std::vector<std::string> names = listDirectory(directory);
   const std::string extension = kShardExtension;
   return std::all_of(names.begin(), names.end(), [&](const std::string& name) {
-    const bool datasetName = name == kIndexFile || (name.size() > extension.size() &&
-                                                    name.compare(name.size() - extension.size(),
-                                                                 extension.size(), extension) == 0);
+    const bool datasetName =
+        name == kIndexFile || (name.size() > extension.size() && hasSuffix(name, extension));
     return datasetName && !isDirectory(directory + "/" + name);
   });
 }

@@ -20,8 +20,7 @@ std::string join(const std::string& directory, const std::string& name) {
 
 bool isShardName(const std::string& name) {
   const std::string extension = kShardExtension;
-  return name.size() > extension.size() && name[0] != '.' &&
-         name.compare(name.size() - extension.size(), extension.size(), extension) == 0;
+  return name.size() > extension.size() && name[0] != '.' && hasSuffix(name, extension);
 }
 
 std::vector<std::string> shardNamesIn(const std::string& directory) {

@@ -15,9 +15,8 @@ std::vector<std::string> inputFiles(const std::string& path, const std::string& 
   std::vector<std::string> files;
   for (const std::string& name : listDirectory(path)) {
     const std::string file = path + "/" + name;
-    const bool matches = extension.empty() || (name.size() > extension.size() &&
-                                               name.compare(name.size() - extension.size(),
-                                                            extension.size(), extension) == 0);
+    const bool matches =
+        extension.empty() || (name.size() > extension.size() && hasSuffix(name, extension));
     if (matches && name[0] != '.' && !isDirectory(file)) files.push_back(file);
   }
   std::sort(files.begin(), files.end());

@@ -1,6 +1,7 @@
 #include "ringtrain/train/TrainingData.h"
 
 #include <ATen/ATen.h>
+#include <c10/util/accumulate.h>
 
 #include <algorithm>
 #include <optional>
@@ -256,21 +257,16 @@ TrainingData loadTrainingData(const TrainConfig& config, int ranksSharing) {
 
 namespace {
 
-int64_t elementsOf(const std::vector<int64_t>& shape) {
-  int64_t n = 1;
-  for (const int64_t d : shape) n *= d;
-  return n;
-}
-
 // A model of one-dimensional input flattens what it reads (k-means centres of IDX images).
 void checkModelInput(const std::vector<int64_t>& shape, const std::string& spec,
                      const std::vector<int64_t>& inputShape, const data::CsvOptions& csv,
                      bool csvTable) {
-  const bool fits =
-      shape == inputShape || (inputShape.size() == 1 && elementsOf(shape) == inputShape[0]);
+  const bool fits = shape == inputShape ||
+                    (inputShape.size() == 1 && c10::multiply_integers(shape) == inputShape[0]);
   // One column too many in a table read without a label column: most likely its labels.
-  const bool labelsAsFeature = csvTable && csv.labelColumn == data::kNoLabelColumn &&
-                               elementsOf(shape) == elementsOf(inputShape) + 1;
+  const bool labelsAsFeature =
+      csvTable && csv.labelColumn == data::kNoLabelColumn &&
+      c10::multiply_integers(shape) == c10::multiply_integers(inputShape) + 1;
   RINGTRAIN_USER_CHECK(
       fits, "--data " << spec << " has samples of shape " << shapeText(shape)
                       << " but the model takes " << shapeText(inputShape)
