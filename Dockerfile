@@ -33,7 +33,7 @@ RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DRINGTRAIN_BUILD_TE
 RUN mkdir -p /out/lib \
     && cp -a /opt/torch/lib/python3*/site-packages/torch/lib/. /out/lib/ \
     && find /opt/torch/lib/python3*/site-packages/nvidia -name 'lib*.so*' -exec cp -a {} /out/lib/ \; \
-    && cp build/ringtrain /out/ && cp build/libringtrain.so build/sagemaker/libsmhostname.so /out/lib/
+    && cp build/ringtrain /out/ && cp build/sagemaker/libsmhostname.so /out/lib/
 
 # ---- runtime ---------------------------------------------------------------------------------
 FROM nvidia/cuda:${CUDA_IMAGE}-runtime-${UBUNTU}

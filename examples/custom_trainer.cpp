@@ -1,7 +1,7 @@
 // Your model, loss and metric inside ringtrain's trainer: flags as `ringtrain train` takes them
-// (e.g. --train, --epochs, --pipeline-stages, --checkpoint-every), outputs as it writes them.
+// (e.g. --train, --epochs, --pipeline-stages, --checkpoint-every, --comm-timeout), outputs as it
+// writes them, and a stop signal (SIGTERM) ends it at a checkpoint as it ends `ringtrain train`.
 //   mpirun -np 2 custom_trainer --train synthetic:4000 --epochs 2 --output-dir runs/custom
-#include <ringtrain/cli/TrainOptions.h>
 #include <ringtrain/ringtrain.h>
 #include <torch/torch.h>
 
@@ -30,9 +30,9 @@ class WideAndDeep : public ringtrain::models::Classifier {
 
 int main(int argc, char** argv) {
   // Every rank parses the same flags, so a bad one stops them all alike, before MPI starts.
-  ringtrain::cli::ParsedTrainOptions options;
+  ringtrain::train::TrainOptions options;
   try {
-    options = ringtrain::cli::parseTrainOptions(argc, argv);
+    options = ringtrain::train::parseTrainOptions(argc, argv);
   } catch (const ringtrain::UserError& error) {
     std::cerr << "custom_trainer: error: " << error.what() << "\n";
     return 2;
@@ -42,7 +42,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   const ringtrain::train::TrainConfig& config = options.config;
-  ringtrain::Runtime runtime(argc, argv, {config.device, config.backend, config.threads});
+  ringtrain::Runtime runtime(
+      argc, argv, {config.device, config.backend, config.threads, config.commTimeoutSeconds});
   ringtrain::train::TrainHooks hooks;
   hooks.makeModel = [](const ringtrain::models::ModelSpec& data) {
     int64_t inputs = 1;
@@ -60,10 +61,8 @@ int main(int argc, char** argv) {
                                return top2.eq(labels.unsqueeze(1)).any(1).sum().to(at::kDouble);
                              });
   try {
-    const ringtrain::train::RunSummary summary = ringtrain::train::runTraining(
-        config,
-        {runtime.controlCommunicator(), runtime.hostCommunicator(), runtime.deviceCommunicator()},
-        runtime.placement(), hooks);
+    const ringtrain::train::RunSummary summary =
+        ringtrain::train::runTraining(runtime, config, hooks);
     if (runtime.isRankZero()) {
       std::cout << "custom_trainer: steps=" << summary.steps
                 << " val_accuracy=" << summary.valAccuracy << std::endl;

@@ -1,30 +1,49 @@
 // ringtrain: data-parallel training of LibTorch models under mpirun.
 //
-// Map of the code (one folder per concern; dependencies point down this list):
-//   cli/       subcommands and flags        -> train, unsupervised, data, comm, platform, sagemaker
-//   api/       Runtime, DataParallel, checkpoints for programs with their own loop
-//                                                         -> train, ddp, comm, platform
-//   train/     the training loop, outputs, LR schedule, pipeline mode in the loop
-//                                                         -> ddp, pipeline, checkpoint, models,
-//                                                         data, io
-//   checkpoint/ checkpoint directories (files, checksums)
-//   ddp/       parameter sync, gradient buckets, reducer  -> comm
-//   pipeline/  schedules, their checker, partitioning, the stage runtime -> comm, models
-//   unsupervised/ k-means (one-pass summaries, k-means|| and Lloyd) and PCA  -> data, comm
-//   models/    MLP, CNN, GPT, autoencoder and --model-spec networks, as sequences of layers
-//   prep/      conversion of CSV, IDX, .npy and text into shards  -> data
-//   data/      data sets, CSV/IDX readers, shards, the distributed sampler
-//   io/        safetensors
-//   sagemaker/ the SageMaker job: configuration files, launch plan, supervising mpirun
-//   platform/  device placement and threads
-//   comm/      Communicator over MPI (CPU) and NCCL (CUDA); the only code that includes
-//   mpi.h/nccl.h
+// Map of the code: one folder per concern. A folder includes only from itself and the folders
+// after its arrow, which all come further down this list; tests/CheckLayering.cmake holds the
+// tree to this map. include/ringtrain/ holds the public headers of api/ and of the folders named
+// after its subfolders.
+//   cli/          the commands; only in the executable
+//     -> flags launch sagemaker prep unsupervised train pipeline io data platform comm util
+//   sagemaker/    the SageMaker job: configuration files, launch plan, supervising mpirun
+//     -> util
+//   api/          Runtime, DataParallel, checkpoints and runTraining for programs of their own
+//     -> launch train ddp checkpoint models data platform comm util
+//   flags/        flag values with errors that name the flag; `ringtrain train`'s flags
+//     -> train pipeline data comm util
+//   launch/       how a job's ranks end together: failure reports, the communication timeout
+//     -> platform comm util
+//   train/        the training loop, its strategies (data-parallel, pipeline), outputs
+//     -> pipeline ddp checkpoint models data io platform comm util
+//   unsupervised/ k-means (one-pass summaries, k-means|| and Lloyd) and PCA
+//     -> data comm util
+//   prep/         conversion of CSV, IDX, .npy and text into shards
+//     -> data util
+//   pipeline/     schedules, their checker, partitioning, the stage runtime
+//     -> ddp models comm util
+//   ddp/          parameter sync, gradient buckets, the reducer
+//     -> platform comm util
+//   models/       MLP, CNN, GPT, autoencoder and --model-spec networks, as sequences of layers
+//     -> util
+//   checkpoint/   checkpoint directories (files, checksums)
+//     -> util
+//   data/         data sets, CSV/IDX readers, shards, the distributed sampler
+//     -> util
+//   io/           safetensors, .npy, tables
+//     -> util
+//   platform/     device placement, threads, CUDA streams, stop signals
+//     -> comm util
+//   comm/         Communicator over MPI (CPU) and NCCL (CUDA); the only code that includes mpi.h
+//                 or nccl.h
+//     -> util
+//   util/         errors, files, checksums, numbers
 #include <iostream>
 #include <string>
 
-#include "cli/ErrorText.h"
+#include "cli/Commands.h"
+#include "launch/ErrorText.h"
 #include "ringtrain/BuildInfo.h"
-#include "ringtrain/cli/Commands.h"
 #include "ringtrain/util/Error.h"
 
 namespace {
@@ -85,7 +104,7 @@ int main(int argc, char** argv) {
     std::cerr << "ringtrain " << command << ": error: " << error.what() << std::endl;
     return 2;
   } catch (const std::exception& error) {
-    std::cerr << "ringtrain " << command << ": error: " << ringtrain::cli::errorText(error)
+    std::cerr << "ringtrain " << command << ": error: " << ringtrain::launch::errorText(error)
               << std::endl;
     return 1;
   }

@@ -1,4 +1,4 @@
-// Precompiled for every translation unit of ringtrain_core and the tests: LibTorch's headers are
+// Precompiled for every translation unit of ringtrain_objects, the commands and the tests: LibTorch's headers are
 // most of the compile time of each file.
 #pragma once
 

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "ringtrain/Export.h"
 #include "ringtrain/Runtime.h"
 
 namespace ringtrain {
@@ -19,9 +20,10 @@ namespace ringtrain {
 // state, the CPU random generator and `state` (anything JSON: the epoch, say), then removes all
 // but the newest `keep`. Call it on one rank (rank 0). Returns the checkpoint's path; UserError
 // naming the path on failure, leaving the earlier checkpoints as they were.
-std::string saveCheckpoint(const std::string& directory, int64_t step, torch::nn::Module& module,
-                           torch::optim::Optimizer& optimizer, const nlohmann::json& state = {},
-                           int keep = 3);
+RINGTRAIN_API std::string saveCheckpoint(const std::string& directory, int64_t step,
+                                         torch::nn::Module& module,
+                                         torch::optim::Optimizer& optimizer,
+                                         const nlohmann::json& state = {}, int keep = 3);
 
 struct RestoredCheckpoint {
   std::string path;
@@ -33,9 +35,8 @@ struct RestoredCheckpoint {
 // loads that one into a module and optimizer built as the saved ones were (every rank must see
 // the directory: a shared file system). Nothing when there is none. If it fails on any rank, it
 // throws on every rank (comm::CollectiveFailure, naming the checkpoint).
-std::optional<RestoredCheckpoint> restoreLatestCheckpoint(Runtime& runtime,
-                                                          const std::string& directory,
-                                                          torch::nn::Module& module,
-                                                          torch::optim::Optimizer& optimizer);
+RINGTRAIN_API std::optional<RestoredCheckpoint> restoreLatestCheckpoint(
+    Runtime& runtime, const std::string& directory, torch::nn::Module& module,
+    torch::optim::Optimizer& optimizer);
 
 }  // namespace ringtrain

@@ -1,6 +1,6 @@
 // Data parallelism for any torch::nn::Module in a loop of your own: at construction every rank
 // takes rank 0's parameters and buffers; during backward the gradients are averaged over the
-// ranks in buckets, overlapping communication with backward where that pays (ddp/Reducer.h).
+// ranks in buckets, overlapping communication with backward where that pays (src/ddp/Reducer.h).
 //
 //   ringtrain::DataParallel parallel(runtime, *model);
 //   for each step:
@@ -17,12 +17,16 @@
 #include <memory>
 #include <vector>
 
+#include "ringtrain/Export.h"
 #include "ringtrain/Runtime.h"
-#include "ringtrain/ddp/Reducer.h"
+#include "ringtrain/ddp/ReducerOptions.h"
 
 namespace ringtrain {
+namespace ddp {
+class Reducer;
+}  // namespace ddp
 
-class DataParallel {
+class RINGTRAIN_API DataParallel {
  public:
   // The module must already be on runtime.device(). Collective. With options.overlapMode kAuto,
   // overlap is chosen as `ringtrain train` chooses it.

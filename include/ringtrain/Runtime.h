@@ -1,27 +1,37 @@
 // ringtrain as a library, for programs with their own model and loop (docs/your-own-model.md).
 // A Runtime is the process's place in the job: it starts MPI (under mpirun, or alone as a world of
-// one), pins the rank to its device (GPU `local rank`, or a share of the host's CPU cores) and owns
-// the communicators. Create one, first thing in main(), and keep it until the end.
+// one), pins the rank to its device (GPU `local rank`, or a share of the host's CPU cores), owns
+// the communicators and watches them: a rank that waits in one communication call longer than
+// commTimeoutSeconds (another rank died or hangs) reports it and ends the whole job, as
+// `ringtrain train --comm-timeout` does. Create one, first thing in main(), and keep it until the
+// end.
 #pragma once
 
 #include <c10/core/Device.h>
 
+#include <exception>
 #include <functional>
 #include <memory>
 #include <string>
 
+#include "ringtrain/Export.h"
 #include "ringtrain/comm/Communicator.h"
-#include "ringtrain/platform/Placement.h"
 
 namespace ringtrain {
+
+namespace platform {
+struct Placement;
+}  // namespace platform
 
 struct RuntimeOptions {
   std::string device = "auto";   // auto (a GPU per rank where NCCL and GPUs are there), cpu, cuda
   std::string backend = "auto";  // auto (NCCL on GPUs, MPI on CPU), mpi, nccl
   int threads = 0;               // intra-op threads per rank; 0: the host's cores / its ranks
+  // The longest a rank waits in one communication call before it ends the job; 0: forever.
+  double commTimeoutSeconds = 300;
 };
 
-class Runtime {
+class RINGTRAIN_API Runtime {
  public:
   // UserError (on every rank) when the options cannot be met, e.g. fewer GPUs than ranks.
   Runtime(int& argc, char**& argv, const RuntimeOptions& options = {});
@@ -33,8 +43,9 @@ class Runtime {
   int worldSize() const;
   int localRank() const;  // among the ranks of this host
   bool isRankZero() const { return rank() == 0; }
+  // Where this rank computes, for the library's own use (src/platform/Placement.h).
   const platform::Placement& placement() const;
-  const c10::Device& device() const { return placement().device; }
+  const c10::Device& device() const;
 
   // Collectives on tensors of device(): gradients, metrics.
   comm::Communicator& deviceCommunicator();
@@ -49,6 +60,11 @@ class Runtime {
   void onAllRanks(const std::function<void()>& step);
   // Ends every rank of the job now with `exitCode`.
   [[noreturn]] void abort(int exitCode) const;
+  // For a failure on this rank alone, outside onAllRanks: prints "<program>: error on rank R
+  // (host): <what>" and ends every rank (exit status 2 for a UserError, 1 otherwise), so that no
+  // rank is left waiting in a collective this one will never reach.
+  [[noreturn]] void abortAfterFailure(const std::exception& error) const;
+  double commTimeoutSeconds() const;  // as RuntimeOptions gave it
 
  private:
   struct State;

@@ -15,7 +15,7 @@
 #include "ringtrain/comm/Communicator.h"
 #include "ringtrain/data/Dataset.h"
 #include "ringtrain/data/DistributedSampler.h"
-#include "ringtrain/io/Safetensors.h"
 #include "ringtrain/models/Model.h"
+#include "ringtrain/train/TrainConfig.h"
 #include "ringtrain/train/Trainer.h"
 #include "ringtrain/util/Error.h"

@@ -1,9 +1,9 @@
 #include "ringtrain/Checkpoints.h"
 
-#include "ringtrain/checkpoint/CheckpointStore.h"
+#include "checkpoint/CheckpointStore.h"
 #include "ringtrain/comm/Agreement.h"
-#include "ringtrain/train/TrainingCheckpoint.h"
 #include "ringtrain/util/Error.h"
+#include "train/TrainingCheckpoint.h"
 
 namespace ringtrain {
 

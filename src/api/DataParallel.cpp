@@ -3,7 +3,9 @@
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
 
-#include "ringtrain/ddp/ParameterSync.h"
+#include "ddp/ParameterSync.h"
+#include "ddp/Reducer.h"
+#include "platform/Placement.h"
 
 namespace ringtrain {
 namespace {

@@ -1,4 +1,4 @@
-#include "ringtrain/checkpoint/CheckpointStore.h"
+#include "checkpoint/CheckpointStore.h"
 
 #include <unistd.h>
 
@@ -8,10 +8,10 @@
 #include <cstdio>
 #include <regex>
 
-#include "ringtrain/util/Crc32c.h"
 #include "ringtrain/util/Error.h"
-#include "ringtrain/util/Files.h"
-#include "ringtrain/util/JsonFields.h"
+#include "util/Crc32c.h"
+#include "util/Files.h"
+#include "util/JsonFields.h"
 
 namespace ringtrain::checkpoint {
 namespace {

@@ -16,16 +16,16 @@
 #include <string>
 #include <vector>
 
-#include "FlagValues.h"
-#include "RankFailure.h"
-#include "ringtrain/cli/Commands.h"
+#include "cli/Commands.h"
+#include "comm/AllReduce.h"
+#include "comm/Session.h"
+#include "flags/FlagValues.h"
+#include "launch/RankFailure.h"
+#include "platform/Placement.h"
+#include "platform/Resources.h"
 #include "ringtrain/comm/Agreement.h"
-#include "ringtrain/comm/AllReduce.h"
-#include "ringtrain/comm/Session.h"
-#include "ringtrain/platform/Placement.h"
-#include "ringtrain/platform/Resources.h"
 #include "ringtrain/util/Error.h"
-#include "ringtrain/util/Files.h"
+#include "util/Files.h"
 
 namespace ringtrain::cli {
 namespace {
@@ -89,31 +89,31 @@ cxxopts::Options benchOptions() {
 BenchOptions parseBenchOptions(const cxxopts::ParseResult& result) {
   const auto str = [&](const char* flag) { return result[flag].as<std::string>(); };
   BenchOptions o;
-  o.minBytes = parseByteSize("min-bytes", str("min-bytes"));
-  o.maxBytes = parseByteSize("max-bytes", str("max-bytes"));
+  o.minBytes = flags::parseByteSize("min-bytes", str("min-bytes"));
+  o.maxBytes = flags::parseByteSize("max-bytes", str("max-bytes"));
   RINGTRAIN_USER_CHECK(o.minBytes <= o.maxBytes, "--min-bytes must not exceed --max-bytes");
-  o.stepFactor = parseInteger("step-factor", str("step-factor"));
+  o.stepFactor = flags::parseInteger("step-factor", str("step-factor"));
   RINGTRAIN_USER_CHECK(o.stepFactor >= 2, "--step-factor must be at least 2");
-  o.iterations = parseInteger("iters", str("iters"));
+  o.iterations = flags::parseInteger("iters", str("iters"));
   RINGTRAIN_USER_CHECK(o.iterations >= 1, "--iters must be positive");
-  o.warmup = parseInteger("warmup-iters", str("warmup-iters"));
+  o.warmup = flags::parseInteger("warmup-iters", str("warmup-iters"));
   RINGTRAIN_USER_CHECK(o.warmup >= 0, "--warmup-iters must not be negative");
   o.algorithms.clear();
   std::stringstream list(str("algorithms"));
   for (std::string name; std::getline(list, name, ',');) {
-    o.algorithms.push_back(parseAllReduceAlgorithm("algorithms", name));
+    o.algorithms.push_back(flags::parseAllReduceAlgorithm("algorithms", name));
   }
   RINGTRAIN_USER_CHECK(!o.algorithms.empty(), "--algorithms must name at least one algorithm");
-  o.typeName = parseChoice("dtype", str("dtype"), {"float", "double", "half", "bfloat16"});
+  o.typeName = flags::parseChoice("dtype", str("dtype"), {"float", "double", "half", "bfloat16"});
   o.type = o.typeName == "double"     ? at::kDouble
            : o.typeName == "half"     ? at::kHalf
            : o.typeName == "bfloat16" ? at::kBFloat16
                                       : at::kFloat;
-  o.ring.pieceBytes = parseByteSize("ring-piece", str("ring-piece"));
-  o.device = parseChoice("device", str("device"), {"auto", "cpu", "cuda"});
-  o.backend = parseChoice("backend", str("backend"), {"auto", "mpi", "nccl"});
+  o.ring.pieceBytes = flags::parseByteSize("ring-piece", str("ring-piece"));
+  o.device = flags::parseChoice("device", str("device"), {"auto", "cpu", "cuda"});
+  o.backend = flags::parseChoice("backend", str("backend"), {"auto", "mpi", "nccl"});
   if (result.count("json")) o.jsonPath = str("json");
-  o.minBusBandwidth = parseReal("min-bw", str("min-bw"));
+  o.minBusBandwidth = flags::parseReal("min-bw", str("min-bw"));
   RINGTRAIN_USER_CHECK(o.minBusBandwidth >= 0, "--min-bw must not be negative");
   return o;
 }
@@ -229,7 +229,7 @@ int runBenchComm(int argc, char** argv) {
     platform::Placement placement;
     bool help = false;
     comm::runOnAllRanks(*control, [&] {
-      const cxxopts::ParseResult result = parseFlags(options, argc, argv);
+      const cxxopts::ParseResult result = flags::parseFlags(options, argc, argv);
       help = result.count("help") > 0;
       if (help) return;
       bench = parseBenchOptions(result);
@@ -336,9 +336,9 @@ int runBenchComm(int argc, char** argv) {
     }
     return 0;
   } catch (const comm::CollectiveFailure& failure) {
-    return reportCollectiveFailure("bench-comm", topology, failure);
+    return launch::reportCollectiveFailure("ringtrain bench-comm", topology, failure);
   } catch (const std::exception& error) {
-    abortAfterRankFailure("bench-comm", session, error);
+    launch::abortAfterRankFailure("ringtrain bench-comm", session, error);
   }
 }
 

@@ -8,14 +8,14 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "FlagValues.h"
-#include "ringtrain/cli/Commands.h"
-#include "ringtrain/data/BatchPrefetcher.h"
+#include "cli/Commands.h"
+#include "data/BatchPrefetcher.h"
+#include "data/ShardedDataset.h"
+#include "flags/FlagValues.h"
+#include "platform/Resources.h"
 #include "ringtrain/data/DistributedSampler.h"
-#include "ringtrain/data/ShardedDataset.h"
-#include "ringtrain/platform/Resources.h"
 #include "ringtrain/util/Error.h"
-#include "ringtrain/util/Files.h"
+#include "util/Files.h"
 
 namespace ringtrain::cli {
 namespace {
@@ -25,7 +25,7 @@ std::vector<int> parseWorkerList(const std::string& text) {
   size_t start = 0;
   while (start <= text.size()) {
     const size_t comma = text.find(',', start);
-    const int64_t value = parseInteger("data-workers", text.substr(start, comma - start));
+    const int64_t value = flags::parseInteger("data-workers", text.substr(start, comma - start));
     RINGTRAIN_USER_CHECK(value >= 0 && value <= 64, "--data-workers values must be 0..64");
     workers.push_back(static_cast<int>(value));
     if (comma == std::string::npos) break;
@@ -52,19 +52,20 @@ int runBenchData(int argc, char** argv) {
       "context", "token data sets: tokens per window", text("64"), "N")(
       "json", "also write the rows to this JSON file", cxxopts::value<std::string>(), "FILE")(
       "h,help", "show this help");
-  const DirectoryCommand command = parseDirectoryCommand(options, argc, argv);
+  const flags::DirectoryCommand command = flags::parseDirectoryCommand(options, argc, argv);
   if (command.help) return 0;
   const cxxopts::ParseResult& result = command.flags;
   const std::string& directory = command.directory;
-  const int64_t batchSize = parseInteger("batch-size", result["batch-size"].as<std::string>());
+  const int64_t batchSize =
+      flags::parseInteger("batch-size", result["batch-size"].as<std::string>());
   RINGTRAIN_USER_CHECK(batchSize > 0, "--batch-size must be positive");
-  const int64_t depth = parseInteger("depth", result["depth"].as<std::string>());
+  const int64_t depth = flags::parseInteger("depth", result["depth"].as<std::string>());
   RINGTRAIN_USER_CHECK(depth >= 0 && depth <= 4096, "--depth must be 0..4096");
-  const int64_t limit = parseInteger("samples", result["samples"].as<std::string>());
+  const int64_t limit = flags::parseInteger("samples", result["samples"].as<std::string>());
   RINGTRAIN_USER_CHECK(limit >= 0, "--samples must not be negative");
   const bool shuffle = result.count("no-shuffle") == 0;
   data::ShardOpenOptions open;
-  open.context = parseInteger("context", result["context"].as<std::string>());
+  open.context = flags::parseInteger("context", result["context"].as<std::string>());
   RINGTRAIN_USER_CHECK(open.context > 0, "--context must be positive");
 
   platform::retainFreedMemory();  // as training does: batch buffers are reused, not faulted in

@@ -1,10 +1,10 @@
 #include <cxxopts.hpp>
 #include <iostream>
 
-#include "FlagValues.h"
 #include "ProgressMeter.h"
-#include "ringtrain/cli/Commands.h"
-#include "ringtrain/data/ShardedDataset.h"
+#include "cli/Commands.h"
+#include "data/ShardedDataset.h"
+#include "flags/FlagValues.h"
 #include "ringtrain/util/Error.h"
 
 namespace ringtrain::cli {
@@ -18,7 +18,7 @@ int runCheckData(int argc, char** argv) {
                         "share of a data set)")(
       "progress", "auto (on a terminal), on or off",
       cxxopts::value<std::string>()->default_value("auto"), "MODE")("h,help", "show this help");
-  const DirectoryCommand command = parseDirectoryCommand(options, argc, argv);
+  const flags::DirectoryCommand command = flags::parseDirectoryCommand(options, argc, argv);
   if (command.help) return 0;
   const cxxopts::ParseResult& result = command.flags;
   const std::string& directory = command.directory;

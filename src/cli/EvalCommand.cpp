@@ -6,14 +6,14 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "FlagValues.h"
 #include "SavedModelInput.h"
+#include "cli/Commands.h"
+#include "flags/FlagValues.h"
 #include "io/Table.h"
-#include "ringtrain/cli/Commands.h"
-#include "ringtrain/train/ModelFile.h"
-#include "ringtrain/train/RunLog.h"
 #include "ringtrain/util/Error.h"
-#include "ringtrain/util/Files.h"
+#include "train/ModelFile.h"
+#include "train/RunLog.h"
+#include "util/Files.h"
 
 namespace ringtrain::cli {
 
@@ -31,7 +31,7 @@ int runEval(int argc, char** argv) {
                         cxxopts::value<std::string>(), "FILE")(
       "output", "write the scores here as JSON", cxxopts::value<std::string>(), "FILE.json")(
       "h,help", "show this help");
-  const cxxopts::ParseResult flags = parseFlags(options, argc, argv);
+  const cxxopts::ParseResult flags = flags::parseFlags(options, argc, argv);
   if (flags.count("help")) {
     std::cout << options.help();
     return 0;

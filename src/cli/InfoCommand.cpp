@@ -6,12 +6,12 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "FlagValues.h"
 #include "GradientNorm.h"
+#include "cli/Commands.h"
+#include "comm/Session.h"
+#include "flags/FlagValues.h"
+#include "platform/Placement.h"
 #include "ringtrain/BuildInfo.h"
-#include "ringtrain/cli/Commands.h"
-#include "ringtrain/comm/Session.h"
-#include "ringtrain/platform/Placement.h"
 #include "ringtrain/util/Error.h"
 
 namespace ringtrain::cli {
@@ -21,7 +21,7 @@ int runInfo(int argc, char** argv) {
                            "Print versions (ringtrain, LibTorch, MPI, NCCL, CUDA), the compiled-in "
                            "communication backends, and the GPUs and cores this process sees.");
   options.add_options()("json", "print one JSON object")("h,help", "show this help");
-  const cxxopts::ParseResult result = parseFlags(options, argc, argv);
+  const cxxopts::ParseResult result = flags::parseFlags(options, argc, argv);
   if (result.count("help")) {
     std::cout << options.help();
     return 0;

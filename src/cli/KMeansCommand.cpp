@@ -5,15 +5,15 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "FlagValues.h"
 #include "StatisticsJob.h"
-#include "ringtrain/cli/Commands.h"
+#include "cli/Commands.h"
+#include "flags/FlagValues.h"
+#include "io/Safetensors.h"
 #include "ringtrain/comm/Agreement.h"
-#include "ringtrain/io/Safetensors.h"
-#include "ringtrain/train/RunLog.h"
-#include "ringtrain/unsupervised/KMeans.h"
 #include "ringtrain/util/Error.h"
-#include "ringtrain/util/Files.h"
+#include "train/RunLog.h"
+#include "unsupervised/KMeans.h"
+#include "util/Files.h"
 
 namespace ringtrain::cli {
 namespace {
@@ -51,24 +51,24 @@ cxxopts::Options kMeansFlags() {
 
 unsupervised::KMeansOptions parseKMeansOptions(const cxxopts::ParseResult& flags) {
   const auto integer = [&](const char* name) {
-    return parseInteger(name, flags[name].as<std::string>());
+    return flags::parseInteger(name, flags[name].as<std::string>());
   };
   unsupervised::KMeansOptions options;
   options.clusters = integer("clusters");
   RINGTRAIN_USER_CHECK(options.clusters > 0 && options.clusters <= (int64_t{1} << 20),
                        "--clusters must be between 1 and 1048576");
-  options.algorithm = parseChoice("algorithm", flags["algorithm"].as<std::string>(),
-                                  {"onepass", "lloyd"}) == "lloyd"
+  options.algorithm = flags::parseChoice("algorithm", flags["algorithm"].as<std::string>(),
+                                         {"onepass", "lloyd"}) == "lloyd"
                           ? unsupervised::KMeansAlgorithm::kLloyd
                           : unsupervised::KMeansAlgorithm::kOnePass;
   options.maxIterations = integer("max-iterations");
   RINGTRAIN_USER_CHECK(options.maxIterations > 0, "--max-iterations must be positive");
-  options.tolerance = parseReal("tolerance", flags["tolerance"].as<std::string>());
+  options.tolerance = flags::parseReal("tolerance", flags["tolerance"].as<std::string>());
   RINGTRAIN_USER_CHECK(options.tolerance >= 0, "--tolerance must not be negative");
   options.initRounds = integer("init-rounds");
   RINGTRAIN_USER_CHECK(options.initRounds >= 0 && options.initRounds <= 100,
                        "--init-rounds must be between 0 and 100");
-  options.oversampling = parseReal("oversampling", flags["oversampling"].as<std::string>());
+  options.oversampling = flags::parseReal("oversampling", flags["oversampling"].as<std::string>());
   RINGTRAIN_USER_CHECK(options.oversampling > 0 && options.oversampling <= 100,
                        "--oversampling must be above 0 and at most 100");
   options.summarySize = integer("summary-size");
@@ -128,7 +128,7 @@ int runKMeans(int argc, char** argv) {
     StatisticsInput input;
     unsupervised::KMeansOptions kmeans;
     comm::runOnAllRanks(control, [&] {
-      flags = parseFlags(options, argc, argv);
+      flags = flags::parseFlags(options, argc, argv);
       if (flags.count("help")) return;
       kmeans = parseKMeansOptions(flags);
       input = loadStatisticsInput(flags);

@@ -5,15 +5,15 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "FlagValues.h"
 #include "StatisticsJob.h"
-#include "ringtrain/cli/Commands.h"
+#include "cli/Commands.h"
+#include "flags/FlagValues.h"
+#include "io/Safetensors.h"
 #include "ringtrain/comm/Agreement.h"
-#include "ringtrain/io/Safetensors.h"
-#include "ringtrain/train/RunLog.h"
-#include "ringtrain/unsupervised/Pca.h"
 #include "ringtrain/util/Error.h"
-#include "ringtrain/util/Files.h"
+#include "train/RunLog.h"
+#include "unsupervised/Pca.h"
+#include "util/Files.h"
 
 namespace ringtrain::cli {
 namespace {
@@ -40,9 +40,9 @@ int runPca(int argc, char** argv) {
     StatisticsInput input;
     int64_t components = 0;
     comm::runOnAllRanks(control, [&] {
-      flags = parseFlags(options, argc, argv);
+      flags = flags::parseFlags(options, argc, argv);
       if (flags.count("help")) return;
-      components = parseInteger("components", flags["components"].as<std::string>());
+      components = flags::parseInteger("components", flags["components"].as<std::string>());
       input = loadStatisticsInput(flags);
       placeOnCpu(control.topology(), input.threads);
       if (control.rank() == 0) ensureWritableDirectory(input.outputDir, "--output-dir");

@@ -2,10 +2,10 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "FlagValues.h"
-#include "ringtrain/cli/Commands.h"
-#include "ringtrain/pipeline/Schedule.h"
-#include "ringtrain/pipeline/ScheduleCheck.h"
+#include "cli/Commands.h"
+#include "flags/FlagValues.h"
+#include "pipeline/Schedule.h"
+#include "pipeline/ScheduleCheck.h"
 #include "ringtrain/util/Error.h"
 
 namespace ringtrain::cli {
@@ -24,19 +24,19 @@ int runPipelinePlan(int argc, char** argv) {
       "micro-batches", "micro-batches per optimizer step", text("8"), "M")(
       "schedule", "gpipe or 1f1b", text("1f1b"), "NAME")(
       "backward-cost", "a backward's time in forwards", text("2"), "X")("h,help", "show this help");
-  const cxxopts::ParseResult result = parseFlags(options, argc, argv);
+  const cxxopts::ParseResult result = flags::parseFlags(options, argc, argv);
   if (result.count("help")) {
     std::cout << options.help();
     return 0;
   }
   const auto str = [&](const char* flag) { return result[flag].as<std::string>(); };
-  const int64_t stages = parseInteger("pipeline-stages", str("pipeline-stages"));
-  const int64_t microBatches = parseInteger("micro-batches", str("micro-batches"));
+  const int64_t stages = flags::parseInteger("pipeline-stages", str("pipeline-stages"));
+  const int64_t microBatches = flags::parseInteger("micro-batches", str("micro-batches"));
   RINGTRAIN_USER_CHECK(stages >= 1 && stages <= 1024,
                        "--pipeline-stages must be between 1 and 1024");
   RINGTRAIN_USER_CHECK(microBatches >= 1 && microBatches <= 4096,
                        "--micro-batches must be between 1 and 4096");
-  const double backwardCost = parseReal("backward-cost", str("backward-cost"));
+  const double backwardCost = flags::parseReal("backward-cost", str("backward-cost"));
   RINGTRAIN_USER_CHECK(backwardCost > 0, "--backward-cost must be positive");
   const pipeline::ScheduleKind kind = pipeline::parseScheduleKind("schedule", str("schedule"));
 

@@ -5,11 +5,11 @@
 #include <cxxopts.hpp>
 #include <iostream>
 
-#include "FlagValues.h"
 #include "Predictor.h"
 #include "SavedModelInput.h"
+#include "cli/Commands.h"
+#include "flags/FlagValues.h"
 #include "io/Table.h"
-#include "ringtrain/cli/Commands.h"
 
 namespace ringtrain::cli {
 
@@ -26,7 +26,7 @@ int runPredict(int argc, char** argv) {
                         "or .npy (float32 [samples, columns])",
                         cxxopts::value<std::string>()->default_value("predictions.csv"),
                         "FILE")("h,help", "show this help");
-  const cxxopts::ParseResult flags = parseFlags(options, argc, argv);
+  const cxxopts::ParseResult flags = flags::parseFlags(options, argc, argv);
   if (flags.count("help")) {
     std::cout << options.help();
     return 0;

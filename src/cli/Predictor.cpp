@@ -4,12 +4,12 @@
 
 #include <memory>
 
+#include "io/Safetensors.h"
 #include "io/Table.h"
-#include "ringtrain/io/Safetensors.h"
-#include "ringtrain/train/ModelFile.h"
-#include "ringtrain/unsupervised/KMeansMath.h"
 #include "ringtrain/util/Error.h"
-#include "ringtrain/util/Files.h"
+#include "train/ModelFile.h"
+#include "unsupervised/KMeansMath.h"
+#include "util/Files.h"
 
 namespace ringtrain::cli {
 namespace {

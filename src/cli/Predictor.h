@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "ringtrain/data/FeatureStatistics.h"
-#include "ringtrain/train/ModelFile.h"
+#include "ringtrain/data/Dataset.h"
+#include "train/ModelFile.h"
 
 namespace ringtrain::cli {
 

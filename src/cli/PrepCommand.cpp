@@ -1,18 +1,19 @@
 #include <cxxopts.hpp>
 #include <iostream>
 
-#include "FlagValues.h"
 #include "ProgressMeter.h"
-#include "ringtrain/cli/Commands.h"
-#include "ringtrain/data/ShardFormat.h"
-#include "ringtrain/prep/Prepare.h"
+#include "cli/Commands.h"
+#include "data/ShardFormat.h"
+#include "flags/FlagValues.h"
+#include "prep/Prepare.h"
 #include "ringtrain/util/Error.h"
 
 namespace ringtrain::cli {
 namespace {
 
 prep::InputFormat parseFormat(const std::string& text) {
-  const std::string name = parseChoice("format", text, {"auto", "csv", "idx", "npy", "text"});
+  const std::string name =
+      flags::parseChoice("format", text, {"auto", "csv", "idx", "npy", "text"});
   if (name == "csv") return prep::InputFormat::kCsv;
   if (name == "idx") return prep::InputFormat::kIdx;
   if (name == "npy") return prep::InputFormat::kNpy;
@@ -53,7 +54,7 @@ int runPrep(int argc, char** argv) {
       "overwrite", "replace an existing data set at --output-dir")(
       "progress", "auto (on a terminal), on or off", text("auto"), "MODE")("h,help",
                                                                            "show this help");
-  const cxxopts::ParseResult result = parseFlags(options, argc, argv);
+  const cxxopts::ParseResult result = flags::parseFlags(options, argc, argv);
   if (result.count("help")) {
     std::cout << options.help();
     return 0;
@@ -66,13 +67,16 @@ int runPrep(int argc, char** argv) {
   prepOptions.format = parseFormat(result["format"].as<std::string>());
   if (result.count("labels")) prepOptions.labels = result["labels"].as<std::string>();
   prepOptions.idxSplit =
-      parseChoice("split", result["split"].as<std::string>(), {"train", "test"}) == "train"
+      flags::parseChoice("split", result["split"].as<std::string>(), {"train", "test"}) == "train"
           ? data::Split::kTrain
           : data::Split::kValidation;
   prepOptions.csv.header = result.count("csv-header") > 0;
-  prepOptions.csv.labelColumn = parseLabelColumn(result["label-column"].as<std::string>(), false);
-  prepOptions.numClasses = parseInteger("num-classes", result["num-classes"].as<std::string>());
-  prepOptions.shardBytes = parseByteSize("shard-size", result["shard-size"].as<std::string>());
+  prepOptions.csv.labelColumn =
+      flags::parseLabelColumn(result["label-column"].as<std::string>(), false);
+  prepOptions.numClasses =
+      flags::parseInteger("num-classes", result["num-classes"].as<std::string>());
+  prepOptions.shardBytes =
+      flags::parseByteSize("shard-size", result["shard-size"].as<std::string>());
   prepOptions.overwrite = result.count("overwrite") > 0;
   ProgressMeter meter("prep " + prepOptions.input,
                       parseProgressMode("progress", result["progress"].as<std::string>()));

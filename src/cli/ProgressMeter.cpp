@@ -4,15 +4,12 @@
 
 #include <cstdio>
 
-#include "FlagValues.h"
+#include "train/SettingNames.h"
 
 namespace ringtrain::cli {
 
-ProgressMode parseProgressMode(const std::string& flag, const std::string& text) {
-  const std::string mode = parseChoice(flag, text, {"auto", "on", "off"});
-  return mode == "on"    ? ProgressMode::kOn
-         : mode == "off" ? ProgressMode::kOff
-                         : ProgressMode::kAuto;
+train::ProgressMode parseProgressMode(const std::string& flag, const std::string& text) {
+  return valueNamed(train::progressModeNames(), flag, text);
 }
 
 std::string formatBytes(double bytes) {
@@ -27,11 +24,11 @@ std::string formatBytes(double bytes) {
   return text;
 }
 
-ProgressMeter::ProgressMeter(std::string what, ProgressMode mode)
+ProgressMeter::ProgressMeter(std::string what, train::ProgressMode mode)
     : what_(std::move(what)),
-      enabled_(mode != ProgressMode::kOff),
+      enabled_(mode != train::ProgressMode::kOff),
       terminal_(::isatty(STDERR_FILENO) != 0) {
-  if (mode == ProgressMode::kAuto) enabled_ = terminal_;
+  if (mode == train::ProgressMode::kAuto) enabled_ = terminal_;
 }
 
 ProgressMeter::~ProgressMeter() {

@@ -6,14 +6,16 @@
 #include <cstdint>
 #include <string>
 
+#include "ringtrain/train/TrainConfig.h"
+
 namespace ringtrain::cli {
 
-enum class ProgressMode { kAuto, kOn, kOff };
-ProgressMode parseProgressMode(const std::string& flag, const std::string& text);
+// --progress as `ringtrain train` takes it: auto (on a terminal), on, off.
+train::ProgressMode parseProgressMode(const std::string& flag, const std::string& text);
 
 class ProgressMeter {
  public:
-  ProgressMeter(std::string what, ProgressMode mode);
+  ProgressMeter(std::string what, train::ProgressMode mode);
   ~ProgressMeter();
   void update(int64_t bytesDone, int64_t bytesTotal);
   double seconds() const;

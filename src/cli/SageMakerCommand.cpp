@@ -10,14 +10,14 @@
 #include <optional>
 #include <set>
 
-#include "ringtrain/cli/Commands.h"
-#include "ringtrain/cli/TrainOptions.h"
-#include "ringtrain/sagemaker/Cluster.h"
-#include "ringtrain/sagemaker/JobConfig.h"
-#include "ringtrain/sagemaker/LaunchPlan.h"
-#include "ringtrain/sagemaker/Supervisor.h"
+#include "cli/Commands.h"
+#include "flags/TrainOptions.h"
 #include "ringtrain/util/Error.h"
-#include "ringtrain/util/Files.h"
+#include "sagemaker/Cluster.h"
+#include "sagemaker/JobConfig.h"
+#include "sagemaker/LaunchPlan.h"
+#include "sagemaker/Supervisor.h"
+#include "util/Files.h"
 
 namespace ringtrain::cli {
 namespace {
@@ -80,7 +80,7 @@ sagemaker::JobInputs readJob(const std::string& root) {
   if (const char* shim = std::getenv("RINGTRAIN_HOSTNAME_SHIM")) inputs.hostnameShim = shim;
   std::set<std::string> flags;
   std::set<std::string> switches;
-  for (const TrainFlag& flag : trainFlags()) {
+  for (const train::TrainFlag& flag : train::trainFlags()) {
     flags.insert(flag.name);
     if (flag.isSwitch) switches.insert(flag.name);
   }
@@ -118,7 +118,7 @@ int runSageMaker(int argc, char** argv) {
     plan = sagemaker::planLaunch(job);
     // The ranks would refuse the same flags; refusing them here reports it once, before any
     // process starts.
-    parseTrainOptions(plan.trainArguments);
+    train::parseTrainOptions(plan.trainArguments);
     makeDirectories(plan.modelDir);
     makeDirectories(plan.checkpointDir);
   } catch (const std::exception& error) {

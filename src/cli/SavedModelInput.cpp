@@ -2,13 +2,13 @@
 
 #include <c10/core/GradMode.h>
 
-#include "FlagValues.h"
-#include "ringtrain/data/BatchPrefetcher.h"
+#include "data/BatchPrefetcher.h"
+#include "flags/FlagValues.h"
+#include "platform/Placement.h"
 #include "ringtrain/data/DistributedSampler.h"
-#include "ringtrain/platform/Placement.h"
-#include "ringtrain/train/TrainingData.h"
 #include "ringtrain/util/Error.h"
-#include "ringtrain/util/Numbers.h"
+#include "train/TrainingData.h"
+#include "util/Numbers.h"
 
 namespace ringtrain::cli {
 
@@ -47,17 +47,19 @@ SavedModelInput parseSavedModelFlags(const cxxopts::ParseResult& flags, bool lab
   SavedModelInput input;
   input.modelPath = flags["model"].as<std::string>();
   input.dataSpec = flags["data"].as<std::string>();
-  input.batchSize = parseInteger("batch-size", flags["batch-size"].as<std::string>());
+  input.batchSize = flags::parseInteger("batch-size", flags["batch-size"].as<std::string>());
   RINGTRAIN_USER_CHECK(input.batchSize > 0 && input.batchSize <= (int64_t{1} << 24),
                        "--batch-size must be between 1 and 16777216");
-  input.standardize =
-      parseChoice("normalize", flags["normalize"].as<std::string>(), {"auto", "none"}) == "auto";
-  if (flags.count("seed")) input.seed = parseUnsigned("seed", flags["seed"].as<std::string>());
-  input.heldOut =
-      parseChoice("split", flags["split"].as<std::string>(), {"all", "validation"}) == "validation";
+  input.standardize = flags::parseChoice("normalize", flags["normalize"].as<std::string>(),
+                                         {"auto", "none"}) == "auto";
+  if (flags.count("seed"))
+    input.seed = flags::parseUnsigned("seed", flags["seed"].as<std::string>());
+  input.heldOut = flags::parseChoice("split", flags["split"].as<std::string>(),
+                                     {"all", "validation"}) == "validation";
   if (flags.count("val-fraction")) {
     RINGTRAIN_USER_CHECK(input.heldOut, "--val-fraction applies to --split validation only");
-    const double fraction = parseReal("val-fraction", flags["val-fraction"].as<std::string>());
+    const double fraction =
+        flags::parseReal("val-fraction", flags["val-fraction"].as<std::string>());
     RINGTRAIN_USER_CHECK(fraction > 0 && fraction < 1, "--val-fraction must be in (0, 1)");
     input.valFraction = fraction;
   }
@@ -66,9 +68,9 @@ SavedModelInput parseSavedModelFlags(const cxxopts::ParseResult& flags, bool lab
                        "--label-column none: eval scores predictions against labels; for data "
                        "without labels, ringtrain predict writes the predictions");
   input.csv.header = flags.count("csv-header") > 0;
-  input.csv.labelColumn = parseLabelColumn(labelColumn, !labelsNeeded);
+  input.csv.labelColumn = flags::parseLabelColumn(labelColumn, !labelsNeeded);
   const std::string device =
-      parseChoice("device", flags["device"].as<std::string>(), {"auto", "cpu", "cuda"});
+      flags::parseChoice("device", flags["device"].as<std::string>(), {"auto", "cpu", "cuda"});
   RINGTRAIN_USER_CHECK(device != "cuda" || platform::visibleGpuCount() > 0,
                        "--device cuda: no GPU is visible");
   input.device = device == "cpu" || platform::visibleGpuCount() == 0 ? c10::Device(c10::kCPU)

@@ -13,10 +13,9 @@
 #include <string>
 #include <vector>
 
+#include "data/SampleSource.h"
 #include "ringtrain/data/Dataset.h"
-#include "ringtrain/data/FeatureStatistics.h"
-#include "ringtrain/data/SampleSource.h"
-#include "ringtrain/train/ModelFile.h"
+#include "train/ModelFile.h"
 
 namespace ringtrain::cli {
 

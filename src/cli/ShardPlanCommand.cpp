@@ -2,8 +2,8 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "FlagValues.h"
-#include "ringtrain/cli/Commands.h"
+#include "cli/Commands.h"
+#include "flags/FlagValues.h"
 #include "ringtrain/data/DistributedSampler.h"
 #include "ringtrain/util/Error.h"
 
@@ -20,7 +20,7 @@ int runShardPlan(int argc, char** argv) {
       cxxopts::value<std::string>()->default_value("42"),
       "S")("no-shuffle", "keep samples in order")("drop-last", "drop the tail instead of padding")(
       "h,help", "show this help");
-  const cxxopts::ParseResult result = parseFlags(options, argc, argv);
+  const cxxopts::ParseResult result = flags::parseFlags(options, argc, argv);
   if (result.count("help")) {
     std::cout << options.help();
     return 0;
@@ -29,12 +29,12 @@ int runShardPlan(int argc, char** argv) {
                        "--size and --world are required (see ringtrain shard-plan --help)");
 
   data::ShardSpec spec;
-  spec.datasetSize = parseInteger("size", result["size"].as<std::string>());
-  const int64_t world = parseInteger("world", result["world"].as<std::string>());
+  spec.datasetSize = flags::parseInteger("size", result["size"].as<std::string>());
+  const int64_t world = flags::parseInteger("world", result["world"].as<std::string>());
   RINGTRAIN_USER_CHECK(world >= 1 && world <= 1 << 20, "--world must be between 1 and 1048576");
   spec.worldSize = static_cast<int>(world);
-  spec.epoch = parseInteger("epoch", result["epoch"].as<std::string>());
-  spec.seed = parseUnsigned("seed", result["seed"].as<std::string>());
+  spec.epoch = flags::parseInteger("epoch", result["epoch"].as<std::string>());
+  spec.seed = flags::parseUnsigned("seed", result["seed"].as<std::string>());
   spec.shuffle = result.count("no-shuffle") == 0;
   spec.dropLast = result.count("drop-last") > 0;
 

@@ -2,13 +2,13 @@
 
 #include <iostream>
 
-#include "FlagValues.h"
-#include "RankFailure.h"
+#include "comm/Session.h"
+#include "data/ShardedDataset.h"
+#include "flags/FlagValues.h"
+#include "launch/RankFailure.h"
+#include "platform/Placement.h"
 #include "ringtrain/comm/Agreement.h"
-#include "ringtrain/comm/Session.h"
 #include "ringtrain/data/Dataset.h"
-#include "ringtrain/data/ShardedDataset.h"
-#include "ringtrain/platform/Placement.h"
 #include "ringtrain/util/Error.h"
 
 namespace ringtrain::cli {
@@ -33,11 +33,12 @@ void addStatisticsFlags(cxxopts::Options& options, const std::string& defaultOut
 StatisticsInput loadStatisticsInput(const cxxopts::ParseResult& flags) {
   StatisticsInput input;
   input.spec = flags["data"].as<std::string>();
-  input.seed = parseUnsigned("seed", flags["seed"].as<std::string>());
-  input.batchRows = parseInteger("batch-size", flags["batch-size"].as<std::string>());
+  input.seed = flags::parseUnsigned("seed", flags["seed"].as<std::string>());
+  input.batchRows = flags::parseInteger("batch-size", flags["batch-size"].as<std::string>());
   RINGTRAIN_USER_CHECK(input.batchRows > 0 && input.batchRows <= (int64_t{1} << 24),
                        "--batch-size must be between 1 and 16777216");
-  input.threads = static_cast<int>(parseInteger("threads", flags["threads"].as<std::string>()));
+  input.threads =
+      static_cast<int>(flags::parseInteger("threads", flags["threads"].as<std::string>()));
   RINGTRAIN_USER_CHECK(input.threads >= 0, "--threads must not be negative");
   input.outputDir = flags["output-dir"].as<std::string>();
   RINGTRAIN_USER_CHECK(!input.outputDir.empty(), "--output-dir must not be empty");
@@ -45,7 +46,7 @@ StatisticsInput loadStatisticsInput(const cxxopts::ParseResult& flags) {
   data::LoadOptions options;
   options.seed = input.seed;
   options.csv.header = flags.count("csv-header") > 0;
-  options.csv.labelColumn = parseLabelColumn(labelColumn, true);
+  options.csv.labelColumn = flags::parseLabelColumn(labelColumn, true);
   const std::string& spec = input.spec;
   const bool shards = spec.rfind("shards:", 0) == 0 || data::isShardDirectory(spec);
   if (shards) {
@@ -76,9 +77,9 @@ int runStatisticsJob(const std::string& command, int argc, char** argv,
   try {
     return body(*control);
   } catch (const comm::CollectiveFailure& failure) {
-    return reportCollectiveFailure(command, topology, failure);
+    return launch::reportCollectiveFailure("ringtrain " + command, topology, failure);
   } catch (const std::exception& error) {
-    abortAfterRankFailure(command, session, error);
+    launch::abortAfterRankFailure("ringtrain " + command, session, error);
   }
 }
 

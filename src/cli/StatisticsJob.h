@@ -8,8 +8,8 @@
 #include <memory>
 #include <string>
 
+#include "data/SampleSource.h"
 #include "ringtrain/comm/Communicator.h"
-#include "ringtrain/data/SampleSource.h"
 
 namespace ringtrain::cli {
 

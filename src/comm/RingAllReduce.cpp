@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <memory>
 
-#include "ringtrain/comm/AllReduce.h"
+#include "comm/AllReduce.h"
 #include "ringtrain/util/Error.h"
 
 namespace ringtrain::comm {

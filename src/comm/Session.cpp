@@ -1,4 +1,4 @@
-#include "ringtrain/comm/Session.h"
+#include "comm/Session.h"
 
 #include <mpi.h>
 

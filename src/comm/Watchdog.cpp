@@ -1,4 +1,4 @@
-#include "ringtrain/comm/Watchdog.h"
+#include "comm/Watchdog.h"
 
 #include <algorithm>
 #include <future>

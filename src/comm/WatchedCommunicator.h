@@ -5,8 +5,8 @@
 #include <functional>
 #include <memory>
 
+#include "comm/Watchdog.h"
 #include "ringtrain/comm/Communicator.h"
-#include "ringtrain/comm/Watchdog.h"
 
 namespace ringtrain::comm {
 

@@ -1,4 +1,4 @@
-#include "ringtrain/data/CsvReader.h"
+#include "data/CsvReader.h"
 
 #include <ATen/ATen.h>
 
@@ -9,7 +9,7 @@
 #include <string_view>
 
 #include "ringtrain/util/Error.h"
-#include "ringtrain/util/Numbers.h"
+#include "util/Numbers.h"
 
 namespace ringtrain::data {
 namespace {

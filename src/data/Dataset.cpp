@@ -7,11 +7,11 @@
 #include <cmath>
 #include <filesystem>
 
-#include "ringtrain/data/CsvReader.h"
-#include "ringtrain/data/IdxReader.h"
-#include "ringtrain/data/SyntheticDataset.h"
+#include "data/CsvReader.h"
+#include "data/IdxReader.h"
+#include "data/SyntheticDataset.h"
 #include "ringtrain/util/Error.h"
-#include "ringtrain/util/Numbers.h"
+#include "util/Numbers.h"
 
 namespace ringtrain::data {
 namespace {

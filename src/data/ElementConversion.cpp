@@ -1,4 +1,4 @@
-#include "ringtrain/data/ElementConversion.h"
+#include "data/ElementConversion.h"
 
 #include <c10/util/Half.h>
 

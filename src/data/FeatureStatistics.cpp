@@ -1,4 +1,4 @@
-#include "ringtrain/data/FeatureStatistics.h"
+#include "ringtrain/data/Dataset.h"
 
 #include <cmath>
 #include <limits>

@@ -1,4 +1,4 @@
-#include "ringtrain/data/IdxReader.h"
+#include "data/IdxReader.h"
 
 #include <ATen/ATen.h>
 
@@ -7,7 +7,7 @@
 #include <string_view>
 
 #include "ringtrain/util/Error.h"
-#include "ringtrain/util/Files.h"
+#include "util/Files.h"
 
 namespace ringtrain::data {
 namespace {

@@ -1,10 +1,10 @@
-#include "ringtrain/data/NpyHeader.h"
+#include "data/NpyHeader.h"
 
 #include <cctype>
 #include <cstring>
 
 #include "ringtrain/util/Error.h"
-#include "ringtrain/util/Numbers.h"
+#include "util/Numbers.h"
 
 namespace ringtrain::data {
 namespace {

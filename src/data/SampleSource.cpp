@@ -1,4 +1,4 @@
-#include "ringtrain/data/SampleSource.h"
+#include "data/SampleSource.h"
 
 #include <ATen/ATen.h>
 

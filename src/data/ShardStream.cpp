@@ -1,4 +1,4 @@
-#include "ringtrain/data/ShardStream.h"
+#include "data/ShardStream.h"
 
 #include <poll.h>
 #include <unistd.h>
@@ -6,8 +6,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "ringtrain/util/Crc32c.h"
 #include "ringtrain/util/Error.h"
+#include "util/Crc32c.h"
 
 namespace ringtrain::data {
 namespace {

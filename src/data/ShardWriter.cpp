@@ -1,4 +1,4 @@
-#include "ringtrain/data/ShardWriter.h"
+#include "data/ShardWriter.h"
 
 #include <unistd.h>
 
@@ -7,10 +7,10 @@
 #include <cstring>
 #include <string_view>
 
-#include "ringtrain/data/ElementConversion.h"
-#include "ringtrain/util/Crc32c.h"
+#include "data/ElementConversion.h"
 #include "ringtrain/util/Error.h"
-#include "ringtrain/util/Files.h"
+#include "util/Crc32c.h"
+#include "util/Files.h"
 
 namespace ringtrain::data {
 namespace {

@@ -1,4 +1,4 @@
-#include "ringtrain/data/ShardedDataset.h"
+#include "data/ShardedDataset.h"
 
 #include <ATen/ATen.h>
 
@@ -6,10 +6,10 @@
 #include <cstring>
 #include <string_view>
 
-#include "ringtrain/data/ElementConversion.h"
-#include "ringtrain/util/Crc32c.h"
+#include "data/ElementConversion.h"
 #include "ringtrain/util/Error.h"
-#include "ringtrain/util/Files.h"
+#include "util/Crc32c.h"
+#include "util/Files.h"
 
 namespace ringtrain::data {
 namespace {
@@ -166,7 +166,8 @@ std::shared_ptr<const ShardedDataset> ShardedDataset::open(const std::string& di
                                    << " features cannot standardise samples of " << elements);
     for (size_t i = 0; i < statistics->mean.size(); ++i) {
       dataset->mean_.push_back(static_cast<float>(statistics->mean[i]));
-      // FeatureStatistics.h makes every scale positive; a zero would turn features into inf.
+      // featureStatistics (ringtrain/data/Dataset.h) makes every scale positive; a zero would turn
+      // features into inf.
       RINGTRAIN_CHECK(statistics->scale[i] > 0,
                       "feature " << i << " has a scale of " << statistics->scale[i]);
       dataset->inverseScale_.push_back(1.0f / static_cast<float>(statistics->scale[i]));

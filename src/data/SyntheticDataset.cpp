@@ -1,4 +1,4 @@
-#include "ringtrain/data/SyntheticDataset.h"
+#include "data/SyntheticDataset.h"
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>

@@ -7,7 +7,7 @@
 
 #include "BucketPack.h"
 #include "WireCast.h"
-#include "ringtrain/platform/CudaStream.h"
+#include "platform/CudaStream.h"
 
 namespace ringtrain::ddp {
 namespace {

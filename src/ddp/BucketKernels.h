@@ -4,7 +4,7 @@
 
 #include <ATen/core/Tensor.h>
 
-#include "ringtrain/ddp/Reducer.h"
+#include "ddp/Reducer.h"
 
 namespace ringtrain::ddp {
 

@@ -1,4 +1,4 @@
-#include "ringtrain/ddp/ParameterSync.h"
+#include "ddp/ParameterSync.h"
 
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>

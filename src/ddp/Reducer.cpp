@@ -1,4 +1,4 @@
-#include "ringtrain/ddp/Reducer.h"
+#include "ddp/Reducer.h"
 
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/function.h>

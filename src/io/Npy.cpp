@@ -1,9 +1,9 @@
-#include "ringtrain/io/Npy.h"
+#include "io/Npy.h"
 
 #include <ATen/ATen.h>
 
 #include "ringtrain/util/Error.h"
-#include "ringtrain/util/Files.h"
+#include "util/Files.h"
 
 namespace ringtrain::io {
 namespace {

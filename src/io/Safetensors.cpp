@@ -1,4 +1,4 @@
-#include "ringtrain/io/Safetensors.h"
+#include "io/Safetensors.h"
 
 #include <ATen/ATen.h>
 
@@ -7,7 +7,7 @@
 #include <set>
 
 #include "ringtrain/util/Error.h"
-#include "ringtrain/util/Files.h"
+#include "util/Files.h"
 
 namespace ringtrain::io {
 namespace {

@@ -4,9 +4,9 @@
 
 #include <cstdio>
 
-#include "ringtrain/io/Npy.h"
+#include "io/Npy.h"
 #include "ringtrain/util/Error.h"
-#include "ringtrain/util/Files.h"
+#include "util/Files.h"
 
 namespace ringtrain::io {
 void checkTablePath(const std::string& flag, const std::string& path) {

@@ -8,8 +8,8 @@
 #include "Mlp.h"
 #include "SpecNetwork.h"
 #include "ringtrain/util/Error.h"
-#include "ringtrain/util/Files.h"
-#include "ringtrain/util/Numbers.h"
+#include "util/Files.h"
+#include "util/Numbers.h"
 
 namespace ringtrain::models {
 namespace {

@@ -1,4 +1,4 @@
-#include "ringtrain/pipeline/Grid.h"
+#include "pipeline/Grid.h"
 
 #include "ringtrain/util/Error.h"
 

@@ -1,4 +1,4 @@
-#include "ringtrain/pipeline/MessageHeader.h"
+#include "pipeline/MessageHeader.h"
 
 #include <ATen/ATen.h>
 

@@ -1,4 +1,4 @@
-#include "ringtrain/pipeline/Partition.h"
+#include "pipeline/Partition.h"
 
 #include <algorithm>
 #include <limits>
@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "ringtrain/util/Error.h"
-#include "ringtrain/util/Numbers.h"
+#include "util/Numbers.h"
 
 namespace ringtrain::pipeline {
 namespace {

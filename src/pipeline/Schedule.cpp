@@ -1,4 +1,4 @@
-#include "ringtrain/pipeline/Schedule.h"
+#include "pipeline/Schedule.h"
 
 #include <algorithm>
 

@@ -1,4 +1,4 @@
-#include "ringtrain/pipeline/ScheduleCheck.h"
+#include "pipeline/ScheduleCheck.h"
 
 #include <algorithm>
 #include <map>

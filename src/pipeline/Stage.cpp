@@ -1,4 +1,4 @@
-#include "ringtrain/pipeline/Stage.h"
+#include "pipeline/Stage.h"
 
 #include <ATen/ATen.h>
 #include <torch/autograd.h>
@@ -9,7 +9,7 @@
 #include <map>
 #include <optional>
 
-#include "ringtrain/pipeline/MessageHeader.h"
+#include "pipeline/MessageHeader.h"
 #include "ringtrain/util/Error.h"
 
 namespace ringtrain::pipeline {

@@ -1,4 +1,4 @@
-#include "ringtrain/platform/CudaStream.h"
+#include "platform/CudaStream.h"
 
 #include <c10/cuda/CUDAStream.h>
 

@@ -1,4 +1,4 @@
-#include "ringtrain/platform/CudaStream.h"
+#include "platform/CudaStream.h"
 #include "ringtrain/util/Error.h"
 
 namespace ringtrain::platform {

@@ -1,4 +1,4 @@
-#include "ringtrain/platform/Placement.h"
+#include "platform/Placement.h"
 
 #include <ATen/Parallel.h>
 #include <c10/core/impl/DeviceGuardImplInterface.h>

@@ -1,4 +1,4 @@
-#include "ringtrain/platform/Resources.h"
+#include "platform/Resources.h"
 
 #include <sys/resource.h>
 

@@ -1,4 +1,4 @@
-#include "ringtrain/platform/StopSignals.h"
+#include "platform/StopSignals.h"
 
 #include <csignal>
 #include <initializer_list>

@@ -1,8 +1,8 @@
 // One converter per input format; prepare() picks one.
 #pragma once
 
-#include "ringtrain/data/ShardFormat.h"
-#include "ringtrain/prep/Prepare.h"
+#include "data/ShardFormat.h"
+#include "prep/Prepare.h"
 
 namespace ringtrain::prep {
 

@@ -3,8 +3,8 @@
 
 #include "Converters.h"
 #include "InputFiles.h"
-#include "ringtrain/data/CsvReader.h"
-#include "ringtrain/data/ShardWriter.h"
+#include "data/CsvReader.h"
+#include "data/ShardWriter.h"
 #include "ringtrain/util/Error.h"
 
 namespace ringtrain::prep {

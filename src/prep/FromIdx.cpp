@@ -3,8 +3,8 @@
 
 #include "Converters.h"
 #include "InputFiles.h"
-#include "ringtrain/data/IdxReader.h"
-#include "ringtrain/data/ShardWriter.h"
+#include "data/IdxReader.h"
+#include "data/ShardWriter.h"
 #include "ringtrain/util/Error.h"
 
 namespace ringtrain::prep {

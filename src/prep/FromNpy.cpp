@@ -5,8 +5,8 @@
 
 #include "Converters.h"
 #include "InputFiles.h"
-#include "ringtrain/data/NpyHeader.h"
-#include "ringtrain/data/ShardWriter.h"
+#include "data/NpyHeader.h"
+#include "data/ShardWriter.h"
 #include "ringtrain/util/Error.h"
 
 namespace ringtrain::prep {

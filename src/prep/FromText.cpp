@@ -2,7 +2,7 @@
 
 #include "Converters.h"
 #include "InputFiles.h"
-#include "ringtrain/data/ShardWriter.h"
+#include "data/ShardWriter.h"
 #include "ringtrain/util/Error.h"
 
 namespace ringtrain::prep {

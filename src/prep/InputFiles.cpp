@@ -5,7 +5,7 @@
 #include <algorithm>
 
 #include "ringtrain/util/Error.h"
-#include "ringtrain/util/Files.h"
+#include "util/Files.h"
 
 namespace ringtrain::prep {
 

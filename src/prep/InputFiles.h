@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "ringtrain/prep/Prepare.h"
+#include "prep/Prepare.h"
 
 namespace ringtrain::prep {
 

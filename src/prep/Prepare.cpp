@@ -1,11 +1,11 @@
-#include "ringtrain/prep/Prepare.h"
+#include "prep/Prepare.h"
 
 #include <istream>
 
 #include "Converters.h"
-#include "ringtrain/data/IdxReader.h"
+#include "data/IdxReader.h"
 #include "ringtrain/util/Error.h"
-#include "ringtrain/util/Files.h"
+#include "util/Files.h"
 
 namespace ringtrain::prep {
 void readExactly(std::istream& input, char* to, size_t bytes, const std::string& name) {

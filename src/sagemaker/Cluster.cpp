@@ -1,4 +1,4 @@
-#include "ringtrain/sagemaker/Cluster.h"
+#include "sagemaker/Cluster.h"
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -15,9 +15,9 @@
 #include <optional>
 #include <thread>
 
-#include "ringtrain/sagemaker/Supervisor.h"
 #include "ringtrain/util/Error.h"
-#include "ringtrain/util/Files.h"
+#include "sagemaker/Supervisor.h"
+#include "util/Files.h"
 
 namespace ringtrain::sagemaker {
 namespace {

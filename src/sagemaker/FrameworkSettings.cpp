@@ -1,4 +1,4 @@
-#include "ringtrain/sagemaker/FrameworkSettings.h"
+#include "sagemaker/FrameworkSettings.h"
 
 #include <map>
 #include <set>

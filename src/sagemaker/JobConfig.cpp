@@ -1,11 +1,11 @@
-#include "ringtrain/sagemaker/JobConfig.h"
+#include "sagemaker/JobConfig.h"
 
 #include <algorithm>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
-#include "ringtrain/sagemaker/FrameworkSettings.h"
 #include "ringtrain/util/Error.h"
+#include "sagemaker/FrameworkSettings.h"
 
 namespace ringtrain::sagemaker {
 namespace {

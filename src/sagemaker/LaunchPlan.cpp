@@ -1,4 +1,4 @@
-#include "ringtrain/sagemaker/LaunchPlan.h"
+#include "sagemaker/LaunchPlan.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -6,10 +6,10 @@
 #include <set>
 #include <sstream>
 
-#include "ringtrain/sagemaker/FrameworkSettings.h"
 #include "ringtrain/util/Error.h"
-#include "ringtrain/util/Files.h"
-#include "ringtrain/util/Numbers.h"
+#include "sagemaker/FrameworkSettings.h"
+#include "util/Files.h"
+#include "util/Numbers.h"
 
 namespace ringtrain::sagemaker {
 namespace {

@@ -1,4 +1,4 @@
-#include "ringtrain/sagemaker/Supervisor.h"
+#include "sagemaker/Supervisor.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -14,7 +14,7 @@
 #include <optional>
 
 #include "ringtrain/util/Error.h"
-#include "ringtrain/util/Files.h"
+#include "util/Files.h"
 
 namespace ringtrain::sagemaker {
 namespace {

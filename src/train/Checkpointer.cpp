@@ -1,4 +1,4 @@
-#include "ringtrain/train/Checkpointer.h"
+#include "train/Checkpointer.h"
 
 #include <ATen/ATen.h>
 
@@ -15,10 +15,10 @@
 #include "RunDirectory.h"
 #include "RunSettings.h"
 #include "ringtrain/comm/Agreement.h"
-#include "ringtrain/train/TrainingCheckpoint.h"
 #include "ringtrain/util/Error.h"
-#include "ringtrain/util/Files.h"
-#include "ringtrain/util/JsonFields.h"
+#include "train/TrainingCheckpoint.h"
+#include "util/Files.h"
+#include "util/JsonFields.h"
 
 namespace ringtrain::train {
 namespace {

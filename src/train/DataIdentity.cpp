@@ -6,10 +6,10 @@
 #include <cstdlib>
 #include <memory>
 
-#include "ringtrain/data/ShardFormat.h"
-#include "ringtrain/data/ShardedDataset.h"
-#include "ringtrain/util/Crc32c.h"
-#include "ringtrain/util/Files.h"
+#include "data/ShardFormat.h"
+#include "data/ShardedDataset.h"
+#include "util/Crc32c.h"
+#include "util/Files.h"
 
 namespace ringtrain::train {
 namespace {

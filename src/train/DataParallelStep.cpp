@@ -4,8 +4,8 @@
 #include <torch/nn/utils/clip_grad.h>
 
 #include "StepStrategy.h"
-#include "ringtrain/platform/StopSignals.h"
-#include "ringtrain/train/NonFinite.h"
+#include "platform/StopSignals.h"
+#include "train/NonFinite.h"
 
 namespace ringtrain::train {
 namespace {

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "StepStrategy.h"
-#include "ringtrain/data/BatchPrefetcher.h"
+#include "data/BatchPrefetcher.h"
 
 namespace ringtrain::train {
 

@@ -1,12 +1,12 @@
-#include "ringtrain/train/FusedAdamW.h"
+#include "train/FusedAdamW.h"
 
 #include <ATen/ATen.h>
 #include <c10/core/DeviceGuard.h>
 #include <torch/autograd.h>
 
 #include "OptimizerStep.h"
-#include "ringtrain/platform/CudaStream.h"
-#include "ringtrain/train/FusedStepEligibility.h"
+#include "platform/CudaStream.h"
+#include "train/FusedStepEligibility.h"
 
 namespace ringtrain::train {
 namespace {

@@ -1,12 +1,12 @@
-#include "ringtrain/train/FusedSgd.h"
+#include "train/FusedSgd.h"
 
 #include <ATen/ATen.h>
 #include <c10/core/DeviceGuard.h>
 #include <torch/autograd.h>
 
 #include "OptimizerStep.h"
-#include "ringtrain/platform/CudaStream.h"
-#include "ringtrain/train/FusedStepEligibility.h"
+#include "platform/CudaStream.h"
+#include "train/FusedStepEligibility.h"
 
 namespace ringtrain::train {
 namespace {

@@ -1,4 +1,4 @@
-#include "ringtrain/train/FusedStepEligibility.h"
+#include "train/FusedStepEligibility.h"
 
 #include <torch/autograd.h>
 

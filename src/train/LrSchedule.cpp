@@ -1,9 +1,9 @@
-#include "ringtrain/train/LrSchedule.h"
+#include "train/LrSchedule.h"
 
 #include <algorithm>
 #include <cmath>
 
-#include "ringtrain/util/Error.h"
+#include "train/SettingNames.h"
 
 namespace ringtrain::train {
 
@@ -27,10 +27,7 @@ double learningRateAt(const LrSchedule& schedule, int64_t step) {
 }
 
 LrShape parseLrShape(const std::string& name) {
-  if (name == "constant") return LrShape::kConstant;
-  if (name == "cosine") return LrShape::kCosine;
-  if (name == "linear") return LrShape::kLinear;
-  throw UserError("--lr-schedule must be constant, cosine or linear, got '" + name + "'");
+  return valueNamed(lrShapeNames(), "lr-schedule", name);
 }
 
 }  // namespace ringtrain::train

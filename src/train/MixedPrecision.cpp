@@ -1,4 +1,4 @@
-#include "ringtrain/train/MixedPrecision.h"
+#include "train/MixedPrecision.h"
 
 #include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
@@ -6,7 +6,7 @@
 #include <climits>
 
 #include "ringtrain/util/Error.h"
-#include "ringtrain/util/JsonFields.h"
+#include "util/JsonFields.h"
 
 namespace ringtrain::train {
 

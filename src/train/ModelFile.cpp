@@ -1,4 +1,4 @@
-#include "ringtrain/train/ModelFile.h"
+#include "train/ModelFile.h"
 
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
@@ -8,10 +8,10 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "ringtrain/io/Safetensors.h"
+#include "io/Safetensors.h"
 #include "ringtrain/models/Model.h"
 #include "ringtrain/util/Error.h"
-#include "ringtrain/util/Numbers.h"
+#include "util/Numbers.h"
 
 namespace ringtrain::train {
 namespace {

@@ -1,4 +1,4 @@
-#include "ringtrain/train/NonFinite.h"
+#include "train/NonFinite.h"
 
 #include <ATen/ATen.h>
 
@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "GradientNorm.h"
-#include "ringtrain/platform/CudaStream.h"
+#include "platform/CudaStream.h"
 
 namespace ringtrain::train {
 

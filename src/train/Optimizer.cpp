@@ -1,8 +1,8 @@
-#include "ringtrain/train/Optimizer.h"
+#include "train/Optimizer.h"
 
-#include "ringtrain/train/FusedAdamW.h"
-#include "ringtrain/train/FusedSgd.h"
 #include "ringtrain/util/Error.h"
+#include "train/FusedAdamW.h"
+#include "train/FusedSgd.h"
 
 namespace ringtrain::train {
 

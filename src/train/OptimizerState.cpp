@@ -1,4 +1,4 @@
-#include "ringtrain/train/OptimizerState.h"
+#include "train/OptimizerState.h"
 
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>

@@ -1,4 +1,4 @@
-#include "ringtrain/train/PipelineParallel.h"
+#include "train/PipelineParallel.h"
 
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
@@ -8,13 +8,15 @@
 #include <numeric>
 #include <sstream>
 
+#include "io/Safetensors.h"
+#include "pipeline/Partition.h"
+#include "pipeline/Schedule.h"
+#include "pipeline/ScheduleCheck.h"
 #include "ringtrain/comm/Agreement.h"
-#include "ringtrain/io/Safetensors.h"
-#include "ringtrain/pipeline/ScheduleCheck.h"
-#include "ringtrain/train/MixedPrecision.h"
-#include "ringtrain/train/Optimizer.h"
-#include "ringtrain/train/OptimizerState.h"
 #include "ringtrain/util/Error.h"
+#include "train/MixedPrecision.h"
+#include "train/Optimizer.h"
+#include "train/OptimizerState.h"
 
 namespace ringtrain::train {
 namespace {

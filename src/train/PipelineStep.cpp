@@ -6,10 +6,10 @@
 #include <cmath>
 
 #include "StepStrategy.h"
+#include "platform/StopSignals.h"
 #include "ringtrain/comm/Agreement.h"
-#include "ringtrain/platform/StopSignals.h"
-#include "ringtrain/train/NonFinite.h"
-#include "ringtrain/train/PipelineParallel.h"
+#include "train/NonFinite.h"
+#include "train/PipelineParallel.h"
 
 namespace ringtrain::train {
 namespace {

@@ -11,7 +11,7 @@
 #include <sstream>
 
 #include "ringtrain/util/Error.h"
-#include "ringtrain/util/Files.h"
+#include "util/Files.h"
 
 namespace ringtrain::train {
 

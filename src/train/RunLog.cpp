@@ -1,4 +1,4 @@
-#include "ringtrain/train/RunLog.h"
+#include "train/RunLog.h"
 
 #include <chrono>
 #include <cstdio>
@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "ringtrain/util/Error.h"
-#include "ringtrain/util/Files.h"
+#include "util/Files.h"
 
 namespace ringtrain::train {
 

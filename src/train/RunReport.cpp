@@ -8,9 +8,9 @@
 
 #include "RunSettings.h"
 #include "TrainSetup.h"
-#include "ringtrain/platform/Resources.h"
-#include "ringtrain/train/RunLog.h"
-#include "ringtrain/util/Files.h"
+#include "platform/Resources.h"
+#include "train/RunLog.h"
+#include "util/Files.h"
 
 namespace ringtrain::train {
 namespace {

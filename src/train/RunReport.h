@@ -10,8 +10,8 @@
 #include "RunPlan.h"
 #include "StepStrategy.h"
 #include "UpdateGuard.h"
-#include "ringtrain/data/BatchPrefetcher.h"
-#include "ringtrain/train/TrainingData.h"
+#include "data/BatchPrefetcher.h"
+#include "train/TrainingData.h"
 
 namespace ringtrain::train {
 

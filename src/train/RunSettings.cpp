@@ -1,61 +1,18 @@
 #include "RunSettings.h"
+#include "SettingNames.h"
 
 #include <sstream>
 
-#include "ringtrain/comm/AllReduce.h"
+#include "comm/AllReduce.h"
+#include "ddp/Reducer.h"
+#include "pipeline/Partition.h"
+#include "pipeline/Schedule.h"
+#include "train/MixedPrecision.h"
 
 namespace ringtrain::train {
 namespace {
 
 using ordered_json = nlohmann::ordered_json;
-
-const char* nameOf(Normalization normalization) {
-  switch (normalization) {
-    case Normalization::kAuto:
-      return "auto";
-    case Normalization::kNone:
-      return "none";
-    case Normalization::kStandard:
-      return "standard";
-  }
-  return "?";
-}
-
-const char* nameOf(LrShape shape) {
-  switch (shape) {
-    case LrShape::kConstant:
-      return "constant";
-    case LrShape::kCosine:
-      return "cosine";
-    case LrShape::kLinear:
-      return "linear";
-  }
-  return "?";
-}
-
-const char* nameOf(ddp::OverlapMode mode) {
-  switch (mode) {
-    case ddp::OverlapMode::kAuto:
-      return "auto";
-    case ddp::OverlapMode::kOn:
-      return "on";
-    case ddp::OverlapMode::kOff:
-      return "off";
-  }
-  return "?";
-}
-
-const char* nameOf(ProgressMode mode) {
-  switch (mode) {
-    case ProgressMode::kAuto:
-      return "auto";
-    case ProgressMode::kOn:
-      return "on";
-    case ProgressMode::kOff:
-      return "off";
-  }
-  return "?";
-}
 
 ordered_json labelColumnOf(const data::CsvOptions& csv) {
   return csv.labelColumn == data::kNoLabelColumn ? ordered_json("none")
@@ -99,8 +56,8 @@ ordered_json settingsOf(const TrainConfig& c) {
       {"csv_header", c.csv.header},
       {"label_column", labelColumnOf(c.csv)},
       {"num_classes", c.numClasses == 0 ? ordered_json("auto") : ordered_json(c.numClasses)},
-      {"normalize", nameOf(c.normalization)},
-      {"data_sharding", c.sharding == DataSharding::kHost ? "host" : "global"},
+      {"normalize", nameOf(normalizationNames(), c.normalization)},
+      {"data_sharding", nameOf(dataShardingNames(), c.sharding)},
       {"context", c.context},
       {"data_workers", c.dataWorkers < 0 ? ordered_json("auto") : ordered_json(c.dataWorkers)}};
   settings.update(modelOf(c.model));
@@ -118,7 +75,7 @@ ordered_json settingsOf(const TrainConfig& c) {
       {"momentum", c.momentum},
       {"nesterov", c.nesterov},
       {"weight_decay", c.weightDecay},
-      {"lr_schedule", nameOf(c.lrShape)},
+      {"lr_schedule", nameOf(lrShapeNames(), c.lrShape)},
       {"warmup_steps", c.warmupSteps},
       {"scale_lr", c.scaleLr},
       {"clip_grad_norm", c.clipGradNorm},
@@ -126,7 +83,7 @@ ordered_json settingsOf(const TrainConfig& c) {
       {"precision", precisionName(c.precision)},
       {"loss_scale", c.lossScaling.initialScale},
       {"bucket_mb", static_cast<double>(c.reducer.limits.bucketBytes) / (1024.0 * 1024.0)},
-      {"overlap", nameOf(c.reducer.overlapMode)},
+      {"overlap", nameOf(overlapModeNames(), c.reducer.overlapMode)},
       {"find_unused_parameters", c.reducer.findUnusedParameters},
       {"grad_compression", ddp::compressionName(c.reducer.compression)},
       {"allreduce", comm::algorithmName(c.reducer.algorithm)},
@@ -146,19 +103,19 @@ ordered_json settingsOf(const TrainConfig& c) {
       {"comm_timeout", c.commTimeoutSeconds},
       {"output_dir", c.outputDir},
       {"log_every", c.logEvery},
-      {"progress", nameOf(c.progress)}});
+      {"progress", nameOf(progressModeNames(), c.progress)}});
   return settings;
 }
 
 nlohmann::json resumeSettingsOf(const TrainConfig& c) {
   nlohmann::json settings{{"lr", c.lr},
-                          {"lr_schedule", nameOf(c.lrShape)},
+                          {"lr_schedule", nameOf(lrShapeNames(), c.lrShape)},
                           {"warmup_steps", c.warmupSteps},
                           {"scale_lr", c.scaleLr},
                           {"weight_decay", c.weightDecay},
                           {"clip_grad_norm", c.clipGradNorm},
                           {"precision", precisionName(c.precision)},
-                          {"normalize", nameOf(c.normalization)},
+                          {"normalize", nameOf(normalizationNames(), c.normalization)},
                           {"label_column", labelColumnOf(c.csv)},
                           {"csv_header", c.csv.header}};
   if (c.optimizer == "sgd") {

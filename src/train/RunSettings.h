@@ -4,8 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "ringtrain/train/ModelFile.h"
 #include "ringtrain/train/TrainConfig.h"
+#include "train/ModelFile.h"
 
 namespace ringtrain::train {
 

@@ -5,7 +5,7 @@
 
 #include <algorithm>
 
-#include "ringtrain/train/Optimizer.h"
+#include "train/Optimizer.h"
 
 namespace ringtrain::train {
 

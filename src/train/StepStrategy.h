@@ -13,16 +13,16 @@
 #include <string>
 #include <vector>
 
-#include "ringtrain/checkpoint/CheckpointStore.h"
+#include "checkpoint/CheckpointStore.h"
+#include "ddp/ParameterSync.h"
+#include "ddp/Reducer.h"
 #include "ringtrain/comm/Communicator.h"
-#include "ringtrain/ddp/ParameterSync.h"
-#include "ringtrain/ddp/Reducer.h"
 #include "ringtrain/models/Model.h"
-#include "ringtrain/train/Checkpointer.h"
-#include "ringtrain/train/EpochInput.h"
-#include "ringtrain/train/MixedPrecision.h"
 #include "ringtrain/train/TrainConfig.h"
 #include "ringtrain/train/Trainer.h"
+#include "train/Checkpointer.h"
+#include "train/EpochInput.h"
+#include "train/MixedPrecision.h"
 
 namespace ringtrain::train {
 

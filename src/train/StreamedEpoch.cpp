@@ -1,4 +1,4 @@
-#include "ringtrain/train/StreamedEpoch.h"
+#include "train/StreamedEpoch.h"
 
 #include <ATen/ATen.h>
 #include <fcntl.h>
@@ -9,9 +9,9 @@
 #include <chrono>
 #include <cstring>
 
-#include "ringtrain/data/ElementConversion.h"
+#include "data/ElementConversion.h"
 #include "ringtrain/util/Error.h"
-#include "ringtrain/util/Files.h"
+#include "util/Files.h"
 
 namespace ringtrain::train {
 namespace {

@@ -6,17 +6,18 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <iostream>
 
 #include "DataIdentity.h"
 #include "RunDirectory.h"
 #include "RunReport.h"
+#include "ddp/ParameterSync.h"
+#include "platform/StopSignals.h"
 #include "ringtrain/comm/Agreement.h"
 #include "ringtrain/data/DistributedSampler.h"
-#include "ringtrain/ddp/ParameterSync.h"
-#include "ringtrain/platform/StopSignals.h"
-#include "ringtrain/train/IndexedEpoch.h"
 #include "ringtrain/util/Error.h"
-#include "ringtrain/util/Files.h"
+#include "train/IndexedEpoch.h"
+#include "util/Files.h"
 
 namespace ringtrain::train {
 
@@ -36,8 +37,19 @@ void validateConfig(const TrainConfig& config) {
                        "pipeline must read the same samples");
 }
 
-TrainConfig withPipelineDefaults(TrainConfig config) {
+TrainConfig withImpliedSettings(TrainConfig config, const platform::Placement& placement,
+                                bool report) {
   if (config.pipeline.stages > 1) config.dropLast = true;
+  // On CPU, overlap needs a communication thread, which MPI_THREAD_SERIALIZED rules out.
+  if (!placement.device.is_cuda() && !placement.communicationThread &&
+      config.reducer.overlapMode != ddp::OverlapMode::kOff) {
+    if (config.reducer.overlapMode == ddp::OverlapMode::kOn && report) {
+      std::cerr << "ringtrain: warning: --overlap on ignored: this MPI library does not allow a "
+                   "communication thread (MPI_THREAD_SERIALIZED)"
+                << std::endl;
+    }
+    config.reducer.overlapMode = ddp::OverlapMode::kOff;
+  }
   return config;
 }
 

@@ -9,26 +9,28 @@
 #include <string>
 
 #include "RunPlan.h"
+#include "data/BatchPrefetcher.h"
+#include "ddp/Reducer.h"
+#include "platform/Placement.h"
 #include "ringtrain/comm/Communicator.h"
-#include "ringtrain/data/BatchPrefetcher.h"
-#include "ringtrain/ddp/Reducer.h"
 #include "ringtrain/models/Model.h"
-#include "ringtrain/platform/Placement.h"
-#include "ringtrain/train/Checkpointer.h"
-#include "ringtrain/train/RunLog.h"
-#include "ringtrain/train/StreamedEpoch.h"
 #include "ringtrain/train/TrainConfig.h"
-#include "ringtrain/train/Trainer.h"
-#include "ringtrain/train/TrainingData.h"
+#include "train/Checkpointer.h"
+#include "train/RunLog.h"
+#include "train/StreamedEpoch.h"
+#include "train/TrainingData.h"
+#include "train/TrainingJob.h"
 
 namespace ringtrain::train {
 
 // UserError naming the flag for a setting no run can have.
 void validateConfig(const TrainConfig& config);
 
-// Every micro-batch of a pipeline has the same shape, so a batch left incomplete at the end of
-// an epoch is dropped.
-TrainConfig withPipelineDefaults(TrainConfig config);
+// What the run implies: every micro-batch of a pipeline has the same shape, so a batch left
+// incomplete at the end of an epoch is dropped; overlap is off on CPU where MPI allows no
+// communication thread (`report`: this rank warns when --overlap on was asked for).
+TrainConfig withImpliedSettings(TrainConfig config, const platform::Placement& placement,
+                                bool report);
 
 // A pipeline's main thread sends and receives during backward, so the reducer may not make MPI
 // calls from a thread of its own at the same time (MPI_THREAD_SERIALIZED); NCCL's reducer has no

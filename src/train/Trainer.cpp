@@ -13,7 +13,7 @@
 //   evaluate()         every epoch, each validation sample counted once across ranks (Evaluator.h)
 //   finish()           rank 0 writes model.safetensors and summary.json (RunReport.h)
 // clang-format on
-#include "ringtrain/train/Trainer.h"
+#include "train/TrainingJob.h"
 
 #include <ATen/ATen.h>
 
@@ -29,18 +29,18 @@
 #include "StepStrategy.h"
 #include "TrainSetup.h"
 #include "UpdateGuard.h"
+#include "pipeline/Grid.h"
+#include "platform/Resources.h"
+#include "platform/StopSignals.h"
 #include "ringtrain/comm/Agreement.h"
 #include "ringtrain/data/DistributedSampler.h"
-#include "ringtrain/pipeline/Grid.h"
-#include "ringtrain/platform/Resources.h"
-#include "ringtrain/platform/StopSignals.h"
-#include "ringtrain/train/IndexedEpoch.h"
-#include "ringtrain/train/LrSchedule.h"
-#include "ringtrain/train/ModelFile.h"
-#include "ringtrain/train/Optimizer.h"
-#include "ringtrain/train/StreamedEpoch.h"
 #include "ringtrain/util/Error.h"
-#include "ringtrain/util/Files.h"
+#include "train/IndexedEpoch.h"
+#include "train/LrSchedule.h"
+#include "train/ModelFile.h"
+#include "train/Optimizer.h"
+#include "train/StreamedEpoch.h"
+#include "util/Files.h"
 
 namespace ringtrain::train {
 namespace {
@@ -56,11 +56,11 @@ class Trainer {
  public:
   Trainer(const TrainConfig& config, const Communicators& communicators,
           const platform::Placement& placement, const TrainHooks& hooks)
-      : config_(withPipelineDefaults(config)),
+      : config_(withImpliedSettings(config, placement, communicators.control.rank() == 0)),
         hooks_(hooks),
         objective_(hooks_),
         requestedDropLast_(config.dropLast),
-        reducerOptions_(resolveReducerOptions(config, communicators.data, placement)),
+        reducerOptions_(resolveReducerOptions(config_, communicators.data, placement)),
         control_(communicators.control),
         host_(communicators.host),
         data_(communicators.data),
@@ -303,7 +303,7 @@ class Trainer {
                  *log_);
   }
 
-  const TrainConfig config_;  // as given, with the defaults pipeline mode implies
+  const TrainConfig config_;  // as given, with what pipeline mode and the placement imply
   const TrainHooks hooks_;
   const Objective objective_;
   // What --drop-last said: part of a checkpoint's identity (TrainSetup.h).

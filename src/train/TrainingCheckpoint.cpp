@@ -1,4 +1,4 @@
-#include "ringtrain/train/TrainingCheckpoint.h"
+#include "train/TrainingCheckpoint.h"
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -8,9 +8,9 @@
 #include <mutex>
 #include <sstream>
 
-#include "ringtrain/io/Safetensors.h"
-#include "ringtrain/train/OptimizerState.h"
+#include "io/Safetensors.h"
 #include "ringtrain/util/Error.h"
+#include "train/OptimizerState.h"
 
 namespace ringtrain::train {
 namespace {

@@ -1,4 +1,4 @@
-#include "ringtrain/train/TrainingData.h"
+#include "train/TrainingData.h"
 
 #include <ATen/ATen.h>
 #include <c10/util/accumulate.h>
@@ -7,11 +7,11 @@
 #include <optional>
 #include <sstream>
 
+#include "data/ShardedDataset.h"
 #include "ringtrain/data/DistributedSampler.h"
-#include "ringtrain/data/ShardedDataset.h"
-#include "ringtrain/train/StreamedEpoch.h"
 #include "ringtrain/util/Error.h"
-#include "ringtrain/util/Files.h"
+#include "train/StreamedEpoch.h"
+#include "util/Files.h"
 
 namespace ringtrain::train {
 namespace {

@@ -10,9 +10,9 @@
 #include <string>
 
 #include "StepStrategy.h"
-#include "ringtrain/train/MixedPrecision.h"
-#include "ringtrain/train/NonFinite.h"
-#include "ringtrain/train/RunLog.h"
+#include "train/MixedPrecision.h"
+#include "train/NonFinite.h"
+#include "train/RunLog.h"
 
 namespace ringtrain::train {
 

@@ -1,4 +1,4 @@
-#include "ringtrain/unsupervised/KMeans.h"
+#include "unsupervised/KMeans.h"
 
 #include <ATen/ATen.h>
 
@@ -9,10 +9,10 @@
 #include <vector>
 
 #include "ringtrain/comm/Agreement.h"
-#include "ringtrain/unsupervised/KMeansMath.h"
-#include "ringtrain/unsupervised/RankRows.h"
-#include "ringtrain/unsupervised/StreamingSummary.h"
 #include "ringtrain/util/Error.h"
+#include "unsupervised/KMeansMath.h"
+#include "unsupervised/RankRows.h"
+#include "unsupervised/StreamingSummary.h"
 
 namespace ringtrain::unsupervised {
 namespace {

@@ -1,4 +1,4 @@
-#include "ringtrain/unsupervised/KMeansMath.h"
+#include "unsupervised/KMeansMath.h"
 
 #include <ATen/ATen.h>
 

@@ -1,10 +1,10 @@
-#include "ringtrain/unsupervised/Pca.h"
+#include "unsupervised/Pca.h"
 
 #include <ATen/ATen.h>
 
 #include "ringtrain/comm/Agreement.h"
-#include "ringtrain/unsupervised/RankRows.h"
 #include "ringtrain/util/Error.h"
+#include "unsupervised/RankRows.h"
 
 namespace ringtrain::unsupervised {
 namespace {

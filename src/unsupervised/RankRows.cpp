@@ -1,4 +1,4 @@
-#include "ringtrain/unsupervised/RankRows.h"
+#include "unsupervised/RankRows.h"
 
 #include <ATen/ATen.h>
 

@@ -1,11 +1,11 @@
-#include "ringtrain/unsupervised/StreamingSummary.h"
+#include "unsupervised/StreamingSummary.h"
 
 #include <ATen/ATen.h>
 
 #include <algorithm>
 
-#include "ringtrain/unsupervised/KMeansMath.h"
 #include "ringtrain/util/Error.h"
+#include "unsupervised/KMeansMath.h"
 
 namespace ringtrain::unsupervised {
 namespace {

@@ -1,4 +1,4 @@
-#include "ringtrain/util/Crc32c.h"
+#include "util/Crc32c.h"
 
 #include <array>
 #include <cstring>

@@ -1,4 +1,4 @@
-#include "ringtrain/util/Files.h"
+#include "util/Files.h"
 
 #include <dirent.h>
 #include <fcntl.h>

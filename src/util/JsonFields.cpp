@@ -1,7 +1,7 @@
-#include "ringtrain/util/JsonFields.h"
+#include "util/JsonFields.h"
 
-#include "ringtrain/util/Crc32c.h"
 #include "ringtrain/util/Error.h"
+#include "util/Crc32c.h"
 
 namespace ringtrain {
 

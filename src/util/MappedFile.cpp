@@ -1,4 +1,4 @@
-#include "ringtrain/util/MappedFile.h"
+#include "util/MappedFile.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>

@@ -1,4 +1,4 @@
-#include "ringtrain/util/Numbers.h"
+#include "util/Numbers.h"
 
 #include <charconv>
 #include <cmath>

@@ -3,7 +3,7 @@
 #include <sstream>
 
 #include "FuzzInput.h"
-#include "ringtrain/data/CsvReader.h"
+#include "data/CsvReader.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;

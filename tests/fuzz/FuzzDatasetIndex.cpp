@@ -3,8 +3,8 @@
 #include <nlohmann/json.hpp>
 
 #include "FuzzInput.h"
-#include "ringtrain/data/ShardFormat.h"
-#include "ringtrain/util/JsonFields.h"
+#include "data/ShardFormat.h"
+#include "util/JsonFields.h"
 
 namespace {
 

@@ -1,6 +1,6 @@
 // MNIST IDX files.
 #include "FuzzInput.h"
-#include "ringtrain/data/IdxReader.h"
+#include "data/IdxReader.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ringtrain::fuzz::expectParsedOrRejected(

@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "FuzzInput.h"
-#include "ringtrain/checkpoint/CheckpointStore.h"
+#include "checkpoint/CheckpointStore.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace ringtrain::checkpoint;

@@ -1,6 +1,6 @@
 // NumPy .npy headers, for a file that is the input itself.
 #include "FuzzInput.h"
-#include "ringtrain/data/NpyHeader.h"
+#include "data/NpyHeader.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text = ringtrain::fuzz::asText(data, size);

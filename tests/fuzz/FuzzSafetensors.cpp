@@ -6,7 +6,7 @@
 #include <iostream>
 
 #include "FuzzInput.h"
-#include "ringtrain/io/Safetensors.h"
+#include "io/Safetensors.h"
 
 namespace {
 

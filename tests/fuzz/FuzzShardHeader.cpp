@@ -3,8 +3,8 @@
 #include <cstring>
 
 #include "FuzzInput.h"
-#include "ringtrain/data/ShardFormat.h"
-#include "ringtrain/util/Crc32c.h"
+#include "data/ShardFormat.h"
+#include "util/Crc32c.h"
 
 namespace {
 

@@ -2,7 +2,7 @@
 #include <vector>
 
 #include "FuzzInput.h"
-#include "ringtrain/cli/TrainOptions.h"
+#include "flags/TrainOptions.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<std::string> arguments{"train"};
@@ -19,7 +19,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<char*> argv;
   for (std::string& argument : arguments) argv.push_back(argument.data());
   argv.push_back(nullptr);
-  ringtrain::fuzz::expectParsedOrRejected(
-      [&] { ringtrain::cli::parseTrainOptions(static_cast<int>(arguments.size()), argv.data()); });
+  ringtrain::fuzz::expectParsedOrRejected([&] {
+    ringtrain::train::parseTrainOptions(static_cast<int>(arguments.size()), argv.data());
+  });
   return 0;
 }

@@ -77,9 +77,11 @@ class RingtrainTestCase(unittest.TestCase):
             np.testing.assert_allclose(a[name], b[name], rtol=rtol, atol=atol, err_msg=name)
 
 
-def rank_pids(out):
-    """The pids of the ranks (not mpirun) of the run writing to `out`, in rank order."""
-    pattern = f"^{re.escape(BIN)} train --output-dir {re.escape(out)} "
+def rank_pids(out, program=None):
+    """The pids of the ranks (not mpirun) of the run writing to `out`, in rank order: of
+    `ringtrain train --output-dir OUT ...`, or of `program --output-dir OUT ...`."""
+    program = program or f"{BIN} train"
+    pattern = f"^{re.escape(program)} --output-dir {re.escape(out)} "
     ranks = {}
     for pid in subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.split():
         try:

@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "MpiTestEnvironment.h"
-#include "ringtrain/util/Files.h"
+#include "util/Files.h"
 
 namespace ringtrain::comm {
 namespace {

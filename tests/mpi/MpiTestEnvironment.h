@@ -1,8 +1,8 @@
 // Shared by the multi-rank tests: the job's CPU communicator, set up once by MpiTestMain.cpp.
 #pragma once
 
+#include "comm/Session.h"
 #include "ringtrain/comm/Communicator.h"
-#include "ringtrain/comm/Session.h"
 
 namespace ringtrain::testing {
 

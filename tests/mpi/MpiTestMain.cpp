@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "MpiTestEnvironment.h"
-#include "ringtrain/comm/Session.h"
+#include "comm/Session.h"
 
 namespace ringtrain::testing {
 namespace {

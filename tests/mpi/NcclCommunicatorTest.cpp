@@ -4,8 +4,8 @@
 #include <gtest/gtest.h>
 
 #include "MpiTestEnvironment.h"
-#include "ringtrain/comm/Session.h"
-#include "ringtrain/platform/Placement.h"
+#include "comm/Session.h"
+#include "platform/Placement.h"
 
 namespace ringtrain::comm {
 namespace {

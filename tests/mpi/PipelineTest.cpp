@@ -10,11 +10,11 @@
 
 #include "BlockingPointToPoint.h"
 #include "MpiTestEnvironment.h"
-#include "ringtrain/ddp/Reducer.h"
+#include "ddp/Reducer.h"
+#include "pipeline/Grid.h"
+#include "pipeline/Partition.h"
+#include "pipeline/Stage.h"
 #include "ringtrain/models/Model.h"
-#include "ringtrain/pipeline/Grid.h"
-#include "ringtrain/pipeline/Partition.h"
-#include "ringtrain/pipeline/Stage.h"
 #include "ringtrain/util/Error.h"
 
 namespace ringtrain::pipeline {

@@ -1,6 +1,6 @@
 // The reducer against the single-process reference: every rank also computes the gradient of the
 // whole global batch by itself, and the reduced gradients must match it.
-#include "ringtrain/ddp/Reducer.h"
+#include "ddp/Reducer.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>

@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "MpiTestEnvironment.h"
-#include "ringtrain/comm/AllReduce.h"
+#include "comm/AllReduce.h"
 
 namespace ringtrain::comm {
 namespace {

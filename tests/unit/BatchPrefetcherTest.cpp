@@ -1,4 +1,4 @@
-#include "ringtrain/data/BatchPrefetcher.h"
+#include "data/BatchPrefetcher.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>

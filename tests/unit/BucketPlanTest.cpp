@@ -1,4 +1,4 @@
-#include "ringtrain/ddp/BucketPlan.h"
+#include "ddp/BucketPlan.h"
 
 #include <gtest/gtest.h>
 

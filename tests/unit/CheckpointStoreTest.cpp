@@ -1,4 +1,4 @@
-#include "ringtrain/checkpoint/CheckpointStore.h"
+#include "checkpoint/CheckpointStore.h"
 
 #include <gtest/gtest.h>
 #include <sys/resource.h>
@@ -9,9 +9,9 @@
 #include <csignal>
 #include <fstream>
 
-#include "ringtrain/util/Crc32c.h"
 #include "ringtrain/util/Error.h"
-#include "ringtrain/util/Files.h"
+#include "util/Crc32c.h"
+#include "util/Files.h"
 
 namespace ringtrain::checkpoint {
 namespace {

@@ -2,7 +2,7 @@
 // the launcher lets it use, and the ranks on the host.
 #include <gtest/gtest.h>
 
-#include "ringtrain/platform/Placement.h"
+#include "platform/Placement.h"
 
 namespace ringtrain::platform {
 namespace {

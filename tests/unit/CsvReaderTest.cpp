@@ -1,4 +1,4 @@
-#include "ringtrain/data/CsvReader.h"
+#include "data/CsvReader.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>

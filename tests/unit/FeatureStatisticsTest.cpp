@@ -1,7 +1,7 @@
 // The scale standardisation divides by: the standard deviation, or 1 for a feature that is
 // constant in the training set (as scikit-learn's StandardScaler), whichever way the statistics
 // were computed.
-#include "ringtrain/data/FeatureStatistics.h"
+#include "ringtrain/data/Dataset.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>

@@ -1,17 +1,17 @@
 #include <gtest/gtest.h>
 
-#include "cli/FlagValues.h"
-#include "ringtrain/cli/TrainOptions.h"
+#include "flags/FlagValues.h"
+#include "flags/TrainOptions.h"
 #include "ringtrain/util/Error.h"
 
-namespace ringtrain::cli {
+namespace ringtrain::flags {
 namespace {
 
-ParsedTrainOptions parse(std::vector<std::string> args) {
+train::TrainOptions parse(std::vector<std::string> args) {
   args.insert(args.begin(), "train");
   std::vector<char*> argv;
   for (auto& arg : args) argv.push_back(arg.data());
-  return parseTrainOptions(static_cast<int>(argv.size()), argv.data());
+  return train::parseTrainOptions(static_cast<int>(argv.size()), argv.data());
 }
 
 std::string errorOf(std::vector<std::string> args) {
@@ -155,11 +155,11 @@ TEST(FlagValues, ByteSizesTakeBinarySuffixes) {
 }
 
 TEST(TrainOptions, HelpListsFlagGroups) {
-  const ParsedTrainOptions parsed = parse({"--help"});
+  const train::TrainOptions parsed = parse({"--help"});
   EXPECT_TRUE(parsed.help);
   EXPECT_NE(parsed.helpText.find("--batch-size"), std::string::npos);
   EXPECT_NE(parsed.helpText.find("Optimizer"), std::string::npos);
 }
 
 }  // namespace
-}  // namespace ringtrain::cli
+}  // namespace ringtrain::flags

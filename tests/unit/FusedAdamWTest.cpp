@@ -1,4 +1,4 @@
-#include "ringtrain/train/FusedAdamW.h"
+#include "train/FusedAdamW.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-#include "ringtrain/train/FusedSgd.h"
+#include "train/FusedSgd.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-#include "ringtrain/data/IdxReader.h"
+#include "data/IdxReader.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-#include "ringtrain/train/IndexedEpoch.h"
+#include "train/IndexedEpoch.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>

@@ -11,7 +11,7 @@
 #include "GradientNorm.h"
 #include "OptimizerStep.h"
 #include "WireCast.h"
-#include "ringtrain/platform/CudaStream.h"
+#include "platform/CudaStream.h"
 
 namespace ringtrain::kernels {
 namespace {

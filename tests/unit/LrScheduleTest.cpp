@@ -1,4 +1,4 @@
-#include "ringtrain/train/LrSchedule.h"
+#include "train/LrSchedule.h"
 
 #include <gtest/gtest.h>
 

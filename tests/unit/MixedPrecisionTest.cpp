@@ -1,4 +1,4 @@
-#include "ringtrain/train/MixedPrecision.h"
+#include "train/MixedPrecision.h"
 
 #include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>

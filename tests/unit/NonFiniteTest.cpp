@@ -4,7 +4,7 @@
 #include <cmath>
 #include <limits>
 
-#include "ringtrain/train/NonFinite.h"
+#include "train/NonFinite.h"
 
 namespace ringtrain::train {
 namespace {

@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
-#include "ringtrain/ddp/Reducer.h"
-#include "ringtrain/platform/Placement.h"
+#include "ddp/Reducer.h"
+#include "platform/Placement.h"
 
 namespace ringtrain {
 namespace {

@@ -1,7 +1,7 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
-#include "ringtrain/pipeline/MessageHeader.h"
+#include "pipeline/MessageHeader.h"
 #include "ringtrain/util/Error.h"
 
 namespace ringtrain::pipeline {

@@ -6,8 +6,8 @@
 #include <numeric>
 
 #include "UserErrorOf.h"
-#include "ringtrain/pipeline/Grid.h"
-#include "ringtrain/pipeline/Partition.h"
+#include "pipeline/Grid.h"
+#include "pipeline/Partition.h"
 
 namespace ringtrain::pipeline {
 namespace {

@@ -4,8 +4,8 @@
 
 #include <algorithm>
 
-#include "ringtrain/pipeline/Schedule.h"
-#include "ringtrain/pipeline/ScheduleCheck.h"
+#include "pipeline/Schedule.h"
+#include "pipeline/ScheduleCheck.h"
 
 namespace ringtrain::pipeline {
 namespace {

@@ -1,6 +1,6 @@
 // prep then read: the tensors ringtrain's shard reader returns are the tensors the in-memory
 // readers return for the same source files.
-#include "ringtrain/prep/Prepare.h"
+#include "prep/Prepare.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -8,10 +8,10 @@
 #include <fstream>
 
 #include "UserErrorOf.h"
-#include "ringtrain/data/CsvReader.h"
-#include "ringtrain/data/IdxReader.h"
-#include "ringtrain/data/ShardedDataset.h"
-#include "ringtrain/util/Files.h"
+#include "data/CsvReader.h"
+#include "data/IdxReader.h"
+#include "data/ShardedDataset.h"
+#include "util/Files.h"
 
 namespace ringtrain::prep {
 namespace {

@@ -4,7 +4,7 @@
 
 #include <set>
 
-#include "ringtrain/comm/AllReduce.h"
+#include "comm/AllReduce.h"
 
 namespace ringtrain::comm {
 namespace {

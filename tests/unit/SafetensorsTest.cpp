@@ -1,4 +1,4 @@
-#include "ringtrain/io/Safetensors.h"
+#include "io/Safetensors.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>

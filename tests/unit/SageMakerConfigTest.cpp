@@ -4,11 +4,11 @@
 
 #include <algorithm>
 
-#include "ringtrain/sagemaker/JobConfig.h"
-#include "ringtrain/sagemaker/LaunchPlan.h"
-#include "ringtrain/sagemaker/Supervisor.h"
 #include "ringtrain/util/Error.h"
-#include "ringtrain/util/Files.h"
+#include "sagemaker/JobConfig.h"
+#include "sagemaker/LaunchPlan.h"
+#include "sagemaker/Supervisor.h"
+#include "util/Files.h"
 
 namespace ringtrain::sagemaker {
 namespace {

@@ -1,4 +1,4 @@
-#include "ringtrain/data/ShardFormat.h"
+#include "data/ShardFormat.h"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 
 #include "UserErrorOf.h"
 #include "ringtrain/util/Error.h"
-#include "ringtrain/util/JsonFields.h"
+#include "util/JsonFields.h"
 
 namespace ringtrain::data {
 namespace {

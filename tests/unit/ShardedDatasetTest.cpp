@@ -1,4 +1,4 @@
-#include "ringtrain/data/ShardedDataset.h"
+#include "data/ShardedDataset.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -8,9 +8,9 @@
 #include <fstream>
 
 #include "UserErrorOf.h"
-#include "ringtrain/data/ShardWriter.h"
+#include "data/ShardWriter.h"
 #include "ringtrain/util/Error.h"
-#include "ringtrain/util/Files.h"
+#include "util/Files.h"
 
 namespace ringtrain::data {
 namespace {

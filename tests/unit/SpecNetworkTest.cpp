@@ -6,10 +6,10 @@
 
 #include <cstdio>
 
-#include "ringtrain/io/Safetensors.h"
+#include "io/Safetensors.h"
 #include "ringtrain/models/Model.h"
-#include "ringtrain/train/ModelFile.h"
 #include "ringtrain/util/Error.h"
+#include "train/ModelFile.h"
 
 namespace ringtrain::models {
 namespace {

@@ -2,11 +2,11 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
-#include "ringtrain/unsupervised/KMeansMath.h"
-#include "ringtrain/unsupervised/Pca.h"
-#include "ringtrain/unsupervised/RankRows.h"
-#include "ringtrain/unsupervised/StreamingSummary.h"
 #include "ringtrain/util/Error.h"
+#include "unsupervised/KMeansMath.h"
+#include "unsupervised/Pca.h"
+#include "unsupervised/RankRows.h"
+#include "unsupervised/StreamingSummary.h"
 
 namespace ringtrain::unsupervised {
 namespace {

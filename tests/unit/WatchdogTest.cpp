@@ -2,7 +2,7 @@
 
 #include <future>
 
-#include "ringtrain/comm/Watchdog.h"
+#include "comm/Watchdog.h"
 
 namespace ringtrain::comm {
 namespace {

@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "ringtrain/Export.h"
 #include "ringtrain/comm/Communicator.h"
 
 namespace ringtrain::comm {
@@ -15,7 +16,7 @@ namespace ringtrain::comm {
 // Thrown on every rank when the step failed somewhere. Exactly one rank (the lowest failing one)
 // has reporter() true and carries the original message; the others carry an empty one and should
 // exit quietly with exitCode().
-class CollectiveFailure : public std::runtime_error {
+class RINGTRAIN_API CollectiveFailure : public std::runtime_error {
  public:
   CollectiveFailure(const std::string& message, bool reporter, int exitCode)
       : std::runtime_error(message), reporter_(reporter), exitCode_(exitCode) {}
@@ -28,14 +29,14 @@ class CollectiveFailure : public std::runtime_error {
 };
 
 // `control` must be a CPU communicator. UserError maps to exit code 2, anything else to 1.
-void runOnAllRanks(Communicator& control, const std::function<void()>& step);
+RINGTRAIN_API void runOnAllRanks(Communicator& control, const std::function<void()>& step);
 
 // Every rank returns `root`'s `text` (the others' argument is ignored). Collective, on a CPU
 // communicator.
-std::string broadcastString(Communicator& control, const std::string& text, int root);
+RINGTRAIN_API std::string broadcastString(Communicator& control, const std::string& text, int root);
 
 // Point to point on a CPU communicator: `peer` must call the other one.
-void sendString(Communicator& control, const std::string& text, int peer);
-std::string receiveString(Communicator& control, int peer);
+RINGTRAIN_API void sendString(Communicator& control, const std::string& text, int peer);
+RINGTRAIN_API std::string receiveString(Communicator& control, int peer);
 
 }  // namespace ringtrain::comm

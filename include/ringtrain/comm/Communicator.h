@@ -11,17 +11,35 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
+
+#include "ringtrain/Export.h"
 
 namespace ringtrain::comm {
 
 enum class ReduceOp { kSum, kAvg, kMin, kMax };
 
+// How allReduce is done (comm/AllReduce.h):
+// kAuto: the ring for large messages where the CPU reduces (MPI), the backend's own otherwise.
+// Reducing each piece as it lands keeps it in cache, where a whole-message reduction reads the
+// message back from memory; in training this made large buckets' allreduce faster (see
+// docs/BENCHMARKS.md), while for small messages the backend's fewer messages win.
+enum class AllReduceAlgorithm { kAuto, kNative, kRing };
+
+struct RingOptions {
+  // Size of the pieces a segment travels in: small enough that reducing one piece overlaps the
+  // transfer of the next, large enough that per-message latency stays hidden.
+  int64_t pieceBytes = 1024 * 1024;
+  // kAuto uses the ring for messages of at least this size on host-reducing backends.
+  int64_t autoRingFromBytes = 16LL * 1024 * 1024;
+};
+
 // A point-to-point exchange that has been started. wait() returns once both directions are done
 // (for NCCL: once the work is ordered on the current stream). Destroying an unfinished transfer
 // waits for it, so buffers are never released under a running transfer.
-class PendingTransfer {
+class RINGTRAIN_API PendingTransfer {
  public:
   virtual ~PendingTransfer() = default;
   virtual void wait() = 0;
@@ -42,7 +60,7 @@ struct Topology {
   std::string host;
 };
 
-class Communicator {
+class RINGTRAIN_API Communicator {
  public:
   virtual ~Communicator() = default;
 

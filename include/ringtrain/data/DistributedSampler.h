@@ -13,6 +13,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "ringtrain/Export.h"
+
 namespace ringtrain::data {
 
 struct ShardSpec {
@@ -28,13 +30,13 @@ struct ShardSpec {
 };
 
 // How many indices every rank gets (the same on every rank) of `samples`.
-int64_t samplesPerRank(int64_t samples, int worldSize, bool dropLast);
+RINGTRAIN_API int64_t samplesPerRank(int64_t samples, int worldSize, bool dropLast);
 
 // The training order for one rank in one epoch. Throws UserError if the spec is invalid.
-std::vector<int64_t> shardIndices(const ShardSpec& spec);
+RINGTRAIN_API std::vector<int64_t> shardIndices(const ShardSpec& spec);
 
 // Evaluation shard: rank r takes r, r + world, ... below datasetSize, with no padding, so that over
 // all ranks every sample is counted exactly once. Ranks may get one index more or less than others.
-std::vector<int64_t> evaluationIndices(int64_t datasetSize, int worldSize, int rank);
+RINGTRAIN_API std::vector<int64_t> evaluationIndices(int64_t datasetSize, int worldSize, int rank);
 
 }  // namespace ringtrain::data

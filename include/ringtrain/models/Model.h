@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "ringtrain/Export.h"
+
 namespace ringtrain::models {
 
 // The transformer's size (--model gpt).
@@ -37,7 +39,7 @@ struct ModelSpec {
 
 // kind "spec" with the JSON of `path`; UserError naming the file when it cannot be read. The JSON
 // itself is checked when the model is made.
-ModelSpec modelSpecFromFile(const std::string& path);
+RINGTRAIN_API ModelSpec modelSpecFromFile(const std::string& path);
 
 // One step of a model seen as a sequence, the unit pipeline stages are made of: the name its
 // parameters carry in the whole model (its module's "weight" is "<name>.weight"), the module that
@@ -49,7 +51,7 @@ struct Layer {
   std::function<at::Tensor(const at::Tensor&)> forward;
 };
 
-class Classifier : public torch::nn::Module {
+class RINGTRAIN_API Classifier : public torch::nn::Module {
  public:
   // x: [batch, ...inputShape] -> logits [batch, numClasses]; the layers applied in order.
   at::Tensor forward(const at::Tensor& x);
@@ -65,9 +67,9 @@ class Classifier : public torch::nn::Module {
 
 // Throws UserError if the input shape does not suit the model kind, or a spec network is
 // malformed (naming the file and the layer).
-std::shared_ptr<Classifier> makeModel(const ModelSpec& spec);
+RINGTRAIN_API std::shared_ptr<Classifier> makeModel(const ModelSpec& spec);
 
 // "512,256" -> {512, 256}; "" -> {}. UserError naming --hidden on bad input.
-std::vector<int64_t> parseLayerSizes(const std::string& text);
+RINGTRAIN_API std::vector<int64_t> parseLayerSizes(const std::string& text);
 
 }  // namespace ringtrain::models

@@ -1,22 +1,32 @@
-// Everything `ringtrain train` needs, filled from the command line (src/cli) or by tests.
+// Everything `ringtrain train` needs: filled from its flags by parseTrainOptions, or by hand.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "ringtrain/Export.h"
 #include "ringtrain/data/Dataset.h"
-#include "ringtrain/ddp/Reducer.h"
+#include "ringtrain/ddp/ReducerOptions.h"
 #include "ringtrain/models/Model.h"
-#include "ringtrain/pipeline/Partition.h"
-#include "ringtrain/pipeline/Schedule.h"
-#include "ringtrain/train/LrSchedule.h"
-#include "ringtrain/train/MixedPrecision.h"
-#include "ringtrain/train/NonFinite.h"
+#include "ringtrain/pipeline/PipelineOptions.h"
 
 namespace ringtrain::train {
 
 enum class ProgressMode { kAuto, kOn, kOff };
+// --lr-schedule: after the warmup, constant, cosine decay to zero, or linear decay to zero.
+enum class LrShape { kConstant, kCosine, kLinear };
+// --on-nonfinite: end the run (exit status 3) or drop the step's update and go on.
+enum class NonFinitePolicy { kStop, kSkip };
+// --precision: the forward pass under autocast in bf16 or fp16; weights and optimizer stay fp32.
+enum class Precision { kFp32, kBf16, kFp16 };
+
+// fp16's dynamic loss scaling, as PyTorch's GradScaler does it.
+struct LossScaling {
+  double initialScale = 65536.0;
+  int64_t growthInterval = 2000;  // steps without overflow before the scale doubles
+  double smallestScale = 1.0;     // overflowing at this scale means the run diverged
+};
 enum class Normalization { kAuto, kNone, kStandard };
 // kGlobal: every rank sees the same data set and the ranks of the job deal its samples between
 // them. kHost: each host has its own files (SageMaker's ShardedByS3Key); the ranks of a host deal
@@ -24,7 +34,7 @@ enum class Normalization { kAuto, kNone, kStandard };
 enum class DataSharding { kGlobal, kHost };
 
 // --pipeline-stages and what goes with it. With stages > 1 the world is stages x D ranks (see
-// pipeline/Grid.h) and every batch of --batch-size samples is cut into `microBatches`.
+// src/pipeline/Grid.h) and every batch of --batch-size samples is cut into `microBatches`.
 struct PipelineConfig {
   int stages = 1;
   int microBatches = 0;  // 0: the largest divisor of --batch-size up to 4 x stages
@@ -90,10 +100,22 @@ struct TrainConfig {
   int threads = 0;               // 0: cores / ranks on this host
   // --comm-timeout, which the command's watchdog enforces; here to be recorded with the run.
   double commTimeoutSeconds = 300;
-  // Empty: a new directory under runs/ per run, linked as runs/latest (RunDirectory.h).
+  // Empty: a new directory under runs/ per run, linked as runs/latest (src/train/RunDirectory.h).
   std::string outputDir;
   int64_t logEvery = 50;
   ProgressMode progress = ProgressMode::kAuto;
 };
+
+// `ringtrain train`'s flags read into a TrainConfig, for programs that take the same flags
+// (examples/custom_trainer.cpp).
+struct TrainOptions {
+  TrainConfig config;
+  bool help = false;  // --help: print helpText and stop
+  std::string helpText;
+};
+
+// argv[0] is the program's (or subcommand's) name. UserError naming the flag on any bad value or
+// unknown flag.
+RINGTRAIN_API TrainOptions parseTrainOptions(int argc, char** argv);
 
 }  // namespace ringtrain::train

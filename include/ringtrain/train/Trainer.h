@@ -10,11 +10,14 @@
 #include <utility>
 #include <vector>
 
-#include "ringtrain/comm/Communicator.h"
-#include "ringtrain/data/SampleSource.h"
+#include "ringtrain/Export.h"
+#include "ringtrain/data/Dataset.h"
 #include "ringtrain/models/Model.h"
-#include "ringtrain/platform/Placement.h"
 #include "ringtrain/train/TrainConfig.h"
+
+namespace ringtrain {
+class Runtime;
+}  // namespace ringtrain
 
 namespace ringtrain::train {
 
@@ -34,16 +37,6 @@ struct RunSummary {
   double peakRssMib = 0;          // largest over ranks
   double heapFreeMib = 0;         // at the end, largest over ranks: resident but unused
   double wallSeconds = 0;
-};
-
-// `control` carries small CPU messages among all ranks (agreement, shapes); `host` the same among
-// the ranks of this host (a stream's samples); `data` carries gradients and metrics on the
-// placement's device. `data` must differ from the others: the reducer's communication thread
-// uses it while the main thread may use them.
-struct Communicators {
-  comm::Communicator& control;
-  comm::Communicator& host;
-  comm::Communicator& data;
 };
 
 // The mean loss over a batch's samples, from the model's output and the labels.
@@ -67,9 +60,16 @@ struct TrainHooks {
 
 // The hooks of --model autoencoder: the target is the flattened features, the loss their mean
 // squared error, and "reconstruction_error" (the same mean squared error) a validation metric.
-TrainHooks reconstructionHooks();
+RINGTRAIN_API TrainHooks reconstructionHooks();
 
-RunSummary runTraining(const TrainConfig& config, const Communicators& communicators,
-                       const platform::Placement& placement, const TrainHooks& hooks = {});
+// Trains as `ringtrain train` does, on the runtime's ranks and device, with the hooks' model,
+// loss and metrics in place of the built-in ones: data, checkpoints and resumption, pipeline
+// stages, metrics.jsonl and summary.json. Stop signals (SIGTERM, SIGINT, SIGUSR1) are caught from
+// here on: the first makes every rank stop at the same step and write a checkpoint. Collective.
+// A failure while setting up (bad flags or data, a hook that throws) throws
+// comm::CollectiveFailure on every rank; one on a single rank during training ends the job as
+// Runtime::abortAfterFailure does.
+RINGTRAIN_API RunSummary runTraining(Runtime& runtime, const TrainConfig& config,
+                                     const TrainHooks& hooks = {});
 
 }  // namespace ringtrain::train

@@ -6,23 +6,26 @@
 #include <stdexcept>
 #include <string>
 
+#include "ringtrain/Export.h"
+
 namespace ringtrain {
 
 // Something the user supplied is wrong (a flag, a file, a value). The message names it; the
 // process exits with status 2 and no stack-like detail is shown.
-class UserError : public std::runtime_error {
+class RINGTRAIN_API UserError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
 
 // A broken invariant inside ringtrain or a failing library call: a bug or an environment problem.
-class InternalError : public std::runtime_error {
+class RINGTRAIN_API InternalError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
 
 namespace detail {
-[[noreturn]] void throwInternal(const char* file, int line, const std::string& message);
+[[noreturn]] RINGTRAIN_API void throwInternal(const char* file, int line,
+                                              const std::string& message);
 }  // namespace detail
 
 }  // namespace ringtrain

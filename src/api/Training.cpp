@@ -1,0 +1,30 @@
+#include "platform/Resources.h"
+#include "platform/StopSignals.h"
+#include "ringtrain/Runtime.h"
+#include "ringtrain/comm/Agreement.h"
+#include "ringtrain/train/Trainer.h"
+#include "train/TrainingJob.h"
+
+namespace ringtrain::train {
+
+RunSummary runTraining(Runtime& runtime, const TrainConfig& config, const TrainHooks& hooks) {
+  // As `ringtrain train` prepares its process. The runtime's placement stands for config.device,
+  // config.backend and config.threads, which chose it; its timeout is the one recorded.
+  platform::retainFreedMemory();
+  platform::installStopSignals();
+  TrainConfig settings = config;
+  settings.commTimeoutSeconds = runtime.commTimeoutSeconds();
+  try {
+    return runTraining(
+        settings,
+        {runtime.controlCommunicator(), runtime.hostCommunicator(), runtime.deviceCommunicator()},
+        runtime.placement(), hooks);
+  } catch (const comm::CollectiveFailure&) {
+    throw;  // every rank has it
+  } catch (const std::exception& error) {
+    // This rank alone failed, in the middle of training, where the others wait for it.
+    runtime.abortAfterFailure(error);
+  }
+}
+
+}  // namespace ringtrain::train

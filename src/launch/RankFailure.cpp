@@ -1,0 +1,78 @@
+#include "RankFailure.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include "ErrorText.h"
+#include "platform/StopSignals.h"
+#include "ringtrain/util/Error.h"
+
+namespace ringtrain::launch {
+
+int reportCollectiveFailure(const std::string& program, const comm::Topology& topology,
+                            const comm::CollectiveFailure& failure) {
+  if (failure.reporter()) {
+    if (failure.exitCode() != 1) {
+      std::cerr << program << ": error: " << failure.what() << std::endl;
+    } else {
+      std::cerr << program << ": internal error on rank " << topology.rank << " (" << topology.host
+                << "): " << failure.what() << std::endl;
+    }
+  }
+  return failure.exitCode();
+}
+
+void abortAfterRankFailure(const std::string& program, const comm::Session& session,
+                           const std::exception& error) {
+  const comm::Topology& topology = session.topology();
+  std::cerr << program << ": error on rank " << topology.rank << " (" << topology.host
+            << "): " << errorText(error) << std::endl;
+  session.abortJob(dynamic_cast<const UserError*>(&error) ? 2 : 1);
+}
+
+void watchCommunication(comm::Session& session, const std::string& program, double seconds) {
+  const comm::Topology& topology = session.topology();
+  const auto timeout = std::chrono::milliseconds(std::llround(seconds * 1000));
+  session.limitWaits(
+      timeout,
+      [&topology, timeout, program](const comm::OpenWaits::Expired& expired) {
+        abortAfterCommTimeout(program, topology, expired, timeout);
+      },
+      commTimeoutHoldBack(topology));
+}
+
+std::chrono::milliseconds commTimeoutHoldBack(const comm::Topology& topology) {
+  return std::chrono::seconds(2) * std::min(topology.rank, 4);
+}
+
+void abortAfterCommTimeout(const std::string& program, const comm::Topology& topology,
+                           const comm::OpenWaits::Expired& expired,
+                           std::chrono::milliseconds timeout) {
+  // A rank above 0 that got SIGTERM while holding back is being ended by the launcher, because a
+  // lower rank already reported.
+  if (topology.rank == 0 || platform::stopSignalReceived() == 0) {
+    std::ostringstream message;
+    message << program << ": error on rank " << topology.rank << " (" << topology.host << "): ";
+    if (!expired.failure.empty()) {
+      message << expired.failure << "\n";
+    } else {
+      message << expired.description << " has not completed after " << std::fixed
+              << std::setprecision(1) << expired.waited.count() / 1000.0
+              << " s: another rank stopped making progress or died (--comm-timeout "
+              << timeout.count() / 1000.0 << " s)\n";
+    }
+    std::cerr << message.str() << std::flush;
+  }
+  // Not MPI_Abort: the main thread (and the reducer's) may be inside MPI, which this process only
+  // entered for one thread at a time. A rank that exits without finalising makes the launcher
+  // end the others.
+  std::fflush(stdout);
+  std::_Exit(1);
+}
+
+}  // namespace ringtrain::launch

@@ -1,0 +1,54 @@
+// Where a rank computes: GPU `localRank` when GPUs are used, otherwise the CPU with a share of the
+// host's cores.
+#pragma once
+
+#include <c10/core/Device.h>
+
+#include <string>
+
+#include "comm/Session.h"
+#include "ringtrain/comm/Communicator.h"
+
+namespace ringtrain::platform {
+
+struct Placement {
+  c10::Device device{c10::kCPU};
+  comm::Backend backend = comm::Backend::kMpi;  // what reduces the device's tensors
+  int threads = 1;                              // intra-op threads for this rank
+  // Cores on the host beyond every local rank's intra-op threads, per rank: room for helper
+  // threads such as the gradient communication thread.
+  int spareCoresPerRank = 0;
+  // Whether MPI lets a second thread make MPI calls (comm::Session::allowsCommunicationThread),
+  // as the reducer's communication thread does on CPU.
+  bool communicationThread = true;
+  // Why `threads` is below the host's cores / ranks (the launcher bound the rank to fewer
+  // cores), for the log; empty otherwise.
+  std::string threadLimit;
+};
+
+// The CPU share of one rank. `hostCores`: the host's cores; `allowedCores`: those this process
+// may run on (its affinity, which mpirun narrows when it binds ranks to cores); `localRanks`:
+// ranks on the host; `threadsFlag`: --threads (0: automatic). Pure, for tests.
+struct CpuShare {
+  int threads = 1;
+  int spareCoresPerRank = 0;
+  std::string limit;  // as Placement::threadLimit
+};
+CpuShare cpuShare(int hostCores, int allowedCores, int localRanks, int threadsFlag);
+
+// The cores this process may run on (sched_getaffinity), or the host's when that cannot be read.
+int allowedCores();
+
+// device: "auto" (GPU if this build has NCCL and a GPU is visible), "cpu" or "cuda".
+// backend: "auto" (NCCL on GPUs, MPI on CPU), "mpi" or "nccl" (which implies GPUs).
+// threadsFlag 0 means cores on the host / ranks on the host. Throws UserError naming the flag if
+// there are fewer GPUs than ranks on this host, or GPUs are asked for where none can be used.
+Placement placeRank(const std::string& device, const std::string& backend,
+                    const comm::Topology& topology, int threadsFlag, bool ncclCompiledIn);
+
+int visibleGpuCount();
+
+// Applies the placement to this process (current CUDA device, LibTorch thread count).
+void applyPlacement(const Placement& placement);
+
+}  // namespace ringtrain::platform
