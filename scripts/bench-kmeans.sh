@@ -3,11 +3,11 @@
 # and on Gaussian mixtures, one larger than this machine's memory, and rewrites the k-means section
 # of docs/BENCHMARKS.md. Keeps its data sets under /var/tmp/ringtrain-bench-kmeans (about RAM + 2
 # GiB of disk) for the next run; takes tens of minutes; not part of the tests. Extra arguments go to
-# scripts/bench_kmeans.py (e.g. --skip-large, --ks 10,100, --mixture-rows 4000000).
+# benchmarks/bench_kmeans.py (e.g. --skip-large, --ks 10,100, --mixture-rows 4000000).
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 "$RINGTRAIN_ROOT/scripts/setup.sh"
 BUILD_TARGET=ringtrain "$RINGTRAIN_ROOT/scripts/build.sh" >/dev/null
 log "benchmarking k-means; this takes tens of minutes"
-"$(ringtrain_python)" "$RINGTRAIN_ROOT/scripts/bench_kmeans.py" --ringtrain "$BUILD_DIR/ringtrain" "$@"
+"$(ringtrain_python)" "$RINGTRAIN_ROOT/benchmarks/bench_kmeans.py" --ringtrain "$BUILD_DIR/ringtrain" "$@"

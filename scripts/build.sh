@@ -4,7 +4,7 @@
 # Environment: BUILD_DIR (default build/), BUILD_TARGET, CMAKE_BUILD_TYPE, CMAKE_PREFIX_PATH (another
 # LibTorch), RINGTRAIN_PYTHON, RINGTRAIN_BUILD_TESTS=OFF.
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 python=$(ringtrain_python)
 cmake_args=(-G Ninja -DCMAKE_BUILD_TYPE="${CMAKE_BUILD_TYPE:-Release}" -DRINGTRAIN_PYTHON="$python"

@@ -4,7 +4,7 @@
 # 1000 rounds, a seed from the clock). Prints every command line that ended in a stack trace,
 # another exit status than 0 or 2, or a hang, and exits 1 if there was one. Uses build/ringtrain.
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 rounds=${1:-1000}
 seed=${2:-$(date +%s)}

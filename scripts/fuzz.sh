@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # Fuzzes the parsers: scripts/fuzz.sh [SECONDS] [TARGET...] runs each target (default: every target
-# scripts/sanitizer-env.sh lists) for SECONDS (default 300) with ASan and UBSan.
+# scripts/lib/sanitizer-env.sh lists) for SECONDS (default 300) with ASan and UBSan.
 # The corpus grows in build-sanitize/fuzz/corpus/TARGET between runs; an input that crashes a
 # target is written to build-sanitize/fuzz/findings/TARGET/. Fix the bug, then keep the input in
 # tests/fuzz/corpus/TARGET/ so that every CI run replays it.
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 seconds=${1:-300}
 shift || true
 export BUILD_DIR=${SANITIZE_BUILD_DIR:-$RINGTRAIN_ROOT/build-sanitize}
-source "$RINGTRAIN_ROOT/scripts/sanitizer-env.sh"
+source "$RINGTRAIN_ROOT/scripts/lib/sanitizer-env.sh"
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${RINGTRAIN_FUZZ_TARGETS[@]}")
 for target in "${targets[@]}"; do

@@ -12,7 +12,7 @@
 # Environment: GPUS (how many to use; default: all visible), SMOKE_DIR (default: a temporary
 # directory, kept on failure), and BUILD_DIR as for build.sh.
 set -uo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 "$RINGTRAIN_ROOT/scripts/setup.sh" || die "setup failed"
 "$RINGTRAIN_ROOT/scripts/build.sh" -DRINGTRAIN_CUDA=ON || die "the CUDA build failed"

@@ -3,7 +3,7 @@
 # synthetic data set with one rank per GPU (or 2 ranks on CPU) and prints where the results are.
 # Extra arguments go to `ringtrain train`, e.g. scripts/run.sh --epochs 10 --model cnn
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 "$RINGTRAIN_ROOT/scripts/setup.sh"
 BUILD_TARGET=ringtrain "$RINGTRAIN_ROOT/scripts/build.sh" >/dev/null

@@ -2,7 +2,7 @@
 # Installs everything ringtrain needs to build and test on Debian 12 (run as root). Safe to run again:
 # it only installs what is missing.
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 apt_packages=(build-essential cmake ninja-build ccache git pkg-config
   openmpi-bin libopenmpi-dev libcxxopts-dev nlohmann-json3-dev googletest libgtest-dev

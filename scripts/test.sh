@@ -4,7 +4,7 @@
 # under ASan and UBSan (scripts/sanitize.sh). Extra arguments go to ctest, e.g.
 # scripts/test.sh -R Sampler
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 "$RINGTRAIN_ROOT/scripts/setup.sh"
 "$RINGTRAIN_ROOT/scripts/build.sh"

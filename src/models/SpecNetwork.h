@@ -6,7 +6,7 @@
 // its input (in_features, in_channels, num_features, ...) may be left out, and when given are
 // checked. Every layer's output shape is worked out when the model is made, so a mismatch is
 // reported naming the file and the layer before anything trains. docs/your-own-model.md lists the
-// layers; scripts/spec_to_torch.py builds the same network in PyTorch.
+// layers; tools/spec_to_torch.py builds the same network in PyTorch.
 //
 // Parameters are named "<i>.<name>" after the layer's place in the list, as nn.Sequential names
 // them ("0.weight", "3.bias", "5.attention.qkv.weight").

@@ -1,5 +1,5 @@
 """Every program the documentation tells users to run by its path (`scripts/run.sh`,
-`scripts/spec_to_torch.py MODEL ...`) exists, has its run bit and starts with a #! line; every
+`tools/spec_to_torch.py MODEL ...`) exists, has its run bit and starts with a #! line; every
 `python3 FILE` the documentation shows names a file that exists."""
 import glob
 import os
@@ -9,7 +9,7 @@ import unittest
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DOCUMENTS = ["README.md", "sagemaker/README.md"] + sorted(
     os.path.relpath(path, ROOT) for path in glob.glob(os.path.join(ROOT, "docs", "*.md")))
-PROGRAM = re.compile(r"(?:\./)?((?:scripts|sagemaker|examples)/[\w./-]+)")
+PROGRAM = re.compile(r"(?:\./)?((?:scripts|tools|benchmarks|sagemaker|examples)/[\w./-]+)")
 
 
 def code_spans(text):
@@ -64,7 +64,7 @@ class DocumentedCommands(unittest.TestCase):
                     with open(full, "rb") as f:
                         self.assertEqual(f.read(2), b"#!", f"{where} is run by its path but has no #! line")
         # The scan found the commands it is meant to check.
-        for expected in ("scripts/run.sh", "scripts/test.sh", "scripts/spec_to_torch.py", "sagemaker/local_job.py"):
+        for expected in ("scripts/run.sh", "scripts/test.sh", "tools/spec_to_torch.py", "sagemaker/local_job.py"):
             self.assertIn(expected, seen)
 
 

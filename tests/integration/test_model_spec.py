@@ -1,5 +1,5 @@
 """--model-spec: networks described in JSON train bit-identically to the built-in models they
-describe, in data-parallel and pipeline mode; scripts/spec_to_torch.py rebuilds them in PyTorch
+describe, in data-parallel and pipeline mode; tools/spec_to_torch.py rebuilds them in PyTorch
 with the predictions `ringtrain eval` makes; malformed specs are refused naming the layer."""
 import json
 import os
@@ -11,7 +11,7 @@ import torch
 
 from ringtrain_testing import RingtrainTestCase, run, write_csv
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools"))
 from spec_to_torch import build, load_model  # noqa: E402
 
 SHORT = ["--max-steps", "10", "--log-every", "2", "--batch-size", "32"]

@@ -2,7 +2,7 @@
 that is always 0 in the training rows is not always 0 in the validation rows. Such a feature gets a
 scale of 1, as scikit-learn's StandardScaler gives it, so the validation loss stays a sane
 cross-entropy; the statistics in model.safetensors are StandardScaler's, and PyTorch computes the
-same validation loss from the model loaded through scripts/spec_to_torch.py (as a module and as a
+same validation loss from the model loaded through tools/spec_to_torch.py (as a module and as a
 command). Model files of an earlier version are still scored as they were trained."""
 import json
 import os
@@ -23,8 +23,8 @@ from safetensors.torch import load_file, save_file
 
 from ringtrain_testing import RingtrainTestCase, run, write_csv
 
-SCRIPTS = os.path.join(os.path.dirname(__file__), "..", "..", "scripts")
-sys.path.insert(0, SCRIPTS)
+TOOLS = os.path.join(os.path.dirname(__file__), "..", "..", "tools")
+sys.path.insert(0, TOOLS)
 from spec_to_torch import load_model  # noqa: E402
 
 # The built-in MLP (--hidden 512,256) as a spec, so that PyTorch can rebuild it.
@@ -97,7 +97,7 @@ class DigitsStandardization(RingtrainTestCase):
 
         # The command the docs show, run as a program, with the Python that has torch first on PATH.
         env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
-        scored = subprocess.run([os.path.join(SCRIPTS, "spec_to_torch.py"), model_file, "--data", self.path("val.csv")],
+        scored = subprocess.run([os.path.join(TOOLS, "spec_to_torch.py"), model_file, "--data", self.path("val.csv")],
                                 capture_output=True, text=True, env=env, timeout=120)
         self.assertEqual(scored.returncode, 0, scored.stderr)
         printed = re.search(r"samples=357 loss=([0-9.]+) accuracy=([0-9.]+)", scored.stdout)

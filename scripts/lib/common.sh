@@ -1,7 +1,7 @@
-# Shared by the scripts in this folder: paths and the Python interpreter that has the pinned torch.
+# Shared by the scripts in scripts/: paths and the Python interpreter that has the pinned torch.
 # Sourced, not executed.
 
-RINGTRAIN_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+RINGTRAIN_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 RINGTRAIN_TORCH_VERSION=2.11.0
 # Debian's system Python refuses pip installs (PEP 668); setup.sh then makes this virtual environment.
 RINGTRAIN_VENV=${RINGTRAIN_VENV:-/opt/ringtrain/venv}

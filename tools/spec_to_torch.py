@@ -11,8 +11,8 @@ model.safetensors. Use it from Python:
 
 or from the shell, to print the network or score a CSV file:
 
-    scripts/spec_to_torch.py runs/latest/model.safetensors --data val.csv --predictions p.npy
-    scripts/spec_to_torch.py --spec net.json --input-shape 1,28,28
+    tools/spec_to_torch.py runs/latest/model.safetensors --data val.csv --predictions p.npy
+    tools/spec_to_torch.py --spec net.json --input-shape 1,28,28
 """
 import argparse
 import json

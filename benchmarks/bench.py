@@ -126,7 +126,7 @@ class Runner:
         name, model, inputs, hidden, batch, steps, _ = regime
         self.port += 1
         samples = max(4000, batch * max(RANKS) * steps) if model == "mlp" else 10000
-        command = MPIRUN + ["-np", str(ranks), sys.executable, os.path.join(ROOT, "scripts", "ddp_reference.py"),
+        command = MPIRUN + ["-np", str(ranks), sys.executable, os.path.join(ROOT, "benchmarks", "ddp_reference.py"),
                             "--model", model, "--inputs", str(inputs), "--hidden", hidden, "--batch-size",
                             str(batch), "--steps", str(steps), "--samples", str(samples), "--threads",
                             str(self.threads), "--port", str(self.port)]
@@ -230,7 +230,7 @@ def write_report(args, results, comm, comm_text, commands, profile):
               "file and `docs/benchmarks.png`).", "",
               "## Training throughput: ringtrain against PyTorch DDP", "",
               "Same model, optimizer (SGD, momentum 0.9), per-rank batch, thread count and launcher (mpirun); "
-              "DDP uses the gloo backend with `gradient_as_bucket_view=True` (`scripts/ddp_reference.py`). "
+              "DDP uses the gloo backend with `gradient_as_bucket_view=True` (`benchmarks/ddp_reference.py`). "
               "Step time is training time / steps; scaling efficiency is 2-rank throughput / (2 x 1-rank "
               "throughput); exposed communication is the share of training time ringtrain's reducer spent "
               "waiting for gradients after backward; CPU/rank is the busiest rank's CPU time over its training "
