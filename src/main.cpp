@@ -11,7 +11,7 @@
 //   api/          Runtime, DataParallel, checkpoints and runTraining for programs of their own
 //     -> launch train ddp checkpoint models data platform comm util
 //   flags/        flag values with errors that name the flag; `ringtrain train`'s flags
-//     -> train pipeline data comm util
+//     -> train pipeline models data comm util
 //   launch/       how a job's ranks end together: failure reports, the communication timeout
 //     -> platform comm util
 //   train/        the training loop, its strategies (data-parallel, pipeline), outputs

@@ -43,7 +43,7 @@ int runEval(int argc, char** argv) {
 
   train::SavedModel saved = train::loadSavedModel(input.modelPath);
   const models::ModelSpec& spec = saved.spec;
-  RINGTRAIN_USER_CHECK(spec.kind != "autoencoder",
+  RINGTRAIN_USER_CHECK(spec.kind != models::ModelKind::kAutoencoder,
                        input.modelPath
                            << " is an autoencoder: ringtrain eval scores classifiers (the training "
                               "run's summary.json has its reconstruction error; ringtrain predict "

@@ -67,7 +67,7 @@ Predictor loadPredictor(const std::string& path, c10::Device device) {
   predictor.inputShape = saved.spec.inputShape;
   predictor.standardization = saved.standardization;
   predictor.split = saved.split;
-  if (saved.spec.kind == "autoencoder") {
+  if (saved.spec.kind == models::ModelKind::kAutoencoder) {
     // The widths are the encoder's, the code's and the decoder's (the encoder's reversed), so the
     // code is the middle hidden layer; its activations are what the decoder reads.
     const std::vector<int64_t>& widths = saved.spec.hidden;
@@ -85,8 +85,8 @@ Predictor loadPredictor(const std::string& path, c10::Device device) {
     return predictor;
   }
   const int64_t classes = saved.spec.numClasses;
-  predictor.describes =
-      "classifier (" + saved.spec.kind + ", " + std::to_string(classes) + " classes)";
+  predictor.describes = "classifier (" + models::modelKindName(saved.spec.kind) + ", " +
+                        std::to_string(classes) + " classes)";
   predictor.columns = io::numberedColumns("p_", classes);
   predictor.columns.insert(predictor.columns.begin(), "class");
   predictor.predict = [model](const at::Tensor& features) {

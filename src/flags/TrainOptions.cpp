@@ -5,6 +5,7 @@
 #include <cxxopts.hpp>
 
 #include "FlagValues.h"
+#include "models/ModelKinds.h"
 #include "pipeline/Partition.h"
 #include "pipeline/Schedule.h"
 #include "ringtrain/data/Dataset.h"
@@ -184,7 +185,7 @@ TrainOptions parseTrainOptions(int argc, char** argv) {
     c.dataWorkers = static_cast<int>(workers);
   }
 
-  c.model.kind = flags::parseChoice("model", str("model"), {"mlp", "cnn", "gpt", "autoencoder"});
+  c.model.kind = valueNamed(models::builtInModelNames(), "model", str("model"));
   if (has("model-spec")) {
     RINGTRAIN_USER_CHECK(!has("model") && !has("hidden"),
                          "--model-spec describes the whole network: drop --model and --hidden");
@@ -197,8 +198,9 @@ TrainOptions parseTrainOptions(int argc, char** argv) {
   c.model.gpt.layers = integer("layers");
   c.model.gpt.width = integer("width");
   c.model.gpt.heads = integer("heads");
-  if (c.model.kind != "spec") c.model.hidden = models::parseLayerSizes(str("hidden"));
-  if (c.model.kind == "autoencoder") {
+  if (c.model.kind != models::ModelKind::kSpec)
+    c.model.hidden = models::parseLayerSizes(str("hidden"));
+  if (c.model.kind == models::ModelKind::kAutoencoder) {
     const int64_t code = integer("code-size");
     RINGTRAIN_USER_CHECK(code >= 1 && code <= (int64_t{1} << 20),
                          "--code-size must be between 1 and 1048576");

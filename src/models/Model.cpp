@@ -6,6 +6,7 @@
 #include "Cnn.h"
 #include "Gpt.h"
 #include "Mlp.h"
+#include "ModelKinds.h"
 #include "SpecNetwork.h"
 #include "ringtrain/util/Error.h"
 #include "util/Files.h"
@@ -35,6 +36,26 @@ std::vector<int64_t> imageShapeFor(const std::vector<int64_t>& inputShape) {
 
 }  // namespace
 
+const NameTable<ModelKind>& modelKindNames() {
+  static const NameTable<ModelKind> names{
+      {"mlp", ModelKind::kMlp},   {"cnn", ModelKind::kCnn},
+      {"gpt", ModelKind::kGpt},   {"autoencoder", ModelKind::kAutoencoder},
+      {"spec", ModelKind::kSpec}, {"custom", ModelKind::kCustom}};
+  return names;
+}
+
+const NameTable<ModelKind>& builtInModelNames() {
+  static const NameTable<ModelKind> names{{"mlp", ModelKind::kMlp},
+                                          {"cnn", ModelKind::kCnn},
+                                          {"gpt", ModelKind::kGpt},
+                                          {"autoencoder", ModelKind::kAutoencoder}};
+  return names;
+}
+
+const std::string& modelKindName(ModelKind kind) {
+  return nameOf(modelKindNames(), kind);
+}
+
 at::Tensor Classifier::forward(const at::Tensor& x) {
   at::Tensor y = x;
   for (const Layer& layer : layers_) y = layer.forward(y);
@@ -43,19 +64,19 @@ at::Tensor Classifier::forward(const at::Tensor& x) {
 
 std::shared_ptr<Classifier> makeModel(const ModelSpec& spec) {
   RINGTRAIN_CHECK(!spec.inputShape.empty(), "model input shape is unknown");
-  if (spec.kind == "autoencoder") {
+  if (spec.kind == ModelKind::kAutoencoder) {
     // Reconstructs its (flattened) input: ReLU after every layer but the output.
     return std::make_shared<Mlp>(product(spec.inputShape), spec.hidden, product(spec.inputShape));
   }
   RINGTRAIN_USER_CHECK(spec.numClasses >= 2,
                        "the data has " << spec.numClasses << " class; training needs at least 2");
-  if (spec.kind == "mlp") {
+  if (spec.kind == ModelKind::kMlp) {
     return std::make_shared<Mlp>(product(spec.inputShape), spec.hidden, spec.numClasses);
   }
-  if (spec.kind == "cnn") {
+  if (spec.kind == ModelKind::kCnn) {
     return std::make_shared<Cnn>(imageShapeFor(spec.inputShape), spec.hidden, spec.numClasses);
   }
-  if (spec.kind == "gpt") {
+  if (spec.kind == ModelKind::kGpt) {
     RINGTRAIN_USER_CHECK(spec.inputShape.size() == 1,
                          "--model gpt needs token windows (a token data set from ringtrain prep "
                          "--format text), not samples of shape "
@@ -67,16 +88,17 @@ std::shared_ptr<Classifier> makeModel(const ModelSpec& spec) {
                                      << shape.heads << ")");
     return std::make_shared<Gpt>(shape, spec.inputShape[0], spec.numClasses);
   }
-  if (spec.kind == "spec") {
+  if (spec.kind == ModelKind::kSpec) {
     return std::make_shared<SpecNetwork>(parseNetwork(spec.network, spec.networkSource),
                                          spec.inputShape, spec.numClasses);
   }
-  throw UserError("--model must be mlp, cnn, gpt or autoencoder, got '" + spec.kind + "'");
+  throw UserError("a model of a program's own (kind " + modelKindName(spec.kind) +
+                  ") is built by that program, not by ringtrain");
 }
 
 ModelSpec modelSpecFromFile(const std::string& path) {
   ModelSpec spec;
-  spec.kind = "spec";
+  spec.kind = ModelKind::kSpec;
   spec.hidden.clear();
   spec.network = readFile(path);
   spec.networkSource = path;

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "io/Safetensors.h"
+#include "models/ModelKinds.h"
 #include "ringtrain/models/Model.h"
 #include "ringtrain/util/Error.h"
 #include "util/Numbers.h"
@@ -73,14 +74,15 @@ void saveModel(const std::string& path, models::Classifier& model, const models:
   }
   io::Metadata metadata{{"format", "pt"},
                         {"producer", "ringtrain"},
-                        {"model", spec.kind},
+                        {"model", models::modelKindName(spec.kind)},
                         {"hidden", joined(spec.hidden, ",")},
                         {"input_shape", joined(spec.inputShape, "x")},
                         {"num_classes", std::to_string(spec.numClasses)}};
-  if (spec.kind == "gpt") {
+  if (spec.kind == models::ModelKind::kGpt) {
     metadata["gpt"] = joined({spec.gpt.layers, spec.gpt.width, spec.gpt.heads}, ",");
   }
-  if (spec.kind == "spec") metadata["network"] = nlohmann::json::parse(spec.network).dump();
+  if (spec.kind == models::ModelKind::kSpec)
+    metadata["network"] = nlohmann::json::parse(spec.network).dump();
   if (standardization) metadata[kScaleMarker] = "scale";
   if (split) {
     metadata[kSeedKey] = std::to_string(split->seed);
@@ -142,9 +144,13 @@ SavedModel loadSavedModel(const std::string& path) {
                        "--model " << path << ": not a model file written by ringtrain train");
   SavedModel saved;
   models::ModelSpec& spec = saved.spec;
-  spec.kind = field("model");
   const std::string where = "--model " + path;
-  RINGTRAIN_USER_CHECK(spec.kind != "custom",
+  const auto kind = findNamed(models::modelKindNames(), field("model"));
+  RINGTRAIN_USER_CHECK(kind, where << ": model '" << field("model")
+                                   << "' is not one ringtrain knows ("
+                                   << namesIn(models::modelKindNames()) << ")");
+  spec.kind = *kind;
+  RINGTRAIN_USER_CHECK(spec.kind != models::ModelKind::kCustom,
                        where << " holds a model of a program's own (TrainHooks::makeModel), which "
                                 "cannot be rebuilt from the file: load it in that program");
   spec.hidden = split(field("hidden"), ',', where + ": hidden");
@@ -152,15 +158,16 @@ SavedModel loadSavedModel(const std::string& path) {
   RINGTRAIN_USER_CHECK(!spec.inputShape.empty(), where << ": input_shape is empty");
   const auto classes = parseInt64(field("num_classes"));
   // An autoencoder records the classes of its (ignored) labels, which may be one.
-  RINGTRAIN_USER_CHECK(classes && *classes >= (spec.kind == "autoencoder" ? 1 : 2),
-                       where << ": num_classes is not a count");
+  RINGTRAIN_USER_CHECK(
+      classes && *classes >= (spec.kind == models::ModelKind::kAutoencoder ? 1 : 2),
+      where << ": num_classes is not a count");
   spec.numClasses = *classes;
-  if (spec.kind == "gpt") {
+  if (spec.kind == models::ModelKind::kGpt) {
     const std::vector<int64_t> shape = split(field("gpt"), ',', where + ": gpt");
     RINGTRAIN_USER_CHECK(shape.size() == 3, where << ": gpt must be layers,width,heads");
     spec.gpt = {shape[0], shape[1], shape[2]};
   }
-  if (spec.kind == "spec") {
+  if (spec.kind == models::ModelKind::kSpec) {
     spec.network = field("network");
     spec.networkSource = path + " (its network)";
   }

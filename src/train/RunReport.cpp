@@ -115,8 +115,9 @@ std::string banner(const RunFacts& run, int64_t parameterCount) {
   line << "ringtrain: " << run.worldSize << " rank(s), device " << run.device << ", backend "
        << run.gradients.backendName() << ", " << at::get_num_threads() << " thread(s) per rank\n"
        << "  model "
-       << (run.model.kind == "spec" ? "from " + run.model.networkSource : run.model.kind) << " ("
-       << parameterCount << " parameters, " << run.model.numClasses << " classes)\n"
+       << (run.model.kind == models::ModelKind::kSpec ? "from " + run.model.networkSource
+                                                      : models::modelKindName(run.model.kind))
+       << " (" << parameterCount << " parameters, " << run.model.numClasses << " classes)\n"
        << "  train " << run.trainSource << ": "
        << (run.data.train ? std::to_string(run.data.train->size()) + " samples"
                           : "a stream per epoch, read by local rank 0 of each host")
@@ -176,7 +177,7 @@ ordered_json summaryJson(const RunFacts& run, const RunOutcome& outcome) {
       {"wall_seconds", summary.wallSeconds},
       {"device", run.device.str()},
       {"backend", run.gradients.backendName()},
-      {"model", run.model.kind},
+      {"model", models::modelKindName(run.model.kind)},
       {"train", run.trainSource},
       {"train_samples", run.data.train ? nlohmann::json(run.data.train->size()) : nlohmann::json()},
       {"val_samples",

@@ -36,8 +36,8 @@ ordered_json partitionOf(const pipeline::PartitionSpec& partition) {
 }
 
 ordered_json modelOf(const models::ModelSpec& spec) {
-  const bool fromFile = spec.kind == "spec";
-  return {{"model", fromFile ? "spec" : spec.kind},
+  const bool fromFile = spec.kind == models::ModelKind::kSpec;
+  return {{"model", models::modelKindName(spec.kind)},
           {"model_spec", fromFile ? ordered_json(spec.networkSource) : ordered_json()},
           // An autoencoder's widths: the encoder's, the code (--code-size), the decoder's.
           {"hidden", fromFile ? ordered_json() : ordered_json(spec.hidden)},
@@ -124,7 +124,7 @@ nlohmann::json resumeSettingsOf(const TrainConfig& c) {
   }
   // Which rows are held out for validation decides which are trained on.
   if (c.valSpec.empty()) settings["val_fraction"] = c.valFraction;
-  if (c.model.kind == "gpt") settings["context"] = c.context;
+  if (c.model.kind == models::ModelKind::kGpt) settings["context"] = c.context;
   return settings;
 }
 

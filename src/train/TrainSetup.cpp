@@ -79,7 +79,7 @@ bool showProgressBar(ProgressMode mode) {
 }
 
 TrainHooks hooksFor(const TrainConfig& config, const TrainHooks& hooks) {
-  if (config.model.kind != "autoencoder" || hooks.makeModel) return hooks;
+  if (config.model.kind != models::ModelKind::kAutoencoder || hooks.makeModel) return hooks;
   TrainHooks reconstruction = reconstructionHooks();
   if (hooks.loss) reconstruction.loss = hooks.loss;
   for (const auto& metric : hooks.metrics) reconstruction.metrics.push_back(metric);
@@ -92,7 +92,7 @@ models::ModelSpec modelSpecFor(const TrainConfig& config, const TrainingData& da
   spec.inputShape = data.train ? data.train->sampleShape() : data.validation->sampleShape();
   spec.numClasses = data.numClasses;
   if (hooks.makeModel) {
-    spec.kind = "custom";
+    spec.kind = models::ModelKind::kCustom;
     spec.hidden.clear();
   }
   return spec;
@@ -218,7 +218,7 @@ nlohmann::json runIdentity(const TrainConfig& config, bool requestedDropLast,
                            const models::ModelSpec& spec, models::Classifier& model,
                            const TrainingData& data) {
   const bool hostSharded = config.sharding == DataSharding::kHost;
-  nlohmann::json identity{{"model", spec.kind},
+  nlohmann::json identity{{"model", models::modelKindName(spec.kind)},
                           {"hidden", spec.hidden},
                           {"input_shape", spec.inputShape},
                           {"num_classes", spec.numClasses},
@@ -227,10 +227,12 @@ nlohmann::json runIdentity(const TrainConfig& config, bool requestedDropLast,
                           {"seed", config.seed},
                           {"shuffle", config.shuffle},
                           {"drop_last", requestedDropLast}};
-  if (spec.kind == "gpt") identity["gpt"] = {spec.gpt.layers, spec.gpt.width, spec.gpt.heads};
+  if (spec.kind == models::ModelKind::kGpt)
+    identity["gpt"] = {spec.gpt.layers, spec.gpt.width, spec.gpt.heads};
   // The network itself, not its file's name or layout.
-  if (spec.kind == "spec") identity["network"] = nlohmann::json::parse(spec.network);
-  if (spec.kind == "custom") {
+  if (spec.kind == models::ModelKind::kSpec)
+    identity["network"] = nlohmann::json::parse(spec.network);
+  if (spec.kind == models::ModelKind::kCustom) {
     ddp::NamedParameters named;
     for (const auto& item : model.named_parameters()) named.emplace_back(item.key(), item.value());
     identity["parameters"] = ddp::describeParameters(named);

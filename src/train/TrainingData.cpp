@@ -79,11 +79,12 @@ std::shared_ptr<const data::ShardedDataset> openShards(
   options.standardizeWith = standardizeWith;
   std::shared_ptr<const data::ShardedDataset> dataset =
       data::ShardedDataset::open(directory, options);
-  RINGTRAIN_USER_CHECK(
-      config.model.kind != "autoencoder" || dataset->description().kind != data::ShardKind::kTokens,
-      "--model autoencoder reconstructs features, and " << dataset->source()
-                                                        << " holds token windows (train --model "
-                                                           "gpt on them)");
+  RINGTRAIN_USER_CHECK(config.model.kind != models::ModelKind::kAutoencoder ||
+                           dataset->description().kind != data::ShardKind::kTokens,
+                       "--model autoencoder reconstructs features, and "
+                           << dataset->source()
+                           << " holds token windows (train --model "
+                              "gpt on them)");
   // Shuffled reads go all over the files: reading ahead of a sample would only evict the
   // pages of the samples the loader announced it is about to read.
   if (config.shuffle) dataset->expectRandomAccess();
@@ -153,7 +154,7 @@ TrainingData loadForStream(TrainConfig config, const std::string& prefix) {
         data::inMemorySource(data::loadDataset(config.valSpec, data::Split::kValidation, options));
   }
   loaded.numClasses = config.numClasses > 0 ? config.numClasses : loaded.validation->numClasses();
-  if (config.model.kind != "autoencoder") {
+  if (config.model.kind != models::ModelKind::kAutoencoder) {
     checkClassCount(*loaded.validation, loaded.numClasses, "--val");
   }
   return loaded;
@@ -172,7 +173,7 @@ TrainingData loadTrainingData(const TrainConfig& config, int ranksSharing) {
   // is split, checked and standardised as whole tensors.
   TrainingData loaded;
   // An autoencoder ignores the labels, so their range does not matter.
-  const bool labelsMatter = config.model.kind != "autoencoder";
+  const bool labelsMatter = config.model.kind != models::ModelKind::kAutoencoder;
   std::optional<data::Dataset> train;
   std::optional<data::Dataset> validation;
   std::optional<data::FeatureStatistics> shardStatistics;

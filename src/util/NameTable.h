@@ -2,6 +2,7 @@
 // choices and the outputs that print it (the banner, summary.json) cannot disagree.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,6 +28,15 @@ const std::string& nameOf(const NameTable<Enum>& table, Enum value) {
     if (entry.second == value) return entry.first;
   }
   detail::throwInternal(__FILE__, __LINE__, "a setting without a name in its table");
+}
+
+// The value `text` names, if any.
+template <typename Enum>
+std::optional<Enum> findNamed(const NameTable<Enum>& table, const std::string& text) {
+  for (const auto& entry : table) {
+    if (entry.first == text) return entry.second;
+  }
+  return std::nullopt;
 }
 
 // The value `text` names; UserError "--flag must be auto|on|off, got 'x'" otherwise.

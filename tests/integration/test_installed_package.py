@@ -104,7 +104,8 @@ class InstalledPackage(RingtrainTestCase):
                   "ringtrain::data::samplesPerRank", "ringtrain::data::shardIndices",
                   "ringtrain::data::evaluationIndices", "ringtrain::models::Classifier",
                   "ringtrain::models::makeModel", "ringtrain::models::modelSpecFromFile",
-                  "ringtrain::models::parseLayerSizes", "ringtrain::train::runTraining",
+                  "ringtrain::models::parseLayerSizes", "ringtrain::models::modelKindName",
+                  "ringtrain::train::runTraining",
                   "ringtrain::train::parseTrainOptions", "ringtrain::train::reconstructionHooks")
         self.assertEqual(sorted(n for n in names if not n.startswith(public)), [])
         # ... and what the headers promise is there.

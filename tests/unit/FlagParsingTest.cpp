@@ -26,7 +26,7 @@ std::string errorOf(std::vector<std::string> args) {
 TEST(TrainOptions, DefaultsAreUsable) {
   const train::TrainConfig config = parse({}).config;
   EXPECT_EQ(config.trainSpec, "synthetic:20000");
-  EXPECT_EQ(config.model.kind, "mlp");
+  EXPECT_EQ(config.model.kind, models::ModelKind::kMlp);
   EXPECT_EQ(config.model.hidden, (std::vector<int64_t>{512, 256}));
   EXPECT_TRUE(config.shuffle);
   EXPECT_FALSE(config.dropLast);
@@ -64,7 +64,7 @@ TEST(TrainOptions, FlagsReachTheConfig) {
                                            "--progress",
                                            "off"})
                                         .config;
-  EXPECT_EQ(config.model.kind, "cnn");
+  EXPECT_EQ(config.model.kind, models::ModelKind::kCnn);
   EXPECT_EQ(config.model.hidden, (std::vector<int64_t>{32}));
   EXPECT_EQ(config.batchSize, 16);
   EXPECT_DOUBLE_EQ(config.lr, 0.5);

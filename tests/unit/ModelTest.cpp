@@ -6,15 +6,16 @@
 
 #include <cmath>
 
+#include "models/ModelKinds.h"
 #include "ringtrain/util/Error.h"
 
 namespace ringtrain::models {
 namespace {
 
-ModelSpec specOf(std::string kind, std::vector<int64_t> hidden, std::vector<int64_t> inputShape,
-                 int64_t classes) {
+ModelSpec specOf(const std::string& kind, std::vector<int64_t> hidden,
+                 std::vector<int64_t> inputShape, int64_t classes) {
   ModelSpec spec;
-  spec.kind = std::move(kind);
+  spec.kind = findNamed(modelKindNames(), kind).value();
   spec.hidden = std::move(hidden);
   spec.inputShape = std::move(inputShape);
   spec.numClasses = classes;
@@ -78,7 +79,7 @@ TEST(Model, LayersInOrderAreTheModel) {
         ++parameters;
       }
     }
-    EXPECT_EQ(parameters, model->parameters().size()) << spec.kind;
+    EXPECT_EQ(parameters, model->parameters().size()) << modelKindName(spec.kind);
     EXPECT_TRUE(x.equal(model->forward(images)));
   }
 }
@@ -155,8 +156,8 @@ TEST(Model, GptWidthMustSplitIntoHeads) {
   EXPECT_THROW(makeModel(images), UserError);
 }
 
-TEST(Model, RejectsUnknownKindsAndTooFewClasses) {
-  EXPECT_THROW(makeModel(specOf("rnn", {}, {4}, 3)), UserError);
+TEST(Model, RejectsAProgramsOwnKindAndTooFewClasses) {
+  EXPECT_THROW(makeModel(specOf("custom", {}, {4}, 3)), UserError);
   EXPECT_THROW(makeModel(specOf("mlp", {}, {4}, 1)), UserError);
 }
 

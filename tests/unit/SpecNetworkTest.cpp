@@ -16,7 +16,7 @@ namespace {
 
 ModelSpec specFrom(const std::string& json, std::vector<int64_t> inputShape, int64_t classes) {
   ModelSpec spec;
-  spec.kind = "spec";
+  spec.kind = ModelKind::kSpec;
   spec.network = json;
   spec.networkSource = "net.json";
   spec.inputShape = std::move(inputShape);
@@ -143,7 +143,7 @@ TEST(SpecNetwork, ModelFileRebuildsTheNetworkWithBuffersAndStandardization) {
   train::saveModel(path, *model, spec, statistics);
   const train::SavedModel saved = train::loadSavedModel(path);
   std::remove(path.c_str());
-  EXPECT_EQ(saved.spec.kind, "spec");
+  EXPECT_EQ(saved.spec.kind, ModelKind::kSpec);
   EXPECT_EQ(saved.spec.inputShape, spec.inputShape);
   ASSERT_TRUE(saved.standardization.has_value());
   EXPECT_EQ(saved.standardization->mean, statistics.mean);
@@ -189,6 +189,26 @@ TEST(SpecNetwork, AModelFileOfAnEarlierVersionIsStandardisedAsItWasTrained) {
   metadata["input_standardization"] = "variance";
   io::saveSafetensors(path, tensors, metadata);
   EXPECT_THROW(train::loadSavedModel(path), UserError);
+  std::remove(path.c_str());
+}
+
+TEST(SpecNetwork, AModelFileOfAnUnknownKindIsRefusedByName) {
+  const ModelSpec spec = specFrom(R"([{"type": "Linear", "out_features": 3}])", {3}, 3);
+  const std::string path = testing::TempDir() + "unknown-kind-" + std::to_string(::getpid());
+  train::saveModel(path, *makeModel(spec), spec, std::nullopt);
+  io::Metadata metadata;
+  const io::NamedTensors tensors = io::loadSafetensors(path, &metadata);
+  EXPECT_EQ(metadata.at("model"), "spec");
+  metadata["model"] = "rnn";
+  io::saveSafetensors(path, tensors, metadata);
+  try {
+    train::loadSavedModel(path);
+    ADD_FAILURE() << "a model of kind rnn was loaded";
+  } catch (const UserError& error) {
+    EXPECT_NE(std::string(error.what()).find("model 'rnn' is not one ringtrain knows"),
+              std::string::npos)
+        << error.what();
+  }
   std::remove(path.c_str());
 }
 

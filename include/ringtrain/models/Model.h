@@ -25,8 +25,14 @@ struct GptShape {
   int64_t heads = 4;
 };
 
+// What a ModelSpec describes: a built-in model (--model), a --model-spec network, or a program's
+// own (TrainHooks::makeModel), which only that program can rebuild.
+enum class ModelKind { kMlp, kCnn, kGpt, kAutoencoder, kSpec, kCustom };
+// "mlp", "cnn", "gpt", "autoencoder", "spec", "custom": as --model, logs and model files say.
+RINGTRAIN_API const std::string& modelKindName(ModelKind kind);
+
 struct ModelSpec {
-  std::string kind = "mlp";  // mlp | cnn | gpt | spec | autoencoder
+  ModelKind kind = ModelKind::kMlp;
   // mlp, cnn: hidden widths; autoencoder: every hidden width, encoder, code and decoder.
   std::vector<int64_t> hidden{512, 256};
   std::vector<int64_t> inputShape;  // one sample, e.g. {64} or {1, 28, 28}
