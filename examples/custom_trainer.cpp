@@ -42,8 +42,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   const ringtrain::train::TrainConfig& config = options.config;
-  ringtrain::Runtime runtime(
-      argc, argv, {config.device, config.backend, config.threads, config.commTimeoutSeconds});
   ringtrain::train::TrainHooks hooks;
   hooks.makeModel = [](const ringtrain::models::ModelSpec& data) {
     int64_t inputs = 1;
@@ -61,6 +59,9 @@ int main(int argc, char** argv) {
                                return top2.eq(labels.unsqueeze(1)).any(1).sum().to(at::kDouble);
                              });
   try {
+    // Collective: every rank fails alike (CollectiveFailure) where the options cannot be met.
+    ringtrain::Runtime runtime(
+        argc, argv, {config.device, config.backend, config.threads, config.commTimeoutSeconds});
     const ringtrain::train::RunSummary summary =
         ringtrain::train::runTraining(runtime, config, hooks);
     if (runtime.isRankZero()) {
@@ -70,6 +71,9 @@ int main(int argc, char** argv) {
   } catch (const ringtrain::comm::CollectiveFailure& failure) {
     if (failure.reporter()) std::cerr << "custom_trainer: error: " << failure.what() << "\n";
     return failure.exitCode();
+  } catch (const ringtrain::UserError& error) {  // alike on every rank: the options themselves
+    std::cerr << "custom_trainer: error: " << error.what() << "\n";
+    return 2;
   }
   return 0;
 }

@@ -33,7 +33,9 @@ struct RuntimeOptions {
 
 class RINGTRAIN_API Runtime {
  public:
-  // UserError (on every rank) when the options cannot be met, e.g. fewer GPUs than ranks.
+  // comm::CollectiveFailure on every rank when the options cannot be met, e.g. fewer GPUs than
+  // ranks (the lowest rank that found it carries the message); a failure on one rank alone
+  // (a GPU that will not start) ends the job as abortAfterFailure does.
   Runtime(int& argc, char**& argv, const RuntimeOptions& options = {});
   ~Runtime();
   Runtime(const Runtime&) = delete;

@@ -36,8 +36,11 @@ struct Runtime::State {
 Runtime::Runtime(int& argc, char**& argv, const RuntimeOptions& options)
     : state_(std::make_unique<State>(argc, argv)) {
   comm::Session& session = state_->session;
-  RINGTRAIN_USER_CHECK(options.commTimeoutSeconds >= 0 && std::isfinite(options.commTimeoutSeconds),
-                       "the communication timeout must be a number of seconds, 0 or more");
+  // As --comm-timeout takes it: 0 (wait forever), or 1 ms to a week.
+  const double timeout = options.commTimeoutSeconds;
+  RINGTRAIN_USER_CHECK(
+      timeout == 0 || (timeout >= 0.001 && timeout <= 7 * 24 * 3600),
+      "the communication timeout must be 0 (none) or 0.001 to 604800 seconds, got " << timeout);
   state_->control = session.makeCpuCommunicator();
   state_->commTimeoutSeconds = options.commTimeoutSeconds;
   launch::watchCommunication(session, state_->program, options.commTimeoutSeconds);
@@ -46,10 +49,16 @@ Runtime::Runtime(int& argc, char**& argv, const RuntimeOptions& options)
                                             options.threads, comm::ncclCompiledIn());
   });
   state_->placement.communicationThread = session.allowsCommunicationThread();
-  platform::applyPlacement(state_->placement);
-  // Its own channel, so that a communication thread on it never meets the control messages.
-  state_->device = session.makeCommunicatorFor(state_->placement.device, state_->placement.backend);
-  state_->host = session.makeHostCommunicator();
+  try {
+    platform::applyPlacement(state_->placement);
+    // Its own channel, so that a communication thread on it never meets the control messages.
+    state_->device =
+        session.makeCommunicatorFor(state_->placement.device, state_->placement.backend);
+    state_->host = session.makeHostCommunicator();
+  } catch (const std::exception& error) {
+    // One rank failed (a GPU that would not start, say) where the others wait in a collective.
+    launch::abortAfterRankFailure(state_->program, session, error);
+  }
 }
 
 Runtime::~Runtime() = default;

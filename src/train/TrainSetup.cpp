@@ -32,6 +32,10 @@ void validateConfig(const TrainConfig& config) {
   RINGTRAIN_USER_CHECK(config.clipGradNorm >= 0, "--clip-grad-norm must not be negative");
   RINGTRAIN_USER_CHECK(config.logEvery > 0, "--log-every must be positive");
   RINGTRAIN_USER_CHECK(config.checkpointEvery >= 0, "--checkpoint-every must not be negative");
+  // Here, where every rank checks it together, before the update guard's loss scaler insists.
+  RINGTRAIN_USER_CHECK(config.lossScaling.initialScale > 0 &&
+                           config.lossScaling.initialScale >= config.lossScaling.smallestScale,
+                       "--loss-scale must be at least " << config.lossScaling.smallestScale);
   RINGTRAIN_USER_CHECK(config.pipeline.stages == 1 || config.sharding == DataSharding::kGlobal,
                        "--pipeline-stages needs --data-sharding global: the stages of a "
                        "pipeline must read the same samples");
