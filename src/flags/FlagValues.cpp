@@ -7,6 +7,7 @@
 
 #include "ringtrain/data/Dataset.h"
 #include "ringtrain/util/Error.h"
+#include "util/NameTable.h"
 #include "util/Numbers.h"
 
 namespace ringtrain::flags {
@@ -154,12 +155,9 @@ DirectoryCommand parseDirectoryCommand(cxxopts::Options& options, int argc, char
 
 std::string parseChoice(const std::string& flag, const std::string& text,
                         const std::vector<std::string>& choices) {
-  std::string listed;
-  for (const auto& choice : choices) {
-    if (choice == text) return text;
-    listed += (listed.empty() ? "" : "|") + choice;
-  }
-  throw UserError("--" + flag + " must be " + listed + ", got '" + text + "'");
+  NameTable<std::string> table;
+  for (const auto& choice : choices) table.emplace_back(choice, choice);
+  return valueNamed(table, flag, text);
 }
 
 comm::AllReduceAlgorithm parseAllReduceAlgorithm(const std::string& flag, const std::string& text) {
