@@ -10,9 +10,9 @@
 //     -> util
 //   api/          Runtime, DataParallel, checkpoints and runTraining for programs of their own
 //     -> launch train ddp checkpoint models data platform comm util
-//   flags/        flag values with errors that name the flag; `ringtrain train`'s flags
-//     -> train pipeline models data comm util
-//   launch/       how a job's ranks end together: failure reports, the communication timeout
+//   flags/        flag values with errors that name the flag; shared flag groups; train's flags
+//     -> launch train pipeline ddp models data comm util
+//   launch/       how a rank starts and ends: the command runner, failure reports, the watchdog
 //     -> platform comm util
 //   train/        the training loop, its strategies (data-parallel, pipeline), outputs
 //     -> pipeline ddp checkpoint models data io platform comm util
@@ -28,9 +28,9 @@
 //     -> util
 //   checkpoint/   checkpoint directories (files, checksums)
 //     -> util
-//   data/         data sets, CSV/IDX readers, shards, the distributed sampler
+//   data/         data specs, data sets, CSV/IDX readers, shards, the distributed sampler
 //     -> util
-//   io/           safetensors, .npy, tables
+//   io/           safetensors, .npy, tables, a job's final outputs
 //     -> util
 //   platform/     device placement, threads, CUDA streams, stop signals
 //     -> comm util

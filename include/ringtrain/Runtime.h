@@ -19,10 +19,6 @@
 
 namespace ringtrain {
 
-namespace platform {
-struct Placement;
-}  // namespace platform
-
 struct RuntimeOptions {
   std::string device = "auto";   // auto (a GPU per rank where NCCL and GPUs are there), cpu, cuda
   std::string backend = "auto";  // auto (NCCL on GPUs, MPI on CPU), mpi, nccl
@@ -45,8 +41,6 @@ class RINGTRAIN_API Runtime {
   int worldSize() const;
   int localRank() const;  // among the ranks of this host
   bool isRankZero() const { return rank() == 0; }
-  // Where this rank computes, for the library's own use (src/platform/Placement.h).
-  const platform::Placement& placement() const;
   const c10::Device& device() const;
 
   // Collectives on tensors of device(): gradients, metrics.
@@ -70,6 +64,7 @@ class RINGTRAIN_API Runtime {
 
  private:
   struct State;
+  friend struct RuntimeInternals;  // the library's own access (src/api/RuntimeInternals.h)
   std::unique_ptr<State> state_;
 };
 

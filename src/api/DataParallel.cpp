@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
 
+#include "RuntimeInternals.h"
 #include "ddp/ParameterSync.h"
 #include "ddp/Reducer.h"
 #include "platform/Placement.h"
@@ -32,7 +33,7 @@ DataParallel::DataParallel(Runtime& runtime, torch::nn::Module& module, ddp::Red
   ddp::verifySameParameters(runtime.controlCommunicator(), parameters);
   ddp::broadcastParameters(runtime.deviceCommunicator(), parameters);
   ddp::broadcastParameters(runtime.deviceCommunicator(), floatingBuffersOf(module));
-  const platform::Placement& placement = runtime.placement();
+  const platform::Placement& placement = RuntimeInternals::placement(runtime);
   options.overlap = (placement.device.is_cuda() || placement.communicationThread) &&
                     ddp::overlapPays(options.overlapMode, placement.device.is_cuda(),
                                      placement.spareCoresPerRank);

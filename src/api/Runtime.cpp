@@ -1,14 +1,13 @@
 #include "ringtrain/Runtime.h"
 
-#include <cmath>
 #include <cstring>
-#include <iostream>
 
+#include "RuntimeInternals.h"
 #include "comm/Session.h"
-#include "launch/RankFailure.h"
+#include "launch/CommTimeout.h"
+#include "launch/RankProcess.h"
 #include "platform/Placement.h"
 #include "ringtrain/comm/Agreement.h"
-#include "ringtrain/util/Error.h"
 
 namespace ringtrain {
 namespace {
@@ -23,31 +22,25 @@ std::string programName(int argc, char** argv) {
 }  // namespace
 
 struct Runtime::State {
-  State(int& argc, char**& argv) : session(&argc, &argv), program(programName(argc, argv)) {}
-  comm::Session session;
-  std::string program;
+  State(int& argc, char**& argv) : process(programName(argc, argv), argc, argv) {}
+  launch::RankProcess process;
   double commTimeoutSeconds = 0;
   platform::Placement placement;
-  std::unique_ptr<comm::Communicator> control;
   std::unique_ptr<comm::Communicator> host;
   std::unique_ptr<comm::Communicator> device;
 };
 
 Runtime::Runtime(int& argc, char**& argv, const RuntimeOptions& options)
     : state_(std::make_unique<State>(argc, argv)) {
-  comm::Session& session = state_->session;
-  // As --comm-timeout takes it: 0 (wait forever), or 1 ms to a week.
-  const double timeout = options.commTimeoutSeconds;
-  RINGTRAIN_USER_CHECK(
-      timeout == 0 || (timeout >= 0.001 && timeout <= 7 * 24 * 3600),
-      "the communication timeout must be 0 (none) or 0.001 to 604800 seconds, got " << timeout);
-  state_->control = session.makeCpuCommunicator();
+  launch::RankProcess& process = state_->process;
+  launch::checkCommTimeout(options.commTimeoutSeconds, "RuntimeOptions::commTimeoutSeconds");
   state_->commTimeoutSeconds = options.commTimeoutSeconds;
-  launch::watchCommunication(session, state_->program, options.commTimeoutSeconds);
-  comm::runOnAllRanks(*state_->control, [&] {
-    state_->placement = platform::placeRank(options.device, options.backend, session.topology(),
+  process.watchCommunication(options.commTimeoutSeconds);
+  comm::runOnAllRanks(process.control(), [&] {
+    state_->placement = platform::placeRank(options.device, options.backend, process.topology(),
                                             options.threads, comm::ncclCompiledIn());
   });
+  comm::Session& session = process.session();
   state_->placement.communicationThread = session.allowsCommunicationThread();
   try {
     platform::applyPlacement(state_->placement);
@@ -57,23 +50,20 @@ Runtime::Runtime(int& argc, char**& argv, const RuntimeOptions& options)
     state_->host = session.makeHostCommunicator();
   } catch (const std::exception& error) {
     // One rank failed (a GPU that would not start, say) where the others wait in a collective.
-    launch::abortAfterRankFailure(state_->program, session, error);
+    process.abortAfterFailure(error);
   }
 }
 
 Runtime::~Runtime() = default;
 
 int Runtime::rank() const {
-  return state_->session.topology().rank;
+  return state_->process.topology().rank;
 }
 int Runtime::worldSize() const {
-  return state_->session.topology().size;
+  return state_->process.topology().size;
 }
 int Runtime::localRank() const {
-  return state_->session.topology().localRank;
-}
-const platform::Placement& Runtime::placement() const {
-  return state_->placement;
+  return state_->process.topology().localRank;
 }
 const c10::Device& Runtime::device() const {
   return state_->placement.device;
@@ -82,26 +72,30 @@ comm::Communicator& Runtime::deviceCommunicator() {
   return *state_->device;
 }
 comm::Communicator& Runtime::controlCommunicator() {
-  return *state_->control;
+  return state_->process.control();
 }
 comm::Communicator& Runtime::hostCommunicator() {
   return *state_->host;
 }
 
 void Runtime::onAllRanks(const std::function<void()>& step) {
-  comm::runOnAllRanks(*state_->control, step);
+  comm::runOnAllRanks(state_->process.control(), step);
 }
 
 void Runtime::abort(int exitCode) const {
-  state_->session.abortJob(exitCode);
+  state_->process.session().abortJob(exitCode);
 }
 
 void Runtime::abortAfterFailure(const std::exception& error) const {
-  launch::abortAfterRankFailure(state_->program, state_->session, error);
+  state_->process.abortAfterFailure(error);
 }
 
 double Runtime::commTimeoutSeconds() const {
   return state_->commTimeoutSeconds;
+}
+
+const platform::Placement& RuntimeInternals::placement(const Runtime& runtime) {
+  return runtime.state_->placement;
 }
 
 }  // namespace ringtrain

@@ -1,5 +1,5 @@
-#include "platform/Resources.h"
-#include "platform/StopSignals.h"
+#include "RuntimeInternals.h"
+#include "launch/RankProcess.h"
 #include "ringtrain/Runtime.h"
 #include "ringtrain/comm/Agreement.h"
 #include "ringtrain/train/Trainer.h"
@@ -10,15 +10,14 @@ namespace ringtrain::train {
 RunSummary runTraining(Runtime& runtime, const TrainConfig& config, const TrainHooks& hooks) {
   // As `ringtrain train` prepares its process. The runtime's placement stands for config.device,
   // config.backend and config.threads, which chose it; its timeout is the one recorded.
-  platform::retainFreedMemory();
-  platform::installStopSignals();
+  launch::prepareForTraining();
   TrainConfig settings = config;
   settings.commTimeoutSeconds = runtime.commTimeoutSeconds();
   try {
     return runTraining(
         settings,
         {runtime.controlCommunicator(), runtime.hostCommunicator(), runtime.deviceCommunicator()},
-        runtime.placement(), hooks);
+        RuntimeInternals::placement(runtime), hooks);
   } catch (const comm::CollectiveFailure&) {
     throw;  // every rank has it
   } catch (const std::exception& error) {

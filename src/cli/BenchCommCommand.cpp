@@ -19,8 +19,9 @@
 #include "cli/Commands.h"
 #include "comm/AllReduce.h"
 #include "comm/Session.h"
+#include "flags/FlagGroups.h"
 #include "flags/FlagValues.h"
-#include "launch/RankFailure.h"
+#include "launch/Command.h"
 #include "platform/Placement.h"
 #include "platform/Resources.h"
 #include "ringtrain/comm/Agreement.h"
@@ -41,8 +42,7 @@ struct BenchOptions {
   at::ScalarType type = at::kFloat;
   std::string typeName = "float";
   comm::RingOptions ring;
-  std::string device = "auto";
-  std::string backend = "auto";
+  flags::RankFlags rank;  // --device, --backend, --threads, --comm-timeout
   std::string jsonPath;
   double minBusBandwidth = 0;  // GB/s; 0: no gate
 };
@@ -76,13 +76,12 @@ cxxopts::Options benchOptions() {
       "algorithms", "comma-separated: native, ring", text("native,ring"), "LIST")(
       "dtype", "float, double, half or bfloat16", text("float"), "TYPE")(
       "ring-piece", "ring piece size", text("1M"), "SIZE")(
-      "device", "auto (GPU if available), cpu or cuda", text("auto"), "DEV")(
-      "backend", "auto (nccl on GPUs, mpi on CPU), mpi or nccl", text("auto"), "NAME")(
       "min-bw",
       "fail (exit status 1) when an algorithm's average bus bandwidth is below this many GB/s "
       "(0: never)",
       text("0"), "GB/S")("json", "also write the rows to this JSON file (rank 0)",
                          cxxopts::value<std::string>(), "FILE")("h,help", "show this help");
+  flags::addRankFlags(options, "", flags::Devices::kAny);
   return options;
 }
 
@@ -110,8 +109,7 @@ BenchOptions parseBenchOptions(const cxxopts::ParseResult& result) {
            : o.typeName == "bfloat16" ? at::kBFloat16
                                       : at::kFloat;
   o.ring.pieceBytes = flags::parseByteSize("ring-piece", str("ring-piece"));
-  o.device = flags::parseChoice("device", str("device"), {"auto", "cpu", "cuda"});
-  o.backend = flags::parseChoice("backend", str("backend"), {"auto", "mpi", "nccl"});
+  o.rank = flags::readRankFlags(result, flags::Devices::kAny);
   if (result.count("json")) o.jsonPath = str("json");
   o.minBusBandwidth = flags::parseReal("min-bw", str("min-bw"));
   RINGTRAIN_USER_CHECK(o.minBusBandwidth >= 0, "--min-bw must not be negative");
@@ -206,6 +204,7 @@ void printHeader(const BenchOptions& o, const comm::Communicator& data) {
               "algorithm", "time", "algbw", "busbw", "#wrong");
   std::printf("# %10s %12s %8s %6s %9s %10s %8s %8s %7s\n", "(B)", "(elements)", "", "", "", "(us)",
               "(GB/s)", "(GB/s)", "");
+  std::fflush(stdout);  // before the first row, which may be long in coming
 }
 
 void printRow(const Row& row, const std::string& type) {
@@ -219,127 +218,126 @@ void printRow(const Row& row, const std::string& type) {
 }  // namespace
 
 int runBenchComm(int argc, char** argv) {
-  comm::Session session(&argc, &argv);
-  const comm::Topology& topology = session.topology();
-  const auto control = session.makeCpuCommunicator();
-  const bool reporter = topology.rank == 0;
-  try {
+  BenchOptions bench;
+  platform::Placement placement;
+  const auto parse = [&](launch::RankProcess& process) {
+    const comm::Topology& topology = process.topology();
     cxxopts::Options options = benchOptions();
-    BenchOptions bench;
-    platform::Placement placement;
-    bool help = false;
-    comm::runOnAllRanks(*control, [&] {
-      const cxxopts::ParseResult result = flags::parseFlags(options, argc, argv);
-      help = result.count("help") > 0;
-      if (help) return;
-      bench = parseBenchOptions(result);
-      RINGTRAIN_USER_CHECK(bench.minBusBandwidth == 0 || topology.size > 1,
-                           "--min-bw: the bus bandwidth of one rank is 0 (no data crosses between "
-                           "ranks); run 2 or more");
-      placement =
-          platform::placeRank(bench.device, bench.backend, topology, 0, comm::ncclCompiledIn());
-      if (reporter && !bench.jsonPath.empty()) {
-        // Fail now rather than after the sweep.
-        const std::filesystem::path parent = std::filesystem::path(bench.jsonPath).parent_path();
-        ensureWritableDirectory(parent.empty() ? "." : parent.string(), "--json");
-      }
-    });
-    if (help) {
-      if (reporter) std::cout << options.help();
-      return 0;
+    const cxxopts::ParseResult result = flags::parseFlags(options, argc, argv);
+    launch::CommandStart start;
+    if (result.count("help")) {
+      start.help = options.help();
+      return start;
     }
-    platform::applyPlacement(placement);
-    platform::retainFreedMemory();  // as in training
-    const std::unique_ptr<comm::Communicator> data =
-        session.makeCommunicatorFor(placement.device, placement.backend);
-    const at::TensorOptions tensorOptions =
-        at::TensorOptions().dtype(bench.type).device(placement.device);
-    if (reporter) printHeader(bench, *data);
+    bench = parseBenchOptions(result);
+    RINGTRAIN_USER_CHECK(bench.minBusBandwidth == 0 || topology.size > 1,
+                         "--min-bw: the bus bandwidth of one rank is 0 (no data crosses between "
+                         "ranks); run 2 or more");
+    placement = platform::placeRank(bench.rank.device, bench.rank.backend, topology,
+                                    bench.rank.threads, comm::ncclCompiledIn());
+    if (topology.rank == 0 && !bench.jsonPath.empty()) {
+      // Fail now rather than after the sweep.
+      const std::filesystem::path parent = std::filesystem::path(bench.jsonPath).parent_path();
+      ensureWritableDirectory(parent.empty() ? "." : parent.string(), "--json");
+    }
+    start.commTimeoutSeconds = bench.rank.commTimeoutSeconds;
+    return start;
+  };
+  return launch::runCommand(
+      "ringtrain bench-comm", argc, argv, parse, [&](launch::RankProcess& process) {
+        comm::Session& session = process.session();
+        comm::Communicator& control = process.control();
+        const bool reporter = process.topology().rank == 0;
+        platform::applyPlacement(placement);
+        platform::retainFreedMemory();  // as in training
+        const std::unique_ptr<comm::Communicator> data =
+            session.makeCommunicatorFor(placement.device, placement.backend);
+        const at::TensorOptions tensorOptions =
+            at::TensorOptions().dtype(bench.type).device(placement.device);
+        if (reporter) printHeader(bench, *data);
 
-    std::vector<Row> rows;
-    const int64_t elementBytes = static_cast<int64_t>(at::elementSize(bench.type));
-    for (int64_t bytes = bench.minBytes; bytes <= bench.maxBytes; bytes *= bench.stepFactor) {
-      const int64_t count = std::max<int64_t>(1, bytes / elementBytes);
-      at::Tensor expected = at::zeros({count}, tensorOptions);
-      for (int r = 0; r < data->size(); ++r) expected += pattern(count, r, tensorOptions);
-      for (const Row& row : measureSize(*data, *control, bench, count, expected)) {
-        rows.push_back(row);
-        if (reporter) printRow(row, bench.typeName);
-      }
-    }
+        std::vector<Row> rows;
+        const int64_t elementBytes = static_cast<int64_t>(at::elementSize(bench.type));
+        for (int64_t bytes = bench.minBytes; bytes <= bench.maxBytes; bytes *= bench.stepFactor) {
+          const int64_t count = std::max<int64_t>(1, bytes / elementBytes);
+          at::Tensor expected = at::zeros({count}, tensorOptions);
+          for (int r = 0; r < data->size(); ++r) expected += pattern(count, r, tensorOptions);
+          for (const Row& row : measureSize(*data, control, bench, count, expected)) {
+            rows.push_back(row);
+            if (reporter) printRow(row, bench.typeName);
+          }
+        }
 
-    int64_t wrong = 0;
-    nlohmann::ordered_json json = nlohmann::ordered_json::array();
-    for (const Row& row : rows) {
-      wrong += row.wrong;
-      json.push_back({{"bytes", row.bytes},
-                      {"count", row.count},
-                      {"algorithm", row.algorithm},
-                      {"time_us", row.microseconds},
-                      {"algbw_gbps", row.algbw},
-                      {"busbw_gbps", row.busbw},
-                      {"wrong", row.wrong}});
-    }
-    // Every rank holds the same rows (the times are the slowest rank's), so every rank reaches the
-    // same verdict and exits with the same status.
-    nlohmann::ordered_json averages = nlohmann::ordered_json::object();
-    std::vector<std::string> tooSlow;
-    for (const comm::AllReduceAlgorithm algorithm : bench.algorithms) {
-      const std::string name = comm::algorithmName(algorithm);
-      double sum = 0;
-      int n = 0;
-      for (const Row& row : rows) {
-        if (row.algorithm != name) continue;
-        sum += row.busbw;
-        ++n;
-      }
-      const double average = n ? sum / n : 0.0;
-      averages[name] = average;
-      if (average < bench.minBusBandwidth) tooSlow.push_back(name);
-      if (reporter) std::printf("# Avg bus bandwidth    : %.3f GB/s (%s)\n", average, name.c_str());
-    }
-    if (reporter) {
-      std::printf("# wrong elements: %lld\n", static_cast<long long>(wrong));
-      if (bench.minBusBandwidth > 0) {
-        std::printf("# minimum bus bandwidth: %.3f GB/s: %s\n", bench.minBusBandwidth,
-                    tooSlow.empty() ? "passed" : "FAILED");
-      }
-      std::fflush(stdout);
-      if (!bench.jsonPath.empty()) {
-        nlohmann::ordered_json document{{"ranks", data->size()},
-                                        {"backend", data->backendName()},
-                                        {"dtype", bench.typeName},
-                                        {"iterations", bench.iterations},
-                                        {"ring_piece_bytes", bench.ring.pieceBytes},
-                                        {"avg_busbw_gbps", averages},
-                                        {"rows", json}};
-        if (bench.minBusBandwidth > 0) {
-          document["min_busbw_gbps"] = bench.minBusBandwidth;
-          document["below_min_busbw"] = tooSlow;
+        int64_t wrong = 0;
+        nlohmann::ordered_json json = nlohmann::ordered_json::array();
+        for (const Row& row : rows) {
+          wrong += row.wrong;
+          json.push_back({{"bytes", row.bytes},
+                          {"count", row.count},
+                          {"algorithm", row.algorithm},
+                          {"time_us", row.microseconds},
+                          {"algbw_gbps", row.algbw},
+                          {"busbw_gbps", row.busbw},
+                          {"wrong", row.wrong}});
         }
-        writeFileAtomically(bench.jsonPath, document.dump(2) + "\n");
-      }
-    }
-    if (wrong > 0) {
-      if (reporter) std::cerr << "ringtrain bench-comm: error: " << wrong << " wrong element(s)\n";
-      return 1;
-    }
-    if (!tooSlow.empty()) {
-      if (reporter) {
-        for (const std::string& name : tooSlow) {
-          std::cerr << "ringtrain bench-comm: error: average bus bandwidth "
-                    << averages[name].get<double>() << " GB/s (" << name << ") is below --min-bw "
-                    << bench.minBusBandwidth << " GB/s\n";
+        // Every rank holds the same rows (the times are the slowest rank's), so every rank reaches
+        // the same verdict and exits with the same status.
+        nlohmann::ordered_json averages = nlohmann::ordered_json::object();
+        std::vector<std::string> tooSlow;
+        for (const comm::AllReduceAlgorithm algorithm : bench.algorithms) {
+          const std::string name = comm::algorithmName(algorithm);
+          double sum = 0;
+          int n = 0;
+          for (const Row& row : rows) {
+            if (row.algorithm != name) continue;
+            sum += row.busbw;
+            ++n;
+          }
+          const double average = n ? sum / n : 0.0;
+          averages[name] = average;
+          if (average < bench.minBusBandwidth) tooSlow.push_back(name);
+          if (reporter)
+            std::printf("# Avg bus bandwidth    : %.3f GB/s (%s)\n", average, name.c_str());
         }
-      }
-      return 1;
-    }
-    return 0;
-  } catch (const comm::CollectiveFailure& failure) {
-    return launch::reportCollectiveFailure("ringtrain bench-comm", topology, failure);
-  } catch (const std::exception& error) {
-    launch::abortAfterRankFailure("ringtrain bench-comm", session, error);
-  }
+        if (reporter) {
+          std::printf("# wrong elements: %lld\n", static_cast<long long>(wrong));
+          if (bench.minBusBandwidth > 0) {
+            std::printf("# minimum bus bandwidth: %.3f GB/s: %s\n", bench.minBusBandwidth,
+                        tooSlow.empty() ? "passed" : "FAILED");
+          }
+          std::fflush(stdout);
+          if (!bench.jsonPath.empty()) {
+            nlohmann::ordered_json document{{"ranks", data->size()},
+                                            {"backend", data->backendName()},
+                                            {"dtype", bench.typeName},
+                                            {"iterations", bench.iterations},
+                                            {"ring_piece_bytes", bench.ring.pieceBytes},
+                                            {"avg_busbw_gbps", averages},
+                                            {"rows", json}};
+            if (bench.minBusBandwidth > 0) {
+              document["min_busbw_gbps"] = bench.minBusBandwidth;
+              document["below_min_busbw"] = tooSlow;
+            }
+            writeFileAtomically(bench.jsonPath, document.dump(2) + "\n");
+          }
+        }
+        if (wrong > 0) {
+          if (reporter)
+            std::cerr << "ringtrain bench-comm: error: " << wrong << " wrong element(s)\n";
+          return 1;
+        }
+        if (!tooSlow.empty()) {
+          if (reporter) {
+            for (const std::string& name : tooSlow) {
+              std::cerr << "ringtrain bench-comm: error: average bus bandwidth "
+                        << averages[name].get<double>() << " GB/s (" << name
+                        << ") is below --min-bw " << bench.minBusBandwidth << " GB/s\n";
+            }
+          }
+          return 1;
+        }
+        return 0;
+      });
 }
 
 }  // namespace ringtrain::cli

@@ -4,6 +4,7 @@
 #include "ProgressMeter.h"
 #include "cli/Commands.h"
 #include "data/ShardedDataset.h"
+#include "flags/FlagGroups.h"
 #include "flags/FlagValues.h"
 #include "ringtrain/util/Error.h"
 
@@ -15,9 +16,8 @@ int runCheckData(int argc, char** argv) {
                            "(training itself only checks sizes and headers).");
   options.add_options()("no-index",
                         "check the *.rtshard files present, without index.json (a host's "
-                        "share of a data set)")(
-      "progress", "auto (on a terminal), on or off",
-      cxxopts::value<std::string>()->default_value("auto"), "MODE")("h,help", "show this help");
+                        "share of a data set)")("h,help", "show this help");
+  flags::addProgressFlag(options, "");
   const flags::DirectoryCommand command = flags::parseDirectoryCommand(options, argc, argv);
   if (command.help) return 0;
   const cxxopts::ParseResult& result = command.flags;
@@ -26,8 +26,7 @@ int runCheckData(int argc, char** argv) {
   open.useIndex = result.count("no-index") == 0;
   open.context = 1;  // any window length will do for reading every byte
   const auto dataset = data::ShardedDataset::open(directory, open);
-  ProgressMeter meter("check-data " + directory,
-                      parseProgressMode("progress", result["progress"].as<std::string>()));
+  ProgressMeter meter("check-data " + directory, flags::readProgressFlag(result));
   dataset->verifyChecksums([&meter](int64_t done, int64_t total) { meter.update(done, total); });
   const data::DatasetIndex& description = dataset->description();
   std::cout << "check-data: " << directory << ": " << description.shards.size() << " shard(s), "

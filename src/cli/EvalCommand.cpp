@@ -9,11 +9,10 @@
 #include "SavedModelInput.h"
 #include "cli/Commands.h"
 #include "flags/FlagValues.h"
+#include "io/JobOutputs.h"
 #include "io/Table.h"
 #include "ringtrain/util/Error.h"
 #include "train/ModelFile.h"
-#include "train/RunLog.h"
-#include "util/Files.h"
 
 namespace ringtrain::cli {
 
@@ -74,17 +73,17 @@ int runEval(int argc, char** argv) {
                                 {"loss", lossSum / static_cast<double>(samples)},
                                 {"accuracy", static_cast<double>(correct) / samples},
                                 {"standardized", input.standardize && saved.standardization}};
+  io::JobOutputs outputs;
   if (!predictionsPath.empty()) {
     io::saveTable(predictionsPath, at::cat(logits), io::numberedColumns("logit_", spec.numClasses));
+    outputs.artifacts.push_back(predictionsPath);
   }
-  if (flags.count("output")) {
-    writeFileAtomically(flags["output"].as<std::string>(), scores.dump(2) + "\n");
-  }
-  std::cout << "eval: "
-            << train::formatKeyValues(nlohmann::ordered_json{{"samples", samples},
-                                                             {"loss", scores["loss"]},
-                                                             {"accuracy", scores["accuracy"]}})
-            << std::endl;
+  if (flags.count("output")) outputs.summaryPath = flags["output"].as<std::string>();
+  outputs.figures = {
+      {"samples", samples}, {"loss", scores["loss"]}, {"accuracy", scores["accuracy"]}};
+  outputs.summary = std::move(scores);
+  io::finishJob(outputs,
+                [](const std::string& line) { std::cout << "eval: " << line << std::endl; });
   return 0;
 }
 

@@ -8,15 +8,24 @@
 #include "StatisticsJob.h"
 #include "cli/Commands.h"
 #include "flags/FlagValues.h"
+#include "io/JobOutputs.h"
 #include "io/Safetensors.h"
+#include "launch/Command.h"
 #include "ringtrain/comm/Agreement.h"
 #include "ringtrain/util/Error.h"
-#include "train/RunLog.h"
 #include "unsupervised/KMeans.h"
 #include "util/Files.h"
+#include "util/NameTable.h"
 
 namespace ringtrain::cli {
 namespace {
+
+const NameTable<unsupervised::KMeansAlgorithm>& kMeansAlgorithmNames() {
+  static const NameTable<unsupervised::KMeansAlgorithm> names{
+      {"onepass", unsupervised::KMeansAlgorithm::kOnePass},
+      {"lloyd", unsupervised::KMeansAlgorithm::kLloyd}};
+  return names;
+}
 
 cxxopts::Options kMeansFlags() {
   cxxopts::Options options(
@@ -30,7 +39,7 @@ cxxopts::Options kMeansFlags() {
   };
   addStatisticsFlags(options, "runs/kmeans");
   options.add_options("k-means")("k,clusters", "number of clusters", text("10"), "K")(
-      "algorithm", "onepass or lloyd", text("onepass"), "NAME")(
+      "algorithm", choicesIn(kMeansAlgorithmNames()), text("onepass"), "NAME")(
       "max-iterations", "most Lloyd iterations (over the data for lloyd, the summary for onepass)",
       text("300"), "N")("tolerance",
                         "stop when the centres move less than this (summed squared movement, "
@@ -57,10 +66,8 @@ unsupervised::KMeansOptions parseKMeansOptions(const cxxopts::ParseResult& flags
   options.clusters = integer("clusters");
   RINGTRAIN_USER_CHECK(options.clusters > 0 && options.clusters <= (int64_t{1} << 20),
                        "--clusters must be between 1 and 1048576");
-  options.algorithm = flags::parseChoice("algorithm", flags["algorithm"].as<std::string>(),
-                                         {"onepass", "lloyd"}) == "lloyd"
-                          ? unsupervised::KMeansAlgorithm::kLloyd
-                          : unsupervised::KMeansAlgorithm::kOnePass;
+  options.algorithm =
+      valueNamed(kMeansAlgorithmNames(), "algorithm", flags["algorithm"].as<std::string>());
   options.maxIterations = integer("max-iterations");
   RINGTRAIN_USER_CHECK(options.maxIterations > 0, "--max-iterations must be positive");
   options.tolerance = flags::parseReal("tolerance", flags["tolerance"].as<std::string>());
@@ -87,8 +94,7 @@ nlohmann::ordered_json summaryOf(const unsupervised::KMeansResult& result,
                                  const unsupervised::KMeansOptions& options,
                                  const StatisticsInput& input, int worldSize) {
   nlohmann::ordered_json summary{
-      {"algorithm",
-       options.algorithm == unsupervised::KMeansAlgorithm::kLloyd ? "lloyd" : "onepass"},
+      {"algorithm", nameOf(kMeansAlgorithmNames(), options.algorithm)},
       {"data", input.spec},
       {"samples", result.samples},
       {"features", result.centres.size(1)},
@@ -119,49 +125,55 @@ nlohmann::ordered_json summaryOf(const unsupervised::KMeansResult& result,
   return summary;
 }
 
+// Clusters on every rank; rank 0 writes the centres and the summary.
+int cluster(comm::Communicator& control, const StatisticsInput& input,
+            const unsupervised::KMeansOptions& kmeans) {
+  const auto say = [](const std::string& line) { std::cout << "kmeans: " << line << std::endl; };
+  const unsupervised::KMeansResult result =
+      unsupervised::runKMeans(*input.data, control, kmeans, say);
+  const nlohmann::ordered_json summary = summaryOf(result, kmeans, input, control.size());
+  comm::runOnAllRanks(control, [&] {
+    if (control.rank() != 0) return;
+    io::NamedTensors tensors{{"centres", result.centres.contiguous()}};
+    if (result.clusterSizes.defined()) tensors.emplace_back("cluster_sizes", result.clusterSizes);
+    const std::string centresPath = input.outputDir + "/centres.safetensors";
+    io::saveSafetensors(
+        centresPath, tensors,
+        {{"algorithm", summary["algorithm"].get<std::string>()}, {"data", input.spec}});
+    const nlohmann::ordered_json figures{
+        {"samples", result.samples},       {"clusters", kmeans.clusters},
+        {"cost", summary["cost"]},         {"passes", result.passes},
+        {"iterations", result.iterations}, {"fit_seconds", result.fitSeconds}};
+    io::finishJob({input.outputDir + "/summary.json", summary, figures, {centresPath}}, say);
+  });
+  return 0;
+}
+
 }  // namespace
 
 int runKMeans(int argc, char** argv) {
-  return runStatisticsJob("kmeans", argc, argv, [&](comm::Communicator& control) {
+  StatisticsInput input;
+  unsupervised::KMeansOptions kmeans;
+  const auto parse = [&](launch::RankProcess& process) {
     cxxopts::Options options = kMeansFlags();
-    cxxopts::ParseResult flags;
-    StatisticsInput input;
-    unsupervised::KMeansOptions kmeans;
-    comm::runOnAllRanks(control, [&] {
-      flags = flags::parseFlags(options, argc, argv);
-      if (flags.count("help")) return;
-      kmeans = parseKMeansOptions(flags);
-      input = loadStatisticsInput(flags);
-      placeOnCpu(control.topology(), input.threads);
-      kmeans.seed = input.seed;
-      kmeans.batchRows = input.batchRows;
-      if (control.rank() == 0) ensureWritableDirectory(input.outputDir, "--output-dir");
-    });
+    const cxxopts::ParseResult flags = flags::parseFlags(options, argc, argv);
+    launch::CommandStart start;
     if (flags.count("help")) {
-      if (control.rank() == 0) std::cout << options.help();
-      return 0;
+      start.help = options.help();
+      return start;
     }
-    const auto say = [](const std::string& line) { std::cout << "kmeans: " << line << std::endl; };
-    const unsupervised::KMeansResult result =
-        unsupervised::runKMeans(*input.data, control, kmeans, say);
-    const nlohmann::ordered_json summary = summaryOf(result, kmeans, input, control.size());
-    comm::runOnAllRanks(control, [&] {
-      if (control.rank() != 0) return;
-      io::NamedTensors tensors{{"centres", result.centres.contiguous()}};
-      if (result.clusterSizes.defined()) tensors.emplace_back("cluster_sizes", result.clusterSizes);
-      io::saveSafetensors(
-          input.outputDir + "/centres.safetensors", tensors,
-          {{"algorithm", summary["algorithm"].get<std::string>()}, {"data", input.spec}});
-      writeFileAtomically(input.outputDir + "/summary.json", summary.dump(2) + "\n");
-      nlohmann::ordered_json line{
-          {"samples", result.samples},       {"clusters", kmeans.clusters},
-          {"cost", summary["cost"]},         {"passes", result.passes},
-          {"iterations", result.iterations}, {"fit_seconds", result.fitSeconds}};
-      std::cout << "kmeans: done " << train::formatKeyValues(line) << " (" << input.outputDir
-                << "/centres.safetensors)" << std::endl;
-    });
-    return 0;
-  });
+    kmeans = parseKMeansOptions(flags);
+    input = loadStatisticsInput(flags);
+    placeOnCpu(process.topology(), input.rank.threads);
+    kmeans.seed = input.seed;
+    kmeans.batchRows = input.batchRows;
+    if (process.topology().rank == 0) ensureWritableDirectory(input.outputDir, "--output-dir");
+    start.commTimeoutSeconds = input.rank.commTimeoutSeconds;
+    return start;
+  };
+  return launch::runCommand(
+      "ringtrain kmeans", argc, argv, parse,
+      [&](launch::RankProcess& process) { return cluster(process.control(), input, kmeans); });
 }
 
 }  // namespace ringtrain::cli

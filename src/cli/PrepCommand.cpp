@@ -4,6 +4,7 @@
 #include "ProgressMeter.h"
 #include "cli/Commands.h"
 #include "data/ShardFormat.h"
+#include "flags/FlagGroups.h"
 #include "flags/FlagValues.h"
 #include "prep/Prepare.h"
 #include "ringtrain/util/Error.h"
@@ -47,13 +48,11 @@ int runPrep(int argc, char** argv) {
       "labels", ".npy input: a 1-D integer .npy of labels (default: every label 0)",
       cxxopts::value<std::string>(),
       "FILE")("split", "IDX input: train (train-*) or test (t10k-*)", text("train"), "NAME")(
-      "csv-header", "CSV files start with a header line")(
-      "label-column", "0-based CSV column holding the label", text("0"), "K")(
       "num-classes", "number of classes (0: the largest label + 1)", text("0"), "C")(
       "shard-size", "bytes of features per shard file", text("256M"), "SIZE")(
-      "overwrite", "replace an existing data set at --output-dir")(
-      "progress", "auto (on a terminal), on or off", text("auto"), "MODE")("h,help",
-                                                                           "show this help");
+      "overwrite", "replace an existing data set at --output-dir")("h,help", "show this help");
+  flags::addCsvFlags(options, "", "0-based CSV column holding the label", "0");
+  flags::addProgressFlag(options, "");
   const cxxopts::ParseResult result = flags::parseFlags(options, argc, argv);
   if (result.count("help")) {
     std::cout << options.help();
@@ -70,16 +69,13 @@ int runPrep(int argc, char** argv) {
       flags::parseChoice("split", result["split"].as<std::string>(), {"train", "test"}) == "train"
           ? data::Split::kTrain
           : data::Split::kValidation;
-  prepOptions.csv.header = result.count("csv-header") > 0;
-  prepOptions.csv.labelColumn =
-      flags::parseLabelColumn(result["label-column"].as<std::string>(), false);
+  prepOptions.csv = flags::readCsvFlags(result, false);
   prepOptions.numClasses =
       flags::parseInteger("num-classes", result["num-classes"].as<std::string>());
   prepOptions.shardBytes =
       flags::parseByteSize("shard-size", result["shard-size"].as<std::string>());
   prepOptions.overwrite = result.count("overwrite") > 0;
-  ProgressMeter meter("prep " + prepOptions.input,
-                      parseProgressMode("progress", result["progress"].as<std::string>()));
+  ProgressMeter meter("prep " + prepOptions.input, flags::readProgressFlag(result));
   prepOptions.progress = [&meter](int64_t done, int64_t total) { meter.update(done, total); };
 
   const data::DatasetIndex index = prep::prepare(prepOptions);

@@ -4,13 +4,7 @@
 
 #include <cstdio>
 
-#include "train/SettingNames.h"
-
 namespace ringtrain::cli {
-
-train::ProgressMode parseProgressMode(const std::string& flag, const std::string& text) {
-  return valueNamed(train::progressModeNames(), flag, text);
-}
 
 std::string formatBytes(double bytes) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};

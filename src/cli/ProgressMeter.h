@@ -10,9 +10,6 @@
 
 namespace ringtrain::cli {
 
-// --progress as `ringtrain train` takes it: auto (on a terminal), on, off.
-train::ProgressMode parseProgressMode(const std::string& flag, const std::string& text);
-
 class ProgressMeter {
  public:
   ProgressMeter(std::string what, train::ProgressMode mode);

@@ -3,6 +3,7 @@
 #include <c10/core/GradMode.h>
 
 #include "data/BatchPrefetcher.h"
+#include "flags/FlagGroups.h"
 #include "flags/FlagValues.h"
 #include "platform/Placement.h"
 #include "ringtrain/data/DistributedSampler.h"
@@ -19,7 +20,7 @@ void addSavedModelFlags(cxxopts::Options& options, const char* labelColumnDefaul
   options.add_options()("model", "the model file a ringtrain job wrote",
                         cxxopts::value<std::string>(), "FILE")(
       "data",
-      "the data set: shards:DIR, csv:PATH, .npy, idx:DIR (its t10k-* files) or synthetic:N "
+      "the data set: shards:DIR, csv:PATH, idx:DIR (its t10k-* files) or synthetic:N "
       "(its validation stream), read as --val reads it unless --split says otherwise",
       cxxopts::value<std::string>(), "SPEC")(
       "split",
@@ -28,9 +29,7 @@ void addSavedModelFlags(cxxopts::Options& options, const char* labelColumnDefaul
       text("all"), "ROWS")("val-fraction",
                            "--split validation: the --val-fraction training used (absent: what "
                            "the model file records)",
-                           cxxopts::value<std::string>(),
-                           "F")("csv-header", "CSV files start with a header line")(
-      "label-column", "CSV: 0-based column of the label, or none", text(labelColumnDefault), "N")(
+                           cxxopts::value<std::string>(), "F")(
       "seed",
       "the --seed training used, for synthetic data and --split validation (absent: what the "
       "model file records, else 42)",
@@ -39,6 +38,7 @@ void addSavedModelFlags(cxxopts::Options& options, const char* labelColumnDefaul
            "auto (standardise as training did, with the statistics the model file holds) or none",
            text("auto"), "MODE")("batch-size", "samples per forward pass", text("1024"), "N")(
       "device", "cpu, cuda or auto", text("auto"), "DEVICE");
+  flags::addCsvFlags(options, "", "CSV: 0-based column of the label, or none", labelColumnDefault);
 }
 
 SavedModelInput parseSavedModelFlags(const cxxopts::ParseResult& flags, bool labelsNeeded) {
@@ -67,8 +67,7 @@ SavedModelInput parseSavedModelFlags(const cxxopts::ParseResult& flags, bool lab
   RINGTRAIN_USER_CHECK(!labelsNeeded || labelColumn != "none",
                        "--label-column none: eval scores predictions against labels; for data "
                        "without labels, ringtrain predict writes the predictions");
-  input.csv.header = flags.count("csv-header") > 0;
-  input.csv.labelColumn = flags::parseLabelColumn(labelColumn, !labelsNeeded);
+  input.csv = flags::readCsvFlags(flags, !labelsNeeded);
   const std::string device =
       flags::parseChoice("device", flags["device"].as<std::string>(), {"auto", "cpu", "cuda"});
   RINGTRAIN_USER_CHECK(device != "cuda" || platform::visibleGpuCount() > 0,

@@ -15,9 +15,11 @@
 #include <vector>
 
 #include "ringtrain/comm/Communicator.h"
+#include "util/NameTable.h"
 
 namespace ringtrain::comm {
 
+const NameTable<AllReduceAlgorithm>& allReduceAlgorithmNames();  // auto, native, ring
 std::string algorithmName(AllReduceAlgorithm algorithm);
 
 // Half-open element range [begin, end).

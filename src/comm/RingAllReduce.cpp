@@ -47,16 +47,15 @@ at::Tensor scratchFor(int64_t elements, const at::TensorOptions& options) {
 
 }  // namespace
 
+const NameTable<AllReduceAlgorithm>& allReduceAlgorithmNames() {
+  static const NameTable<AllReduceAlgorithm> names{{"auto", AllReduceAlgorithm::kAuto},
+                                                   {"native", AllReduceAlgorithm::kNative},
+                                                   {"ring", AllReduceAlgorithm::kRing}};
+  return names;
+}
+
 std::string algorithmName(AllReduceAlgorithm algorithm) {
-  switch (algorithm) {
-    case AllReduceAlgorithm::kRing:
-      return "ring";
-    case AllReduceAlgorithm::kNative:
-      return "native";
-    case AllReduceAlgorithm::kAuto:
-      break;
-  }
-  return "auto";
+  return nameOf(allReduceAlgorithmNames(), algorithm);
 }
 
 std::vector<Span> splitEvenly(int64_t count, int parts) {

@@ -5,54 +5,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
 
-#include "data/CsvReader.h"
-#include "data/IdxReader.h"
-#include "data/SyntheticDataset.h"
+#include "data/DataSpec.h"
 #include "ringtrain/util/Error.h"
-#include "util/Numbers.h"
 
 namespace ringtrain::data {
-namespace {
-
-bool startsWith(const std::string& text, const std::string& prefix) {
-  return text.rfind(prefix, 0) == 0;
-}
-
-int64_t parsePositive(const std::string& text, const std::string& spec, const char* what) {
-  const auto value = parseInt64(text);
-  RINGTRAIN_USER_CHECK(value && *value > 0, "data spec '" << spec << "': " << what << " '" << text
-                                                          << "' is not a positive integer");
-  return *value;
-}
-
-Dataset loadSynthetic(const std::string& spec, Split split, uint64_t seed) {
-  std::vector<std::string> fields;
-  size_t start = std::string("synthetic:").size();
-  while (true) {
-    const size_t colon = spec.find(':', start);
-    fields.push_back(spec.substr(start, colon - start));
-    if (colon == std::string::npos) break;
-    start = colon + 1;
-  }
-  RINGTRAIN_USER_CHECK(fields.size() <= 3,
-                       "data spec '" << spec << "': expected synthetic:N[:DIM[:CLASSES]]");
-  SyntheticSpec synthetic;
-  synthetic.size = parsePositive(fields[0], spec, "size");
-  if (fields.size() > 1) synthetic.dim = parsePositive(fields[1], spec, "dimension");
-  if (fields.size() > 2) synthetic.classes = parsePositive(fields[2], spec, "class count");
-  Dataset dataset = makeSynthetic(synthetic, seed, split);
-  dataset.source = spec;
-  return dataset;
-}
-
-bool holdsIdxFiles(const std::string& directory) {
-  return std::filesystem::exists(std::filesystem::path(directory) / "train-images-idx3-ubyte") ||
-         std::filesystem::exists(std::filesystem::path(directory) / "t10k-images-idx3-ubyte");
-}
-
-}  // namespace
 
 std::vector<int64_t> Dataset::sampleShape() const {
   auto sizes = features.sizes().vec();
@@ -61,15 +18,7 @@ std::vector<int64_t> Dataset::sampleShape() const {
 }
 
 Dataset loadDataset(const std::string& spec, Split split, const LoadOptions& options) {
-  RINGTRAIN_USER_CHECK(!spec.empty(), "empty data spec");
-  if (startsWith(spec, "synthetic:")) return loadSynthetic(spec, split, options.seed);
-  if (startsWith(spec, "csv:")) return readCsv(spec.substr(4), options.csv);
-  if (startsWith(spec, "idx:")) return readIdxDirectory(spec.substr(4), split);
-  std::error_code error;
-  if (std::filesystem::is_directory(spec, error) && holdsIdxFiles(spec)) {
-    return readIdxDirectory(spec, split);
-  }
-  return readCsv(spec, options.csv);
+  return loadDataset(parseDataSpec(spec), split, options);
 }
 
 SplitRows validationSplit(int64_t size, double fraction, uint64_t seed, const std::string& source) {

@@ -51,16 +51,15 @@ std::string listNames(const std::vector<std::string>& names) {
 
 }  // namespace
 
+const NameTable<GradCompression>& gradCompressionNames() {
+  static const NameTable<GradCompression> names{{"none", GradCompression::kNone},
+                                                {"fp16", GradCompression::kFp16},
+                                                {"bf16", GradCompression::kBf16}};
+  return names;
+}
+
 std::string compressionName(GradCompression compression) {
-  switch (compression) {
-    case GradCompression::kFp16:
-      return "fp16";
-    case GradCompression::kBf16:
-      return "bf16";
-    case GradCompression::kNone:
-      break;
-  }
-  return "none";
+  return nameOf(gradCompressionNames(), compression);
 }
 
 bool overlapPays(OverlapMode mode, bool onGpu, int spareCoresPerRank) {

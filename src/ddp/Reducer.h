@@ -37,6 +37,7 @@
 #include "ddp/BucketPlan.h"
 #include "ddp/ParameterSync.h"
 #include "ringtrain/comm/Communicator.h"
+#include "util/NameTable.h"
 
 namespace torch::autograd {
 struct Node;
@@ -46,6 +47,7 @@ namespace ringtrain::ddp {
 
 class CommThread;
 
+const NameTable<GradCompression>& gradCompressionNames();  // none, fp16, bf16
 std::string compressionName(GradCompression compression);
 bool overlapPays(OverlapMode mode, bool onGpu, int spareCoresPerRank);
 

@@ -161,10 +161,7 @@ std::string parseChoice(const std::string& flag, const std::string& text,
 }
 
 comm::AllReduceAlgorithm parseAllReduceAlgorithm(const std::string& flag, const std::string& text) {
-  const std::string name = parseChoice(flag, text, {"auto", "native", "ring"});
-  return name == "ring"     ? comm::AllReduceAlgorithm::kRing
-         : name == "native" ? comm::AllReduceAlgorithm::kNative
-                            : comm::AllReduceAlgorithm::kAuto;
+  return valueNamed(comm::allReduceAlgorithmNames(), flag, text);
 }
 
 }  // namespace ringtrain::flags

@@ -4,7 +4,10 @@
 #include <cmath>
 #include <cxxopts.hpp>
 
+#include "FlagGroups.h"
 #include "FlagValues.h"
+#include "comm/AllReduce.h"
+#include "ddp/Reducer.h"
 #include "models/ModelKinds.h"
 #include "pipeline/Partition.h"
 #include "pipeline/Schedule.h"
@@ -31,24 +34,27 @@ cxxopts::Options trainOptions() {
       "training data: synthetic:N[:DIM[:CLASSES]], a .csv file or directory, csv:PATH, "
       "an MNIST IDX directory (idx:DIR), or a data set made by ringtrain prep (shards:DIR); "
       "also --data",
-      text("synthetic:20000"), "SPEC")(
-      "val",
-      "validation data (same forms; default: split --val-fraction off --train), or none to "
-      "train on every sample and validate nothing",
-      optionalText(), "SPEC")("val-fraction", "share of --train held out when --val is absent",
-                              text("0.1"), "F")("csv-header", "CSV files start with a header line")(
-      "label-column", "0-based CSV column holding the label, or none", text("0"), "K")(
+      text("synthetic:20000"),
+      "SPEC")("val",
+              "validation data (same forms; default: split --val-fraction off --train), or none to "
+              "train on every sample and validate nothing",
+              optionalText(), "SPEC")(
+      "val-fraction", "share of --train held out when --val is absent", text("0.1"), "F")(
       "num-classes", "number of classes (0: the largest training label + 1)", text("0"), "C")(
-      "normalize", "feature scaling: auto (standardize CSV data), none, standard", text("auto"),
+      "normalize",
+      "feature scaling: " + choicesIn(normalizationNames()) + " (auto: standardize CSV data)",
+      text("auto"),
       "MODE")("data-sharding",
-              "global (every host sees the whole data set) or host (each host has its own "
-              "files: its ranks share them, steps per epoch agreed over hosts)",
+              choicesIn(dataShardingNames()) +
+                  " (global: every host sees the whole data set; host: each host has its own "
+                  "files, its ranks share them, steps per epoch agreed over hosts)",
               text("global"),
               "HOW")("context", "token data sets: tokens per sample window", text("64"), "N")(
       "data-workers",
       "threads assembling batches ahead: auto (2 on GPUs; on CPU 1 for shard data sets, 0 "
       "for data in memory) or N",
       text("auto"), "N");
+  flags::addCsvFlags(options, "Data", "0-based CSV column holding the label, or none", "0");
   options.add_options("Model")("model",
                                "mlp, cnn, gpt (a transformer decoder for token data) or "
                                "autoencoder (reconstructs the features; labels are ignored)",
@@ -76,7 +82,7 @@ cxxopts::Options trainOptions() {
       "lr", "learning rate (peak, after warmup)", text("0.05"), "LR")(
       "momentum", "SGD momentum", text("0.9"), "M")("nesterov", "Nesterov momentum for SGD")(
       "weight-decay", "weight decay (decoupled for adamw)", text("0"), "WD")(
-      "lr-schedule", "constant, cosine or linear (decay to zero at the last step)",
+      "lr-schedule", choicesIn(lrShapeNames()) + " (decay to zero at the last step)",
       text("constant"), "NAME")("warmup-steps", "linear warmup steps", text("0"), "N")(
       "scale-lr", "multiply --lr by the number of ranks")(
       "clip-grad-norm", "clip gradients to this global L2 norm (0: off)", text("0"), "X")(
@@ -94,23 +100,19 @@ cxxopts::Options trainOptions() {
   options.add_options("Gradient communication")(
       "bucket-mb", "gradient bucket size in MiB (the first bucket is at most 1 MiB)", text("25"),
       "MB")("overlap",
-            "reduce gradients during backward: auto (on for GPUs, and on CPU when each rank has "
-            "a spare core for its communication thread), on or off",
+            "reduce gradients during backward: " + choicesIn(overlapModeNames()) +
+                " (auto: on for GPUs, and on CPU when each rank has a spare core for its "
+                "communication thread)",
             text("auto"), "MODE")("no-overlap", "same as --overlap off")(
       "find-unused-parameters",
       "reduce parameters that got no gradient in a step as zeros instead of failing")(
-      "grad-compression", "send gradients as none, fp16 or bf16", text("none"), "TYPE")(
-      "allreduce",
-      "native (the backend's own), ring (ringtrain's ring) or auto (ring for buckets of 16 MiB "
-      "and more on CPU, native otherwise)",
-      text("auto"), "ALGO")(
-      "backend",
-      "what reduces gradients: auto (nccl on GPUs, mpi on CPU), mpi (GPU tensors through host "
-      "memory) or nccl",
-      text("auto"), "NAME")("comm-timeout",
-                            "end the job when one communication call has waited this many "
-                            "seconds for the other ranks (0: wait forever)",
-                            text("300"), "S");
+      "grad-compression", "send gradients as " + choicesIn(ddp::gradCompressionNames()),
+      text("none"),
+      "TYPE")("allreduce",
+              "how buckets are summed: " + choicesIn(comm::allReduceAlgorithmNames()) +
+                  " (native: the backend's own; ring: ringtrain's; auto: ring for "
+                  "buckets of 16 MiB and more on CPU, native otherwise)",
+              text("auto"), "ALGO");
   options.add_options("Pipeline")(
       "pipeline-stages",
       "split the model's layers over P ranks; the world is P x D (D data-parallel replicas of "
@@ -136,15 +138,14 @@ cxxopts::Options trainOptions() {
       "same; without --output-dir, an interrupted runs/latest), none, or the path of a "
       "checkpoint to continue with this command's settings",
       text("auto"), "WHAT");
-  options.add_options("Runtime and output")("device", "auto (GPU if available), cpu or cuda",
-                                            text("auto"), "DEV")(
-      "threads", "intra-op threads per rank (0: the cores this rank may use)", text("0"), "N")(
+  flags::addRankFlags(options, "Devices and communication", flags::Devices::kAny);
+  options.add_options("Runtime and output")(
       "output-dir",
       "where model.safetensors, metrics.jsonl and summary.json go (absent: a new "
       "runs/DATE-TIME per run, linked as runs/latest)",
       optionalText(), "DIR")("log-every", "log a line every N optimizer steps", text("50"), "N")(
-      "progress", "progress bar: auto (on a terminal), on, off", text("auto"), "MODE")(
       "h,help", "show this help");
+  flags::addProgressFlag(options, "Runtime and output");
   return options;
 }
 
@@ -156,9 +157,9 @@ TrainOptions parseTrainOptions(int argc, char** argv) {
   TrainOptions parsed;
   if (result.count("help")) {
     parsed.help = true;
-    parsed.helpText =
-        options.help({"Data", "Model", "Schedule", "Optimizer", "Gradient communication",
-                      "Pipeline", "Checkpoints", "Runtime and output"});
+    parsed.helpText = options.help({"Data", "Model", "Schedule", "Optimizer",
+                                    "Gradient communication", "Devices and communication",
+                                    "Pipeline", "Checkpoints", "Runtime and output"});
     return parsed;
   }
 
@@ -171,8 +172,7 @@ TrainOptions parseTrainOptions(int argc, char** argv) {
   c.trainSpec = str("train");
   if (has("val")) c.valSpec = str("val");
   c.valFraction = real("val-fraction");
-  c.csv.header = has("csv-header");
-  c.csv.labelColumn = flags::parseLabelColumn(str("label-column"), true);
+  c.csv = flags::readCsvFlags(result, true);
   c.numClasses = integer("num-classes");
   c.normalization = valueNamed(normalizationNames(), "normalize", str("normalize"));
   c.sharding = valueNamed(dataShardingNames(), "data-sharding", str("data-sharding"));
@@ -229,10 +229,7 @@ TrainOptions parseTrainOptions(int argc, char** argv) {
   c.warmupSteps = integer("warmup-steps");
   c.scaleLr = has("scale-lr");
   c.clipGradNorm = real("clip-grad-norm");
-  c.onNonFinite =
-      flags::parseChoice("on-nonfinite", str("on-nonfinite"), {"stop", "skip"}) == "skip"
-          ? train::NonFinitePolicy::kSkip
-          : train::NonFinitePolicy::kStop;
+  c.onNonFinite = valueNamed(nonFinitePolicyNames(), "on-nonfinite", str("on-nonfinite"));
   c.precision = train::parsePrecision("precision", str("precision"));
   c.lossScaling.initialScale = real("loss-scale");
   RINGTRAIN_USER_CHECK(c.lossScaling.initialScale >= 1 && c.lossScaling.initialScale <= 1e30,
@@ -247,17 +244,9 @@ TrainOptions parseTrainOptions(int argc, char** argv) {
                        "--no-overlap contradicts --overlap " << str("overlap"));
   c.reducer.overlapMode = has("no-overlap") ? ddp::OverlapMode::kOff : overlap;
   c.reducer.findUnusedParameters = has("find-unused-parameters");
-  const auto compression =
-      flags::parseChoice("grad-compression", str("grad-compression"), {"none", "fp16", "bf16"});
-  c.reducer.compression = compression == "fp16"   ? ddp::GradCompression::kFp16
-                          : compression == "bf16" ? ddp::GradCompression::kBf16
-                                                  : ddp::GradCompression::kNone;
+  c.reducer.compression =
+      valueNamed(ddp::gradCompressionNames(), "grad-compression", str("grad-compression"));
   c.reducer.algorithm = flags::parseAllReduceAlgorithm("allreduce", str("allreduce"));
-  const double commTimeout = real("comm-timeout");
-  RINGTRAIN_USER_CHECK(
-      commTimeout >= 0 && commTimeout <= 7 * 24 * 3600,
-      "--comm-timeout must be between 0 and 604800 seconds (got " << str("comm-timeout") << ")");
-  c.commTimeoutSeconds = commTimeout;
 
   const int64_t stages = integer("pipeline-stages");
   RINGTRAIN_USER_CHECK(stages >= 1 && stages <= 1024,
@@ -277,9 +266,11 @@ TrainOptions parseTrainOptions(int argc, char** argv) {
                        "--micro-batches, --schedule, --partition and --pipeline-check-messages "
                        "need --pipeline-stages 2 or more");
 
-  c.device = flags::parseChoice("device", str("device"), {"auto", "cpu", "cuda"});
-  c.backend = flags::parseChoice("backend", str("backend"), {"auto", "mpi", "nccl"});
-  c.threads = static_cast<int>(integer("threads"));
+  const flags::RankFlags rank = flags::readRankFlags(result, flags::Devices::kAny);
+  c.device = rank.device;
+  c.backend = rank.backend;
+  c.threads = rank.threads;
+  c.commTimeoutSeconds = rank.commTimeoutSeconds;
   c.outputDir = has("output-dir") ? str("output-dir") : "";
   c.checkpointDir = has("checkpoint-dir") ? str("checkpoint-dir") : "";
   c.checkpointEvery = integer("checkpoint-every");
@@ -289,7 +280,7 @@ TrainOptions parseTrainOptions(int argc, char** argv) {
   c.resume = str("resume");
   RINGTRAIN_USER_CHECK(!c.resume.empty(), "--resume must be auto, none or a checkpoint path");
   c.logEvery = integer("log-every");
-  c.progress = valueNamed(progressModeNames(), "progress", str("progress"));
+  c.progress = flags::readProgressFlag(result);
   return parsed;
 }
 

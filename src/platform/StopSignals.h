@@ -11,7 +11,6 @@ void installStopSignals();
 
 // The first stop signal received, or 0.
 int stopSignalReceived();
-
 // "SIGTERM" for SIGTERM, and so on.
 const char* signalName(int signal);
 

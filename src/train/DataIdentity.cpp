@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <memory>
 
+#include "data/DataSpec.h"
 #include "data/ShardFormat.h"
 #include "data/ShardedDataset.h"
 #include "util/Crc32c.h"
@@ -13,17 +14,6 @@
 
 namespace ringtrain::train {
 namespace {
-
-bool startsWith(const std::string& text, const std::string& prefix) {
-  return text.rfind(prefix, 0) == 0;
-}
-
-std::string pathOf(const std::string& spec) {
-  for (const char* prefix : {"csv:", "idx:", "shards:"}) {
-    if (startsWith(spec, prefix)) return spec.substr(std::string(prefix).size());
-  }
-  return spec;
-}
 
 std::string resolved(const std::string& path) {
   const std::unique_ptr<char, decltype(&std::free)> real(realpath(path.c_str(), nullptr),
@@ -51,10 +41,12 @@ int64_t bytesOf(const std::string& path) {
 }  // namespace
 
 nlohmann::json dataIdentity(const std::string& spec, bool hostSharded) {
-  if (hostSharded || startsWith(spec, "synthetic:") || startsWith(spec, "pipe:")) {
+  if (hostSharded) return {{"spec", spec}};
+  const data::DataSpec parsed = data::parseDataSpec(spec);
+  if (parsed.format == data::DataFormat::kSynthetic || parsed.format == data::DataFormat::kPipe) {
     return {{"spec", spec}};
   }
-  const std::string path = resolved(pathOf(spec));
+  const std::string path = resolved(parsed.location);
   const std::string index = path + "/" + data::kIndexFile;
   if (data::isShardDirectory(path) && pathExists(index)) {
     return {{"shards_index_crc32c", crc32c(readFile(index))}};

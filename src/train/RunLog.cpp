@@ -7,27 +7,11 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "io/JobOutputs.h"
 #include "ringtrain/util/Error.h"
 #include "util/Files.h"
 
 namespace ringtrain::train {
-
-std::string formatKeyValues(const nlohmann::ordered_json& entry) {
-  std::ostringstream line;
-  bool first = true;
-  for (const auto& [key, value] : entry.items()) {
-    line << (first ? "" : " ") << key << "=";
-    first = false;
-    if (value.is_number_float()) {
-      line << std::setprecision(6) << value.get<double>();
-    } else if (value.is_string()) {
-      line << value.get<std::string>();
-    } else {
-      line << value.dump();
-    }
-  }
-  return line.str();
-}
 
 namespace {
 
@@ -93,7 +77,7 @@ void RunLog::record(const nlohmann::ordered_json& entry, bool printLine) {
   openMetrics();
   metrics_ << entry.dump() << '\n';
   metrics_.flush();
-  if (printLine) info(formatKeyValues(entry));
+  if (printLine) info(io::formatKeyValues(entry));
 }
 
 void RunLog::progress(int64_t epoch, int64_t epochs, int64_t stepInEpoch, int64_t stepsInEpoch,

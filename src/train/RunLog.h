@@ -45,7 +45,4 @@ class RunLog {
   std::chrono::steady_clock::time_point lastDrawn_{};
 };
 
-// "key=value key=value" of a flat JSON object, numbers with up to 6 significant digits.
-std::string formatKeyValues(const nlohmann::ordered_json& entry);
-
 }  // namespace ringtrain::train

@@ -8,6 +8,7 @@
 
 #include "RunSettings.h"
 #include "TrainSetup.h"
+#include "io/JobOutputs.h"
 #include "platform/Resources.h"
 #include "train/RunLog.h"
 #include "util/Files.h"
@@ -239,19 +240,20 @@ ordered_json validationRecord(int64_t epoch, const RunSummary& summary, bool cla
 
 void writeSummary(const RunFacts& run, const RunOutcome& outcome, RunLog& log) {
   const std::string directory = run.outputDir + "/";
-  writeFileAtomically(directory + "summary.json", summaryJson(run, outcome).dump(2) + "\n");
-  log.info(doneLine(run, outcome.summary));
-  log.info("artifacts: " + directory + "model.safetensors " + directory + "summary.json " +
-           directory + "metrics.jsonl");
+  io::finishJob({directory + "summary.json",
+                 summaryJson(run, outcome),
+                 doneFigures(run, outcome.summary),
+                 {directory + "model.safetensors", directory + "metrics.jsonl"}},
+                [&log](const std::string& line) { log.info(line); });
 }
 
-std::string doneLine(const RunFacts& run, const RunSummary& summary) {
-  return "done: " + formatKeyValues(ordered_json{{"steps", summary.steps},
-                                                 {"epochs", summary.epochs},
-                                                 {"val_accuracy", accuracyJson(run, summary)},
-                                                 {"val_loss", valLossJson(summary)},
-                                                 {"samples_per_sec", summary.samplesPerSec},
-                                                 {"wall_seconds", summary.wallSeconds}});
+ordered_json doneFigures(const RunFacts& run, const RunSummary& summary) {
+  return {{"steps", summary.steps},
+          {"epochs", summary.epochs},
+          {"val_accuracy", accuracyJson(run, summary)},
+          {"val_loss", valLossJson(summary)},
+          {"samples_per_sec", summary.samplesPerSec},
+          {"wall_seconds", summary.wallSeconds}};
 }
 
 void TrainingMeter::startEpoch() {

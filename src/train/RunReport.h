@@ -67,8 +67,9 @@ nlohmann::ordered_json validationRecord(int64_t epoch, const RunSummary& summary
 // Rank 0: summary.json in the run's output directory, then the "done:" and "artifacts:" lines.
 void writeSummary(const RunFacts& run, const RunOutcome& outcome, RunLog& log);
 
-// "done: steps=... val_accuracy=... wall_seconds=..."
-std::string doneLine(const RunFacts& run, const RunSummary& summary);
+// The figures of the "done:" line: steps, epochs, val_accuracy, val_loss, samples_per_sec,
+// wall_seconds.
+nlohmann::ordered_json doneFigures(const RunFacts& run, const RunSummary& summary);
 
 // Loss and throughput over the steps since the last metrics.jsonl line, and the loss of the
 // epoch.

@@ -79,7 +79,7 @@ ordered_json settingsOf(const TrainConfig& c) {
       {"warmup_steps", c.warmupSteps},
       {"scale_lr", c.scaleLr},
       {"clip_grad_norm", c.clipGradNorm},
-      {"on_nonfinite", c.onNonFinite == NonFinitePolicy::kSkip ? "skip" : "stop"},
+      {"on_nonfinite", nameOf(nonFinitePolicyNames(), c.onNonFinite)},
       {"precision", precisionName(c.precision)},
       {"loss_scale", c.lossScaling.initialScale},
       {"bucket_mb", static_cast<double>(c.reducer.limits.bucketBytes) / (1024.0 * 1024.0)},

@@ -28,6 +28,12 @@ const NameTable<ddp::OverlapMode>& overlapModeNames() {
   return names;
 }
 
+const NameTable<NonFinitePolicy>& nonFinitePolicyNames() {
+  static const NameTable<NonFinitePolicy> names{{"stop", NonFinitePolicy::kStop},
+                                                {"skip", NonFinitePolicy::kSkip}};
+  return names;
+}
+
 const NameTable<ProgressMode>& progressModeNames() {
   static const NameTable<ProgressMode> names{
       {"auto", ProgressMode::kAuto}, {"on", ProgressMode::kOn}, {"off", ProgressMode::kOff}};

@@ -8,10 +8,11 @@
 
 namespace ringtrain::train {
 
-const NameTable<Normalization>& normalizationNames();   // auto, none, standard
-const NameTable<DataSharding>& dataShardingNames();     // global, host
-const NameTable<LrShape>& lrShapeNames();               // constant, cosine, linear
-const NameTable<ddp::OverlapMode>& overlapModeNames();  // auto, on, off
-const NameTable<ProgressMode>& progressModeNames();     // auto, on, off
+const NameTable<Normalization>& normalizationNames();      // auto, none, standard
+const NameTable<DataSharding>& dataShardingNames();        // global, host
+const NameTable<LrShape>& lrShapeNames();                  // constant, cosine, linear
+const NameTable<ddp::OverlapMode>& overlapModeNames();     // auto, on, off
+const NameTable<NonFinitePolicy>& nonFinitePolicyNames();  // stop, skip
+const NameTable<ProgressMode>& progressModeNames();        // auto, on, off
 
 }  // namespace ringtrain::train

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "data/DataSpec.h"
 #include "data/ElementConversion.h"
 #include "ringtrain/util/Error.h"
 #include "util/Files.h"
@@ -30,8 +31,9 @@ std::string shapeText(const std::vector<int64_t>& shape) {
 }  // namespace
 
 std::optional<std::string> streamPrefixOf(const std::string& spec) {
-  if (spec.rfind("pipe:", 0) != 0) return std::nullopt;
-  return spec.substr(5);
+  const data::DataSpec parsed = data::parseDataSpec(spec);
+  if (parsed.format != data::DataFormat::kPipe) return std::nullopt;
+  return parsed.location;
 }
 
 StreamedEpoch::StreamedEpoch(const StreamPlan& plan, comm::Communicator& host,

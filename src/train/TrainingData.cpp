@@ -7,6 +7,7 @@
 #include <optional>
 #include <sstream>
 
+#include "data/DataSpec.h"
 #include "data/ShardedDataset.h"
 #include "ringtrain/data/DistributedSampler.h"
 #include "ringtrain/util/Error.h"
@@ -44,7 +45,8 @@ std::optional<std::string> doubtfulClassCount(const data::Dataset& dataset,
                                               const TrainConfig& config) {
   const int64_t rows = dataset.size();
   // Only a table's label column can be the wrong one (not images', not synthetic data's).
-  const bool table = dataset.features.dim() == 2 && config.trainSpec.rfind("synthetic:", 0) != 0;
+  const bool table = dataset.features.dim() == 2 &&
+                     data::parseDataSpec(config.trainSpec).format != data::DataFormat::kSynthetic;
   if (!table || config.numClasses > 0 || dataset.numClasses <= 2 ||
       dataset.numClasses * 2 <= rows) {
     return std::nullopt;
@@ -58,14 +60,15 @@ std::optional<std::string> doubtfulClassCount(const data::Dataset& dataset,
 
 // A shard data set: shards:DIR, or a directory holding one.
 std::optional<std::string> shardDirectoryOf(const std::string& spec) {
-  if (spec.rfind("shards:", 0) == 0) return spec.substr(7);
-  if (data::isShardDirectory(spec)) return spec;
+  const data::DataSpec parsed = data::parseDataSpec(spec);
+  if (parsed.format == data::DataFormat::kShards) return parsed.location;
   return std::nullopt;
 }
 
 bool standardizesInMemory(const TrainConfig& config, const data::Dataset& train) {
   if (config.normalization == Normalization::kAuto) {
-    return train.features.dim() == 2 && config.trainSpec.rfind("synthetic:", 0) != 0;
+    return train.features.dim() == 2 &&
+           data::parseDataSpec(config.trainSpec).format != data::DataFormat::kSynthetic;
   }
   return config.normalization == Normalization::kStandard;
 }
@@ -323,8 +326,7 @@ std::shared_ptr<const data::SampleSource> loadEvaluationData(
     dataset.source += " (validation split)";
   }
   // Before standardising, whose own check would not name the likelier mistake.
-  const bool csvTable =
-      spec.rfind("synthetic:", 0) != 0 && spec.rfind("idx:", 0) != 0 && !hasSuffix(spec, ".npy");
+  const bool csvTable = data::parseDataSpec(spec).format == data::DataFormat::kCsv;
   checkModelInput(dataset.sampleShape(), spec, inputShape, csv, csvTable);
   if (standardization) data::applyStandardization(dataset, *standardization);
   return data::inMemorySource(std::move(dataset));

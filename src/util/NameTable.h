@@ -22,6 +22,16 @@ std::string namesIn(const NameTable<Enum>& table) {
   return names;
 }
 
+// "auto, on or off": the names in table order, as help text lists them.
+template <typename Enum>
+std::string choicesIn(const NameTable<Enum>& table) {
+  std::string names;
+  for (size_t i = 0; i < table.size(); ++i) {
+    names += (i == 0 ? "" : i + 1 == table.size() ? " or " : ", ") + table[i].first;
+  }
+  return names;
+}
+
 template <typename Enum>
 const std::string& nameOf(const NameTable<Enum>& table, Enum value) {
   for (const auto& entry : table) {

@@ -105,7 +105,7 @@ class ModelSpec(RingtrainTestCase):
         scored = run(["eval", "--model", os.path.join(out, "model.safetensors"), "--data", self.path("val.csv"),
                       "--predictions", predictions, "--output", self.path("eval.json")])
         self.assertEqual(scored.returncode, 0, scored.stderr)
-        self.assertIn("eval: samples=200", scored.stdout)
+        self.assertIn("eval: done: samples=200", scored.stdout)
         with open(self.path("eval.json")) as f:
             scores = json.load(f)
         # Training's last evaluation saw the same samples with the same (averaged) statistics.

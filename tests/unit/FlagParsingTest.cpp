@@ -1,8 +1,15 @@
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <memory>
+
+#include "comm/AllReduce.h"
+#include "ddp/Reducer.h"
+#include "flags/FlagGroups.h"
 #include "flags/FlagValues.h"
 #include "flags/TrainOptions.h"
 #include "ringtrain/util/Error.h"
+#include "train/SettingNames.h"
 
 namespace ringtrain::flags {
 namespace {
@@ -159,6 +166,99 @@ TEST(TrainOptions, HelpListsFlagGroups) {
   EXPECT_TRUE(parsed.help);
   EXPECT_NE(parsed.helpText.find("--batch-size"), std::string::npos);
   EXPECT_NE(parsed.helpText.find("Optimizer"), std::string::npos);
+}
+
+TEST(TrainOptions, ChoicesInTheHelpComeFromTheNameTables) {
+  const std::string help = parse({"--help"}).helpText;
+  // cxxopts wraps long descriptions: compare with the help's whitespace folded.
+  std::string folded;
+  for (const char c : help) {
+    if (!std::isspace(static_cast<unsigned char>(c))) {
+      folded += c;
+    } else if (!folded.empty() && folded.back() != ' ') {
+      folded += ' ';
+    }
+  }
+  EXPECT_EQ(choicesIn(comm::allReduceAlgorithmNames()), "auto, native or ring");
+  for (const std::string& listed :
+       {choicesIn(comm::allReduceAlgorithmNames()), choicesIn(ddp::gradCompressionNames()),
+        choicesIn(train::overlapModeNames()), choicesIn(train::lrShapeNames()),
+        choicesIn(train::normalizationNames()), choicesIn(train::progressModeNames())}) {
+    EXPECT_NE(folded.find(listed), std::string::npos) << listed;
+  }
+  EXPECT_NE(folded.find("Devices and communication"), std::string::npos);
+}
+
+TEST(TrainOptions, CommTimeoutIsNoneOrAtLeastAMillisecond) {
+  EXPECT_EQ(parse({}).config.commTimeoutSeconds, 300);
+  EXPECT_EQ(parse({"--comm-timeout", "0"}).config.commTimeoutSeconds, 0);
+  EXPECT_EQ(parse({"--comm-timeout", "0.001"}).config.commTimeoutSeconds, 0.001);
+  EXPECT_EQ(parse({"--comm-timeout", "604800"}).config.commTimeoutSeconds, 604800);
+  // Below a millisecond the watchdog's limit would round to none at all.
+  for (const char* bad : {"0.0004", "-1", "604801"}) {
+    EXPECT_NE(errorOf({"--comm-timeout", bad})
+                  .find("--comm-timeout must be 0 (none) or 0.001 to "
+                        "604800 seconds"),
+              std::string::npos)
+        << bad;
+  }
+}
+
+// The groups every MPI command shares, declared as kmeans and pca declare them (CPU only) or as
+// train and bench-comm do. The result reads values through its Options, so it keeps them.
+struct ParsedGroups {
+  explicit ParsedGroups(Devices devices) : options("ringtrain test", "") {
+    addRankFlags(options, "", devices);
+    addCsvFlags(options, "", "label column", "0");
+    addProgressFlag(options, "");
+  }
+  cxxopts::Options options;
+  cxxopts::ParseResult flags;
+};
+
+std::unique_ptr<ParsedGroups> parseGroups(Devices devices, std::vector<std::string> args) {
+  auto parsed = std::make_unique<ParsedGroups>(devices);
+  args.insert(args.begin(), "test");
+  std::vector<char*> argv;
+  for (auto& arg : args) argv.push_back(arg.data());
+  parsed->flags = parseFlags(parsed->options, static_cast<int>(argv.size()), argv.data());
+  return parsed;
+}
+
+TEST(FlagGroups, RankFlagsReadAlikeInEveryCommand) {
+  const RankFlags defaults = readRankFlags(parseGroups(Devices::kAny, {})->flags, Devices::kAny);
+  EXPECT_EQ(defaults.device, "auto");
+  EXPECT_EQ(defaults.backend, "auto");
+  EXPECT_EQ(defaults.threads, 0);
+  EXPECT_EQ(defaults.commTimeoutSeconds, 300);
+  const RankFlags cpu = readRankFlags(
+      parseGroups(Devices::kCpuOnly, {"--threads", "3", "--comm-timeout", "2.5"})->flags,
+      Devices::kCpuOnly);
+  EXPECT_EQ(cpu.device, "cpu");
+  EXPECT_EQ(cpu.threads, 3);
+  EXPECT_EQ(cpu.commTimeoutSeconds, 2.5);
+  // Commands that run on CPU only do not take --device.
+  EXPECT_THROW(parseGroups(Devices::kCpuOnly, {"--device", "cuda"}), UserError);
+  EXPECT_THROW(
+      readRankFlags(parseGroups(Devices::kAny, {"--backend", "gloo"})->flags, Devices::kAny),
+      UserError);
+  EXPECT_THROW(readRankFlags(parseGroups(Devices::kAny, {"--threads", "-1"})->flags, Devices::kAny),
+               UserError);
+  EXPECT_THROW(
+      readRankFlags(parseGroups(Devices::kAny, {"--comm-timeout", "0.0001"})->flags, Devices::kAny),
+      UserError);
+}
+
+TEST(FlagGroups, CsvAndProgressFlags) {
+  const auto parsed =
+      parseGroups(Devices::kAny, {"--csv-header", "--label-column", "none", "--progress", "off"});
+  const cxxopts::ParseResult& flags = parsed->flags;
+  const data::CsvOptions csv = readCsvFlags(flags, true);
+  EXPECT_TRUE(csv.header);
+  EXPECT_EQ(csv.labelColumn, data::kNoLabelColumn);
+  EXPECT_THROW(readCsvFlags(flags, false), UserError);
+  EXPECT_EQ(readProgressFlag(flags), train::ProgressMode::kOff);
+  EXPECT_EQ(readCsvFlags(parseGroups(Devices::kAny, {})->flags, false).labelColumn, 0);
 }
 
 }  // namespace

@@ -65,7 +65,8 @@ RINGTRAIN_API TrainHooks reconstructionHooks();
 // Trains as `ringtrain train` does, on the runtime's ranks and device, with the hooks' model,
 // loss and metrics in place of the built-in ones: data, checkpoints and resumption, pipeline
 // stages, metrics.jsonl and summary.json. Stop signals (SIGTERM, SIGINT, SIGUSR1) are caught from
-// here on: the first makes every rank stop at the same step and write a checkpoint. Collective.
+// here on: the first makes every rank stop at the same step and write a checkpoint (and a later
+// runTraining in the same process stop at its first step). Collective.
 // A failure while setting up (bad flags or data, a hook that throws) throws
 // comm::CollectiveFailure on every rank; one on a single rank during training ends the job as
 // Runtime::abortAfterFailure does.

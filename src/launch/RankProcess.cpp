@@ -1,0 +1,35 @@
+#include "RankProcess.h"
+
+#include <utility>
+
+#include "RankFailure.h"
+#include "platform/Resources.h"
+#include "platform/StopSignals.h"
+
+namespace ringtrain::launch {
+
+RankProcess::RankProcess(std::string program, int& argc, char**& argv)
+    : program_(std::move(program)),
+      session_(&argc, &argv),
+      control_(session_.makeCpuCommunicator()) {}
+
+RankProcess::~RankProcess() = default;
+
+void RankProcess::watchCommunication(double seconds) {
+  launch::watchCommunication(session_, program_, seconds);
+}
+
+int RankProcess::reportCollectiveFailure(const comm::CollectiveFailure& failure) const {
+  return launch::reportCollectiveFailure(program_, topology(), failure);
+}
+
+void RankProcess::abortAfterFailure(const std::exception& error) const {
+  abortAfterRankFailure(program_, session_, error);
+}
+
+void prepareForTraining() {
+  platform::retainFreedMemory();
+  platform::installStopSignals();
+}
+
+}  // namespace ringtrain::launch
