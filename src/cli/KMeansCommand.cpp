@@ -33,7 +33,8 @@ cxxopts::Options kMeansFlags() {
       "k-means clustering over the ranks of an mpirun job. onepass (default) reads the data "
       "once: every rank keeps a weighted summary of its rows, and the centres come from "
       "clustering the summaries. lloyd is the multi-pass baseline: k-means|| initialisation, "
-      "then Lloyd iterations. A last pass measures the cost over the whole data set.");
+      "then Lloyd iterations. A last pass measures the cost over the whole data set. Rank 0 "
+      "clusters what the ranks gathered alone while they wait: --comm-timeout must cover it.");
   const auto text = [](const char* fallback) {
     return cxxopts::value<std::string>()->default_value(fallback);
   };

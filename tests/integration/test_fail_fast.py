@@ -65,7 +65,8 @@ class FailFast(RingtrainTestCase):
     def test_the_other_mpi_commands_end_after_the_timeout_too(self):
         # kmeans, pca and bench-comm start their ranks as train does (launch::runCommand).
         long_runs = {
-            "kmeans": (["--data", "synthetic:300000:64", "-k", "100", "--algorithm", "lloyd"], "k-means|| round"),
+            "kmeans": (["--data", "synthetic:300000:64", "-k", "100", "--algorithm", "lloyd",
+                        "--tolerance", "0"], "k-means|| round"),
             "bench-comm": (["-b", "16M", "-e", "16M", "-n", "1000000"], "# ringtrain bench-comm"),
         }
         for program, (args, started_line) in long_runs.items():
@@ -84,7 +85,7 @@ class FailFast(RingtrainTestCase):
                         if started_line in f.read():
                             break
                     time.sleep(0.05)
-                self.assertIsNone(job.poll(), job.communicate()[1] if job.poll() is not None else "")
+                self.assertIsNone(job.poll(), job.stderr.read() if job.poll() is not None else "")
                 pattern = f"{BIN} {program} {flags[1]} {flags[2]} "
                 pids = [int(p) for p in subprocess.run(["pgrep", "-f", "^" + re.escape(pattern)],
                                                        capture_output=True, text=True).stdout.split()]
