@@ -215,6 +215,102 @@ void printRow(const Row& row, const std::string& type) {
   std::fflush(stdout);
 }
 
+// Sweeps the sizes on every rank; rank 0 prints the rows and writes --json. Returns the exit
+// status, the same on every rank.
+int sweep(launch::RankProcess& process, const BenchOptions& bench,
+          const platform::Placement& placement) {
+  comm::Session& session = process.session();
+  comm::Communicator& control = process.control();
+  const bool reporter = process.topology().rank == 0;
+  platform::applyPlacement(placement);
+  platform::retainFreedMemory();  // as in training
+  const std::unique_ptr<comm::Communicator> data =
+      session.makeCommunicatorFor(placement.device, placement.backend);
+  const at::TensorOptions tensorOptions =
+      at::TensorOptions().dtype(bench.type).device(placement.device);
+  if (reporter) printHeader(bench, *data);
+
+  std::vector<Row> rows;
+  const int64_t elementBytes = static_cast<int64_t>(at::elementSize(bench.type));
+  for (int64_t bytes = bench.minBytes; bytes <= bench.maxBytes; bytes *= bench.stepFactor) {
+    const int64_t count = std::max<int64_t>(1, bytes / elementBytes);
+    at::Tensor expected = at::zeros({count}, tensorOptions);
+    for (int r = 0; r < data->size(); ++r) expected += pattern(count, r, tensorOptions);
+    for (const Row& row : measureSize(*data, control, bench, count, expected)) {
+      rows.push_back(row);
+      if (reporter) printRow(row, bench.typeName);
+    }
+  }
+
+  int64_t wrong = 0;
+  nlohmann::ordered_json json = nlohmann::ordered_json::array();
+  for (const Row& row : rows) {
+    wrong += row.wrong;
+    json.push_back({{"bytes", row.bytes},
+                    {"count", row.count},
+                    {"algorithm", row.algorithm},
+                    {"time_us", row.microseconds},
+                    {"algbw_gbps", row.algbw},
+                    {"busbw_gbps", row.busbw},
+                    {"wrong", row.wrong}});
+  }
+  // Every rank holds the same rows (the times are the slowest rank's), so every rank reaches
+  // the same verdict and exits with the same status.
+  nlohmann::ordered_json averages = nlohmann::ordered_json::object();
+  std::vector<std::string> tooSlow;
+  for (const comm::AllReduceAlgorithm algorithm : bench.algorithms) {
+    const std::string name = comm::algorithmName(algorithm);
+    double sum = 0;
+    int n = 0;
+    for (const Row& row : rows) {
+      if (row.algorithm != name) continue;
+      sum += row.busbw;
+      ++n;
+    }
+    const double average = n ? sum / n : 0.0;
+    averages[name] = average;
+    if (average < bench.minBusBandwidth) tooSlow.push_back(name);
+    if (reporter) std::printf("# Avg bus bandwidth    : %.3f GB/s (%s)\n", average, name.c_str());
+  }
+  if (reporter) {
+    std::printf("# wrong elements: %lld\n", static_cast<long long>(wrong));
+    if (bench.minBusBandwidth > 0) {
+      std::printf("# minimum bus bandwidth: %.3f GB/s: %s\n", bench.minBusBandwidth,
+                  tooSlow.empty() ? "passed" : "FAILED");
+    }
+    std::fflush(stdout);
+    if (!bench.jsonPath.empty()) {
+      nlohmann::ordered_json document{{"ranks", data->size()},
+                                      {"backend", data->backendName()},
+                                      {"dtype", bench.typeName},
+                                      {"iterations", bench.iterations},
+                                      {"ring_piece_bytes", bench.ring.pieceBytes},
+                                      {"avg_busbw_gbps", averages},
+                                      {"rows", json}};
+      if (bench.minBusBandwidth > 0) {
+        document["min_busbw_gbps"] = bench.minBusBandwidth;
+        document["below_min_busbw"] = tooSlow;
+      }
+      writeFileAtomically(bench.jsonPath, document.dump(2) + "\n");
+    }
+  }
+  if (wrong > 0) {
+    if (reporter) std::cerr << "ringtrain bench-comm: error: " << wrong << " wrong element(s)\n";
+    return 1;
+  }
+  if (!tooSlow.empty()) {
+    if (reporter) {
+      for (const std::string& name : tooSlow) {
+        std::cerr << "ringtrain bench-comm: error: average bus bandwidth "
+                  << averages[name].get<double>() << " GB/s (" << name << ") is below --min-bw "
+                  << bench.minBusBandwidth << " GB/s\n";
+      }
+    }
+    return 1;
+  }
+  return 0;
+}
+
 }  // namespace
 
 int runBenchComm(int argc, char** argv) {
@@ -244,100 +340,8 @@ int runBenchComm(int argc, char** argv) {
     return start;
   };
   return launch::runCommand(
-      "ringtrain bench-comm", argc, argv, parse, [&](launch::RankProcess& process) {
-        comm::Session& session = process.session();
-        comm::Communicator& control = process.control();
-        const bool reporter = process.topology().rank == 0;
-        platform::applyPlacement(placement);
-        platform::retainFreedMemory();  // as in training
-        const std::unique_ptr<comm::Communicator> data =
-            session.makeCommunicatorFor(placement.device, placement.backend);
-        const at::TensorOptions tensorOptions =
-            at::TensorOptions().dtype(bench.type).device(placement.device);
-        if (reporter) printHeader(bench, *data);
-
-        std::vector<Row> rows;
-        const int64_t elementBytes = static_cast<int64_t>(at::elementSize(bench.type));
-        for (int64_t bytes = bench.minBytes; bytes <= bench.maxBytes; bytes *= bench.stepFactor) {
-          const int64_t count = std::max<int64_t>(1, bytes / elementBytes);
-          at::Tensor expected = at::zeros({count}, tensorOptions);
-          for (int r = 0; r < data->size(); ++r) expected += pattern(count, r, tensorOptions);
-          for (const Row& row : measureSize(*data, control, bench, count, expected)) {
-            rows.push_back(row);
-            if (reporter) printRow(row, bench.typeName);
-          }
-        }
-
-        int64_t wrong = 0;
-        nlohmann::ordered_json json = nlohmann::ordered_json::array();
-        for (const Row& row : rows) {
-          wrong += row.wrong;
-          json.push_back({{"bytes", row.bytes},
-                          {"count", row.count},
-                          {"algorithm", row.algorithm},
-                          {"time_us", row.microseconds},
-                          {"algbw_gbps", row.algbw},
-                          {"busbw_gbps", row.busbw},
-                          {"wrong", row.wrong}});
-        }
-        // Every rank holds the same rows (the times are the slowest rank's), so every rank reaches
-        // the same verdict and exits with the same status.
-        nlohmann::ordered_json averages = nlohmann::ordered_json::object();
-        std::vector<std::string> tooSlow;
-        for (const comm::AllReduceAlgorithm algorithm : bench.algorithms) {
-          const std::string name = comm::algorithmName(algorithm);
-          double sum = 0;
-          int n = 0;
-          for (const Row& row : rows) {
-            if (row.algorithm != name) continue;
-            sum += row.busbw;
-            ++n;
-          }
-          const double average = n ? sum / n : 0.0;
-          averages[name] = average;
-          if (average < bench.minBusBandwidth) tooSlow.push_back(name);
-          if (reporter)
-            std::printf("# Avg bus bandwidth    : %.3f GB/s (%s)\n", average, name.c_str());
-        }
-        if (reporter) {
-          std::printf("# wrong elements: %lld\n", static_cast<long long>(wrong));
-          if (bench.minBusBandwidth > 0) {
-            std::printf("# minimum bus bandwidth: %.3f GB/s: %s\n", bench.minBusBandwidth,
-                        tooSlow.empty() ? "passed" : "FAILED");
-          }
-          std::fflush(stdout);
-          if (!bench.jsonPath.empty()) {
-            nlohmann::ordered_json document{{"ranks", data->size()},
-                                            {"backend", data->backendName()},
-                                            {"dtype", bench.typeName},
-                                            {"iterations", bench.iterations},
-                                            {"ring_piece_bytes", bench.ring.pieceBytes},
-                                            {"avg_busbw_gbps", averages},
-                                            {"rows", json}};
-            if (bench.minBusBandwidth > 0) {
-              document["min_busbw_gbps"] = bench.minBusBandwidth;
-              document["below_min_busbw"] = tooSlow;
-            }
-            writeFileAtomically(bench.jsonPath, document.dump(2) + "\n");
-          }
-        }
-        if (wrong > 0) {
-          if (reporter)
-            std::cerr << "ringtrain bench-comm: error: " << wrong << " wrong element(s)\n";
-          return 1;
-        }
-        if (!tooSlow.empty()) {
-          if (reporter) {
-            for (const std::string& name : tooSlow) {
-              std::cerr << "ringtrain bench-comm: error: average bus bandwidth "
-                        << averages[name].get<double>() << " GB/s (" << name
-                        << ") is below --min-bw " << bench.minBusBandwidth << " GB/s\n";
-            }
-          }
-          return 1;
-        }
-        return 0;
-      });
+      "ringtrain bench-comm", argc, argv, parse,
+      [&](launch::RankProcess& process) { return sweep(process, bench, placement); });
 }
 
 }  // namespace ringtrain::cli

@@ -2,8 +2,6 @@
 
 #include <iostream>
 
-#include "CommTimeout.h"
-
 namespace ringtrain::launch {
 
 int runCommand(const std::string& program, int& argc, char**& argv,
@@ -12,10 +10,7 @@ int runCommand(const std::string& program, int& argc, char**& argv,
   RankProcess process(program, argc, argv);
   try {
     CommandStart start;
-    comm::runOnAllRanks(process.control(), [&] {
-      start = parse(process);
-      checkCommTimeout(start.commTimeoutSeconds, "--comm-timeout");
-    });
+    comm::runOnAllRanks(process.control(), [&] { start = parse(process); });
     if (start.help) {
       if (process.topology().rank == 0) std::cout << *start.help << std::flush;
       return 0;

@@ -14,7 +14,8 @@ namespace ringtrain::launch {
 // What a command's flags asked of its process.
 struct CommandStart {
   std::optional<std::string> help;  // --help: rank 0 prints this and the command ends with 0
-  double commTimeoutSeconds = 0;    // --comm-timeout (0: no watchdog)
+  // --comm-timeout (0: no watchdog), as launch/CommTimeout.h allows: flags::readRankFlags checks.
+  double commTimeoutSeconds = 0;
 };
 
 // Starts the process of `program` ("ringtrain kmeans") and runs, on every rank:

@@ -9,7 +9,6 @@
 #include <chrono>
 #include <cstring>
 
-#include "data/DataSpec.h"
 #include "data/ElementConversion.h"
 #include "ringtrain/util/Error.h"
 #include "util/Files.h"
@@ -29,12 +28,6 @@ std::string shapeText(const std::vector<int64_t>& shape) {
 }
 
 }  // namespace
-
-std::optional<std::string> streamPrefixOf(const std::string& spec) {
-  const data::DataSpec parsed = data::parseDataSpec(spec);
-  if (parsed.format != data::DataFormat::kPipe) return std::nullopt;
-  return parsed.location;
-}
 
 StreamedEpoch::StreamedEpoch(const StreamPlan& plan, comm::Communicator& host,
                              comm::Communicator& control)

@@ -32,9 +32,6 @@ struct StreamPlan {
   bool pinned = false;
 };
 
-// "PREFIX_<epoch>" for the spec "pipe:PREFIX"; nothing for other specs.
-std::optional<std::string> streamPrefixOf(const std::string& spec);
-
 class StreamedEpoch final : public EpochInput {
  public:
   // `host`: the ranks of this host; `control`: all ranks. Starts reading on local rank 0.

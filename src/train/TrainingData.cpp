@@ -42,11 +42,10 @@ void checkLabels(const data::Dataset& dataset, int64_t numClasses, const std::st
 // A warning when the labels, taken as classes, leave fewer than two rows per class: the mark of
 // a --label-column that names a feature.
 std::optional<std::string> doubtfulClassCount(const data::Dataset& dataset,
-                                              const TrainConfig& config) {
+                                              const TrainConfig& config, bool synthetic) {
   const int64_t rows = dataset.size();
   // Only a table's label column can be the wrong one (not images', not synthetic data's).
-  const bool table = dataset.features.dim() == 2 &&
-                     data::parseDataSpec(config.trainSpec).format != data::DataFormat::kSynthetic;
+  const bool table = dataset.features.dim() == 2 && !synthetic;
   if (!table || config.numClasses > 0 || dataset.numClasses <= 2 ||
       dataset.numClasses * 2 <= rows) {
     return std::nullopt;
@@ -58,18 +57,8 @@ std::optional<std::string> doubtfulClassCount(const data::Dataset& dataset,
          std::to_string(rows) + " rows; is that column the label? (--num-classes C silences this)";
 }
 
-// A shard data set: shards:DIR, or a directory holding one.
-std::optional<std::string> shardDirectoryOf(const std::string& spec) {
-  const data::DataSpec parsed = data::parseDataSpec(spec);
-  if (parsed.format == data::DataFormat::kShards) return parsed.location;
-  return std::nullopt;
-}
-
-bool standardizesInMemory(const TrainConfig& config, const data::Dataset& train) {
-  if (config.normalization == Normalization::kAuto) {
-    return train.features.dim() == 2 &&
-           data::parseDataSpec(config.trainSpec).format != data::DataFormat::kSynthetic;
-  }
+bool standardizesInMemory(const TrainConfig& config, const data::Dataset& train, bool synthetic) {
+  if (config.normalization == Normalization::kAuto) return train.features.dim() == 2 && !synthetic;
   return config.normalization == Normalization::kStandard;
 }
 
@@ -147,14 +136,15 @@ TrainingData loadForStream(TrainConfig config, const std::string& prefix) {
   config.normalization = Normalization::kNone;
   TrainingData loaded;
   loaded.trainStream = prefix;
-  if (const auto directory = shardDirectoryOf(config.valSpec)) {
-    loaded.validation = openShards(config, *directory, std::nullopt);
+  const data::DataSpec val = data::parseDataSpec(config.valSpec);
+  if (val.format == data::DataFormat::kShards) {
+    loaded.validation = openShards(config, val.location, std::nullopt);
   } else {
     data::LoadOptions options;
     options.csv = config.csv;
     options.seed = config.seed;
     loaded.validation =
-        data::inMemorySource(data::loadDataset(config.valSpec, data::Split::kValidation, options));
+        data::inMemorySource(data::loadDataset(val, data::Split::kValidation, options));
   }
   loaded.numClasses = config.numClasses > 0 ? config.numClasses : loaded.validation->numClasses();
   if (config.model.kind != models::ModelKind::kAutoencoder) {
@@ -166,7 +156,9 @@ TrainingData loadForStream(TrainConfig config, const std::string& prefix) {
 }  // namespace
 
 TrainingData loadTrainingData(const TrainConfig& config, int ranksSharing) {
-  if (const auto prefix = streamPrefixOf(config.trainSpec)) return loadForStream(config, *prefix);
+  const data::DataSpec trainSpec = data::parseDataSpec(config.trainSpec);
+  if (trainSpec.format == data::DataFormat::kPipe) return loadForStream(config, trainSpec.location);
+  const bool synthetic = trainSpec.format == data::DataFormat::kSynthetic;
   data::LoadOptions options;
   options.csv = config.csv;
   options.seed = config.seed;
@@ -180,25 +172,27 @@ TrainingData loadTrainingData(const TrainConfig& config, int ranksSharing) {
   std::optional<data::Dataset> train;
   std::optional<data::Dataset> validation;
   std::optional<data::FeatureStatistics> shardStatistics;
-  if (const auto directory = shardDirectoryOf(config.trainSpec)) {
-    const auto raw = openShards(config, *directory, std::nullopt);
+  if (trainSpec.format == data::DataFormat::kShards) {
+    const auto raw = openShards(config, trainSpec.location, std::nullopt);
     shardStatistics = standardizationOf(config, *raw);
-    loaded.train = shardStatistics ? openShards(config, *directory, shardStatistics) : raw;
+    loaded.train = shardStatistics ? openShards(config, trainSpec.location, shardStatistics) : raw;
   } else {
-    train = data::loadDataset(config.trainSpec, data::Split::kTrain, options);
+    train = data::loadDataset(trainSpec, data::Split::kTrain, options);
     // Before the split shuffles the rows, so that an error names the row of the file.
     if (labelsMatter) {
       checkLabels(*train, config.numClasses > 0 ? config.numClasses : train->numClasses, "--train");
-      if (const auto doubt = doubtfulClassCount(*train, config)) loaded.warnings.push_back(*doubt);
+      if (const auto doubt = doubtfulClassCount(*train, config, synthetic))
+        loaded.warnings.push_back(*doubt);
     }
   }
   if (config.valSpec == kNoValidation) {
     // Nothing held out: every sample trains, and nothing is validated.
   } else if (!config.valSpec.empty()) {
-    if (const auto directory = shardDirectoryOf(config.valSpec)) {
-      loaded.validation = openShards(config, *directory, shardStatistics);
+    const data::DataSpec val = data::parseDataSpec(config.valSpec);
+    if (val.format == data::DataFormat::kShards) {
+      loaded.validation = openShards(config, val.location, shardStatistics);
     } else {
-      validation = data::loadDataset(config.valSpec, data::Split::kValidation, options);
+      validation = data::loadDataset(val, data::Split::kValidation, options);
     }
   } else if (train) {
     std::tie(*train, validation) =
@@ -216,9 +210,9 @@ TrainingData loadTrainingData(const TrainConfig& config, int ranksSharing) {
                              : train               ? train->numClasses
                                                    : loaded.train->numClasses();
   if (validation && labelsMatter) checkLabels(*validation, numClasses, "--val");
-  if (train && standardizesInMemory(config, *train) && config.valSpec == kNoValidation) {
+  if (train && standardizesInMemory(config, *train, synthetic) && config.valSpec == kNoValidation) {
     loaded.standardization = data::standardize(*train);
-  } else if (train && standardizesInMemory(config, *train)) {
+  } else if (train && standardizesInMemory(config, *train, synthetic)) {
     RINGTRAIN_USER_CHECK(validation, "--val " << config.valSpec
                                               << " is a shard data set and --train is not: "
                                                  "standardised features need both alike "
@@ -298,15 +292,17 @@ std::shared_ptr<const data::SampleSource> loadEvaluationData(
     std::optional<double> heldOutFraction) {
   // A token model's input is its window.
   const int64_t context = inputShape.size() == 1 ? inputShape[0] : 1;
-  if (const auto directory = shardDirectoryOf(spec)) {
+  const data::DataSpec parsed = data::parseDataSpec(spec);
+  if (parsed.format == data::DataFormat::kShards) {
     data::ShardOpenOptions options;
     options.context = context;
     // The shape is checked before the statistics are applied, as for data read into memory.
-    std::shared_ptr<const data::SampleSource> all = data::ShardedDataset::open(*directory, options);
+    std::shared_ptr<const data::SampleSource> all =
+        data::ShardedDataset::open(parsed.location, options);
     checkModelInput(all->sampleShape(), spec, inputShape, csv, false);
     if (standardization) {
       options.standardizeWith = standardization;
-      all = data::ShardedDataset::open(*directory, options);
+      all = data::ShardedDataset::open(parsed.location, options);
     }
     if (!heldOutFraction) return all;
     return data::rowSubset(all, heldOutRows(all->size(), *heldOutFraction, seed, all->source()),
@@ -317,7 +313,7 @@ std::shared_ptr<const data::SampleSource> loadEvaluationData(
   options.seed = seed;
   // The rows training held out come from the data set as --train reads it.
   data::Dataset dataset = data::loadDataset(
-      spec, heldOutFraction ? data::Split::kTrain : data::Split::kValidation, options);
+      parsed, heldOutFraction ? data::Split::kTrain : data::Split::kValidation, options);
   if (heldOutFraction) {
     const at::Tensor rows =
         at::tensor(heldOutRows(dataset.size(), *heldOutFraction, seed, dataset.source), at::kLong);
@@ -326,7 +322,7 @@ std::shared_ptr<const data::SampleSource> loadEvaluationData(
     dataset.source += " (validation split)";
   }
   // Before standardising, whose own check would not name the likelier mistake.
-  const bool csvTable = data::parseDataSpec(spec).format == data::DataFormat::kCsv;
+  const bool csvTable = parsed.format == data::DataFormat::kCsv;
   checkModelInput(dataset.sampleShape(), spec, inputShape, csv, csvTable);
   if (standardization) data::applyStandardization(dataset, *standardization);
   return data::inMemorySource(std::move(dataset));
