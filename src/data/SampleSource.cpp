@@ -41,6 +41,7 @@ class RowSubset final : public SampleSource {
   std::vector<int64_t> sampleShape() const override { return all_->sampleShape(); }
   int64_t numClasses() const override { return all_->numClasses(); }
   const std::string& source() const override { return source_; }
+  int64_t targetLength() const override { return all_->targetLength(); }
 
   Batch gather(const int64_t* rows, int64_t count, bool pinned) const override {
     const std::vector<int64_t> mapped = map(rows, count);
@@ -65,6 +66,10 @@ class RowSubset final : public SampleSource {
 };
 
 }  // namespace
+
+at::Tensor perSampleLabels(const at::Tensor& labels) {
+  return labels.dim() == 2 ? labels.select(1, labels.size(1) - 1).contiguous() : labels;
+}
 
 std::shared_ptr<const SampleSource> inMemorySource(Dataset dataset) {
   return std::make_shared<InMemorySource>(std::move(dataset));

@@ -21,6 +21,9 @@ class SampleSource {
   virtual std::vector<int64_t> sampleShape() const = 0;
   virtual int64_t numClasses() const = 0;
   virtual const std::string& source() const = 0;  // for messages
+  // What a sample's label is: 0, one class id (labels [n]); L > 0, a target for each of the L
+  // positions of a token window (labels [n, L]: the window shifted by one token).
+  virtual int64_t targetLength() const { return 0; }
 
   // Rows `rows[0..count)` as one batch, in that order. Safe to call from several threads at once.
   // `pinned`: the batch lies in page-locked memory, for asynchronous copies to a GPU.
@@ -31,6 +34,10 @@ class SampleSource {
   // ahead on another thread pays.
   virtual bool readsFromDisk() const { return false; }
 };
+
+// The class id per sample that a model with one output per sample learns: `labels` itself, or
+// for token windows ([n, L] targets) the last target, the token after the window.
+at::Tensor perSampleLabels(const at::Tensor& labels);
 
 // A data set held in memory.
 std::shared_ptr<const SampleSource> inMemorySource(Dataset dataset);

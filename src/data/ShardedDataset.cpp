@@ -204,6 +204,30 @@ void ShardedDataset::copyTokens(int64_t first, int64_t count, float* out) const 
   }
 }
 
+void ShardedDataset::copyTokenIds(int64_t first, int64_t count, int64_t* out) const {
+  while (count > 0) {
+    const auto [shard, local] = locate(first);
+    const int64_t take = std::min(count, shard->header.count - local);
+    const size_t width = elementBytes(shard->header.elementType);
+    const char* from =
+        shard->file->data() + kShardHeaderBytes + local * static_cast<int64_t>(width);
+    for (int64_t t = 0; t < take; ++t) {
+      out[t] = integerAt(shard->header.elementType, from + t * static_cast<int64_t>(width));
+      RINGTRAIN_USER_CHECK(out[t] >= 0 && out[t] < description_.numClasses,
+                           shard->file->path() << ": token " << local + t << " is " << out[t]
+                                               << ", outside the vocabulary of "
+                                               << description_.numClasses << " (corrupt?)");
+    }
+    first += take;
+    count -= take;
+    out += take;
+  }
+}
+
+int64_t ShardedDataset::targetLength() const {
+  return description_.kind == ShardKind::kTokens ? options_.context : 0;
+}
+
 int64_t ShardedDataset::readLabel(int64_t row) const {
   const auto [shard, local] = locate(row);
   int64_t label = 0;
@@ -219,8 +243,10 @@ Batch ShardedDataset::gather(const int64_t* rows, int64_t count, bool pinned) co
   std::vector<int64_t> shape = sampleShape();
   shape.insert(shape.begin(), count);
   const auto options = at::TensorOptions().pinned_memory(pinned);
+  const int64_t targets = targetLength();
   Batch batch{at::empty(shape, options.dtype(at::kFloat)),
-              at::empty({count}, options.dtype(at::kLong))};
+              targets > 0 ? at::empty({count, targets}, options.dtype(at::kLong))
+                          : at::empty({count}, options.dtype(at::kLong))};
   float* features = batch.features.data_ptr<float>();
   int64_t* labels = batch.labels.data_ptr<int64_t>();
   int64_t elements = 1;
@@ -232,14 +258,7 @@ Batch ShardedDataset::gather(const int64_t* rows, int64_t count, bool pinned) co
     if (description_.kind == ShardKind::kTokens) {
       const int64_t start = row * options_.context;
       copyTokens(start, options_.context, out);
-      const auto [shard, local] = locate(start + options_.context);
-      const size_t width = elementBytes(shard->header.elementType);
-      labels[i] = integerAt(shard->header.elementType,
-                            shard->file->data() + kShardHeaderBytes + local * width);
-      RINGTRAIN_USER_CHECK(labels[i] >= 0 && labels[i] < description_.numClasses,
-                           shard->file->path() << ": token " << local << " is " << labels[i]
-                                               << ", outside the vocabulary of "
-                                               << description_.numClasses << " (corrupt?)");
+      copyTokenIds(start + 1, options_.context, labels + i * options_.context);
       continue;
     }
     const auto [shard, local] = locate(row);

@@ -21,8 +21,10 @@ struct ShardOpenOptions {
   // true: the shards index.json lists, checked against it. false: whatever *.rtshard files the
   // directory holds, in name order, ignoring any index (a host that received only some files).
   bool useIndex = true;
-  // Token streams: tokens per sample window (> 0). Sample i is the window starting at token
-  // i x context; its label is the token that follows the window.
+  // Token streams: tokens per sample window (> 0). Sample i is the window of `context` tokens
+  // starting at token i x context; its labels are the `context` tokens after the window's first,
+  // the window shifted by one, so that neighbouring windows share one token and every token but
+  // the first is a target once.
   int64_t context = 0;
   // Features are read as (x - mean) / scale, feature by feature: a data set's own statistics (its
   // index's), or the training set's for a validation set.
@@ -43,6 +45,7 @@ class ShardedDataset final : public SampleSource {
   int64_t size() const override { return size_; }
   std::vector<int64_t> sampleShape() const override;
   int64_t numClasses() const override { return description_.numClasses; }
+  int64_t targetLength() const override;
   const std::string& source() const override { return directory_; }
   Batch gather(const int64_t* rows, int64_t count, bool pinned) const override;
   void willGather(const int64_t* rows, int64_t count) const override;
@@ -67,6 +70,8 @@ class ShardedDataset final : public SampleSource {
   // The shard holding entry `global` (a sample, or a token), and its number inside that shard.
   std::pair<const Shard*, int64_t> locate(int64_t global) const;
   void copyTokens(int64_t first, int64_t count, float* out) const;
+  // Token ids first..first+count as int64, each checked against the vocabulary.
+  void copyTokenIds(int64_t first, int64_t count, int64_t* out) const;
   int64_t readLabel(int64_t row) const;
 
   std::string directory_;

@@ -5,12 +5,18 @@
 
 #include <algorithm>
 
+#include "data/SampleSource.h"
 #include "train/Optimizer.h"
 
 namespace ringtrain::train {
 
 data::Batch Objective::withTargets(data::Batch batch) const {
-  if (hooks_.target) batch.labels = hooks_.target(batch);
+  if (hooks_.target) {
+    batch.labels = hooks_.target(batch);
+  } else {
+    // Every model so far has one output per sample.
+    batch.labels = data::perSampleLabels(batch.labels);
+  }
   return batch;
 }
 

@@ -127,13 +127,20 @@ TEST_F(ShardedDatasetTest, TokenWindowsCrossShardBoundaries) {
   const auto dataset = ShardedDataset::open(at("tokens"), options);
   EXPECT_EQ(dataset->size(), (100 - 1) / 9);
   EXPECT_EQ(dataset->sampleShape(), (std::vector<int64_t>{9}));
+  EXPECT_EQ(dataset->targetLength(), 9);
   const int64_t rows[] = {10, 1, 0};
   const Batch batch = dataset->gather(rows, 3, false);
+  EXPECT_EQ(batch.labels.sizes().vec(), (std::vector<int64_t>{3, 9}));
   for (int64_t i = 0; i < 3; ++i) {
-    for (int64_t t = 0; t < 9; ++t)
+    for (int64_t t = 0; t < 9; ++t) {
+      // The window, and the window shifted by one.
       EXPECT_EQ(batch.features[i][t].item<float>(), tokens[rows[i] * 9 + t]);
-    EXPECT_EQ(batch.labels[i].item<int64_t>(), tokens[rows[i] * 9 + 9]);
+      EXPECT_EQ(batch.labels[i][t].item<int64_t>(), tokens[rows[i] * 9 + t + 1]);
+    }
   }
+  // What a model with one output per sample learns: the token after the window.
+  const at::Tensor last = perSampleLabels(batch.labels);
+  for (int64_t i = 0; i < 3; ++i) EXPECT_EQ(last[i].item<int64_t>(), tokens[rows[i] * 9 + 9]);
   EXPECT_NE(userErrorOf([&] { ShardedDataset::open(at("tokens"), {}); }).find("--context"),
             std::string::npos);
 }
