@@ -2,6 +2,7 @@
 // process: the loss and accuracy, and optionally every sample's logits.
 #include <ATen/ATen.h>
 
+#include <cmath>
 #include <cxxopts.hpp>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -13,6 +14,7 @@
 #include "io/Table.h"
 #include "ringtrain/util/Error.h"
 #include "train/ModelFile.h"
+#include "train/Objective.h"
 
 namespace ringtrain::cli {
 
@@ -54,25 +56,45 @@ int runEval(int argc, char** argv) {
                                  << " but the model knows the classes 0.." << spec.numClasses - 1);
 
   models::Classifier& model = *saved.model;
+  RINGTRAIN_USER_CHECK(!model.predictsEveryPosition() || dataset->targetLength() > 0,
+                       input.modelPath << " predicts the next token at every position, but --data "
+                                       << input.dataSpec
+                                       << " is not a token data set: it has one label per sample");
   model.to(input.device);
   model.eval();
+  // As training scores its validation set: every position of a language model's windows.
+  const train::TrainHooks builtIn;
+  const train::Objective objective(builtIn, model.predictsEveryPosition());
   std::vector<at::Tensor> logits;
   double lossSum = 0;
   int64_t correct = 0;
+  int64_t units = 0;
   forEachBatch(input, dataset, [&](const at::Tensor& features, const at::Tensor& labels) {
     const at::Tensor output = model.forward(features).to(at::kCPU, at::kFloat);
-    lossSum += at::cross_entropy_loss(output, labels, {}, at::Reduction::Sum).item<double>();
-    correct += output.argmax(1).eq(labels).sum().item<int64_t>();
-    if (!predictionsPath.empty()) logits.push_back(output);
+    const at::Tensor targets = objective.targetsOf(labels);
+    lossSum += objective.lossSum(output, targets).item<double>();
+    correct += objective.correct(output, targets).item<int64_t>();
+    units += objective.units(targets);
+    // A table row per sample: a language model's prediction of the token after the window.
+    if (!predictionsPath.empty())
+      logits.push_back(output.dim() == 3 ? output.select(1, output.size(1) - 1).clone() : output);
   });
   const int64_t samples = dataset->size();
   nlohmann::ordered_json scores{{"model", input.modelPath},
                                 {"data", input.dataSpec},
                                 {"split", input.heldOut ? "validation" : "all"},
                                 {"samples", samples},
-                                {"loss", lossSum / static_cast<double>(samples)},
-                                {"accuracy", static_cast<double>(correct) / samples},
+                                {"loss", lossSum / static_cast<double>(units)},
+                                {"accuracy", static_cast<double>(correct) / units},
                                 {"standardized", input.standardize && saved.standardization}};
+  // Next-token cross-entropy: per token in nats, so perplexity and bits per token follow.
+  const bool tokens = dataset->targetLength() > 0;
+  if (tokens) {
+    const double loss = scores["loss"].get<double>();
+    scores["tokens"] = units;
+    scores["perplexity"] = std::exp(loss);
+    scores["bits_per_token"] = loss / std::log(2.0);
+  }
   io::JobOutputs outputs;
   if (!predictionsPath.empty()) {
     io::saveTable(predictionsPath, at::cat(logits), io::numberedColumns("logit_", spec.numClasses));
@@ -81,6 +103,7 @@ int runEval(int argc, char** argv) {
   if (flags.count("output")) outputs.summaryPath = flags["output"].as<std::string>();
   outputs.figures = {
       {"samples", samples}, {"loss", scores["loss"]}, {"accuracy", scores["accuracy"]}};
+  if (tokens) outputs.figures["bits_per_token"] = scores["bits_per_token"];
   outputs.summary = std::move(scores);
   io::finishJob(outputs,
                 [](const std::string& line) { std::cout << "eval: " << line << std::endl; });

@@ -90,7 +90,10 @@ Predictor loadPredictor(const std::string& path, c10::Device device) {
   predictor.columns = io::numberedColumns("p_", classes);
   predictor.columns.insert(predictor.columns.begin(), "class");
   predictor.predict = [model](const at::Tensor& features) {
-    const at::Tensor logits = model->forward(features).to(at::kCPU, at::kFloat);
+    at::Tensor logits = model->forward(features);
+    // A language model predicts every position; the last predicts the token after the window.
+    if (logits.dim() == 3) logits = logits.select(1, logits.size(1) - 1);
+    logits = logits.to(at::kCPU, at::kFloat);
     const at::Tensor probabilities = at::softmax(logits, 1);
     return at::cat({logits.argmax(1, true).to(at::kFloat), probabilities}, 1);
   };

@@ -3,7 +3,6 @@
 #include <c10/core/GradMode.h>
 
 #include "data/BatchPrefetcher.h"
-#include "data/SampleSource.h"
 #include "flags/FlagGroups.h"
 #include "flags/FlagValues.h"
 #include "platform/Placement.h"
@@ -124,7 +123,7 @@ void forEachBatch(
                                 input.batchSize, data::PrefetchOptions{});
   for (int64_t b = 0; b < batches.batches(); ++b) {
     const data::Batch batch = batches.next();
-    use(batch.features.to(input.device), data::perSampleLabels(batch.labels));
+    use(batch.features.to(input.device), batch.labels);
   }
 }
 

@@ -48,7 +48,8 @@ std::shared_ptr<const data::SampleSource> loadModelData(
     const std::optional<data::FeatureStatistics>& standardization,
     const std::optional<train::DataSplit>& recorded);
 
-// Calls `use` with every batch of the data set in order, its features on the input's device.
+// Calls `use` with every batch of the data set in order, its features on the input's device (the
+// labels as the data set gives them: [n], or [n, L] for token windows).
 void forEachBatch(
     const SavedModelInput& input, const std::shared_ptr<const data::SampleSource>& dataset,
     const std::function<void(const at::Tensor& features, const at::Tensor& labels)>& use);

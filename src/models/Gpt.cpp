@@ -47,10 +47,8 @@ struct Head : torch::nn::Module {
   Head(int64_t width, int64_t vocabulary)
       : norm(register_module("norm", layerNorm(width))),
         output(register_module("output", torch::nn::Linear(width, vocabulary))) {}
-  // The last position predicts the token after the window.
-  at::Tensor forward(const at::Tensor& x) {
-    return output->forward(norm->forward(x.select(1, x.size(1) - 1)));
-  }
+  // [batch, context, width] -> [batch, context, vocabulary]: each position predicts the next token.
+  at::Tensor forward(const at::Tensor& x) { return output->forward(norm->forward(x)); }
   torch::nn::LayerNorm norm{nullptr};
   torch::nn::Linear output{nullptr};
 };
@@ -58,6 +56,7 @@ struct Head : torch::nn::Module {
 }  // namespace
 
 Gpt::Gpt(const GptShape& shape, int64_t context, int64_t vocabulary) {
+  predictEveryPosition();
   auto embedding =
       register_module("embedding", std::make_shared<Embedding>(vocabulary, context, shape.width));
   addLayer(

@@ -649,10 +649,19 @@ SpecNetwork::SpecNetwork(const NetworkDescription& network, const Shape& inputSh
       };
     }
     if (i + 1 == network.layers.size()) {
-      RINGTRAIN_USER_CHECK(shape == Shape{classes},
+      // A window of L tokens in, [L, classes] out: a prediction at every position.
+      const bool everyPosition = inputShape.size() == 1 && shape == Shape{inputShape[0], classes};
+      RINGTRAIN_USER_CHECK(shape == Shape{classes} || everyPosition,
                            label << ": the network's output is " << shapeText(shape)
                                  << " per sample but the data has " << classes
-                                 << " classes: the last layer must give [" << classes << "]");
+                                 << " classes: the last layer must give [" << classes << "]"
+                                 << (inputShape.size() == 1 && shape.size() == 2
+                                         ? ", or [" + std::to_string(inputShape[0]) + ", " +
+                                               std::to_string(classes) +
+                                               "] for a prediction at every position of a "
+                                               "token window"
+                                         : std::string()));
+      if (everyPosition) predictEveryPosition();
     }
   }
   RINGTRAIN_USER_CHECK(!parameters().empty(), where << ": the network has no parameters to train");

@@ -35,8 +35,8 @@ std::vector<std::string> specLayerTypes();
 
 class SpecNetwork final : public Classifier {
  public:
-  // UserError naming the layer when a size does not fit its input, or the output is not
-  // [classes].
+  // UserError naming the layer when a size does not fit its input, or the output is neither
+  // [classes] nor, for an input window of L tokens, [L, classes] (a prediction per position).
   SpecNetwork(const NetworkDescription& network, const std::vector<int64_t>& inputShape,
               int64_t classes);
 };

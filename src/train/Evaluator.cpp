@@ -18,7 +18,8 @@ Evaluation evaluate(StepStrategy& strategy, const EvaluationInput& input,
   data::BatchPrefetcher batches(
       input.samples,
       data::evaluationIndices(input.samples->size(), input.sharers, input.sharerRank),
-      kEvaluationBatch, input.prefetch);
+      // A prediction per position makes the output the window's length times larger.
+      objective.everyPosition() ? input.batchSize : kEvaluationBatch, input.prefetch);
   // [loss sum, correct, count, each metric's sum], summed over ranks.
   const auto metrics = static_cast<int64_t>(objective.metrics().size());
   at::Tensor totals =
@@ -29,11 +30,9 @@ Evaluation evaluate(StepStrategy& strategy, const EvaluationInput& input,
     if (!logits.defined()) continue;
     logits = logits.to(at::kFloat);
     const at::Tensor labels = batch.labels.to(device, batch.features.is_pinned());
-    const auto count = static_cast<double>(batch.labels.size(0));
-    totals[0] += objective.loss() ? objective.loss()(logits, labels) * count
-                                  : at::cross_entropy_loss(logits, labels, {}, at::Reduction::Sum);
-    if (objective.classifies()) totals[1] += logits.argmax(1).eq(labels).sum();
-    totals[2] += count;
+    totals[0] += objective.lossSum(logits, labels);
+    if (objective.classifies()) totals[1] += objective.correct(logits, labels);
+    totals[2] += static_cast<double>(objective.units(labels));
     for (int64_t m = 0; m < metrics; ++m) {
       totals[3 + m] += objective.metrics()[static_cast<size_t>(m)].second(logits, labels);
     }

@@ -22,6 +22,7 @@ struct EvaluationInput {
   int sharers = 1;     // ranks dealing the samples out between them
   int sharerRank = 0;  // this rank's place among them
   data::PrefetchOptions prefetch;
+  int64_t batchSize = 1024;  // for models predicting every position; others read 1,024 at a time
 };
 
 // Collective over `data`. The model must be in evaluation mode.

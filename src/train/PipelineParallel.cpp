@@ -160,7 +160,7 @@ PipelineParallel::PipelineParallel(const TrainConfig& config, models::Classifier
 
 double PipelineParallel::train(
     const data::Batch& batch, double lossFactor, const std::function<void(bool)>& beforeBackward,
-    const std::function<at::Tensor(const at::Tensor&, const at::Tensor&)>& meanLoss) {
+    const std::function<at::Tensor(const at::Tensor&, const at::Tensor&)>& lossSum) {
   const int64_t samples = batch.labels.size(0);
   RINGTRAIN_CHECK(samples % microBatches_ == 0,
                   "a batch of " << samples << " samples for " << microBatches_ << " micro-batches");
@@ -178,12 +178,8 @@ double PipelineParallel::train(
       targets.push_back(part.to(device_, part.is_pinned()));
     }
   }
-  const auto loss = [lossFactor, &meanLoss](const at::Tensor& output, const at::Tensor& target) {
-    if (meanLoss) {
-      return meanLoss(output.to(at::kFloat), target) * (lossFactor * double(target.size(0)));
-    }
-    return at::cross_entropy_loss(output.to(at::kFloat), target, {}, at::Reduction::Sum) *
-           lossFactor;
+  const auto loss = [lossFactor, &lossSum](const at::Tensor& output, const at::Tensor& target) {
+    return lossSum(output, target) * lossFactor;
   };
   const pipeline::StageStep step =
       stage_->run(schedule_, size, inputs, targets, loss, beforeBackward);

@@ -50,12 +50,12 @@ class PipelineParallel {
   comm::Communicator& replicaControl() { return *replicaControl_; }
 
   // Forward and backward of one batch cut into micro-batches. `lossFactor` multiplies every
-  // sample's loss (1 / the samples of the step, times a loss scale). Returns the sum of the
-  // factored losses on the last stage, 0 elsewhere. `meanLoss` (output, labels) -> the mean loss
-  // of a micro-batch; empty: cross-entropy.
+  // target's loss (1 / the targets of the step, times a loss scale). Returns the sum of the
+  // factored losses on the last stage, 0 elsewhere. `lossSum` (output, targets) -> the summed loss
+  // of a micro-batch.
   double train(const data::Batch& batch, double lossFactor,
                const std::function<void(bool)>& beforeBackward,
-               const std::function<at::Tensor(const at::Tensor&, const at::Tensor&)>& meanLoss);
+               const std::function<at::Tensor(const at::Tensor&, const at::Tensor&)>& lossSum);
   // A validation batch through all stages: [loss sum, correct, samples] on the last stage,
   // zeros elsewhere (float64, on the device).
   at::Tensor evaluate(const data::Batch& batch);

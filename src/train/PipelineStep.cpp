@@ -37,14 +37,18 @@ class PipelineStep final : public StepStrategy {
     for (int64_t m = 0; m < microBatches; ++m) {
       const data::Batch batch = context_.objective.withTargets(input.nextMicroBatch());
       const bool lastMicroBatch = m + 1 == microBatches;
-      const double factor = scale / static_cast<double>(batch.labels.size(0) * microBatches);
+      const Objective& objective = context_.objective;
+      const double factor =
+          scale / static_cast<double>(objective.units(batch.labels) * microBatches);
       stepLoss +=
           pipeline_.train(
               batch, factor,
               [&](bool lastBackward) {
                 reducer_->prepareForBackward(/*synchronize=*/lastMicroBatch && lastBackward);
               },
-              context_.objective.loss()) /
+              [&objective](const at::Tensor& output, const at::Tensor& targets) {
+                return objective.lossSum(output, targets);
+              }) /
           scale;
       samples += batch.labels.size(0);
     }

@@ -4,6 +4,7 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <cmath>
 #include <sstream>
 
 #include "RunSettings.h"
@@ -102,6 +103,22 @@ nlohmann::json valLossJson(const RunSummary& summary) {
   return summary.validatedAtStep >= 0 ? nlohmann::json(summary.valLoss) : nlohmann::json();
 }
 
+// exp(loss) and loss / ln 2 for a language model's validation loss (mean cross-entropy in nats
+// per token), null otherwise.
+nlohmann::json perplexityJson(const RunFacts& run, const RunSummary& summary) {
+  const bool measured = run.languageModel && summary.validatedAtStep >= 0;
+  return measured ? nlohmann::json(std::exp(summary.valLoss)) : nlohmann::json();
+}
+
+nlohmann::json bitsPerTokenJson(const RunFacts& run, const RunSummary& summary) {
+  const bool measured = run.languageModel && summary.validatedAtStep >= 0;
+  return measured ? nlohmann::json(summary.valLoss / std::log(2.0)) : nlohmann::json();
+}
+
+nlohmann::json tokensPerSecJson(const RunFacts& run, const RunSummary& summary) {
+  return run.tokensPerSample > 0 ? nlohmann::json(summary.tokensPerSec) : nlohmann::json();
+}
+
 nlohmann::json orNull(const std::string& text) {
   return text.empty() ? nlohmann::json() : nlohmann::json(text);
 }
@@ -168,7 +185,10 @@ ordered_json summaryJson(const RunFacts& run, const RunOutcome& outcome) {
       {"val_accuracy", accuracyJson(run, summary)},
       {"validated_at_step",
        summary.validatedAtStep >= 0 ? nlohmann::json(summary.validatedAtStep) : nlohmann::json()},
+      {"val_perplexity", perplexityJson(run, summary)},
+      {"val_bits_per_token", bitsPerTokenJson(run, summary)},
       {"samples_per_sec", summary.samplesPerSec},
+      {"tokens_per_sec", tokensPerSecJson(run, summary)},
       {"training_seconds", summary.trainingSeconds},
       {"training_cpu_seconds", summary.trainingCpuSeconds},
       {"exposed_comm_seconds", summary.exposedCommSeconds},
@@ -229,11 +249,15 @@ ordered_json resumeRecord(const TrainingPosition& start, const std::string& chec
           {"checkpoint", checkpoint}};
 }
 
-ordered_json validationRecord(int64_t epoch, const RunSummary& summary, bool classifies,
+ordered_json validationRecord(int64_t epoch, const RunFacts& run, const RunSummary& summary,
                               const ordered_json& metrics) {
   ordered_json entry{
       {"step", summary.validatedAtStep}, {"epoch", epoch + 1}, {"val_loss", summary.valLoss}};
-  if (classifies) entry["val_accuracy"] = summary.valAccuracy;
+  if (run.classifies) entry["val_accuracy"] = summary.valAccuracy;
+  if (run.languageModel) {
+    entry["val_perplexity"] = perplexityJson(run, summary);
+    entry["val_bits_per_token"] = bitsPerTokenJson(run, summary);
+  }
   for (const auto& [name, value] : metrics.items()) entry["val_" + name] = value;
   return entry;
 }
@@ -248,12 +272,15 @@ void writeSummary(const RunFacts& run, const RunOutcome& outcome, RunLog& log) {
 }
 
 ordered_json doneFigures(const RunFacts& run, const RunSummary& summary) {
-  return {{"steps", summary.steps},
-          {"epochs", summary.epochs},
-          {"val_accuracy", accuracyJson(run, summary)},
-          {"val_loss", valLossJson(summary)},
-          {"samples_per_sec", summary.samplesPerSec},
-          {"wall_seconds", summary.wallSeconds}};
+  ordered_json figures{{"steps", summary.steps},
+                       {"epochs", summary.epochs},
+                       {"val_accuracy", accuracyJson(run, summary)},
+                       {"val_loss", valLossJson(summary)}};
+  if (run.languageModel) figures["val_bits_per_token"] = bitsPerTokenJson(run, summary);
+  figures["samples_per_sec"] = summary.samplesPerSec;
+  if (run.tokensPerSample > 0) figures["tokens_per_sec"] = summary.tokensPerSec;
+  figures["wall_seconds"] = summary.wallSeconds;
+  return figures;
 }
 
 void TrainingMeter::startEpoch() {
@@ -285,6 +312,10 @@ std::optional<ordered_json> TrainingMeter::takeWindow(int64_t step, int64_t epoc
                      {"loss", windowLoss_ / static_cast<double>(windowSteps_)},
                      {"lr", lr},
                      {"samples_per_sec", seconds > 0 ? windowSamples_ / seconds : 0.0}};
+  if (tokensPerSample_ > 0) {
+    entry["tokens_per_sec"] =
+        seconds > 0 ? static_cast<double>(windowSamples_ * tokensPerSample_) / seconds : 0.0;
+  }
   windowLoss_ = 0;
   windowSteps_ = 0;
   windowSamples_ = 0;

@@ -35,7 +35,10 @@ struct RunFacts {
   TrainingPosition start;
   std::string resumedFrom;  // empty: a fresh start
   std::string outputDir;
-  bool classifies = true;  // the targets are class labels: accuracy is reported
+  bool classifies = true;       // the targets are class labels: accuracy is reported
+  int64_t tokensPerSample = 0;  // token data sets: the window's length
+  // Tokens scored by cross-entropy: perplexity and bits per token are reported.
+  bool languageModel = false;
 };
 
 // The lines rank 0 prints before the first step.
@@ -61,22 +64,23 @@ void gatherWorstFigures(comm::Communicator& control, double exposedCommSeconds,
 nlohmann::ordered_json resumeRecord(const TrainingPosition& start, const std::string& checkpoint);
 
 // The metrics.jsonl record of the validation after `epoch` (0-based).
-nlohmann::ordered_json validationRecord(int64_t epoch, const RunSummary& summary, bool classifies,
+nlohmann::ordered_json validationRecord(int64_t epoch, const RunFacts& run,
+                                        const RunSummary& summary,
                                         const nlohmann::ordered_json& metrics);
 
 // Rank 0: summary.json in the run's output directory, then the "done:" and "artifacts:" lines.
 void writeSummary(const RunFacts& run, const RunOutcome& outcome, RunLog& log);
 
 // The figures of the "done:" line: steps, epochs, val_accuracy, val_loss, samples_per_sec,
-// wall_seconds.
+// wall_seconds; for a language model val_bits_per_token and tokens_per_sec too.
 nlohmann::ordered_json doneFigures(const RunFacts& run, const RunSummary& summary);
 
 // Loss and throughput over the steps since the last metrics.jsonl line, and the loss of the
 // epoch.
 class TrainingMeter {
  public:
-  // The first window starts now.
-  TrainingMeter() = default;
+  // The first window starts now. `tokensPerSample` > 0: throughput in tokens too.
+  explicit TrainingMeter(int64_t tokensPerSample = 0) : tokensPerSample_(tokensPerSample) {}
   void startEpoch();
   // After a step: its loss counts when its update went in; `samples` over all replicas.
   void add(double loss, bool applied, int64_t samples);
@@ -96,6 +100,7 @@ class TrainingMeter {
   double epochLoss_ = 0;
   int64_t epochSteps_ = 0;
   double globalSamples_ = 0;
+  int64_t tokensPerSample_ = 0;
 };
 
 }  // namespace ringtrain::train

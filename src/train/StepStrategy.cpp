@@ -5,25 +5,9 @@
 
 #include <algorithm>
 
-#include "data/SampleSource.h"
 #include "train/Optimizer.h"
 
 namespace ringtrain::train {
-
-data::Batch Objective::withTargets(data::Batch batch) const {
-  if (hooks_.target) {
-    batch.labels = hooks_.target(batch);
-  } else {
-    // Every model so far has one output per sample.
-    batch.labels = data::perSampleLabels(batch.labels);
-  }
-  return batch;
-}
-
-at::Tensor Objective::meanLoss(const at::Tensor& output, const at::Tensor& targets) const {
-  if (hooks_.loss) return hooks_.loss(output.to(at::kFloat), targets);
-  return at::cross_entropy_loss(output.to(at::kFloat), targets);
-}
 
 void StepStrategy::averageBuffers() {
   comm::Communicator& group = replicas();

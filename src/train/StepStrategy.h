@@ -23,6 +23,7 @@
 #include "train/Checkpointer.h"
 #include "train/EpochInput.h"
 #include "train/MixedPrecision.h"
+#include "train/Objective.h"
 
 namespace ringtrain::train {
 
@@ -30,22 +31,6 @@ struct StepOutcome {
   double loss = 0;                     // the step's mean loss, the same on every rank
   bool stopVoted = false;              // some rank received a stop signal
   std::optional<std::string> problem;  // what was not finite
-};
-
-// What the loss compares the model's output with, and how: TrainHooks' target and loss, or the
-// labels and cross-entropy. Training and evaluation share it.
-class Objective {
- public:
-  explicit Objective(const TrainHooks& hooks) : hooks_(hooks) {}
-  // Accuracy means something only where the targets are class labels.
-  bool classifies() const { return !hooks_.target; }
-  data::Batch withTargets(data::Batch batch) const;
-  at::Tensor meanLoss(const at::Tensor& output, const at::Tensor& targets) const;
-  const LossFunction& loss() const { return hooks_.loss; }  // empty: cross-entropy
-  const std::vector<std::pair<std::string, MetricSum>>& metrics() const { return hooks_.metrics; }
-
- private:
-  const TrainHooks& hooks_;
 };
 
 // What every strategy is made from.

@@ -102,6 +102,31 @@ models::ModelSpec modelSpecFor(const TrainConfig& config, const TrainingData& da
   return spec;
 }
 
+void checkTargets(const models::ModelSpec& spec, const models::Classifier& model,
+                  const TrainingData& data, const TrainHooks& hooks) {
+  if (!model.predictsEveryPosition() || hooks.target) return;
+  const std::string what = spec.kind == models::ModelKind::kGpt ? "--model gpt"
+                           : spec.kind == models::ModelKind::kSpec
+                               ? "--model-spec " + spec.networkSource
+                               : "the model";
+  const std::string remedy =
+      spec.kind == models::ModelKind::kSpec
+          ? ": end the network with SelectToken for one prediction per sample, or train on "
+            "a token data set (ringtrain prep --format text)"
+          : " (prepare text with ringtrain prep --format text)";
+  RINGTRAIN_USER_CHECK(data.train, what << " learns the next token at every position of a token "
+                                           "window, and a stream (pipe:) carries one label per "
+                                           "sample: train on the token data set's directory");
+  for (const auto* source : {data.train.get(), data.validation.get()}) {
+    if (!source) continue;
+    RINGTRAIN_USER_CHECK(source->targetLength() > 0,
+                         what << " learns the next token at every position of a token window, "
+                                 "but "
+                              << source->source()
+                              << " is not a token data set: it has one label per sample" << remedy);
+  }
+}
+
 void checkHostsAlike(comm::Communicator& control) {
   at::Tensor sizes = at::full({2}, control.topology().localSize, at::kLong);
   sizes[1] = -sizes[1];
@@ -244,6 +269,8 @@ nlohmann::json runIdentity(const TrainConfig& config, bool requestedDropLast,
   // Hosts hold different files, which may change between restarts.
   if (hostSharded) identity["data_sharding"] = "host";
   if (!hostSharded && data.train) identity["train_samples"] = data.train->size();
+  // Before, a GPT learned the last position only: its checkpoints continue another objective.
+  if (model.predictsEveryPosition()) identity["targets"] = "every_position";
   return identity;
 }
 

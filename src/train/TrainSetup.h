@@ -52,6 +52,12 @@ TrainHooks hooksFor(const TrainConfig& config, const TrainHooks& hooks);
 models::ModelSpec modelSpecFor(const TrainConfig& config, const TrainingData& data,
                                const TrainHooks& hooks);
 
+// A model that predicts every position (a causal language model) needs a target at every
+// position: token data sets for training and validation, unless the hooks make the targets.
+// UserError naming the model and the data otherwise.
+void checkTargets(const models::ModelSpec& spec, const models::Classifier& model,
+                  const TrainingData& data, const TrainHooks& hooks);
+
 // Collective. Host-sharded positions in an epoch count the samples of one host's ranks, so every
 // host needs as many ranks; CollectiveFailure (exit status 2) otherwise.
 void checkHostsAlike(comm::Communicator& control);

@@ -88,7 +88,7 @@ class Trainer {
     log_->info(banner(facts(), parameterCount));
 
     double trainingSeconds = 0;
-    meter_ = TrainingMeter();
+    meter_ = TrainingMeter(tokensPerSample());
     bool evaluated = false;
     for (int64_t epoch = start_.epoch; epoch < plan_.epochsToRun && !finished(); ++epoch) {
       const auto epochStart = Clock::now();
@@ -104,6 +104,7 @@ class Trainer {
     // The run's end, marked, outside the time of training (a stop wrote its own).
     if (!stopRequested_ && step_ > start_.step) saveCheckpoint(reached_, /*finished=*/true);
     summary_.samplesPerSec = trainingSeconds > 0 ? meter_.globalSamples() / trainingSeconds : 0;
+    summary_.tokensPerSec = summary_.samplesPerSec * static_cast<double>(tokensPerSample());
     summary_.trainingSeconds = trainingSeconds;
     summary_.wallSeconds = secondsSince(start);
     finish();
@@ -116,6 +117,15 @@ class Trainer {
   bool finished() const { return step_ >= plan_.totalSteps || stopRequested_; }
   std::string trainSource() const {
     return trainingData_.train ? trainingData_.train->source() : config_.trainSpec;
+  }
+  // The tokens of a training window; 0 unless the training data is a token data set.
+  int64_t tokensPerSample() const {
+    return trainingData_.train ? trainingData_.train->targetLength() : 0;
+  }
+  // Validation is next-token cross-entropy on token windows, at every position or the last.
+  bool languageModel() const {
+    return trainingData_.validation && trainingData_.validation->targetLength() > 0 &&
+           !hooks_.loss && !hooks_.target;
   }
   std::string outputPath(const char* file) const { return place_.outputDir + "/" + file; }
   data::PrefetchOptions prefetch() const {
@@ -144,6 +154,8 @@ class Trainer {
     model_ = hooks_.makeModel ? hooks_.makeModel(modelSpec_) : models::makeModel(modelSpec_);
     RINGTRAIN_CHECK(model_ && !model_->layers().empty(),
                     "TrainHooks::makeModel returned no model, or one without layers");
+    checkTargets(modelSpec_, *model_, trainingData_, hooks_);
+    objective_ = Objective(hooks_, model_->predictsEveryPosition());
     // Only the values of rank 0 (of each stage's replica 0 in a pipeline) matter: they are
     // broadcast to the others.
     if (!config_.initFrom.empty() && (isRankZero() || pipelined)) {
@@ -268,21 +280,23 @@ class Trainer {
     if (!trainingData_.validation) return;  // --val none
     strategy_->averageBuffers();
     model_->eval();
-    const Evaluation result =
-        train::evaluate(*strategy_, {trainingData_.validation, sharers(), sharerRank(), prefetch()},
-                        objective_, data_, device_);
+    const Evaluation result = train::evaluate(
+        *strategy_,
+        {trainingData_.validation, sharers(), sharerRank(), prefetch(), config_.batchSize},
+        objective_, data_, device_);
     summary_.valLoss = result.loss;
     summary_.valAccuracy = result.accuracy;
     summary_.validatedAtStep = step_;
     valMetrics_ = result.metrics;
-    log_->record(validationRecord(epoch, summary_, objective_.classifies(), valMetrics_));
+    log_->record(validationRecord(epoch, facts(), summary_, valMetrics_));
   }
 
   RunFacts facts() const {
     // clang-format off
     return {config_, modelSpec_, trainingData_, *strategy_, data_, *checkpointer_, guard_, device_,
             control_.size(), dataReplicas(), trainSource(), prefetch(), reducerOptions_, plan_,
-            schedule_.baseLr, start_, resumedFrom_, place_.outputDir, objective_.classifies()};
+            schedule_.baseLr, start_, resumedFrom_, place_.outputDir, objective_.classifies(),
+            tokensPerSample(), languageModel()};
     // clang-format on
   }
 
@@ -305,7 +319,7 @@ class Trainer {
 
   const TrainConfig config_;  // as given, with what pipeline mode and the placement imply
   const TrainHooks hooks_;
-  const Objective objective_;
+  Objective objective_;  // scores every position once the model says it predicts them
   // What --drop-last said: part of a checkpoint's identity (TrainSetup.h).
   const bool requestedDropLast_;
   const ddp::ReducerOptions reducerOptions_;  // config_.reducer with overlap decided

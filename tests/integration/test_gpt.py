@@ -7,7 +7,8 @@ from ringtrain_testing import RingtrainTestCase, run
 
 class Gpt(RingtrainTestCase):
     def test_learns_a_repeating_text_at_two_ranks(self):
-        # Every window of 16 bytes of this text determines the byte that follows it.
+        # Past its first few bytes, a window of this text determines the byte that follows each
+        # position; accuracy counts every position.
         with open(self.path("corpus.txt"), "w") as f:
             f.write("the quick brown fox jumps over the lazy dog. " * 400)
         prep = run(["prep", "--input", self.path("corpus.txt"), "--output", self.path("tokens")])

@@ -97,7 +97,9 @@ TEST(Model, GptPredictsTheNextTokenFromAWindow) {
   for (const Layer& layer : model->layers()) names.push_back(layer.name);
   EXPECT_EQ(names, (std::vector<std::string>{"embedding", "blocks.0", "blocks.1", "head"}));
   const at::Tensor tokens = at::randint(0, 256, {3, 12}).to(at::kFloat);
-  EXPECT_EQ(model->forward(tokens).sizes(), (std::vector<int64_t>{3, 256}));
+  // A prediction of the next token at every position.
+  EXPECT_TRUE(model->predictsEveryPosition());
+  EXPECT_EQ(model->forward(tokens).sizes(), (std::vector<int64_t>{3, 12, 256}));
   EXPECT_EQ(model->named_parameters()["blocks.1.attention.qkv.weight"].sizes(),
             (std::vector<int64_t>{48, 16}));
 }
@@ -123,29 +125,31 @@ TEST(Model, GptAttentionIsCausal) {
 TEST(Model, GptLearnsARepeatingText) {
   at::manual_seed(6);
   auto model = makeModel(gptSpec());
-  // Windows of "abcdefg" repeated: the next token is always determined by the window.
+  // Windows of "abcdefg" repeated: at every position the next token is determined.
   const std::string text = "abcdefgabcdefgabcdefgabcdefgabcdefgabcdefg";
   std::vector<at::Tensor> windows;
-  std::vector<int64_t> next;
+  std::vector<at::Tensor> shifted;
   for (size_t start = 0; start + 12 < text.size(); ++start) {
     std::vector<float> window(text.begin() + start, text.begin() + start + 12);
+    std::vector<int64_t> next(text.begin() + start + 1, text.begin() + start + 13);
     windows.push_back(at::tensor(window));
-    next.push_back(static_cast<unsigned char>(text[start + 12]));
+    shifted.push_back(at::tensor(next));
   }
   const at::Tensor x = at::stack(windows);
-  const at::Tensor y = at::tensor(next);
+  const at::Tensor y = at::stack(shifted);
   torch::optim::AdamW optimizer(model->parameters(), torch::optim::AdamWOptions(3e-3));
   double first = 0;
   double last = 0;
   for (int step = 0; step < 60; ++step) {
     optimizer.zero_grad();
-    const at::Tensor loss = at::cross_entropy_loss(model->forward(x), y);
+    const at::Tensor loss =
+        at::cross_entropy_loss(model->forward(x).reshape({-1, 256}), y.reshape(-1));
     loss.backward();
     optimizer.step();
     (step == 0 ? first : last) = loss.item<double>();
   }
   EXPECT_LT(last, 0.1 * first) << "loss " << first << " -> " << last;
-  EXPECT_TRUE(model->forward(x).argmax(1).equal(y));
+  EXPECT_TRUE(model->forward(x).argmax(-1).equal(y));
 }
 
 TEST(Model, GptWidthMustSplitIntoHeads) {

@@ -87,6 +87,29 @@ TEST(SpecNetwork, ShapesFlowThroughImageAndSequenceLayers) {
   EXPECT_EQ(parameters["2.mlp.fc.weight"].sizes().vec(), (std::vector<int64_t>{12, 8}));
   EXPECT_EQ(parameters["1.weight"].sizes().vec(), (std::vector<int64_t>{10, 8}));
   EXPECT_THROW(gpt->forward(at::full({1, 6}, 13.0)), UserError);  // outside num_embeddings
+  EXPECT_FALSE(gpt->predictsEveryPosition());
+}
+
+// Without SelectToken a window of L tokens gives [L, classes]: a prediction at every position.
+TEST(SpecNetwork, ASequenceOutputPredictsEveryPosition) {
+  const std::string layers =
+      R"([{"type": "Embedding", "num_embeddings": 13, "embedding_dim": 8},
+          {"type": "TransformerBlock", "heads": 2, "causal": true},
+          {"type": "Linear", "out_features": 13}])";
+  const auto language = makeModel(specFrom(layers, {6}, 13));
+  EXPECT_TRUE(language->predictsEveryPosition());
+  const at::Tensor tokens = at::randint(0, 13, {3, 6}).to(at::kFloat);
+  EXPECT_EQ(language->forward(tokens).sizes().vec(), (std::vector<int64_t>{3, 6, 13}));
+  // [L, C] is a sequence only for a window of L tokens; the classes must still match.
+  EXPECT_NE(errorOf(layers, {6}, 12)
+                .find("the network's output is [6, 13] per sample but the "
+                      "data has 12 classes: the last layer must give [12], or [6, 12] for a "
+                      "prediction at every position of a token window"),
+            std::string::npos);
+  const std::string images = R"([{"type": "Flatten"}, {"type": "Linear", "out_features": 4},
+                                 {"type": "Unflatten", "unflattened_size": [1, 4]}])";
+  EXPECT_NE(errorOf(images, {1, 2, 2}, 4).find("the last layer must give [4]"), std::string::npos)
+      << errorOf(images, {1, 2, 2}, 4);
 }
 
 TEST(SpecNetwork, ErrorsNameTheFileAndTheLayer) {

@@ -59,16 +59,23 @@ struct Layer {
 
 class RINGTRAIN_API Classifier : public torch::nn::Module {
  public:
-  // x: [batch, ...inputShape] -> logits [batch, numClasses]; the layers applied in order.
+  // x: [batch, ...inputShape] -> logits [batch, numClasses], or [batch, L, numClasses] for a
+  // model that predicts every position of an input window of L tokens; the layers applied in order.
   at::Tensor forward(const at::Tensor& x);
   // The model as a sequence of layers, first to last.
   const std::vector<Layer>& layers() const { return layers_; }
+  // Whether forward() gives a prediction for every position of a token window, trained against
+  // the window shifted by one (a causal language model), rather than one per sample.
+  bool predictsEveryPosition() const { return everyPosition_; }
 
  protected:
   void addLayer(Layer layer) { layers_.push_back(std::move(layer)); }
+  // Called by a model whose output is [batch, L, numClasses].
+  void predictEveryPosition() { everyPosition_ = true; }
 
  private:
   std::vector<Layer> layers_;
+  bool everyPosition_ = false;
 };
 
 // Throws UserError if the input shape does not suit the model kind, or a spec network is

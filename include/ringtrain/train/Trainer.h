@@ -30,6 +30,7 @@ struct RunSummary {
   double valAccuracy = 0;
   int64_t validatedAtStep = -1;  // the model the val figures describe; -1: never measured
   double samplesPerSec = 0;      // global training samples / training time
+  double tokensPerSec = 0;       // token data sets: samplesPerSec x the window's tokens
   double trainingSeconds = 0;
   double trainingCpuSeconds = 0;  // CPU time of the busiest rank's process while training
   double exposedCommSeconds = 0;  // slowest rank's wait for gradient communication
@@ -39,9 +40,11 @@ struct RunSummary {
   double wallSeconds = 0;
 };
 
-// The mean loss over a batch's samples, from the model's output and the labels.
+// The mean loss over a batch's targets, from the model's output and the labels: one per sample, or
+// for a model that predicts every position of a token window (output [n, L, C], labels [n, L])
+// one per position.
 using LossFunction = std::function<at::Tensor(const at::Tensor& output, const at::Tensor& labels)>;
-// A validation metric: its sum over a batch's samples (a scalar tensor).
+// A validation metric: its sum over a batch's targets (a scalar tensor).
 using MetricSum = std::function<at::Tensor(const at::Tensor& output, const at::Tensor& labels)>;
 
 // What a program using ringtrain as a library changes in the training job; each is optional.
@@ -54,7 +57,8 @@ struct TrainHooks {
   // "val_metrics" in summary.json.
   std::vector<std::pair<std::string, MetricSum>> metrics;
   // What `loss` and `metrics` compare the output with, made from a batch: its labels by default
-  // (then validation also reports accuracy). An autoencoder compares with the features.
+  // (then validation also reports accuracy; a token data set's labels are [n, L], the window
+  // shifted by one). An autoencoder compares with the features.
   std::function<at::Tensor(const data::Batch& batch)> target;
 };
 
