@@ -40,6 +40,11 @@ cxxopts::Options trainOptions() {
               "train on every sample and validate nothing",
               optionalText(), "SPEC")(
       "val-fraction", "share of --train held out when --val is absent", text("0.1"), "F")(
+      "eval-batch-size", "validation batch per rank (0: --batch-size)", text("0"), "N")(
+      "val-every",
+      "validate after every N optimizer steps and after the last (0: after each epoch)", text("0"),
+      "N")("val-max-batches",
+           "validate on at most B batches per rank (0: the whole validation set)", text("0"), "B")(
       "num-classes", "number of classes (0: the largest training label + 1)", text("0"), "C")(
       "normalize",
       "feature scaling: " + choicesIn(normalizationNames()) + " (auto: standardize CSV data)",
@@ -172,6 +177,9 @@ TrainOptions parseTrainOptions(int argc, char** argv) {
   c.trainSpec = str("train");
   if (has("val")) c.valSpec = str("val");
   c.valFraction = real("val-fraction");
+  c.evalBatchSize = integer("eval-batch-size");
+  c.valEvery = integer("val-every");
+  c.valMaxBatches = integer("val-max-batches");
   c.csv = flags::readCsvFlags(result, true);
   c.numClasses = integer("num-classes");
   c.normalization = valueNamed(normalizationNames(), "normalize", str("normalize"));

@@ -6,20 +6,18 @@
 #include "ringtrain/data/DistributedSampler.h"
 
 namespace ringtrain::train {
-namespace {
-
-constexpr int64_t kEvaluationBatch = 1024;
-
-}  // namespace
 
 Evaluation evaluate(StepStrategy& strategy, const EvaluationInput& input,
                     const Objective& objective, comm::Communicator& data, c10::Device device) {
   c10::NoGradGuard noGrad;
-  data::BatchPrefetcher batches(
-      input.samples,
-      data::evaluationIndices(input.samples->size(), input.sharers, input.sharerRank),
-      // A prediction per position makes the output the window's length times larger.
-      objective.everyPosition() ? input.batchSize : kEvaluationBatch, input.prefetch);
+  std::vector<int64_t> rows =
+      data::evaluationIndices(input.samples->size(), input.sharers, input.sharerRank);
+  // The first batches of this rank's share: the same rows at every validation.
+  if (input.maxBatches > 0 && input.maxBatches < static_cast<int64_t>(rows.size())) {
+    rows.resize(
+        std::min<size_t>(rows.size(), static_cast<size_t>(input.maxBatches * input.batchSize)));
+  }
+  data::BatchPrefetcher batches(input.samples, std::move(rows), input.batchSize, input.prefetch);
   // [loss sum, correct, count, each metric's sum], summed over ranks.
   const auto metrics = static_cast<int64_t>(objective.metrics().size());
   at::Tensor totals =
@@ -41,6 +39,7 @@ Evaluation evaluate(StepStrategy& strategy, const EvaluationInput& input,
   const at::Tensor host = totals.cpu();
   const double count = host[2].item<double>();
   Evaluation evaluation;
+  evaluation.targets = static_cast<int64_t>(count);
   evaluation.loss = host[0].item<double>() / count;
   evaluation.accuracy = host[1].item<double>() / count;
   evaluation.metrics = nlohmann::ordered_json::object();

@@ -1,6 +1,7 @@
-// Scoring the model on the validation set once an epoch: every validation sample is counted once
-// across the ranks that deal them out, and the sums are reduced over all ranks, so every rank
-// ends with the same loss, accuracy and metrics.
+// Scoring the model on the validation set (after each epoch, or every --val-every steps): every
+// validation sample is counted once across the ranks that deal them out (or only the first
+// --val-max-batches batches of each rank's share), and the sums are reduced over all ranks, so
+// every rank ends with the same loss, accuracy and metrics.
 #pragma once
 
 #include <memory>
@@ -14,7 +15,8 @@ namespace ringtrain::train {
 struct Evaluation {
   double loss = 0;
   double accuracy = 0;             // meaningful where the objective classifies
-  nlohmann::ordered_json metrics;  // TrainHooks' metrics by name, means over the samples
+  nlohmann::ordered_json metrics;  // TrainHooks' metrics by name, means over the targets
+  int64_t targets = 0;  // scored over all ranks: samples, or a language model's positions
 };
 
 struct EvaluationInput {
@@ -22,7 +24,8 @@ struct EvaluationInput {
   int sharers = 1;     // ranks dealing the samples out between them
   int sharerRank = 0;  // this rank's place among them
   data::PrefetchOptions prefetch;
-  int64_t batchSize = 1024;  // for models predicting every position; others read 1,024 at a time
+  int64_t batchSize = 1024;
+  int64_t maxBatches = 0;  // per rank; 0: every batch of this rank's share
 };
 
 // Collective over `data`. The model must be in evaluation mode.

@@ -183,6 +183,8 @@ ordered_json summaryJson(const RunFacts& run, const RunOutcome& outcome) {
        summary.steps > run.start.step ? nlohmann::json(summary.finalTrainLoss) : nlohmann::json()},
       {"val_loss", valLossJson(summary)},
       {"val_accuracy", accuracyJson(run, summary)},
+      {"val_targets",
+       summary.validatedAtStep >= 0 ? nlohmann::json(outcome.valTargets) : nlohmann::json()},
       {"validated_at_step",
        summary.validatedAtStep >= 0 ? nlohmann::json(summary.validatedAtStep) : nlohmann::json()},
       {"val_perplexity", perplexityJson(run, summary)},

@@ -48,6 +48,7 @@ std::string banner(const RunFacts& run, int64_t parameterCount);
 struct RunOutcome {
   const RunSummary& summary;
   const nlohmann::ordered_json& valMetrics;      // the hooks' metrics at the last evaluation
+  int64_t valTargets = 0;                        // what the last evaluation scored
   const nlohmann::ordered_json& pipelineReport;  // null without a pipeline
   std::string stoppedBy;                         // empty: ran to the end
   std::string finalCheckpoint;                   // the last one written or resumed from
@@ -86,6 +87,8 @@ class TrainingMeter {
   void add(double loss, bool applied, int64_t samples);
   // The mean loss of the window, for the progress bar; nullopt before a step counted.
   std::optional<double> windowLoss() const;
+  // Takes `pause` (time spent on something else: validation) out of the window's time.
+  void leaveOut(std::chrono::steady_clock::duration pause) { windowStart_ += pause; }
   // The metrics.jsonl entry of the window, which starts again; nullopt when no step counted.
   std::optional<nlohmann::ordered_json> takeWindow(int64_t step, int64_t epoch, double lr);
   std::optional<double> epochLoss() const;

@@ -53,6 +53,10 @@ ordered_json settingsOf(const TrainConfig& c) {
       {"train", c.trainSpec},
       {"val", c.valSpec.empty() ? ordered_json() : ordered_json(c.valSpec)},
       {"val_fraction", c.valFraction},
+      {"eval_batch_size",
+       c.evalBatchSize == 0 ? ordered_json(c.batchSize) : ordered_json(c.evalBatchSize)},
+      {"val_every", c.valEvery},
+      {"val_max_batches", c.valMaxBatches},
       {"csv_header", c.csv.header},
       {"label_column", labelColumnOf(c.csv)},
       {"num_classes", c.numClasses == 0 ? ordered_json("auto") : ordered_json(c.numClasses)},
@@ -125,6 +129,8 @@ nlohmann::json resumeSettingsOf(const TrainConfig& c) {
   // Which rows are held out for validation decides which are trained on.
   if (c.valSpec.empty()) settings["val_fraction"] = c.valFraction;
   if (c.model.kind == models::ModelKind::kGpt) settings["context"] = c.context;
+  // Each validation sets buffers (BatchNorm's statistics) to their mean over the replicas.
+  if (c.valEvery > 0) settings["val_every"] = c.valEvery;
   return settings;
 }
 

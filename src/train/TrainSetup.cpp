@@ -31,6 +31,9 @@ void validateConfig(const TrainConfig& config) {
   RINGTRAIN_USER_CHECK(config.warmupSteps >= 0, "--warmup-steps must not be negative");
   RINGTRAIN_USER_CHECK(config.clipGradNorm >= 0, "--clip-grad-norm must not be negative");
   RINGTRAIN_USER_CHECK(config.logEvery > 0, "--log-every must be positive");
+  RINGTRAIN_USER_CHECK(config.evalBatchSize >= 0, "--eval-batch-size must not be negative");
+  RINGTRAIN_USER_CHECK(config.valEvery >= 0, "--val-every must not be negative");
+  RINGTRAIN_USER_CHECK(config.valMaxBatches >= 0, "--val-max-batches must not be negative");
   RINGTRAIN_USER_CHECK(config.checkpointEvery >= 0, "--checkpoint-every must not be negative");
   // Here, where every rank checks it together, before the update guard's loss scaler insists.
   RINGTRAIN_USER_CHECK(config.lossScaling.initialScale > 0 &&

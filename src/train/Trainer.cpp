@@ -93,11 +93,18 @@ class Trainer {
     for (int64_t epoch = start_.epoch; epoch < plan_.epochsToRun && !finished(); ++epoch) {
       const auto epochStart = Clock::now();
       const double cpuStart = platform::processCpuSeconds();
+      const double validatingBefore = validationSeconds_;
+      const double validatingCpuBefore = validationCpuSeconds_;
       trainEpoch(epoch, epoch == start_.epoch ? start_.samplesInEpoch : 0);
       evaluated = true;
-      trainingSeconds += secondsSince(epochStart);
-      trainingCpuSeconds_ += platform::processCpuSeconds() - cpuStart;
-      if (!stopRequested_) evaluate(epoch);
+      // Validation inside the epoch (--val-every) is not training time.
+      trainingSeconds += secondsSince(epochStart) - (validationSeconds_ - validatingBefore);
+      trainingCpuSeconds_ +=
+          platform::processCpuSeconds() - cpuStart - (validationCpuSeconds_ - validatingCpuBefore);
+      // --val-every validates inside epochs, and after the last step if that was not one.
+      const bool lastEpoch = finished() || epoch + 1 == plan_.epochsToRun;
+      const bool due = config_.valEvery == 0 || (lastEpoch && summary_.validatedAtStep != step_);
+      if (!stopRequested_ && due) evaluate(epoch);
     }
     // Resumed with nothing left to train.
     if (!evaluated && !stopRequested_) evaluate(start_.epoch);
@@ -190,6 +197,8 @@ class Trainer {
                                 ? std::numeric_limits<int64_t>::max()
                                 : trainingData_.train->size();
       start_ = strategy_->restore(*checkpointer_, *resumed, bound);
+      // A checkpoint's buffers were averaged when it was written.
+      buffersAveragedAt_ = start_.step;
       guard_.scaler().restore(start_.lossScaler);
       resumedFrom_ = resumed->path;
     });
@@ -260,6 +269,13 @@ class Trainer {
       if (stopRequested_) {
         stopReason_ = agreeOnStop(control_, step_, plan_.totalSteps, *log_);
       }
+      if (config_.valEvery > 0 && step_ % config_.valEvery == 0 && !stopRequested_) {
+        const auto validationStart = Clock::now();
+        evaluate(epoch);
+        model_->train();
+        // The throughput of the next log line counts training only.
+        meter_.leaveOut(Clock::now() - validationStart);
+      }
     }
     reached_ = {epoch, input->position()};
     inputWaitSeconds_ += input->waitSeconds();
@@ -268,7 +284,7 @@ class Trainer {
   }
 
   void saveCheckpoint(std::pair<int64_t, int64_t> epochAndSample, bool finished) {
-    strategy_->averageBuffers();
+    averageBuffersOnce();
     strategy_->gather(/*withOptimizer=*/true);
     TrainingPosition position{step_, epochAndSample.first, epochAndSample.second,
                               layoutOf(config_, control_.size()), guard_.scaler().state()};
@@ -276,19 +292,36 @@ class Trainer {
     checkpointer_->save(position, *model_, strategy_->optimizerToSave(), *log_);
   }
 
+  // Buffers (BatchNorm's running statistics) set to their mean over the replicas, once a step:
+  // a checkpoint and a validation at the same step average them once, as a run resumed from
+  // that checkpoint does, so that resuming gives the same model.
+  void averageBuffersOnce() {
+    if (buffersAveragedAt_ == step_) return;
+    strategy_->averageBuffers();
+    buffersAveragedAt_ = step_;
+  }
+
   void evaluate(int64_t epoch) {
     if (!trainingData_.validation) return;  // --val none
-    strategy_->averageBuffers();
+    const auto start = Clock::now();
+    const double cpuStart = platform::processCpuSeconds();
+    averageBuffersOnce();
     model_->eval();
-    const Evaluation result = train::evaluate(
-        *strategy_,
-        {trainingData_.validation, sharers(), sharerRank(), prefetch(), config_.batchSize},
-        objective_, data_, device_);
+    const int64_t batchSize = config_.evalBatchSize > 0 ? config_.evalBatchSize : config_.batchSize;
+    const Evaluation result = train::evaluate(*strategy_,
+                                              {trainingData_.validation, sharers(), sharerRank(),
+                                               prefetch(), batchSize, config_.valMaxBatches},
+                                              objective_, data_, device_);
     summary_.valLoss = result.loss;
     summary_.valAccuracy = result.accuracy;
     summary_.validatedAtStep = step_;
     valMetrics_ = result.metrics;
-    log_->record(validationRecord(epoch, facts(), summary_, valMetrics_));
+    ordered_json record = validationRecord(epoch, facts(), summary_, valMetrics_);
+    record["val_targets"] = result.targets;
+    log_->record(record);
+    valTargets_ = result.targets;
+    validationSeconds_ += secondsSince(start);
+    validationCpuSeconds_ += platform::processCpuSeconds() - cpuStart;
   }
 
   RunFacts facts() const {
@@ -312,7 +345,7 @@ class Trainer {
               dataSplitOf(config_));
     const std::string& written = checkpointer_->lastWritten();
     writeSummary(facts(),
-                 {summary_, valMetrics_, pipelineReport, stopReason_,
+                 {summary_, valMetrics_, valTargets_, pipelineReport, stopReason_,
                   written.empty() ? resumedFrom_ : written, !objective_.metrics().empty()},
                  *log_);
   }
@@ -347,6 +380,10 @@ class Trainer {
   RunPlan plan_;
   int64_t step_ = 0;
   TrainingMeter meter_;
+  int64_t valTargets_ = 0;           // scored by the last validation
+  double validationSeconds_ = 0;     // spent validating, all of it
+  double validationCpuSeconds_ = 0;  // the process's CPU time in it
+  int64_t buffersAveragedAt_ = -1;   // the step they were last averaged at
   double trainingCpuSeconds_ = 0;
   double inputWaitSeconds_ = 0;  // the training loop waiting for batches
   RunSummary summary_;

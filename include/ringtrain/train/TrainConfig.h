@@ -48,6 +48,12 @@ struct TrainConfig {
   std::string trainSpec = "synthetic:20000";
   std::string valSpec;  // empty: split --val-fraction off the training data
   double valFraction = 0.1;
+  // Validation: batches of evalBatchSize samples per rank (0: batchSize); after every valEvery
+  // optimizer steps and after the last (0: after each epoch); at most valMaxBatches batches per
+  // rank (0: the whole validation set).
+  int64_t evalBatchSize = 0;
+  int64_t valEvery = 0;
+  int64_t valMaxBatches = 0;
   data::CsvOptions csv;
   int64_t numClasses = 0;  // 0: infer from the training labels
   Normalization normalization = Normalization::kAuto;
