@@ -56,6 +56,7 @@ void printUsage(std::ostream& out) {
          "  eval        score a saved model.safetensors on a data set (loss, accuracy, logits)\n"
          "  predict     write a saved model's output for every sample (classes and probabilities,\n"
          "              autoencoder codes, k-means clusters) as .csv or .npy\n"
+         "  generate    continue a prompt with a saved language model\n"
          "  kmeans      k-means clustering over the ranks (one pass, or Lloyd with k-means||)\n"
          "  pca         principal components over the ranks, from merged moments\n"
          "  shard-plan  print which sample indices each rank reads in an epoch (JSON)\n"
@@ -98,6 +99,7 @@ int main(int argc, char** argv) {
     if (command == "sagemaker") return ringtrain::cli::runSageMaker(argc - 1, argv + 1);
     if (command == "eval") return ringtrain::cli::runEval(argc - 1, argv + 1);
     if (command == "predict") return ringtrain::cli::runPredict(argc - 1, argv + 1);
+    if (command == "generate") return ringtrain::cli::runGenerate(argc - 1, argv + 1);
     if (command == "kmeans") return ringtrain::cli::runKMeans(argc - 1, argv + 1);
     if (command == "pca") return ringtrain::cli::runPca(argc - 1, argv + 1);
   } catch (const ringtrain::UserError& error) {

@@ -15,6 +15,7 @@ int runBenchData(int argc, char** argv);     // ringtrain bench-data: input pipe
 int runSageMaker(int argc, char** argv);     // ringtrain sagemaker: the container entrypoint
 int runEval(int argc, char** argv);          // ringtrain eval: score a saved model on a data set
 int runPredict(int argc, char** argv);       // ringtrain predict: a saved model's output per sample
+int runGenerate(int argc, char** argv);      // ringtrain generate: text from a language model
 int runKMeans(int argc, char** argv);        // ringtrain kmeans: k-means clustering (starts MPI)
 int runPca(int argc, char** argv);           // ringtrain pca: principal components (starts MPI)
 

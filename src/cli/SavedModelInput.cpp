@@ -68,13 +68,17 @@ SavedModelInput parseSavedModelFlags(const cxxopts::ParseResult& flags, bool lab
                        "--label-column none: eval scores predictions against labels; for data "
                        "without labels, ringtrain predict writes the predictions");
   input.csv = flags::readCsvFlags(flags, !labelsNeeded);
+  input.device = modelDevice(flags);
+  return input;
+}
+
+c10::Device modelDevice(const cxxopts::ParseResult& flags) {
   const std::string device =
       flags::parseChoice("device", flags["device"].as<std::string>(), {"auto", "cpu", "cuda"});
   RINGTRAIN_USER_CHECK(device != "cuda" || platform::visibleGpuCount() > 0,
                        "--device cuda: no GPU is visible");
-  input.device = device == "cpu" || platform::visibleGpuCount() == 0 ? c10::Device(c10::kCPU)
-                                                                     : c10::Device(c10::kCUDA, 0);
-  return input;
+  return device == "cpu" || platform::visibleGpuCount() == 0 ? c10::Device(c10::kCPU)
+                                                             : c10::Device(c10::kCUDA, 0);
 }
 
 std::shared_ptr<const data::SampleSource> loadModelData(

@@ -43,6 +43,9 @@ SavedModelInput parseSavedModelFlags(const cxxopts::ParseResult& flags, bool lab
 // held out are the flags', else those the model file records (`recorded`), else 42 and 0.1.
 // UserError when it is empty or its samples are not `inputShape`, and for --split validation
 // when the flags contradict the record or training held out nothing of its data.
+// --device (auto, cpu or cuda) as the device a saved model runs on.
+c10::Device modelDevice(const cxxopts::ParseResult& flags);
+
 std::shared_ptr<const data::SampleSource> loadModelData(
     const SavedModelInput& input, const std::vector<int64_t>& inputShape,
     const std::optional<data::FeatureStatistics>& standardization,

@@ -8,7 +8,7 @@ from ringtrain_testing import run
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PAGES = {
-    "train": "docs/commands.md", "eval": "docs/commands.md", "predict": "docs/commands.md", "shard-plan": "docs/commands.md",
+    "train": "docs/commands.md", "eval": "docs/commands.md", "predict": "docs/commands.md", "generate": "docs/commands.md", "shard-plan": "docs/commands.md",
     "pipeline-plan": "docs/commands.md", "bench-comm": "docs/commands.md", "prep": "docs/commands.md",
     "check-data": "docs/commands.md", "bench-data": "docs/commands.md", "info": "docs/commands.md",
     "kmeans": "docs/unsupervised.md", "pca": "docs/unsupervised.md",

@@ -2,10 +2,12 @@
 nanoGPT and llm.c take it, F.cross_entropy(logits.view(-1, V), targets.view(-1)), step by step at
 1 and 2 ranks and in a pipeline, from the same weights built by tools/spec_to_torch.py; the
 last-position objective of a spec ending in SelectToken; --model gpt under its own tensor names;
-the reported perplexity, bits per token and tokens per second; and exact resumption."""
+the reported perplexity, bits per token and tokens per second; `ringtrain eval`, `predict` and
+`generate` (greedy decoding equal to PyTorch's); and exact resumption."""
 import json
 import math
 import os
+import subprocess
 import sys
 import unittest
 
@@ -14,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
-from ringtrain_testing import RingtrainTestCase, run
+from ringtrain_testing import RingtrainTestCase, command, run
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools"))
 from spec_to_torch import build  # noqa: E402
@@ -58,6 +60,11 @@ def windows(tokens):
     count = (len(tokens) - 1) // CONTEXT
     rows = torch.stack([tokens[i * CONTEXT: i * CONTEXT + CONTEXT + 1] for i in range(count)])
     return rows[:, :-1], rows[:, 1:]
+
+
+def run_bytes(args):
+    """The command's output as bytes: generated text need not be UTF-8."""
+    return subprocess.run(command(args), capture_output=True, timeout=180)
 
 
 def metrics(out):
@@ -202,6 +209,42 @@ class LanguageModelMatchesPyTorch(RingtrainTestCase):
         rows = np.load(self.path("next.npy"))
         np.testing.assert_array_equal(rows[:, 0], expected.argmax(1).numpy())
         np.testing.assert_allclose(rows[:, 1:], torch.softmax(expected, 1).numpy(), rtol=1e-4, atol=1e-6)
+
+    def test_generate_equals_pytorchs_greedy_decoding(self):
+        layers = network()
+        with open(self.path("lm.json"), "w") as f:
+            json.dump(layers, f)
+        self.initial(layers, "init.safetensors")
+        spec_out = self.ringtrain("spec", ["--model-spec", self.path("lm.json"), "--init-from",
+                                           self.path("init.safetensors")], 2)
+        model = self.initial(layers, "spec.safetensors")
+        save_file({gpt_name(k): v.contiguous() for k, v in model.state_dict().items()}, self.path("gpt.safetensors"))
+        gpt_out = self.ringtrain("gpt", ["--model", "gpt", "--layers", str(LAYERS), "--width", str(WIDTH),
+                                         "--heads", str(HEADS), "--init-from", self.path("gpt.safetensors")], 2)
+        prompt, count = "the cat sat", 3 * CONTEXT  # the window slides past the context
+        for out, rename in ((spec_out, lambda name: name), (gpt_out, gpt_name)):
+            with self.subTest(out=out):
+                trained = self.model(out)
+                reference = build(layers, [CONTEXT])
+                reference.load_state_dict({name: torch.as_tensor(trained[rename(name)]) for name in reference.state_dict()})
+                reference.eval()
+                tokens = list(prompt.encode())
+                with torch.no_grad():
+                    for _ in range(count):
+                        window = torch.tensor([tokens[-CONTEXT:]], dtype=torch.float32)
+                        tokens.append(int(reference(window)[0, -1].argmax()))
+                result = run_bytes(["generate", "--model", os.path.join(out, "model.safetensors"), "--prompt",
+                                    prompt, "--max-tokens", str(count), "--temperature", "0"])
+                self.assertEqual(result.returncode, 0, result.stderr)
+                self.assertEqual(result.stdout, bytes(tokens) + b"\n")
+        # Sampling repeats for a seed.
+        sample = ["generate", "--model", os.path.join(spec_out, "model.safetensors"), "--prompt", prompt,
+                  "--max-tokens", "40", "--seed", "5"]
+        first, again = run_bytes(sample), run_bytes(sample)
+        self.assertEqual(first.returncode, 0, first.stderr)
+        self.assertEqual(first.stdout, again.stdout)
+        self.assertTrue(first.stdout.startswith(prompt.encode()))
+        self.assertEqual(len(first.stdout), len(prompt) + 40 + 1)
 
     def test_resuming_a_language_model_gives_the_uninterrupted_model(self):
         flags = ["--model", "gpt", "--layers", "1", "--width", "16", "--heads", "2", "--train", self.path("train"),

@@ -1,0 +1,107 @@
+// ringtrain generate: continues a prompt with a language model that `ringtrain train` saved, one
+// token at a time, each predicted from the last --context tokens (the model's window).
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <c10/core/GradMode.h>
+
+#include <chrono>
+#include <cxxopts.hpp>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "SavedModelInput.h"
+#include "TokenSampling.h"
+#include "cli/Commands.h"
+#include "flags/FlagValues.h"
+#include "ringtrain/util/Error.h"
+#include "train/ModelFile.h"
+
+namespace ringtrain::cli {
+namespace {
+
+// The byte tokenizer's vocabulary: what `ringtrain prep --format text` writes.
+constexpr int64_t kByteVocabulary = 256;
+
+cxxopts::Options generateOptions() {
+  cxxopts::Options options("ringtrain generate",
+                           "Continue a prompt with a language model trained on byte tokens "
+                           "(--model gpt, or a --model-spec network over token windows) and print "
+                           "the prompt and its continuation.");
+  const auto text = [](const char* value) {
+    return cxxopts::value<std::string>()->default_value(value);
+  };
+  options.add_options()("model", "a model.safetensors written by ringtrain train",
+                        cxxopts::value<std::string>(),
+                        "FILE")("prompt", "the text to continue", cxxopts::value<std::string>(),
+                                "TEXT")("max-tokens", "tokens to add", text("64"), "N")(
+      "temperature", "0: always the most likely token; otherwise sample softmax(logits / T)",
+      text("0.8"), "T")("top-k", "sample among the K most likely tokens (0: all)", text("200"),
+                        "K")("seed", "seed of the sampling", text("1"), "S")(
+      "device", "cpu, cuda or auto", text("auto"), "DEVICE")("h,help", "show this help");
+  return options;
+}
+
+}  // namespace
+
+int runGenerate(int argc, char** argv) {
+  cxxopts::Options options = generateOptions();
+  const cxxopts::ParseResult flags = flags::parseFlags(options, argc, argv);
+  if (flags.count("help")) {
+    std::cout << options.help();
+    return 0;
+  }
+  RINGTRAIN_USER_CHECK(flags.count("model"), "--model FILE is required");
+  RINGTRAIN_USER_CHECK(flags.count("prompt"), "--prompt TEXT is required");
+  const std::string path = flags["model"].as<std::string>();
+  const std::string prompt = flags["prompt"].as<std::string>();
+  RINGTRAIN_USER_CHECK(!prompt.empty(), "--prompt must hold at least one character");
+  const int64_t maxTokens =
+      flags::parseInteger("max-tokens", flags["max-tokens"].as<std::string>());
+  RINGTRAIN_USER_CHECK(maxTokens >= 0, "--max-tokens must not be negative");
+  SamplingOptions sampling;
+  sampling.temperature = flags::parseReal("temperature", flags["temperature"].as<std::string>());
+  sampling.topK = flags::parseInteger("top-k", flags["top-k"].as<std::string>());
+  checkSamplingOptions(sampling);
+  const int64_t seed = flags::parseInteger("seed", flags["seed"].as<std::string>());
+  const c10::Device device = modelDevice(flags);
+
+  train::SavedModel saved = train::loadSavedModel(path);
+  const models::ModelSpec& spec = saved.spec;
+  RINGTRAIN_USER_CHECK(
+      spec.inputShape.size() == 1 && spec.numClasses == kByteVocabulary && !saved.standardization,
+      path << " is not a language model over byte tokens (it has " << spec.numClasses
+           << " classes and samples of " << spec.inputShape.size()
+           << " dimensions): generate needs a window of token ids and the 256 "
+              "bytes as its vocabulary; train on the output of ringtrain prep "
+              "--format text");
+  const int64_t context = spec.inputShape[0];
+  models::Classifier& model = *saved.model;
+  model.to(device);
+  model.eval();
+  c10::NoGradGuard noGrad;
+  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(seed));
+
+  std::vector<float> tokens(prompt.begin(), prompt.end());
+  for (float& token : tokens) token = static_cast<float>(static_cast<unsigned char>(token));
+  std::cout << prompt << std::flush;
+  const auto start = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < maxTokens; ++i) {
+    const auto window = static_cast<int64_t>(std::min<size_t>(tokens.size(), context));
+    const at::Tensor input =
+        at::from_blob(tokens.data() + tokens.size() - window, {1, window}, at::kFloat).to(device);
+    at::Tensor logits = model.forward(input);
+    // [1, window, V] from a model of every position, [1, V] from one of the last.
+    logits = logits.dim() == 3 ? logits[0][window - 1] : logits[0];
+    const int64_t next = nextToken(logits, sampling, generator);
+    tokens.push_back(static_cast<float>(next));
+    std::cout.put(static_cast<char>(next)) << std::flush;
+  }
+  std::cout << std::endl;
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::cerr << "generate: " << maxTokens << " tokens in " << seconds << " s" << std::endl;
+  return 0;
+}
+
+}  // namespace ringtrain::cli
