@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cxxopts.hpp>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,22 @@ namespace {
 
 // The byte tokenizer's vocabulary: what `ringtrain prep --format text` writes.
 constexpr int64_t kByteVocabulary = 256;
+
+// Whether the saved model reads byte-token windows: --model gpt, or a spec whose first layer
+// embeds all 256 bytes. (A network of 256 classes over 1-D features reads numbers, not tokens.)
+bool readsByteTokens(const train::SavedModel& saved) {
+  const models::ModelSpec& spec = saved.spec;
+  if (spec.inputShape.size() != 1 || spec.numClasses != kByteVocabulary || saved.standardization)
+    return false;
+  if (spec.kind == models::ModelKind::kGpt) return true;
+  if (spec.kind != models::ModelKind::kSpec) return false;
+  const nlohmann::json network = nlohmann::json::parse(spec.network);
+  const nlohmann::json& layers = network.is_object() ? network.at("layers") : network;
+  if (layers.empty()) return false;
+  const nlohmann::json& first = layers.front();
+  return first.value("type", "") == "Embedding" &&
+         first.value("num_embeddings", int64_t{0}) >= kByteVocabulary;
+}
 
 cxxopts::Options generateOptions() {
   cxxopts::Options options("ringtrain generate",
@@ -67,16 +84,19 @@ int runGenerate(int argc, char** argv) {
   const c10::Device device = modelDevice(flags);
 
   train::SavedModel saved = train::loadSavedModel(path);
-  const models::ModelSpec& spec = saved.spec;
-  RINGTRAIN_USER_CHECK(
-      spec.inputShape.size() == 1 && spec.numClasses == kByteVocabulary && !saved.standardization,
-      path << " is not a language model over byte tokens (it has " << spec.numClasses
-           << " classes and samples of " << spec.inputShape.size()
-           << " dimensions): generate needs a window of token ids and the 256 "
-              "bytes as its vocabulary; train on the output of ringtrain prep "
-              "--format text");
-  const int64_t context = spec.inputShape[0];
+  RINGTRAIN_USER_CHECK(readsByteTokens(saved),
+                       path << " is not a language model over byte tokens: generate needs "
+                               "--model gpt, or a --model-spec network whose first layer embeds "
+                               "the 256 bytes and whose last gives 256 classes, trained on the "
+                               "output of ringtrain prep --format text");
+  const int64_t context = saved.spec.inputShape[0];
   models::Classifier& model = *saved.model;
+  // One prediction per window (a spec ending in SelectToken) is learnt from whole windows.
+  RINGTRAIN_USER_CHECK(
+      model.predictsEveryPosition() || static_cast<int64_t>(prompt.size()) >= context,
+      path << " predicts from whole windows of " << context
+           << " tokens: give a --prompt of at least " << context << " bytes (it "
+           << "has " << prompt.size() << ")");
   model.to(device);
   model.eval();
   c10::NoGradGuard noGrad;
@@ -84,7 +104,6 @@ int runGenerate(int argc, char** argv) {
 
   std::vector<float> tokens(prompt.begin(), prompt.end());
   for (float& token : tokens) token = static_cast<float>(static_cast<unsigned char>(token));
-  std::cout << prompt << std::flush;
   const auto start = std::chrono::steady_clock::now();
   for (int64_t i = 0; i < maxTokens; ++i) {
     const auto window = static_cast<int64_t>(std::min<size_t>(tokens.size(), context));
@@ -94,9 +113,12 @@ int runGenerate(int argc, char** argv) {
     // [1, window, V] from a model of every position, [1, V] from one of the last.
     logits = logits.dim() == 3 ? logits[0][window - 1] : logits[0];
     const int64_t next = nextToken(logits, sampling, generator);
+    // Once the model has run, so that an error leaves no half-written text.
+    if (i == 0) std::cout << prompt;
     tokens.push_back(static_cast<float>(next));
     std::cout.put(static_cast<char>(next)) << std::flush;
   }
+  if (maxTokens == 0) std::cout << prompt;
   std::cout << std::endl;
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -19,7 +19,8 @@ int64_t nextToken(const at::Tensor& logits, const SamplingOptions& options,
                   at::Generator& generator) {
   const at::Tensor scores = logits.detach().to(at::kCPU, at::kDouble).reshape(-1);
   if (options.temperature == 0) return scores.argmax().item<int64_t>();
-  at::Tensor scaled = scores / options.temperature;
+  // Relative to the largest, so that a tiny temperature cannot overflow.
+  at::Tensor scaled = (scores - scores.max()) / options.temperature;
   if (options.topK > 0 && options.topK < scaled.numel()) {
     // Ties with the k-th score stay in, so the choice does not depend on their order.
     const double kth = std::get<0>(scaled.topk(options.topK)).min().item<double>();

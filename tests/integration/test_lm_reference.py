@@ -23,6 +23,9 @@ from spec_to_torch import build  # noqa: E402
 
 CONTEXT, WIDTH, HEADS, LAYERS, VOCABULARY = 16, 16, 2, 2, 256
 STEPS, GLOBAL_BATCH, LR = 3, 8, 0.5
+# Barely trained: random weights predict varied text, which tells windows and positions apart
+# (after a few steps at LR the model predicts spaces everywhere).
+GENERATE_LR = 1e-6
 
 
 def network(select_last=False):
@@ -111,9 +114,9 @@ class LanguageModelMatchesPyTorch(RingtrainTestCase):
             losses.append(loss.item())
         return losses
 
-    def ringtrain(self, name, model_flags, ranks, extra=(), replicas=None):
+    def ringtrain(self, name, model_flags, ranks, extra=(), replicas=None, lr=LR):
         args = model_flags + ["--train", self.path("train"), "--val", self.path("val"), "--context", str(CONTEXT),
-                              "--no-shuffle", "--optimizer", "sgd", "--lr", str(LR), "--momentum", "0",
+                              "--no-shuffle", "--optimizer", "sgd", "--lr", str(lr), "--momentum", "0",
                               "--weight-decay", "0", "--max-steps", str(STEPS), "--log-every", "1",
                               "--batch-size", str(GLOBAL_BATCH // (replicas or ranks))] + list(extra)
         return self.train(name, args, ranks=ranks)
@@ -211,40 +214,67 @@ class LanguageModelMatchesPyTorch(RingtrainTestCase):
         np.testing.assert_allclose(rows[:, 1:], torch.softmax(expected, 1).numpy(), rtol=1e-4, atol=1e-6)
 
     def test_generate_equals_pytorchs_greedy_decoding(self):
-        layers = network()
-        with open(self.path("lm.json"), "w") as f:
-            json.dump(layers, f)
-        self.initial(layers, "init.safetensors")
-        spec_out = self.ringtrain("spec", ["--model-spec", self.path("lm.json"), "--init-from",
-                                           self.path("init.safetensors")], 2)
-        model = self.initial(layers, "spec.safetensors")
+        runs = []
+        for name, layers in (("spec", network()), ("last", network(select_last=True))):
+            with open(self.path(name + ".json"), "w") as f:
+                json.dump(layers, f)
+            self.initial(layers, name + "-init.safetensors")
+            out = self.ringtrain(name, ["--model-spec", self.path(name + ".json"), "--init-from",
+                                        self.path(name + "-init.safetensors")], 2, lr=GENERATE_LR)
+            runs.append((out, layers, lambda key: key))
+        model = self.initial(network(), "spec.safetensors")
         save_file({gpt_name(k): v.contiguous() for k, v in model.state_dict().items()}, self.path("gpt.safetensors"))
-        gpt_out = self.ringtrain("gpt", ["--model", "gpt", "--layers", str(LAYERS), "--width", str(WIDTH),
-                                         "--heads", str(HEADS), "--init-from", self.path("gpt.safetensors")], 2)
-        prompt, count = "the cat sat", 3 * CONTEXT  # the window slides past the context
-        for out, rename in ((spec_out, lambda name: name), (gpt_out, gpt_name)):
+        runs.append((self.ringtrain("gpt", ["--model", "gpt", "--layers", str(LAYERS), "--width", str(WIDTH),
+                                            "--heads", str(HEADS), "--init-from", self.path("gpt.safetensors")], 2,
+                                    lr=GENERATE_LR),
+                     network(), gpt_name))
+        # A window of the model's context, sliding past it; a model of the last position only
+        # reads whole windows, so its prompt fills one.
+        count = 3 * CONTEXT
+        for out, layers, rename in runs:
+            prompt = "the cat sat on the mat" if layers[-2]["type"] == "SelectToken" else "the cat sat"
             with self.subTest(out=out):
                 trained = self.model(out)
                 reference = build(layers, [CONTEXT])
-                reference.load_state_dict({name: torch.as_tensor(trained[rename(name)]) for name in reference.state_dict()})
+                reference.load_state_dict({name: torch.as_tensor(trained[rename(name)])
+                                           for name in reference.state_dict()})
                 reference.eval()
-                tokens = list(prompt.encode())
-                with torch.no_grad():
-                    for _ in range(count):
-                        window = torch.tensor([tokens[-CONTEXT:]], dtype=torch.float32)
-                        tokens.append(int(reference(window)[0, -1].argmax()))
+
+                def greedy(width, position):
+                    tokens = list(prompt.encode())
+                    with torch.no_grad():
+                        for _ in range(count):
+                            logits = reference(torch.tensor([tokens[-width:]], dtype=torch.float32))
+                            tokens.append(int((logits[0, position] if logits.dim() == 3 else logits[0]).argmax()))
+                    return bytes(tokens) + b"\n"
+
+                expected = greedy(CONTEXT, -1)
                 result = run_bytes(["generate", "--model", os.path.join(out, "model.safetensors"), "--prompt",
                                     prompt, "--max-tokens", str(count), "--temperature", "0"])
                 self.assertEqual(result.returncode, 0, result.stderr)
-                self.assertEqual(result.stdout, bytes(tokens) + b"\n")
+                self.assertEqual(result.stdout, expected)
+                # The comparison can tell a window one token short, or the wrong position.
+                if layers[-2]["type"] != "SelectToken":
+                    self.assertNotEqual(greedy(CONTEXT - 1, -1), expected)
+                    self.assertNotEqual(greedy(CONTEXT, 0), expected)
         # Sampling repeats for a seed.
-        sample = ["generate", "--model", os.path.join(spec_out, "model.safetensors"), "--prompt", prompt,
-                  "--max-tokens", "40", "--seed", "5"]
+        spec_model = os.path.join(runs[0][0], "model.safetensors")
+        sample = ["generate", "--model", spec_model, "--prompt", "the cat", "--max-tokens", "40", "--seed", "5"]
         first, again = run_bytes(sample), run_bytes(sample)
         self.assertEqual(first.returncode, 0, first.stderr)
         self.assertEqual(first.stdout, again.stdout)
-        self.assertTrue(first.stdout.startswith(prompt.encode()))
-        self.assertEqual(len(first.stdout), len(prompt) + 40 + 1)
+        self.assertTrue(first.stdout.startswith(b"the cat"))
+        self.assertEqual(len(first.stdout), len("the cat") + 40 + 1)
+        # What generate cannot use is refused before it writes anything.
+        short = run_bytes(["generate", "--model", os.path.join(runs[1][0], "model.safetensors"), "--prompt", "the"])
+        self.assertEqual(short.returncode, 2)
+        self.assertIn(b"give a --prompt of at least 16 bytes", short.stderr)
+        self.assertEqual(short.stdout, b"")
+        mlp = self.train("mlp", ["--train", "synthetic:300:16:256", "--max-steps", "1", "--num-classes", "256"])
+        refused = run_bytes(["generate", "--model", os.path.join(mlp, "model.safetensors"), "--prompt", "the"])
+        self.assertEqual(refused.returncode, 2)
+        self.assertIn(b"is not a language model over byte tokens", refused.stderr)
+        self.assertEqual(refused.stdout, b"")
 
     def test_resuming_a_language_model_gives_the_uninterrupted_model(self):
         flags = ["--model", "gpt", "--layers", "1", "--width", "16", "--heads", "2", "--train", self.path("train"),
