@@ -252,7 +252,7 @@ ordered_json resumeRecord(const TrainingPosition& start, const std::string& chec
 }
 
 ordered_json validationRecord(int64_t epoch, const RunFacts& run, const RunSummary& summary,
-                              const ordered_json& metrics) {
+                              const ordered_json& metrics, int64_t targets) {
   ordered_json entry{
       {"step", summary.validatedAtStep}, {"epoch", epoch + 1}, {"val_loss", summary.valLoss}};
   if (run.classifies) entry["val_accuracy"] = summary.valAccuracy;
@@ -261,6 +261,7 @@ ordered_json validationRecord(int64_t epoch, const RunFacts& run, const RunSumma
     entry["val_bits_per_token"] = bitsPerTokenJson(run, summary);
   }
   for (const auto& [name, value] : metrics.items()) entry["val_" + name] = value;
+  entry["val_targets"] = targets;
   return entry;
 }
 

@@ -65,9 +65,10 @@ void gatherWorstFigures(comm::Communicator& control, double exposedCommSeconds,
 nlohmann::ordered_json resumeRecord(const TrainingPosition& start, const std::string& checkpoint);
 
 // The metrics.jsonl record of the validation after `epoch` (0-based).
+// `targets`: what it scored.
 nlohmann::ordered_json validationRecord(int64_t epoch, const RunFacts& run,
                                         const RunSummary& summary,
-                                        const nlohmann::ordered_json& metrics);
+                                        const nlohmann::ordered_json& metrics, int64_t targets);
 
 // Rank 0: summary.json in the run's output directory, then the "done:" and "artifacts:" lines.
 void writeSummary(const RunFacts& run, const RunOutcome& outcome, RunLog& log);

@@ -9,7 +9,9 @@
 
 namespace ringtrain::train {
 
-void StepStrategy::averageBuffers() {
+void StepStrategy::averageBuffers(int64_t step) {
+  if (buffersAveragedAt_ == step) return;
+  buffersAveragedAt_ = step;
   comm::Communicator& group = replicas();
   if (group.size() == 1 || buffers_.empty()) return;
   c10::NoGradGuard noGrad;

@@ -85,7 +85,10 @@ class StepStrategy {
   // Running statistics (BatchNorm's) differ between replicas, which saw different samples; the
   // model keeps their mean over the replicas, taken before every evaluation and checkpoint (a
   // stopped run checkpoints, a finished one evaluates: model.safetensors has the mean either way).
-  void averageBuffers();
+  // Once a step: a checkpoint and a validation at the same step average them once, as a run
+  // resumed from that checkpoint (whose buffers were averaged at `step`) has them.
+  void averageBuffers(int64_t step);
+  void buffersAveragedAt(int64_t step) { buffersAveragedAt_ = step; }
 
  protected:
   StepStrategy(const StepContext& context, models::Classifier& model)
@@ -101,6 +104,7 @@ class StepStrategy {
   double baseLr_ = 0;
   ddp::NamedParameters parameters_;
   ddp::NamedParameters buffers_;
+  int64_t buffersAveragedAt_ = -1;
   std::vector<at::Tensor> parameterTensors_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::unique_ptr<ddp::Reducer> reducer_;

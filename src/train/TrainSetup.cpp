@@ -130,6 +130,26 @@ void checkTargets(const models::ModelSpec& spec, const models::Classifier& model
   }
 }
 
+std::unique_ptr<EpochInput> openEpoch(const EpochSource& source, int64_t epoch,
+                                      int64_t firstSample) {
+  const TrainConfig& config = source.config;
+  if (!source.data.train) {
+    // Pipe mode numbers a container's streams from _0, also after a restart that resumed.
+    const StreamPlan plan = streamPlan(config, source.model, *source.data.trainStream,
+                                       epoch - source.firstEpoch, source.device.is_cuda());
+    return std::make_unique<StreamedEpoch>(plan, source.host, source.control);
+  }
+  IndexedEpochPlan plan;
+  const int64_t samples = source.data.train->size();
+  plan.shard = {samples, source.sharers, source.sharerRank, config.seed,
+                epoch,   config.shuffle, config.dropLast,   std::min(firstSample, samples)};
+  plan.batchSize = config.batchSize;
+  plan.gradAccum = config.gradAccum;
+  plan.microBatches =
+      agreedMicroBatches(config, source.control, source.sharers, samples, plan.shard.firstSample);
+  return std::make_unique<IndexedEpoch>(source.data.train, plan, source.prefetch);
+}
+
 void checkHostsAlike(comm::Communicator& control) {
   at::Tensor sizes = at::full({2}, control.topology().localSize, at::kLong);
   sizes[1] = -sizes[1];

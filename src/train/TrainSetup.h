@@ -58,6 +58,25 @@ models::ModelSpec modelSpecFor(const TrainConfig& config, const TrainingData& da
 void checkTargets(const models::ModelSpec& spec, const models::Classifier& model,
                   const TrainingData& data, const TrainHooks& hooks);
 
+// Where an epoch's batches come from on this rank.
+struct EpochSource {
+  const TrainConfig& config;
+  const models::ModelSpec& model;
+  const TrainingData& data;
+  int sharers = 1;         // ranks dealing the training samples out between them
+  int sharerRank = 0;      // this rank's place among them
+  int64_t firstEpoch = 0;  // the run's first (streams are numbered from it)
+  comm::Communicator& control;
+  comm::Communicator& host;
+  c10::Device device;
+  data::PrefetchOptions prefetch;
+};
+
+// This rank's micro-batches of one epoch: a stream's, or its share of the training samples from
+// `firstSample` on. Collective (the micro-batch count is agreed).
+std::unique_ptr<EpochInput> openEpoch(const EpochSource& source, int64_t epoch,
+                                      int64_t firstSample);
+
 // Collective. Host-sharded positions in an epoch count the samples of one host's ranks, so every
 // host needs as many ranks; CollectiveFailure (exit status 2) otherwise.
 void checkHostsAlike(comm::Communicator& control);

@@ -10,7 +10,7 @@
 //   TRAINING SECTION   per optimizer step: the strategy's micro-batches forward/backward with
 //                      gradients averaged, the update guard's verdict (UpdateGuard.h), learning
 //                      rate, optimizer step; then a checkpoint when due or when a stop was agreed
-//   evaluate()         every epoch, each validation sample counted once across ranks (Evaluator.h)
+//   evaluate()         every epoch or --val-every steps, on every rank (Validation.h)
 //   finish()           rank 0 writes model.safetensors and summary.json (RunReport.h)
 // clang-format on
 #include "train/TrainingJob.h"
@@ -29,17 +29,16 @@
 #include "StepStrategy.h"
 #include "TrainSetup.h"
 #include "UpdateGuard.h"
+#include "Validation.h"
 #include "pipeline/Grid.h"
 #include "platform/Resources.h"
 #include "platform/StopSignals.h"
 #include "ringtrain/comm/Agreement.h"
 #include "ringtrain/data/DistributedSampler.h"
 #include "ringtrain/util/Error.h"
-#include "train/IndexedEpoch.h"
 #include "train/LrSchedule.h"
 #include "train/ModelFile.h"
 #include "train/Optimizer.h"
-#include "train/StreamedEpoch.h"
 #include "util/Files.h"
 
 namespace ringtrain::train {
@@ -93,18 +92,16 @@ class Trainer {
     for (int64_t epoch = start_.epoch; epoch < plan_.epochsToRun && !finished(); ++epoch) {
       const auto epochStart = Clock::now();
       const double cpuStart = platform::processCpuSeconds();
-      const double validatingBefore = validationSeconds_;
-      const double validatingCpuBefore = validationCpuSeconds_;
+      const double validatingBefore = validation_->seconds();
+      const double validatingCpuBefore = validation_->cpuSeconds();
       trainEpoch(epoch, epoch == start_.epoch ? start_.samplesInEpoch : 0);
       evaluated = true;
       // Validation inside the epoch (--val-every) is not training time.
-      trainingSeconds += secondsSince(epochStart) - (validationSeconds_ - validatingBefore);
-      trainingCpuSeconds_ +=
-          platform::processCpuSeconds() - cpuStart - (validationCpuSeconds_ - validatingCpuBefore);
-      // --val-every validates inside epochs, and after the last step if that was not one.
+      trainingSeconds += secondsSince(epochStart) - (validation_->seconds() - validatingBefore);
+      trainingCpuSeconds_ += platform::processCpuSeconds() - cpuStart -
+                             (validation_->cpuSeconds() - validatingCpuBefore);
       const bool lastEpoch = finished() || epoch + 1 == plan_.epochsToRun;
-      const bool due = config_.valEvery == 0 || (lastEpoch && summary_.validatedAtStep != step_);
-      if (!stopRequested_ && due) evaluate(epoch);
+      if (!stopRequested_ && validation_->dueAfterEpoch(lastEpoch, step_)) evaluate(epoch);
     }
     // Resumed with nothing left to train.
     if (!evaluated && !stopRequested_) evaluate(start_.epoch);
@@ -122,19 +119,7 @@ class Trainer {
   bool isRankZero() const { return control_.rank() == 0; }
   bool hostSharded() const { return config_.sharding == DataSharding::kHost; }
   bool finished() const { return step_ >= plan_.totalSteps || stopRequested_; }
-  std::string trainSource() const {
-    return trainingData_.train ? trainingData_.train->source() : config_.trainSpec;
-  }
-  // The tokens of a training window; 0 unless the training data is a token data set.
-  int64_t tokensPerSample() const {
-    return trainingData_.train ? trainingData_.train->targetLength() : 0;
-  }
-  // Validation is next-token cross-entropy on token windows, at every position or the last.
-  bool languageModel() const {
-    return trainingData_.validation && trainingData_.validation->targetLength() > 0 &&
-           !hooks_.loss && !hooks_.target;
-  }
-  std::string outputPath(const char* file) const { return place_.outputDir + "/" + file; }
+  int64_t tokensPerSample() const { return trainTokensPerSample(trainingData_); }
   data::PrefetchOptions prefetch() const {
     return prefetchOptions(config_, device_,
                            trainingData_.train && trainingData_.train->readsFromDisk());
@@ -177,6 +162,8 @@ class Trainer {
     log_ = openRunLog(place_, isRankZero(), config_.progress);
     for (const std::string& warning : trainingData_.warnings) log_->warn(warning);
     if (isRankZero()) marker_ = std::make_unique<RunMarker>(place_.outputDir);
+    validation_ = std::make_unique<Validation>(
+        config_, EvaluationInput{trainingData_.validation, sharers(), sharerRank(), prefetch()});
   }
 
   void setUpStrategy() {
@@ -197,31 +184,17 @@ class Trainer {
                                 ? std::numeric_limits<int64_t>::max()
                                 : trainingData_.train->size();
       start_ = strategy_->restore(*checkpointer_, *resumed, bound);
-      // A checkpoint's buffers were averaged when it was written.
-      buffersAveragedAt_ = start_.step;
+      strategy_->buffersAveragedAt(start_.step);  // when the checkpoint was written
       guard_.scaler().restore(start_.lossScaler);
       resumedFrom_ = resumed->path;
     });
     step_ = start_.step;
   }
 
-  // This rank's micro-batches of one epoch.
   std::unique_ptr<EpochInput> openEpoch(int64_t epoch, int64_t firstSample) {
-    if (!trainingData_.train) {
-      // Pipe mode numbers a container's streams from _0, also after a restart that resumed.
-      const StreamPlan plan = streamPlan(config_, modelSpec_, *trainingData_.trainStream,
-                                         epoch - start_.epoch, device_.is_cuda());
-      return std::make_unique<StreamedEpoch>(plan, host_, control_);
-    }
-    IndexedEpochPlan plan;
-    const int64_t samples = trainingData_.train->size();
-    plan.shard = {samples, sharers(),       sharerRank(),     config_.seed,
-                  epoch,   config_.shuffle, config_.dropLast, std::min(firstSample, samples)};
-    plan.batchSize = config_.batchSize;
-    plan.gradAccum = config_.gradAccum;
-    plan.microBatches =
-        agreedMicroBatches(config_, control_, sharers(), samples, plan.shard.firstSample);
-    return std::make_unique<IndexedEpoch>(trainingData_.train, plan, prefetch());
+    return train::openEpoch({config_, modelSpec_, trainingData_, sharers(), sharerRank(),
+                             start_.epoch, control_, host_, device_, prefetch()},
+                            epoch, firstSample);
   }
 
   // ---------------------------------- TRAINING SECTION BEGIN ----------------------------------
@@ -269,13 +242,7 @@ class Trainer {
       if (stopRequested_) {
         stopReason_ = agreeOnStop(control_, step_, plan_.totalSteps, *log_);
       }
-      if (config_.valEvery > 0 && step_ % config_.valEvery == 0 && !stopRequested_) {
-        const auto validationStart = Clock::now();
-        evaluate(epoch);
-        model_->train();
-        // The throughput of the next log line counts training only.
-        meter_.leaveOut(Clock::now() - validationStart);
-      }
+      if (validation_->dueAfterStep(step_) && !stopRequested_) evaluate(epoch);
     }
     reached_ = {epoch, input->position()};
     inputWaitSeconds_ += input->waitSeconds();
@@ -284,7 +251,7 @@ class Trainer {
   }
 
   void saveCheckpoint(std::pair<int64_t, int64_t> epochAndSample, bool finished) {
-    averageBuffersOnce();
+    strategy_->averageBuffers(step_);
     strategy_->gather(/*withOptimizer=*/true);
     TrainingPosition position{step_, epochAndSample.first, epochAndSample.second,
                               layoutOf(config_, control_.size()), guard_.scaler().state()};
@@ -292,44 +259,30 @@ class Trainer {
     checkpointer_->save(position, *model_, strategy_->optimizerToSave(), *log_);
   }
 
-  // Buffers (BatchNorm's running statistics) set to their mean over the replicas, once a step:
-  // a checkpoint and a validation at the same step average them once, as a run resumed from
-  // that checkpoint does, so that resuming gives the same model.
-  void averageBuffersOnce() {
-    if (buffersAveragedAt_ == step_) return;
-    strategy_->averageBuffers();
-    buffersAveragedAt_ = step_;
-  }
-
   void evaluate(int64_t epoch) {
     if (!trainingData_.validation) return;  // --val none
     const auto start = Clock::now();
-    const double cpuStart = platform::processCpuSeconds();
-    averageBuffersOnce();
+    strategy_->averageBuffers(step_);
     model_->eval();
-    const int64_t batchSize = config_.evalBatchSize > 0 ? config_.evalBatchSize : config_.batchSize;
-    const Evaluation result = train::evaluate(*strategy_,
-                                              {trainingData_.validation, sharers(), sharerRank(),
-                                               prefetch(), batchSize, config_.valMaxBatches},
-                                              objective_, data_, device_);
+    const Evaluation result = validation_->run(*strategy_, objective_, data_, device_, step_);
+    model_->train();
     summary_.valLoss = result.loss;
     summary_.valAccuracy = result.accuracy;
     summary_.validatedAtStep = step_;
     valMetrics_ = result.metrics;
-    ordered_json record = validationRecord(epoch, facts(), summary_, valMetrics_);
-    record["val_targets"] = result.targets;
-    log_->record(record);
-    valTargets_ = result.targets;
-    validationSeconds_ += secondsSince(start);
-    validationCpuSeconds_ += platform::processCpuSeconds() - cpuStart;
+    log_->record(validationRecord(epoch, facts(), summary_, valMetrics_, result.targets));
+    // The throughput of the next log line counts training only.
+    meter_.leaveOut(Clock::now() - start);
   }
 
   RunFacts facts() const {
     // clang-format off
     return {config_, modelSpec_, trainingData_, *strategy_, data_, *checkpointer_, guard_, device_,
-            control_.size(), dataReplicas(), trainSource(), prefetch(), reducerOptions_, plan_,
+            control_.size(), dataReplicas(),
+            trainingData_.train ? trainingData_.train->source() : config_.trainSpec, prefetch(),
+            reducerOptions_, plan_,
             schedule_.baseLr, start_, resumedFrom_, place_.outputDir, objective_.classifies(),
-            tokensPerSample(), languageModel()};
+            tokensPerSample(), validatesLanguageModel(trainingData_, hooks_)};
     // clang-format on
   }
 
@@ -341,11 +294,11 @@ class Trainer {
     const ordered_json pipelineReport = strategy_->report(control_);
     strategy_->gather(/*withOptimizer=*/false);
     if (!isRankZero()) return;
-    saveModel(outputPath("model.safetensors"), *model_, modelSpec_, trainingData_.standardization,
-              dataSplitOf(config_));
+    saveModel(place_.outputDir + "/model.safetensors", *model_, modelSpec_,
+              trainingData_.standardization, dataSplitOf(config_));
     const std::string& written = checkpointer_->lastWritten();
     writeSummary(facts(),
-                 {summary_, valMetrics_, valTargets_, pipelineReport, stopReason_,
+                 {summary_, valMetrics_, validation_->lastTargets(), pipelineReport, stopReason_,
                   written.empty() ? resumedFrom_ : written, !objective_.metrics().empty()},
                  *log_);
   }
@@ -380,10 +333,7 @@ class Trainer {
   RunPlan plan_;
   int64_t step_ = 0;
   TrainingMeter meter_;
-  int64_t valTargets_ = 0;           // scored by the last validation
-  double validationSeconds_ = 0;     // spent validating, all of it
-  double validationCpuSeconds_ = 0;  // the process's CPU time in it
-  int64_t buffersAveragedAt_ = -1;   // the step they were last averaged at
+  std::unique_ptr<Validation> validation_;
   double trainingCpuSeconds_ = 0;
   double inputWaitSeconds_ = 0;  // the training loop waiting for batches
   RunSummary summary_;

@@ -328,4 +328,12 @@ std::shared_ptr<const data::SampleSource> loadEvaluationData(
   return data::inMemorySource(std::move(dataset));
 }
 
+int64_t trainTokensPerSample(const TrainingData& data) {
+  return data.train ? data.train->targetLength() : 0;
+}
+
+bool validatesLanguageModel(const TrainingData& data, const TrainHooks& hooks) {
+  return data.validation && data.validation->targetLength() > 0 && !hooks.loss && !hooks.target;
+}
+
 }  // namespace ringtrain::train

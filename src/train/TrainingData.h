@@ -10,6 +10,7 @@
 #include "data/SampleSource.h"
 #include "ringtrain/data/Dataset.h"
 #include "ringtrain/train/TrainConfig.h"
+#include "ringtrain/train/Trainer.h"
 
 namespace ringtrain::train {
 
@@ -24,6 +25,12 @@ struct TrainingData {
   // What looks wrong but may be meant (an implausible class count), for the log.
   std::vector<std::string> warnings;
 };
+
+// The tokens of a training window; 0 unless the training data is a token data set.
+int64_t trainTokensPerSample(const TrainingData& data);
+// Whether validation is next-token cross-entropy on token windows (at every position or the
+// last): the built-in loss on token validation data. Perplexity and bits per token mean something.
+bool validatesLanguageModel(const TrainingData& data, const TrainHooks& hooks);
 
 // --val none: train on every sample and validate nothing.
 constexpr const char* kNoValidation = "none";
