@@ -2,7 +2,6 @@
 // process: the loss and accuracy, and optionally every sample's logits.
 #include <ATen/ATen.h>
 
-#include <cmath>
 #include <cxxopts.hpp>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -92,8 +91,8 @@ int runEval(int argc, char** argv) {
   if (tokens) {
     const double loss = scores["loss"].get<double>();
     scores["tokens"] = units;
-    scores["perplexity"] = std::exp(loss);
-    scores["bits_per_token"] = loss / std::log(2.0);
+    scores["perplexity"] = train::perplexityOf(loss);
+    scores["bits_per_token"] = train::bitsPerTokenOf(loss);
   }
   io::JobOutputs outputs;
   if (!predictionsPath.empty()) {

@@ -13,10 +13,9 @@ Evaluation evaluate(StepStrategy& strategy, const EvaluationInput& input,
   std::vector<int64_t> rows =
       data::evaluationIndices(input.samples->size(), input.sharers, input.sharerRank);
   // The first batches of this rank's share: the same rows at every validation.
-  if (input.maxBatches > 0 && input.maxBatches < static_cast<int64_t>(rows.size())) {
-    rows.resize(
-        std::min<size_t>(rows.size(), static_cast<size_t>(input.maxBatches * input.batchSize)));
-  }
+  const auto wholeBatches = static_cast<int64_t>(rows.size()) / input.batchSize;
+  if (input.maxBatches > 0 && input.maxBatches < wholeBatches)
+    rows.resize(static_cast<size_t>(input.maxBatches * input.batchSize));
   data::BatchPrefetcher batches(input.samples, std::move(rows), input.batchSize, input.prefetch);
   // [loss sum, correct, count, each metric's sum], summed over ranks.
   const auto metrics = static_cast<int64_t>(objective.metrics().size());

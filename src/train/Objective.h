@@ -2,6 +2,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <cmath>
 #include <string>
 #include <utility>
 #include <vector>
@@ -44,5 +45,13 @@ class Objective {
   const TrainHooks* hooks_;
   bool everyPosition_;
 };
+
+// A mean next-token cross-entropy (nats per token) as perplexity, and in bits per token.
+inline double perplexityOf(double meanLoss) {
+  return std::exp(meanLoss);
+}
+inline double bitsPerTokenOf(double meanLoss) {
+  return meanLoss / std::log(2.0);
+}
 
 }  // namespace ringtrain::train

@@ -107,12 +107,12 @@ nlohmann::json valLossJson(const RunSummary& summary) {
 // per token), null otherwise.
 nlohmann::json perplexityJson(const RunFacts& run, const RunSummary& summary) {
   const bool measured = run.languageModel && summary.validatedAtStep >= 0;
-  return measured ? nlohmann::json(std::exp(summary.valLoss)) : nlohmann::json();
+  return measured ? nlohmann::json(perplexityOf(summary.valLoss)) : nlohmann::json();
 }
 
 nlohmann::json bitsPerTokenJson(const RunFacts& run, const RunSummary& summary) {
   const bool measured = run.languageModel && summary.validatedAtStep >= 0;
-  return measured ? nlohmann::json(summary.valLoss / std::log(2.0)) : nlohmann::json();
+  return measured ? nlohmann::json(bitsPerTokenOf(summary.valLoss)) : nlohmann::json();
 }
 
 nlohmann::json tokensPerSecJson(const RunFacts& run, const RunSummary& summary) {
