@@ -15,7 +15,7 @@ ARG TORCH_VERSION=2.11.0
 # hadolint ignore=DL3008
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential cmake ninja-build git pkg-config python3 python3-venv \
-      openmpi-bin libopenmpi-dev libcxxopts-dev nlohmann-json3-dev \
+      openmpi-bin libopenmpi-dev libcxxopts-dev nlohmann-json3-dev libsentencepiece-dev \
     && rm -rf /var/lib/apt/lists/*
 RUN python3 -m venv /opt/torch && /opt/torch/bin/pip install --no-cache-dir "torch==${TORCH_VERSION}"
 WORKDIR /src
@@ -40,7 +40,8 @@ FROM nvidia/cuda:${CUDA_IMAGE}-runtime-${UBUNTU}
 ARG EFA_INSTALLER_VERSION=
 # hadolint ignore=DL3008
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      openmpi-bin libopenmpi3t64 openssh-server openssh-client libgomp1 ca-certificates curl \
+      openmpi-bin libopenmpi3t64 libsentencepiece0 openssh-server openssh-client libgomp1 \
+      ca-certificates curl \
     && rm -rf /var/lib/apt/lists/*
 # Optional EFA: libfabric, its Open MPI and the aws-ofi-nccl plugin under /opt/amazon. The
 # installer must run from its own directory, and only when asked for.

@@ -6,6 +6,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 apt_packages=(build-essential cmake ninja-build ccache git pkg-config
   openmpi-bin libopenmpi-dev libcxxopts-dev nlohmann-json3-dev googletest libgtest-dev
+  libsentencepiece-dev  # SentencePiece tokenizers: prep --tokenizer, generate
   python3 python3-venv python3-pip
   openssh-server openssh-client iproute2  # the SageMaker container's hosts, emulated in the tests
   clang libclang-rt-14-dev llvm-14)  # clang, libFuzzer and llvm-symbolizer: scripts/sanitize.sh
@@ -30,11 +31,11 @@ else
   python="$RINGTRAIN_VENV/bin/python"
 fi
 
-python_requirements=("torch==$RINGTRAIN_TORCH_VERSION" numpy safetensors scikit-learn)
+python_requirements=("torch==$RINGTRAIN_TORCH_VERSION" numpy safetensors scikit-learn sentencepiece)
 if ! "$python" - "$RINGTRAIN_TORCH_VERSION" <<'PY'
 import sys
 try:
-    import torch, numpy, safetensors, sklearn  # noqa: F401
+    import torch, numpy, safetensors, sklearn, sentencepiece  # noqa: F401
 except ImportError:
     sys.exit(1)
 sys.exit(0 if torch.__version__.split("+")[0] == sys.argv[1] else 1)

@@ -5,7 +5,7 @@
 // tree to this map. include/ringtrain/ holds the public headers of api/ and of the folders named
 // after its subfolders.
 //   cli/          the commands; only in the executable
-//     -> flags launch sagemaker prep unsupervised train pipeline io data platform comm util
+//     -> flags launch sagemaker prep unsupervised train pipeline io data platform comm text util
 //   sagemaker/    the SageMaker job: configuration files, launch plan, supervising mpirun
 //     -> util
 //   api/          Runtime, DataParallel, checkpoints and runTraining for programs of their own
@@ -15,11 +15,11 @@
 //   launch/       how a rank starts and ends: the command runner, failure reports, the watchdog
 //     -> platform comm util
 //   train/        the training loop, its strategies (data-parallel, pipeline), outputs
-//     -> pipeline ddp checkpoint models data io platform comm util
+//     -> pipeline ddp checkpoint models data io platform comm text util
 //   unsupervised/ k-means (one-pass summaries, k-means|| and Lloyd) and PCA
 //     -> data comm util
 //   prep/         conversion of CSV, IDX, .npy and text into shards
-//     -> data util
+//     -> data text util
 //   pipeline/     schedules, their checker, partitioning, the stage runtime
 //     -> ddp models comm util
 //   ddp/          parameter sync, gradient buckets, the reducer
@@ -29,13 +29,15 @@
 //   checkpoint/   checkpoint directories (files, checksums)
 //     -> util
 //   data/         data specs, data sets, CSV/IDX readers, shards, the distributed sampler
-//     -> util
+//     -> text util
 //   io/           safetensors, .npy, tables, a job's final outputs
 //     -> util
 //   platform/     device placement, threads, CUDA streams, stop signals
 //     -> comm util
 //   comm/         Communicator over MPI (CPU) and NCCL (CUDA); the only code that includes mpi.h
 //                 or nccl.h
+//     -> util
+//   text/         tokenizers: bytes, and SentencePiece (linked into the executable only)
 //     -> util
 //   util/         errors, files, checksums, numbers
 #include <iostream>

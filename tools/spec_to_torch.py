@@ -23,6 +23,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 STANDARDIZATION = ("input_standardization.mean", "input_standardization.std")
+SENTENCEPIECE = "tokenizer.sentencepiece"
 
 
 class TokenEmbedding(nn.Embedding):
@@ -164,7 +165,9 @@ def load_model(path):
     """(model, standardize) from a ringtrain model.safetensors of a --model-spec network.
 
     standardize(features) applies what training applied to the features (nothing when it did not
-    standardise them)."""
+    standardise them). A language model trained on SentencePiece tokens carries its tokenizer as
+    model.sentencepiece_model, the bytes of its .model file (None otherwise):
+    sentencepiece.SentencePieceProcessor(model_proto=model.sentencepiece_model)."""
     from safetensors import safe_open
     from safetensors.torch import load_file
 
@@ -182,9 +185,11 @@ def load_model(path):
     model = build(metadata["network"], shape)
     tensors = load_file(path)
     statistics = [tensors.pop(name, None) for name in STANDARDIZATION]
+    tokenizer = tensors.pop(SENTENCEPIECE, None)
     model.load_state_dict(tensors, strict=True)
     model.eval()
     model.input_shape = shape  # one sample's, as training saw it
+    model.sentencepiece_model = None if tokenizer is None else tokenizer.numpy().tobytes()
 
     def standardize(features):
         if statistics[0] is None:

@@ -16,19 +16,17 @@
 #include "cli/Commands.h"
 #include "flags/FlagValues.h"
 #include "ringtrain/util/Error.h"
+#include "text/SentencePiece.h"
 #include "train/ModelFile.h"
 
 namespace ringtrain::cli {
 namespace {
 
-// The byte tokenizer's vocabulary: what `ringtrain prep --format text` writes.
-constexpr int64_t kByteVocabulary = 256;
-
-// Whether the saved model reads byte-token windows: --model gpt, or a spec whose first layer
-// embeds all 256 bytes. (A network of 256 classes over 1-D features reads numbers, not tokens.)
-bool readsByteTokens(const train::SavedModel& saved) {
+// Whether the saved model reads windows of token ids of `vocabulary`: --model gpt, or a spec whose
+// first layer embeds them all. (A network of as many classes over 1-D features reads numbers.)
+bool readsTokens(const train::SavedModel& saved, int64_t vocabulary) {
   const models::ModelSpec& spec = saved.spec;
-  if (spec.inputShape.size() != 1 || spec.numClasses != kByteVocabulary || saved.standardization)
+  if (spec.inputShape.size() != 1 || spec.numClasses != vocabulary || saved.standardization)
     return false;
   if (spec.kind == models::ModelKind::kGpt) return true;
   if (spec.kind != models::ModelKind::kSpec) return false;
@@ -37,14 +35,43 @@ bool readsByteTokens(const train::SavedModel& saved) {
   if (layers.empty()) return false;
   const nlohmann::json& first = layers.front();
   return first.value("type", "") == "Embedding" &&
-         first.value("num_embeddings", int64_t{0}) >= kByteVocabulary;
+         first.value("num_embeddings", int64_t{0}) >= vocabulary;
+}
+
+// The tokenizer the model was trained with; files of earlier versions say nothing, and were
+// trained on bytes if they read 256 token ids.
+std::unique_ptr<text::Tokenizer> tokenizerOf(const train::SavedModel& saved,
+                                             const std::string& path) {
+  std::unique_ptr<text::Tokenizer> tokenizer =
+      saved.tokenizer ? text::tokenizerOf(*saved.tokenizer, path) : text::byteTokenizer();
+  RINGTRAIN_USER_CHECK(
+      readsTokens(saved, tokenizer->vocabularySize()),
+      path << " is not a language model over "
+           << (saved.tokenizer ? saved.tokenizer->kind : std::string(text::kByteTokenizer))
+           << " tokens: generate needs --model gpt, or a --model-spec network whose first layer "
+              "embeds the token ids and whose last gives a class per id, trained on the output "
+              "of ringtrain prep --format text");
+  return tokenizer;
+}
+
+// The text `generated` adds to `prompt` (ids): decoded together, as pieces that begin a word
+// read differently at the start of a text.
+std::string continuationOf(const text::Tokenizer& tokenizer, const std::vector<int64_t>& prompt,
+                           const std::vector<int64_t>& generated) {
+  const std::string before = tokenizer.decode(prompt);
+  std::vector<int64_t> all = prompt;
+  all.insert(all.end(), generated.begin(), generated.end());
+  const std::string after = tokenizer.decode(all);
+  if (after.compare(0, before.size(), before) == 0) return after.substr(before.size());
+  return tokenizer.decode(generated);
 }
 
 cxxopts::Options generateOptions() {
   cxxopts::Options options("ringtrain generate",
-                           "Continue a prompt with a language model trained on byte tokens "
-                           "(--model gpt, or a --model-spec network over token windows) and print "
-                           "the prompt and its continuation.");
+                           "Continue a prompt with a language model trained on the output of "
+                           "ringtrain prep --format text (--model gpt, or a --model-spec network "
+                           "over token windows), in its tokenizer's tokens, and print the prompt "
+                           "and its continuation.");
   const auto text = [](const char* value) {
     return cxxopts::value<std::string>()->default_value(value);
   };
@@ -84,26 +111,27 @@ int runGenerate(int argc, char** argv) {
   const c10::Device device = modelDevice(flags);
 
   train::SavedModel saved = train::loadSavedModel(path);
-  RINGTRAIN_USER_CHECK(readsByteTokens(saved),
-                       path << " is not a language model over byte tokens: generate needs "
-                               "--model gpt, or a --model-spec network whose first layer embeds "
-                               "the 256 bytes and whose last gives 256 classes, trained on the "
-                               "output of ringtrain prep --format text");
+  const std::unique_ptr<text::Tokenizer> tokenizer = tokenizerOf(saved, path);
+  std::vector<int64_t> promptIds;
+  tokenizer->encode(prompt, promptIds);
+  RINGTRAIN_USER_CHECK(!promptIds.empty(), "--prompt '" << prompt << "' gives no tokens");
   const int64_t context = saved.spec.inputShape[0];
   models::Classifier& model = *saved.model;
   // One prediction per window (a spec ending in SelectToken) is learnt from whole windows.
   RINGTRAIN_USER_CHECK(
-      model.predictsEveryPosition() || static_cast<int64_t>(prompt.size()) >= context,
+      model.predictsEveryPosition() || static_cast<int64_t>(promptIds.size()) >= context,
       path << " predicts from whole windows of " << context
-           << " tokens: give a --prompt of at least " << context << " bytes (it "
-           << "has " << prompt.size() << ")");
+           << " tokens: give a --prompt of at least " << context << " tokens (it "
+           << "has " << promptIds.size() << ")");
   model.to(device);
   model.eval();
   c10::NoGradGuard noGrad;
   at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(seed));
 
-  std::vector<float> tokens(prompt.begin(), prompt.end());
-  for (float& token : tokens) token = static_cast<float>(static_cast<unsigned char>(token));
+  // Ids as the model reads them: float features.
+  std::vector<float> tokens(promptIds.begin(), promptIds.end());
+  std::vector<int64_t> generated;
+  size_t printed = 0;  // bytes of the continuation written
   const auto start = std::chrono::steady_clock::now();
   for (int64_t i = 0; i < maxTokens; ++i) {
     const auto window = static_cast<int64_t>(std::min<size_t>(tokens.size(), context));
@@ -116,7 +144,12 @@ int runGenerate(int argc, char** argv) {
     // Once the model has run, so that an error leaves no half-written text.
     if (i == 0) std::cout << prompt;
     tokens.push_back(static_cast<float>(next));
-    std::cout.put(static_cast<char>(next)) << std::flush;
+    generated.push_back(next);
+    const std::string continuation = continuationOf(*tokenizer, promptIds, generated);
+    if (continuation.size() > printed) {
+      std::cout << continuation.substr(printed) << std::flush;
+      printed = continuation.size();
+    }
   }
   if (maxTokens == 0) std::cout << prompt;
   std::cout << std::endl;

@@ -1,5 +1,8 @@
+#include <algorithm>
 #include <cxxopts.hpp>
+#include <functional>
 #include <iostream>
+#include <thread>
 
 #include "ProgressMeter.h"
 #include "cli/Commands.h"
@@ -8,6 +11,8 @@
 #include "flags/FlagValues.h"
 #include "prep/Prepare.h"
 #include "ringtrain/util/Error.h"
+#include "text/SentencePiece.h"
+#include "util/Files.h"
 
 namespace ringtrain::cli {
 namespace {
@@ -20,6 +25,37 @@ prep::InputFormat parseFormat(const std::string& text) {
   if (name == "npy") return prep::InputFormat::kNpy;
   if (name == "text") return prep::InputFormat::kText;
   return prep::InputFormat::kAuto;
+}
+
+// --tokenizer byte | sentencepiece:MODEL | train-sentencepiece:VOCAB; none for bytes.
+std::function<std::unique_ptr<text::Tokenizer>(const std::vector<std::string>&)> tokenizerFlag(
+    const std::string& value) {
+  const size_t colon = value.find(':');
+  const std::string kind = value.substr(0, colon);
+  const std::string argument = colon == std::string::npos ? "" : value.substr(colon + 1);
+  if (value == "byte") return {};
+  if (kind == "sentencepiece" && !argument.empty()) {
+    return [argument](const std::vector<std::string>&) {
+      RINGTRAIN_USER_CHECK(pathExists(argument) && !isDirectory(argument),
+                           "--tokenizer sentencepiece:" << argument << ": no such file");
+      return text::sentencePieceTokenizer(readFile(argument),
+                                          "--tokenizer sentencepiece:" + argument);
+    };
+  }
+  if (kind == "train-sentencepiece" && !argument.empty()) {
+    text::SentencePieceTraining training;
+    training.vocabularySize = flags::parseInteger("tokenizer", argument);
+    training.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    return [training](const std::vector<std::string>& files) {
+      std::cerr << "prep: training a SentencePiece tokenizer of up to " << training.vocabularySize
+                << " pieces on " << files.size() << " file(s)" << std::endl;
+      std::string model = text::trainSentencePiece(files, training);
+      return text::sentencePieceTokenizer(std::move(model), "the trained tokenizer");
+    };
+  }
+  throw UserError("--tokenizer '" + value +
+                  "': use byte, sentencepiece:MODEL (a .model file) or "
+                  "train-sentencepiece:VOCAB (train one of VOCAB pieces on the text)");
 }
 
 std::string shapeText(const std::vector<int64_t>& shape) {
@@ -44,7 +80,11 @@ int runPrep(int argc, char** argv) {
                         cxxopts::value<std::string>(), "PATH")(
       "output-dir,output", "the data set directory to create; also --output",
       cxxopts::value<std::string>(),
-      "DIR")("format", "auto, csv, idx, npy or text (byte-level tokens)", text("auto"), "FMT")(
+      "DIR")("format", "auto, csv, idx, npy or text (token ids, see --tokenizer)", text("auto"),
+             "FMT")("tokenizer",
+                    "text: byte (every byte a token), sentencepiece:MODEL (a SentencePiece "
+                    ".model file) or train-sentencepiece:VOCAB (train one on the text)",
+                    text("byte"), "TOK")(
       "labels", ".npy input: a 1-D integer .npy of labels (default: every label 0)",
       cxxopts::value<std::string>(),
       "FILE")("split", "IDX input: train (train-*) or test (t10k-*)", text("train"), "NAME")(
@@ -75,6 +115,7 @@ int runPrep(int argc, char** argv) {
   prepOptions.shardBytes =
       flags::parseByteSize("shard-size", result["shard-size"].as<std::string>());
   prepOptions.overwrite = result.count("overwrite") > 0;
+  prepOptions.tokenizer = tokenizerFlag(result["tokenizer"].as<std::string>());
   ProgressMeter meter("prep " + prepOptions.input, flags::readProgressFlag(result));
   prepOptions.progress = [&meter](int64_t done, int64_t total) { meter.update(done, total); };
 
@@ -83,6 +124,9 @@ int runPrep(int argc, char** argv) {
   for (const data::ShardEntry& shard : index.shards) bytes += shard.bytes;
   std::cout << "prep: wrote " << index.count
             << (index.kind == data::ShardKind::kTokens ? " tokens" : " samples");
+  if (index.kind == data::ShardKind::kTokens) {
+    std::cout << " (" << index.tokenizer << ", vocabulary " << index.numClasses << ")";
+  }
   if (index.kind == data::ShardKind::kSamples) {
     std::cout << " of " << shapeText(index.sampleShape) << " "
               << data::elementTypeName(index.elementType) << ", " << index.numClasses

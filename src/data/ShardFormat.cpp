@@ -256,6 +256,14 @@ std::string encodeIndex(const DatasetIndex& index) {
     document["feature_mean"] = index.featureMean;
     document["feature_std"] = index.featureStd;
   }
+  if (!index.tokenizer.empty()) {
+    json tokenizer{{"kind", index.tokenizer}};
+    if (!index.tokenizerFile.empty()) {
+      tokenizer["file"] = index.tokenizerFile;
+      tokenizer["crc32c"] = index.tokenizerCrc32c;
+    }
+    document["tokenizer"] = tokenizer;
+  }
   document[kIndexChecksumField] = checksumWithout(document, kIndexChecksumField);
   return document.dump(1) + "\n";
 }
@@ -334,6 +342,21 @@ DatasetIndex parseIndex(const std::string& text, const std::string& name) {
         RINGTRAIN_USER_CHECK(std::isfinite(index.featureMean[i]) &&
                                  std::isfinite(index.featureStd[i]) && index.featureStd[i] >= 0,
                              name << ": feature " << i << " has invalid statistics");
+      }
+    }
+    if (document.contains("tokenizer")) {
+      RINGTRAIN_USER_CHECK(index.kind == ShardKind::kTokens,
+                           name << ": only a token stream has a tokenizer");
+      const json& tokenizer = document.at("tokenizer");
+      index.tokenizer = tokenizer.at("kind").get<std::string>();
+      RINGTRAIN_USER_CHECK(!index.tokenizer.empty(), name << ": the tokenizer has no kind");
+      if (tokenizer.contains("file")) {
+        index.tokenizerFile = tokenizer.at("file").get<std::string>();
+        index.tokenizerCrc32c = static_cast<uint32_t>(
+            wholeNumber(tokenizer.at("crc32c"), 0, UINT32_MAX, name + ": the tokenizer's crc32c"));
+        RINGTRAIN_USER_CHECK(index.tokenizerFile == kTokenizerFile,
+                             name << " names a tokenizer file other than " << kTokenizerFile
+                                  << ": '" << index.tokenizerFile << "'");
       }
     }
     return index;

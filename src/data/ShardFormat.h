@@ -42,6 +42,7 @@ constexpr size_t kShardHeaderBytes = 4096;
 constexpr size_t kMaxSampleRank = 8;
 constexpr const char* kShardExtension = ".rtshard";
 constexpr const char* kIndexFile = "index.json";
+constexpr const char* kTokenizerFile = "tokenizer.model";
 
 struct ShardHeader {
   ShardKind kind = ShardKind::kSamples;
@@ -86,6 +87,12 @@ struct DatasetIndex {
   // whole data set, for --normalize; empty when the source was not a table of features.
   std::vector<double> featureMean;
   std::vector<double> featureStd;
+  // Token streams: how the text became ids, text/Tokenizer.h's kind ("" when the index does not
+  // say: data sets of earlier versions, or ids from a .npy). A SentencePiece model lies beside the
+  // shards, in tokenizerFile, with the checksum tokenizerCrc32c.
+  std::string tokenizer;
+  std::string tokenizerFile;
+  uint32_t tokenizerCrc32c = 0;
 };
 
 std::string encodeIndex(const DatasetIndex& index);

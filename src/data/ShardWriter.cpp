@@ -207,6 +207,15 @@ DatasetIndex ShardWriter::finish(const DatasetOrigin& origin) {
     header.dataCrc32c = shard.dataCrc32c;
     overwriteDurably(partial_ + "/" + shard.file, 0, encodeShardHeader(header));
   }
+  if (origin.tokenizer) {
+    RINGTRAIN_CHECK(layout_.kind == ShardKind::kTokens, "a tokenizer for samples");
+    index.tokenizer = origin.tokenizer->kind;
+    if (!origin.tokenizer->model.empty()) {
+      index.tokenizerFile = kTokenizerFile;
+      index.tokenizerCrc32c = crc32c(origin.tokenizer->model);
+      writeFileDurably(partial_ + "/" + kTokenizerFile, origin.tokenizer->model);
+    }
+  }
   writeFileDurably(partial_ + "/" + kIndexFile, encodeIndex(index));
   syncDirectory(partial_);
   // Something else may have been put there while the data set was being written.

@@ -9,10 +9,12 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "data/ShardFormat.h"
+#include "text/Tokenizer.h"
 #include "util/Files.h"
 
 namespace ringtrain::data {
@@ -29,6 +31,8 @@ struct DatasetOrigin {
   std::string source;        // the input, for messages
   std::string sourceFormat;  // csv | idx | npy | text
   int64_t numClasses = 0;    // 0: largest label + 1 (samples); required for tokens
+  // Tokens: what made the ids from text, written beside the shards (none: the index does not say).
+  std::optional<text::TokenizerRecord> tokenizer;
 };
 
 class ShardWriter {

@@ -289,6 +289,26 @@ void ShardedDataset::willGather(const int64_t* rows, int64_t count) const {
   }
 }
 
+std::optional<text::TokenizerRecord> ShardedDataset::tokenizer() const {
+  const DatasetIndex& index = description_;
+  if (index.kind != ShardKind::kTokens) return std::nullopt;
+  if (index.tokenizer.empty()) {
+    const bool bytes = index.sourceFormat == "text" && index.elementType == ElementType::kUInt8 &&
+                       index.numClasses == text::kByteVocabulary;
+    if (!bytes) return std::nullopt;
+    return text::TokenizerRecord{text::kByteTokenizer, ""};
+  }
+  text::TokenizerRecord record{index.tokenizer, ""};
+  if (!index.tokenizerFile.empty()) {
+    const std::string path = join(directory_, index.tokenizerFile);
+    RINGTRAIN_USER_CHECK(pathExists(path), path << " is missing (its index lists it)");
+    record.model = readFile(path);
+    RINGTRAIN_USER_CHECK(crc32c(record.model) == index.tokenizerCrc32c,
+                         path << " fails its checksum (corrupt or replaced)");
+  }
+  return record;
+}
+
 void ShardedDataset::expectRandomAccess() const {
   for (const Shard& shard : shards_) shard.file->expectRandomAccess();
 }

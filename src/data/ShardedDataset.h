@@ -13,6 +13,7 @@
 #include "data/SampleSource.h"
 #include "data/ShardFormat.h"
 #include "ringtrain/data/Dataset.h"
+#include "text/Tokenizer.h"
 #include "util/MappedFile.h"
 
 namespace ringtrain::data {
@@ -53,6 +54,10 @@ class ShardedDataset final : public SampleSource {
 
   // The index, or for an unindexed directory what the shard headers say.
   const DatasetIndex& description() const { return description_; }
+  // A token stream's tokenizer, as its index records it (a data set of bytes from an earlier
+  // version's `prep --format text` included); none when the index does not say or was not read.
+  // UserError naming the tokenizer's file when it is missing or fails its checksum.
+  std::optional<text::TokenizerRecord> tokenizer() const;
   // Access will be random (shuffled): no read-ahead beyond what willGather asks for.
   void expectRandomAccess() const;
   // Reads every shard in full and compares its checksum; UserError naming the first that fails.

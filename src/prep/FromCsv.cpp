@@ -46,7 +46,7 @@ data::DatasetIndex fromCsv(const PrepOptions& options) {
   RINGTRAIN_USER_CHECK(writer, options.input << ": no data rows");
   flush();
   progress.done();
-  return writer->finish({options.input, "csv", options.numClasses});
+  return writer->finish({options.input, "csv", options.numClasses, std::nullopt});
 }
 
 }  // namespace ringtrain::prep

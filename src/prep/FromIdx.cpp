@@ -63,7 +63,7 @@ data::DatasetIndex fromIdx(const PrepOptions& options) {
     progress.at(imageHeader.headerBytes + static_cast<uint64_t>((done + take) * imageBytes));
   }
   progress.done();
-  return writer.finish({options.input, "idx", options.numClasses});
+  return writer.finish({options.input, "idx", options.numClasses, std::nullopt});
 }
 
 }  // namespace ringtrain::prep

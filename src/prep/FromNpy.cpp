@@ -163,7 +163,7 @@ data::DatasetIndex fromNpy(const PrepOptions& options) {
     progress.at(header.dataOffset + static_cast<uint64_t>(done + take) * rawSampleBytes);
   }
   progress.done();
-  return writer.finish({options.input, "npy", options.numClasses});
+  return writer.finish({options.input, "npy", options.numClasses, std::nullopt});
 }
 
 }  // namespace ringtrain::prep

@@ -40,6 +40,8 @@ data::DatasetIndex prepare(const PrepOptions& options) {
       options.format == InputFormat::kAuto ? detectFormat(options.input) : options.format;
   RINGTRAIN_USER_CHECK(options.labels.empty() || format == InputFormat::kNpy,
                        "--labels goes with .npy input only");
+  RINGTRAIN_USER_CHECK(!options.tokenizer || format == InputFormat::kText,
+                       "--tokenizer goes with text input only");
   switch (format) {
     case InputFormat::kCsv:
       return fromCsv(options);

@@ -5,10 +5,13 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "data/ShardFormat.h"
 #include "ringtrain/data/Dataset.h"
+#include "text/Tokenizer.h"
 
 namespace ringtrain::prep {
 
@@ -24,6 +27,9 @@ struct PrepOptions {
   int64_t numClasses = 0;  // 0: largest label + 1
   int64_t shardBytes = int64_t{256} << 20;
   bool overwrite = false;  // replace an existing data set at `output`
+  // Text: makes the tokenizer from the files about to be read (loading a model, or training one on
+  // them); none: every byte is a token. With a tokenizer, each line is encoded on its own.
+  std::function<std::unique_ptr<text::Tokenizer>(const std::vector<std::string>& files)> tokenizer;
   // Called now and then with the input bytes read so far and in all.
   std::function<void(int64_t done, int64_t total)> progress;
 };

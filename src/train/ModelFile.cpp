@@ -25,6 +25,8 @@ constexpr const char* kScaleMarker = "input_standardization";
 constexpr double kLegacyMinimumStd = 1e-6;
 constexpr const char* kSeedKey = "seed";
 constexpr const char* kHeldOutKey = "held_out_fraction";
+constexpr const char* kTokenizerKey = "tokenizer";
+constexpr const char* kSentencePieceTensor = "tokenizer.sentencepiece";
 
 std::string joined(const std::vector<int64_t>& values, const char* separator) {
   std::ostringstream text;
@@ -61,7 +63,8 @@ std::vector<std::pair<std::string, at::Tensor>> stateOf(models::Classifier& mode
 
 void saveModel(const std::string& path, models::Classifier& model, const models::ModelSpec& spec,
                const std::optional<data::FeatureStatistics>& standardization,
-               const std::optional<DataSplit>& split) {
+               const std::optional<DataSplit>& split,
+               const std::optional<text::TokenizerRecord>& tokenizer) {
   io::NamedTensors tensors;
   for (const auto& [name, tensor] : stateOf(model)) {
     tensors.emplace_back(name, tensor.detach().to(at::kCPU));
@@ -71,6 +74,12 @@ void saveModel(const std::string& path, models::Classifier& model, const models:
                          at::tensor(standardization->mean, at::kDouble).to(at::kFloat));
     tensors.emplace_back(kStdTensor,
                          at::tensor(standardization->scale, at::kDouble).to(at::kFloat));
+  }
+  if (tokenizer && !tokenizer->model.empty()) {
+    const auto bytes = static_cast<int64_t>(tokenizer->model.size());
+    tensors.emplace_back(
+        kSentencePieceTensor,
+        at::from_blob(const_cast<char*>(tokenizer->model.data()), {bytes}, at::kByte).clone());
   }
   io::Metadata metadata{{"format", "pt"},
                         {"producer", "ringtrain"},
@@ -84,6 +93,7 @@ void saveModel(const std::string& path, models::Classifier& model, const models:
   if (spec.kind == models::ModelKind::kSpec)
     metadata["network"] = nlohmann::json::parse(spec.network).dump();
   if (standardization) metadata[kScaleMarker] = "scale";
+  if (tokenizer) metadata[kTokenizerKey] = tokenizer->kind;
   if (split) {
     metadata[kSeedKey] = std::to_string(split->seed);
     metadata[kHeldOutKey] = shortestText(split->heldOutFraction.value_or(0.0));
@@ -100,6 +110,7 @@ void copyIntoModel(const io::NamedTensors& tensors, models::Classifier& model,
   // How the training data was prepared, not part of the model.
   stored.erase(kMeanTensor);
   stored.erase(kStdTensor);
+  stored.erase(kSentencePieceTensor);
 
   c10::NoGradGuard noGrad;
   for (auto& [name, tensor] : stateOf(model)) {
@@ -203,6 +214,18 @@ SavedModel loadSavedModel(const std::string& path) {
     RINGTRAIN_USER_CHECK(seed && fraction && *fraction >= 0 && *fraction < 1,
                          where << ": seed and held_out_fraction are not a seed and a share");
     saved.split = DataSplit{*seed, *fraction > 0 ? std::optional<double>(*fraction) : std::nullopt};
+  }
+  if (metadata.count(kTokenizerKey)) {
+    text::TokenizerRecord tokenizer{metadata[kTokenizerKey], ""};
+    for (const auto& [name, tensor] : tensors) {
+      if (name != kSentencePieceTensor) continue;
+      RINGTRAIN_USER_CHECK(tensor.dim() == 1 && tensor.scalar_type() == at::kByte,
+                           where << ": " << kSentencePieceTensor << " is not a list of bytes");
+      const at::Tensor bytes = tensor.contiguous();
+      tokenizer.model.assign(static_cast<const char*>(bytes.const_data_ptr()),
+                             static_cast<size_t>(bytes.numel()));
+    }
+    saved.tokenizer = std::move(tokenizer);
   }
   saved.model = models::makeModel(spec);
   copyIntoModel(tensors, *saved.model, where);

@@ -7,7 +7,10 @@
 // "input_standardization": "scale" says so; files without it hold the standard deviation, which
 // is read clamped to at least 1e-6, as the training that wrote them applied it). Metadata "seed"
 // and "held_out_fraction" say how training split its data: its --seed, and the share of --train
-// it held out for validation (0 when it validated on another data set or on nothing).
+// it held out for validation (0 when it validated on another data set or on nothing). A language
+// model trained on a token data set keeps its tokenizer: metadata "tokenizer" names its kind
+// (text/Tokenizer.h), and a SentencePiece model is stored, as the bytes of its .model file, in
+// the uint8 tensor tokenizer.sentencepiece.
 #pragma once
 
 #include <memory>
@@ -16,6 +19,7 @@
 
 #include "ringtrain/data/Dataset.h"
 #include "ringtrain/models/Model.h"
+#include "text/Tokenizer.h"
 
 namespace ringtrain::train {
 
@@ -27,7 +31,8 @@ struct DataSplit {
 
 void saveModel(const std::string& path, models::Classifier& model, const models::ModelSpec& spec,
                const std::optional<data::FeatureStatistics>& standardization = std::nullopt,
-               const std::optional<DataSplit>& split = std::nullopt);
+               const std::optional<DataSplit>& split = std::nullopt,
+               const std::optional<text::TokenizerRecord>& tokenizer = std::nullopt);
 
 // Copies every tensor of `path` into the parameter or buffer of the same name. UserError naming
 // `what` (a flag such as --init-from), the file and tensor when a name is missing or extra, or a
@@ -39,7 +44,8 @@ struct SavedModel {
   models::ModelSpec spec;
   std::optional<data::FeatureStatistics> standardization;
   std::optional<DataSplit> split;  // absent from files of earlier versions and of programs
-  std::shared_ptr<models::Classifier> model;  // with the file's values, on the CPU
+  std::optional<text::TokenizerRecord> tokenizer;  // absent unless trained on a token data set
+  std::shared_ptr<models::Classifier> model;       // with the file's values, on the CPU
 };
 
 // Rebuilds the model a ringtrain model.safetensors describes and loads its values. UserError

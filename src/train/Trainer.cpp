@@ -295,7 +295,7 @@ class Trainer {
     strategy_->gather(/*withOptimizer=*/false);
     if (!isRankZero()) return;
     saveModel(place_.outputDir + "/model.safetensors", *model_, modelSpec_,
-              trainingData_.standardization, dataSplitOf(config_));
+              trainingData_.standardization, dataSplitOf(config_), trainingData_.tokenizer);
     const std::string& written = checkpointer_->lastWritten();
     writeSummary(facts(),
                  {summary_, valMetrics_, validation_->lastTargets(), pipelineReport, stopReason_,

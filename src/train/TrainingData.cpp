@@ -122,6 +122,19 @@ void checkClassCount(const data::SampleSource& source, int64_t numClasses,
                             << numClasses - 1);
 }
 
+// Token ids of one tokenizer mean nothing to a model of another's.
+void checkSameTokenizer(const std::optional<text::TokenizerRecord>& train,
+                        const std::string& trainSource,
+                        const std::optional<text::TokenizerRecord>& validation,
+                        const std::string& validationSource) {
+  RINGTRAIN_USER_CHECK(!train || !validation || *train == *validation,
+                       "--val " << validationSource << " was tokenized with "
+                                << (train->kind == validation->kind ? "another " : "")
+                                << validation->kind << " tokenizer than --train " << trainSource
+                                << " (" << train->kind
+                                << "): prepare both with the same --tokenizer");
+}
+
 // Only the validation set is opened: the stream is read epoch by epoch (StreamedEpoch.h), and
 // arrives as stored, so nothing is standardised.
 TrainingData loadForStream(TrainConfig config, const std::string& prefix) {
@@ -176,6 +189,7 @@ TrainingData loadTrainingData(const TrainConfig& config, int ranksSharing) {
     const auto raw = openShards(config, trainSpec.location, std::nullopt);
     shardStatistics = standardizationOf(config, *raw);
     loaded.train = shardStatistics ? openShards(config, trainSpec.location, shardStatistics) : raw;
+    loaded.tokenizer = raw->tokenizer();
   } else {
     train = data::loadDataset(trainSpec, data::Split::kTrain, options);
     // Before the split shuffles the rows, so that an error names the row of the file.
@@ -190,7 +204,9 @@ TrainingData loadTrainingData(const TrainConfig& config, int ranksSharing) {
   } else if (!config.valSpec.empty()) {
     const data::DataSpec val = data::parseDataSpec(config.valSpec);
     if (val.format == data::DataFormat::kShards) {
-      loaded.validation = openShards(config, val.location, shardStatistics);
+      const auto shards = openShards(config, val.location, shardStatistics);
+      checkSameTokenizer(loaded.tokenizer, config.trainSpec, shards->tokenizer(), val.location);
+      loaded.validation = shards;
     } else {
       validation = data::loadDataset(val, data::Split::kValidation, options);
     }

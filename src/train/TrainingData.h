@@ -11,6 +11,7 @@
 #include "ringtrain/data/Dataset.h"
 #include "ringtrain/train/TrainConfig.h"
 #include "ringtrain/train/Trainer.h"
+#include "text/Tokenizer.h"
 
 namespace ringtrain::train {
 
@@ -22,6 +23,8 @@ struct TrainingData {
   // When the features were standardised: the training set's statistics, which a saved model
   // keeps so that it is scored on data prepared the same way.
   std::optional<data::FeatureStatistics> standardization;
+  // A token data set's tokenizer, which a saved language model keeps for `ringtrain generate`.
+  std::optional<text::TokenizerRecord> tokenizer;
   // What looks wrong but may be meant (an implausible class count), for the log.
   std::vector<std::string> warnings;
 };

@@ -268,7 +268,7 @@ class LanguageModelMatchesPyTorch(RingtrainTestCase):
         # What generate cannot use is refused before it writes anything.
         short = run_bytes(["generate", "--model", os.path.join(runs[1][0], "model.safetensors"), "--prompt", "the"])
         self.assertEqual(short.returncode, 2)
-        self.assertIn(b"give a --prompt of at least 16 bytes", short.stderr)
+        self.assertIn(b"give a --prompt of at least 16 tokens", short.stderr)
         self.assertEqual(short.stdout, b"")
         mlp = self.train("mlp", ["--train", "synthetic:300:16:256", "--max-steps", "1", "--num-classes", "256"])
         refused = run_bytes(["generate", "--model", os.path.join(mlp, "model.safetensors"), "--prompt", "the"])

@@ -180,5 +180,43 @@ TEST(ShardFormat, IndexNamesStayInsideTheDirectory) {
   }
 }
 
+DatasetIndex tokenIndex() {
+  DatasetIndex index;
+  index.kind = ShardKind::kTokens;
+  index.elementType = ElementType::kUInt16;
+  index.numClasses = 8000;
+  index.count = 10;
+  index.source = "corpus.txt";
+  index.sourceFormat = "text";
+  index.shards = {{shardFileName(0), 10, 4096 + 20, 3}};
+  index.tokenizer = "sentencepiece";
+  index.tokenizerFile = kTokenizerFile;
+  index.tokenizerCrc32c = 0xdeadbeef;
+  return index;
+}
+
+TEST(ShardFormat, ATokenIndexNamesItsTokenizer) {
+  const DatasetIndex parsed = parseIndex(encodeIndex(tokenIndex()), "index.json");
+  EXPECT_EQ(parsed.tokenizer, "sentencepiece");
+  EXPECT_EQ(parsed.tokenizerFile, "tokenizer.model");
+  EXPECT_EQ(parsed.tokenizerCrc32c, 0xdeadbeefu);
+  // Only that file, inside the directory.
+  nlohmann::json document = nlohmann::json::parse(encodeIndex(tokenIndex()));
+  document["tokenizer"]["file"] = "../secret";
+  document["index_crc32c"] = checksumWithout(document, "index_crc32c");
+  EXPECT_NE(userErrorOf([&] {
+              parseIndex(document.dump(), "index.json");
+            }).find("names a tokenizer file other than tokenizer.model"),
+            std::string::npos);
+  // Samples have none.
+  const std::string samples = edited([](auto& d) {
+    d["tokenizer"] = nlohmann::json{{"kind", "byte"}};
+  });
+  EXPECT_NE(userErrorOf([&] {
+              parseIndex(samples, "index.json");
+            }).find("only a token stream has a tokenizer"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace ringtrain::data

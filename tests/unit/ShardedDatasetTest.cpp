@@ -55,7 +55,7 @@ class ShardedDatasetTest : public ::testing::Test {
       const int64_t take = std::min<int64_t>(7, count - first);
       writer.append(values[first].data_ptr(), targets.data_ptr<int64_t>() + first, take);
     }
-    writer.finish({"test", "npy", 0});
+    writer.finish({"test", "npy", 0, std::nullopt});
     return at(name);
   }
   static at::Tensor features(int64_t count) {
@@ -91,7 +91,7 @@ TEST_F(ShardedDatasetTest, BytesAreScaledAndStatisticsRecorded) {
   const uint8_t values[] = {0, 2, 4, 200, 10, 2, 6, 100, 20, 2, 8, 0};
   const int64_t targets[] = {2, 0, 1};
   writer.append(values, targets, 3);
-  const DatasetIndex index = writer.finish({"bytes", "npy", 7});
+  const DatasetIndex index = writer.finish({"bytes", "npy", 7, std::nullopt});
   EXPECT_EQ(index.numClasses, 7);
   // Of value x 0.5: feature 0 is {0, 5, 10}.
   EXPECT_DOUBLE_EQ(index.featureMean[0], 5.0);
@@ -120,7 +120,7 @@ TEST_F(ShardedDatasetTest, TokenWindowsCrossShardBoundaries) {
   std::vector<uint16_t> tokens(100);
   for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<uint16_t>(i * 37 % 1000);
   writer.append(tokens.data(), nullptr, 100);
-  writer.finish({"tokens", "text", 1000});
+  writer.finish({"tokens", "text", 1000, std::nullopt});
 
   ShardOpenOptions options;
   options.context = 9;
@@ -143,6 +143,44 @@ TEST_F(ShardedDatasetTest, TokenWindowsCrossShardBoundaries) {
   for (int64_t i = 0; i < 3; ++i) EXPECT_EQ(last[i].item<int64_t>(), tokens[rows[i] * 9 + 9]);
   EXPECT_NE(userErrorOf([&] { ShardedDataset::open(at("tokens"), {}); }).find("--context"),
             std::string::npos);
+}
+
+std::string writeTokens(const std::string& directory, int64_t vocabulary,
+                        const std::optional<text::TokenizerRecord>& tokenizer) {
+  ShardLayout layout;
+  layout.kind = ShardKind::kTokens;
+  layout.elementType = ElementType::kUInt8;
+  ShardWriter writer(directory, layout, 4096, false);
+  const std::vector<uint8_t> tokens(50, 7);
+  writer.append(tokens.data(), nullptr, 50);
+  writer.finish({"tokens", "text", vocabulary, tokenizer});
+  return directory;
+}
+
+TEST_F(ShardedDatasetTest, ATokenStreamKeepsItsTokenizer) {
+  ShardOpenOptions options;
+  options.context = 4;
+  // A model beside the shards, checked against the index.
+  const text::TokenizerRecord piece{"sentencepiece", std::string("model\0bytes", 11)};
+  const std::string pieces = writeTokens(at("pieces"), 100, piece);
+  EXPECT_EQ(readFile(pieces + "/" + kTokenizerFile), piece.model);
+  const auto opened = ShardedDataset::open(pieces, options);
+  EXPECT_EQ(opened->description().tokenizer, "sentencepiece");
+  EXPECT_EQ(opened->tokenizer(), piece);
+  flipByte(pieces + "/" + kTokenizerFile, 3);
+  EXPECT_NE(userErrorOf([&] { opened->tokenizer(); }).find(pieces + "/tokenizer.model fails"),
+            std::string::npos);
+  // Bytes record their kind only; bytes from text written before tokenizers were recorded are
+  // still known for bytes, and other ids have no tokenizer.
+  const text::TokenizerRecord bytes{"byte", ""};
+  EXPECT_EQ(ShardedDataset::open(writeTokens(at("bytes"), 256, bytes), options)->tokenizer(),
+            bytes);
+  EXPECT_FALSE(pathExists(at("bytes") + "/" + kTokenizerFile));
+  EXPECT_EQ(
+      ShardedDataset::open(writeTokens(at("legacy"), 256, std::nullopt), options)->tokenizer(),
+      bytes);
+  EXPECT_EQ(ShardedDataset::open(writeTokens(at("ids"), 100, std::nullopt), options)->tokenizer(),
+            std::nullopt);
 }
 
 TEST_F(ShardedDatasetTest, ATruncatedShardIsNamed) {
