@@ -3,7 +3,8 @@
 
 The network is an nn.Sequential whose i-th module is the spec's i-th layer, so its state_dict keys
 ("0.weight", "3.bias", "5.attention.qkv.weight") are the tensor names of ringtrain's
-model.safetensors. Use it from Python:
+model.safetensors. Built-in models (--model mlp, cnn, gpt, autoencoder) are written as their
+equivalent spec, so every model file loads. Use it from Python:
 
     from spec_to_torch import load_model
     model, standardize = load_model("runs/latest/model.safetensors")
@@ -162,7 +163,8 @@ def build(network, input_shape):
 
 
 def load_model(path):
-    """(model, standardize) from a ringtrain model.safetensors of a --model-spec network.
+    """(model, standardize) from any ringtrain model.safetensors: a --model-spec network, or a
+    built-in model (mlp, cnn, gpt, autoencoder) as its equivalent spec.
 
     standardize(features) applies what training applied to the features (nothing when it did not
     standardise them). A language model trained on SentencePiece tokens carries its tokenizer as
@@ -179,8 +181,12 @@ def load_model(path):
     if marker not in (None, "scale"):
         raise ValueError(f"{path}: metadata 'input_standardization' is {marker!r}, which this version does not know")
     holds_scale = marker == "scale"
-    if metadata.get("model") != "spec":
-        raise ValueError(f"{path}: not a --model-spec network (model is {metadata.get('model')!r})")
+    # Every model file records its network, built-in models (mlp, cnn, gpt, autoencoder) as their
+    # equivalent spec, except those of earlier versions and of programs' own models.
+    if "network" not in metadata:
+        raise ValueError(f"{path}: records no network (model {metadata.get('model')!r}): written by a "
+                         "program's own model, or by an earlier ringtrain; rewrite it with this version's "
+                         "ringtrain train --init-from FILE --max-steps 0")
     shape = [int(extent) for extent in metadata["input_shape"].split("x")]
     model = build(metadata["network"], shape)
     tensors = load_file(path)
@@ -214,7 +220,7 @@ def _read_csv(path, header, label_column):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("model", nargs="?", help="a model.safetensors of a --model-spec network")
+    parser.add_argument("model", nargs="?", help="a model.safetensors written by ringtrain train")
     parser.add_argument("--spec", help="just build this spec (with --input-shape) and print it")
     parser.add_argument("--input-shape", help="with --spec: one sample's shape, e.g. 1,28,28")
     parser.add_argument("--data", help="a CSV file to score the model on")

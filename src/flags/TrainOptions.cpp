@@ -77,8 +77,11 @@ cxxopts::Options trainOptions() {
       optionalText(), "FILE.json")(
       "init-from", "start from the parameters in this model.safetensors", optionalText(), "FILE");
   options.add_options("Schedule")("epochs", "passes over the training data", text("5"), "N")(
-      "max-steps", "stop after this many optimizer steps (overrides --epochs)", text("0"), "N")(
-      "batch-size", "samples per rank per micro-step", text("64"), "B")(
+      "max-steps",
+      "stop after this many optimizer steps (overrides --epochs); 0: write the initial model and "
+      "stop",
+      cxxopts::value<std::string>(),
+      "N")("batch-size", "samples per rank per micro-step", text("64"), "B")(
       "grad-accum", "micro-steps per optimizer step (communicates on the last only)", text("1"),
       "N")("seed", "seed for initialisation, shuffling and synthetic data", text("42"), "S")(
       "no-shuffle", "read samples in order")(
@@ -221,7 +224,11 @@ TrainOptions parseTrainOptions(int argc, char** argv) {
   if (has("init-from")) c.initFrom = str("init-from");
 
   c.epochs = integer("epochs");
-  c.maxSteps = integer("max-steps");
+  if (has("max-steps")) {
+    c.maxSteps = integer("max-steps");
+    // Nothing to train: the run writes the model as initialised (or as --init-from gave it).
+    if (c.maxSteps == 0) c.epochs = 0;
+  }
   c.batchSize = integer("batch-size");
   c.gradAccum = integer("grad-accum");
   c.seed = flags::parseUnsigned("seed", str("seed"));

@@ -6,6 +6,10 @@
 
 namespace ringtrain::models {
 
+// The image a CNN reads from samples of `inputShape`: [C, H, W] itself, or [1, s, s] for flat rows
+// of a square number of pixels (MNIST as CSV). UserError for anything else.
+std::vector<int64_t> cnnImageShape(const std::vector<int64_t>& inputShape);
+
 class Cnn final : public Classifier {
  public:
   Cnn(const std::vector<int64_t>& imageShape, const std::vector<int64_t>& hidden, int64_t classes);

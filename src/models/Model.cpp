@@ -21,8 +21,9 @@ int64_t product(const std::vector<int64_t>& shape) {
   return total;
 }
 
-// Images come as [C, H, W]; flat rows of a square number of pixels (MNIST as CSV) as [1, s, s].
-std::vector<int64_t> imageShapeFor(const std::vector<int64_t>& inputShape) {
+}  // namespace
+
+std::vector<int64_t> cnnImageShape(const std::vector<int64_t>& inputShape) {
   if (inputShape.size() == 3) return inputShape;
   if (inputShape.size() == 1) {
     const auto side = static_cast<int64_t>(std::llround(std::sqrt(double(inputShape[0]))));
@@ -33,8 +34,6 @@ std::vector<int64_t> imageShapeFor(const std::vector<int64_t>& inputShape) {
   throw UserError("--model cnn needs image samples [C,H,W] or a square number of features; got " +
                   shape.str());
 }
-
-}  // namespace
 
 const NameTable<ModelKind>& modelKindNames() {
   static const NameTable<ModelKind> names{
@@ -74,7 +73,7 @@ std::shared_ptr<Classifier> makeModel(const ModelSpec& spec) {
     return std::make_shared<Mlp>(product(spec.inputShape), spec.hidden, spec.numClasses);
   }
   if (spec.kind == ModelKind::kCnn) {
-    return std::make_shared<Cnn>(imageShapeFor(spec.inputShape), spec.hidden, spec.numClasses);
+    return std::make_shared<Cnn>(cnnImageShape(spec.inputShape), spec.hidden, spec.numClasses);
   }
   if (spec.kind == ModelKind::kGpt) {
     RINGTRAIN_USER_CHECK(spec.inputShape.size() == 1,

@@ -10,6 +10,7 @@
 
 #include "io/Safetensors.h"
 #include "models/ModelKinds.h"
+#include "models/SpecEquivalent.h"
 #include "ringtrain/models/Model.h"
 #include "ringtrain/util/Error.h"
 #include "util/Numbers.h"
@@ -51,6 +52,30 @@ std::vector<double> valuesOf(const at::Tensor& tensor) {
   return {values.const_data_ptr<double>(), values.const_data_ptr<double>() + values.numel()};
 }
 
+// Whether a tensor of a model file is a model's, not how its data was prepared.
+bool isModelTensor(const std::string& name) {
+  return name != kMeanTensor && name != kStdTensor && name != kSentencePieceTensor;
+}
+
+// Kinds whose "hidden" metadata means something.
+bool hasHiddenWidths(models::ModelKind kind) {
+  return kind == models::ModelKind::kMlp || kind == models::ModelKind::kCnn ||
+         kind == models::ModelKind::kAutoencoder;
+}
+
+// The tensors of a file of a built-in model of `spec` under the model's own names, whether the
+// file names them as the model's equivalent spec does (what saveModel writes) or as the model
+// does (built-in names never start with a spec's layer number).
+io::NamedTensors underBuiltInNames(io::NamedTensors tensors, const models::ModelSpec& spec) {
+  const auto equivalent = models::specEquivalentOf(spec);
+  if (!equivalent) return tensors;
+  for (auto& [name, tensor] : tensors) {
+    if (!isModelTensor(name)) continue;
+    if (auto builtIn = models::renamed(*equivalent, name, /*toSpec=*/false)) name = *builtIn;
+  }
+  return tensors;
+}
+
 // Parameters and buffers, as model.safetensors holds them.
 std::vector<std::pair<std::string, at::Tensor>> stateOf(models::Classifier& model) {
   std::vector<std::pair<std::string, at::Tensor>> state;
@@ -65,9 +90,13 @@ void saveModel(const std::string& path, models::Classifier& model, const models:
                const std::optional<data::FeatureStatistics>& standardization,
                const std::optional<DataSplit>& split,
                const std::optional<text::TokenizerRecord>& tokenizer) {
+  const auto equivalent = models::specEquivalentOf(spec);
   io::NamedTensors tensors;
   for (const auto& [name, tensor] : stateOf(model)) {
-    tensors.emplace_back(name, tensor.detach().to(at::kCPU));
+    std::optional<std::string> stored = name;
+    if (equivalent) stored = models::renamed(*equivalent, name, /*toSpec=*/true);
+    RINGTRAIN_CHECK(stored, "tensor " << name << " has no name in the model's spec");
+    tensors.emplace_back(*stored, tensor.detach().to(at::kCPU));
   }
   if (standardization) {
     tensors.emplace_back(kMeanTensor,
@@ -84,14 +113,15 @@ void saveModel(const std::string& path, models::Classifier& model, const models:
   io::Metadata metadata{{"format", "pt"},
                         {"producer", "ringtrain"},
                         {"model", models::modelKindName(spec.kind)},
-                        {"hidden", joined(spec.hidden, ",")},
                         {"input_shape", joined(spec.inputShape, "x")},
                         {"num_classes", std::to_string(spec.numClasses)}};
+  if (hasHiddenWidths(spec.kind)) metadata["hidden"] = joined(spec.hidden, ",");
   if (spec.kind == models::ModelKind::kGpt) {
     metadata["gpt"] = joined({spec.gpt.layers, spec.gpt.width, spec.gpt.heads}, ",");
   }
   if (spec.kind == models::ModelKind::kSpec)
     metadata["network"] = nlohmann::json::parse(spec.network).dump();
+  if (equivalent) metadata["network"] = equivalent->network;
   if (standardization) metadata[kScaleMarker] = "scale";
   if (tokenizer) metadata[kTokenizerKey] = tokenizer->kind;
   if (split) {
@@ -137,8 +167,8 @@ void copyIntoModel(const io::NamedTensors& tensors, models::Classifier& model,
 }  // namespace
 
 void loadInitialWeights(const std::string& path, models::Classifier& model,
-                        const std::string& what) {
-  copyIntoModel(io::loadSafetensors(path), model, what + " " + path);
+                        const models::ModelSpec& spec, const std::string& what) {
+  copyIntoModel(underBuiltInNames(io::loadSafetensors(path), spec), model, what + " " + path);
 }
 
 SavedModel loadSavedModel(const std::string& path) {
@@ -164,7 +194,9 @@ SavedModel loadSavedModel(const std::string& path) {
   RINGTRAIN_USER_CHECK(spec.kind != models::ModelKind::kCustom,
                        where << " holds a model of a program's own (TrainHooks::makeModel), which "
                                 "cannot be rebuilt from the file: load it in that program");
-  spec.hidden = split(field("hidden"), ',', where + ": hidden");
+  // Files of earlier versions record hidden widths for every kind.
+  spec.hidden = hasHiddenWidths(spec.kind) ? split(field("hidden"), ',', where + ": hidden")
+                                           : std::vector<int64_t>{};
   spec.inputShape = split(field("input_shape"), 'x', where + ": input_shape");
   RINGTRAIN_USER_CHECK(!spec.inputShape.empty(), where << ": input_shape is empty");
   const auto classes = parseInt64(field("num_classes"));
@@ -228,7 +260,7 @@ SavedModel loadSavedModel(const std::string& path) {
     saved.tokenizer = std::move(tokenizer);
   }
   saved.model = models::makeModel(spec);
-  copyIntoModel(tensors, *saved.model, where);
+  copyIntoModel(underBuiltInNames(tensors, spec), *saved.model, where);
   return saved;
 }
 

@@ -1,6 +1,10 @@
-// model.safetensors: the trained parameters and buffers by name (see models/Model.h), float32,
-// plus metadata describing the model so that it can be rebuilt (model kind, hidden sizes, input
-// shape, classes; for --model-spec the network's JSON under "network"). When training
+// model.safetensors: the trained parameters and buffers by name, float32, plus metadata describing
+// the model so that it can be rebuilt: "model" (its kind), "input_shape", "num_classes", the
+// settings of its kind ("hidden" for mlp, cnn and autoencoder, "gpt" for gpt) and, for every kind
+// but a program's own, the network as --model-spec JSON under "network". A built-in model is
+// written as that network (models/SpecEquivalent.h): its tensors carry the spec's names, so that
+// tools/spec_to_torch.py rebuilds any model file (files of earlier versions, and --init-from files
+// made by hand, may use the built-in names of models/Model.h; both are read). When training
 // standardised the features, what it subtracted and divided by (ringtrain/data/Dataset.h) are
 // stored as the tensors input_standardization.mean and input_standardization.std, [features]
 // each; the latter is the scale, 1 for a feature that was constant in the training set (metadata
@@ -34,11 +38,11 @@ void saveModel(const std::string& path, models::Classifier& model, const models:
                const std::optional<DataSplit>& split = std::nullopt,
                const std::optional<text::TokenizerRecord>& tokenizer = std::nullopt);
 
-// Copies every tensor of `path` into the parameter or buffer of the same name. UserError naming
-// `what` (a flag such as --init-from), the file and tensor when a name is missing or extra, or a
-// shape or dtype differs.
+// Copies every tensor of `path` into the parameter or buffer of the same name (of the spec's name
+// too, for a built-in model of `spec`). UserError naming `what` (a flag such as --init-from), the
+// file and tensor when a name is missing or extra, or a shape or dtype differs.
 void loadInitialWeights(const std::string& path, models::Classifier& model,
-                        const std::string& what = "--init-from");
+                        const models::ModelSpec& spec, const std::string& what = "--init-from");
 
 struct SavedModel {
   models::ModelSpec spec;

@@ -146,6 +146,10 @@ std::string banner(const RunFacts& run, int64_t parameterCount) {
                                : std::string("none (--val none)"))
        << "\n"
        << "  input: " << describeInput(run.prefetch) << "\n"
+       << (config.epochs == 0 && config.maxSteps == 0
+               ? "  no steps (--max-steps 0): the model is written as initialised, or as "
+                 "--init-from gave it\n"
+               : "")
        << "  " << run.plan.epochsToRun << " epoch(s) x "
        << (run.data.train ? std::to_string(run.plan.stepsPerEpoch) + " steps"
                           : std::string("as many steps as each stream holds"))

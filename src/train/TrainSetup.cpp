@@ -24,8 +24,7 @@ namespace ringtrain::train {
 void validateConfig(const TrainConfig& config) {
   RINGTRAIN_USER_CHECK(config.batchSize > 0, "--batch-size must be positive");
   RINGTRAIN_USER_CHECK(config.gradAccum > 0, "--grad-accum must be positive");
-  RINGTRAIN_USER_CHECK(config.epochs > 0 || config.maxSteps > 0,
-                       "--epochs must be positive (or give --max-steps)");
+  RINGTRAIN_USER_CHECK(config.epochs >= 0, "--epochs must not be negative");
   RINGTRAIN_USER_CHECK(config.maxSteps >= 0, "--max-steps must not be negative");
   RINGTRAIN_USER_CHECK(config.lr > 0 && std::isfinite(config.lr), "--lr must be positive");
   RINGTRAIN_USER_CHECK(config.warmupSteps >= 0, "--warmup-steps must not be negative");

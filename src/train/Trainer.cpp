@@ -151,7 +151,7 @@ class Trainer {
     // Only the values of rank 0 (of each stage's replica 0 in a pipeline) matter: they are
     // broadcast to the others.
     if (!config_.initFrom.empty() && (isRankZero() || pipelined)) {
-      loadInitialWeights(config_.initFrom, *model_);
+      loadInitialWeights(config_.initFrom, *model_, modelSpec_);
     }
     checkpointer_ = std::make_unique<Checkpointer>(
         config_, control_,

@@ -2,6 +2,7 @@
 one process, and data without labels."""
 import json
 import os
+import sys
 import unittest
 
 import numpy as np
@@ -9,6 +10,9 @@ import torch
 from sklearn.datasets import load_digits
 
 from ringtrain_testing import RingtrainTestCase, run, write_csv
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools"))
+from spec_to_torch import load_model  # noqa: E402
 
 # 720 samples divide into global batches of 24 at 1 and 2 ranks: every step sees the same samples.
 DATA = ["--model", "autoencoder", "--train", "synthetic:720:16:4", "--val", "synthetic:200:16:4",
@@ -33,10 +37,11 @@ class Autoencoder(RingtrainTestCase):
         summary = self.summary(parallel)
         self.assertEqual(summary["model"], "autoencoder")
         self.assertIsNone(summary["val_accuracy"])
-        # Encoder 16 -> 32 -> 6, decoder 6 -> 32 -> 16.
+        # Encoder 16 -> 32 -> 6, decoder 6 -> 32 -> 16, named as the equivalent spec (Flatten, then
+        # Linear and ReLU pairs) names them.
         shapes = {name: tuple(t.shape) for name, t in self.model(single).items() if name.endswith("weight")}
-        self.assertEqual(shapes, {"hidden.0.weight": (32, 16), "hidden.1.weight": (6, 32),
-                                  "hidden.2.weight": (32, 6), "output.weight": (16, 32)})
+        self.assertEqual(shapes, {"1.weight": (32, 16), "3.weight": (6, 32), "5.weight": (32, 6),
+                                  "7.weight": (16, 32)})
 
     def test_pipeline_matches_one_process(self):
         single = self.train("one", DATA + ["--batch-size", "24"])
@@ -53,14 +58,9 @@ class Autoencoder(RingtrainTestCase):
                                     "--val", self.path("val.csv"), "--normalize", "none", "--hidden", "48",
                                     "--code-size", "10", "--epochs", "10", "--batch-size", "25",
                                     "--optimizer", "adamw", "--lr", "0.005"], ranks=2)
-        weights = {k: torch.from_numpy(v) for k, v in self.model(out).items()}
-        network = torch.nn.Sequential(torch.nn.Linear(64, 48), torch.nn.ReLU(), torch.nn.Linear(48, 10),
-                                      torch.nn.ReLU(), torch.nn.Linear(10, 48), torch.nn.ReLU(),
-                                      torch.nn.Linear(48, 64))
-        network.load_state_dict({"0.weight": weights["hidden.0.weight"], "0.bias": weights["hidden.0.bias"],
-                                 "2.weight": weights["hidden.1.weight"], "2.bias": weights["hidden.1.bias"],
-                                 "4.weight": weights["hidden.2.weight"], "4.bias": weights["hidden.2.bias"],
-                                 "6.weight": weights["output.weight"], "6.bias": weights["output.bias"]})
+        network, _ = load_model(os.path.join(out, "model.safetensors"))
+        self.assertEqual([type(layer).__name__ for layer in network],
+                         ["Flatten"] + ["Linear", "ReLU"] * 3 + ["Linear"])
         validation = torch.tensor(features[1500:], dtype=torch.float32)
         with torch.no_grad():
             error = torch.nn.functional.mse_loss(network(validation), validation).item()
@@ -76,7 +76,7 @@ class Autoencoder(RingtrainTestCase):
         out = self.train("pixels", ["--model", "autoencoder", "--train", self.path("pixels.csv"),
                                     "--label-column", "none", "--hidden", "16", "--code-size", "4",
                                     "--epochs", "1", "--batch-size", "20"], ranks=2)
-        self.assertEqual(self.model(out)["output.weight"].shape, (64, 16))
+        self.assertEqual(self.model(out)["7.weight"].shape, (64, 16))  # the output layer
         # Labels of one class are fine for an autoencoder; eval, which scores classifiers, says
         # what the model is rather than failing to read it.
         self.assertEqual(self.summary(out)["model"], "autoencoder")

@@ -76,9 +76,8 @@ class Outputs(RingtrainTestCase):
         from safetensors.torch import load_file
         tensors = load_file(os.path.join(out, "model.safetensors"))
         self.assertEqual({k: tuple(v.shape) for k, v in tensors.items()},
-                         {"hidden.0.weight": (32, 16), "hidden.0.bias": (32,),
-                          "hidden.1.weight": (16, 32), "hidden.1.bias": (16,),
-                          "output.weight": (4, 16), "output.bias": (4,)})
+                         {"1.weight": (32, 16), "1.bias": (32,), "3.weight": (16, 32), "3.bias": (16,),
+                          "5.weight": (4, 16), "5.bias": (4,)})
         self.assertTrue(all(v.dtype == torch.float32 and torch.isfinite(v).all() for v in tensors.values()))
 
     def test_init_from_continues_from_a_saved_model(self):

@@ -23,10 +23,12 @@ def standardized(model, features):
 
 
 def dense_layers(model, x, layers):
-    """The MLP's first `layers` hidden layers (ReLU after each), as PyTorch computes them."""
+    """The MLP's first `layers` hidden layers (ReLU after each), as PyTorch computes them. The file
+    names them as the MLP's equivalent spec does: Flatten, then a Linear (1, 3, ...) and a ReLU
+    for each."""
     for i in range(layers):
-        x = torch.relu(torch.nn.functional.linear(x, torch.tensor(model[f"hidden.{i}.weight"]),
-                                                  torch.tensor(model[f"hidden.{i}.bias"])))
+        x = torch.relu(torch.nn.functional.linear(x, torch.tensor(model[f"{2 * i + 1}.weight"]),
+                                                  torch.tensor(model[f"{2 * i + 1}.bias"])))
     return x
 
 
@@ -69,8 +71,8 @@ class Classifier(PredictTestCase):
         model = load_file(model_path)
         with torch.no_grad():
             hidden = dense_layers(model, standardized(model, self.features), 2)
-            logits = torch.nn.functional.linear(hidden, torch.tensor(model["output.weight"]),
-                                                torch.tensor(model["output.bias"]))
+            logits = torch.nn.functional.linear(hidden, torch.tensor(model["5.weight"]),
+                                                torch.tensor(model["5.bias"]))
             expected = torch.softmax(logits, 1).numpy()
         np.testing.assert_allclose(values[:, 1:], expected, rtol=1e-4, atol=1e-6)
         np.testing.assert_array_equal(values[:, 0], values[:, 1:].argmax(1))

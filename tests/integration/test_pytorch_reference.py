@@ -25,7 +25,10 @@ def reference_model(init):
         for name, linear in zip(names, linears):
             linear.weight.copy_(init[f"{name}.weight"])
             linear.bias.copy_(init[f"{name}.bias"])
-    return model, {f"{n}.{p}": getattr(l, p) for n, l in zip(names, linears) for p in ("weight", "bias")}
+    # The model file names the MLP's tensors as its equivalent spec does: Flatten, then a Linear
+    # and a ReLU per hidden layer, then the output Linear (layers 1, 3, 5).
+    stored = [str(2 * i + 1) for i in range(len(linears))]
+    return model, {f"{n}.{p}": getattr(l, p) for n, l in zip(stored, linears) for p in ("weight", "bias")}
 
 
 class MatchesPyTorch(RingtrainTestCase):

@@ -1,4 +1,6 @@
-// The built-in classifiers. Parameter names are part of the model file format (model.safetensors):
+// The built-in classifiers. Their parameter names, which checkpoints and --init-from files use
+// (model.safetensors names them as the equivalent --model-spec network does, as
+// src/models/SpecEquivalent.h says):
 //   mlp: hidden.<i>.weight [out, in], hidden.<i>.bias [out], output.weight, output.bias
 //   cnn: conv1.weight [16, C, 3, 3], conv1.bias, conv2.weight [32, 16, 3, 3], conv2.bias,
 //        then the same hidden.<i>.* and output.* as the MLP on the 32x4x4 pooled features

@@ -68,7 +68,7 @@ struct TrainConfig {
   std::string initFrom;
 
   // schedule
-  int64_t epochs = 5;
+  int64_t epochs = 5;      // 0 (with maxSteps 0): no steps; the initial model is written
   int64_t maxSteps = 0;    // > 0: stop after this many optimizer steps, across epochs if needed
   int64_t batchSize = 64;  // per rank (per pipeline with --pipeline-stages), per micro-step
   int64_t gradAccum = 1;
