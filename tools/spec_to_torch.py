@@ -185,8 +185,8 @@ def load_model(path):
     # equivalent spec, except those of earlier versions and of programs' own models.
     if "network" not in metadata:
         raise ValueError(f"{path}: records no network (model {metadata.get('model')!r}): written by a "
-                         "program's own model, or by an earlier ringtrain; rewrite it with this version's "
-                         "ringtrain train --init-from FILE --max-steps 0")
+                         "program's own model, or by an earlier ringtrain; rewrite it with this version: "
+                         "the run's ringtrain train command with --init-from FILE --max-steps 0")
     shape = [int(extent) for extent in metadata["input_shape"].split("x")]
     model = build(metadata["network"], shape)
     tensors = load_file(path)
@@ -195,6 +195,7 @@ def load_model(path):
     model.load_state_dict(tensors, strict=True)
     model.eval()
     model.input_shape = shape  # one sample's, as training saw it
+    model.kind = metadata.get("model")  # mlp, cnn, gpt, autoencoder or spec
     model.sentencepiece_model = None if tokenizer is None else tokenizer.numpy().tobytes()
 
     def standardize(features):
@@ -242,6 +243,9 @@ def main():
         features, labels = _read_csv(args.data, args.csv_header, args.label_column)
         with torch.no_grad():
             logits = model(standardize(features).reshape(features.shape[0], *model.input_shape))
+        if logits.dim() != 2 or model.kind == "autoencoder":
+            parser.error(f"--data scores a classifier's rows of a CSV file; {args.model} is a "
+                         f"{model.kind} (score it with ringtrain eval)")
         accuracy = (logits.argmax(1) == labels).double().mean().item()
         loss = F.cross_entropy(logits, labels).item()
         print(f"samples={len(labels)} loss={loss:.6f} accuracy={accuracy:.6f}")

@@ -28,10 +28,12 @@ int runCheckData(int argc, char** argv) {
   const auto dataset = data::ShardedDataset::open(directory, open);
   ProgressMeter meter("check-data " + directory, flags::readProgressFlag(result));
   dataset->verifyChecksums([&meter](int64_t done, int64_t total) { meter.update(done, total); });
+  const auto tokenizer = dataset->tokenizer();  // a SentencePiece model is checked as it is read
   const data::DatasetIndex& description = dataset->description();
   std::cout << "check-data: " << directory << ": " << description.shards.size() << " shard(s), "
             << description.count
             << (description.kind == data::ShardKind::kTokens ? " tokens" : " samples")
+            << (tokenizer ? " (" + tokenizer->kind + " tokenizer)" : std::string())
             << ", every checksum matches" << std::endl;
   return 0;
 }

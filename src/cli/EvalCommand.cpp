@@ -48,7 +48,8 @@ int runEval(int argc, char** argv) {
                            << " is an autoencoder: ringtrain eval scores classifiers (the training "
                               "run's summary.json has its reconstruction error; ringtrain predict "
                               "writes its codes)");
-  const auto dataset = loadModelData(input, spec.inputShape, saved.standardization, saved.split);
+  const auto dataset =
+      loadModelData(input, spec.inputShape, saved.standardization, saved.split, saved.tokenizer);
   RINGTRAIN_USER_CHECK(dataset->numClasses() <= spec.numClasses,
                        "--data " << input.dataSpec << " has labels up to "
                                  << dataset->numClasses() - 1

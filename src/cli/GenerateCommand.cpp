@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "ContinuationWriter.h"
 #include "SavedModelInput.h"
 #include "TokenSampling.h"
 #include "cli/Commands.h"
@@ -52,18 +53,6 @@ std::unique_ptr<text::Tokenizer> tokenizerOf(const train::SavedModel& saved,
               "embeds the token ids and whose last gives a class per id, trained on the output "
               "of ringtrain prep --format text");
   return tokenizer;
-}
-
-// The text `generated` adds to `prompt` (ids): decoded together, as pieces that begin a word
-// read differently at the start of a text.
-std::string continuationOf(const text::Tokenizer& tokenizer, const std::vector<int64_t>& prompt,
-                           const std::vector<int64_t>& generated) {
-  const std::string before = tokenizer.decode(prompt);
-  std::vector<int64_t> all = prompt;
-  all.insert(all.end(), generated.begin(), generated.end());
-  const std::string after = tokenizer.decode(all);
-  if (after.compare(0, before.size(), before) == 0) return after.substr(before.size());
-  return tokenizer.decode(generated);
 }
 
 cxxopts::Options generateOptions() {
@@ -131,7 +120,7 @@ int runGenerate(int argc, char** argv) {
   // Ids as the model reads them: float features.
   std::vector<float> tokens(promptIds.begin(), promptIds.end());
   std::vector<int64_t> generated;
-  size_t printed = 0;  // bytes of the continuation written
+  ContinuationWriter writer(std::cout);
   const auto start = std::chrono::steady_clock::now();
   for (int64_t i = 0; i < maxTokens; ++i) {
     const auto window = static_cast<int64_t>(std::min<size_t>(tokens.size(), context));
@@ -145,13 +134,10 @@ int runGenerate(int argc, char** argv) {
     if (i == 0) std::cout << prompt;
     tokens.push_back(static_cast<float>(next));
     generated.push_back(next);
-    const std::string continuation = continuationOf(*tokenizer, promptIds, generated);
-    if (continuation.size() > printed) {
-      std::cout << continuation.substr(printed) << std::flush;
-      printed = continuation.size();
-    }
+    writer.update(continuationOf(*tokenizer, promptIds, generated));
   }
   if (maxTokens == 0) std::cout << prompt;
+  writer.finish();
   std::cout << std::endl;
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

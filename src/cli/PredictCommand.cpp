@@ -36,8 +36,8 @@ int runPredict(int argc, char** argv) {
   io::checkTablePath("output", outputPath);
 
   const Predictor predictor = loadPredictor(input.modelPath, input.device);
-  const auto dataset =
-      loadModelData(input, predictor.inputShape, predictor.standardization, predictor.split);
+  const auto dataset = loadModelData(input, predictor.inputShape, predictor.standardization,
+                                     predictor.split, predictor.tokenizer);
   std::vector<at::Tensor> rows;
   forEachBatch(input, dataset, [&](const at::Tensor& features, const at::Tensor&) {
     rows.push_back(predictor.predict(features));

@@ -67,6 +67,7 @@ Predictor loadPredictor(const std::string& path, c10::Device device) {
   predictor.inputShape = saved.spec.inputShape;
   predictor.standardization = saved.standardization;
   predictor.split = saved.split;
+  predictor.tokenizer = saved.tokenizer;
   if (saved.spec.kind == models::ModelKind::kAutoencoder) {
     // The widths are the encoder's, the code's and the decoder's (the encoder's reversed), so the
     // code is the middle hidden layer; its activations are what the decoder reads.

@@ -25,6 +25,7 @@ struct Predictor {
   // What training subtracted and divided by; k-means centres are of the features as read.
   std::optional<data::FeatureStatistics> standardization;
   std::optional<train::DataSplit> split;  // how training split its data, when the file says
+  std::optional<text::TokenizerRecord> tokenizer;  // a language model's
   // [batch, ...inputShape] on the predictor's device -> [batch, columns] float32 on the CPU.
   std::function<at::Tensor(const at::Tensor& features)> predict;
 };

@@ -45,12 +45,20 @@ std::function<std::unique_ptr<text::Tokenizer>(const std::vector<std::string>&)>
   if (kind == "train-sentencepiece" && !argument.empty()) {
     text::SentencePieceTraining training;
     training.vocabularySize = flags::parseInteger("tokenizer", argument);
+    RINGTRAIN_USER_CHECK(training.vocabularySize >= text::kSmallestTrainedVocabulary,
+                         "--tokenizer " << value << ": a vocabulary holds the 256 bytes and 3 "
+                                        << "control pieces; give at least "
+                                        << text::kSmallestTrainedVocabulary);
     training.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    return [training](const std::vector<std::string>& files) {
+    return [training, value](const std::vector<std::string>& files) {
       std::cerr << "prep: training a SentencePiece tokenizer of up to " << training.vocabularySize
                 << " pieces on " << files.size() << " file(s)" << std::endl;
-      std::string model = text::trainSentencePiece(files, training);
-      return text::sentencePieceTokenizer(std::move(model), "the trained tokenizer");
+      try {
+        std::string model = text::trainSentencePiece(files, training);
+        return text::sentencePieceTokenizer(std::move(model), "the trained tokenizer");
+      } catch (const UserError& error) {
+        throw UserError("--tokenizer " + value + ": " + error.what());
+      }
     };
   }
   throw UserError("--tokenizer '" + value +

@@ -3,6 +3,8 @@
 #include <c10/core/GradMode.h>
 
 #include "data/BatchPrefetcher.h"
+#include "data/DataSpec.h"
+#include "data/ShardedDataset.h"
 #include "flags/FlagGroups.h"
 #include "flags/FlagValues.h"
 #include "platform/Placement.h"
@@ -84,7 +86,18 @@ c10::Device modelDevice(const cxxopts::ParseResult& flags) {
 std::shared_ptr<const data::SampleSource> loadModelData(
     const SavedModelInput& input, const std::vector<int64_t>& inputShape,
     const std::optional<data::FeatureStatistics>& standardization,
-    const std::optional<train::DataSplit>& recorded) {
+    const std::optional<train::DataSplit>& recorded,
+    const std::optional<text::TokenizerRecord>& tokenizer) {
+  const data::DataSpec parsed = data::parseDataSpec(input.dataSpec);
+  if (tokenizer && parsed.format == data::DataFormat::kShards) {
+    data::ShardOpenOptions options;
+    options.context = inputShape.size() == 1 ? inputShape[0] : 1;
+    const auto ids = data::ShardedDataset::open(parsed.location, options)->tokenizer();
+    RINGTRAIN_USER_CHECK(!ids || *ids == *tokenizer,
+                         "--data " << input.dataSpec << " was tokenized with another tokenizer ("
+                                   << ids->kind << ") than " << input.modelPath
+                                   << " was trained on (" << tokenizer->kind << ")");
+  }
   const uint64_t seed = input.seed.value_or(recorded ? recorded->seed : 42);
   std::optional<double> heldOut;
   if (input.heldOut) {

@@ -42,14 +42,16 @@ SavedModelInput parseSavedModelFlags(const cxxopts::ParseResult& flags, bool lab
 // --normalize auto; token shards in windows of a token model's input). The seed and the share
 // held out are the flags', else those the model file records (`recorded`), else 42 and 0.1.
 // UserError when it is empty or its samples are not `inputShape`, and for --split validation
-// when the flags contradict the record or training held out nothing of its data.
-// --device (auto, cpu or cuda) as the device a saved model runs on.
-c10::Device modelDevice(const cxxopts::ParseResult& flags);
-
+// when the flags contradict the record or training held out nothing of its data, or when the
+// data set's tokens come from another tokenizer than `tokenizer`, the model's.
 std::shared_ptr<const data::SampleSource> loadModelData(
     const SavedModelInput& input, const std::vector<int64_t>& inputShape,
     const std::optional<data::FeatureStatistics>& standardization,
-    const std::optional<train::DataSplit>& recorded);
+    const std::optional<train::DataSplit>& recorded,
+    const std::optional<text::TokenizerRecord>& tokenizer = std::nullopt);
+
+// --device (auto, cpu or cuda) as the device a saved model runs on.
+c10::Device modelDevice(const cxxopts::ParseResult& flags);
 
 // Calls `use` with every batch of the data set in order, its features on the input's device (the
 // labels as the data set gives them: [n], or [n, L] for token windows).

@@ -36,13 +36,14 @@ bool holdsOnlyADataset(const std::string& directory) {
   const std::vector<std::string> names = listDirectory(directory);
   const std::string extension = kShardExtension;
   return std::all_of(names.begin(), names.end(), [&](const std::string& name) {
-    const bool datasetName =
-        name == kIndexFile || (name.size() > extension.size() && hasSuffix(name, extension));
+    const bool datasetName = name == kIndexFile || name == kTokenizerFile ||
+                             (name.size() > extension.size() && hasSuffix(name, extension));
     return datasetName && !isDirectory(directory + "/" + name);
   });
 }
 
-// An existing directory may be written to only if it is empty, or a data set being replaced.
+}  // namespace
+
 void checkReplaceable(const std::string& directory, bool replace) {
   if (!pathExists(directory)) return;
   RINGTRAIN_USER_CHECK(isDirectory(directory), directory << " exists and is not a directory");
@@ -53,8 +54,6 @@ void checkReplaceable(const std::string& directory, bool replace) {
                        directory << " holds files other than a ringtrain data set; refusing to "
                                     "replace it");
 }
-
-}  // namespace
 
 ShardWriter::ShardWriter(std::string directory, ShardLayout layout, int64_t shardBytes,
                          bool replace)

@@ -35,6 +35,11 @@ struct DatasetOrigin {
   std::optional<text::TokenizerRecord> tokenizer;
 };
 
+// An existing directory may be written to only if it is empty, or (with `replace`) holds a data
+// set; UserError naming it otherwise. ShardWriter checks it too; a converter that has slow work to
+// do first (training a tokenizer) checks it before.
+void checkReplaceable(const std::string& directory, bool replace);
+
 class ShardWriter {
  public:
   // `replace`: an existing data set at `directory` is replaced once the new one is complete;

@@ -290,8 +290,12 @@ void ShardedDataset::willGather(const int64_t* rows, int64_t count) const {
 }
 
 std::optional<text::TokenizerRecord> ShardedDataset::tokenizer() const {
-  const DatasetIndex& index = description_;
-  if (index.kind != ShardKind::kTokens) return std::nullopt;
+  if (description_.kind != ShardKind::kTokens) return std::nullopt;
+  // Read without its index (shards of one host), a data set still has its tokenizer there.
+  const std::string indexPath = join(directory_, kIndexFile);
+  const DatasetIndex index = options_.useIndex || !pathExists(indexPath)
+                                 ? description_
+                                 : parseIndex(readFile(indexPath), indexPath);
   if (index.tokenizer.empty()) {
     const bool bytes = index.sourceFormat == "text" && index.elementType == ElementType::kUInt8 &&
                        index.numClasses == text::kByteVocabulary;

@@ -55,7 +55,8 @@ class ShardedDataset final : public SampleSource {
   // The index, or for an unindexed directory what the shard headers say.
   const DatasetIndex& description() const { return description_; }
   // A token stream's tokenizer, as its index records it (a data set of bytes from an earlier
-  // version's `prep --format text` included); none when the index does not say or was not read.
+  // version's `prep --format text` included), also when the shards are read without their index;
+  // none when the index does not say, or there is none.
   // UserError naming the tokenizer's file when it is missing or fails its checksum.
   std::optional<text::TokenizerRecord> tokenizer() const;
   // Access will be random (shuffled): no read-ahead beyond what willGather asks for.

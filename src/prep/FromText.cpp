@@ -41,7 +41,7 @@ void writeBytes(std::ifstream& input, data::ShardWriter& writer, ProgressThrough
   }
 }
 
-// Line by line, as spm_encode does: line breaks are not tokens.
+// Line by line, as spm_encode does: line breaks (\n or \r\n) are not tokens.
 void writeLines(std::ifstream& input, const text::Tokenizer& tokenizer, data::ElementType type,
                 data::ShardWriter& writer, ProgressThroughFiles& progress) {
   constexpr size_t kIdsPerAppend = size_t{1} << 20;
@@ -49,9 +49,11 @@ void writeLines(std::ifstream& input, const text::Tokenizer& tokenizer, data::El
   std::vector<int64_t> ids;
   uint64_t read = 0;
   while (std::getline(input, line)) {
+    const size_t bytes = line.size() + 1;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
     tokenizer.encode(line, ids);
     if (ids.size() >= kIdsPerAppend) appendIds(writer, type, ids);
-    read += line.size() + 1;
+    read += bytes;
     progress.at(read);
   }
   if (!ids.empty()) appendIds(writer, type, ids);
@@ -61,6 +63,8 @@ void writeLines(std::ifstream& input, const text::Tokenizer& tokenizer, data::El
 
 data::DatasetIndex fromText(const PrepOptions& options) {
   const std::vector<std::string> files = inputFiles(options.input, "");
+  // Before a tokenizer is trained, which may take a while.
+  data::checkReplaceable(options.output, options.overwrite);
   const std::unique_ptr<text::Tokenizer> tokenizer =
       options.tokenizer ? options.tokenizer(files) : text::byteTokenizer();
   const bool bytes = tokenizer->record().kind == text::kByteTokenizer;

@@ -56,19 +56,24 @@ class SentencePieceTokenizer final : public Tokenizer {
   int64_t vocabulary_ = 0;
 };
 
-// The lines of several files, one after the other, as the trainer reads its corpus.
+// The lines of several files, one after the other (without their \n or \r\n), as the trainer
+// reads its corpus. A file that cannot be read ends the lines with an error status, which the
+// trainer returns: an exception must not cross the library.
 class LinesOfFiles final : public sentencepiece::SentenceIterator {
  public:
   explicit LinesOfFiles(const std::vector<std::string>& files) : files_(files) { Next(); }
 
   bool done() const override { return done_; }
   const std::string& value() const override { return line_; }
-  sentencepiece::util::Status status() const override { return {}; }
+  sentencepiece::util::Status status() const override { return status_; }
 
   void Next() override {
     while (!done_) {
-      if (input_.is_open() && std::getline(input_, line_)) return;
-      RINGTRAIN_USER_CHECK(!input_.is_open() || !input_.bad(), "cannot read " << files_[next_ - 1]);
+      if (input_.is_open() && std::getline(input_, line_)) {
+        if (!line_.empty() && line_.back() == '\r') line_.pop_back();
+        return;
+      }
+      if (input_.is_open() && input_.bad()) return fail("cannot read " + files_[next_ - 1]);
       input_.close();
       if (next_ == files_.size()) {
         done_ = true;
@@ -76,16 +81,23 @@ class LinesOfFiles final : public sentencepiece::SentenceIterator {
         return;
       }
       input_.open(files_[next_++], std::ios::binary);
-      RINGTRAIN_USER_CHECK(input_.is_open(), "cannot read " << files_[next_ - 1]);
+      if (!input_.is_open()) return fail("cannot read " + files_[next_ - 1]);
     }
   }
 
  private:
+  void fail(const std::string& message) {
+    status_ = sentencepiece::util::Status(sentencepiece::util::StatusCode::kNotFound, message);
+    done_ = true;
+    line_.clear();
+  }
+
   const std::vector<std::string>& files_;
   size_t next_ = 0;
   std::ifstream input_;
   std::string line_;
   bool done_ = false;
+  sentencepiece::util::Status status_;
 };
 
 }  // namespace
@@ -96,15 +108,18 @@ std::unique_ptr<Tokenizer> sentencePieceTokenizer(std::string model, const std::
 
 std::string trainSentencePiece(const std::vector<std::string>& files,
                                const SentencePieceTraining& options) {
-  RINGTRAIN_USER_CHECK(
-      options.vocabularySize >= 2,
-      "a SentencePiece vocabulary needs at least 2 pieces, not " << options.vocabularySize);
+  RINGTRAIN_USER_CHECK(options.vocabularySize >= kSmallestTrainedVocabulary,
+                       "a SentencePiece vocabulary with byte fallback holds the 256 bytes and 3 "
+                       "control pieces: give at least "
+                           << kSmallestTrainedVocabulary << " pieces, not "
+                           << options.vocabularySize);
   const std::unordered_map<std::string, std::string> settings{
       {"model_type", "unigram"},
       {"vocab_size", std::to_string(options.vocabularySize)},
       {"hard_vocab_limit", "false"},
       {"byte_fallback", "true"},
       {"input_sentence_size", std::to_string(options.maxSentences)},
+      {"max_sentence_length", std::to_string(kMaxTrainedLineBytes)},
       {"shuffle_input_sentence", "true"},
       {"num_threads", std::to_string(std::max(1, options.threads))},
       {"minloglevel", "1"},

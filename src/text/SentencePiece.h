@@ -22,9 +22,15 @@ struct SentencePieceTraining {
   int threads = 1;
 };
 
+// The 256 byte pieces, <unk>, <s>, </s>, and one piece of the text.
+constexpr int64_t kSmallestTrainedVocabulary = 260;
+// Longer lines are left out of training (the library's own limit is 4,192); all are encoded.
+constexpr int64_t kMaxTrainedLineBytes = 65536;
+
 // Trains a unigram model, with byte fallback (characters it did not keep become their UTF-8
 // bytes, so that any text can be encoded), on the lines of `files`, and returns it serialized.
-// UserError when the library refuses the corpus or the vocabulary size.
+// UserError when the library refuses the corpus or the vocabulary size (which must also hold a
+// piece for every character the text uses).
 std::string trainSentencePiece(const std::vector<std::string>& files,
                                const SentencePieceTraining& options);
 

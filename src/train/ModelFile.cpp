@@ -63,17 +63,36 @@ bool hasHiddenWidths(models::ModelKind kind) {
          kind == models::ModelKind::kAutoencoder;
 }
 
-// The tensors of a file of a built-in model of `spec` under the model's own names, whether the
-// file names them as the model's equivalent spec does (what saveModel writes) or as the model
-// does (built-in names never start with a spec's layer number).
-io::NamedTensors underBuiltInNames(io::NamedTensors tensors, const models::ModelSpec& spec) {
+// A model tensor of a file, by the name the model gives it.
+struct StoredTensor {
+  at::Tensor value;
+  std::string nameInFile;
+};
+
+// The model tensors of a file for a model of `spec`: by the model's own names, whether the file
+// names a built-in model's tensors as its equivalent spec does (what saveModel writes) or as the
+// model does (built-in names never start with a spec's layer number). UserError naming `origin`
+// when two tensors of the file are the same one of the model's.
+std::map<std::string, StoredTensor> modelTensorsOf(const io::NamedTensors& tensors,
+                                                   const models::ModelSpec& spec,
+                                                   const std::string& origin) {
   const auto equivalent = models::specEquivalentOf(spec);
-  if (!equivalent) return tensors;
-  for (auto& [name, tensor] : tensors) {
+  std::map<std::string, StoredTensor> stored;
+  for (const auto& [name, tensor] : tensors) {
     if (!isModelTensor(name)) continue;
-    if (auto builtIn = models::renamed(*equivalent, name, /*toSpec=*/false)) name = *builtIn;
+    std::optional<std::string> own;
+    if (equivalent) own = models::renamed(*equivalent, name, /*toSpec=*/false);
+    const auto [where, added] = stored.emplace(own.value_or(name), StoredTensor{tensor, name});
+    RINGTRAIN_USER_CHECK(added, origin << ": tensors '" << where->second.nameInFile << "' and '"
+                                       << name << "' are both the model's " << where->first);
   }
-  return tensors;
+  return stored;
+}
+
+// "'1.weight' (the model's hidden.0.weight)", or "'conv1.bias'".
+std::string describe(const std::string& nameInModel, const StoredTensor& stored) {
+  if (stored.nameInFile == nameInModel) return "'" + nameInModel + "'";
+  return "'" + stored.nameInFile + "' (the model's " + nameInModel + ")";
 }
 
 // Parameters and buffers, as model.safetensors holds them.
@@ -135,32 +154,31 @@ namespace {
 
 // `origin` names the file for messages ("--init-from PATH").
 void copyIntoModel(const io::NamedTensors& tensors, models::Classifier& model,
-                   const std::string& origin) {
-  std::map<std::string, at::Tensor> stored(tensors.begin(), tensors.end());
-  // How the training data was prepared, not part of the model.
-  stored.erase(kMeanTensor);
-  stored.erase(kStdTensor);
-  stored.erase(kSentencePieceTensor);
-
+                   const models::ModelSpec& spec, const std::string& origin) {
+  std::map<std::string, StoredTensor> stored = modelTensorsOf(tensors, spec, origin);
+  const auto equivalent = models::specEquivalentOf(spec);
   c10::NoGradGuard noGrad;
   for (auto& [name, tensor] : stateOf(model)) {
     const auto found = stored.find(name);
-    RINGTRAIN_USER_CHECK(found != stored.end(), origin << ": has no tensor '" << name
-                                                       << "' (is it a model of another kind or "
-                                                          "size?)");
-    RINGTRAIN_USER_CHECK(found->second.sizes() == tensor.sizes(),
-                         origin << ": tensor '" << name << "' has shape ["
-                                << joined(found->second.sizes().vec(), ",")
-                                << "] but the model needs [" << joined(tensor.sizes().vec(), ",")
-                                << "]");
-    RINGTRAIN_USER_CHECK(found->second.is_floating_point() == tensor.is_floating_point(),
-                         origin << ": tensor '" << name << "' is "
+    const auto specName =
+        equivalent ? models::renamed(*equivalent, name, /*toSpec=*/true) : std::nullopt;
+    RINGTRAIN_USER_CHECK(found != stored.end(),
+                         origin << ": has no tensor '" << (specName ? *specName : name) << "'"
+                                << (specName ? " (nor the model's own name, " + name + ")" : "")
+                                << ": is it a model of another kind or size?");
+    const at::Tensor& value = found->second.value;
+    RINGTRAIN_USER_CHECK(value.sizes() == tensor.sizes(),
+                         origin << ": tensor " << describe(name, found->second) << " has shape ["
+                                << joined(value.sizes().vec(), ",") << "] but the model needs ["
+                                << joined(tensor.sizes().vec(), ",") << "]");
+    RINGTRAIN_USER_CHECK(value.is_floating_point() == tensor.is_floating_point(),
+                         origin << ": tensor " << describe(name, found->second) << " is "
                                 << (tensor.is_floating_point() ? "not " : "")
                                 << "floating point, unlike the model's");
-    tensor.copy_(found->second);
+    tensor.copy_(value);
     stored.erase(found);
   }
-  RINGTRAIN_USER_CHECK(stored.empty(), origin << ": tensor '" << stored.begin()->first
+  RINGTRAIN_USER_CHECK(stored.empty(), origin << ": tensor '" << stored.begin()->second.nameInFile
                                               << "' matches no model parameter");
 }
 
@@ -168,7 +186,7 @@ void copyIntoModel(const io::NamedTensors& tensors, models::Classifier& model,
 
 void loadInitialWeights(const std::string& path, models::Classifier& model,
                         const models::ModelSpec& spec, const std::string& what) {
-  copyIntoModel(underBuiltInNames(io::loadSafetensors(path), spec), model, what + " " + path);
+  copyIntoModel(io::loadSafetensors(path), model, spec, what + " " + path);
 }
 
 SavedModel loadSavedModel(const std::string& path) {
@@ -249,18 +267,23 @@ SavedModel loadSavedModel(const std::string& path) {
   }
   if (metadata.count(kTokenizerKey)) {
     text::TokenizerRecord tokenizer{metadata[kTokenizerKey], ""};
+    bool found = false;
     for (const auto& [name, tensor] : tensors) {
       if (name != kSentencePieceTensor) continue;
+      found = true;
       RINGTRAIN_USER_CHECK(tensor.dim() == 1 && tensor.scalar_type() == at::kByte,
                            where << ": " << kSentencePieceTensor << " is not a list of bytes");
       const at::Tensor bytes = tensor.contiguous();
       tokenizer.model.assign(static_cast<const char*>(bytes.const_data_ptr()),
                              static_cast<size_t>(bytes.numel()));
     }
+    RINGTRAIN_USER_CHECK(found == (tokenizer.kind == text::kSentencePieceTokenizer),
+                         where << ": its tokenizer is '" << tokenizer.kind << "', and it "
+                               << (found ? "holds " : "lacks ") << kSentencePieceTensor);
     saved.tokenizer = std::move(tokenizer);
   }
   saved.model = models::makeModel(spec);
-  copyIntoModel(underBuiltInNames(tensors, spec), *saved.model, where);
+  copyIntoModel(tensors, *saved.model, spec, where);
   return saved;
 }
 

@@ -147,7 +147,8 @@ std::string banner(const RunFacts& run, int64_t parameterCount) {
        << "\n"
        << "  input: " << describeInput(run.prefetch) << "\n"
        << (config.epochs == 0 && config.maxSteps == 0
-               ? "  no steps (--max-steps 0): the model is written as initialised, or as "
+               ? "  no steps (--max-steps 0 or --epochs 0): the model is written as initialised, "
+                 "or as "
                  "--init-from gave it\n"
                : "")
        << "  " << run.plan.epochsToRun << " epoch(s) x "

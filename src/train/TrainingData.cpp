@@ -128,11 +128,9 @@ void checkSameTokenizer(const std::optional<text::TokenizerRecord>& train,
                         const std::optional<text::TokenizerRecord>& validation,
                         const std::string& validationSource) {
   RINGTRAIN_USER_CHECK(!train || !validation || *train == *validation,
-                       "--val " << validationSource << " was tokenized with "
-                                << (train->kind == validation->kind ? "another " : "")
-                                << validation->kind << " tokenizer than --train " << trainSource
-                                << " (" << train->kind
-                                << "): prepare both with the same --tokenizer");
+                       "--val " << validationSource << " was tokenized with another tokenizer ("
+                                << validation->kind << ") than --train " << trainSource << " ("
+                                << train->kind << "): prepare both with the same --tokenizer");
 }
 
 // Only the validation set is opened: the stream is read epoch by epoch (StreamedEpoch.h), and

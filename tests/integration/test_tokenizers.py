@@ -174,6 +174,20 @@ class SentencePieceMatchesThePythonPackage(RingtrainTestCase):
         self.assertEqual(result.stdout, expected)
         self.assertGreater(len(expected.split()), len(prompt.split()) + 3)  # words came out
 
+        # Scoring it on ids of another tokenizer is refused; check-data verifies the tokenizer too.
+        wrong = run(["eval", "--model", model_path, "--data", self.path("val-bytes")])
+        self.assertEqual(wrong.returncode, 2)
+        self.assertIn("was tokenized with another tokenizer (byte)", wrong.stderr)
+        checked = run(["check-data", self.path("train")])
+        self.assertEqual(checked.returncode, 0, checked.stderr)
+        self.assertIn("(sentencepiece tokenizer)", checked.stdout)
+        # Shards read without their index (one host's files) keep the tokenizer.
+        hosts = self.train("hosts", ["--model-spec", self.path("gpt.json"), "--train", self.path("train"),
+                                     "--val", self.path("val"), "--context", str(CONTEXT), "--data-sharding",
+                                     "host", "--max-steps", "0"])
+        with safe_open(os.path.join(hosts, "model.safetensors"), "pt") as f:
+            self.assertEqual(f.metadata()["tokenizer"], "sentencepiece")
+
 
 if __name__ == "__main__":
     unittest.main()

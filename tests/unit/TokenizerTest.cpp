@@ -4,8 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <sstream>
 
 #include "UserErrorOf.h"
+#include "cli/ContinuationWriter.h"
 #include "data/ShardedDataset.h"
 #include "prep/Prepare.h"
 #include "text/SentencePiece.h"
@@ -84,6 +86,41 @@ TEST_F(TokenizerTest, ATrainedSentencePieceModelRoundTripsItsCorpus) {
             std::string::npos);
 }
 
+TEST_F(TokenizerTest, AVocabularyMustHoldTheBytes) {
+  SentencePieceTraining training;
+  training.vocabularySize = 259;
+  EXPECT_NE(userErrorOf([&] {
+              trainSentencePiece({at("corpus.txt")}, training);
+            }).find("give at least 260 pieces"),
+            std::string::npos);
+  training.vocabularySize = 300;
+  EXPECT_NE(userErrorOf([&] {
+              trainSentencePiece({at("absent.txt")}, training);
+            }).find("cannot read " + at("absent.txt")),
+            std::string::npos);
+}
+
+TEST_F(TokenizerTest, AContinuationIsDecodedWithItsPromptAndPrintedOnceSettled) {
+  const auto pieces = sentencePieceTokenizer(trained(400), "trained");
+  std::vector<int64_t> prompt, next;
+  pieces->encode("kato", prompt);
+  pieces->encode("risen", next);  // "risen" begins a word: decoded alone, it loses its space
+  EXPECT_EQ(cli::continuationOf(*pieces, prompt, next), " risen");
+  EXPECT_EQ(cli::continuationOf(*byteTokenizer(), {'a'}, {'b', 'c'}), "bc");
+
+  std::ostringstream out;
+  cli::ContinuationWriter writer(out);
+  const std::string replacement = "\xEF\xBF\xBD";
+  writer.update("a");
+  writer.update("a" + replacement);  // the first byte of a two-byte character
+  EXPECT_EQ(out.str(), "a");
+  writer.update("a\xC3\xA9");
+  writer.update("a\xC3\xA9 b" + replacement + replacement);
+  EXPECT_EQ(out.str(), "a\xC3\xA9 b");
+  writer.finish();  // what never completed is printed at the end
+  EXPECT_EQ(out.str(), "a\xC3\xA9 b" + replacement + replacement);
+}
+
 TEST_F(TokenizerTest, WhatIsNotATokenizerIsNamed) {
   EXPECT_NE(userErrorOf([] {
               sentencePieceTokenizer("not a model", "--tokenizer m.model");
@@ -129,8 +166,19 @@ TEST_F(TokenizerTest, PrepEncodesTextLineByLineWithTheTokenizer) {
     ASSERT_EQ(labels[i].item<int64_t>(), expected[static_cast<size_t>(i) + 1]) << i;
   EXPECT_EQ(dataset->tokenizer()->model, model);
 
-  // A tokenizer goes with text, and its vocabulary is the class count.
+  // Replacing it (the tokenizer's file included); lines end in \n or \r\n alike.
+  {
+    std::ifstream lf(at("corpus.txt"));
+    std::ofstream crlf(at("crlf.txt"));
+    for (std::string line; std::getline(lf, line);) crlf << line << "\r\n";
+  }
+  options.input = at("crlf.txt");
+  EXPECT_NE(userErrorOf([&] { prep::prepare(options); }).find("pass --overwrite"),
+            std::string::npos);
   options.overwrite = true;
+  EXPECT_EQ(prep::prepare(options).count, static_cast<int64_t>(expected.size()));
+
+  // A tokenizer goes with text, and its vocabulary is the class count.
   options.numClasses = 256;
   EXPECT_NE(userErrorOf([&] {
               prep::prepare(options);
