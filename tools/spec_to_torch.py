@@ -240,12 +240,15 @@ def main():
     model, standardize = load_model(args.model)
     print(model)
     if args.data:
+        not_a_classifier = (f"--data scores a classifier's rows of a CSV file; {args.model} is not a "
+                            f"classifier (model {model.kind!r}): score it with ringtrain eval")
+        if model.kind in ("gpt", "autoencoder"):
+            parser.error(not_a_classifier)
         features, labels = _read_csv(args.data, args.csv_header, args.label_column)
         with torch.no_grad():
             logits = model(standardize(features).reshape(features.shape[0], *model.input_shape))
-        if logits.dim() != 2 or model.kind == "autoencoder":
-            parser.error(f"--data scores a classifier's rows of a CSV file; {args.model} is a "
-                         f"{model.kind} (score it with ringtrain eval)")
+        if logits.dim() != 2:
+            parser.error(not_a_classifier)
         accuracy = (logits.argmax(1) == labels).double().mean().item()
         loss = F.cross_entropy(logits, labels).item()
         print(f"samples={len(labels)} loss={loss:.6f} accuracy={accuracy:.6f}")

@@ -46,10 +46,13 @@ std::function<std::unique_ptr<text::Tokenizer>(const std::vector<std::string>&)>
     text::SentencePieceTraining training;
     training.vocabularySize = flags::parseInteger("tokenizer", argument);
     RINGTRAIN_USER_CHECK(training.vocabularySize >= text::kSmallestTrainedVocabulary,
-                         "--tokenizer " << value << ": a vocabulary holds the 256 bytes and 3 "
-                                        << "control pieces; give at least "
+                         "--tokenizer " << value
+                                        << ": a vocabulary holds the 256 bytes, 3 control pieces "
+                                           "and a piece for each character of the text; give at "
+                                           "least "
                                         << text::kSmallestTrainedVocabulary);
-    training.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    // The library takes at most 128.
+    training.threads = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 128u));
     return [training, value](const std::vector<std::string>& files) {
       std::cerr << "prep: training a SentencePiece tokenizer of up to " << training.vocabularySize
                 << " pieces on " << files.size() << " file(s)" << std::endl;

@@ -291,11 +291,8 @@ void ShardedDataset::willGather(const int64_t* rows, int64_t count) const {
 
 std::optional<text::TokenizerRecord> ShardedDataset::tokenizer() const {
   if (description_.kind != ShardKind::kTokens) return std::nullopt;
-  // Read without its index (shards of one host), a data set still has its tokenizer there.
-  const std::string indexPath = join(directory_, kIndexFile);
-  const DatasetIndex index = options_.useIndex || !pathExists(indexPath)
-                                 ? description_
-                                 : parseIndex(readFile(indexPath), indexPath);
+  if (!options_.useIndex) return tokenizerBesideTheShards();
+  const DatasetIndex& index = description_;
   if (index.tokenizer.empty()) {
     const bool bytes = index.sourceFormat == "text" && index.elementType == ElementType::kUInt8 &&
                        index.numClasses == text::kByteVocabulary;
@@ -311,6 +308,22 @@ std::optional<text::TokenizerRecord> ShardedDataset::tokenizer() const {
                          path << " fails its checksum (corrupt or replaced)");
   }
   return record;
+}
+
+std::optional<text::TokenizerRecord> ShardedDataset::tokenizerBesideTheShards() const {
+  // One host's share of the files may lack the index or the model, or hold a stale index: what
+  // is there counts, and nothing here fails the job.
+  const std::string model = join(directory_, kTokenizerFile);
+  if (pathExists(model))
+    return text::TokenizerRecord{text::kSentencePieceTokenizer, readFile(model)};
+  const std::string indexPath = join(directory_, kIndexFile);
+  if (!pathExists(indexPath)) return std::nullopt;
+  try {
+    if (parseIndex(readFile(indexPath), indexPath).tokenizer == text::kByteTokenizer)
+      return text::TokenizerRecord{text::kByteTokenizer, ""};
+  } catch (const UserError&) {
+  }
+  return std::nullopt;
 }
 
 void ShardedDataset::expectRandomAccess() const {

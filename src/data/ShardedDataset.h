@@ -55,8 +55,8 @@ class ShardedDataset final : public SampleSource {
   // The index, or for an unindexed directory what the shard headers say.
   const DatasetIndex& description() const { return description_; }
   // A token stream's tokenizer, as its index records it (a data set of bytes from an earlier
-  // version's `prep --format text` included), also when the shards are read without their index;
-  // none when the index does not say, or there is none.
+  // version's `prep --format text` included); none when the index does not say. Read without its
+  // index (one host's files), what lies there: a tokenizer.model, or an index that says bytes.
   // UserError naming the tokenizer's file when it is missing or fails its checksum.
   std::optional<text::TokenizerRecord> tokenizer() const;
   // Access will be random (shuffled): no read-ahead beyond what willGather asks for.
@@ -79,6 +79,7 @@ class ShardedDataset final : public SampleSource {
   // Token ids first..first+count as int64, each checked against the vocabulary.
   void copyTokenIds(int64_t first, int64_t count, int64_t* out) const;
   int64_t readLabel(int64_t row) const;
+  std::optional<text::TokenizerRecord> tokenizerBesideTheShards() const;
 
   std::string directory_;
   ShardOpenOptions options_;

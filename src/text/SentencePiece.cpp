@@ -109,8 +109,8 @@ std::unique_ptr<Tokenizer> sentencePieceTokenizer(std::string model, const std::
 std::string trainSentencePiece(const std::vector<std::string>& files,
                                const SentencePieceTraining& options) {
   RINGTRAIN_USER_CHECK(options.vocabularySize >= kSmallestTrainedVocabulary,
-                       "a SentencePiece vocabulary with byte fallback holds the 256 bytes and 3 "
-                       "control pieces: give at least "
+                       "a SentencePiece vocabulary with byte fallback holds the 256 bytes, 3 "
+                       "control pieces and a piece for each character of the text: give at least "
                            << kSmallestTrainedVocabulary << " pieces, not "
                            << options.vocabularySize);
   const std::unordered_map<std::string, std::string> settings{

@@ -22,8 +22,8 @@ struct SentencePieceTraining {
   int threads = 1;
 };
 
-// The 256 byte pieces, <unk>, <s>, </s>, and one piece of the text.
-constexpr int64_t kSmallestTrainedVocabulary = 260;
+// The 256 byte pieces, <unk>, <s>, </s>, the word boundary and one more piece of the text.
+constexpr int64_t kSmallestTrainedVocabulary = 261;
 // Longer lines are left out of training (the library's own limit is 4,192); all are encoded.
 constexpr int64_t kMaxTrainedLineBytes = 65536;
 

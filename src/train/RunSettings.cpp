@@ -68,7 +68,8 @@ ordered_json settingsOf(const TrainConfig& c) {
   settings.update(ordered_json{
       {"init_from", c.initFrom.empty() ? ordered_json() : ordered_json(c.initFrom)},
       {"epochs", c.epochs},
-      // null when not given: 0 is --max-steps 0, the run that takes no steps.
+      // null when the run's length is --epochs; 0 for a run of no steps (--max-steps 0 or
+      // --epochs 0).
       {"max_steps", c.maxSteps > 0 || c.epochs == 0 ? ordered_json(c.maxSteps) : ordered_json()},
       {"batch_size", c.batchSize},
       {"grad_accum", c.gradAccum},

@@ -204,6 +204,8 @@ TrainingData loadTrainingData(const TrainConfig& config, int ranksSharing) {
     if (val.format == data::DataFormat::kShards) {
       const auto shards = openShards(config, val.location, shardStatistics);
       checkSameTokenizer(loaded.tokenizer, config.trainSpec, shards->tokenizer(), val.location);
+      // One host's training files may lack the tokenizer; the validation set then says it.
+      if (!loaded.tokenizer) loaded.tokenizer = shards->tokenizer();
       loaded.validation = shards;
     } else {
       validation = data::loadDataset(val, data::Split::kValidation, options);

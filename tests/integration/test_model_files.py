@@ -5,6 +5,7 @@ tensor names, and the logits PyTorch computes from the file equal `ringtrain eva
 initialised, or as --init-from gave it, and validates it."""
 import json
 import os
+import subprocess
 import sys
 import unittest
 
@@ -14,7 +15,8 @@ from safetensors import safe_open
 
 from ringtrain_testing import RingtrainTestCase, run, write_csv
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools"))
+TOOL = os.path.join(os.path.dirname(__file__), "..", "..", "tools", "spec_to_torch.py")
+sys.path.insert(0, os.path.dirname(TOOL))
 from spec_to_torch import load_model  # noqa: E402
 
 CONTEXT = 16
@@ -78,6 +80,11 @@ class ModelFilesLoadInPyTorch(RingtrainTestCase):
                                 "--code-size", "4", "--max-steps", "3", "--batch-size", "32"])
         model, standardize = load_model(os.path.join(out, "model.safetensors"))
         self.assertEqual([type(layer).__name__ for layer in model], ["Flatten"] + ["Linear", "ReLU"] * 3 + ["Linear"])
+        # The tool scores classifiers only, and says so before reading the rows.
+        refused = subprocess.run([sys.executable, TOOL, os.path.join(out, "model.safetensors"), "--data",
+                                  self.path("data.csv")], capture_output=True, text=True, timeout=120)
+        self.assertEqual(refused.returncode, 2)
+        self.assertIn("is not a classifier (model 'autoencoder')", refused.stderr)
         codes = self.path("codes.npy")
         result = run(["predict", "--model", os.path.join(out, "model.safetensors"), "--data", self.path("data.csv"),
                       "--label-column", "0", "--output", codes])

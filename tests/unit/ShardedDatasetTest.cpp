@@ -183,6 +183,22 @@ TEST_F(ShardedDatasetTest, ATokenStreamKeepsItsTokenizer) {
             std::nullopt);
 }
 
+TEST_F(ShardedDatasetTest, OneHostsFilesHaveTheTokenizerThatReachedThem) {
+  ShardOpenOptions options;
+  options.context = 4;
+  options.useIndex = false;
+  const text::TokenizerRecord piece{"sentencepiece", "model bytes"};
+  const std::string pieces = writeTokens(at("pieces"), 100, piece);
+  EXPECT_EQ(ShardedDataset::open(pieces, options)->tokenizer(), piece);
+  // The index without the model, or a stale index: no tokenizer, and no failure.
+  removeTree(pieces + "/" + kTokenizerFile);
+  EXPECT_EQ(ShardedDataset::open(pieces, options)->tokenizer(), std::nullopt);
+  writeFileDurably(pieces + "/" + kIndexFile, "{not json");
+  EXPECT_EQ(ShardedDataset::open(pieces, options)->tokenizer(), std::nullopt);
+  const std::string bytes = writeTokens(at("bytes"), 256, text::TokenizerRecord{"byte", ""});
+  EXPECT_EQ(ShardedDataset::open(bytes, options)->tokenizer()->kind, "byte");
+}
+
 TEST_F(ShardedDatasetTest, ATruncatedShardIsNamed) {
   const std::string directory = writeSamples("cut", 30, 10);
   const std::string victim = directory + "/" + shardFileName(1);

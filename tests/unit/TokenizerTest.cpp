@@ -86,16 +86,52 @@ TEST_F(TokenizerTest, ATrainedSentencePieceModelRoundTripsItsCorpus) {
             std::string::npos);
 }
 
+// Every byte its own id, as a tokenizer that is not the byte tokenizer: prep encodes line by line.
+class ByteIds final : public Tokenizer {
+ public:
+  int64_t vocabularySize() const override { return 300; }
+  void encode(std::string_view text, std::vector<int64_t>& ids) const override {
+    for (const char byte : text) ids.push_back(static_cast<unsigned char>(byte));
+  }
+  std::string decode(const std::vector<int64_t>&) const override { return ""; }
+  const TokenizerRecord& record() const override { return record_; }
+
+ private:
+  TokenizerRecord record_{"byte ids", ""};
+};
+
+TEST_F(TokenizerTest, LinesEndInANewLineOrACarriageReturnAndANewLineAlike) {
+  std::ofstream(at("lf.txt")) << "ab\n\ncd\ne";
+  std::ofstream(at("crlf.txt")) << "ab\r\n\r\ncd\r\ne";
+  std::vector<std::vector<float>> ids;
+  for (const char* name : {"lf", "crlf"}) {
+    prep::PrepOptions options;
+    options.input = at(std::string(name) + ".txt");
+    options.output = at(name);
+    options.tokenizer = [](const std::vector<std::string>&) { return std::make_unique<ByteIds>(); };
+    ASSERT_EQ(prep::prepare(options).count, 5);
+    data::ShardOpenOptions open;
+    open.context = 4;
+    const int64_t row = 0;
+    const data::Batch window = data::ShardedDataset::open(at(name), open)->gather(&row, 1, false);
+    const at::Tensor first = window.features[0].contiguous();
+    ids.emplace_back(first.data_ptr<float>(), first.data_ptr<float>() + 4);
+  }
+  EXPECT_EQ(ids[0], (std::vector<float>{'a', 'b', 'c', 'd'}));
+  EXPECT_EQ(ids[1], ids[0]);
+}
+
 TEST_F(TokenizerTest, AVocabularyMustHoldTheBytes) {
   SentencePieceTraining training;
-  training.vocabularySize = 259;
+  training.vocabularySize = 260;
   EXPECT_NE(userErrorOf([&] {
               trainSentencePiece({at("corpus.txt")}, training);
-            }).find("give at least 260 pieces"),
+            }).find("give at least 261 pieces"),
             std::string::npos);
+  // A file that cannot be read, met while the library reads the corpus.
   training.vocabularySize = 300;
   EXPECT_NE(userErrorOf([&] {
-              trainSentencePiece({at("absent.txt")}, training);
+              trainSentencePiece({at("corpus.txt"), at("absent.txt")}, training);
             }).find("cannot read " + at("absent.txt")),
             std::string::npos);
 }
@@ -166,13 +202,7 @@ TEST_F(TokenizerTest, PrepEncodesTextLineByLineWithTheTokenizer) {
     ASSERT_EQ(labels[i].item<int64_t>(), expected[static_cast<size_t>(i) + 1]) << i;
   EXPECT_EQ(dataset->tokenizer()->model, model);
 
-  // Replacing it (the tokenizer's file included); lines end in \n or \r\n alike.
-  {
-    std::ifstream lf(at("corpus.txt"));
-    std::ofstream crlf(at("crlf.txt"));
-    for (std::string line; std::getline(lf, line);) crlf << line << "\r\n";
-  }
-  options.input = at("crlf.txt");
+  // Replacing it, the tokenizer's file included.
   EXPECT_NE(userErrorOf([&] { prep::prepare(options); }).find("pass --overwrite"),
             std::string::npos);
   options.overwrite = true;
