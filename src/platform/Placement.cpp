@@ -49,6 +49,13 @@ CpuShare cpuShare(int hostCores, int allowedCores, int localRanks, int threadsFl
   return share;
 }
 
+std::optional<int> gpuOfRank(int visibleGpus, int localRank, int localRanks) {
+  if (visibleGpus <= 0) return std::nullopt;
+  if (localRanks <= visibleGpus) return localRank;
+  if (visibleGpus == 1) return 0;
+  return std::nullopt;
+}
+
 int visibleGpuCount() {
   return static_cast<int>(torch::cuda::device_count());
 }
@@ -81,13 +88,15 @@ Placement placeRank(const std::string& device, const std::string& backend,
             << (std::getenv("CUDA_VISIBLE_DEVICES") ? std::getenv("CUDA_VISIBLE_DEVICES") : "unset")
             << (backend == "nccl" ? "); without GPUs use --backend auto or mpi"
                                   : "); use --device cpu"));
-  RINGTRAIN_USER_CHECK(topology.localSize <= gpus,
-                       "host " << topology.host << " has " << gpus << " GPU(s) but "
-                               << topology.localSize
-                               << " ranks were started on it; start at most one rank per GPU "
-                                  "(mpirun -npernode "
-                               << gpus << ") or use --device cpu");
-  placement.device = c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(topology.localRank));
+  const std::optional<int> gpu = gpuOfRank(gpus, topology.localRank, topology.localSize);
+  RINGTRAIN_USER_CHECK(gpu, "host " << topology.host << " has " << gpus << " GPU(s) but "
+                                    << topology.localSize
+                                    << " ranks were started on it; start at most one rank per GPU "
+                                       "(mpirun -npernode "
+                                    << gpus
+                                    << "), give each rank one GPU of its own (CUDA_VISIBLE_DEVICES "
+                                       "per rank), or use --device cpu");
+  placement.device = c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(*gpu));
   placement.backend = backend == "mpi" ? comm::Backend::kMpi : comm::Backend::kNccl;
   return placement;
 }

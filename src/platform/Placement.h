@@ -4,6 +4,7 @@
 
 #include <c10/core/Device.h>
 
+#include <optional>
 #include <string>
 
 #include "comm/Session.h"
@@ -35,6 +36,13 @@ struct CpuShare {
   std::string limit;  // as Placement::threadLimit
 };
 CpuShare cpuShare(int hostCores, int allowedCores, int localRanks, int threadsFlag);
+
+// Which of the GPUs this rank sees it uses: GPU `localRank` when the host's ranks share what each
+// sees (one each), or the only one it sees when there are more ranks than that: a launcher that
+// gives each rank its own GPU (srun --gpus-per-task=1, a Kubernetes device plugin, a wrapper that
+// sets CUDA_VISIBLE_DEVICES per rank) shows each just one. nullopt when neither holds: more ranks
+// than the several GPUs they see. Pure, for tests.
+std::optional<int> gpuOfRank(int visibleGpus, int localRank, int localRanks);
 
 // The cores this process may run on (sched_getaffinity), or the host's when that cannot be read.
 int allowedCores();

@@ -1,5 +1,5 @@
 // How many threads a rank runs on the CPU (platform/Placement.h), from the host's cores, the cores
-// the launcher lets it use, and the ranks on the host.
+// the launcher lets it use, and the ranks on the host; and which GPU it uses.
 #include <gtest/gtest.h>
 
 #include "platform/Placement.h"
@@ -34,6 +34,24 @@ TEST(CpuShare, ASocketSharedByRanksIsSharedAndTheFlagWins) {
   const CpuShare flagged = cpuShare(2, 1, 1, 3);
   EXPECT_EQ(flagged.threads, 3);
   EXPECT_TRUE(flagged.limit.empty());
+}
+
+// Which GPU a rank uses, from the GPUs it sees and the ranks on its host.
+TEST(GpuOfRank, RanksShareTheGpusTheySeeOneEach) {
+  EXPECT_EQ(gpuOfRank(8, 3, 8), 3);
+  EXPECT_EQ(gpuOfRank(8, 1, 2), 1);  // fewer ranks than GPUs: the first ones
+  EXPECT_EQ(gpuOfRank(1, 0, 1), 0);
+}
+
+TEST(GpuOfRank, ARankThatSeesOneGpuAmongManyRanksHasItsOwn) {
+  // srun --gpus-per-task=1, a Kubernetes device plugin, or CUDA_VISIBLE_DEVICES set per rank.
+  EXPECT_EQ(gpuOfRank(1, 0, 4), 0);
+  EXPECT_EQ(gpuOfRank(1, 3, 4), 0);
+}
+
+TEST(GpuOfRank, MoreRanksThanTheSeveralGpusTheySeeIsRefused) {
+  EXPECT_EQ(gpuOfRank(2, 2, 4), std::nullopt);
+  EXPECT_EQ(gpuOfRank(0, 0, 1), std::nullopt);
 }
 
 }  // namespace
