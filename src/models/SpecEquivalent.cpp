@@ -1,5 +1,7 @@
 #include "SpecEquivalent.h"
 
+#include <c10/util/accumulate.h>
+
 #include <nlohmann/json.hpp>
 
 #include "Cnn.h"
@@ -19,12 +21,6 @@ void addDenseLayers(ordered_json& layers, SpecEquivalent& equivalent,
   }
   equivalent.modules.emplace_back("output", std::to_string(layers.size()));
   layers.push_back({{"type", "Linear"}, {"out_features", outputs}});
-}
-
-int64_t product(const std::vector<int64_t>& shape) {
-  int64_t total = 1;
-  for (const int64_t extent : shape) total *= extent;
-  return total;
 }
 
 // Cnn.cpp: conv 3x3 + ReLU + 2x2 max pooling (when the image allows it), conv 3x3 + ReLU,
@@ -77,8 +73,9 @@ std::optional<SpecEquivalent> specEquivalentOf(const ModelSpec& spec) {
     case ModelKind::kAutoencoder:
       // Mlp.cpp: the input flattened, then dense layers; an autoencoder gives back its input.
       layers.push_back({{"type", "Flatten"}});
-      addDenseLayers(layers, equivalent, spec.hidden,
-                     spec.kind == ModelKind::kMlp ? spec.numClasses : product(spec.inputShape));
+      addDenseLayers(
+          layers, equivalent, spec.hidden,
+          spec.kind == ModelKind::kMlp ? spec.numClasses : c10::multiply_integers(spec.inputShape));
       break;
     case ModelKind::kCnn:
       addCnnLayers(layers, equivalent, spec);

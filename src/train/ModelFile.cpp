@@ -69,14 +69,13 @@ struct StoredTensor {
   std::string nameInFile;
 };
 
-// The model tensors of a file for a model of `spec`: by the model's own names, whether the file
-// names a built-in model's tensors as its equivalent spec does (what saveModel writes) or as the
-// model does (built-in names never start with a spec's layer number). UserError naming `origin`
+// The model tensors of a file, by the model's own names, whether the file
+// names a built-in model's tensors as `equivalent` (its spec) does (what saveModel writes) or as
+// the model does (built-in names never start with a spec's layer number). UserError naming `origin`
 // when two tensors of the file are the same one of the model's.
-std::map<std::string, StoredTensor> modelTensorsOf(const io::NamedTensors& tensors,
-                                                   const models::ModelSpec& spec,
-                                                   const std::string& origin) {
-  const auto equivalent = models::specEquivalentOf(spec);
+std::map<std::string, StoredTensor> modelTensorsOf(
+    const io::NamedTensors& tensors, const std::optional<models::SpecEquivalent>& equivalent,
+    const std::string& origin) {
   std::map<std::string, StoredTensor> stored;
   for (const auto& [name, tensor] : tensors) {
     if (!isModelTensor(name)) continue;
@@ -155,8 +154,8 @@ namespace {
 // `origin` names the file for messages ("--init-from PATH").
 void copyIntoModel(const io::NamedTensors& tensors, models::Classifier& model,
                    const models::ModelSpec& spec, const std::string& origin) {
-  std::map<std::string, StoredTensor> stored = modelTensorsOf(tensors, spec, origin);
   const auto equivalent = models::specEquivalentOf(spec);
+  std::map<std::string, StoredTensor> stored = modelTensorsOf(tensors, equivalent, origin);
   c10::NoGradGuard noGrad;
   for (auto& [name, tensor] : stateOf(model)) {
     const auto found = stored.find(name);
