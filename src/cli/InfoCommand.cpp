@@ -29,7 +29,7 @@ int runInfo(int argc, char** argv) {
 
   nlohmann::ordered_json backends = nlohmann::ordered_json::array({"mpi (cpu tensors)"});
   if (comm::ncclCompiledIn()) backends.push_back("nccl (cuda tensors)");
-  const nlohmann::ordered_json info{
+  nlohmann::ordered_json info{
       {"ringtrain", RINGTRAIN_VERSION},
       {"libtorch", TORCH_VERSION},
       {"mpi", comm::mpiLibraryVersion()},
@@ -39,6 +39,8 @@ int runInfo(int argc, char** argv) {
       {"cuda_kernels", kernels::cudaKernelsCompiledIn() ? "compiled in" : "not compiled in"},
       {"gpus", platform::visibleGpuCount()},
       {"cpu_cores", std::thread::hardware_concurrency()}};
+  // GPUs that are there but cannot be used (a driver too old for this CUDA, say).
+  if (const auto problem = platform::unusableGpus()) info["gpu_problem"] = *problem;
   if (result.count("json")) {
     std::cout << info.dump(2) << std::endl;
     return 0;

@@ -2,6 +2,8 @@
 
 #include <c10/core/GradMode.h>
 
+#include <iostream>
+
 #include "data/BatchPrefetcher.h"
 #include "data/DataSpec.h"
 #include "data/ShardedDataset.h"
@@ -77,10 +79,13 @@ SavedModelInput parseSavedModelFlags(const cxxopts::ParseResult& flags, bool lab
 c10::Device modelDevice(const cxxopts::ParseResult& flags) {
   const std::string device =
       flags::parseChoice("device", flags["device"].as<std::string>(), {"auto", "cpu", "cuda"});
-  RINGTRAIN_USER_CHECK(device != "cuda" || platform::visibleGpuCount() > 0,
-                       "--device cuda: no GPU is visible");
-  return device == "cpu" || platform::visibleGpuCount() == 0 ? c10::Device(c10::kCPU)
-                                                             : c10::Device(c10::kCUDA, 0);
+  if (device == "cpu") return c10::kCPU;
+  if (platform::visibleGpuCount() > 0) return c10::Device(c10::kCUDA, 0);
+  const std::optional<std::string> unusable = platform::unusableGpus();
+  RINGTRAIN_USER_CHECK(device != "cuda",
+                       "--device cuda: " << unusable.value_or("no GPU is visible"));
+  if (unusable) std::cerr << "ringtrain: WARNING: " << *unusable << "; using the CPU" << std::endl;
+  return c10::kCPU;
 }
 
 std::shared_ptr<const data::SampleSource> loadModelData(

@@ -13,13 +13,14 @@
 #include <mpi.h>
 #include <nccl.h>
 
-#include <atomic>
 #include <functional>
 #include <initializer_list>
 #include <optional>
 
+#include "EndedOnce.h"
 #include "MpiCheck.h"
 #include "MpiTopology.h"
+#include "PerDevice.h"
 
 #define NCCL_CHECK(call, comm)                                                          \
   do {                                                                                  \
@@ -77,32 +78,23 @@ ncclRedOp_t ncclOp(ReduceOp op) {
 }
 
 using Event = std::shared_ptr<CUevent_st>;
-using Stream = std::shared_ptr<CUstream_st>;
 
-// One stream for a communicator and every communicator split from it: NCCL requires the
-// operations of communicators that share a device to be ordered, or they can deadlock.
-Stream newStream(int device) {
-  c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(device));
-  int lowest = 0;
-  int highest = 0;
-  CUDA_CHECK(cudaDeviceGetStreamPriorityRange(&lowest, &highest));
-  cudaStream_t stream = nullptr;
-  CUDA_CHECK(cudaStreamCreateWithPriority(&stream, cudaStreamNonBlocking, highest));
-  return Stream(stream, [](cudaStream_t s) { cudaStreamDestroy(s); });
+// One stream per device for every communicator on it: NCCL requires the operations of
+// communicators that share a device to be ordered, or they can deadlock. It lives as long as the
+// process (PerDevice.h says why), high priority so that reductions overlapping the backward pass
+// are not starved by its kernels.
+cudaStream_t communicationStream(int device) {
+  static auto* const streams = new PerDevice<cudaStream_t>([](int id) {  // never destroyed
+    c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(id));
+    int lowest = 0;
+    int highest = 0;
+    CUDA_CHECK(cudaDeviceGetStreamPriorityRange(&lowest, &highest));
+    cudaStream_t stream = nullptr;
+    CUDA_CHECK(cudaStreamCreateWithPriority(&stream, cudaStreamNonBlocking, highest));
+    return stream;
+  });
+  return streams->of(device);
 }
-
-// Ended exactly once, by whichever comes first: the watchdog's abort (on its own thread) or the
-// owner's destructor. Aborted, the communicator must not be used again.
-struct CommHandle {
-  ncclComm_t comm = nullptr;
-  std::atomic<bool> ended{false};
-  void abort() {
-    if (!ended.exchange(true)) ncclCommAbort(comm);
-  }
-  void destroy() {
-    if (!ended.exchange(true)) ncclCommDestroy(comm);
-  }
-};
 
 // Closes an NCCL group on every path, so that an error between start and end cannot leave this
 // thread's later calls grouped.
@@ -141,10 +133,28 @@ std::optional<std::string> asyncError(ncclComm_t comm) {
          ncclGetLastError(comm) + "); the communicator was aborted";
 }
 
-void checkUsable(const CommHandle& handle) {
-  RINGTRAIN_CHECK(!handle.ended, "the NCCL communicator was aborted");
-  const auto error = asyncError(handle.comm);
+// Ended exactly once, by whichever comes first: the watchdog's abort (on its own thread) or the
+// owner's destructor. Aborted, the communicator must not be used again.
+using CommHandle = EndedOnce<ncclComm_t>;
+
+// The NCCL failure to report, if any: checked under the handle's lock, so that an abort on the
+// watchdog's thread cannot free the communicator while it is read.
+std::optional<std::string> asyncFailure(CommHandle& handle) {
+  return handle.ifLive(asyncError).value_or(std::nullopt);
+}
+
+void checkUsable(CommHandle& handle) {
+  RINGTRAIN_CHECK(!handle.ended(), "the NCCL communicator was aborted");
+  const auto error = asyncFailure(handle);
   RINGTRAIN_CHECK(!error, *error);
+}
+
+// The communicator itself, for calls that queue work. Not under the lock: a call can wait for a
+// peer (connections are made on first use), and the watchdog's abort is what ends that wait.
+ncclComm_t liveComm(CommHandle& handle) {
+  const std::optional<ncclComm_t> comm = handle.ifLive([](ncclComm_t c) { return c; });
+  RINGTRAIN_CHECK(comm, "the NCCL communicator was aborted");
+  return *comm;
 }
 
 // Queued collective work: waiting makes the stream current at that time wait for it.
@@ -181,12 +191,12 @@ class NcclCommunicator final : public Communicator {
         device_(device),
         watchdog_(std::move(watchdog)),
         mpi_(mpi),
-        handle_(std::make_shared<CommHandle>()) {
+        stream_(communicationStream(device)) {
     c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(device_));
+    ncclComm_t comm = nullptr;
     if (parent != nullptr) {
-      NCCL_CHECK(ncclCommSplit(parent->handle_->comm, color, key, &handle_->comm, nullptr),
-                 parent->handle_->comm);
-      stream_ = parent->stream_;
+      const ncclComm_t whole = liveComm(*parent->handle_);
+      NCCL_CHECK(ncclCommSplit(whole, color, key, &comm, nullptr), whole);
     } else {
       // Rank 0's outcome travels with the id, so that a failure there cannot leave the others
       // waiting for an id that never comes.
@@ -197,23 +207,19 @@ class NcclCommunicator final : public Communicator {
       if (topology_.rank == 0) offer.ok = ncclGetUniqueId(&offer.id) == ncclSuccess;
       MPI_CHECK(MPI_Bcast(&offer, sizeof(offer), MPI_BYTE, 0, mpi_));
       RINGTRAIN_CHECK(offer.ok, "ncclGetUniqueId failed on rank 0 (run with NCCL_DEBUG=INFO)");
-      NCCL_CHECK(ncclCommInitRank(&handle_->comm, topology_.size, offer.id, topology_.rank),
-                 nullptr);
-      stream_ = newStream(device_);
+      NCCL_CHECK(ncclCommInitRank(&comm, topology_.size, offer.id, topology_.rank), nullptr);
     }
+    handle_ = std::make_shared<CommHandle>(comm);
     // A peer that died leaves NCCL kernels spinning; aborting the communicator ends them, so the
     // process can exit when the watchdog gives up, or as soon as NCCL reports the failure.
     const std::shared_ptr<CommHandle> handle = handle_;
-    abortKey_ = watchdog_->addAbortAction([handle] { handle->abort(); });
-    probeKey_ = watchdog_->addFailureProbe([handle]() -> std::optional<std::string> {
-      if (handle->ended) return std::nullopt;
-      return asyncError(handle->comm);
-    });
+    abortKey_ = watchdog_->addAbortAction([handle] { handle->end(ncclCommAbort); });
+    probeKey_ = watchdog_->addFailureProbe([handle] { return asyncFailure(*handle); });
   }
   ~NcclCommunicator() override {
     watchdog_->remove(abortKey_);
     watchdog_->remove(probeKey_);
-    handle_->destroy();
+    handle_->end(ncclCommDestroy);
     int finalized = 0;
     MPI_Finalized(&finalized);
     if (!finalized) MPI_Comm_free(&mpi_);
@@ -307,7 +313,7 @@ class NcclCommunicator final : public Communicator {
   }
 
   void synchronize() override {
-    CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
+    CUDA_CHECK(cudaStreamSynchronize(stream_));
     checkUsable(*handle_);
   }
 
@@ -344,15 +350,15 @@ class NcclCommunicator final : public Communicator {
     c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(device_));
     const Event ready = newEvent();
     CUDA_CHECK(cudaEventRecord(ready.get(), currentStream(device_)));
-    CUDA_CHECK(cudaStreamWaitEvent(stream_.get(), ready.get(), 0));
+    CUDA_CHECK(cudaStreamWaitEvent(stream_, ready.get(), 0));
     const c10::cuda::CUDAStream commStream =
-        c10::cuda::getStreamFromExternal(stream_.get(), static_cast<c10::DeviceIndex>(device_));
+        c10::cuda::getStreamFromExternal(stream_, static_cast<c10::DeviceIndex>(device_));
     for (const at::Tensor& tensor : touched) {
       c10::cuda::CUDACachingAllocator::recordStream(tensor.storage().data_ptr(), commStream);
     }
-    work(handle_->comm, stream_.get());
+    work(liveComm(*handle_), stream_);
     const Event done = newEvent();
-    CUDA_CHECK(cudaEventRecord(done.get(), stream_.get()));
+    CUDA_CHECK(cudaEventRecord(done.get(), stream_));
     watchQueued(operation, bytes, done);
     return std::make_unique<NcclWork>(done, device_, handle_);
   }
@@ -375,9 +381,9 @@ class NcclCommunicator final : public Communicator {
   Topology topology_;
   int device_;
   std::shared_ptr<Watchdog> watchdog_;
-  MPI_Comm mpi_;  // the same ranks, for the unique id and for splitting
+  MPI_Comm mpi_;         // the same ranks, for the unique id and for splitting
+  cudaStream_t stream_;  // communicationStream(device_): outlives this and every tensor it touched
   std::shared_ptr<CommHandle> handle_;
-  Stream stream_;
   uint64_t abortKey_ = 0;
   uint64_t probeKey_ = 0;
 };

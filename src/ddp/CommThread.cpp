@@ -1,6 +1,8 @@
 #include "CommThread.h"
 
 #include <c10/core/GradMode.h>
+#include <c10/core/StreamGuard.h>
+#include <c10/core/impl/DeviceGuardImplInterface.h>
 
 namespace ringtrain::ddp {
 
@@ -18,11 +20,15 @@ CommThread::~CommThread() {
   thread_.join();
 }
 
-void CommThread::submit(std::function<void()> job) {
+void CommThread::submit(std::function<void()> job, c10::Device device) {
+  std::optional<c10::Stream> stream;
+  if (device.type() != c10::kCPU) {
+    stream = c10::impl::getDeviceGuardImpl(device.type())->getStream(device);
+  }
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (failure_) return;
-    jobs_.push_back(std::move(job));
+    jobs_.push_back({std::move(job), stream});
   }
   wake_.notify_one();
 }
@@ -43,13 +49,14 @@ void CommThread::loop() {
   while (true) {
     wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
     if (jobs_.empty()) return;  // stopping, nothing left
-    std::function<void()> job = std::move(jobs_.front());
+    Job job = std::move(jobs_.front());
     jobs_.pop_front();
     busy_ = true;
     lock.unlock();
     std::exception_ptr failure;
     try {
-      job();
+      const c10::OptionalStreamGuard onTheSubmittersStream(job.stream);
+      job.run();
     } catch (...) {
       failure = std::current_exception();
     }

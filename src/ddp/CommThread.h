@@ -3,11 +3,15 @@
 // issued in the same order on every rank, which a single FIFO thread guarantees.
 #pragma once
 
+#include <c10/core/Device.h>
+#include <c10/core/Stream.h>
+
 #include <condition_variable>
 #include <deque>
 #include <exception>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 namespace ringtrain::ddp {
@@ -20,7 +24,10 @@ class CommThread {
   CommThread(const CommThread&) = delete;
   CommThread& operator=(const CommThread&) = delete;
 
-  void submit(std::function<void()> job);
+  // The job runs on the stream the submitting thread has current for `device` (none for the CPU),
+  // so that its copies come after the kernels that made its inputs, also when those ran on a
+  // stream of a library user's own rather than the default one.
+  void submit(std::function<void()> job, c10::Device device = c10::kCPU);
   // Blocks until every submitted job has run, then rethrows the first failure, if any. Jobs
   // submitted after a failure are dropped: their inputs may depend on the failed one.
   void drain();
@@ -31,7 +38,11 @@ class CommThread {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable idle_;
-  std::deque<std::function<void()>> jobs_;
+  struct Job {
+    std::function<void()> run;
+    std::optional<c10::Stream> stream;
+  };
+  std::deque<Job> jobs_;
   bool busy_ = false;
   bool stopping_ = false;
   std::exception_ptr failure_;

@@ -211,7 +211,7 @@ void Reducer::launchCompleteBuckets() {
     if (startsFromHooks_) {
       startBucket(bucket);
     } else if (commThread_ && !last) {
-      commThread_->submit([this, bucket] { reduceBucket(bucket); });
+      commThread_->submit([this, bucket] { reduceBucket(bucket); }, storage_[bucket].device());
     }
   }
 }

@@ -8,8 +8,10 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <iostream>
 #include <thread>
 
+#include "platform/CudaProbe.h"
 #include "ringtrain/util/Error.h"
 
 namespace ringtrain::platform {
@@ -60,6 +62,11 @@ int visibleGpuCount() {
   return static_cast<int>(torch::cuda::device_count());
 }
 
+std::optional<std::string> unusableGpus() {
+  if (visibleGpuCount() > 0) return std::nullopt;
+  return unusableGpuReason(probeCuda());
+}
+
 Placement placeRank(const std::string& device, const std::string& backend,
                     const comm::Topology& topology, int threadsFlag, bool ncclCompiledIn) {
   RINGTRAIN_USER_CHECK(device == "auto" || device == "cpu" || device == "cuda",
@@ -79,9 +86,19 @@ Placement placeRank(const std::string& device, const std::string& backend,
   // The flag that asked for GPUs, for the errors.
   const std::string asked = backend == "nccl" ? "--backend nccl" : "--device cuda";
   const int gpus = visibleGpuCount();
-  if (device == "auto" && backend != "nccl" && (gpus == 0 || !ncclCompiledIn)) return placement;
+  const std::optional<std::string> unusable = ncclCompiledIn ? unusableGpus() : std::nullopt;
+  if (device == "auto" && backend != "nccl" && (gpus == 0 || !ncclCompiledIn)) {
+    if (unusable && topology.localRank == 0) {
+      placement.gpuWarning = "host " + topology.host +
+                             " has GPUs that cannot be used: " + *unusable +
+                             ". Training on the CPU instead.";
+    }
+    return placement;
+  }
   RINGTRAIN_USER_CHECK(ncclCompiledIn,
                        asked << ": this ringtrain was built without CUDA/NCCL support");
+  RINGTRAIN_USER_CHECK(!unusable, asked << ": host " << topology.host
+                                        << " has GPUs that cannot be used: " << *unusable);
   RINGTRAIN_USER_CHECK(
       gpus > 0,
       asked << ": no GPU is visible on host " << topology.host << " (CUDA_VISIBLE_DEVICES="
@@ -102,6 +119,9 @@ Placement placeRank(const std::string& device, const std::string& backend,
 }
 
 void applyPlacement(const Placement& placement) {
+  if (!placement.gpuWarning.empty()) {
+    std::cerr << "ringtrain: WARNING: " << placement.gpuWarning << std::endl;
+  }
   at::set_num_threads(placement.threads);
   // Without this every rank would also create a CUDA context on GPU 0 for library handles.
   if (placement.device.is_cuda()) {

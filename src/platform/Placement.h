@@ -25,6 +25,9 @@ struct Placement {
   // Why `threads` is below the host's cores / ranks (the launcher bound the rank to fewer
   // cores), for the log; empty otherwise.
   std::string threadLimit;
+  // Why GPUs on the host are not used although --device auto would have used them (a driver too
+  // old for this build's CUDA, say); applyPlacement prints it on the host's first rank.
+  std::string gpuWarning;
 };
 
 // The CPU share of one rank. `hostCores`: the host's cores; `allowedCores`: those this process
@@ -56,7 +59,12 @@ Placement placeRank(const std::string& device, const std::string& backend,
 
 int visibleGpuCount();
 
-// Applies the placement to this process (current CUDA device, LibTorch thread count).
+// Why the GPUs this host has cannot be used (platform/CudaProbe.h), when none is visible to
+// LibTorch; nullopt where there are none or they work.
+std::optional<std::string> unusableGpus();
+
+// Applies the placement to this process (current CUDA device, LibTorch thread count) and prints
+// its GPU warning.
 void applyPlacement(const Placement& placement);
 
 }  // namespace ringtrain::platform

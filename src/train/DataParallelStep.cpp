@@ -29,7 +29,9 @@ class DataParallelStep final : public StepStrategy {
     at::Tensor stepLoss = at::zeros({1}, at::TensorOptions().device(device));
     for (int64_t m = 0; m < microBatches; ++m) {
       const data::Batch batch = context_.objective.withTargets(input.nextMicroBatch());
-      // Pinned batches copy while the device works on what came before.
+      // From pinned memory the copy does not hold the host, which goes on queueing this step's
+      // kernels; on the device it runs in order on the compute stream, before them. (A batch is
+      // small next to the compute it feeds; a copy stream would overlap it too.)
       const bool asynchronous = batch.features.is_pinned();
       at::Tensor logits;
       {

@@ -10,6 +10,7 @@
 #include "RunSettings.h"
 #include "TrainSetup.h"
 #include "io/JobOutputs.h"
+#include "platform/CudaStream.h"
 #include "platform/Resources.h"
 #include "train/RunLog.h"
 #include "util/Files.h"
@@ -119,6 +120,12 @@ nlohmann::json tokensPerSecJson(const RunFacts& run, const RunSummary& summary) 
   return run.tokensPerSample > 0 ? nlohmann::json(summary.tokensPerSec) : nlohmann::json();
 }
 
+// This rank's GPU memory high-water mark (the caching allocator's allocated bytes); null on CPU.
+nlohmann::json peakGpuMemoryMib(const c10::Device& device) {
+  if (!device.is_cuda()) return nullptr;
+  return static_cast<double>(platform::peakCudaMemoryBytes(device.index())) / (1024.0 * 1024.0);
+}
+
 nlohmann::json orNull(const std::string& text) {
   return text.empty() ? nlohmann::json() : nlohmann::json(text);
 }
@@ -201,6 +208,7 @@ ordered_json summaryJson(const RunFacts& run, const RunOutcome& outcome) {
       {"exposed_comm_seconds", summary.exposedCommSeconds},
       {"input_wait_seconds", summary.inputWaitSeconds},
       {"peak_rss_mib", summary.peakRssMib},
+      {"peak_gpu_memory_mib", peakGpuMemoryMib(run.device)},
       {"heap_free_mib", summary.heapFreeMib},
       {"wall_seconds", summary.wallSeconds},
       {"device", run.device.str()},

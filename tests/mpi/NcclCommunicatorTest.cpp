@@ -68,5 +68,27 @@ TEST(NcclCommunicator, AllReduceBroadcastAllGatherOnGpus) {
   }
 }
 
+// A tensor a collective touched may be freed after its communicator is gone (the ring's
+// thread-local landing buffer, a library user's gradients after the Runtime): the caching
+// allocator then records an event on the communication stream, which must still exist.
+TEST(NcclCommunicator, TensorsItTouchedCanBeFreedAfterItIsGone) {
+  const Topology& topology = testing::worldCommunicator().topology();
+  if (!ncclCompiledIn()) GTEST_SKIP() << "built without NCCL";
+  if (platform::visibleGpuCount() < topology.localSize) GTEST_SKIP() << "not enough GPUs visible";
+  const auto device = at::TensorOptions().device(at::kCUDA, topology.localRank);
+  at::Tensor outlives = at::ones({1 << 16}, device.dtype(at::kFloat));
+  {
+    const auto nccl = testing::session().makeCudaCommunicator(topology.localRank);
+    nccl->allReduce(outlives, ReduceOp::kSum);
+    nccl->synchronize();
+  }
+  EXPECT_EQ(outlives.sum().item<double>(), static_cast<double>(topology.size) * (1 << 16));
+  outlives = at::Tensor();  // freed here, after the communicator
+  // A destroyed stream makes that free terminate the process ("invalid resource handle"); an
+  // error left behind would surface in the next synchronising call.
+  at::Tensor next = at::zeros({1 << 16}, device.dtype(at::kFloat));
+  EXPECT_EQ(next.sum().item<double>(), 0.0);
+}
+
 }  // namespace
 }  // namespace ringtrain::comm

@@ -1,7 +1,9 @@
 // How many threads a rank runs on the CPU (platform/Placement.h), from the host's cores, the cores
-// the launcher lets it use, and the ranks on the host; and which GPU it uses.
+// the launcher lets it use, and the ranks on the host; which GPU it uses, and why GPUs that are
+// there cannot be used.
 #include <gtest/gtest.h>
 
+#include "platform/CudaProbe.h"
 #include "platform/Placement.h"
 
 namespace ringtrain::platform {
@@ -52,6 +54,47 @@ TEST(GpuOfRank, ARankThatSeesOneGpuAmongManyRanksHasItsOwn) {
 TEST(GpuOfRank, MoreRanksThanTheSeveralGpusTheySeeIsRefused) {
   EXPECT_EQ(gpuOfRank(2, 2, 4), std::nullopt);
   EXPECT_EQ(gpuOfRank(0, 0, 1), std::nullopt);
+}
+
+TEST(UnusableGpuReason, ADriverTooOldForTheRuntimeIsNamedWithBothVersions) {
+  CudaProbe probe;
+  probe.outcome = CudaProbe::Outcome::kDriverTooOld;
+  probe.driverVersion = 12040;
+  probe.runtimeVersion = 13000;
+  const std::optional<std::string> reason = unusableGpuReason(probe);
+  ASSERT_TRUE(reason);
+  EXPECT_NE(reason->find("driver supports CUDA up to 12.4"), std::string::npos) << *reason;
+  EXPECT_NE(reason->find("runs CUDA 13.0"), std::string::npos) << *reason;
+  EXPECT_NE(reason->find("update the driver"), std::string::npos) << *reason;
+}
+
+TEST(UnusableGpuReason, OtherRuntimeFailuresCarryTheRuntimesMessage) {
+  CudaProbe probe;
+  probe.outcome = CudaProbe::Outcome::kFailed;
+  probe.error = "all CUDA-capable devices are busy or unavailable";
+  EXPECT_EQ(unusableGpuReason(probe),
+            "CUDA cannot use the GPUs: all CUDA-capable devices are busy or unavailable");
+}
+
+TEST(UnusableGpuReason, NoDriverNoDeviceOrWorkingGpusAreNoProblem) {
+  for (const auto outcome : {CudaProbe::Outcome::kDevices, CudaProbe::Outcome::kNoDevice,
+                             CudaProbe::Outcome::kNoDriver, CudaProbe::Outcome::kNotCompiledIn}) {
+    CudaProbe probe;
+    probe.outcome = outcome;
+    EXPECT_EQ(unusableGpuReason(probe), std::nullopt);
+  }
+}
+
+TEST(UnusableGpuReason, ThisMachineSaysWhatItHas) {
+  // Without a GPU (or its driver) the probe finds nothing to complain about; with working GPUs,
+  // neither. Either way a CPU machine is not told that it has a broken GPU.
+  const CudaProbe probe = probeCuda();
+  if (probe.outcome == CudaProbe::Outcome::kDriverTooOld)
+    GTEST_SKIP() << "this host's driver is old";
+  EXPECT_EQ(unusableGpuReason(probe), std::nullopt);
+  if (visibleGpuCount() > 0) {
+    EXPECT_EQ(probe.outcome, CudaProbe::Outcome::kDevices);
+  }
 }
 
 }  // namespace

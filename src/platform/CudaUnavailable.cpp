@@ -1,3 +1,5 @@
+// The CUDA-only parts of platform/ in builds without CUDA.
+#include "platform/CudaProbe.h"
 #include "platform/CudaStream.h"
 #include "ringtrain/util/Error.h"
 
@@ -5,6 +7,14 @@ namespace ringtrain::platform {
 
 void* currentCudaStream(int) {
   throw UserError("this ringtrain was built without CUDA (RINGTRAIN_CUDA=OFF)");
+}
+
+int64_t peakCudaMemoryBytes(int) {
+  return 0;
+}
+
+CudaProbe probeCuda() {
+  return {};
 }
 
 }  // namespace ringtrain::platform
