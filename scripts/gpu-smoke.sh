@@ -11,8 +11,26 @@
 # and prints one verdict line: "gpu-smoke: PASS" or "gpu-smoke: FAIL (...)", exit status 0 or 1.
 # Environment: GPUS (how many to use; default: all visible), SMOKE_DIR (default: a temporary
 # directory, kept on failure), and BUILD_DIR as for build.sh.
+#
+# scripts/gpu-smoke.sh --bundle ARCHIVE [--work DIR]: the same and more on a bare GPU box that has
+# only a driver and a Python with the pinned torch wheel, from an archive that scripts/gpu-bundle.sh
+# made elsewhere; no setup, no build (scripts/lib/gpu_smoke_bundle.py says what it checks). Its
+# Python is RINGTRAIN_PYTHON or python3; it must import that torch.
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+if [ "${1:-}" = "--bundle" ]; then
+  [ $# -ge 2 ] || die "usage: scripts/gpu-smoke.sh --bundle ARCHIVE [--work DIR]"
+  archive=$2
+  work=$(mktemp -d /tmp/ringtrain-gpu-smoke.XXXXXX)
+  if [ "${3:-}" = "--work" ]; then
+    [ $# -ge 4 ] || die "--work needs a directory"
+    work=$4
+  fi
+  [ -f "$archive" ] || die "no bundle at $archive (make one with scripts/gpu-bundle.sh)"
+  exec "${RINGTRAIN_PYTHON:-python3}" "$RINGTRAIN_ROOT/scripts/lib/gpu_smoke_bundle.py" \
+    --bundle "$archive" --work "$work"
+fi
 
 "$RINGTRAIN_ROOT/scripts/setup.sh" || die "setup failed"
 "$RINGTRAIN_ROOT/scripts/build.sh" -DRINGTRAIN_CUDA=ON || die "the CUDA build failed"
