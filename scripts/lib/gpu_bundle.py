@@ -7,6 +7,7 @@ scripts/gpu-smoke.sh --bundle.
 Layout of the archive (one top directory, ringtrain-gpu-bundle/):
   bin/        ringtrain, the GPU and MPI test binaries, mpirun (Open MPI's orterun), orted, ompi_info
   lib/        libringtrain.so and every bundled shared library, by soname, without run paths
+  lib/fallback/  libstdc++ and libgcc_s, used only where the box's own are older than ours need
   openmpi/    Open MPI's components (lib/openmpi3), help texts (share/openmpi) and settings (etc)
   pmix/       PMIx's components (lib/pmix)
   env.sh      sets the loader path and Open MPI's locations for a given torch installation
@@ -24,10 +25,14 @@ import sys
 import tarfile
 import tempfile
 
+import elf_compat
+
 TOP = "ringtrain-gpu-bundle"
 # The C library and the loader: every Linux has its own, and they must match each other.
 SYSTEM_LIBRARIES = {"linux-vdso.so.1", "ld-linux-x86-64.so.2", "libc.so.6", "libm.so.6", "libdl.so.2",
                     "librt.so.1", "libpthread.so.0", "libutil.so.1", "libresolv.so.2"}
+# Every Linux has these too; ours are used only where the box's are too old (env.sh decides).
+FALLBACK_LIBRARIES = {"libstdc++.so.6", "libgcc_s.so.1"}
 # The driver's library, which only the target's driver installation may provide.
 DRIVER_LIBRARIES = {"libcuda.so.1", "libnvidia-ml.so.1"}
 # Open MPI components for networks a one-GPU box has none of (InfiniBand, EFA, Omni-Path, UCX)
@@ -86,14 +91,13 @@ print(json.dumps({"names": names, "torch": torch.__version__, "cuda": torch.vers
     return json.loads(probe.stdout)
 
 
-def glibc_required(elfs):
-    """The newest GLIBC_x.y symbol version any of `elfs` needs."""
-    newest = (2, 0)
+def glibcxx_required(elfs):
+    """The newest GLIBCXX_3.4.x symbol version any of `elfs` needs."""
+    newest = 0
     for elf in elfs:
         out = subprocess.run(["objdump", "-T", elf], capture_output=True, text=True).stdout
-        for major, minor in re.findall(r"GLIBC_(\d+)\.(\d+)", out):
-            newest = max(newest, (int(major), int(minor)))
-    return f"{newest[0]}.{newest[1]}"
+        newest = max([newest] + [int(n) for n in re.findall(r"GLIBCXX_3\.4\.(\d+)", out)])
+    return f"GLIBCXX_3.4.{newest}"
 
 
 class Bundle:
@@ -132,7 +136,8 @@ class Bundle:
 
     def copy_libraries(self):
         for name, source in sorted(self.libraries.items()):
-            target = os.path.join(self.root, "lib", name)
+            target = os.path.join(self.root, "lib", "fallback" if name in FALLBACK_LIBRARIES else "", name)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
             if not os.path.exists(target):
                 shutil.copy2(source, target)
                 os.chmod(target, 0o755)
@@ -144,7 +149,19 @@ bundle=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 site=$1
 torch_libs="$site/torch/lib"
 for d in "$site"/nvidia/*/lib "$site"/nvidia/*/*/lib; do [ -d "$d" ] && torch_libs="$torch_libs:$d"; done
-export LD_LIBRARY_PATH="$bundle/lib:$torch_libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# The bundle's libstdc++ and libgcc_s only where the box's libstdc++ lacks what ringtrain needs
+# (RINGTRAIN_BUNDLE_LIBSTDCXX=bundle or system decides instead).
+system_libstdcxx=$(/sbin/ldconfig -p 2>/dev/null | awk '/libstdc\+\+\.so\.6 .*x86-64/ {print $NF; exit}')
+choice=${RINGTRAIN_BUNDLE_LIBSTDCXX:-auto}
+if [ "$choice" = system ] || { [ "$choice" = auto ] && [ -n "$system_libstdcxx" ] &&
+  grep -qa "@GLIBCXX@" "$system_libstdcxx"; }; then
+  export RINGTRAIN_BUNDLE_FALLBACK=0
+  fallback=
+else
+  export RINGTRAIN_BUNDLE_FALLBACK=1
+  fallback="$bundle/lib/fallback:"
+fi
+export LD_LIBRARY_PATH="$fallback$bundle/lib:$torch_libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export PATH="$bundle/bin:$PATH"
 # Open MPI and PMIx look for their parts where they were installed unless told otherwise.
 export OPAL_PREFIX="$bundle/openmpi" OPAL_EXEC_PREFIX="$bundle/openmpi" OPAL_BINDIR="$bundle/bin"
@@ -206,17 +223,27 @@ def main():
             f.write(MCA_PARAMETERS)
         open(os.path.join(root, "openmpi", "etc", "openmpi-default-hostfile"), "w").close()
         bundle.copy_libraries()
-        with open(os.path.join(root, "env.sh"), "w") as f:
-            f.write(ENV_SH)
-
         elfs = [os.path.join(d, f) for d, _, files in os.walk(root) for f in files
-                if f.endswith(".so") or ".so." in f or d.endswith("/bin")]
+                if (f.endswith(".so") or ".so." in f or d.endswith("/bin")) and not os.path.islink(os.path.join(d, f))]
+        fallback = os.path.join(root, "lib", "fallback")
+        ours = [e for e in elfs if not e.startswith(fallback + os.sep)]
+        loosened = [os.path.relpath(e, root) for e in ours if elf_compat.loosen(e, os.path.join(root, "lib"))]
+        glibcxx = glibcxx_required(ours)
+        with open(os.path.join(root, "env.sh"), "w") as f:
+            f.write(ENV_SH.replace("@GLIBCXX@", glibcxx))
+
         with open(os.path.join(args.build, "CMakeCache.txt")) as cache:
             architectures = re.search(r"^CMAKE_CUDA_ARCHITECTURES:\w+=(.*)$", cache.read(), re.M).group(1)
         manifest = {
             "built_with": {"torch": wheel["torch"], "cuda": wheel["cuda"], "nccl": wheel["nccl"],
                            "cuda_architectures": architectures, "machine": platform.machine()},
-            "glibc_required": glibc_required([e for e in elfs if not os.path.islink(e)]),
+            "glibc_required": elf_compat.glibc_required(ours),
+            "fallback": {"libraries": sorted(os.listdir(fallback)) if os.path.isdir(fallback) else [],
+                         "used_unless_the_box_has": glibcxx,
+                         "glibc_required": elf_compat.glibc_required(
+                             [os.path.join(fallback, f) for f in os.listdir(fallback)]) if os.path.isdir(fallback)
+                         else None},
+            "made_loadable_on_older_glibc": loosened,
             "bundled_libraries": sorted(bundle.libraries),
             "from_the_targets_torch": sorted(bundle.expected - DRIVER_LIBRARIES),
             "from_the_driver": sorted(bundle.expected & DRIVER_LIBRARIES),

@@ -131,16 +131,21 @@ print(json.dumps({"torch": torch.__version__, "cuda": torch.version.cuda,
             problems.append(f"the torch of {sys.executable} has no CUDA")
         elif found["cuda"].split(".")[0] != str(built["cuda"]).split(".")[0]:
             problems.append(f"CUDA {found['cuda']} here, the bundle was built for CUDA {built['cuda']}")
-        needed = tuple(int(p) for p in self.manifest["glibc_required"].split("."))
-        have = tuple(int(p) for p in found["glibc"].split(".")) if found["glibc"] else (0, 0)
-        if have < needed:
-            problems.append(f"glibc {found['glibc']} here, the bundle needs {self.manifest['glibc_required']}")
-        if problems:
-            raise CheckFailed("; ".join(problems))
-        self.env = dict(os.environ)
         script = f". {self.bundle}/env.sh {found['site_packages']} && env -0"
         out = subprocess.run(["bash", "-c", script], capture_output=True, check=True).stdout
         self.env = dict(item.split("=", 1) for item in out.decode().split("\0") if "=" in item)
+        fallback = self.env.get("RINGTRAIN_BUNDLE_FALLBACK") == "1"
+        found["bundled_libstdcxx"] = fallback
+        needed = self.manifest["glibc_required"]
+        if fallback and self.manifest["fallback"]["glibc_required"]:
+            needed = max(needed, self.manifest["fallback"]["glibc_required"], key=lambda v: tuple(map(int, v.split("."))))
+        have = tuple(int(p) for p in found["glibc"].split(".")) if found["glibc"] else (0, 0)
+        if have < tuple(map(int, needed.split("."))):
+            why = (f" (with the bundle's libstdc++, as this box's lacks "
+                   f"{self.manifest['fallback']['used_unless_the_box_has']})" if fallback else "")
+            problems.append(f"glibc {found['glibc']} here, the bundle needs {needed}{why}")
+        if problems:
+            raise CheckFailed("; ".join(problems))
         return found
 
     def loader(self):
@@ -151,6 +156,8 @@ print(json.dumps({"torch": torch.__version__, "cuda": torch.version.cuda,
         system = {"linux-vdso.so.1", "ld-linux-x86-64.so.2", "libc.so.6", "libm.so.6", "libdl.so.2", "librt.so.1",
                   "libpthread.so.0", "libutil.so.1", "libresolv.so.2"}
         driver = set(self.manifest["from_the_driver"])
+        if self.env.get("RINGTRAIN_BUNDLE_FALLBACK") == "0":
+            system |= set(self.manifest["fallback"]["libraries"])  # the box's own are new enough
         problems = []
         elfs = 0
         for directory, _, files in os.walk(self.bundle):

@@ -56,39 +56,48 @@ class GpuBundleTest(unittest.TestCase):
 
             hidden = system_open_mpi() + [BUILD]
             self.assertTrue(any("libmpi" in p for p in hidden), "found no system Open MPI to hide")
-            work = os.path.join(scratch, "box")  # empty: the smoke test unpacks into it
-            overlays = os.path.join(scratch, "overlays")
-            os.mkdir(overlays)
-            # Inside: nothing of the above exists, and no GPU is visible even on a machine with one.
-            proof = " && ".join(f"test ! -e {p}" for p in hidden)
-            smoke = f"{proof} && exec bash {os.path.join(SOURCE, 'scripts', 'gpu-smoke.sh')} --bundle {archive} --work {work}"
-            argv = hidden_files.command_without(hidden, ["bash", "-c", smoke], overlays)
-            smoke_env = {k: v for k, v in os.environ.items() if not k.startswith(("OMPI_", "OPAL_", "PMIX_"))}
-            smoke_env.update(CUDA_VISIBLE_DEVICES="", RINGTRAIN_PYTHON=sys.executable)
-            result = subprocess.run(argv, capture_output=True, text=True, env=smoke_env, timeout=480)
-            output = result.stdout + result.stderr
-            self.assertEqual(result.returncode, 1, output)
-            verdict = [line for line in result.stdout.splitlines() if line.startswith("gpu-smoke:")]
-            self.assertEqual(len(verdict), 1, output)
-            self.assertRegex(verdict[0], r"^gpu-smoke: FAIL at gpu_visible: no GPU is visible", output)
-
-            with open(os.path.join(work, "gpu-smoke-report.json")) as f:
-                report = json.load(f)
-            status = {c["name"]: c["status"] for c in report["checks"]}
-            for name in ("unpack", "versions", "loader", "cpu_training_through_bundled_mpi"):
-                self.assertEqual(status.get(name), "passed", json.dumps(report, indent=1))
-            self.assertEqual(status["gpu_visible"], "failed")
-            after = [c for c in report["checks"] if c["name"] not in
-                     ("unpack", "versions", "loader", "cpu_training_through_bundled_mpi", "gpu_visible")]
-            self.assertTrue(after)
-            self.assertEqual({c["status"] for c in after}, {"not checked"}, "nothing after the GPU check passed")
-            self.assertEqual(report["verdict"], "FAIL")
-            loader = next(c for c in report["checks"] if c["name"] == "loader")
-            self.assertIn("single-copy transfers: none", loader["detail"])
-            manifest = report["facts"]["bundle"]
-            self.assertEqual(manifest["torch"], report["facts"]["target"]["torch"])
+            # The box's libstdc++ where it is new enough (here it is), and the bundle's as on a box
+            # where it is not.
+            for libstdcxx in ("auto", "bundle"):
+                with self.subTest(libstdcxx=libstdcxx):
+                    self.smoke_stops_at_the_gpu(archive, hidden, os.path.join(scratch, libstdcxx), libstdcxx)
         # The system's files were only hidden from the smoke test.
         self.assertTrue(all(os.path.lexists(p) for p in system_open_mpi()))
+
+    def smoke_stops_at_the_gpu(self, archive, hidden, scratch, libstdcxx):
+        work = os.path.join(scratch, "box")  # new and empty: the smoke test unpacks into it
+        overlays = os.path.join(scratch, "overlays")
+        os.makedirs(overlays)
+        # Inside: nothing of the above exists, and no GPU is visible even on a machine with one.
+        proof = " && ".join(f"test ! -e {p}" for p in hidden)
+        smoke = f"{proof} && exec bash {os.path.join(SOURCE, 'scripts', 'gpu-smoke.sh')} --bundle {archive} --work {work}"
+        argv = hidden_files.command_without(hidden, ["bash", "-c", smoke], overlays)
+        smoke_env = {k: v for k, v in os.environ.items() if not k.startswith(("OMPI_", "OPAL_", "PMIX_"))}
+        smoke_env.update(CUDA_VISIBLE_DEVICES="", RINGTRAIN_PYTHON=sys.executable,
+                         RINGTRAIN_BUNDLE_LIBSTDCXX=libstdcxx)
+        result = subprocess.run(argv, capture_output=True, text=True, env=smoke_env, timeout=480)
+        output = result.stdout + result.stderr
+        self.assertEqual(result.returncode, 1, output)
+        verdict = [line for line in result.stdout.splitlines() if line.startswith("gpu-smoke:")]
+        self.assertEqual(len(verdict), 1, output)
+        self.assertRegex(verdict[0], r"^gpu-smoke: FAIL at gpu_visible: no GPU is visible", output)
+
+        with open(os.path.join(work, "gpu-smoke-report.json")) as f:
+            report = json.load(f)
+        status = {c["name"]: c["status"] for c in report["checks"]}
+        for name in ("unpack", "versions", "loader", "cpu_training_through_bundled_mpi"):
+            self.assertEqual(status.get(name), "passed", json.dumps(report, indent=1))
+        self.assertEqual(status["gpu_visible"], "failed")
+        after = [c for c in report["checks"] if c["name"] not in
+                 ("unpack", "versions", "loader", "cpu_training_through_bundled_mpi", "gpu_visible")]
+        self.assertTrue(after)
+        self.assertEqual({c["status"] for c in after}, {"not checked"}, "nothing after the GPU check passed")
+        self.assertEqual(report["verdict"], "FAIL")
+        loader = next(c for c in report["checks"] if c["name"] == "loader")
+        self.assertIn("single-copy transfers: none", loader["detail"])
+        manifest = report["facts"]["bundle"]
+        self.assertEqual(manifest["torch"], report["facts"]["target"]["torch"])
+        self.assertEqual(report["facts"]["target"]["bundled_libstdcxx"], libstdcxx == "bundle")
 
 
 if __name__ == "__main__":
