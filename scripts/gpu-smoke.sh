@@ -22,10 +22,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 if [ "${1:-}" = "--bundle" ]; then
   [ $# -ge 2 ] || die "usage: scripts/gpu-smoke.sh --bundle ARCHIVE [--work DIR]"
   archive=$2
-  work=$(mktemp -d /tmp/ringtrain-gpu-smoke.XXXXXX)
   if [ "${3:-}" = "--work" ]; then
     [ $# -ge 4 ] || die "--work needs a directory"
     work=$4
+  else
+    work=$(mktemp -d /tmp/ringtrain-gpu-smoke.XXXXXX)
   fi
   [ -f "$archive" ] || die "no bundle at $archive (make one with scripts/gpu-bundle.sh)"
   exec "${RINGTRAIN_PYTHON:-python3}" "$RINGTRAIN_ROOT/scripts/lib/gpu_smoke_bundle.py" \

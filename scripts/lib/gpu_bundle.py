@@ -52,25 +52,26 @@ plm = isolated
 oob_tcp_if_include = lo
 rmaps_base_oversubscribe = true
 hwloc_base_binding_policy = none
-mca_base_component_show_load_errors = 0
 """
 
 
+# ldd as the system's loader sees it: no library path or preload of the caller's (a conda
+# environment's libstdc++, say) may decide what goes into the bundle.
+CLEAN_ENV = {"PATH": "/usr/bin:/bin", "LC_ALL": "C"}
+MISSING = "not found"
+
+
 def resolved_libraries(elf):
-    """{soname: path} of what the loader finds for `elf` on this machine (ldd)."""
-    out = subprocess.run(["ldd", elf], capture_output=True, text=True).stdout
+    """{soname: path, or MISSING} of what the loader finds for `elf` on this machine (ldd)."""
+    result = subprocess.run(["ldd", elf], capture_output=True, text=True, env=CLEAN_ENV)
+    if result.returncode != 0:
+        sys.exit(f"gpu-bundle: ldd {elf} failed: {result.stdout}{result.stderr}")
     found = {}
-    for line in out.splitlines():
-        match = re.match(r"\s*(\S+)\s+=>\s+(\S+)", line)
+    for line in result.stdout.splitlines():
+        match = re.match(r"\s*(\S+)\s+=>\s+(not found|\S+)", line)
         if match:
-            if match.group(2) == "not":
-                sys.exit(f"gpu-bundle: {elf} needs {match.group(1)}, which is not found on this machine")
-            found[match.group(1)] = match.group(2)
-        else:
-            name = line.strip().split(" ")[0]
-            if name:
-                found[os.path.basename(name)] = name
-    return found
+            found[match.group(1)] = MISSING if match.group(2) == MISSING else match.group(2)
+    return found  # the loader itself and the vDSO (lines without =>) are every system's own
 
 
 def torch_libraries(python):
@@ -108,8 +109,10 @@ class Bundle:
         self.expected = set()  # sonames the target's torch must provide
 
     def loads_without_network_libraries(self, elf):
-        """Whether `elf` needs none of the libraries of networks a one-GPU box lacks."""
-        return not any(NETWORK_LIBRARY.match(n) for n in resolved_libraries(elf))
+        """Whether `elf` needs none of the libraries of networks a one-GPU box lacks, and finds all
+        it needs here."""
+        needs = resolved_libraries(elf)
+        return not any(NETWORK_LIBRARY.match(n) or p == MISSING for n, p in needs.items())
 
     def add_dependencies(self, elf):
         for name, path in resolved_libraries(elf).items():
@@ -120,6 +123,8 @@ class Bundle:
                 continue
             if NETWORK_LIBRARY.match(name):
                 sys.exit(f"gpu-bundle: {elf} needs the network library {name}")
+            if path == MISSING:
+                sys.exit(f"gpu-bundle: {elf} needs {name}, which is not found on this machine")
             self.libraries[name] = os.path.realpath(path)
             self.add_dependencies(path)
 
@@ -169,6 +174,7 @@ export OPAL_LIBDIR="$bundle/lib" OPAL_PKGLIBDIR="$bundle/openmpi/lib/openmpi3"
 export OPAL_DATADIR="$bundle/openmpi/share" OPAL_DATAROOTDIR="$bundle/openmpi/share"
 export OPAL_PKGDATADIR="$bundle/openmpi/share/openmpi" OPAL_SYSCONFDIR="$bundle/openmpi/etc"
 export PMIX_PREFIX="$bundle/pmix" PMIX_LIBDIR="$bundle/lib" PMIX_PKGLIBDIR="$bundle/pmix/lib/pmix"
+export PMIX_DATADIR="$bundle/pmix/share" PMIX_PKGDATADIR="$bundle/pmix/share/pmix"
 export PMIX_MCA_mca_base_component_path="$bundle/pmix/lib/pmix"
 export OMPI_MCA_mca_base_param_files="$bundle/openmpi/etc/openmpi-mca-params.conf"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -215,8 +221,12 @@ def main():
                 left_out.append(os.path.basename(component))
         pmix_library = resolved_libraries(os.path.join(pkglibdir, "mca_pmix_ext3x.so")).get("libpmix.so.2")
         if pmix_library:
-            for component in glob.glob(os.path.join(os.path.dirname(pmix_library), "pmix", "*.so")):
+            pmix_lib = os.path.dirname(os.path.realpath(pmix_library))
+            for component in glob.glob(os.path.join(pmix_lib, "pmix", "*.so")):
                 bundle.copy(component, os.path.join("pmix", "lib", "pmix", os.path.basename(component)))
+            help_texts = os.path.join(os.path.dirname(pmix_lib), "share", "pmix")  # Debian: pmix2/share/pmix
+            if os.path.isdir(help_texts):
+                shutil.copytree(help_texts, os.path.join(root, "pmix", "share", "pmix"))
         shutil.copytree(pkgdatadir, os.path.join(root, "openmpi", "share", "openmpi"))
         os.makedirs(os.path.join(root, "openmpi", "etc"))
         with open(os.path.join(root, "openmpi", "etc", "openmpi-mca-params.conf"), "w") as f:

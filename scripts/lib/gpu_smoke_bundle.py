@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -23,6 +24,10 @@ class CheckFailed(Exception):
     pass
 
 
+class NotChecked(Exception):
+    """The check does not apply to this box (it says why); the run goes on."""
+
+
 class Smoke:
     def __init__(self, bundle, work, report_path):
         self.bundle = bundle
@@ -34,15 +39,30 @@ class Smoke:
         self.facts = {}
 
     # --- running -------------------------------------------------------------------------------
-    def run(self, argv, timeout, env=None, **kwargs):
+    def run(self, argv, timeout, env=None):
+        """Runs `argv` in a process group of its own, so that a timeout ends mpirun's ranks too."""
         left = TOTAL_SECONDS - (time.monotonic() - self.started)
-        limit = max(5, min(timeout, left))
+        if left < 5:
+            raise CheckFailed(f"the {TOTAL_SECONDS // 60} minutes for the whole smoke test ran out before this check")
+        limit = min(timeout, left)
+        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True, env=env or self.env, start_new_session=True)
         try:
-            return subprocess.run(argv, capture_output=True, text=True, timeout=limit, env=env or self.env,
-                                  **kwargs)
-        except subprocess.TimeoutExpired as e:
-            raise CheckFailed(f"{' '.join(map(str, argv[:3]))} ... did not finish within {limit:.0f} s:\n"
-                              f"{(e.stdout or b'')[-2000:]!s}{(e.stderr or b'')[-2000:]!s}")
+            stdout, stderr = process.communicate(timeout=limit)
+        except subprocess.TimeoutExpired:
+            for sig, grace in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):  # mpirun passes SIGTERM on
+                try:
+                    os.killpg(process.pid, sig)
+                except ProcessLookupError:
+                    pass
+                try:
+                    stdout, stderr = process.communicate(timeout=grace)
+                    break
+                except subprocess.TimeoutExpired:
+                    stdout, stderr = "", ""
+            raise CheckFailed(f"{' '.join(map(str, argv[:4]))} ... did not finish within {limit:.0f} s:\n"
+                              f"{(stdout or '')[-2000:]}{(stderr or '')[-2000:]}")
+        return subprocess.CompletedProcess(argv, process.returncode, stdout, stderr)
 
     def ok(self, result, what):
         if result.returncode != 0:
@@ -57,13 +77,15 @@ class Smoke:
             status = "passed"
         except CheckFailed as e:
             detail, status = str(e), "failed"
+        except NotChecked as e:
+            detail, status = str(e), "not checked"
         except Exception as e:  # a defect of the check itself is still a failure, with its cause
             detail, status = f"{type(e).__name__}: {e}", "failed"
         self.checks.append({"name": name, "status": status, "seconds": round(time.monotonic() - started, 2),
                             "detail": detail})
         print(f"[gpu-smoke]   {status}" + (f": {str(detail)[:2000]}" if status == "failed" else ""),
               file=sys.stderr, flush=True)
-        return status == "passed"
+        return status != "failed"
 
     def not_checked(self, name, why):
         self.checks.append({"name": name, "status": "not checked", "seconds": 0, "detail": why})
@@ -97,7 +119,10 @@ class Smoke:
             if os.path.exists(self.bundle):
                 shutil.rmtree(self.bundle)
             with tarfile.open(archive) as tar:
-                tar.extractall(os.path.dirname(self.bundle), filter="tar")
+                if hasattr(tarfile, "tar_filter"):  # Python 3.12, and 3.8 to 3.11 since mid-2023
+                    tar.extractall(os.path.dirname(self.bundle), filter="tar")
+                else:
+                    tar.extractall(os.path.dirname(self.bundle))
             with open(os.path.join(self.bundle, "manifest.json")) as f:
                 self.manifest = json.load(f)
             self.facts["bundle"] = self.manifest["built_with"]
@@ -105,21 +130,21 @@ class Smoke:
         return step
 
     def versions(self):
-        probe = subprocess.run([sys.executable, "-c", """
+        probe = self.run([sys.executable, "-c", """
 import json, os, platform, torch
 print(json.dumps({"torch": torch.__version__, "cuda": torch.version.cuda,
                   "nccl": ".".join(map(str, torch.cuda.nccl.version())) if torch.version.cuda else None,
                   "site_packages": os.path.dirname(os.path.dirname(torch.__file__)),
                   "glibc": platform.libc_ver()[1]}))
-"""], capture_output=True, text=True)
+"""], 120, env=dict(os.environ))
         if probe.returncode != 0:
             raise CheckFailed(f"{sys.executable} cannot import torch:\n{probe.stderr[-2000:]}")
         found = json.loads(probe.stdout)
         self.facts["target"] = found
         smi = shutil.which("nvidia-smi")
         if smi:
-            driver = subprocess.run([smi, "--query-gpu=driver_version,name,memory.total", "--format=csv,noheader"],
-                                    capture_output=True, text=True)
+            driver = self.run([smi, "--query-gpu=driver_version,name,memory.total,compute_cap",
+                               "--format=csv,noheader"], 60, env=dict(os.environ))
             self.facts["driver"] = driver.stdout.strip() or driver.stderr.strip()
         else:
             self.facts["driver"] = "nvidia-smi not found"
@@ -131,9 +156,11 @@ print(json.dumps({"torch": torch.__version__, "cuda": torch.version.cuda,
             problems.append(f"the torch of {sys.executable} has no CUDA")
         elif found["cuda"].split(".")[0] != str(built["cuda"]).split(".")[0]:
             problems.append(f"CUDA {found['cuda']} here, the bundle was built for CUDA {built['cuda']}")
-        script = f". {self.bundle}/env.sh {found['site_packages']} && env -0"
-        out = subprocess.run(["bash", "-c", script], capture_output=True, check=True).stdout
-        self.env = dict(item.split("=", 1) for item in out.decode().split("\0") if "=" in item)
+        sourced = subprocess.run(["bash", "-c", '. "$0/env.sh" "$1" && env -0', self.bundle, found["site_packages"]],
+                                 capture_output=True, timeout=60)
+        if sourced.returncode != 0:
+            raise CheckFailed(f"env.sh failed: {sourced.stderr.decode(errors='replace')[-2000:]}")
+        self.env = dict(item.split("=", 1) for item in sourced.stdout.decode().split("\0") if "=" in item)
         fallback = self.env.get("RINGTRAIN_BUNDLE_FALLBACK") == "1"
         found["bundled_libstdcxx"] = fallback
         needed = self.manifest["glibc_required"]
@@ -221,10 +248,28 @@ print(json.dumps({"torch": torch.__version__, "cuda": torch.version.cuda,
             cause = f"{info['gpu_problem']}; " if info.get("gpu_problem") else ""
             raise CheckFailed(f"no GPU is visible to LibTorch ({cause}driver: {driver}; CUDA_VISIBLE_DEVICES="
                               f"{os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')})")
-        text = json.dumps(info)
-        if "nccl" not in text or "compiled in" not in text:
-            raise CheckFailed(f"ringtrain info lacks NCCL or the CUDA kernels: {text[:1000]}")
-        return {k: info.get(k) for k in ("gpus", "backends", "cuda_kernels", "nccl", "cuda")}
+        if "nccl (cuda tensors)" not in info.get("backends", []) or info.get("cuda_kernels") != "compiled in":
+            raise CheckFailed(f"ringtrain info lacks NCCL or the CUDA kernels: {json.dumps(info)[:1000]}")
+        # Whether the bundle has code for this GPU: GPU code for the same major version and an
+        # older or equal minor one, or PTX of an older or equal architecture.
+        probe = self.run([sys.executable, "-c", "import torch; print(*torch.cuda.get_device_capability(0))"], 120)
+        major, minor = map(int, self.ok(probe, "torch.cuda.get_device_capability").split())
+        self.capability = (major, minor)
+        code, ptx = set(), set()
+        for entry in self.manifest["built_with"]["cuda_architectures"].split(";"):
+            number, _, kind = entry.partition("-")
+            if kind in ("", "real"):
+                code.add(int(number))
+            if kind in ("", "virtual"):
+                ptx.add(int(number))
+        sm = major * 10 + minor
+        if not any(c // 10 == major and c <= sm for c in code) and not any(p <= sm for p in ptx):
+            raise CheckFailed(f"the bundle has no code for this GPU (sm_{sm}); its architectures are "
+                              f"{self.manifest['built_with']['cuda_architectures']}: rebuild it with "
+                              f"-DCMAKE_CUDA_ARCHITECTURES={sm}-real added")
+        found = {k: info.get(k) for k in ("gpus", "backends", "cuda_kernels", "nccl", "cuda_toolkit")}
+        found["compute_capability"] = f"{major}.{minor}"
+        return found
 
     def gtest_without_skips(self, argv, timeout):
         result = self.run(argv, timeout)
@@ -255,6 +300,8 @@ print(json.dumps({"torch": torch.__version__, "cuda": torch.version.cuda,
 
     def training(self, precision, minimum, cpu_reference):
         def step():
+            if precision == "bf16" and getattr(self, "capability", (0, 0)) < (8, 0):
+                raise NotChecked("bf16 needs sm_80 or newer")
             out = os.path.join(self.work, f"train-{precision}")
             started = time.monotonic()
             self.ok(self.run(self.ringtrain("train", "--device", "cuda", "--precision", precision, "--epochs", "3",
@@ -281,25 +328,32 @@ print(json.dumps({"torch": torch.__version__, "cuda": torch.version.cuda,
                                                          "--progress", "off", "--output-dir", out),
                                       per_rank_env={"RINGTRAIN_HOST": "smoke-host-"}), 240)
         self.ok(result, "two ranks through host-staged MPI")
+        return self.two_rank_summary(out, "mpi")
+
+    def two_rank_summary(self, out, backend):
         with open(os.path.join(out, "summary.json")) as f:
             summary = json.load(f)
-        return {k: summary.get(k) for k in ("world_size", "device", "backend", "val_accuracy")}
+        found = {k: summary.get(k) for k in ("world_size", "device", "backend", "val_accuracy")}
+        if summary.get("world_size") != 2 or not str(summary.get("device")).startswith("cuda") or \
+                summary.get("backend") != backend:
+            raise CheckFailed(f"expected 2 ranks on the GPU reducing through {backend}: {found}")
+        return found
 
     def two_ranks_nccl(self):
         """Two NCCL ranks on one GPU: NCCL refuses two ranks of one host on one GPU, so each gets a
         host id of its own and they talk through sockets on the loopback. The only way to reach the
         communicator's teardown with two ranks on a one-GPU box."""
         out = os.path.join(self.work, "two-ranks-nccl")
-        env = dict(self.env, NCCL_SOCKET_IFNAME="lo", NCCL_P2P_DISABLE="1", NCCL_SHM_DISABLE="1")
+        # Sockets on the loopback, whatever network plugin (EFA, InfiniBand) the box would load.
+        env = dict(self.env, NCCL_SOCKET_IFNAME="lo", NCCL_P2P_DISABLE="1", NCCL_SHM_DISABLE="1",
+                   NCCL_NET="Socket", NCCL_NET_PLUGIN="none", NCCL_IB_DISABLE="1")
         command = self.mpirun(2, *self.ringtrain("train", "--device", "cuda", "--backend", "nccl",
                                                  "--allreduce", "ring", "--max-steps", "30", "--comm-timeout", "30",
                                                  "--progress", "off", "--output-dir", out),
                               per_rank_env={"RINGTRAIN_HOST": "smoke-host-", "NCCL_HOSTID": "smoke-host-"})
         result = self.run(command, 150, env=env)
         self.ok(result, "two NCCL ranks on one GPU (ring allreduce)")
-        with open(os.path.join(out, "summary.json")) as f:
-            summary = json.load(f)
-        return {k: summary.get(k) for k in ("world_size", "device", "backend", "val_accuracy")}
+        return self.two_rank_summary(out, "nccl")
 
 
 def main():
@@ -307,6 +361,7 @@ def main():
     parser.add_argument("--bundle", required=True, help="the archive scripts/gpu-bundle.sh wrote")
     parser.add_argument("--work", required=True, help="an empty directory to unpack into and run in")
     args = parser.parse_args()
+    args.work = os.path.abspath(args.work)
     os.makedirs(args.work, exist_ok=True)
     smoke = Smoke(os.path.join(args.work, TOP), args.work, os.path.join(args.work, "gpu-smoke-report.json"))
     # On this data set the CPU reaches 0.978 (fp32) and 0.9785 (bf16) in 3 epochs (docs/precision.md).
@@ -328,8 +383,8 @@ def main():
     for name, function in planned:
         if not smoke.check(name, function):
             break
-    needs_more_gpus = [("several_gpus", "needs two or more GPUs: NCCL between GPUs, one rank per GPU, "
-                                        "pipeline stages on GPUs")]
+    needs_more_gpus = [("several_gpus", "this test uses one GPU; NCCL between GPUs, one rank per GPU and "
+                                        "pipeline stages across GPUs need scripts/gpu-smoke.sh on a box with several")]
     return smoke.finish(planned, needs_more_gpus)
 
 

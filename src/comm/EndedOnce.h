@@ -2,9 +2,10 @@
 // thread, or its owner), and is never read while it is being ended.
 //
 // NCCL frees a communicator inside ncclCommAbort; a query on another thread at that moment reads
-// freed memory. Queries and the end take one lock, so a query sees the handle either whole or
-// ended. Only short, non-blocking calls belong under it: queries, and the abort that unblocks the
-// rest.
+// freed memory. A query runs under a lock and only while the handle is live; ending marks it
+// ended under that lock (so after any query in progress) and then ends it outside, since ending
+// can take long (ncclCommDestroy waits for outstanding work). Only short, non-blocking calls
+// belong under the lock. What a caller does with a handle it got from ifLive() is not covered.
 #pragma once
 
 #include <mutex>
@@ -31,10 +32,12 @@ class EndedOnce {
   // Runs `end(handle)` unless the handle has ended already; true when this call ended it.
   template <typename End>
   bool end(End&& end) {
-    const std::lock_guard<std::mutex> lock(mutex_);
-    if (ended_) return false;
-    ended_ = true;
-    end(handle_);
+    {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      if (ended_) return false;
+      ended_ = true;
+    }
+    end(handle_);  // no query can start now, and none is in progress
     return true;
   }
 

@@ -1,8 +1,9 @@
-// NCCL backend for CUDA tensors. Collectives run on a stream of the communicator's own: each one
-// waits (through a CUDA event) for the work the caller's current stream has queued, so it sees the
-// data the preceding kernels produced, and the caller's stream waits for the collective only when
-// it needs the result. That lets the reducer's buckets be reduced while backward goes on. The
-// NCCL unique id travels over MPI, which the Session has already started.
+// NCCL backend for CUDA tensors. Collectives run on a communication stream (one per device, for
+// every communicator on it, kept for the life of the process): each one waits (through a CUDA
+// event) for the work the caller's current stream has queued, so it sees the data the preceding
+// kernels produced, and the caller's stream waits for the collective only when it needs the result.
+// That lets the reducer's buckets be reduced while backward goes on. The NCCL unique id travels
+// over MPI, which the Session has already started.
 #include "NcclCommunicator.h"
 
 #include <ATen/ATen.h>
@@ -144,16 +145,20 @@ std::optional<std::string> asyncFailure(CommHandle& handle) {
 }
 
 void checkUsable(CommHandle& handle) {
-  RINGTRAIN_CHECK(!handle.ended(), "the NCCL communicator was aborted");
+  RINGTRAIN_CHECK(!handle.ended(),
+                  "the NCCL communicator has ended (aborted after a failure, or destroyed)");
   const auto error = asyncFailure(handle);
   RINGTRAIN_CHECK(!error, *error);
 }
 
 // The communicator itself, for calls that queue work. Not under the lock: a call can wait for a
-// peer (connections are made on first use), and the watchdog's abort is what ends that wait.
+// peer (connections are made on first use), and the watchdog's abort is what ends that wait. So an
+// abort can still free the communicator under a call in progress; it comes only after the
+// communication timeout, and the process ends within seconds of it. (Non-blocking communicators,
+// whose calls all return at once, would close that window too.)
 ncclComm_t liveComm(CommHandle& handle) {
   const std::optional<ncclComm_t> comm = handle.ifLive([](ncclComm_t c) { return c; });
-  RINGTRAIN_CHECK(comm, "the NCCL communicator was aborted");
+  RINGTRAIN_CHECK(comm, "the NCCL communicator has ended (aborted after a failure, or destroyed)");
   return *comm;
 }
 
@@ -183,8 +188,7 @@ class NcclWork final : public PendingTransfer {
 class NcclCommunicator final : public Communicator {
  public:
   // Collective over `mpi`, which this takes ownership of and whose ranks `topology` describes;
-  // `parent` (when given) is split with `color` and `key` instead of starting a new clique, and its
-  // stream is shared.
+  // `parent` (when given) is split with `color` and `key` instead of starting a new clique.
   NcclCommunicator(MPI_Comm mpi, Topology topology, int device, std::shared_ptr<Watchdog> watchdog,
                    const NcclCommunicator* parent = nullptr, int color = 0, int key = 0)
       : topology_(std::move(topology)),

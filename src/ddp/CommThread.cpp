@@ -36,10 +36,19 @@ void CommThread::submit(std::function<void()> job, c10::Device device) {
 void CommThread::drain() {
   std::unique_lock<std::mutex> lock(mutex_);
   idle_.wait(lock, [this] { return jobs_.empty() && !busy_; });
+  std::vector<c10::Event> finished = std::move(finished_);
+  finished_.clear();
   if (failure_) {
     std::exception_ptr failure = failure_;
     failure_ = nullptr;
     std::rethrow_exception(failure);
+  }
+  lock.unlock();
+  // The host has waited for the jobs; the caller's stream must also wait for the device work
+  // they queued on theirs (a bucket copied back, then widened from its wire type).
+  for (const c10::Event& done : finished) {
+    const c10::Device device(done.device_type(), done.device_index());
+    done.block(c10::impl::getDeviceGuardImpl(device.type())->getStream(device));
   }
 }
 
@@ -54,13 +63,19 @@ void CommThread::loop() {
     busy_ = true;
     lock.unlock();
     std::exception_ptr failure;
+    std::optional<c10::Event> done;
     try {
       const c10::OptionalStreamGuard onTheSubmittersStream(job.stream);
       job.run();
+      if (job.stream) {
+        done.emplace(job.stream->device_type());
+        done->record(*job.stream);
+      }
     } catch (...) {
       failure = std::current_exception();
     }
     lock.lock();
+    if (done) finished_.push_back(std::move(*done));
     busy_ = false;
     if (failure && !failure_) {
       failure_ = failure;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <c10/core/Device.h>
+#include <c10/core/Event.h>
 #include <c10/core/Stream.h>
 
 #include <condition_variable>
@@ -13,6 +14,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <vector>
 
 namespace ringtrain::ddp {
 
@@ -26,10 +28,11 @@ class CommThread {
 
   // The job runs on the stream the submitting thread has current for `device` (none for the CPU),
   // so that its copies come after the kernels that made its inputs, also when those ran on a
-  // stream of a library user's own rather than the default one.
+  // stream other than the default one (a library user's, or one autograd chose).
   void submit(std::function<void()> job, c10::Device device = c10::kCPU);
-  // Blocks until every submitted job has run, then rethrows the first failure, if any. Jobs
-  // submitted after a failure are dropped: their inputs may depend on the failed one.
+  // Blocks until every submitted job has run, then rethrows the first failure, if any, and makes
+  // the calling thread's current stream wait for the device work the jobs queued. Jobs submitted
+  // after a failure are dropped: their inputs may depend on the failed one.
   void drain();
 
  private:
@@ -43,6 +46,7 @@ class CommThread {
     std::optional<c10::Stream> stream;
   };
   std::deque<Job> jobs_;
+  std::vector<c10::Event> finished_;  // recorded behind each job that ran on a device stream
   bool busy_ = false;
   bool stopping_ = false;
   std::exception_ptr failure_;

@@ -21,7 +21,7 @@
 // of one) is averaged by the backend instead.
 //
 // On GPUs there is no communication thread: the hook that completes a bucket starts its allreduce
-// on the NCCL communicator's own stream, ordered after the gradient's kernels by a CUDA event, and
+// on the NCCL communication stream, ordered after the gradient's kernels by a CUDA event, and
 // finishBackward makes the compute stream wait for all of them.
 #pragma once
 

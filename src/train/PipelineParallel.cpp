@@ -167,7 +167,8 @@ double PipelineParallel::train(
   const int64_t size = samples / microBatches_;
   std::vector<at::Tensor> inputs;
   std::vector<at::Tensor> targets;
-  // Pinned batches copy while the device works on what came before.
+  // From pinned memory the copies do not hold the host; on the device they run in order on the
+  // compute stream.
   if (stage_->first()) {
     for (const at::Tensor& part : batch.features.split(size)) {
       inputs.push_back(part.to(device_, part.is_pinned()));

@@ -118,7 +118,8 @@ class RINGTRAIN_API Communicator {
   // the same communicators in the same order (as the pipeline/data grid does).
   virtual std::unique_ptr<Communicator> split(int color, int key) = 0;
   // Returns once the work this communicator has enqueued is done (NCCL runs asynchronously on a
-  // CUDA stream; MPI calls are already complete when they return). For timing.
+  // CUDA stream, shared by the communicators of a device, so this waits for all of theirs; MPI
+  // calls are already complete when they return). For timing.
   virtual void synchronize() {}
 };
 
