@@ -16,19 +16,36 @@ SHIMMED = {"arc4random": (2, 36), "arc4random_buf": (2, 36), "arc4random_uniform
 SHIM_NAME = "libringtrain-glibc-compat.so"
 SHIM_SOURCE = r"""
 /* arc4random for glibc older than 2.36: bundled libraries that call it load there too. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/random.h>
+#include <unistd.h>
 
+/* getrandom(), or /dev/urandom where a kernel or a seccomp filter refuses it; never a weak value. */
 void arc4random_buf(void* buffer, size_t size) {
   unsigned char* next = buffer;
+  int device = -1;
   while (size > 0) {
-    const ssize_t got = getrandom(next, size, 0);
+    ssize_t got = -1;
+    if (device < 0) {
+      got = getrandom(next, size, 0);
+      if (got < 0 && errno != EINTR) {
+        device = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+        if (device < 0) abort();
+      }
+    } else {
+      got = read(device, next, size);
+      if (got == 0 || (got < 0 && errno != EINTR)) abort();
+    }
     if (got > 0) {
       next += got;
       size -= (size_t)got;
     }
   }
+  if (device >= 0) close(device);
 }
 
 uint32_t arc4random(void) {
@@ -53,7 +70,10 @@ SHT_GNU_VERNEED = 0x6FFFFFFE
 
 def glibc_symbols(elf):
     """{symbol: (major, minor)} of the undefined GLIBC-versioned symbols `elf` needs."""
-    out = subprocess.run(["objdump", "-T", elf], capture_output=True, text=True).stdout
+    result = subprocess.run(["objdump", "-T", elf], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"objdump -T {elf} failed: {result.stderr.strip()}")
+    out = result.stdout
     found = {}
     for line in out.splitlines():
         match = re.search(r"\*UND\*\s+\S+\s+(?:\(GLIBC_(\d+)\.(\d+)\)|GLIBC_(\d+)\.(\d+))\s+(\S+)$", line)
@@ -135,5 +155,7 @@ def loosen(path, shim_directory):
         command += ["--clear-symbol-version", symbol]
     subprocess.run(command + ["--add-needed", SHIM_NAME, path], check=True)
     for version in sorted(set(newer.values())):
-        weaken_version_need(path, f"GLIBC_{version[0]}.{version[1]}")
+        name = f"GLIBC_{version[0]}.{version[1]}"
+        if not weaken_version_need(path, name):
+            raise RuntimeError(f"{path}: found no requirement of {name} to weaken")
     return True

@@ -7,7 +7,7 @@ scripts/gpu-smoke.sh --bundle.
 Layout of the archive (one top directory, ringtrain-gpu-bundle/):
   bin/        ringtrain, the GPU and MPI test binaries, mpirun (Open MPI's orterun), orted, ompi_info
   lib/        libringtrain.so and every bundled shared library, by soname, without run paths
-  lib/fallback/  libstdc++ and libgcc_s, used only where the box's own are older than ours need
+  lib/fallback/  libstdc++, used only where the box's own is older than ringtrain needs
   openmpi/    Open MPI's components (lib/openmpi3), help texts (share/openmpi) and settings (etc)
   pmix/       PMIx's components (lib/pmix)
   env.sh      sets the loader path and Open MPI's locations for a given torch installation
@@ -28,11 +28,12 @@ import tempfile
 import elf_compat
 
 TOP = "ringtrain-gpu-bundle"
-# The C library and the loader: every Linux has its own, and they must match each other.
+# The C library and the loader, which every Linux has and which must match each other; and
+# libgcc_s, of which ringtrain needs nothing newer than GCC 4.2's.
 SYSTEM_LIBRARIES = {"linux-vdso.so.1", "ld-linux-x86-64.so.2", "libc.so.6", "libm.so.6", "libdl.so.2",
-                    "librt.so.1", "libpthread.so.0", "libutil.so.1", "libresolv.so.2"}
-# Every Linux has these too; ours are used only where the box's are too old (env.sh decides).
-FALLBACK_LIBRARIES = {"libstdc++.so.6", "libgcc_s.so.1"}
+                    "librt.so.1", "libpthread.so.0", "libutil.so.1", "libresolv.so.2", "libgcc_s.so.1"}
+# Every Linux has this too; ours is used only where the box's is too old (env.sh decides).
+FALLBACK_LIBRARIES = {"libstdc++.so.6"}
 # The driver's library, which only the target's driver installation may provide.
 DRIVER_LIBRARIES = {"libcuda.so.1", "libnvidia-ml.so.1"}
 # Open MPI components for networks a one-GPU box has none of (InfiniBand, EFA, Omni-Path, UCX)
@@ -154,12 +155,20 @@ bundle=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 site=$1
 torch_libs="$site/torch/lib"
 for d in "$site"/nvidia/*/lib "$site"/nvidia/*/*/lib; do [ -d "$d" ] && torch_libs="$torch_libs:$d"; done
-# The bundle's libstdc++ and libgcc_s only where the box's libstdc++ lacks what ringtrain needs
-# (RINGTRAIN_BUNDLE_LIBSTDCXX=bundle or system decides instead).
-system_libstdcxx=$(/sbin/ldconfig -p 2>/dev/null | awk '/libstdc\+\+\.so\.6 .*x86-64/ {print $NF; exit}')
+# The bundle's libstdc++ only where the libstdc++ the loader would find lacks what ringtrain needs
+# (RINGTRAIN_BUNDLE_LIBSTDCXX=bundle or system decides instead): the first in the library path
+# that is there now (a conda environment's, say), else the system's.
+box_libstdcxx=
+for d in ${LD_LIBRARY_PATH//:/ }; do
+  if [ -z "$box_libstdcxx" ] && [ -e "$d/libstdc++.so.6" ]; then box_libstdcxx="$d/libstdc++.so.6"; fi
+done
+if [ -z "$box_libstdcxx" ]; then
+  box_libstdcxx=$( (/sbin/ldconfig -p || ldconfig -p) 2>/dev/null |
+    awk '/libstdc\+\+\.so\.6 .*x86-64/ {print $NF; exit}' || true)
+fi
 choice=${RINGTRAIN_BUNDLE_LIBSTDCXX:-auto}
-if [ "$choice" = system ] || { [ "$choice" = auto ] && [ -n "$system_libstdcxx" ] &&
-  grep -qa "@GLIBCXX@" "$system_libstdcxx"; }; then
+if [ "$choice" = system ] || { [ "$choice" = auto ] && [ -n "$box_libstdcxx" ] &&
+  grep -qaF "@GLIBCXX@" "$box_libstdcxx"; }; then
   export RINGTRAIN_BUNDLE_FALLBACK=0
   fallback=
 else
@@ -173,7 +182,7 @@ export OPAL_PREFIX="$bundle/openmpi" OPAL_EXEC_PREFIX="$bundle/openmpi" OPAL_BIN
 export OPAL_LIBDIR="$bundle/lib" OPAL_PKGLIBDIR="$bundle/openmpi/lib/openmpi3"
 export OPAL_DATADIR="$bundle/openmpi/share" OPAL_DATAROOTDIR="$bundle/openmpi/share"
 export OPAL_PKGDATADIR="$bundle/openmpi/share/openmpi" OPAL_SYSCONFDIR="$bundle/openmpi/etc"
-export PMIX_PREFIX="$bundle/pmix" PMIX_LIBDIR="$bundle/lib" PMIX_PKGLIBDIR="$bundle/pmix/lib/pmix"
+export PMIX_PREFIX="$bundle/pmix" PMIX_INSTALL_PREFIX="$bundle/pmix" PMIX_LIBDIR="$bundle/lib" PMIX_PKGLIBDIR="$bundle/pmix/lib/pmix"
 export PMIX_DATADIR="$bundle/pmix/share" PMIX_PKGDATADIR="$bundle/pmix/share/pmix"
 export PMIX_MCA_mca_base_component_path="$bundle/pmix/lib/pmix"
 export OMPI_MCA_mca_base_param_files="$bundle/openmpi/etc/openmpi-mca-params.conf"
@@ -237,7 +246,9 @@ def main():
                 if (f.endswith(".so") or ".so." in f or d.endswith("/bin")) and not os.path.islink(os.path.join(d, f))]
         fallback = os.path.join(root, "lib", "fallback")
         ours = [e for e in elfs if not e.startswith(fallback + os.sep)]
-        loosened = [os.path.relpath(e, root) for e in ours if elf_compat.loosen(e, os.path.join(root, "lib"))]
+        loosened = [os.path.relpath(e, root) for e in elfs if elf_compat.loosen(e, os.path.join(root, "lib"))]
+        if os.path.exists(os.path.join(root, "lib", elf_compat.SHIM_NAME)):
+            ours.append(os.path.join(root, "lib", elf_compat.SHIM_NAME))
         glibcxx = glibcxx_required(ours)
         with open(os.path.join(root, "env.sh"), "w") as f:
             f.write(ENV_SH.replace("@GLIBCXX@", glibcxx))
@@ -254,7 +265,7 @@ def main():
                              [os.path.join(fallback, f) for f in os.listdir(fallback)]) if os.path.isdir(fallback)
                          else None},
             "made_loadable_on_older_glibc": loosened,
-            "bundled_libraries": sorted(bundle.libraries),
+            "bundled_libraries": sorted(set(bundle.libraries) | ({elf_compat.SHIM_NAME} if loosened else set())),
             "from_the_targets_torch": sorted(bundle.expected - DRIVER_LIBRARIES),
             "from_the_driver": sorted(bundle.expected & DRIVER_LIBRARIES),
             "open_mpi_components_left_out": left_out,

@@ -28,6 +28,24 @@ class NotChecked(Exception):
     """The check does not apply to this box (it says why); the run goes on."""
 
 
+def descendants(root):
+    """The pids of every process below `root` (from /proc), children before their children."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    parents[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                pass
+    found, frontier = [], [root]
+    while frontier:
+        children = [pid for pid, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
+
+
 class Smoke:
     def __init__(self, bundle, work, report_path):
         self.bundle = bundle
@@ -50,16 +68,20 @@ class Smoke:
         try:
             stdout, stderr = process.communicate(timeout=limit)
         except subprocess.TimeoutExpired:
-            for sig, grace in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):  # mpirun passes SIGTERM on
-                try:
-                    os.killpg(process.pid, sig)
-                except ProcessLookupError:
-                    pass
+            # mpirun puts each rank in a process group of its own: signal the whole tree.
+            tree = descendants(process.pid)
+            stdout, stderr = "", ""
+            for sig, grace in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+                for pid in [process.pid] + tree:
+                    try:
+                        os.kill(pid, sig)
+                    except ProcessLookupError:
+                        pass
                 try:
                     stdout, stderr = process.communicate(timeout=grace)
                     break
                 except subprocess.TimeoutExpired:
-                    stdout, stderr = "", ""
+                    continue
             raise CheckFailed(f"{' '.join(map(str, argv[:4]))} ... did not finish within {limit:.0f} s:\n"
                               f"{(stdout or '')[-2000:]}{(stderr or '')[-2000:]}")
         return subprocess.CompletedProcess(argv, process.returncode, stdout, stderr)
@@ -143,8 +165,8 @@ print(json.dumps({"torch": torch.__version__, "cuda": torch.version.cuda,
         self.facts["target"] = found
         smi = shutil.which("nvidia-smi")
         if smi:
-            driver = self.run([smi, "--query-gpu=driver_version,name,memory.total,compute_cap",
-                               "--format=csv,noheader"], 60, env=dict(os.environ))
+            driver = self.run([smi, "--query-gpu=driver_version,name,memory.total", "--format=csv,noheader"],
+                              60, env=dict(os.environ))
             self.facts["driver"] = driver.stdout.strip() or driver.stderr.strip()
         else:
             self.facts["driver"] = "nvidia-smi not found"
@@ -181,7 +203,7 @@ print(json.dumps({"torch": torch.__version__, "cuda": torch.version.cuda,
         site = self.facts["target"]["site_packages"]
         allowed = (self.bundle + os.sep, os.path.join(site, "torch") + os.sep, os.path.join(site, "nvidia") + os.sep)
         system = {"linux-vdso.so.1", "ld-linux-x86-64.so.2", "libc.so.6", "libm.so.6", "libdl.so.2", "librt.so.1",
-                  "libpthread.so.0", "libutil.so.1", "libresolv.so.2"}
+                  "libpthread.so.0", "libutil.so.1", "libresolv.so.2", "libgcc_s.so.1"}
         driver = set(self.manifest["from_the_driver"])
         if self.env.get("RINGTRAIN_BUNDLE_FALLBACK") == "0":
             system |= set(self.manifest["fallback"]["libraries"])  # the box's own are new enough
@@ -193,8 +215,11 @@ print(json.dumps({"torch": torch.__version__, "cuda": torch.version.cuda,
                 if not (directory.endswith("/bin") or ".so" in name) or os.path.islink(path):
                     continue
                 elfs += 1
-                out = self.run(["ldd", path], 60).stdout
-                for line in out.splitlines():
+                out = self.run(["ldd", path], 60)
+                for line in (out.stdout + out.stderr).splitlines():
+                    if "version `" in line and "not found" in line:  # e.g. a libstdc++ too old
+                        problems.append(f"{os.path.relpath(path, self.bundle)}: {line.strip()}")
+                        continue
                     match = re.match(r"\s*(\S+)\s+=>\s+(.*?)\s*(\(0x[0-9a-f]+\))?$", line)
                     if not match:
                         continue
@@ -208,7 +233,9 @@ print(json.dumps({"torch": torch.__version__, "cuda": torch.version.cuda,
                     elif not os.path.realpath(where).startswith(allowed) and not where.startswith(allowed):
                         problems.append(f"{os.path.relpath(path, self.bundle)}: {soname} from {where}")
         if problems:
-            raise CheckFailed("the loader does not resolve the bundle as packed:\n" + "\n".join(sorted(set(problems))[:40]))
+            problems = sorted(set(problems))
+            raise CheckFailed(f"the loader does not resolve the bundle as packed ({len(problems)} problems; "
+                              f"first: {problems[0]}):\n" + "\n".join(problems[:40]))
         vader = self.run(["ompi_info", "--param", "btl", "vader", "--level", "9", "--parsable"], 60)
         single_copy = re.search(r"btl_vader_single_copy_mechanism:value:(\w+)", self.ok(vader, "ompi_info"))
         if not single_copy or single_copy.group(1) != "none":
@@ -252,16 +279,20 @@ print(json.dumps({"torch": torch.__version__, "cuda": torch.version.cuda,
             raise CheckFailed(f"ringtrain info lacks NCCL or the CUDA kernels: {json.dumps(info)[:1000]}")
         # Whether the bundle has code for this GPU: GPU code for the same major version and an
         # older or equal minor one, or PTX of an older or equal architecture.
-        probe = self.run([sys.executable, "-c", "import torch; print(*torch.cuda.get_device_capability(0))"], 120)
+        probe = self.run([sys.executable, "-c", "import torch; print(*torch.cuda.get_device_capability(0))"], 120,
+                         env=dict(os.environ))
         major, minor = map(int, self.ok(probe, "torch.cuda.get_device_capability").split())
         self.capability = (major, minor)
         code, ptx = set(), set()
         for entry in self.manifest["built_with"]["cuda_architectures"].split(";"):
-            number, _, kind = entry.partition("-")
-            if kind in ("", "real"):
-                code.add(int(number))
-            if kind in ("", "virtual"):
-                ptx.add(int(number))
+            match = re.fullmatch(r"(\d+)[af]?(?:-(real|virtual))?", entry.strip())
+            if not match:  # native, all, all-major: nothing to say from here
+                code.add(major * 10 + minor)
+                continue
+            if match.group(2) in (None, "real"):
+                code.add(int(match.group(1)))
+            if match.group(2) in (None, "virtual"):
+                ptx.add(int(match.group(1)))
         sm = major * 10 + minor
         if not any(c // 10 == major and c <= sm for c in code) and not any(p <= sm for p in ptx):
             raise CheckFailed(f"the bundle has no code for this GPU (sm_{sm}); its architectures are "
@@ -328,7 +359,7 @@ print(json.dumps({"torch": torch.__version__, "cuda": torch.version.cuda,
                                                          "--progress", "off", "--output-dir", out),
                                       per_rank_env={"RINGTRAIN_HOST": "smoke-host-"}), 240)
         self.ok(result, "two ranks through host-staged MPI")
-        return self.two_rank_summary(out, "mpi")
+        return self.two_rank_summary(out, "mpi (through host)")
 
     def two_rank_summary(self, out, backend):
         with open(os.path.join(out, "summary.json")) as f:

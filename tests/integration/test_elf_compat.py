@@ -2,6 +2,7 @@
 and works where glibc lacks that version, once loosened; without that, the loader refuses it. A
 glibc without the version is simulated by spoiling the version's hash in the library's
 requirement, so that the loader cannot match it: what it does on glibc 2.34 or 2.35."""
+import json
 import os
 import shutil
 import struct
@@ -59,6 +60,31 @@ class ElfCompatTest(unittest.TestCase):
         result = load_and_draw(self.library, self.dir)
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertGreater(int(result.stdout), 60, "64 draws should be nearly all different")
+
+    def test_the_bundles_arc4random_draws_uniform_random_numbers(self):
+        # Where glibc has arc4random its own is used; this is the one the bundle brings for where
+        # it has not, called directly.
+        shim = elf_compat.build_shim(self.dir)
+        code = f"""
+import collections, ctypes
+lib = ctypes.CDLL({shim!r})
+lib.arc4random.restype = ctypes.c_uint32
+lib.arc4random_uniform.restype = ctypes.c_uint32
+lib.arc4random_uniform.argtypes = [ctypes.c_uint32]
+values = {{lib.arc4random() for _ in range(1000)}}
+counts = collections.Counter(lib.arc4random_uniform(10) for _ in range(10000))
+buffer = (ctypes.c_ubyte * 4096)()
+lib.arc4random_buf(buffer, ctypes.c_size_t(4096))
+print(json.dumps([len(values), sorted(counts), min(counts.values()), max(counts.values()), len(set(buffer))]))
+"""
+        result = subprocess.run([sys.executable, "-c", "import json\n" + code], capture_output=True, text=True)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        distinct, seen, fewest, most, byte_values = json.loads(result.stdout)
+        self.assertGreater(distinct, 995, "1000 draws of 32 bits repeat almost never")
+        self.assertEqual(seen, list(range(10)), "arc4random_uniform(10) gives 0..9, all of them")
+        self.assertGreater(fewest, 850)  # 1000 expected each; 850..1150 is over 4.5 standard deviations
+        self.assertLess(most, 1150)
+        self.assertGreater(byte_values, 240, "4096 random bytes take almost every value")
 
     def test_without_loosening_the_loader_refuses_it(self):
         spoil_version(self.library, "GLIBC_2.36")
