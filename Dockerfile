@@ -1,15 +1,17 @@
 # ringtrain as a SageMaker training container (sagemaker/README.md): build, then a runtime image
 # with the binary, its libraries, sshd and the entrypoint. Every host of a job runs this image.
 #
-#   docker build -t ringtrain .
-#   docker build --build-arg EFA_INSTALLER_VERSION=1.47.0 -t ringtrain:efa .   # EFA instances
+#   docker build --platform linux/amd64 -t ringtrain .
+#   docker build --platform linux/amd64 --build-arg EFA_INSTALLER_VERSION=1.47.0 -t ringtrain:efa .
+#
+# The runtime stage's package names are Ubuntu 24.04's (libopenmpi3t64), so the release is fixed.
 
 ARG CUDA_IMAGE=13.0.2-cudnn
-ARG UBUNTU=ubuntu24.04
 
 # ---- build: LibTorch from the CUDA torch wheel, Open MPI, NCCL (the wheel's) ------------------
-FROM nvidia/cuda:${CUDA_IMAGE}-devel-${UBUNTU} AS build
-ARG TORCH_VERSION=2.11.0
+FROM nvidia/cuda:${CUDA_IMAGE}-devel-ubuntu24.04 AS build
+# Compile jobs at once: each takes up to 2 GB with LibTorch's headers.
+ARG BUILD_JOBS=8
 # Versions come with the pinned base image's distribution; pinning each package would break the
 # build at every security update.
 # hadolint ignore=DL3008
@@ -17,7 +19,13 @@ RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-ins
       build-essential cmake ninja-build git pkg-config python3 python3-venv \
       openmpi-bin libopenmpi-dev libcxxopts-dev nlohmann-json3-dev libsentencepiece-dev \
     && rm -rf /var/lib/apt/lists/*
-RUN python3 -m venv /opt/torch && /opt/torch/bin/pip install --no-cache-dir "torch==${TORCH_VERSION}"
+# The torch version is the one scripts/setup.sh installs (scripts/lib/common.sh), and must be a
+# CUDA 13 build, as the base image is.
+COPY scripts/lib/common.sh /tmp/common.sh
+RUN torch_version=$(sed -n 's/^RINGTRAIN_TORCH_VERSION=//p' /tmp/common.sh) \
+    && test -n "$torch_version" \
+    && python3 -m venv /opt/torch && /opt/torch/bin/pip install --no-cache-dir "torch==${torch_version}" \
+    && /opt/torch/bin/python -c "import sys, torch; sys.exit(0 if (torch.version.cuda or '').startswith('13.') else 'torch ' + torch.__version__ + ' is not a CUDA 13 build')"
 WORKDIR /src
 COPY CMakeLists.txt ./
 COPY cmake cmake
@@ -27,7 +35,7 @@ COPY src src
 COPY sagemaker sagemaker
 RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DRINGTRAIN_BUILD_TESTS=OFF \
       -DRINGTRAIN_CUDA=ON -DRINGTRAIN_PYTHON=/opt/torch/bin/python \
-    && cmake --build build --target ringtrain smhostname
+    && cmake --build build --parallel "${BUILD_JOBS}" --target ringtrain smhostname
 # The libraries ringtrain loads at run time: LibTorch and the NVIDIA wheels it depends on (NCCL,
 # cuDNN, cuBLAS ...), gathered in one directory.
 RUN mkdir -p /out/lib \
@@ -36,7 +44,7 @@ RUN mkdir -p /out/lib \
     && cp build/ringtrain /out/ && cp build/sagemaker/libsmhostname.so /out/lib/
 
 # ---- runtime ---------------------------------------------------------------------------------
-FROM nvidia/cuda:${CUDA_IMAGE}-runtime-${UBUNTU}
+FROM nvidia/cuda:${CUDA_IMAGE}-runtime-ubuntu24.04
 ARG EFA_INSTALLER_VERSION=
 # hadolint ignore=DL3008
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \

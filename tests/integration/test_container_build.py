@@ -1,0 +1,72 @@
+"""What can be checked of the container build without Docker: the build context holds what the
+Dockerfile copies and nothing large; the torch version comes from the one place the scripts pin it,
+read by the Dockerfile's own shell step; the build is bounded and the base release is fixed."""
+import fnmatch
+import os
+import re
+import subprocess
+import tempfile
+import unittest
+
+ROOT = os.path.realpath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def read(*parts):
+    with open(os.path.join(ROOT, *parts)) as f:
+        return f.read()
+
+
+def ignored(path, patterns):
+    """Docker's .dockerignore rule: the last pattern that matches the path or a parent decides."""
+    verdict = False
+    for pattern in patterns:
+        negate = pattern.startswith("!")
+        pattern = pattern.lstrip("!").rstrip("/")
+        parts = path.split("/")
+        if any(fnmatch.fnmatchcase("/".join(parts[:n]), pattern) for n in range(1, len(parts) + 1)):
+            verdict = not negate
+    return verdict
+
+
+class ContainerBuildTest(unittest.TestCase):
+    def setUp(self):
+        self.dockerfile = read("Dockerfile")
+        self.patterns = [l.strip() for l in read(".dockerignore").splitlines() if l.strip() and not l.startswith("#")]
+
+    def test_the_context_holds_what_the_dockerfile_copies_and_not_the_build_trees(self):
+        copied = re.findall(r"^COPY (?!--from)(\S+)", self.dockerfile, re.M)
+        self.assertIn("scripts/lib/common.sh", copied)
+        for source in copied:
+            for directory, _, files in os.walk(os.path.join(ROOT, source)) if os.path.isdir(os.path.join(ROOT, source)) \
+                    else [(os.path.dirname(os.path.join(ROOT, source)), None, [os.path.basename(source)])]:
+                for name in files:
+                    relative = os.path.relpath(os.path.join(directory, name), ROOT)
+                    self.assertFalse(ignored(relative, self.patterns), f"{relative} is copied but ignored")
+        for large in ("build/ringtrain", "runs/latest/model.safetensors", ".git/HEAD", "tests/integration/x.py"):
+            self.assertTrue(ignored(large, self.patterns), f"{large} would be sent to Docker")
+
+    def test_the_torch_version_is_the_scripts_and_read_by_the_dockerfiles_own_step(self):
+        pinned = re.search(r"^RINGTRAIN_TORCH_VERSION=(\S+)$", read("scripts", "lib", "common.sh"), re.M).group(1)
+        self.assertNotRegex(self.dockerfile, r"torch==\d", "a torch version written into the Dockerfile")
+        step = re.search(r"^RUN (torch_version=\$\(sed [^)]*\))", self.dockerfile, re.M).group(1)
+        # The step as the image runs it, against the file the image copies to /tmp/common.sh.
+        with tempfile.TemporaryDirectory() as scratch:
+            script = step.replace("/tmp/common.sh", os.path.join(ROOT, "scripts", "lib", "common.sh"))
+            out = subprocess.run(["sh", "-c", f'{script} && echo "$torch_version"'], capture_output=True, text=True,
+                                 cwd=scratch, check=True).stdout.strip()
+        self.assertEqual(out, pinned)
+        self.assertIn("torch.version.cuda", self.dockerfile, "the CUDA variant of the wheel is asserted")
+
+    def test_the_build_is_bounded_and_the_release_fixed(self):
+        self.assertRegex(self.dockerfile, r'cmake --build build --parallel "\$\{BUILD_JOBS\}"')
+        self.assertRegex(self.dockerfile, r"(?m)^ARG BUILD_JOBS=\d+$")
+        for base in re.findall(r"^FROM (\S+)", self.dockerfile, re.M):
+            self.assertTrue(base.endswith("-ubuntu24.04"), base)
+        self.assertIn("libopenmpi3t64", self.dockerfile)  # Ubuntu 24.04's name, hence the fixed release
+        for document in (self.dockerfile, read("sagemaker", "README.md")):
+            for command in re.findall(r"docker build [^\n]*", document):
+                self.assertIn("--platform linux/amd64", command)
+
+
+if __name__ == "__main__":
+    unittest.main()
