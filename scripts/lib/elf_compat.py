@@ -92,6 +92,15 @@ def glibc_required(elfs):
     return f"{newest[0]}.{newest[1]}"
 
 
+def glibcxx_required(elfs):
+    """The newest libstdc++ symbol version any of `elfs` needs, as "GLIBCXX_3.4.30"."""
+    newest = 0
+    for elf in elfs:
+        out = subprocess.run(["objdump", "-T", elf], capture_output=True, text=True).stdout
+        newest = max([newest] + [int(n) for n in re.findall(r"GLIBCXX_3\.4\.(\d+)", out)])
+    return f"GLIBCXX_3.4.{newest}"
+
+
 def version_needs(data):
     """(offset of the Vernaux entry, version name) for every symbol version an ELF file's bytes
     require (its .gnu.version_r section)."""

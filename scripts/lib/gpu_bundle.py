@@ -93,15 +93,6 @@ print(json.dumps({"names": names, "torch": torch.__version__, "cuda": torch.vers
     return json.loads(probe.stdout)
 
 
-def glibcxx_required(elfs):
-    """The newest GLIBCXX_3.4.x symbol version any of `elfs` needs."""
-    newest = 0
-    for elf in elfs:
-        out = subprocess.run(["objdump", "-T", elf], capture_output=True, text=True).stdout
-        newest = max([newest] + [int(n) for n in re.findall(r"GLIBCXX_3\.4\.(\d+)", out)])
-    return f"GLIBCXX_3.4.{newest}"
-
-
 class Bundle:
     def __init__(self, root, provided):
         self.root = root
@@ -249,7 +240,7 @@ def main():
         loosened = [os.path.relpath(e, root) for e in elfs if elf_compat.loosen(e, os.path.join(root, "lib"))]
         if os.path.exists(os.path.join(root, "lib", elf_compat.SHIM_NAME)):
             ours.append(os.path.join(root, "lib", elf_compat.SHIM_NAME))
-        glibcxx = glibcxx_required(ours)
+        glibcxx = elf_compat.glibcxx_required(ours)
         with open(os.path.join(root, "env.sh"), "w") as f:
             f.write(ENV_SH.replace("@GLIBCXX@", glibcxx))
 
@@ -268,6 +259,7 @@ def main():
             "bundled_libraries": sorted(set(bundle.libraries) | ({elf_compat.SHIM_NAME} if loosened else set())),
             "from_the_targets_torch": sorted(bundle.expected - DRIVER_LIBRARIES),
             "from_the_driver": sorted(bundle.expected & DRIVER_LIBRARIES),
+            "from_the_system": sorted(SYSTEM_LIBRARIES),
             "open_mpi_components_left_out": left_out,
         }
         with open(os.path.join(root, "manifest.json"), "w") as f:

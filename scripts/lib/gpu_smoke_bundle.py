@@ -202,8 +202,7 @@ print(json.dumps({"torch": torch.__version__, "cuda": torch.version.cuda,
         torch, the driver or the C library, and nothing from anywhere else."""
         site = self.facts["target"]["site_packages"]
         allowed = (self.bundle + os.sep, os.path.join(site, "torch") + os.sep, os.path.join(site, "nvidia") + os.sep)
-        system = {"linux-vdso.so.1", "ld-linux-x86-64.so.2", "libc.so.6", "libm.so.6", "libdl.so.2", "librt.so.1",
-                  "libpthread.so.0", "libutil.so.1", "libresolv.so.2", "libgcc_s.so.1"}
+        system = set(self.manifest["from_the_system"])
         driver = set(self.manifest["from_the_driver"])
         if self.env.get("RINGTRAIN_BUNDLE_FALLBACK") == "0":
             system |= set(self.manifest["fallback"]["libraries"])  # the box's own are new enough

@@ -69,7 +69,11 @@ def cuda_build_skip_reason():
     return None
 
 
-@unittest.skipIf(cuda_build_skip_reason(), cuda_build_skip_reason())
+CUDA_BUILD_SKIP_REASON = cuda_build_skip_reason()
+HIDING_UNAVAILABLE = hidden_files.unavailable()  # probes with a mount namespace: once
+
+
+@unittest.skipIf(CUDA_BUILD_SKIP_REASON, CUDA_BUILD_SKIP_REASON)
 class GpuBuildTest(unittest.TestCase):
     def test_the_binaries_hold_code_for_the_configured_architectures(self):
         configured = cache_value(BUILD, "CMAKE_CUDA_ARCHITECTURES")
@@ -89,7 +93,7 @@ class GpuBuildTest(unittest.TestCase):
         self.assertEqual(code, {int(a.removeprefix("sm_")) for a in wheel if a.startswith("sm_")})
         self.assertEqual(ptx, {max(code)})
 
-    @unittest.skipIf(hidden_files.unavailable(), hidden_files.unavailable())
+    @unittest.skipIf(HIDING_UNAVAILABLE, HIDING_UNAVAILABLE)
     def test_a_users_list_is_kept_and_nccl_comes_from_the_wheel_alone(self):
         cuda = os.path.realpath(os.path.dirname(os.path.dirname(os.path.realpath(NVCC))))
         system_nccl = (glob.glob(os.path.join(cuda, "include", "nccl*")) + glob.glob(os.path.join(cuda, "lib*", "libnccl*")) +

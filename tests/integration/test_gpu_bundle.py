@@ -14,7 +14,7 @@ import unittest
 
 import hidden_files
 from ringtrain_testing import BIN
-from test_gpu_build import cuda_build_skip_reason
+from test_gpu_build import CUDA_BUILD_SKIP_REASON, HIDING_UNAVAILABLE
 
 SOURCE = os.path.realpath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.path.dirname(os.path.realpath(BIN))
@@ -22,12 +22,11 @@ LIMIT_BYTES = 60 * 1024 * 1024
 
 
 def skip_reason():
-    reason = cuda_build_skip_reason()
-    if reason:
-        return reason
+    if CUDA_BUILD_SKIP_REASON:
+        return CUDA_BUILD_SKIP_REASON
     if not shutil.which("patchelf"):
         return "needs patchelf (scripts/setup.sh installs it)"
-    return hidden_files.unavailable()
+    return HIDING_UNAVAILABLE
 
 
 def system_open_mpi():
@@ -42,7 +41,10 @@ def system_open_mpi():
     return [p for p in paths if os.path.lexists(p)]
 
 
-@unittest.skipIf(skip_reason(), skip_reason())
+SKIP_REASON = skip_reason()
+
+
+@unittest.skipIf(SKIP_REASON, SKIP_REASON)
 class GpuBundleTest(unittest.TestCase):
     def test_the_bundle_runs_where_nothing_of_the_build_machine_is_seen_and_stops_at_the_gpu(self):
         with tempfile.TemporaryDirectory(prefix="ringtrain-gpu-bundle-test-") as scratch:
