@@ -62,7 +62,7 @@ target_include_directories(ringtrain_torch SYSTEM INTERFACE ${TORCH_INCLUDE_DIRS
 target_link_libraries(ringtrain_torch INTERFACE ${TORCH_LIBRARIES})
 target_compile_options(ringtrain_torch INTERFACE ${TORCH_CXX_FLAGS})
 
-find_package(MPI REQUIRED COMPONENTS CXX)
+find_package(MPI REQUIRED COMPONENTS C)
 find_package(cxxopts REQUIRED)
 find_package(nlohmann_json 3.10 REQUIRED)
 
@@ -125,7 +125,7 @@ if(NOT RINGTRAIN_CUDA STREQUAL "OFF")
     message(STATUS "ringtrain: CUDA backend off (missing: ${_cuda_missing})")
   endif()
 endif()
-message(STATUS "ringtrain: LibTorch ${Torch_VERSION}, MPI ${MPI_CXX_VERSION}, CUDA/NCCL backend: ${RINGTRAIN_WITH_CUDA}")
+message(STATUS "ringtrain: LibTorch ${Torch_VERSION}, MPI ${MPI_C_VERSION}, CUDA/NCCL backend: ${RINGTRAIN_WITH_CUDA}")
 if(RINGTRAIN_WITH_CUDA)
   message(STATUS "ringtrain: GPU architectures ${CMAKE_CUDA_ARCHITECTURES}; NCCL ${NCCL_LIBRARY}")
 endif()

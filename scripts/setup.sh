@@ -6,7 +6,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 apt_packages=(build-essential cmake ninja-build ccache git pkg-config
   openmpi-bin libopenmpi-dev libcxxopts-dev nlohmann-json3-dev googletest libgtest-dev
-  patchelf  # scripts/gpu-bundle.sh: bundled binaries carry no run paths of this machine
+  patchelf  # scripts/gpu-bundle.sh, docker/install-runtime.sh: run paths of installed binaries
+  shellcheck gnupg  # the container's shell scripts: lint, and the EFA installer's signature check
   libsentencepiece-dev  # SentencePiece tokenizers: prep --tokenizer, generate
   python3 python3-venv python3-pip
   openssh-server openssh-client iproute2  # the SageMaker container's hosts, emulated in the tests

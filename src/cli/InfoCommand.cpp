@@ -10,6 +10,7 @@
 #include "cli/Commands.h"
 #include "comm/Session.h"
 #include "flags/FlagValues.h"
+#include "platform/CudaStack.h"
 #include "platform/Placement.h"
 #include "ringtrain/BuildInfo.h"
 #include "ringtrain/util/Error.h"
@@ -27,6 +28,8 @@ int runInfo(int argc, char** argv) {
     return 0;
   }
 
+  // The driver library is loaded by the probe, so the stack is read after it.
+  const platform::CudaStack cuda = platform::cudaStack(platform::probeCuda());
   nlohmann::ordered_json backends = nlohmann::ordered_json::array({"mpi (cpu tensors)"});
   if (comm::ncclCompiledIn()) backends.push_back("nccl (cuda tensors)");
   nlohmann::ordered_json info{
@@ -37,6 +40,8 @@ int runInfo(int argc, char** argv) {
       {"cuda_toolkit", RINGTRAIN_CUDA_TOOLKIT_VERSION},
       {"backends", backends},
       {"cuda_kernels", kernels::cudaKernelsCompiledIn() ? "compiled in" : "not compiled in"},
+      {"nvidia_driver", platform::describeCudaStack(cuda)},
+      {"cuda_forward_compatibility", platform::forwardCompatibility(cuda)},
       {"gpus", platform::visibleGpuCount()},
       {"cpu_cores", std::thread::hardware_concurrency()}};
   // GPUs that are there but cannot be used (a driver too old for this CUDA, say).

@@ -139,8 +139,8 @@ int runSageMaker(int argc, char** argv) {
   if (job.resources.hosts.size() > 1) {
     try {
       cluster.emplace(job.resources, jobName());
-      cluster->startSshd();
       cluster->waitForNames();
+      cluster->startSshd();
       if (!job.resources.master()) return cluster->serveAsWorker();
       cluster->waitForWorkers();
     } catch (const std::exception& error) {

@@ -1,7 +1,7 @@
 // MPI_CHECK(call): turns an MPI error code into an InternalError carrying file:line and MPI's text.
 #pragma once
 
-#include <mpi.h>
+#include "comm/Mpi.h"
 
 #include <string>
 

@@ -3,7 +3,7 @@
 // the messages of another (the control plane).
 #pragma once
 
-#include <mpi.h>
+#include "comm/Mpi.h"
 
 #include "ringtrain/comm/Communicator.h"
 

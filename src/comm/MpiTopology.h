@@ -2,7 +2,7 @@
 // members that share its host (shared memory, as MPI sees it).
 #pragma once
 
-#include <mpi.h>
+#include "comm/Mpi.h"
 
 #include <string>
 

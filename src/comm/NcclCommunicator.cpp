@@ -11,7 +11,7 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime.h>
-#include <mpi.h>
+#include "comm/Mpi.h"
 #include <nccl.h>
 
 #include <functional>

@@ -1,6 +1,6 @@
 #include "comm/Session.h"
 
-#include <mpi.h>
+#include "comm/Mpi.h"
 
 #include <cstdio>
 #include <cstdlib>

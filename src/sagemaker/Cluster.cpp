@@ -3,12 +3,14 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -47,7 +49,34 @@ void log(const std::string& line) {
   std::cout << "ringtrain sagemaker: " << line << std::endl;
 }
 
+// Every address `host` resolves to, numeric.
+std::vector<std::string> addressesOf(const std::string& host) {
+  std::vector<std::string> addresses;
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.c_str(), nullptr, &hints, &found) != 0) return addresses;
+  for (const addrinfo* entry = found; entry != nullptr; entry = entry->ai_next) {
+    char text[NI_MAXHOST];
+    if (getnameinfo(entry->ai_addr, entry->ai_addrlen, text, sizeof text, nullptr, 0,
+                    NI_NUMERICHOST) == 0 &&
+        std::find(addresses.begin(), addresses.end(), text) == addresses.end()) {
+      addresses.emplace_back(text);
+    }
+  }
+  freeaddrinfo(found);
+  return addresses;
+}
+
 }  // namespace
+
+std::string jobOnlyLogins(const std::vector<std::string>& addresses) {
+  std::string logins;
+  for (const std::string& address : addresses) {
+    logins += (logins.empty() ? "root@" : " root@") + address;
+  }
+  return logins;
+}
 
 Cluster::Cluster(ResourceConfig resources, std::string jobName, ClusterTimings timings)
     : resources_(std::move(resources)), jobName_(std::move(jobName)), timings_(timings) {}
@@ -84,12 +113,18 @@ void Cluster::startSshd() {
   // Host keys are made per container: every host runs the same image.
   run({"ssh-keygen", "-A"});
   makeDirectories("/run/sshd");
+  std::vector<std::string> addresses;
+  for (const std::string& host : resources_.hosts) {
+    for (const std::string& address : addressesOf(host)) addresses.push_back(address);
+  }
+  RINGTRAIN_CHECK(!addresses.empty(), "no address for the job's hosts");
+  const std::string allowUsers = "AllowUsers=" + jobOnlyLogins(addresses);
   sshd_ = fork();
   RINGTRAIN_CHECK(sshd_ >= 0, "fork: " << std::strerror(errno));
   if (sshd_ == 0) {
     // sshd re-executes itself for every connection, by the path it was started with.
-    execl("/usr/sbin/sshd", "/usr/sbin/sshd", "-D", "-e", "-o", "LogLevel=ERROR",
-          static_cast<char*>(nullptr));
+    execl("/usr/sbin/sshd", "/usr/sbin/sshd", "-D", "-e", "-o", "LogLevel=ERROR", "-o",
+          allowUsers.c_str(), static_cast<char*>(nullptr));
     std::perror("ringtrain sagemaker: cannot start /usr/sbin/sshd");
     _exit(127);
   }

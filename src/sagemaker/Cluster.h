@@ -20,17 +20,23 @@ struct ClusterTimings {
   std::chrono::seconds afterStop{110};  // a worker stopped by SIGTERM waits this long for the end
 };
 
+// sshd's AllowUsers value that admits root from `addresses` only: the image's key pair is the
+// same in every container made from it, so the key alone must not open a job's hosts to anyone
+// in the network who has the image.
+std::string jobOnlyLogins(const std::vector<std::string>& addresses);
+
 class Cluster {
  public:
   // `jobName` keeps the files of one job apart from another's (TRAINING_JOB_NAME).
   Cluster(ResourceConfig resources, std::string jobName, ClusterTimings timings = {});
   ~Cluster();  // stops sshd
 
-  // Host keys made if missing, then sshd started in the foreground as a child. UserError if it
-  // does not stay up.
-  void startSshd();
   // Every host name resolves (SageMaker's DNS may lag at start). UserError naming the host.
   void waitForNames() const;
+  // Host keys made if missing, then sshd started in the foreground as a child, accepting root
+  // logins only from the addresses of the job's hosts (after waitForNames). UserError if it does
+  // not stay up.
+  void startSshd();
 
   // Master: waits until every worker has said it is ready and answers over SSH.
   void waitForWorkers() const;

@@ -253,8 +253,12 @@ LaunchPlan planLaunch(const JobInputs& inputs) {
         "-x", "NCCL_SOCKET_IFNAME=" + iface, "-x",
         std::string("NCCL_DEBUG=") + (ncclDebug && *ncclDebug ? ncclDebug : "WARN")};
     command.insert(command.end(), cluster.begin(), cluster.end());
-    // Forwarded only when set: mpirun warns about a variable it cannot find.
-    if (std::getenv("LD_LIBRARY_PATH")) command.insert(command.end(), {"-x", "LD_LIBRARY_PATH"});
+    // Forwarded only when set: mpirun warns about a variable it cannot find. The entrypoint sets
+    // them (docker/entrypoint.sh: CUDA forward compatibility, the EFA plugin), and the ranks on
+    // other hosts start from sshd, not from it.
+    for (const char* name : {"LD_LIBRARY_PATH", "NCCL_NET", "NCCL_NET_PLUGIN"}) {
+      if (std::getenv(name)) command.insert(command.end(), {"-x", name});
+    }
     if (!inputs.hostnameShim.empty()) {
       command.insert(command.end(), {"-x", "LD_PRELOAD=" + inputs.hostnameShim});
     }

@@ -10,6 +10,7 @@
 #include "RunSettings.h"
 #include "TrainSetup.h"
 #include "io/JobOutputs.h"
+#include "platform/CudaStack.h"
 #include "platform/CudaStream.h"
 #include "platform/Resources.h"
 #include "train/RunLog.h"
@@ -139,6 +140,10 @@ std::string banner(const RunFacts& run, int64_t parameterCount) {
   std::ostringstream line;
   line << "ringtrain: " << run.worldSize << " rank(s), device " << run.device << ", backend "
        << run.gradients.backendName() << ", " << at::get_num_threads() << " thread(s) per rank\n"
+       << (run.device.is_cuda()
+               ? "  " + platform::describeCudaStack(platform::cudaStack(platform::probeCuda())) +
+                     "\n"
+               : "")
        << "  model "
        << (run.model.kind == models::ModelKind::kSpec ? "from " + run.model.networkSource
                                                       : models::modelKindName(run.model.kind))

@@ -1,7 +1,10 @@
 """What can be checked of the container build without Docker: the build context holds what the
 Dockerfile copies and nothing large; the torch version comes from the one place the scripts pin it,
-read by the Dockerfile's own shell step; the build is bounded and the base release is fixed."""
+read by the Dockerfile's own shell step; the bases are pinned by digest, plain, of one release; the
+build is bounded, compiles against the wheel's NCCL and installs through the scripts that
+test_container_runtime.py and test_container_env.py run here."""
 import fnmatch
+import json
 import os
 import re
 import subprocess
@@ -57,16 +60,47 @@ class ContainerBuildTest(unittest.TestCase):
         self.assertEqual(out, pinned)
         self.assertIn("torch.version.cuda", self.dockerfile, "the CUDA variant of the wheel is asserted")
 
-    def test_the_build_is_bounded_and_the_release_fixed(self):
+    def bases(self):
+        """{stage argument: image reference} of the FROM lines, which name ARGs with defaults."""
+        defaults = dict(re.findall(r"^ARG (\w+)=(\S+)$", self.dockerfile, re.M))
+        return {arg: defaults[arg] for arg in re.findall(r"^FROM \$\{(\w+)\}", self.dockerfile, re.M)}
+
+    def test_the_bases_are_pinned_plain_and_of_one_release(self):
+        bases = self.bases()
+        self.assertEqual(sorted(bases), ["BUILD_IMAGE", "RUNTIME_IMAGE"])
+        for reference in bases.values():
+            self.assertRegex(reference, r"^nvidia/cuda:13\.\d+\.\d+-\w+-ubuntu24\.04@sha256:[0-9a-f]{64}$")
+        self.assertIn("-devel-", bases["BUILD_IMAGE"])  # nvcc
+        # The plain base: CUDA's runtime and compat driver; cuDNN, cuBLAS and NCCL come from the wheel.
+        self.assertIn("-base-", bases["RUNTIME_IMAGE"])
+        self.assertEqual(bases["BUILD_IMAGE"].split(":")[1].split("-")[0], bases["RUNTIME_IMAGE"].split(":")[1].split("-")[0])
+        self.assertIn("libopenmpi3t64", self.dockerfile)  # Ubuntu 24.04's name, hence the fixed release
+
+    def test_the_build_is_bounded_and_documented_for_amd64(self):
         self.assertRegex(self.dockerfile, r'cmake --build build --parallel "\$\{BUILD_JOBS\}"')
         self.assertRegex(self.dockerfile, r"(?m)^ARG BUILD_JOBS=\d+$")
-        for base in re.findall(r"^FROM (\S+)", self.dockerfile, re.M):
-            self.assertTrue(base.endswith("-ubuntu24.04"), base)
-        self.assertIn("libopenmpi3t64", self.dockerfile)  # Ubuntu 24.04's name, hence the fixed release
         for document in (self.dockerfile, read("sagemaker", "README.md")):
             for command in re.findall(r"docker build [^\n]*", document):
                 self.assertIn("--platform linux/amd64", command)
 
+    def test_the_image_builds_against_the_wheels_nccl_and_installs_by_the_tested_script(self):
+        self.assertRegex(self.dockerfile, r'NCCL_HOME="\$site/nvidia/nccl" cmake ')
+        self.assertIn('sh docker/install-runtime.sh "$site" build /out', self.dockerfile)
+        self.assertIn("COPY --from=build /out/ /", self.dockerfile)
+        # ringtrain must start with no library path at all, checked while the image is built.
+        self.assertIn("RUN ldconfig && env -u LD_LIBRARY_PATH /usr/local/bin/ringtrain info", self.dockerfile)
+        entrypoint = json.loads(re.search(r"^ENTRYPOINT (\[.*\])$", self.dockerfile, re.M).group(1))
+        self.assertEqual(entrypoint, ["/usr/local/bin/ringtrain-entrypoint"])
+        self.assertIn('"$dest/usr/local/bin/ringtrain-entrypoint"', read("docker", "install-runtime.sh"))
+        self.assertNotRegex(self.dockerfile, r"LD_LIBRARY_PATH=[^\n]*/usr/local/lib/ringtrain")
+
+    def test_efa_is_installed_by_the_checked_script_with_what_it_needs(self):
+        self.assertIn("COPY docker/install-efa.sh docker/entrypoint.sh /tmp/docker/", self.dockerfile)
+        self.assertIn('sh /tmp/docker/install-efa.sh "${EFA_INSTALLER_VERSION}"', self.dockerfile)
+        runtime_packages = re.search(r"FROM \$\{RUNTIME_IMAGE\}.*?apt-get install[^\n]*\n([^\n]*\n[^\n]*)",
+                                     self.dockerfile, re.S).group(1)
+        for package in ("curl", "gnupg", "ca-certificates"):
+            self.assertIn(package, runtime_packages)
 
 if __name__ == "__main__":
     unittest.main()

@@ -3,7 +3,8 @@ SageMaker Python SDK's local mode that needs a Docker engine. Everything before 
 own: the job's configuration files, the channels and the compose file that names them.
 
 The compose file's one service (one host) runs the image's entrypoint, read from the repository's
-Dockerfile with $RINGTRAIN_BIN in place of the image's ringtrain, in a private mount namespace
+Dockerfile: docker/entrypoint.sh (installed as /usr/local/bin/ringtrain-entrypoint by
+docker/install-runtime.sh), which runs $RINGTRAIN_BIN in place of the image's ringtrain, in a private mount namespace
 where /opt/ml holds exactly the volumes the compose file names, with the compose file's
 environment added to this one's. Its exit status is the container's, and its output goes to
 standard output and, as `docker logs` would keep it, to $RINGTRAIN_CONTAINER_LOG when that is set
@@ -19,6 +20,7 @@ import sys
 import yaml
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+INSTALLED_ENTRYPOINT = "/usr/local/bin/ringtrain-entrypoint"
 
 
 def image_entrypoint():
@@ -28,9 +30,9 @@ def image_entrypoint():
     if len(found) != 1:
         sys.exit("compose stand-in: the Dockerfile needs exactly one exec-form ENTRYPOINT")
     entrypoint = json.loads(found[0])
-    if os.path.basename(entrypoint[0]) != "ringtrain":
-        sys.exit(f"compose stand-in: the entrypoint {entrypoint[0]} is not ringtrain")
-    return [os.environ["RINGTRAIN_BIN"]] + entrypoint[1:]
+    if entrypoint[0] != INSTALLED_ENTRYPOINT:
+        sys.exit(f"compose stand-in: the entrypoint {entrypoint[0]} is not {INSTALLED_ENTRYPOINT}")
+    return [os.path.join(ROOT, "docker", "entrypoint.sh")] + entrypoint[1:]
 
 
 def volumes_of(service):
