@@ -37,12 +37,13 @@ COPY include include
 COPY kernels kernels
 COPY src src
 COPY sagemaker sagemaker
-COPY docker docker
 # NCCL_HOME: the wheel's NCCL, which LibTorch loads, not the base image's.
 RUN site=$(/opt/torch/bin/python -c "import os, torch; print(os.path.dirname(os.path.dirname(torch.__file__)))") \
     && NCCL_HOME="$site/nvidia/nccl" cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release \
       -DRINGTRAIN_BUILD_TESTS=OFF -DRINGTRAIN_CUDA=ON -DRINGTRAIN_PYTHON=/opt/torch/bin/python \
-    && cmake --build build --parallel "${BUILD_JOBS}" --target ringtrain smhostname \
+    && cmake --build build --parallel "${BUILD_JOBS}" --target ringtrain smhostname
+COPY docker/install-runtime.sh docker/entrypoint.sh docker/
+RUN site=$(/opt/torch/bin/python -c "import os, torch; print(os.path.dirname(os.path.dirname(torch.__file__)))") \
     && sh docker/install-runtime.sh "$site" build /out
 
 # ---- runtime ---------------------------------------------------------------------------------
@@ -54,11 +55,11 @@ RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-ins
       ca-certificates curl gnupg \
     && rm -rf /var/lib/apt/lists/*
 # Optional EFA: libfabric, its Open MPI and the AWS OFI NCCL plugin under /opt/amazon, from the
-# installer AWS signs (checked); the build fails if the plugin is missing.
-COPY docker/install-efa.sh docker/entrypoint.sh /tmp/docker/
+# installer AWS signs (checked). Whether the plugin can load is checked below.
+COPY docker/install-efa.sh /tmp/install-efa.sh
 RUN if [ -n "${EFA_INSTALLER_VERSION}" ]; then \
-      apt-get update && sh /tmp/docker/install-efa.sh "${EFA_INSTALLER_VERSION}" && rm -rf /var/lib/apt/lists/*; \
-    fi && rm -rf /tmp/docker
+      apt-get update && sh /tmp/install-efa.sh "${EFA_INSTALLER_VERSION}" && rm -rf /var/lib/apt/lists/*; \
+    fi && rm /tmp/install-efa.sh
 # SSH between the hosts of a job: every host runs this image, so one root key pair (made here)
 # lets each reach the others, and each host's sshd admits root only from the job's own hosts
 # (sagemaker/README.md, "The SSH key"). Host keys are made when the container starts.
@@ -68,16 +69,23 @@ RUN mkdir -p /var/run/sshd /root/.ssh && chmod 700 /root/.ssh \
     && printf 'Host *\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n' > /root/.ssh/config \
     && sed -i 's/^session\s*required\s*pam_loginuid.so/session optional pam_loginuid.so/' /etc/pam.d/sshd \
     && rm -f /etc/ssh/ssh_host_*
-# ringtrain, the entrypoint, the libraries (found by ringtrain's run path, and through
-# /etc/ld.so.conf.d/ringtrain.conf by what opens them by name). The build fails here if ringtrain
-# cannot start without a library path.
-COPY --from=build /out/ /
-RUN ldconfig && env -u LD_LIBRARY_PATH /usr/local/bin/ringtrain info
+# ringtrain, the entrypoint, the libraries (found by ringtrain's run path; libcudart.so, which
+# others open by name, through /etc/ld.so.conf.d/ringtrain.conf).
+COPY --from=build /out/usr/local/ /usr/local/
+COPY --from=build /out/etc/ld.so.conf.d/ringtrain.conf /etc/ld.so.conf.d/ringtrain.conf
 ENV PATH=/opt/amazon/openmpi/bin:/opt/amazon/efa/bin:${PATH} \
-    LD_LIBRARY_PATH=/opt/amazon/ofi-nccl/lib:/opt/amazon/ofi-nccl/lib64:/opt/amazon/openmpi/lib:/opt/amazon/openmpi/lib64:/opt/amazon/efa/lib:/opt/amazon/efa/lib64:${LD_LIBRARY_PATH} \
+    LD_LIBRARY_PATH=/opt/amazon/ofi-nccl/lib:/opt/amazon/ofi-nccl/lib64:/opt/amazon/openmpi/lib:/opt/amazon/openmpi/lib64:/opt/amazon/efa/lib:/opt/amazon/efa/lib64${LD_LIBRARY_PATH:+:${LD_LIBRARY_PATH}} \
     RINGTRAIN_HOSTNAME_SHIM=/usr/local/lib/ringtrain/libsmhostname.so \
     NCCL_DEBUG=WARN \
     OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# The build fails unless ringtrain starts both without a library path (its run path alone: the
+# loader's cache holds none of its libraries) and with the image's, and, with EFA, unless the
+# plugin is there and can load.
+RUN ldconfig && env -u LD_LIBRARY_PATH /usr/local/bin/ringtrain info > /dev/null \
+    && /usr/local/bin/ringtrain info \
+    && if [ -n "${EFA_INSTALLER_VERSION}" ]; then \
+      RINGTRAIN_ENTRYPOINT_FUNCTIONS=1 . /usr/local/bin/ringtrain-entrypoint && ringtrain_check_ofi_plugin; \
+    fi
 # Exec form, and the entrypoint execs ringtrain: ringtrain is PID 1 and gets SageMaker's SIGTERM
 # itself. `docker run IMAGE train` passes "train", which ringtrain sagemaker accepts; a
 # ContainerEntrypoint override passes nothing.

@@ -6,8 +6,10 @@
 #   DEST/usr/local/bin/ringtrain-entrypoint    docker/entrypoint.sh
 #   DEST/usr/local/lib/ringtrain/torch/lib     LibTorch, as the torch wheel has it
 #   DEST/usr/local/lib/ringtrain/nvidia/*/lib  CUDA, cuDNN, NCCL, NVSHMEM ... as the nvidia wheels have them
-#   DEST/etc/ld.so.conf.d/ringtrain.conf       the same directories, for libraries that others open by
-#                                              name (the AWS OFI NCCL plugin opens libcudart.so)
+#   DEST/usr/local/lib/ringtrain/by-name       libcudart.so, a link to the wheel's libcudart.so.13, for
+#                                              the AWS OFI NCCL plugin, which opens it by that name
+#   DEST/etc/ld.so.conf.d/ringtrain.conf       by-name only, so that the loader's cache serves that
+#                                              name and no wheel library shadows the system's
 #
 # The wheels' relative run paths ($ORIGIN/../../nvidia/nccl/lib from torch/lib) hold because the
 # layout is theirs, so LibTorch and ringtrain load the same NCCL and the same CUDA runtime: the
@@ -55,14 +57,11 @@ install_directory() {
 }
 
 install_directory "$site/torch/lib" "$lib/torch/lib"
-conf="$prefix/torch/lib"
 runpath="\$ORIGIN/../lib/ringtrain/torch/lib"
 for directory in "$site"/nvidia/*/lib; do
   [ -d "$directory" ] || continue
   relative=${directory#"$site"/}
   install_directory "$directory" "$lib/$relative"
-  conf="$conf
-$prefix/$relative"
   runpath="$runpath:\$ORIGIN/../lib/ringtrain/$relative"
 done
 
@@ -73,14 +72,14 @@ if [ -z "$cudart" ]; then
   echo "install-runtime: no libcudart.so.N under $site/nvidia: not a CUDA torch wheel" >&2
   exit 1
 fi
-ln -sf "${cudart##*/}" "$lib/${cudart%/*}/libcudart.so"
-
-printf '%s\n' "# ringtrain's libraries (docker/install-runtime.sh)" "$conf" > "$dest/etc/ld.so.conf.d/ringtrain.conf"
+mkdir -p "$lib/by-name"
+ln -sf "../$cudart" "$lib/by-name/libcudart.so"
+printf '%s\n' "# ringtrain: libraries opened by name (docker/install-runtime.sh)" "$prefix/by-name" \
+  > "$dest/etc/ld.so.conf.d/ringtrain.conf"
 
 cp "$(dirname "$0")/entrypoint.sh" "$dest/usr/local/bin/ringtrain-entrypoint"
 cp "$build/ringtrain" "$dest/usr/local/bin/ringtrain"
 patchelf --set-rpath "$runpath" "$dest/usr/local/bin/ringtrain"
-if [ -f "$build/sagemaker/libsmhostname.so" ]; then
-  cp "$build/sagemaker/libsmhostname.so" "$lib/libsmhostname.so"
-fi
+# The gethostname() shim the ranks of multi-host jobs preload (RINGTRAIN_HOSTNAME_SHIM).
+cp "$build/sagemaker/libsmhostname.so" "$lib/libsmhostname.so"
 echo "install-runtime: ringtrain and $(find "$lib" -name '*.so*' | wc -l) libraries ($(du -sh "$lib" | cut -f1)) under $dest"

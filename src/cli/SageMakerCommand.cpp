@@ -78,6 +78,13 @@ sagemaker::JobInputs readJob(const std::string& root) {
   inputs.trainerPath = selfPath();
   inputs.mpirunPath = onPath("mpirun");
   if (const char* shim = std::getenv("RINGTRAIN_HOSTNAME_SHIM")) inputs.hostnameShim = shim;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    const std::string variable = *entry;
+    const size_t equals = variable.find('=');
+    if (equals != std::string::npos) {
+      inputs.environment[variable.substr(0, equals)] = variable.substr(equals + 1);
+    }
+  }
   std::set<std::string> flags;
   std::set<std::string> switches;
   for (const train::TrainFlag& flag : train::trainFlags()) {
@@ -134,6 +141,9 @@ int runSageMaker(int argc, char** argv) {
             << ", checkpoints in " << plan.checkpointDir << std::endl;
   for (const std::string& warning : plan.warnings) {
     std::cout << "ringtrain sagemaker: warning: " << warning << std::endl;
+  }
+  for (const std::string& note : plan.notes) {
+    if (job.resources.master()) std::cout << "ringtrain sagemaker: " << note << std::endl;
   }
   std::optional<sagemaker::Cluster> cluster;
   if (job.resources.hosts.size() > 1) {

@@ -17,6 +17,9 @@ struct CudaProbe {
   std::string error;       // the runtime's message, for kFailed
 };
 
+// "13.0" for 13000: a CUDA version as the runtime and the driver report it.
+std::string cudaVersionText(int version);
+
 // Asks the CUDA runtime (kNotCompiledIn in builds without CUDA).
 CudaProbe probeCuda();
 

@@ -14,10 +14,6 @@ std::string readText(const std::string& path) {
   return text.str();
 }
 
-std::string cudaVersion(int version) {
-  return std::to_string(version / 1000) + "." + std::to_string(version % 1000 / 10);
-}
-
 const std::string kLibraryPrefix = "libcuda.so.";
 
 }  // namespace
@@ -52,11 +48,13 @@ bool forwardCompatibility(const CudaStack& stack) {
 }
 
 std::string describeCudaStack(const CudaStack& stack) {
-  if (stack.kernelModule.empty()) return "no NVIDIA driver";
-  std::string text = "NVIDIA driver " + stack.kernelModule;
+  // Without /proc/driver/nvidia/version (WSL, say) the driver may still answer.
+  if (stack.kernelModule.empty() && stack.driverVersion == 0) return "no NVIDIA driver";
+  std::string text = "NVIDIA driver " +
+                     (stack.kernelModule.empty() ? "(version not readable)" : stack.kernelModule);
   if (stack.driverVersion > 0) {
-    text += ", CUDA " + cudaVersion(stack.driverVersion) + " (runtime " +
-            cudaVersion(stack.runtimeVersion) + ")";
+    text += ", CUDA " + cudaVersionText(stack.driverVersion) + " (runtime " +
+            cudaVersionText(stack.runtimeVersion) + ")";
   }
   if (forwardCompatibility(stack)) {
     text += " through CUDA forward compatibility (" + stack.driverLibrary + ")";

@@ -58,8 +58,10 @@ std::vector<std::string> addressesOf(const std::string& host) {
   if (getaddrinfo(host.c_str(), nullptr, &hints, &found) != 0) return addresses;
   for (const addrinfo* entry = found; entry != nullptr; entry = entry->ai_next) {
     char text[NI_MAXHOST];
+    // Not a link-local address with its zone (fe80::1%eth0), which sshd's patterns do not take.
     if (getnameinfo(entry->ai_addr, entry->ai_addrlen, text, sizeof text, nullptr, 0,
                     NI_NUMERICHOST) == 0 &&
+        std::strchr(text, '%') == nullptr &&
         std::find(addresses.begin(), addresses.end(), text) == addresses.end()) {
       addresses.emplace_back(text);
     }
@@ -118,7 +120,8 @@ void Cluster::startSshd() {
     for (const std::string& address : addressesOf(host)) addresses.push_back(address);
   }
   RINGTRAIN_CHECK(!addresses.empty(), "no address for the job's hosts");
-  const std::string allowUsers = "AllowUsers=" + jobOnlyLogins(addresses);
+  admitted_ = jobOnlyLogins(addresses);
+  const std::string allowUsers = "AllowUsers=" + admitted_;
   sshd_ = fork();
   RINGTRAIN_CHECK(sshd_ >= 0, "fork: " << std::strerror(errno));
   if (sshd_ == 0) {
@@ -160,9 +163,10 @@ void Cluster::waitForWorkers() const {
   for (const std::string& worker : resources_.hosts) {
     if (worker == resources_.currentHost) continue;
     while (!(pathExists(readyFile(worker)) && ssh(worker, "true"))) {
-      RINGTRAIN_USER_CHECK(Clock::now() < deadline, "host " << worker
-                                                            << " did not join the job within "
-                                                            << timings_.meet.count() << " s");
+      RINGTRAIN_USER_CHECK(
+          Clock::now() < deadline,
+          "host " << worker << " did not join the job within " << timings_.meet.count()
+                  << " s (sshd admits root only from the job's addresses: " << admitted_ << ")");
       if (stopRequested()) return;  // the caller sees it and does not start training
       std::this_thread::sleep_for(seconds(1));
     }

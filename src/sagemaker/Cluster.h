@@ -55,6 +55,7 @@ class Cluster {
   std::string jobName_;
   ClusterTimings timings_;
   mutable pid_t sshd_ = -1;  // -1 once reaped
+  std::string admitted_;     // sshd's AllowUsers
 };
 
 }  // namespace ringtrain::sagemaker

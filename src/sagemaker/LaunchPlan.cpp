@@ -118,6 +118,47 @@ std::string channelSpec(const std::string& root, const Channel& channel) {
   return path;
 }
 
+std::string valueOr(const std::map<std::string, std::string>& environment, const std::string& name,
+                    const std::string& otherwise) {
+  const auto found = environment.find(name);
+  return found == environment.end() || found->second.empty() ? otherwise : found->second;
+}
+
+// mpirun's -x options for the ranks on other hosts, which start from sshd, not from this
+// environment: the settings of NCCL, libfabric and the AWS OFI NCCL plugin, so that every rank
+// runs NCCL alike, and the library path (CUDA forward compatibility); and, with EFA and a working
+// plugin, that plugin as NCCL's only network, so that a plugin that cannot start stops the job
+// with NCCL's error instead of NCCL falling back to TCP sockets unseen. Says which in `notes`.
+std::vector<std::string> ncclNetworkBetweenHosts(
+    const std::map<std::string, std::string>& environment, std::vector<std::string>& notes) {
+  std::vector<std::string> options;
+  for (const auto& [name, value] : environment) {
+    const bool setAbove = name == "NCCL_DEBUG" || name == "NCCL_SOCKET_IFNAME";
+    const bool forwarded = name.rfind("NCCL_", 0) == 0 || name.rfind("FI_", 0) == 0 ||
+                           name.rfind("OFI_NCCL_", 0) == 0 || name == "LD_LIBRARY_PATH";
+    if (forwarded && !setAbove) options.insert(options.end(), {"-x", name});
+  }
+  const std::string plugin = valueOr(environment, "RINGTRAIN_EFA_PLUGIN", "");
+  const std::string chosen = valueOr(environment, "NCCL_NET", "");
+  if (!chosen.empty()) {
+    notes.push_back("NCCL network between hosts: NCCL_NET=" + chosen + " (the job's setting)");
+  } else if (!plugin.empty()) {
+    if (environment.count("NCCL_NET_PLUGIN") == 0) {
+      options.insert(options.end(), {"-x", "NCCL_NET_PLUGIN=" + plugin});
+    }
+    options.insert(options.end(), {"-x", "NCCL_NET=AWS Libfabric"});
+    notes.push_back("NCCL network between hosts: EFA through " +
+                    valueOr(environment, "NCCL_NET_PLUGIN", plugin) +
+                    " (NCCL_NET=AWS Libfabric: NCCL stops rather than fall back to TCP sockets; "
+                    "NCCL_NET=Socket in the job's environment chooses sockets)");
+  } else {
+    notes.push_back(
+        "NCCL network between hosts: NCCL's choice, InfiniBand where it finds it, else TCP sockets "
+        "(no EFA plugin in use)");
+  }
+  return options;
+}
+
 }  // namespace
 
 std::string flagName(const std::string& hyperparameter) {
@@ -244,21 +285,17 @@ LaunchPlan planLaunch(const JobInputs& inputs) {
           (hostList.empty() ? "" : ",") + host + ":" + std::to_string(plan.processesPerHost);
     }
     const std::string& iface = inputs.resources.networkInterface;
-    const char* ncclDebug = std::getenv("NCCL_DEBUG");
     const std::vector<std::string> cluster = {
         "--host", hostList,
         // The master reaches every worker itself, so every worker needs only the master's key.
         "--mca", "plm_rsh_no_tree_spawn", "1", "--mca", "btl_tcp_if_include", iface, "--mca",
         "oob_tcp_if_include", iface, "--mca", "pml", "ob1", "--mca", "btl", "^openib", "-x", "PATH",
         "-x", "NCCL_SOCKET_IFNAME=" + iface, "-x",
-        std::string("NCCL_DEBUG=") + (ncclDebug && *ncclDebug ? ncclDebug : "WARN")};
+        "NCCL_DEBUG=" + valueOr(inputs.environment, "NCCL_DEBUG", "WARN")};
     command.insert(command.end(), cluster.begin(), cluster.end());
-    // Forwarded only when set: mpirun warns about a variable it cannot find. The entrypoint sets
-    // them (docker/entrypoint.sh: CUDA forward compatibility, the EFA plugin), and the ranks on
-    // other hosts start from sshd, not from it.
-    for (const char* name : {"LD_LIBRARY_PATH", "NCCL_NET", "NCCL_NET_PLUGIN"}) {
-      if (std::getenv(name)) command.insert(command.end(), {"-x", name});
-    }
+    const std::vector<std::string> network =
+        ncclNetworkBetweenHosts(inputs.environment, plan.notes);
+    command.insert(command.end(), network.begin(), network.end());
     if (!inputs.hostnameShim.empty()) {
       command.insert(command.end(), {"-x", "LD_PRELOAD=" + inputs.hostnameShim});
     }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,11 @@ struct JobInputs {
   // The gethostname() shim preloaded into the ranks of a multi-host job (sagemaker/gethostname.c);
   // empty: none.
   std::string hostnameShim;
+  // The container's environment. Multi-host jobs forward NCCL's, libfabric's and the AWS OFI NCCL
+  // plugin's settings (NCCL_*, FI_*, OFI_NCCL_*) and LD_LIBRARY_PATH to the ranks on other hosts,
+  // which sshd starts; RINGTRAIN_EFA_PLUGIN (docker/entrypoint.sh: EFA devices and a plugin that
+  // can load) makes NCCL use that plugin and only it between hosts.
+  std::map<std::string, std::string> environment;
   // What `ringtrain train` takes: is `flag` (without dashes) one of its flags, and is it a switch
   // (a flag without a value)?
   std::function<bool(const std::string&)> isTrainFlag;
@@ -46,6 +52,7 @@ struct LaunchPlan {
   std::string checkpointDir;                // <root>/checkpoints
   std::string failureFile;                  // <root>/output/failure
   std::vector<std::string> warnings;        // for the job's log: what the job asks and will not get
+  std::vector<std::string> notes;           // for the master's log: how the hosts' ranks talk
 };
 
 // UserError naming the hyperparameter or channel for anything the job cannot run with.

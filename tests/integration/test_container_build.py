@@ -86,17 +86,26 @@ class ContainerBuildTest(unittest.TestCase):
     def test_the_image_builds_against_the_wheels_nccl_and_installs_by_the_tested_script(self):
         self.assertRegex(self.dockerfile, r'NCCL_HOME="\$site/nvidia/nccl" cmake ')
         self.assertIn('sh docker/install-runtime.sh "$site" build /out', self.dockerfile)
-        self.assertIn("COPY --from=build /out/ /", self.dockerfile)
-        # ringtrain must start with no library path at all, checked while the image is built.
-        self.assertIn("RUN ldconfig && env -u LD_LIBRARY_PATH /usr/local/bin/ringtrain info", self.dockerfile)
+        self.assertIn("COPY --from=build /out/usr/local/ /usr/local/", self.dockerfile)
+        self.assertIn("COPY --from=build /out/etc/ld.so.conf.d/ringtrain.conf /etc/ld.so.conf.d/ringtrain.conf",
+                      self.dockerfile)
+        # The scripts come after the compile step, so that editing them does not recompile.
+        self.assertLess(self.dockerfile.index("--target ringtrain smhostname"), self.dockerfile.index("COPY docker/"))
+        # ringtrain must start with no library path at all, after the loader's cache is built (which
+        # holds none of its libraries), and with the image's environment: checked while the image is built.
+        check = re.search(r"^RUN ldconfig && env -u LD_LIBRARY_PATH /usr/local/bin/ringtrain info.*?(?=^\S)",
+                          self.dockerfile, re.M | re.S)
+        self.assertIsNotNone(check)
+        self.assertLess(self.dockerfile.index("ENV PATH="), check.start())
+        self.assertIn("ringtrain_check_ofi_plugin", check.group(0))
         entrypoint = json.loads(re.search(r"^ENTRYPOINT (\[.*\])$", self.dockerfile, re.M).group(1))
         self.assertEqual(entrypoint, ["/usr/local/bin/ringtrain-entrypoint"])
         self.assertIn('"$dest/usr/local/bin/ringtrain-entrypoint"', read("docker", "install-runtime.sh"))
         self.assertNotRegex(self.dockerfile, r"LD_LIBRARY_PATH=[^\n]*/usr/local/lib/ringtrain")
 
     def test_efa_is_installed_by_the_checked_script_with_what_it_needs(self):
-        self.assertIn("COPY docker/install-efa.sh docker/entrypoint.sh /tmp/docker/", self.dockerfile)
-        self.assertIn('sh /tmp/docker/install-efa.sh "${EFA_INSTALLER_VERSION}"', self.dockerfile)
+        self.assertIn("COPY docker/install-efa.sh /tmp/install-efa.sh", self.dockerfile)
+        self.assertIn('sh /tmp/install-efa.sh "${EFA_INSTALLER_VERSION}"', self.dockerfile)
         runtime_packages = re.search(r"FROM \$\{RUNTIME_IMAGE\}.*?apt-get install[^\n]*\n([^\n]*\n[^\n]*)",
                                      self.dockerfile, re.S).group(1)
         for package in ("curl", "gnupg", "ca-certificates"):

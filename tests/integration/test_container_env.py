@@ -1,8 +1,8 @@
 """The container's start-up decisions, run as the shell functions they are (docker/entrypoint.sh,
 docker/install-efa.sh) against directories laid out like hosts: CUDA forward compatibility when the
-driver is older than the image's CUDA and the GPUs accept it, which network NCCL will use between
-hosts and the settings that keep it from falling back to sockets unseen, and the EFA installer's
-signature check, with real GnuPG keys."""
+driver is of an older branch than the image's compat driver and the GPUs accept it; EFA devices and
+an AWS OFI NCCL plugin that can load (a real shared library, with and without what it needs), which
+the build checks too; the EFA installer's flags and its signature check, with real GnuPG keys."""
 import os
 import shutil
 import subprocess
@@ -14,6 +14,7 @@ ROOT = os.path.realpath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DOCKER = os.path.join(ROOT, "docker")
 BIN = os.environ.get("RINGTRAIN_BIN", os.path.join(ROOT, "build", "ringtrain"))
 PROPRIETARY = "NVRM version: NVIDIA UNIX x86_64 Kernel Module  {}  Tue Mar  5 22:23:56 UTC 2024\n"
+ZLIB = "/lib/x86_64-linux-gnu/libz.so.1"
 OPEN = "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  {}  Release Build  (dvs-builder@U16)\n"
 
 
@@ -27,10 +28,11 @@ def write(path, text="", mode=0o644):
 def shell(script, functions, **env):
     """Runs `script` after sourcing the functions of docker/`functions`; (status, output, environment)."""
     flag = "RINGTRAIN_ENTRYPOINT_FUNCTIONS" if functions == "entrypoint.sh" else "RINGTRAIN_EFA_FUNCTIONS"
-    full = f'{flag}=1 . "{os.path.join(DOCKER, functions)}"\n{script}\necho "--- LD_LIBRARY_PATH=${{LD_LIBRARY_PATH:-}}"\n' \
-           'echo "--- NCCL_NET_PLUGIN=${NCCL_NET_PLUGIN:-}"\necho "--- NCCL_NET=${NCCL_NET:-}"\n'
+    full = f'{flag}=1 . "{os.path.join(DOCKER, functions)}"\n{script}\nstatus=$?\n' \
+           'echo "--- LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"\n' \
+           'echo "--- RINGTRAIN_EFA_PLUGIN=${RINGTRAIN_EFA_PLUGIN:-}"\nexit $status\n'
     run = subprocess.run(["sh", "-c", full], capture_output=True, text=True,
-                         env={"PATH": os.environ["PATH"], "RINGTRAIN_DOCKER_DIR": DOCKER, **env})
+                         env={"PATH": os.environ["PATH"], **env})
     lines = run.stdout.splitlines()
     settings = dict(line[4:].split("=", 1) for line in lines if line.startswith("--- "))
     return run.returncode, "\n".join(line for line in lines if not line.startswith("--- ")) + run.stderr, settings
@@ -57,7 +59,7 @@ class HostFixture:
         """A ringtrain whose `info --json` answers as the GPUs of this host would: usable through the
         forward-compatibility driver, or refusing it (error 804)."""
         compat = self.path("usr", "local", "cuda", "compat")
-        usable = '{"gpus": 8}' if works_with_compat else \
+        usable = '{"cuda_forward_compatibility": true, "gpus": 8}' if works_with_compat else \
             '{"gpus": 0, "gpu_problem": "CUDA cannot use the GPUs: forward compatibility was attempted on non supported HW"}'
         script = self.path("bin", "ringtrain")
         write(script, textwrap.dedent(f"""\
@@ -74,16 +76,23 @@ class HostFixture:
             os.makedirs(device)
             os.symlink("../../../../bus/pci/drivers/efa", os.path.join(device, "driver"))
 
-    def plugin(self, relative="opt/amazon/ofi-nccl/lib/libnccl-net-ofi.so"):
-        write(self.path(relative))
+    def plugin(self, relative="opt/amazon/ofi-nccl/lib/libnccl-net-ofi.so", needs=None):
+        """A shared library where the EFA installer puts the plugin (zlib's, standing in for it);
+        `needs` adds a library it links against."""
+        os.makedirs(os.path.dirname(self.path(relative)), exist_ok=True)
+        shutil.copy(ZLIB, self.path(relative))
+        if needs:
+            subprocess.run(["patchelf", "--add-needed", needs, self.path(relative)], check=True)
         return self.path(relative)
 
     def runtime_libraries(self, with_unversioned_cudart=True):
-        directory = "/usr/local/lib/ringtrain/nvidia/cu13/lib"
-        write(self.path("etc", "ld.so.conf.d", "ringtrain.conf"), f"# ringtrain\n{directory}\n")
-        write(self.root + directory + "/libcudart.so.13")
+        """What docker/install-runtime.sh lays out for libraries opened by name."""
+        write(self.path("etc", "ld.so.conf.d", "ringtrain.conf"), "# ringtrain\n/usr/local/lib/ringtrain/by-name\n")
+        write(self.path("usr", "local", "lib", "ringtrain", "nvidia", "cu13", "lib", "libcudart.so.13"))
+        os.makedirs(self.path("usr", "local", "lib", "ringtrain", "by-name"))
         if with_unversioned_cudart:
-            os.symlink("libcudart.so.13", self.root + directory + "/libcudart.so")
+            os.symlink("../nvidia/cu13/lib/libcudart.so.13", self.path("usr", "local", "lib", "ringtrain", "by-name",
+                                                                     "libcudart.so"))
 
 
 class CudaCompatibilityTest(unittest.TestCase):
@@ -120,14 +129,21 @@ class CudaCompatibilityTest(unittest.TestCase):
         self.assertEqual(settings["LD_LIBRARY_PATH"], "/usr/local/nvidia/lib64")
         self.assertIn("WARNING", output)
 
-    def test_a_driver_as_new_as_the_compat_one_needs_nothing(self):
-        for driver in ("580.95.05", "590.44.01"):
+    def test_a_driver_of_the_compat_ones_branch_or_newer_needs_nothing(self):
+        for driver in ("580.65.06", "580.95.05", "590.44.01"):
             host = HostFixture(self)
             host.driver(driver)
             host.compat("580.95.05")
             status, output, settings = self.compat(host, host.ringtrain(works_with_compat=True))
             self.assertEqual((status, settings["LD_LIBRARY_PATH"]), (0, "/usr/local/nvidia/lib64"), output)
             self.assertIn(f"NVIDIA driver {driver} (CUDA forward compatibility not needed)", output)
+
+    def test_an_image_without_the_compat_driver_says_so(self):
+        host = HostFixture(self)
+        host.driver("550.54.15")
+        status, output, settings = self.compat(host, host.ringtrain(works_with_compat=True))
+        self.assertEqual((status, settings["LD_LIBRARY_PATH"]), (0, "/usr/local/nvidia/lib64"), output)
+        self.assertIn("NVIDIA driver 550.54.15 (this image has no CUDA forward-compatibility driver)", output)
 
     def test_no_driver_is_a_cpu_host_and_says_nothing(self):
         host = HostFixture(self)
@@ -136,64 +152,73 @@ class CudaCompatibilityTest(unittest.TestCase):
         self.assertEqual((status, output.strip(), settings["LD_LIBRARY_PATH"]), (0, "", "/usr/local/nvidia/lib64"))
 
 
-class NcclNetworkTest(unittest.TestCase):
-    def network(self, host, **env):
-        return shell("ringtrain_nccl_network", "entrypoint.sh", RINGTRAIN_ROOT=host.root, **env)
+@unittest.skipUnless(shutil.which("patchelf") and os.path.exists(ZLIB), "needs patchelf and zlib")
+class EfaTest(unittest.TestCase):
+    def efa(self, host, **env):
+        return shell("ringtrain_efa", "entrypoint.sh", RINGTRAIN_ROOT=host.root, **env)
 
-    def test_without_efa_it_is_sockets(self):
+    def test_without_efa_devices_it_says_nothing_and_names_no_plugin(self):
         host = HostFixture(self)
         host.runtime_libraries()
-        status, output, settings = self.network(host)
-        self.assertEqual(status, 0)
-        self.assertIn("NCCL network between hosts: TCP sockets (no EFA device)", output)
-        self.assertEqual((settings["NCCL_NET"], settings["NCCL_NET_PLUGIN"]), ("", ""))
+        host.plugin()
+        status, output, settings = self.efa(host)
+        self.assertEqual((status, output.strip(), settings["RINGTRAIN_EFA_PLUGIN"]), (0, "", ""))
 
-    def test_efa_with_the_plugin_is_used_and_nccl_may_not_fall_back(self):
-        for relative in ("opt/amazon/ofi-nccl/lib/libnccl-net-ofi.so", "opt/amazon/aws-ofi-nccl/lib/libnccl-net-aws-ofi.so"):
+    def test_efa_with_a_plugin_that_loads_names_it(self):
+        for relative in ("opt/amazon/ofi-nccl/lib/libnccl-net-ofi.so", "opt/amazon/aws-ofi-nccl/lib/libnccl-net-aws-ofi.so",
+                         "opt/amazon/ofi-nccl/lib/x86_64-linux-gnu/libnccl-net-ofi.so"):
             host = HostFixture(self)
             host.runtime_libraries()
             host.efa_devices("rdmap16s27", "rdmap32s27")
             plugin = host.plugin(relative)
-            status, output, settings = self.network(host)
+            status, output, settings = self.efa(host)
             self.assertEqual(status, 0)
-            self.assertIn(f"NCCL network between hosts: EFA (2 devices: rdmap16s27 rdmap32s27) through {plugin}", output)
-            self.assertEqual((settings["NCCL_NET"], settings["NCCL_NET_PLUGIN"]), ("AWS Libfabric", plugin))
+            self.assertIn(f"ringtrain: EFA: 2 devices (rdmap16s27 rdmap32s27), AWS OFI NCCL plugin {plugin}", output)
+            self.assertEqual(settings["RINGTRAIN_EFA_PLUGIN"], plugin)
 
-    def test_the_jobs_own_choice_of_network_stands(self):
-        host = HostFixture(self)
-        host.runtime_libraries()
-        host.efa_devices("rdmap16s27")
-        host.plugin()
-        _, output, settings = self.network(host, NCCL_NET="Socket")
-        self.assertEqual(settings["NCCL_NET"], "Socket")
-        self.assertIn("(NCCL_NET=Socket)", output)
-
-    def test_efa_without_the_plugin_or_libcudart_so_is_a_warning(self):
-        host = HostFixture(self)
-        host.runtime_libraries()
-        host.efa_devices("rdmap16s27")
-        _, output, settings = self.network(host)
-        self.assertIn("WARNING: NCCL network between hosts: TCP sockets, although this host has 1 EFA devices", output)
-        self.assertIn("no AWS OFI NCCL plugin", output)
-        self.assertEqual(settings["NCCL_NET"], "")
-
-        host = HostFixture(self)
-        host.runtime_libraries(with_unversioned_cudart=False)
-        host.efa_devices("rdmap16s27")
-        plugin = host.plugin()
-        _, output, settings = self.network(host)
-        self.assertIn(f"the plugin {plugin} cannot open libcudart.so", output)
-        self.assertEqual(settings["NCCL_NET"], "")
+    def test_efa_without_a_working_plugin_is_a_warning_and_names_none(self):
+        cases = [({}, "this image has no AWS OFI NCCL plugin"),
+                 ({"plugin": True, "needs": "libcudart.so.12"}, "it needs libcudart.so.12 which this image lacks"),
+                 ({"plugin": True, "cudart": False}, "it opens libcudart.so, which no directory in")]
+        for case, reason in cases:
+            host = HostFixture(self)
+            host.runtime_libraries(with_unversioned_cudart=case.get("cudart", True))
+            host.efa_devices("rdmap16s27")
+            if case.get("plugin"):
+                host.plugin(needs=case.get("needs"))
+            status, output, settings = self.efa(host)
+            self.assertEqual(status, 0)
+            self.assertIn("WARNING: this host has 1 EFA devices (rdmap16s27)", output)
+            self.assertIn(reason, output)
+            self.assertIn("NCCL will use TCP sockets between hosts", output)
+            self.assertEqual(settings["RINGTRAIN_EFA_PLUGIN"], "")
 
     def test_other_rdma_devices_are_not_efa(self):
         host = HostFixture(self)
         host.runtime_libraries()
+        host.plugin()
         device = host.path("sys", "class", "infiniband", "mlx5_0", "device")
         os.makedirs(device)
         os.makedirs(host.path("sys", "bus", "pci", "drivers", "mlx5_core"))
         os.symlink("../../../../bus/pci/drivers/mlx5_core", os.path.join(device, "driver"))
-        _, output, _ = self.network(host)
-        self.assertIn("TCP sockets (no EFA device)", output)
+        _, output, settings = self.efa(host)
+        self.assertEqual((output.strip(), settings["RINGTRAIN_EFA_PLUGIN"]), ("", ""))
+
+    def test_the_image_build_fails_without_a_plugin_that_loads(self):
+        """The Dockerfile's check when EFA was asked for: ringtrain_check_ofi_plugin."""
+        host = HostFixture(self)
+        host.runtime_libraries()
+        status, output, _ = shell("ringtrain_check_ofi_plugin", "entrypoint.sh", RINGTRAIN_ROOT=host.root)
+        self.assertEqual(status, 1)
+        self.assertIn("put in no AWS OFI NCCL plugin", output)
+        broken = host.plugin(needs="libcudart.so.12")
+        status, output, _ = shell("ringtrain_check_ofi_plugin", "entrypoint.sh", RINGTRAIN_ROOT=host.root)
+        self.assertEqual(status, 1)
+        self.assertIn(f"the AWS OFI NCCL plugin {broken} cannot work: it needs libcudart.so.12", output)
+        os.remove(broken)
+        plugin = host.plugin()
+        status, output, _ = shell("ringtrain_check_ofi_plugin", "entrypoint.sh", RINGTRAIN_ROOT=host.root)
+        self.assertEqual((status, output.strip()), (0, f"ringtrain: AWS OFI NCCL plugin {plugin}"))
 
 
 class EntrypointTest(unittest.TestCase):
@@ -206,20 +231,15 @@ class EntrypointTest(unittest.TestCase):
 
 @unittest.skipUnless(shutil.which("gpg"), "needs GnuPG (scripts/setup.sh installs it)")
 class EfaInstallerTest(unittest.TestCase):
-    def test_the_flags_keep_the_nccl_plugin_from_1_48_on(self):
-        for version, ngc in (("1.47.0", False), ("1.48.0", True), ("1.50.1", True), ("1.9.0", False)):
-            status, output, _ = shell(f"efa_installer_flags {version}", "install-efa.sh")
+    def test_the_ngc_switches_are_passed_where_the_installer_offers_them(self):
+        helps = {"": [],  # no help text: the flags every installer takes
+                 "  --disable-ngc   install as for any image\n": ["--disable-ngc"],
+                 "--disable-ngc\n--disable-build-ngc\n--enable-ngc\n": ["--disable-ngc", "--disable-build-ngc"],
+                 "--disable-ngc-something\n": []}
+        for help_text, switches in helps.items():
+            status, output, _ = shell('efa_installer_flags "$HELP"', "install-efa.sh", HELP=help_text)
             self.assertEqual(status, 0, output)
-            self.assertTrue(output.startswith("-y --skip-kmod --skip-limit-conf --no-verify"), output)
-            self.assertEqual("--disable-ngc" in output, ngc, version)
-
-    def test_the_build_looks_for_the_plugin_where_the_entrypoint_does(self):
-        host = HostFixture(self)
-        status, _, _ = shell("RINGTRAIN_ROOT=$HOST ringtrain_ofi_plugin", "install-efa.sh", HOST=host.root)
-        self.assertNotEqual(status, 0)
-        plugin = host.plugin("opt/amazon/ofi-nccl/lib64/libnccl-net-ofi.so")
-        status, output, _ = shell("RINGTRAIN_ROOT=$HOST ringtrain_ofi_plugin", "install-efa.sh", HOST=host.root)
-        self.assertEqual((status, output.strip()), (0, plugin))
+            self.assertEqual(output.split(), "-y --skip-kmod --skip-limit-conf --no-verify".split() + switches, help_text)
 
     def test_only_a_signature_by_the_documented_key_passes(self):
         work = tempfile.mkdtemp(prefix="ringtrain-efa-")
@@ -241,16 +261,32 @@ class EfaInstallerTest(unittest.TestCase):
 
         status, output, _ = shell(check, "install-efa.sh", EFA_KEY_FINGERPRINT=fingerprint)
         self.assertEqual(status, 0, output)
-        # The same signature by a key that is not AWS's: refused, naming the key.
+        self.assertIn(f"good signature by AWS's EFA key {fingerprint}", output)
+        # The same signature, but the documented key is AWS's, not this one: refused.
         status, output, _ = shell(check, "install-efa.sh")
         self.assertNotEqual(status, 0)
-        self.assertIn("is not AWS's EFA key", output)
-        # AWS's key, but the tarball changed after signing.
+        self.assertIn(f"is signed by {fingerprint}, not by AWS's EFA key", output)
+        # A key file holding the documented key and another: only a signature by the documented one passes.
+        other = os.path.join(work, "other")
+        os.makedirs(other, mode=0o700)
+        other_gpg = ["gpg", "--homedir", other] + gpg[3:]
+        subprocess.run(other_gpg + ["--quick-generate-key", "Intruder <x@example.com>", "ed25519", "sign", "never"],
+                       check=True, capture_output=True)
+        forged = os.path.join(work, "forged.sig")
+        subprocess.run(other_gpg + ["--output", forged, "--detach-sign", tarball], check=True, capture_output=True)
+        with open(key, "ab") as f:
+            f.write(subprocess.run(other_gpg + ["--armor", "--export"], capture_output=True, check=True).stdout)
+        status, output, _ = shell(f'efa_verify "{tarball}" "{forged}" "{key}"', "install-efa.sh",
+                                  EFA_KEY_FINGERPRINT=fingerprint)
+        self.assertNotEqual(status, 0)
+        self.assertIn("not by AWS's EFA key", output)
+        status, output, _ = shell(check, "install-efa.sh", EFA_KEY_FINGERPRINT=fingerprint)
+        self.assertEqual(status, 0, output)
+        # The documented key, but the tarball changed after signing.
         write(tarball, "the installer, changed")
         status, output, _ = shell(check, "install-efa.sh", EFA_KEY_FINGERPRINT=fingerprint)
         self.assertNotEqual(status, 0)
-        self.assertIn("does not match", output)
-
+        self.assertIn("is not a good signature", output)
 
 if __name__ == "__main__":
     unittest.main()

@@ -114,21 +114,26 @@ class ContainerRuntimeTest(unittest.TestCase):
         self.assertFalse([n for n in names if n.endswith((".a", ".bc", ".py", ".h"))])
         self.assertNotIn("libmpi_cxx.so.40", needed(os.path.join(BUILD, "ringtrain")), "the C++ bindings are unused")
 
-    def test_libcudart_so_is_found_by_name_through_the_loaders_configuration(self):
+    def test_libcudart_so_is_found_by_name_through_the_loaders_cache_and_nothing_else_is(self):
         """The AWS OFI NCCL plugin opens `libcudart.so`; the image's ldconfig reads ringtrain.conf."""
         with open(os.path.join(self.dest, "etc", "ld.so.conf.d", "ringtrain.conf")) as f:
             directories = [line.strip() for line in f if line.strip() and not line.startswith("#")]
-        for directory in directories:
-            self.assertTrue(directory.startswith(PREFIX) and os.path.isdir(self.dest + directory), directory)
-        unversioned = [d for d in directories if os.path.exists(os.path.join(self.dest + d, "libcudart.so"))]
-        self.assertEqual(len(unversioned), 1, directories)
-        # What dlopen("libcudart.so") finds when those directories are the loader's: the wheel's runtime.
-        probe = subprocess.run([sys.executable, "-c", "import ctypes; ctypes.CDLL('libcudart.so'); "
-                                "print(open('/proc/self/maps').read())"], capture_output=True, text=True,
-                               env={"LD_LIBRARY_PATH": ":".join(self.dest + d for d in directories)})
-        self.assertEqual(probe.returncode, 0, probe.stderr)
-        self.assertIn(os.path.realpath(os.path.join(self.dest + unversioned[0], "libcudart.so")), probe.stdout)
-
+        self.assertEqual(directories, [PREFIX + "/by-name"])
+        # The cache ldconfig builds from that configuration, as the image's build runs it (-X: no
+        # links made; a private cache file).
+        conf, cache = os.path.join(self.scratch, "ld.so.conf"), os.path.join(self.scratch, "ld.so.cache")
+        with open(conf, "w") as f:
+            f.write("".join(self.dest + d + "\n" for d in directories))
+        subprocess.run(["ldconfig", "-X", "-f", conf, "-C", cache], check=True)
+        listed = subprocess.run(["ldconfig", "-p", "-C", cache], capture_output=True, text=True, check=True).stdout
+        served = re.findall(r"^\s*(\S+) \(.*\) => (" + re.escape(self.dest) + r"\S+)$", listed, re.M)
+        self.assertIn("libcudart.so", [name for name, _ in served], listed)
+        for name, path in served:
+            # What the cache serves from the image's directories: the wheel's CUDA runtime, nothing else
+            # (no wheel library shadows the system's for every program in the image).
+            self.assertTrue(name.startswith("libcudart.so"), name)
+            self.assertTrue(os.path.samefile(path, glob.glob(os.path.join(self.site, "nvidia", "*", "lib",
+                                                                          "libcudart.so.*[0-9]"))[0]), path)
 
 if __name__ == "__main__":
     unittest.main()

@@ -1,7 +1,9 @@
 """Each source file includes the standard headers of the C library functions it calls. GCC 13's
 libstdc++ (the container image's compiler) no longer includes <cstdio> and <cstdint> through its
 other headers, so a file that relied on that compiles here (GCC 12) and fails in the image; Debian
-12 has no GCC 13 to compile with, so the rule is checked on the sources."""
+12 has no GCC 13 to compile with, so the rule is checked on the sources: for the names written
+with `std::` (unqualified ones mostly come from C headers such as <unistd.h>, which declare them
+themselves), outside comments and strings."""
 import os
 import re
 import unittest

@@ -1,7 +1,8 @@
 """A two-instance SageMaker job through the entrypoint, with the hosts emulated on this machine
 (sagemaker/emulate_hosts.py: network, mount and UTS namespaces, each with its own sshd and
 /opt/ml): the ready/done handshake, one mpirun over both hosts, artifacts on the master only, the
-worker's clean exit, and SageMaker's stop (SIGTERM to every host)."""
+worker's clean exit, SageMaker's stop (SIGTERM to every host), and sshd turning away a host that
+has the image's key but is not one of the job's."""
 import json
 import os
 import signal
@@ -89,6 +90,33 @@ class TwoHostJob(RingtrainTestCase):
         for n in self.hosts.hosts():
             self.assertFalse(os.path.exists(os.path.join(self.hosts.root(n), "output", "failure")))
         self.assertNothingLeft()
+
+    def test_sshd_admits_root_only_from_the_jobs_hosts(self):
+        # A third host on the same network holds the image's key but is not part of the job.
+        self.hosts = emulate_hosts.EmulatedHosts(3, self.path("three-hosts"))
+        root = local_job.make_job(self.hosts.root(1), {"epochs": 1, "processes_per_host": 1},
+                                  hosts=("algo-1", "algo-2"), current_host="algo-1")
+        local_job.fill_csv_channels(root, rows=200)
+        env = dict(os.environ, TRAINING_JOB_NAME=f"test-{os.getpid()}-ssh", **self.hosts.environment())
+        env.pop("RINGTRAIN_SAGEMAKER_ROOT", None)
+        # The master alone: it starts sshd and waits for its worker, which never comes.
+        master = subprocess.Popen(self.hosts.enter(1, [BIN, "sagemaker", "train"]), env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.addCleanup(master.kill)
+
+        def login_from(n):
+            return subprocess.run(self.hosts.enter(n, ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5",
+                                                       "algo-1", "true"]), capture_output=True, text=True)
+
+        deadline = time.monotonic() + 60
+        while login_from(2).returncode != 0:
+            self.assertLess(time.monotonic(), deadline, "the job's worker never got in")
+            time.sleep(0.5)
+        refused = login_from(3)
+        self.assertEqual(refused.returncode, 255, refused.stdout + refused.stderr)
+        self.assertIn("Permission denied", refused.stderr)
+        master.send_signal(signal.SIGTERM)
+        master.communicate(timeout=60)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,9 @@ TEST(CudaStack, ForwardCompatibilityIsADriverLibraryNewerThanTheKernelModule) {
   stack.driverLibrary = "/usr/lib64/libcuda.so.1";  // no version in the name: nothing to compare
   EXPECT_FALSE(forwardCompatibility(stack));
   EXPECT_EQ(describeCudaStack(CudaStack{}), "no NVIDIA driver");
+  // No /proc/driver/nvidia/version (WSL, say), but a driver that answers.
+  EXPECT_EQ(describeCudaStack(CudaStack{"", "", 13000, 13000}),
+            "NVIDIA driver (version not readable), CUDA 13.0 (runtime 13.0)");
 }
 
 }  // namespace

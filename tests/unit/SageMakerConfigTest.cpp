@@ -191,6 +191,61 @@ TEST_F(SageMakerLaunchPlan, SeveralHostsGetTheClusterOptionsAndShardedChannelsSh
       plan.trainArguments.end());
 }
 
+// The value of option `-x NAME...` in `command`: "NAME" (forwarded as set), "NAME=VALUE", or "".
+std::string exported(const std::vector<std::string>& command, const std::string& name) {
+  for (size_t i = 0; i + 1 < command.size(); ++i) {
+    if (command[i] == "-x" &&
+        (command[i + 1] == name || command[i + 1].rfind(name + "=", 0) == 0)) {
+      return command[i + 1];
+    }
+  }
+  return "";
+}
+
+TEST_F(SageMakerLaunchPlan, RanksOnOtherHostsGetTheContainersNcclAndFabricSettings) {
+  inputs_.resources =
+      parseResourceConfig(R"({"current_host":"algo-1","hosts":["algo-1","algo-2"]})", "");
+  inputs_.environment = {
+      {"NCCL_IB_DISABLE", "1"},      {"FI_EFA_USE_DEVICE_RDMA", "1"},
+      {"OFI_NCCL_PROTOCOL", "RDMA"}, {"LD_LIBRARY_PATH", "/usr/local/cuda/compat"},
+      {"NCCL_DEBUG", "INFO"},        {"HOME", "/root"}};
+  LaunchPlan plan = planLaunch(inputs_);
+  for (const char* name :
+       {"NCCL_IB_DISABLE", "FI_EFA_USE_DEVICE_RDMA", "OFI_NCCL_PROTOCOL", "LD_LIBRARY_PATH"}) {
+    EXPECT_EQ(exported(plan.command, name), name);
+  }
+  EXPECT_EQ(exported(plan.command, "NCCL_DEBUG"), "NCCL_DEBUG=INFO");
+  EXPECT_EQ(exported(plan.command, "HOME"), "");
+  EXPECT_EQ(exported(plan.command, "NCCL_NET"), "");  // no EFA: NCCL chooses
+  ASSERT_EQ(plan.notes.size(), 1u);
+  EXPECT_NE(plan.notes[0].find("NCCL's choice"), std::string::npos) << plan.notes[0];
+
+  // EFA with a working plugin (docker/entrypoint.sh): that plugin, and nothing to fall back to.
+  inputs_.environment = {{"RINGTRAIN_EFA_PLUGIN", "/opt/amazon/ofi-nccl/lib/libnccl-net-ofi.so"}};
+  plan = planLaunch(inputs_);
+  EXPECT_EQ(exported(plan.command, "NCCL_NET_PLUGIN"),
+            "NCCL_NET_PLUGIN=/opt/amazon/ofi-nccl/lib/libnccl-net-ofi.so");
+  EXPECT_EQ(exported(plan.command, "NCCL_NET"), "NCCL_NET=AWS Libfabric");
+  ASSERT_EQ(plan.notes.size(), 1u);
+  EXPECT_NE(plan.notes[0].find("EFA through /opt/amazon/ofi-nccl/lib/libnccl-net-ofi.so"),
+            std::string::npos)
+      << plan.notes[0];
+
+  // The job's own choice stands, and is what the note names.
+  inputs_.environment["NCCL_NET"] = "Socket";
+  plan = planLaunch(inputs_);
+  EXPECT_EQ(exported(plan.command, "NCCL_NET"), "NCCL_NET");
+  EXPECT_EQ(exported(plan.command, "NCCL_NET_PLUGIN"), "");
+  EXPECT_NE(plan.notes.at(0).find("NCCL_NET=Socket (the job's setting)"), std::string::npos);
+
+  // One host: its ranks inherit the environment, and nothing is forced on NVLink and shared memory.
+  inputs_.resources = parseResourceConfig(R"({"current_host":"algo-1","hosts":["algo-1"]})", "");
+  inputs_.environment.erase("NCCL_NET");
+  plan = planLaunch(inputs_);
+  EXPECT_EQ(exported(plan.command, "NCCL_NET"), "");
+  EXPECT_TRUE(plan.notes.empty());
+}
+
 TEST_F(SageMakerLaunchPlan, BadHyperparametersAndMissingChannelsAreNamed) {
   inputs_.hyperparameters = {{"epoch", "3"}};
   EXPECT_NE(failure().find("hyperparameter 'epoch' is not a flag of ringtrain train"),
