@@ -14,8 +14,6 @@ ARG RUNTIME_IMAGE=nvidia/cuda:13.0.2-base-ubuntu24.04@sha256:2ab6381d970b211fb93
 
 # ---- build: LibTorch, CUDA libraries and NCCL from the CUDA torch wheel; nvcc from the base ------
 FROM ${BUILD_IMAGE} AS build
-# Compile jobs at once: each takes up to 2 GB with LibTorch's headers.
-ARG BUILD_JOBS=8
 # Versions come with the pinned base image's distribution; pinning each package would break the
 # build at every security update.
 # hadolint ignore=DL3008
@@ -37,6 +35,9 @@ COPY include include
 COPY kernels kernels
 COPY src src
 COPY sagemaker sagemaker
+# Compile jobs at once: each takes up to 2 GB with LibTorch's headers. (Declared here: every RUN
+# after an ARG depends on its value, and rebuilds when it changes.)
+ARG BUILD_JOBS=8
 # NCCL_HOME: the wheel's NCCL, which LibTorch loads, not the base image's.
 RUN site=$(/opt/torch/bin/python -c "import os, torch; print(os.path.dirname(os.path.dirname(torch.__file__)))") \
     && NCCL_HOME="$site/nvidia/nccl" cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release \
@@ -48,7 +49,6 @@ RUN site=$(/opt/torch/bin/python -c "import os, torch; print(os.path.dirname(os.
 
 # ---- runtime ---------------------------------------------------------------------------------
 FROM ${RUNTIME_IMAGE}
-ARG EFA_INSTALLER_VERSION=
 # hadolint ignore=DL3008
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       openmpi-bin libopenmpi3t64 libsentencepiece0 openssh-server openssh-client libgomp1 \
@@ -56,6 +56,7 @@ RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-ins
     && rm -rf /var/lib/apt/lists/*
 # Optional EFA: libfabric, its Open MPI and the AWS OFI NCCL plugin under /opt/amazon, from the
 # installer AWS signs (checked). Whether the plugin can load is checked below.
+ARG EFA_INSTALLER_VERSION=
 COPY docker/install-efa.sh /tmp/install-efa.sh
 RUN if [ -n "${EFA_INSTALLER_VERSION}" ]; then \
       apt-get update && sh /tmp/install-efa.sh "${EFA_INSTALLER_VERSION}" && rm -rf /var/lib/apt/lists/*; \

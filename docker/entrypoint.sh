@@ -9,7 +9,7 @@ RINGTRAIN_ROOT=${RINGTRAIN_ROOT:-}
 RINGTRAIN_BIN=${RINGTRAIN_BIN:-/usr/local/bin/ringtrain}
 
 ringtrain_log() {
-  echo "ringtrain: $*" >&2
+  printf 'ringtrain: %s\n' "$*" >&2
 }
 
 # The kernel module's version (550.54.15), empty without an NVIDIA driver.
@@ -47,11 +47,12 @@ ringtrain_cuda_compat() {
   fi
   path=$compat_dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
   probe=$(LD_LIBRARY_PATH=$path "$RINGTRAIN_BIN" info --json 2>&1)
-  if echo "$probe" | grep -q '"cuda_forward_compatibility": true' && ! echo "$probe" | grep -q '"gpus": 0'; then
+  if printf '%s\n' "$probe" | grep -q '"cuda_forward_compatibility": true' &&
+    ! printf '%s\n' "$probe" | grep -q '"gpus": 0'; then
     export LD_LIBRARY_PATH="$path"
     ringtrain_log "NVIDIA driver $driver is older than this image's CUDA needs: using CUDA forward compatibility (driver library $compat from $compat_dir)"
   else
-    reason=$(echo "$probe" | sed -n 's/.*"gpu_problem": *"\([^"]*\)".*/\1/p' | head -n 1)
+    reason=$(printf '%s\n' "$probe" | sed -n 's/.*"gpu_problem": *"\([^"]*\)".*/\1/p' | head -n 1)
     ringtrain_log "WARNING: NVIDIA driver $driver is older than this image's CUDA needs, and CUDA forward compatibility ($compat) does not work on these GPUs: ${reason:-ringtrain info found no usable GPU with it}"
   fi
 }
@@ -87,7 +88,7 @@ ringtrain_ofi_plugin_problem() {
     echo "it is not a shared library the loader can read: $needs"
     return 0
   fi
-  missing=$(echo "$needs" | awk '/not found/ { print $1 }' | tr '\n' ' ')
+  missing=$(printf '%s\n' "$needs" | awk '/not found/ { print $1 }' | tr '\n' ' ')
   if [ -n "$missing" ]; then
     echo "it needs ${missing% } which this image lacks"
     return 0
@@ -121,7 +122,7 @@ ringtrain_efa() {
   devices=$(ringtrain_efa_devices | tr '\n' ' ')
   devices=${devices% }
   if [ -z "$devices" ]; then return 0; fi
-  count=$(echo "$devices" | wc -w)
+  count=$(printf '%s\n' "$devices" | wc -w)
   if ! plugin=$(ringtrain_ofi_plugin); then
     ringtrain_log "WARNING: this host has $count EFA devices ($devices) but this image has no AWS OFI NCCL plugin (build it with --build-arg EFA_INSTALLER_VERSION=...): NCCL will use TCP sockets between hosts"
     return 0

@@ -20,7 +20,7 @@ EFA_KEY_FINGERPRINT=${EFA_KEY_FINGERPRINT:-4E9091BCBB97A96B26B15E59A05480B1DD2D3
 efa_installer_flags() {
   flags="-y --skip-kmod --skip-limit-conf --no-verify"
   for flag in --disable-ngc --disable-build-ngc; do
-    if echo "$1" | grep -qE -- "$flag([^[:alnum:]-]|\$)"; then flags="$flags $flag"; fi
+    if printf '%s\n' "$1" | grep -qE -- "$flag([^[:alnum:]-]|\$)"; then flags="$flags $flag"; fi
   done
   echo "$flags"
 }
@@ -30,6 +30,10 @@ efa_installer_flags() {
 # lives in a scratch directory, not the image's.
 efa_verify() {
   tarball=$1 signature=$2 key_file=$3
+  if ! command -v gpg > /dev/null; then
+    echo "install-efa: gpg (GnuPG) is needed to check the installer's signature" >&2
+    return 1
+  fi
   home=$(mktemp -d)
   gpg --homedir "$home" --batch --quiet --import "$key_file" 2>/dev/null
   signer=$(gpg --homedir "$home" --batch --status-fd 1 --verify "$signature" "$tarball" 2>/dev/null |

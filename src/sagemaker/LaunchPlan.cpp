@@ -1,7 +1,6 @@
 #include "sagemaker/LaunchPlan.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -136,19 +135,25 @@ std::vector<std::string> ncclNetworkBetweenHosts(
     const bool setAbove = name == "NCCL_DEBUG" || name == "NCCL_SOCKET_IFNAME";
     const bool forwarded = name.rfind("NCCL_", 0) == 0 || name.rfind("FI_", 0) == 0 ||
                            name.rfind("OFI_NCCL_", 0) == 0 || name == "LD_LIBRARY_PATH";
-    if (forwarded && !setAbove) options.insert(options.end(), {"-x", name});
+    if (forwarded && !setAbove && !value.empty()) options.insert(options.end(), {"-x", name});
   }
-  const std::string plugin = valueOr(environment, "RINGTRAIN_EFA_PLUGIN", "");
-  const std::string chosen = valueOr(environment, "NCCL_NET", "");
-  if (!chosen.empty()) {
-    notes.push_back("NCCL network between hosts: NCCL_NET=" + chosen + " (the job's setting)");
-  } else if (!plugin.empty()) {
-    if (environment.count("NCCL_NET_PLUGIN") == 0) {
-      options.insert(options.end(), {"-x", "NCCL_NET_PLUGIN=" + plugin});
+  const std::string efaPlugin = valueOr(environment, "RINGTRAIN_EFA_PLUGIN", "");
+  const std::string net = valueOr(environment, "NCCL_NET", "");
+  const std::string plugin = valueOr(environment, "NCCL_NET_PLUGIN", "");
+  if (!net.empty() || !plugin.empty()) {
+    // The job's choice. A network named without a plugin gets the one found here, which NCCL's
+    // default name (libnccl-net.so) may not reach: the installer's NGC variants lack that name.
+    if (!net.empty() && plugin.empty() && !efaPlugin.empty()) {
+      options.insert(options.end(), {"-x", "NCCL_NET_PLUGIN=" + efaPlugin});
     }
-    options.insert(options.end(), {"-x", "NCCL_NET=AWS Libfabric"});
-    notes.push_back("NCCL network between hosts: EFA through " +
-                    valueOr(environment, "NCCL_NET_PLUGIN", plugin) +
+    notes.push_back("NCCL network between hosts: as the job's environment says (" +
+                    (net.empty() ? "" : "NCCL_NET=" + net) +
+                    (net.empty() || plugin.empty() ? "" : ", ") +
+                    (plugin.empty() ? "" : "NCCL_NET_PLUGIN=" + plugin) + ")");
+  } else if (!efaPlugin.empty()) {
+    options.insert(options.end(),
+                   {"-x", "NCCL_NET_PLUGIN=" + efaPlugin, "-x", "NCCL_NET=AWS Libfabric"});
+    notes.push_back("NCCL network between hosts: EFA through " + efaPlugin +
                     " (NCCL_NET=AWS Libfabric: NCCL stops rather than fall back to TCP sockets; "
                     "NCCL_NET=Socket in the job's environment chooses sockets)");
   } else {

@@ -1,7 +1,8 @@
 // How the container starts training on this host, worked out from the job's configuration alone:
 // the `ringtrain train` flags (the hyperparameters, translated onto the same flags as the command
 // line, plus the container's paths) and the mpirun command line the master runs. Pure: every host
-// computes the same plan from the same files.
+// computes the same plan from the same files and environment (the master's environment decides
+// for every host: hosts of one job run the same instance type).
 #pragma once
 
 #include <functional>
@@ -33,9 +34,10 @@ struct JobInputs {
   // empty: none.
   std::string hostnameShim;
   // The container's environment. Multi-host jobs forward NCCL's, libfabric's and the AWS OFI NCCL
-  // plugin's settings (NCCL_*, FI_*, OFI_NCCL_*) and LD_LIBRARY_PATH to the ranks on other hosts,
-  // which sshd starts; RINGTRAIN_EFA_PLUGIN (docker/entrypoint.sh: EFA devices and a plugin that
-  // can load) makes NCCL use that plugin and only it between hosts.
+  // plugin's settings (NCCL_*, FI_*, OFI_NCCL_*; NCCL_SOCKET_IFNAME is the job's network
+  // interface) and LD_LIBRARY_PATH to the ranks on other hosts, which sshd starts;
+  // RINGTRAIN_EFA_PLUGIN (docker/entrypoint.sh: EFA devices and a plugin that can load) makes NCCL
+  // use that plugin and only it between hosts, unless the job set NCCL_NET or NCCL_NET_PLUGIN.
   std::map<std::string, std::string> environment;
   // What `ringtrain train` takes: is `flag` (without dashes) one of its flags, and is it a switch
   // (a flag without a value)?

@@ -178,7 +178,7 @@ class EfaTest(unittest.TestCase):
 
     def test_efa_without_a_working_plugin_is_a_warning_and_names_none(self):
         cases = [({}, "this image has no AWS OFI NCCL plugin"),
-                 ({"plugin": True, "needs": "libcudart.so.12"}, "it needs libcudart.so.12 which this image lacks"),
+                 ({"plugin": True, "needs": "libringtrain-absent.so.1"}, "it needs libringtrain-absent.so.1 which this image lacks"),
                  ({"plugin": True, "cudart": False}, "it opens libcudart.so, which no directory in")]
         for case, reason in cases:
             host = HostFixture(self)
@@ -211,10 +211,10 @@ class EfaTest(unittest.TestCase):
         status, output, _ = shell("ringtrain_check_ofi_plugin", "entrypoint.sh", RINGTRAIN_ROOT=host.root)
         self.assertEqual(status, 1)
         self.assertIn("put in no AWS OFI NCCL plugin", output)
-        broken = host.plugin(needs="libcudart.so.12")
+        broken = host.plugin(needs="libringtrain-absent.so.1")
         status, output, _ = shell("ringtrain_check_ofi_plugin", "entrypoint.sh", RINGTRAIN_ROOT=host.root)
         self.assertEqual(status, 1)
-        self.assertIn(f"the AWS OFI NCCL plugin {broken} cannot work: it needs libcudart.so.12", output)
+        self.assertIn(f"the AWS OFI NCCL plugin {broken} cannot work: it needs libringtrain-absent.so.1", output)
         os.remove(broken)
         plugin = host.plugin()
         status, output, _ = shell("ringtrain_check_ofi_plugin", "entrypoint.sh", RINGTRAIN_ROOT=host.root)
@@ -281,6 +281,19 @@ class EfaInstallerTest(unittest.TestCase):
         self.assertNotEqual(status, 0)
         self.assertIn("not by AWS's EFA key", output)
         status, output, _ = shell(check, "install-efa.sh", EFA_KEY_FINGERPRINT=fingerprint)
+        self.assertEqual(status, 0, output)
+        # A signature by a signing subkey of the documented key: the primary key is what counts.
+        subprocess.run(gpg + ["--quick-add-key", fingerprint, "ed25519", "sign", "never"], check=True, capture_output=True)
+        by_subkey = os.path.join(work, "subkey.sig")
+        subkeys = [line.split(":")[4] for line in subprocess.run(
+            gpg + ["--with-colons", "--list-keys", fingerprint], capture_output=True, text=True, check=True).stdout.splitlines()
+            if line.startswith("sub:")]
+        subprocess.run(gpg + ["--local-user", subkeys[-1] + "!", "--output", by_subkey, "--detach-sign", tarball], check=True,
+                       capture_output=True)
+        with open(key, "wb") as f:
+            f.write(subprocess.run(gpg + ["--armor", "--export"], capture_output=True, check=True).stdout)
+        status, output, _ = shell(f'efa_verify "{tarball}" "{by_subkey}" "{key}"', "install-efa.sh",
+                                  EFA_KEY_FINGERPRINT=fingerprint)
         self.assertEqual(status, 0, output)
         # The documented key, but the tarball changed after signing.
         write(tarball, "the installer, changed")

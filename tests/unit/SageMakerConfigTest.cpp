@@ -191,32 +191,38 @@ TEST_F(SageMakerLaunchPlan, SeveralHostsGetTheClusterOptionsAndShardedChannelsSh
       plan.trainArguments.end());
 }
 
-// The value of option `-x NAME...` in `command`: "NAME" (forwarded as set), "NAME=VALUE", or "".
+// The value of option `-x NAME...` in `command`: "NAME" (forwarded as set), "NAME=VALUE", or "";
+// "twice" if NAME is exported more than once.
 std::string exported(const std::vector<std::string>& command, const std::string& name) {
+  std::string found;
   for (size_t i = 0; i + 1 < command.size(); ++i) {
     if (command[i] == "-x" &&
         (command[i + 1] == name || command[i + 1].rfind(name + "=", 0) == 0)) {
-      return command[i + 1];
+      if (!found.empty()) return "twice";
+      found = command[i + 1];
     }
   }
-  return "";
+  return found;
 }
 
 TEST_F(SageMakerLaunchPlan, RanksOnOtherHostsGetTheContainersNcclAndFabricSettings) {
   inputs_.resources =
       parseResourceConfig(R"({"current_host":"algo-1","hosts":["algo-1","algo-2"]})", "");
   inputs_.environment = {
-      {"NCCL_IB_DISABLE", "1"},      {"FI_EFA_USE_DEVICE_RDMA", "1"},
-      {"OFI_NCCL_PROTOCOL", "RDMA"}, {"LD_LIBRARY_PATH", "/usr/local/cuda/compat"},
-      {"NCCL_DEBUG", "INFO"},        {"HOME", "/root"}};
+      {"NCCL_IB_DISABLE", "1"},       {"FI_EFA_USE_DEVICE_RDMA", "1"},
+      {"OFI_NCCL_PROTOCOL", "RDMA"},  {"LD_LIBRARY_PATH", "/usr/local/cuda/compat"},
+      {"NCCL_DEBUG", "INFO"},         {"HOME", "/root"},
+      {"NCCL_SOCKET_IFNAME", "eth9"}, {"NCCL_ALGO", ""}};
   LaunchPlan plan = planLaunch(inputs_);
   for (const char* name :
        {"NCCL_IB_DISABLE", "FI_EFA_USE_DEVICE_RDMA", "OFI_NCCL_PROTOCOL", "LD_LIBRARY_PATH"}) {
     EXPECT_EQ(exported(plan.command, name), name);
   }
   EXPECT_EQ(exported(plan.command, "NCCL_DEBUG"), "NCCL_DEBUG=INFO");
+  EXPECT_EQ(exported(plan.command, "NCCL_SOCKET_IFNAME"), "NCCL_SOCKET_IFNAME=eth0");  // the job's
   EXPECT_EQ(exported(plan.command, "HOME"), "");
-  EXPECT_EQ(exported(plan.command, "NCCL_NET"), "");  // no EFA: NCCL chooses
+  EXPECT_EQ(exported(plan.command, "NCCL_ALGO"), "");  // empty: not set
+  EXPECT_EQ(exported(plan.command, "NCCL_NET"), "");   // no EFA: NCCL chooses
   ASSERT_EQ(plan.notes.size(), 1u);
   EXPECT_NE(plan.notes[0].find("NCCL's choice"), std::string::npos) << plan.notes[0];
 
@@ -231,16 +237,26 @@ TEST_F(SageMakerLaunchPlan, RanksOnOtherHostsGetTheContainersNcclAndFabricSettin
             std::string::npos)
       << plan.notes[0];
 
-  // The job's own choice stands, and is what the note names.
+  // The job's own choice stands, and is what the note names; a network named without a plugin
+  // gets the plugin found here (the NGC variants have no libnccl-net.so for NCCL to find).
   inputs_.environment["NCCL_NET"] = "Socket";
   plan = planLaunch(inputs_);
   EXPECT_EQ(exported(plan.command, "NCCL_NET"), "NCCL_NET");
-  EXPECT_EQ(exported(plan.command, "NCCL_NET_PLUGIN"), "");
-  EXPECT_NE(plan.notes.at(0).find("NCCL_NET=Socket (the job's setting)"), std::string::npos);
+  EXPECT_EQ(exported(plan.command, "NCCL_NET_PLUGIN"),
+            "NCCL_NET_PLUGIN=/opt/amazon/ofi-nccl/lib/libnccl-net-ofi.so");
+  EXPECT_NE(plan.notes.at(0).find("as the job's environment says (NCCL_NET=Socket)"),
+            std::string::npos)
+      << plan.notes[0];
+  inputs_.environment.erase("NCCL_NET");
+  inputs_.environment["NCCL_NET_PLUGIN"] = "none";
+  plan = planLaunch(inputs_);
+  EXPECT_EQ(exported(plan.command, "NCCL_NET_PLUGIN"), "NCCL_NET_PLUGIN");
+  EXPECT_EQ(exported(plan.command, "NCCL_NET"), "");
+  EXPECT_NE(plan.notes.at(0).find("(NCCL_NET_PLUGIN=none)"), std::string::npos) << plan.notes[0];
+  inputs_.environment.erase("NCCL_NET_PLUGIN");
 
   // One host: its ranks inherit the environment, and nothing is forced on NVLink and shared memory.
   inputs_.resources = parseResourceConfig(R"({"current_host":"algo-1","hosts":["algo-1"]})", "");
-  inputs_.environment.erase("NCCL_NET");
   plan = planLaunch(inputs_);
   EXPECT_EQ(exported(plan.command, "NCCL_NET"), "");
   EXPECT_TRUE(plan.notes.empty());
