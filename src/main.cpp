@@ -22,7 +22,7 @@
 //     -> data text util
 //   pipeline/     schedules, their checker, partitioning, the stage runtime
 //     -> ddp models comm util
-//   ddp/          parameter sync, gradient buckets, the reducer
+//   ddp/          parameter sync, gradient buckets and their shards, the reducer
 //     -> platform comm util
 //   models/       MLP, CNN, GPT, autoencoder and --model-spec networks, as sequences of layers
 //     -> util

@@ -45,6 +45,102 @@ at::Tensor scratchFor(int64_t elements, const at::TensorOptions& options) {
   return kept.slice(0, 0, bytes).view(options.dtype().toScalarType());
 }
 
+// Checks the arguments; false where there is nothing to send (one rank, no elements).
+bool ringNeeded(const Communicator& comm, const at::Tensor& tensor, ReduceOp op,
+                const RingOptions& options) {
+  RINGTRAIN_CHECK(tensor.is_contiguous(), "the ring needs a contiguous tensor");
+  RINGTRAIN_CHECK(op != ReduceOp::kAvg || at::isFloatingType(tensor.scalar_type()),
+                  "ReduceOp::kAvg needs a floating-point tensor");
+  RINGTRAIN_CHECK(options.pieceBytes > 0, "ring piece size must be positive");
+  return comm.size() > 1 && tensor.numel() > 0;
+}
+
+// One ring over one tensor: its segments (the shards), each cut into the same number of pieces,
+// so that each piece sent pairs with a piece of the same index received, whatever the segments'
+// lengths.
+class Ring {
+ public:
+  Ring(Communicator& comm, at::Tensor& tensor, const RingOptions& options)
+      : comm_(comm),
+        schedule_{comm.rank(), comm.size()},
+        right_((schedule_.rank + 1) % schedule_.size),
+        left_((schedule_.rank + schedule_.size - 1) % schedule_.size),
+        flat_(tensor.view(-1)) {
+    const std::vector<Span> segments = shardSpans(flat_.numel(), schedule_.size);
+    longest_ = segments.front().length();
+    const int64_t pieceElements = std::max<int64_t>(1, options.pieceBytes / flat_.element_size());
+    pieceCount_ = std::max<int64_t>(1, (longest_ + pieceElements - 1) / pieceElements);
+    for (const Span& segment : segments) {
+      pieces_.push_back(splitEvenly(segment.length(), static_cast<int>(pieceCount_)));
+      for (Span& piece : pieces_.back()) piece = shifted(piece, segment.begin);
+    }
+    gathering_.resize(static_cast<size_t>(pieceCount_));
+  }
+
+  // After it, this rank's segment holds the reduction (divided by the ranks for kAvg). With
+  // `startGathering`, a piece that is final starts on its way round the allgather at once, while
+  // the later pieces are still being reduced.
+  void reduceScatter(ReduceOp op, bool startGathering) {
+    at::Tensor scratch = scratchFor(longest_, flat_.options());
+    std::vector<std::unique_ptr<PendingTransfer>> transfers(static_cast<size_t>(pieceCount_));
+    for (int step = 0; step < schedule_.size - 1; ++step) {
+      const std::vector<Span>& outgoing = piecesOf(schedule_.reduceScatterSend(step));
+      const std::vector<Span>& incoming = piecesOf(schedule_.reduceScatterReceive(step));
+      const int64_t incomingBegin = incoming.front().begin;
+      std::vector<at::Tensor> landings;
+      for (size_t p = 0; p < transfers.size(); ++p) {
+        landings.push_back(slice(scratch, shifted(incoming[p], -incomingBegin)));
+        transfers[p] =
+            comm_.startSendRecv(slice(flat_, outgoing[p]), right_, landings.back(), left_);
+      }
+      const bool last = step == schedule_.size - 2;
+      for (size_t p = 0; p < transfers.size(); ++p) {
+        transfers[p]->wait();
+        at::Tensor target = slice(flat_, incoming[p]);
+        combineInto(target, landings[p], op);
+        if (!last) continue;
+        if (op == ReduceOp::kAvg) target.div_(schedule_.size);
+        if (startGathering) startGatherStep(0, p);
+      }
+    }
+  }
+
+  // Every segment from its owner to every rank; each piece moves on as soon as it has arrived.
+  void allGather() {
+    for (size_t p = 0; p < gathering_.size(); ++p) {
+      if (!gathering_[p]) startGatherStep(0, p);  // unless reduceScatter started it
+    }
+    for (int step = 1; step < schedule_.size - 1; ++step) {
+      for (size_t p = 0; p < gathering_.size(); ++p) {
+        gathering_[p]->wait();
+        startGatherStep(step, p);
+      }
+    }
+    for (auto& transfer : gathering_) transfer->wait();
+  }
+
+ private:
+  const std::vector<Span>& piecesOf(int segment) const {
+    return pieces_[static_cast<size_t>(segment)];
+  }
+
+  void startGatherStep(int step, size_t piece) {
+    at::Tensor landing = slice(flat_, piecesOf(schedule_.allGatherReceive(step))[piece]);
+    gathering_[piece] = comm_.startSendRecv(
+        slice(flat_, piecesOf(schedule_.allGatherSend(step))[piece]), right_, landing, left_);
+  }
+
+  Communicator& comm_;
+  const RingSchedule schedule_;
+  const int right_;
+  const int left_;
+  at::Tensor flat_;
+  int64_t longest_ = 0;
+  int64_t pieceCount_ = 1;
+  std::vector<std::vector<Span>> pieces_;  // [segment][piece], in elements of `flat_`
+  std::vector<std::unique_ptr<PendingTransfer>> gathering_;  // [piece]
+};
+
 }  // namespace
 
 const NameTable<AllReduceAlgorithm>& allReduceAlgorithmNames() {
@@ -56,6 +152,19 @@ const NameTable<AllReduceAlgorithm>& allReduceAlgorithmNames() {
 
 std::string algorithmName(AllReduceAlgorithm algorithm) {
   return nameOf(allReduceAlgorithmNames(), algorithm);
+}
+
+std::vector<Span> shardSpans(int64_t count, int parts, int64_t alignElements) {
+  RINGTRAIN_CHECK(count >= 0 && parts > 0 && alignElements > 0,
+                  "shardSpans(" << count << ", " << parts << ", " << alignElements << ")");
+  const int64_t perPart = (count + parts - 1) / parts;
+  const int64_t length = (perPart + alignElements - 1) / alignElements * alignElements;
+  std::vector<Span> spans;
+  spans.reserve(static_cast<size_t>(parts));
+  for (int64_t s = 0; s < parts; ++s) {
+    spans.push_back({std::min(s * length, count), std::min((s + 1) * length, count)});
+  }
+  return spans;
 }
 
 std::vector<Span> splitEvenly(int64_t count, int parts) {
@@ -75,73 +184,29 @@ std::vector<Span> splitEvenly(int64_t count, int parts) {
 
 void ringAllReduce(Communicator& comm, at::Tensor& tensor, ReduceOp op,
                    const RingOptions& options) {
-  RINGTRAIN_CHECK(tensor.is_contiguous(), "ringAllReduce needs a contiguous tensor");
-  RINGTRAIN_CHECK(op != ReduceOp::kAvg || at::isFloatingType(tensor.scalar_type()),
-                  "ReduceOp::kAvg needs a floating-point tensor");
-  RINGTRAIN_CHECK(options.pieceBytes > 0, "ring piece size must be positive");
-  const int size = comm.size();
-  if (size == 1 || tensor.numel() == 0) return;
+  if (!ringNeeded(comm, tensor, op, options)) return;
+  Ring ring(comm, tensor, options);
+  ring.reduceScatter(op, /*startGathering=*/true);
+  ring.allGather();
+}
 
-  const RingSchedule schedule{comm.rank(), size};
-  const int right = (schedule.rank + 1) % size;
-  const int left = (schedule.rank + size - 1) % size;
-  at::Tensor flat = tensor.view(-1);
-  const std::vector<Span> segments = splitEvenly(flat.numel(), size);
-  // Every segment is cut into the same number of pieces, so each piece sent pairs with a piece
-  // of the same index received, whatever the segments' lengths.
-  const int64_t pieceElements = std::max<int64_t>(1, options.pieceBytes / flat.element_size());
-  const auto pieceCount = static_cast<int>(
-      std::max<int64_t>(1, (segments.front().length() + pieceElements - 1) / pieceElements));
-  at::Tensor scratch = scratchFor(segments.front().length(), flat.options());
-  std::vector<std::vector<Span>> pieces;  // [segment][piece], in elements of `flat`
-  for (const Span& segment : segments) {
-    pieces.push_back(splitEvenly(segment.length(), pieceCount));
-    for (Span& piece : pieces.back()) piece = shifted(piece, segment.begin);
-  }
-  const auto piecesOf = [&](int segment) -> const std::vector<Span>& {
-    return pieces[static_cast<size_t>(segment)];
-  };
+void ringReduceScatter(Communicator& comm, at::Tensor& tensor, ReduceOp op,
+                       const RingOptions& options) {
+  if (!ringNeeded(comm, tensor, op, options)) return;
+  Ring(comm, tensor, options).reduceScatter(op, /*startGathering=*/false);
+}
 
-  // Reduce-scatter. In the last step a piece is final as soon as it is reduced, so it starts on
-  // its way round the allgather while the later pieces are still being reduced.
-  std::vector<std::unique_ptr<PendingTransfer>> transfers(static_cast<size_t>(pieceCount));
-  std::vector<std::unique_ptr<PendingTransfer>> gathering(static_cast<size_t>(pieceCount));
-  const int owned = schedule.ownedSegment();
-  for (int step = 0; step < size - 1; ++step) {
-    const std::vector<Span>& outgoing = piecesOf(schedule.reduceScatterSend(step));
-    const std::vector<Span>& incoming = piecesOf(schedule.reduceScatterReceive(step));
-    const int64_t incomingBegin = incoming.front().begin;
-    std::vector<at::Tensor> landings;
-    for (size_t p = 0; p < transfers.size(); ++p) {
-      landings.push_back(slice(scratch, shifted(incoming[p], -incomingBegin)));
-      transfers[p] = comm.startSendRecv(slice(flat, outgoing[p]), right, landings.back(), left);
-    }
-    const bool last = step == size - 2;
-    for (size_t p = 0; p < transfers.size(); ++p) {
-      transfers[p]->wait();
-      at::Tensor target = slice(flat, incoming[p]);
-      combineInto(target, landings[p], op);
-      if (!last) continue;
-      if (op == ReduceOp::kAvg) target.div_(size);
-      at::Tensor landing = slice(flat, piecesOf(schedule.allGatherReceive(0))[p]);
-      gathering[p] = comm.startSendRecv(slice(flat, piecesOf(owned)[p]), right, landing, left);
-    }
-  }
-  // Allgather: each piece moves on as soon as it has arrived.
-  for (int step = 1; step < size - 1; ++step) {
-    const std::vector<Span>& outgoing = piecesOf(schedule.allGatherSend(step));
-    const std::vector<Span>& incoming = piecesOf(schedule.allGatherReceive(step));
-    for (size_t p = 0; p < gathering.size(); ++p) {
-      gathering[p]->wait();
-      at::Tensor landing = slice(flat, incoming[p]);
-      gathering[p] = comm.startSendRecv(slice(flat, outgoing[p]), right, landing, left);
-    }
-  }
-  for (auto& transfer : gathering) transfer->wait();
+void ringAllGather(Communicator& comm, at::Tensor& tensor, const RingOptions& options) {
+  if (!ringNeeded(comm, tensor, ReduceOp::kSum, options)) return;
+  Ring(comm, tensor, options).allGather();
 }
 
 double allReduceBusFactor(int ranks) {
   return ranks > 1 ? 2.0 * (ranks - 1) / ranks : 0.0;
+}
+
+double reduceScatterBusFactor(int ranks) {
+  return ranks > 1 ? static_cast<double>(ranks - 1) / ranks : 0.0;
 }
 
 AllReduceAlgorithm resolveAlgorithm(AllReduceAlgorithm algorithm, const Communicator& comm,

@@ -87,6 +87,47 @@ TEST(RingAllReduce, AutoTakesTheRingFromItsThresholdOnHostReducingBackends) {
   }
 }
 
+// The halves on their own make the same transfers and additions as the whole: floating-point
+// sums in the ring's order, equal bit for bit (what sharded data parallelism relies on).
+TEST(RingAllReduce, ReduceScatterThenAllGatherIsTheAllReduceBitForBit) {
+  const int rank = world().rank();
+  for (const int64_t n : {1, 17, 20, 1001, 65537}) {
+    for (const auto op : {ReduceOp::kSum, ReduceOp::kAvg}) {
+      for (const int64_t piece : {int64_t{12}, int64_t{1} << 20}) {
+        if (piece < 1024 && n > 1023) continue;
+        at::manual_seed(7 + static_cast<uint64_t>(rank) * 1000 + static_cast<uint64_t>(n));
+        const at::Tensor input = at::randn({n});
+        at::Tensor whole = input.clone();
+        ringAllReduce(world(), whole, op, RingOptions{piece});
+        at::Tensor halves = input.clone();
+        ringReduceScatter(world(), halves, op, RingOptions{piece});
+        const Span owned = shardSpans(n, world().size())[static_cast<size_t>(rank)];
+        EXPECT_TRUE(
+            halves.slice(0, owned.begin, owned.end).equal(whole.slice(0, owned.begin, owned.end)))
+            << "this rank's shard after the reduce-scatter, n=" << n;
+        ringAllGather(world(), halves, RingOptions{piece});
+        EXPECT_TRUE(halves.equal(whole)) << "n=" << n << " op=" << static_cast<int>(op);
+      }
+    }
+  }
+}
+
+TEST(RingAllReduce, AllGatherSpreadsEachOwnersShard) {
+  const int size = world().size();
+  const int64_t n = 1003;
+  // Each rank fills only its own shard (with its rank + 1) and garbage elsewhere.
+  at::Tensor values = at::full({n}, -1.0);
+  const std::vector<Span> shards = shardSpans(n, size);
+  const Span own = shards[static_cast<size_t>(world().rank())];
+  values.slice(0, own.begin, own.end).fill_(world().rank() + 1);
+  ringAllGather(world(), values);
+  for (int r = 0; r < size; ++r) {
+    const at::Tensor shard =
+        values.slice(0, shards[static_cast<size_t>(r)].begin, shards[static_cast<size_t>(r)].end);
+    EXPECT_TRUE(shard.eq(r + 1).all().item<bool>()) << "shard " << r;
+  }
+}
+
 TEST(RingAllReduce, EmptyTensorIsANoOp) {
   at::Tensor empty = at::empty({0});
   ringAllReduce(world(), empty, ReduceOp::kSum);

@@ -26,6 +26,41 @@ TEST(SplitEvenly, CoversTheRangeWithLengthsDifferingByAtMostOne) {
   }
 }
 
+TEST(ShardSpans, AlignedContiguousShardsCoverTheRangeTheFirstLongest) {
+  for (int64_t count : {0, 1, 15, 16, 17, 100, 1001, 65537}) {
+    for (int parts : {1, 2, 3, 4, 5, 8}) {
+      for (int64_t align : {1, 16}) {
+        const std::vector<Span> spans = shardSpans(count, parts, align);
+        ASSERT_EQ(static_cast<int>(spans.size()), parts);
+        int64_t next = 0;
+        for (const Span& span : spans) {
+          EXPECT_EQ(span.begin, next);
+          EXPECT_EQ(span.begin % align == 0 || span.begin == count, true) << span.begin;
+          EXPECT_LE(span.length(), spans.front().length());
+          next = span.end;
+        }
+        EXPECT_EQ(next, count) << count << "/" << parts;
+        // Balanced up to the alignment: no shard is longer than ceil(count / parts) + align - 1.
+        EXPECT_LE(spans.front().length(), (count + parts - 1) / parts + align - 1);
+      }
+    }
+  }
+  // Small tensors: aligned shards leave the later ranks nothing.
+  const std::vector<Span> small = shardSpans(20, 4, 16);
+  EXPECT_EQ(small[0].length(), 16);
+  EXPECT_EQ(small[1].length(), 4);
+  EXPECT_EQ(small[2].length(), 0);
+  EXPECT_EQ(small[3].begin, 20);
+  // Without alignment they are splitEvenly's lengths, longer ones first, up to the last.
+  EXPECT_EQ(shardSpans(10, 4, 1)[3].length(), 1);
+}
+
+TEST(RingSchedule, EachRankOwnsTheSegmentOfItsRank) {
+  for (int size = 1; size <= 8; ++size) {
+    for (int r = 0; r < size; ++r) EXPECT_EQ(RingSchedule({r, size}).ownedSegment(), r);
+  }
+}
+
 using Contributions = std::vector<std::vector<std::multiset<int>>>;  // [rank][segment]
 
 TEST(RingSchedule, EveryRankEndsWithEveryContributionExactlyOnce) {

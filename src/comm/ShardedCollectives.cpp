@@ -1,0 +1,59 @@
+#include "comm/ShardedCollectives.h"
+
+#include <ATen/ATen.h>
+
+#include <vector>
+
+#include "ringtrain/util/Error.h"
+
+namespace ringtrain::comm {
+namespace {
+
+bool ring(AllReduceAlgorithm algorithm, const Communicator& comm, const at::Tensor& tensor,
+          const RingOptions& options) {
+  const int64_t bytes = tensor.numel() * static_cast<int64_t>(tensor.element_size());
+  return resolveAlgorithm(algorithm, comm, bytes, options) == AllReduceAlgorithm::kRing;
+}
+
+// The shards' common length: the first shard's, which is never shorter than another.
+int64_t paddedShardLength(const at::Tensor& tensor, int ranks) {
+  return shardSpans(tensor.numel(), ranks).front().length();
+}
+
+}  // namespace
+
+void reduceScatterShards(AllReduceAlgorithm algorithm, Communicator& comm, at::Tensor& tensor,
+                         ReduceOp op, const RingOptions& options) {
+  RINGTRAIN_CHECK(tensor.is_contiguous(), "reduceScatterShards needs a contiguous tensor");
+  if (comm.size() == 1 || tensor.numel() == 0) return;
+  if (ring(algorithm, comm, tensor, options)) {
+    ringReduceScatter(comm, tensor, op, options);
+    return;
+  }
+  at::Tensor flat = tensor.view(-1);
+  const int64_t length = paddedShardLength(flat, comm.size());
+  at::Tensor padded = at::zeros({length * comm.size()}, flat.options());
+  padded.slice(0, 0, flat.numel()).copy_(flat);
+  const at::Tensor mine = comm.reduceScatter(padded, op);
+  const Span own = shardSpans(flat.numel(), comm.size())[static_cast<size_t>(comm.rank())];
+  flat.slice(0, own.begin, own.end).copy_(mine.slice(0, 0, own.length()));
+}
+
+void allGatherShards(AllReduceAlgorithm algorithm, Communicator& comm, at::Tensor& tensor,
+                     const RingOptions& options) {
+  RINGTRAIN_CHECK(tensor.is_contiguous(), "allGatherShards needs a contiguous tensor");
+  if (comm.size() == 1 || tensor.numel() == 0) return;
+  if (ring(algorithm, comm, tensor, options)) {
+    ringAllGather(comm, tensor, options);
+    return;
+  }
+  at::Tensor flat = tensor.view(-1);
+  const int64_t length = paddedShardLength(flat, comm.size());
+  const Span own = shardSpans(flat.numel(), comm.size())[static_cast<size_t>(comm.rank())];
+  at::Tensor mine = at::zeros({length}, flat.options());
+  mine.slice(0, 0, own.length()).copy_(flat.slice(0, own.begin, own.end));
+  const at::Tensor all = comm.allGather(mine).view(-1);  // [ranks * length], shard r at r * length
+  flat.copy_(all.slice(0, 0, flat.numel()));
+}
+
+}  // namespace ringtrain::comm
