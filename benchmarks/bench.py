@@ -186,7 +186,7 @@ def main():
 
         comm_json = os.path.join(workdir, "comm.json")
         comm_command = MPIRUN + ["-np", "2", args.ringtrain, "bench-comm", "-b", "1K", "-e", "64M", "-n", "20",
-                                 "--json", comm_json]
+                                 "--collectives", "allreduce", "--json", comm_json]
         runner.commands.append(shell(comm_command))
         comm_text = runner.run(comm_command)
         with open(comm_json) as f:
@@ -458,7 +458,7 @@ def ring_profile(runner, size=4 << 20, calls=1500):
     counts = {}
     for algorithm in ("native", "ring"):
         program = [runner.ringtrain, "bench-comm", "-b", str(size), "-e", str(size), "-n", str(calls),
-                   "--algorithms", algorithm]
+                   "--algorithms", algorithm, "--collectives", "allreduce"]
         counts[algorithm] = by_dso(perf_samples(runner, algorithm, 2, program))
     runner.commands.append("perf report -i <data>.0 --sort dso,symbol -n --stdio")
     top = sorted(set(counts["native"]) | set(counts["ring"]),

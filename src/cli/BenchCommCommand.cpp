@@ -1,8 +1,10 @@
-// ringtrain bench-comm: allreduce bandwidth over a sweep of message sizes, in the manner of
-// nccl-tests' all_reduce_perf. Every size is timed for each algorithm, then checked once against
-// the exact sum of known integer inputs; any wrong element makes the command fail, and so does an
+// ringtrain bench-comm: allreduce, reduce-scatter and all-gather bandwidth over a sweep of message
+// sizes, in the manner of nccl-tests' all_reduce_perf, reduce_scatter_perf and all_gather_perf.
+// Every size is timed for each collective and algorithm, then checked once against the exact
+// result of known integer inputs; any wrong element makes the command fail, and so does an
 // average bus bandwidth below --min-bw (nccl-tests' NCCL_TESTS_MIN_BW), so that a cluster check
-// can rely on the exit status.
+// can rely on the exit status. Reduce-scatter and all-gather work on the shards of sharded data
+// parallelism (comm/ShardedCollectives.h).
 #include <ATen/ATen.h>
 
 #include <algorithm>
@@ -19,6 +21,7 @@
 #include "cli/Commands.h"
 #include "comm/AllReduce.h"
 #include "comm/Session.h"
+#include "comm/ShardedCollectives.h"
 #include "flags/FlagGroups.h"
 #include "flags/FlagValues.h"
 #include "launch/Command.h"
@@ -27,11 +30,23 @@
 #include "ringtrain/comm/Agreement.h"
 #include "ringtrain/util/Error.h"
 #include "util/Files.h"
+#include "util/NameTable.h"
 
 namespace ringtrain::cli {
 namespace {
 
+enum class Collective { kAllReduce, kReduceScatter, kAllGather };
+
+const NameTable<Collective>& collectiveNames() {
+  static const NameTable<Collective> names{{"allreduce", Collective::kAllReduce},
+                                           {"reduce-scatter", Collective::kReduceScatter},
+                                           {"all-gather", Collective::kAllGather}};
+  return names;
+}
+
 struct BenchOptions {
+  std::vector<Collective> collectives{Collective::kAllReduce, Collective::kReduceScatter,
+                                      Collective::kAllGather};
   int64_t minBytes = 8;
   int64_t maxBytes = 64 << 20;
   int64_t stepFactor = 2;
@@ -52,6 +67,7 @@ constexpr int64_t kRounds = 5;
 struct Row {
   int64_t bytes = 0;
   int64_t count = 0;
+  std::string collective;
   std::string algorithm;
   double microseconds = 0;
   double algbw = 0;  // GB/s
@@ -62,9 +78,9 @@ struct Row {
 cxxopts::Options benchOptions() {
   cxxopts::Options options(
       "ringtrain bench-comm",
-      "Allreduce bandwidth (sum, in place) over a sweep of sizes: time, algbw, busbw and the "
-      "number of wrong elements, for the backend's allreduce and ringtrain's ring. Run it under "
-      "mpirun like training.");
+      "Allreduce, reduce-scatter and all-gather bandwidth (sum, in place) over a sweep of sizes: "
+      "time, algbw, busbw and the number of wrong elements, for the backend's collectives and "
+      "ringtrain's ring. Run it under mpirun like training.");
   const auto text = [](const char* fallback) {
     return cxxopts::value<std::string>()->default_value(fallback);
   };
@@ -73,7 +89,9 @@ cxxopts::Options benchOptions() {
       "f,step-factor", "multiply the size by this between rows", text("2"), "F")(
       "n,iters", "timed iterations per size", text("20"), "N")(
       "w,warmup-iters", "untimed iterations first", text("5"), "N")(
-      "algorithms", "comma-separated: native, ring", text("native,ring"), "LIST")(
+      "collectives", "comma-separated: allreduce, reduce-scatter, all-gather",
+      text("allreduce,reduce-scatter,all-gather"),
+      "LIST")("algorithms", "comma-separated: native, ring", text("native,ring"), "LIST")(
       "dtype", "float, double, half or bfloat16", text("float"), "TYPE")(
       "ring-piece", "ring piece size", text("1M"), "SIZE")(
       "min-bw",
@@ -103,6 +121,12 @@ BenchOptions parseBenchOptions(const cxxopts::ParseResult& result) {
     o.algorithms.push_back(flags::parseAllReduceAlgorithm("algorithms", name));
   }
   RINGTRAIN_USER_CHECK(!o.algorithms.empty(), "--algorithms must name at least one algorithm");
+  o.collectives.clear();
+  std::stringstream collectives(str("collectives"));
+  for (std::string name; std::getline(collectives, name, ',');) {
+    o.collectives.push_back(valueNamed(collectiveNames(), "collectives", name));
+  }
+  RINGTRAIN_USER_CHECK(!o.collectives.empty(), "--collectives must name at least one collective");
   o.typeName = flags::parseChoice("dtype", str("dtype"), {"float", "double", "half", "bfloat16"});
   o.type = o.typeName == "double"     ? at::kDouble
            : o.typeName == "half"     ? at::kHalf
@@ -133,57 +157,117 @@ double secondsOf(const std::function<void()>& work) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// Times every algorithm at one size. The timed iterations run in rounds that alternate between
-// the algorithms, so that a noisy neighbour on a shared machine slows them alike; each
-// algorithm's figure is the median over rounds of the slowest rank's mean time per call.
+// One collective by one algorithm: what is timed and checked together.
+struct Variant {
+  Collective collective;
+  comm::AllReduceAlgorithm algorithm;
+};
+
+void runVariant(const Variant& variant, comm::Communicator& data, const comm::RingOptions& ring,
+                at::Tensor& tensor) {
+  switch (variant.collective) {
+    case Collective::kAllReduce:
+      comm::allReduceWith(variant.algorithm, data, tensor, comm::ReduceOp::kSum, ring);
+      return;
+    case Collective::kReduceScatter:
+      comm::reduceScatterShards(variant.algorithm, data, tensor, comm::ReduceOp::kSum, ring);
+      return;
+    case Collective::kAllGather:
+      comm::allGatherShards(variant.algorithm, data, tensor, ring);
+      return;
+  }
+}
+
+// Elements of `result` (this rank's, after `collective` on its pattern) that differ from the
+// exact answer: the sum everywhere after an allreduce, the sum in this rank's shard after a
+// reduce-scatter, each shard's owner's pattern after an all-gather.
+int64_t wrongElements(Collective collective, const at::Tensor& result, const at::Tensor& sum,
+                      int rank, int ranks) {
+  const std::vector<comm::Span> shards = comm::shardSpans(result.numel(), ranks);
+  switch (collective) {
+    case Collective::kAllReduce:
+      return result.ne(sum).sum().item<int64_t>();
+    case Collective::kReduceScatter: {
+      const comm::Span own = shards[static_cast<size_t>(rank)];
+      return result.slice(0, own.begin, own.end)
+          .ne(sum.slice(0, own.begin, own.end))
+          .sum()
+          .item<int64_t>();
+    }
+    case Collective::kAllGather: {
+      int64_t wrong = 0;
+      for (int r = 0; r < ranks; ++r) {
+        const comm::Span shard = shards[static_cast<size_t>(r)];
+        const at::Tensor owner = pattern(result.numel(), r, result.options());
+        wrong += result.slice(0, shard.begin, shard.end)
+                     .ne(owner.slice(0, shard.begin, shard.end))
+                     .sum()
+                     .item<int64_t>();
+      }
+      return wrong;
+    }
+  }
+  return 0;
+}
+
+// Times every variant at one size. The timed iterations run in rounds that alternate between
+// the variants, so that a noisy neighbour on a shared machine slows them alike; each variant's
+// figure is the median over rounds of the slowest rank's mean time per call.
 std::vector<Row> measureSize(comm::Communicator& data, comm::Communicator& control,
-                             const BenchOptions& o, int64_t count, const at::Tensor& expected) {
-  const at::TensorOptions options = expected.options();
-  const auto run = [&](comm::AllReduceAlgorithm algorithm, at::Tensor& tensor) {
-    comm::allReduceWith(algorithm, data, tensor, comm::ReduceOp::kSum, o.ring);
-  };
-  const size_t algorithms = o.algorithms.size();
-  // Timed on zeros, which stay zeros however often they are summed.
+                             const BenchOptions& o, int64_t count, const at::Tensor& sum) {
+  const at::TensorOptions options = sum.options();
+  std::vector<Variant> variants;
+  for (const Collective collective : o.collectives) {
+    for (const auto algorithm : o.algorithms) variants.push_back({collective, algorithm});
+  }
+  // Timed on zeros, which stay zeros however often they are summed or gathered.
   at::Tensor buffer = at::zeros({count}, options);
-  for (const auto algorithm : o.algorithms) {
-    for (int64_t i = 0; i < o.warmup; ++i) run(algorithm, buffer);
+  for (const Variant& variant : variants) {
+    for (int64_t i = 0; i < o.warmup; ++i) runVariant(variant, data, o.ring, buffer);
   }
   const int64_t rounds = std::min<int64_t>(o.iterations, kRounds);
-  std::vector<std::vector<double>> perCall(algorithms);
+  std::vector<std::vector<double>> perCall(variants.size());
   for (int64_t round = 0; round < rounds; ++round) {
     const int64_t calls = o.iterations / rounds + (round < o.iterations % rounds ? 1 : 0);
-    for (size_t a = 0; a < algorithms; ++a) {
+    for (size_t v = 0; v < variants.size(); ++v) {
       data.synchronize();
       control.barrier();
       const double seconds = secondsOf([&] {
-        for (int64_t i = 0; i < calls; ++i) run(o.algorithms[a], buffer);
+        for (int64_t i = 0; i < calls; ++i) runVariant(variants[v], data, o.ring, buffer);
         data.synchronize();
       });
       // The slowest rank decides how long a collective took.
       at::Tensor slowest = at::tensor({seconds / static_cast<double>(calls)}, at::kDouble);
       control.allReduce(slowest, comm::ReduceOp::kMax);
-      perCall[a].push_back(slowest.item<double>());
+      perCall[v].push_back(slowest.item<double>());
     }
   }
 
   std::vector<Row> rows;
-  for (size_t a = 0; a < algorithms; ++a) {
+  for (size_t v = 0; v < variants.size(); ++v) {
     at::Tensor checked = pattern(count, data.rank(), options);
-    run(o.algorithms[a], checked);
-    at::Tensor wrong = checked.ne(expected).sum().to(at::kLong).cpu().reshape({1});
+    runVariant(variants[v], data, o.ring, checked);
+    at::Tensor wrong = at::tensor(
+        {wrongElements(variants[v].collective, checked.cpu(), sum.cpu(), data.rank(), data.size())},
+        at::kLong);
     control.allReduce(wrong, comm::ReduceOp::kSum);
 
-    std::vector<double>& times = perCall[a];
+    std::vector<double>& times = perCall[v];
     std::nth_element(times.begin(), times.begin() + static_cast<std::ptrdiff_t>(times.size() / 2),
                      times.end());
     const double median = times[times.size() / 2];
     Row row;
     row.count = count;
     row.bytes = count * static_cast<int64_t>(at::elementSize(o.type));
-    row.algorithm = comm::algorithmName(o.algorithms[a]);
+    row.collective = nameOf(collectiveNames(), variants[v].collective);
+    row.algorithm = comm::algorithmName(variants[v].algorithm);
     row.microseconds = median * 1e6;
     row.algbw = median > 0 ? static_cast<double>(row.bytes) / median / 1e9 : 0;
-    row.busbw = row.algbw * comm::allReduceBusFactor(data.size());
+    // nccl-tests' convention: the size is the whole tensor's, and busbw the share of it each
+    // rank must send at the least.
+    row.busbw = row.algbw * (variants[v].collective == Collective::kAllReduce
+                                 ? comm::allReduceBusFactor(data.size())
+                                 : comm::reduceScatterBusFactor(data.size()));
     row.wrong = wrong.item<int64_t>();
     rows.push_back(row);
   }
@@ -196,21 +280,24 @@ void printHeader(const BenchOptions& o, const comm::Communicator& data) {
   std::printf(
       "# ringtrain bench-comm: %d rank(s), backend %s, %s sum in place, %lld iterations "
       "after %lld warm-up, ring piece %lld bytes\n"
-      "# time: median over %lld alternating rounds of the slowest rank's mean per call\n#\n",
+      "# time: median over %lld alternating rounds of the slowest rank's mean per call; size: "
+      "the whole tensor; reduce-scatter and all-gather over the shards of sharded data "
+      "parallelism\n#\n",
       data.size(), data.backendName().c_str(), o.typeName.c_str(),
       static_cast<long long>(o.iterations), static_cast<long long>(o.warmup),
       static_cast<long long>(o.ring.pieceBytes), static_cast<long long>(kRounds));
-  std::printf("# %10s %12s %8s %6s %9s %10s %8s %8s %7s\n", "size", "count", "type", "redop",
-              "algorithm", "time", "algbw", "busbw", "#wrong");
-  std::printf("# %10s %12s %8s %6s %9s %10s %8s %8s %7s\n", "(B)", "(elements)", "", "", "", "(us)",
-              "(GB/s)", "(GB/s)", "");
+  std::printf("# %10s %12s %8s %6s %14s %9s %10s %8s %8s %7s\n", "size", "count", "type", "redop",
+              "collective", "algorithm", "time", "algbw", "busbw", "#wrong");
+  std::printf("# %10s %12s %8s %6s %14s %9s %10s %8s %8s %7s\n", "(B)", "(elements)", "", "", "",
+              "", "(us)", "(GB/s)", "(GB/s)", "");
   std::fflush(stdout);  // before the first row, which may be long in coming
 }
 
 void printRow(const Row& row, const std::string& type) {
-  std::printf("  %10lld %12lld %8s %6s %9s %10.1f %8.3f %8.3f %7lld\n",
+  std::printf("  %10lld %12lld %8s %6s %14s %9s %10.1f %8.3f %8.3f %7lld\n",
               static_cast<long long>(row.bytes), static_cast<long long>(row.count), type.c_str(),
-              "sum", row.algorithm.c_str(), row.microseconds, row.algbw, row.busbw,
+              row.collective == "all-gather" ? "none" : "sum", row.collective.c_str(),
+              row.algorithm.c_str(), row.microseconds, row.algbw, row.busbw,
               static_cast<long long>(row.wrong));
   std::fflush(stdout);
 }
@@ -234,9 +321,9 @@ int sweep(launch::RankProcess& process, const BenchOptions& bench,
   const int64_t elementBytes = static_cast<int64_t>(at::elementSize(bench.type));
   for (int64_t bytes = bench.minBytes; bytes <= bench.maxBytes; bytes *= bench.stepFactor) {
     const int64_t count = std::max<int64_t>(1, bytes / elementBytes);
-    at::Tensor expected = at::zeros({count}, tensorOptions);
-    for (int r = 0; r < data->size(); ++r) expected += pattern(count, r, tensorOptions);
-    for (const Row& row : measureSize(*data, control, bench, count, expected)) {
+    at::Tensor sum = at::zeros({count}, tensorOptions);
+    for (int r = 0; r < data->size(); ++r) sum += pattern(count, r, tensorOptions);
+    for (const Row& row : measureSize(*data, control, bench, count, sum)) {
       rows.push_back(row);
       if (reporter) printRow(row, bench.typeName);
     }
@@ -248,6 +335,7 @@ int sweep(launch::RankProcess& process, const BenchOptions& bench,
     wrong += row.wrong;
     json.push_back({{"bytes", row.bytes},
                     {"count", row.count},
+                    {"collective", row.collective},
                     {"algorithm", row.algorithm},
                     {"time_us", row.microseconds},
                     {"algbw_gbps", row.algbw},
@@ -257,20 +345,26 @@ int sweep(launch::RankProcess& process, const BenchOptions& bench,
   // Every rank holds the same rows (the times are the slowest rank's), so every rank reaches
   // the same verdict and exits with the same status.
   nlohmann::ordered_json averages = nlohmann::ordered_json::object();
-  std::vector<std::string> tooSlow;
-  for (const comm::AllReduceAlgorithm algorithm : bench.algorithms) {
-    const std::string name = comm::algorithmName(algorithm);
-    double sum = 0;
-    int n = 0;
-    for (const Row& row : rows) {
-      if (row.algorithm != name) continue;
-      sum += row.busbw;
-      ++n;
+  std::vector<std::string> tooSlow;  // "collective algorithm"
+  for (const Collective collective : bench.collectives) {
+    const std::string collectiveName = nameOf(collectiveNames(), collective);
+    for (const comm::AllReduceAlgorithm algorithm : bench.algorithms) {
+      const std::string name = comm::algorithmName(algorithm);
+      double sum = 0;
+      int n = 0;
+      for (const Row& row : rows) {
+        if (row.collective != collectiveName || row.algorithm != name) continue;
+        sum += row.busbw;
+        ++n;
+      }
+      const double average = n ? sum / n : 0.0;
+      averages[collectiveName][name] = average;
+      if (average < bench.minBusBandwidth) tooSlow.push_back(collectiveName + " " + name);
+      if (reporter) {
+        std::printf("# Avg bus bandwidth    : %.3f GB/s (%s %s)\n", average, collectiveName.c_str(),
+                    name.c_str());
+      }
     }
-    const double average = n ? sum / n : 0.0;
-    averages[name] = average;
-    if (average < bench.minBusBandwidth) tooSlow.push_back(name);
-    if (reporter) std::printf("# Avg bus bandwidth    : %.3f GB/s (%s)\n", average, name.c_str());
   }
   if (reporter) {
     std::printf("# wrong elements: %lld\n", static_cast<long long>(wrong));
@@ -300,10 +394,12 @@ int sweep(launch::RankProcess& process, const BenchOptions& bench,
   }
   if (!tooSlow.empty()) {
     if (reporter) {
-      for (const std::string& name : tooSlow) {
+      for (const std::string& variant : tooSlow) {
+        const std::string collective = variant.substr(0, variant.find(' '));
+        const std::string algorithm = variant.substr(variant.find(' ') + 1);
         std::cerr << "ringtrain bench-comm: error: average bus bandwidth "
-                  << averages[name].get<double>() << " GB/s (" << name << ") is below --min-bw "
-                  << bench.minBusBandwidth << " GB/s\n";
+                  << averages[collective][algorithm].get<double>() << " GB/s (" << variant
+                  << ") is below --min-bw " << bench.minBusBandwidth << " GB/s\n";
       }
     }
     return 1;

@@ -62,7 +62,7 @@ class ReducerOptions(RingtrainTestCase):
 
 
 class BenchComm(RingtrainTestCase):
-    def test_reports_every_size_and_algorithm_with_no_wrong_elements(self):
+    def test_reports_every_size_collective_and_algorithm_with_no_wrong_elements(self):
         out = self.path("bench.json")
         for ranks in (1, 3):
             with self.subTest(ranks=ranks):
@@ -76,11 +76,13 @@ class BenchComm(RingtrainTestCase):
                     report = json.load(f)
                 self.assertEqual(report["ranks"], ranks)
                 sizes = [4 * 4 ** i for i in range(10)]
-                self.assertEqual([r["bytes"] for r in report["rows"]], [s for s in sizes for _ in (0, 1)])
-                self.assertEqual({r["algorithm"] for r in report["rows"]}, {"native", "ring"})
+                variants = [(c, a) for c in ("allreduce", "reduce-scatter", "all-gather") for a in ("native", "ring")]
+                self.assertEqual([(r["bytes"], r["collective"], r["algorithm"]) for r in report["rows"]],
+                                 [(s, c, a) for s in sizes for c, a in variants])
                 self.assertTrue(all(r["wrong"] == 0 for r in report["rows"]))
-                factor = 2 * (ranks - 1) / ranks
+                # nccl-tests' bus factors: 2(n-1)/n for allreduce, (n-1)/n for its halves.
                 for r in report["rows"]:
+                    factor = (2 if r["collective"] == "allreduce" else 1) * (ranks - 1) / ranks
                     self.assertAlmostEqual(r["busbw_gbps"], r["algbw_gbps"] * factor, places=6)
 
     def test_min_bw_decides_the_exit_status(self):
@@ -90,15 +92,17 @@ class BenchComm(RingtrainTestCase):
         self.assertEqual(passed.returncode, 0, passed.stderr)
         self.assertIn("# minimum bus bandwidth: 0.000 GB/s: passed", passed.stdout)
 
-        failed = run(sweep + ["--min-bw", "1e9", "--algorithms", "ring"], ranks=2)
+        failed = run(sweep + ["--min-bw", "1e9", "--algorithms", "ring", "--collectives", "allreduce,all-gather"],
+                     ranks=2)
         self.assertEqual(failed.returncode, 1, failed.stderr)
         self.assertIn("FAILED", failed.stdout)
-        self.assertRegex(failed.stderr, r"average bus bandwidth [0-9.e+-]+ GB/s \(ring\) is below --min-bw 1e\+09")
+        self.assertRegex(failed.stderr,
+                         r"average bus bandwidth [0-9.e+-]+ GB/s \(allreduce ring\) is below --min-bw 1e\+09")
         with open(out) as f:
             report = json.load(f)
-        self.assertEqual(report["below_min_busbw"], ["ring"])
-        rows = [r["busbw_gbps"] for r in report["rows"]]
-        self.assertAlmostEqual(report["avg_busbw_gbps"]["ring"], sum(rows) / len(rows))
+        self.assertEqual(report["below_min_busbw"], ["allreduce ring", "all-gather ring"])
+        rows = [r["busbw_gbps"] for r in report["rows"] if r["collective"] == "all-gather"]
+        self.assertAlmostEqual(report["avg_busbw_gbps"]["all-gather"]["ring"], sum(rows) / len(rows))
 
         alone = run(sweep + ["--min-bw", "1"])
         self.assertEqual(alone.returncode, 2)
@@ -106,6 +110,7 @@ class BenchComm(RingtrainTestCase):
 
     def test_bad_flags_name_the_flag(self):
         for args, message in ((["-e", "12Q"], "--max-bytes"), (["--algorithms", "tree"], "--algorithms"),
+                              (["--collectives", "broadcast"], "--collectives"),
                               (["--min-bw=-1"], "--min-bw must not be negative"),
                               (["-b", "1M", "-e", "1K"], "--min-bytes must not exceed --max-bytes")):
             with self.subTest(args=args):
