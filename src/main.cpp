@@ -63,7 +63,7 @@ void printUsage(std::ostream& out) {
          "  pca         principal components over the ranks, from merged moments\n"
          "  shard-plan  print which sample indices each rank reads in an epoch (JSON)\n"
          "  pipeline-plan  print a pipeline schedule per stage, checked, with its bubble (JSON)\n"
-         "  bench-comm  measure allreduce bandwidth (native and ring) over message sizes\n"
+         "  bench-comm  measure allreduce, reduce-scatter and all-gather bandwidth over sizes\n"
          "  prep        convert CSV, IDX, .npy or text into a memory-mapped shard data set\n"
          "  check-data  verify every checksum of a shard data set\n"
          "  bench-data  measure how fast batches come out of a shard data set\n"

@@ -140,14 +140,19 @@ BenchOptions parseBenchOptions(const cxxopts::ParseResult& result) {
   return o;
 }
 
-// Element i of rank r: ((7i + 13r) mod 17) - 8. Small integers, so every partial sum is exact in
-// every type and the result can be checked element by element.
-at::Tensor pattern(int64_t count, int rank, const at::TensorOptions& options) {
+// Element i of rank r: ((7i + 13r) mod m) - m / 2. Small integers, so that with m = 17 every
+// partial sum is exact in every type and the result can be checked element by element; an
+// all-gather adds nothing, and m = 1021 (prime) makes every rank's input its own.
+constexpr int64_t kSummedModulus = 17;
+constexpr int64_t kGatheredModulus = 1021;
+
+at::Tensor pattern(int64_t count, int rank, const at::TensorOptions& options,
+                   int64_t modulus = kSummedModulus) {
   return at::arange(count, options.dtype(at::kLong))
       .mul(7)
       .add(13 * rank)
-      .remainder(17)
-      .sub(8)
+      .remainder(modulus)
+      .sub(modulus / 2)
       .to(options.dtype());
 }
 
@@ -198,7 +203,7 @@ int64_t wrongElements(Collective collective, const at::Tensor& result, const at:
       int64_t wrong = 0;
       for (int r = 0; r < ranks; ++r) {
         const comm::Span shard = shards[static_cast<size_t>(r)];
-        const at::Tensor owner = pattern(result.numel(), r, result.options());
+        const at::Tensor owner = pattern(result.numel(), r, result.options(), kGatheredModulus);
         wrong += result.slice(0, shard.begin, shard.end)
                      .ne(owner.slice(0, shard.begin, shard.end))
                      .sum()
@@ -245,7 +250,9 @@ std::vector<Row> measureSize(comm::Communicator& data, comm::Communicator& contr
 
   std::vector<Row> rows;
   for (size_t v = 0; v < variants.size(); ++v) {
-    at::Tensor checked = pattern(count, data.rank(), options);
+    const bool gathered = variants[v].collective == Collective::kAllGather;
+    at::Tensor checked =
+        pattern(count, data.rank(), options, gathered ? kGatheredModulus : kSummedModulus);
     runVariant(variants[v], data, o.ring, checked);
     at::Tensor wrong = at::tensor(
         {wrongElements(variants[v].collective, checked.cpu(), sum.cpu(), data.rank(), data.size())},
@@ -278,7 +285,7 @@ std::vector<Row> measureSize(comm::Communicator& data, comm::Communicator& contr
 // side by side with all_reduce_perf's.
 void printHeader(const BenchOptions& o, const comm::Communicator& data) {
   std::printf(
-      "# ringtrain bench-comm: %d rank(s), backend %s, %s sum in place, %lld iterations "
+      "# ringtrain bench-comm: %d rank(s), backend %s, %s, in place, %lld iterations "
       "after %lld warm-up, ring piece %lld bytes\n"
       "# time: median over %lld alternating rounds of the slowest rank's mean per call; size: "
       "the whole tensor; reduce-scatter and all-gather over the shards of sharded data "

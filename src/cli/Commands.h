@@ -8,7 +8,7 @@ int runTrain(int argc, char** argv);         // ringtrain train: the training jo
 int runShardPlan(int argc, char** argv);     // ringtrain shard-plan: sampler indices as JSON
 int runPipelinePlan(int argc, char** argv);  // ringtrain pipeline-plan: a schedule, checked
 int runInfo(int argc, char** argv);          // ringtrain info: versions, backends, devices
-int runBenchComm(int argc, char** argv);     // ringtrain bench-comm: allreduce bandwidth sweep
+int runBenchComm(int argc, char** argv);     // ringtrain bench-comm: collective bandwidth sweep
 int runPrep(int argc, char** argv);          // ringtrain prep: convert data into shards
 int runCheckData(int argc, char** argv);     // ringtrain check-data: verify a data set's checksums
 int runBenchData(int argc, char** argv);     // ringtrain bench-data: input pipeline throughput

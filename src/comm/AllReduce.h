@@ -34,8 +34,9 @@ struct Span {
 // first count % parts spans are the longer ones). Spans may be empty when count < parts.
 std::vector<Span> splitEvenly(int64_t count, int parts);
 
-// Elements a shard's length is a multiple of (64 bytes of float32): shards start aligned for
-// vector loads and for the device's kernels, whatever the tensor's length.
+// Elements a shard's length is a multiple of (64 bytes of float32, 32 of half): counted in
+// elements, not bytes, so that a bucket sent as fp16 and its float32 parameters share one
+// geometry; shards start at this alignment relative to the tensor's first element.
 inline constexpr int64_t kShardAlignElements = 16;
 
 // The `parts` shards of `count` elements: shard s is [s * L, (s + 1) * L) clipped to `count`, with

@@ -32,10 +32,15 @@ void reduceScatterShards(AllReduceAlgorithm algorithm, Communicator& comm, at::T
   }
   at::Tensor flat = tensor.view(-1);
   const int64_t length = paddedShardLength(flat, comm.size());
-  at::Tensor padded = at::zeros({length * comm.size()}, flat.options());
-  padded.slice(0, 0, flat.numel()).copy_(flat);
-  const at::Tensor mine = comm.reduceScatter(padded, op);
   const Span own = shardSpans(flat.numel(), comm.size())[static_cast<size_t>(comm.rank())];
+  at::Tensor whole = flat;
+  if (length * comm.size() != flat.numel()) {
+    // The backend's parts are equal: the tail up to ranks x length is zeros, never read back.
+    whole = at::empty({length * comm.size()}, flat.options());
+    whole.slice(0, 0, flat.numel()).copy_(flat);
+    whole.slice(0, flat.numel()).zero_();
+  }
+  const at::Tensor mine = comm.reduceScatter(whole, op);
   flat.slice(0, own.begin, own.end).copy_(mine.slice(0, 0, own.length()));
 }
 
@@ -50,8 +55,11 @@ void allGatherShards(AllReduceAlgorithm algorithm, Communicator& comm, at::Tenso
   at::Tensor flat = tensor.view(-1);
   const int64_t length = paddedShardLength(flat, comm.size());
   const Span own = shardSpans(flat.numel(), comm.size())[static_cast<size_t>(comm.rank())];
-  at::Tensor mine = at::zeros({length}, flat.options());
-  mine.slice(0, 0, own.length()).copy_(flat.slice(0, own.begin, own.end));
+  at::Tensor mine = flat.slice(0, own.begin, own.end);
+  if (own.length() != length) {  // a short or empty last shard: the backend's parts are equal
+    mine = at::zeros({length}, flat.options());
+    mine.slice(0, 0, own.length()).copy_(flat.slice(0, own.begin, own.end));
+  }
   const at::Tensor all = comm.allGather(mine).view(-1);  // [ranks * length], shard r at r * length
   flat.copy_(all.slice(0, 0, flat.numel()));
 }

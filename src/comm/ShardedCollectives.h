@@ -4,8 +4,9 @@
 //
 // kRing is the ring's own halves (bit for bit the ring's allreduce, split); kNative (and kAuto
 // where it means native) is the backend's reduce-scatter and all-gather (MPI_Reduce_scatter_block,
-// ncclReduceScatter; MPI_Allgather, ncclAllGather), which need equal parts: the tensor is padded to
-// shards of equal length for them, at the cost of a copy.
+// ncclReduceScatter; MPI_Allgather, ncclAllGather), which need equal parts: where the shards are
+// not all of one length, the tensor (or the short shard) is padded for them, at the cost of a
+// copy; the later steps allocate buckets at the padded length, which saves it.
 #pragma once
 
 #include <ATen/core/Tensor.h>

@@ -4,9 +4,10 @@
 //
 // Each rank owns one contiguous slice of each bucket: the bucket's shard of the ring's geometry
 // (comm::shardSpans), which is where a reduce-scatter leaves the bucket's reduced gradients. A
-// bucket's reduce-scatter can start as soon as backward fills it, every rank owns about 1/W of
-// every bucket (balanced by construction), and no tensor has to divide by the number of ranks: a
-// slice may start or end inside a parameter, and the pieces say where.
+// bucket's reduce-scatter can start as soon as backward fills it, every rank owns 1/W of every
+// bucket to within the shards' 16-element alignment (a bucket of a few elements leaves the later
+// ranks nothing), and no tensor has to divide by the number of ranks: a slice may start or end
+// inside a parameter, and the pieces say where.
 #pragma once
 
 #include <cstddef>

@@ -37,6 +37,24 @@ TEST(ShardedCollectives, EachRanksShardIsTheAllReducesAndTheAllGatherRestoresThe
   }
 }
 
+TEST(ShardedCollectives, EveryElementTypeByEitherAlgorithm) {
+  const int rank = world().rank();
+  for (const auto type : {at::kHalf, at::kBFloat16, at::kDouble, at::kInt, at::kLong}) {
+    for (const auto algorithm : {AllReduceAlgorithm::kRing, AllReduceAlgorithm::kNative}) {
+      for (const int64_t n : {5, 64, 16 * 7 + 3}) {  // 64: equal shards at 1, 2 and 4 ranks
+        const at::Tensor input = at::arange(n, at::kLong).add(rank).remainder(5).sub(2).to(type);
+        at::Tensor reduced = input.clone();
+        world().allReduce(reduced, ReduceOp::kSum);
+        at::Tensor sharded = input.clone();
+        reduceScatterShards(algorithm, world(), sharded, ReduceOp::kSum);
+        allGatherShards(algorithm, world(), sharded);
+        EXPECT_TRUE(sharded.equal(reduced))
+            << type << " " << algorithmName(algorithm) << " n=" << n;
+      }
+    }
+  }
+}
+
 TEST(ShardedCollectives, TheRingsHalvesAreItsAllReduceOnFloatingPointData) {
   at::manual_seed(99 + static_cast<uint64_t>(world().rank()));
   const at::Tensor input = at::randn({30011});

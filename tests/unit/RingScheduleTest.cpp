@@ -51,7 +51,7 @@ TEST(ShardSpans, AlignedContiguousShardsCoverTheRangeTheFirstLongest) {
   EXPECT_EQ(small[1].length(), 4);
   EXPECT_EQ(small[2].length(), 0);
   EXPECT_EQ(small[3].begin, 20);
-  // Without alignment they are splitEvenly's lengths, longer ones first, up to the last.
+  // Without alignment: shards of ceil(count / parts), the remainder in the last.
   EXPECT_EQ(shardSpans(10, 4, 1)[3].length(), 1);
 }
 
