@@ -70,8 +70,9 @@ std::vector<std::string> addressesOf(const std::string& host) {
   return addresses;
 }
 
-}  // namespace
-
+// sshd's AllowUsers value that admits root from `addresses` only: the image's key pair is the
+// same in every container made from it, so the key alone must not open a job's hosts to anyone
+// in the network who has the image.
 std::string jobOnlyLogins(const std::vector<std::string>& addresses) {
   std::string logins;
   for (const std::string& address : addresses) {
@@ -79,6 +80,8 @@ std::string jobOnlyLogins(const std::vector<std::string>& addresses) {
   }
   return logins;
 }
+
+}  // namespace
 
 Cluster::Cluster(ResourceConfig resources, std::string jobName, ClusterTimings timings)
     : resources_(std::move(resources)), jobName_(std::move(jobName)), timings_(timings) {}

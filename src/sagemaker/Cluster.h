@@ -20,11 +20,6 @@ struct ClusterTimings {
   std::chrono::seconds afterStop{110};  // a worker stopped by SIGTERM waits this long for the end
 };
 
-// sshd's AllowUsers value that admits root from `addresses` only: the image's key pair is the
-// same in every container made from it, so the key alone must not open a job's hosts to anyone
-// in the network who has the image.
-std::string jobOnlyLogins(const std::vector<std::string>& addresses);
-
 class Cluster {
  public:
   // `jobName` keeps the files of one job apart from another's (TRAINING_JOB_NAME).
