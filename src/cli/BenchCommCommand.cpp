@@ -352,7 +352,11 @@ int sweep(launch::RankProcess& process, const BenchOptions& bench,
   // Every rank holds the same rows (the times are the slowest rank's), so every rank reaches
   // the same verdict and exits with the same status.
   nlohmann::ordered_json averages = nlohmann::ordered_json::object();
-  std::vector<std::string> tooSlow;  // "collective algorithm"
+  struct Shortfall {
+    std::string variant;  // "collective algorithm"
+    double average = 0;
+  };
+  std::vector<Shortfall> tooSlow;
   for (const Collective collective : bench.collectives) {
     const std::string collectiveName = nameOf(collectiveNames(), collective);
     for (const comm::AllReduceAlgorithm algorithm : bench.algorithms) {
@@ -366,7 +370,8 @@ int sweep(launch::RankProcess& process, const BenchOptions& bench,
       }
       const double average = n ? sum / n : 0.0;
       averages[collectiveName][name] = average;
-      if (average < bench.minBusBandwidth) tooSlow.push_back(collectiveName + " " + name);
+      if (average < bench.minBusBandwidth)
+        tooSlow.push_back({collectiveName + " " + name, average});
       if (reporter) {
         std::printf("# Avg bus bandwidth    : %.3f GB/s (%s %s)\n", average, collectiveName.c_str(),
                     name.c_str());
@@ -390,7 +395,9 @@ int sweep(launch::RankProcess& process, const BenchOptions& bench,
                                       {"rows", json}};
       if (bench.minBusBandwidth > 0) {
         document["min_busbw_gbps"] = bench.minBusBandwidth;
-        document["below_min_busbw"] = tooSlow;
+        nlohmann::ordered_json below = nlohmann::ordered_json::array();
+        for (const Shortfall& shortfall : tooSlow) below.push_back(shortfall.variant);
+        document["below_min_busbw"] = below;
       }
       writeFileAtomically(bench.jsonPath, document.dump(2) + "\n");
     }
@@ -401,12 +408,10 @@ int sweep(launch::RankProcess& process, const BenchOptions& bench,
   }
   if (!tooSlow.empty()) {
     if (reporter) {
-      for (const std::string& variant : tooSlow) {
-        const std::string collective = variant.substr(0, variant.find(' '));
-        const std::string algorithm = variant.substr(variant.find(' ') + 1);
-        std::cerr << "ringtrain bench-comm: error: average bus bandwidth "
-                  << averages[collective][algorithm].get<double>() << " GB/s (" << variant
-                  << ") is below --min-bw " << bench.minBusBandwidth << " GB/s\n";
+      for (const Shortfall& shortfall : tooSlow) {
+        std::cerr << "ringtrain bench-comm: error: average bus bandwidth " << shortfall.average
+                  << " GB/s (" << shortfall.variant << ") is below --min-bw "
+                  << bench.minBusBandwidth << " GB/s\n";
       }
     }
     return 1;

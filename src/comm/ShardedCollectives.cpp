@@ -15,9 +15,16 @@ bool ring(AllReduceAlgorithm algorithm, const Communicator& comm, const at::Tens
   return resolveAlgorithm(algorithm, comm, bytes, options) == AllReduceAlgorithm::kRing;
 }
 
-// The shards' common length: the first shard's, which is never shorter than another.
-int64_t paddedShardLength(const at::Tensor& tensor, int ranks) {
-  return shardSpans(tensor.numel(), ranks).front().length();
+// The backend's equal parts: their length (the first shard's, never shorter than another), and
+// this rank's shard of `flat`.
+struct EqualParts {
+  int64_t length = 0;
+  Span own;
+};
+
+EqualParts equalParts(const at::Tensor& flat, const Communicator& comm) {
+  const std::vector<Span> shards = shardSpans(flat.numel(), comm.size());
+  return {shards.front().length(), shards[static_cast<size_t>(comm.rank())]};
 }
 
 }  // namespace
@@ -31,8 +38,7 @@ void reduceScatterShards(AllReduceAlgorithm algorithm, Communicator& comm, at::T
     return;
   }
   at::Tensor flat = tensor.view(-1);
-  const int64_t length = paddedShardLength(flat, comm.size());
-  const Span own = shardSpans(flat.numel(), comm.size())[static_cast<size_t>(comm.rank())];
+  const auto [length, own] = equalParts(flat, comm);
   at::Tensor whole = flat;
   if (length * comm.size() != flat.numel()) {
     // The backend's parts are equal: the tail up to ranks x length is zeros, never read back.
@@ -53,8 +59,7 @@ void allGatherShards(AllReduceAlgorithm algorithm, Communicator& comm, at::Tenso
     return;
   }
   at::Tensor flat = tensor.view(-1);
-  const int64_t length = paddedShardLength(flat, comm.size());
-  const Span own = shardSpans(flat.numel(), comm.size())[static_cast<size_t>(comm.rank())];
+  const auto [length, own] = equalParts(flat, comm);
   at::Tensor mine = flat.slice(0, own.begin, own.end);
   if (own.length() != length) {  // a short or empty last shard: the backend's parts are equal
     mine = at::zeros({length}, flat.options());

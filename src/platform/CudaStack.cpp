@@ -1,18 +1,12 @@
 #include "platform/CudaStack.h"
 
-#include <fstream>
 #include <regex>
 #include <sstream>
 
+#include "util/Files.h"
+
 namespace ringtrain::platform {
 namespace {
-
-std::string readText(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 const std::string kLibraryPrefix = "libcuda.so.";
 
@@ -64,8 +58,10 @@ std::string describeCudaStack(const CudaStack& stack) {
 
 CudaStack cudaStack(const CudaProbe& probe) {
   CudaStack stack;
-  stack.kernelModule = kernelModuleVersion(readText("/proc/driver/nvidia/version"));
-  stack.driverLibrary = mappedCudaDriverLibrary(readText("/proc/self/maps"));
+  const std::string driverVersion = "/proc/driver/nvidia/version";  // absent without a driver
+  stack.kernelModule =
+      pathExists(driverVersion) ? kernelModuleVersion(readFile(driverVersion)) : std::string();
+  stack.driverLibrary = mappedCudaDriverLibrary(readFile("/proc/self/maps"));
   stack.driverVersion = probe.driverVersion;
   stack.runtimeVersion = probe.runtimeVersion;
   return stack;
