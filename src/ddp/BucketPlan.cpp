@@ -31,8 +31,11 @@ std::vector<BucketSpec> assignBuckets(const std::vector<ParameterShape>& paramet
       bucket.elementBytes = shape.elementBytes;
       bucket.typeKey = shape.typeKey;
     }
-    bucket.entries.push_back({i, bucket.numel, shape.numel});
-    bucket.numel += shape.numel;
+    const int64_t align =
+        kEntryAlignBytes % shape.elementBytes == 0 ? kEntryAlignBytes / shape.elementBytes : 1;
+    const int64_t offset = (bucket.numel + align - 1) / align * align;
+    bucket.entries.push_back({i, offset, shape.numel});
+    bucket.numel = offset + shape.numel;
     if (ownBucket || bucket.bytes() >= limit) close(bucket);
   }
   for (auto& [key, bucket] : open) {

@@ -9,6 +9,12 @@
 // Unlike DDP, a parameter larger than half its bucket's limit gets a bucket of its own: that
 // bucket would be mostly this parameter anyway, and a bucket of one parameter is reduced in the
 // gradient tensor autograd produced, saving a copy of the largest gradients every step.
+//
+// Every entry starts on a kEntryAlignBytes boundary inside its bucket, as a tensor of its own
+// starts on one in memory (LibTorch's CPU allocator aligns to 64 bytes). Kernels that read a
+// parameter or gradient in place in a bucket (LibTorch's matrix products, where sharded data
+// parallelism keeps the parameters in bucket-shaped tensors) then take the paths they take for a
+// tensor of its own, and give the same bits. The gaps are zeros and cost under 64 bytes each.
 #pragma once
 
 #include <cstddef>
@@ -18,6 +24,8 @@
 #include "ringtrain/ddp/ReducerOptions.h"
 
 namespace ringtrain::ddp {
+
+constexpr int64_t kEntryAlignBytes = 64;
 
 struct ParameterShape {
   int64_t numel = 0;

@@ -10,6 +10,7 @@
 
 #include "BucketKernels.h"
 #include "CommThread.h"
+#include "comm/ShardedCollectives.h"
 #include "ringtrain/comm/Agreement.h"
 #include "ringtrain/util/Error.h"
 
@@ -74,9 +75,12 @@ bool overlapPays(OverlapMode mode, bool onGpu, int spareCoresPerRank) {
   return onGpu || spareCoresPerRank >= 1;
 }
 
-Reducer::Reducer(comm::Communicator& comm, NamedParameters parameters, ReducerOptions options)
-    : comm_(comm), parameters_(trainable(parameters)), options_(options) {
+Reducer::Reducer(comm::Communicator& comm, NamedParameters parameters, ReducerOptions options,
+                 GradientSharding sharding)
+    : comm_(comm), parameters_(trainable(parameters)), options_(options), sharding_(sharding) {
   RINGTRAIN_CHECK(!parameters_.empty(), "the model has no trainable parameters");
+  RINGTRAIN_CHECK(sharding_ == GradientSharding::kNone || comm_.size() > 1,
+                  "sharded gradients need two ranks or more");
   std::vector<ParameterShape> shapes;
   for (const auto& [name, parameter] : parameters_) {
     RINGTRAIN_CHECK(parameter.device() == parameters_.front().second.device(),
@@ -86,6 +90,8 @@ Reducer::Reducer(comm::Communicator& comm, NamedParameters parameters, ReducerOp
                       static_cast<int>(parameter.scalar_type())});
   }
   plan_ = assignBuckets(shapes, options_.limits);
+  const bool releases = sharding_ == GradientSharding::kScatterAndRelease;
+  heldBytes_.assign(plan_.size(), 0);
 
   views_.resize(parameters_.size());
   bucketOf_.resize(parameters_.size());
@@ -94,16 +100,16 @@ Reducer::Reducer(comm::Communicator& comm, NamedParameters parameters, ReducerOp
     // either way the gradient stays where autograd put it.
     adopts_.push_back(comm_.size() == 1 || plan_[b].entries.size() == 1);
     const at::Tensor& first = parameters_[plan_[b].entries.front().parameter].second;
-    storage_.push_back(adopts_[b]
-                           ? at::Tensor()
-                           : at::zeros({plan_[b].numel}, first.options().requires_grad(false)));
-    for (const BucketEntry& entry : plan_[b].entries) {
-      const at::Tensor& parameter = parameters_[entry.parameter].second;
-      if (!adopts_[b]) {
-        views_[entry.parameter] =
-            storage_[b].narrow(0, entry.offset, entry.numel).view(parameter.sizes());
-      }
-      bucketOf_[entry.parameter] = b;
+    storage_.emplace_back();
+    for (const BucketEntry& entry : plan_[b].entries) bucketOf_[entry.parameter] = b;
+    // Held between steps, as autograd's gradients or as a bucket; stage 2 holds its shards only.
+    if (!releases) holdBucket(b, true);
+    if (!adopts_[b] && !releases) ensureStorage(b);
+    if (sharding_ == GradientSharding::kNone) continue;
+    owned_.push_back(comm::shardSpans(plan_[b].numel, comm_.size())[comm_.rank()]);
+    if (releases) {
+      shards_.push_back(at::zeros({owned_.back().length()}, first.options().requires_grad(false)));
+      countGradientBytes(owned_.back().length() * plan_[b].elementBytes);
     }
   }
   for (size_t p = 0; p < parameters_.size(); ++p) {
@@ -135,12 +141,57 @@ Reducer::~Reducer() {
   commThread_.reset();  // before the state its jobs read goes away
 }
 
+void Reducer::ensureStorage(size_t bucket) {
+  if (storage_[bucket].defined()) return;
+  const BucketSpec& spec = plan_[bucket];
+  const at::Tensor& first = parameters_[spec.entries.front().parameter].second;
+  storage_[bucket] = at::zeros({spec.numel}, first.options().requires_grad(false));
+  for (const BucketEntry& entry : spec.entries) {
+    views_[entry.parameter] = storage_[bucket]
+                                  .narrow(0, entry.offset, entry.numel)
+                                  .view(parameters_[entry.parameter].second.sizes());
+  }
+  holdBucket(bucket, true);
+}
+
+void Reducer::releaseBucket(size_t bucket) {
+  const comm::Span own = owned_[bucket];
+  shards_[bucket].copy_(storage_[bucket].narrow(0, own.begin, own.length()));
+  for (const BucketEntry& entry : plan_[bucket].entries) {
+    parameters_[entry.parameter].second.mutable_grad() = at::Tensor();
+    views_[entry.parameter] = at::Tensor();
+  }
+  storage_[bucket] = at::Tensor();
+  holdBucket(bucket, false);
+}
+
+void Reducer::holdBucket(size_t bucket, bool held) {
+  const int64_t bytes = held ? plan_[bucket].bytes() : 0;
+  countGradientBytes(bytes - heldBytes_[bucket]);
+  heldBytes_[bucket] = bytes;
+}
+
+void Reducer::countGradientBytes(int64_t change) {
+  const int64_t now = gradientBytes_ += change;
+  int64_t peak = peakGradientBytes_.load();
+  while (now > peak && !peakGradientBytes_.compare_exchange_weak(peak, now)) {
+  }
+}
+
+at::Tensor Reducer::ownedGradient(size_t bucket) const {
+  RINGTRAIN_CHECK(sharding_ != GradientSharding::kNone, "ownedGradient() without sharding");
+  if (sharding_ == GradientSharding::kScatterAndRelease) return shards_[bucket];
+  const comm::Span own = owned_[bucket];
+  return storage_[bucket].narrow(0, own.begin, own.length());
+}
+
 void Reducer::attachGradient(size_t parameter) {
   const size_t bucket = bucketOf_[parameter];
   if (adopts_[bucket]) {
     adoptGradient(parameter, bucket);
     return;
   }
+  ensureStorage(bucket);
   at::Tensor& variable = parameters_[parameter].second;
   const at::Tensor& grad = variable.grad();
   if (grad.defined()) {
@@ -163,6 +214,7 @@ void Reducer::adoptGradient(size_t parameter, size_t bucket) {
   }
   variable.mutable_grad() = grad;
   if (plan_[bucket].entries.size() == 1) storage_[bucket] = grad.view({-1});
+  if (sharding_ == GradientSharding::kScatterAndRelease) holdBucket(bucket, true);
 }
 
 void Reducer::zeroGradients() {
@@ -222,19 +274,24 @@ void Reducer::startBucket(size_t bucket) {
   const bool packed = !adopts_[bucket];
   InFlight& flight = inFlight_[bucket];
   if (options_.compression == GradCompression::kNone) {
-    flight.transfer = startAllReduce(values, packed ? comm::ReduceOp::kSum : comm::ReduceOp::kAvg);
+    flight.transfer = startReduction(values, packed ? comm::ReduceOp::kSum : comm::ReduceOp::kAvg);
     return;
   }
   // Divided before narrowing, so that the sum over ranks stays in the 16-bit range.
   flight.wire = narrowForWire(values, packed ? 1.0f : 1.0f / static_cast<float>(comm_.size()),
                               options_.compression);
-  flight.transfer = startAllReduce(flight.wire, comm::ReduceOp::kSum);
+  flight.transfer = startReduction(flight.wire, comm::ReduceOp::kSum);
 }
 
 // The backend's allreduce may still be running when this returns (NCCL); ringtrain's ring, which
 // the host drives, is done.
-std::unique_ptr<comm::PendingTransfer> Reducer::startAllReduce(at::Tensor& tensor,
+// A reduce-scatter is done when this returns.
+std::unique_ptr<comm::PendingTransfer> Reducer::startReduction(at::Tensor& tensor,
                                                                comm::ReduceOp op) {
+  if (sharding_ != GradientSharding::kNone) {
+    comm::reduceScatterShards(options_.algorithm, comm_, tensor, op, options_.ring);
+    return nullptr;
+  }
   const auto algorithm =
       comm::resolveAlgorithm(options_.algorithm, comm_, tensor.nbytes(), options_.ring);
   if (algorithm == comm::AllReduceAlgorithm::kNative) return comm_.startAllReduce(tensor, op);
@@ -248,6 +305,7 @@ void Reducer::finishBucket(size_t bucket) {
   flight.transfer.reset();
   if (flight.wire.defined()) widenFromWire(flight.wire, storage_[bucket]);
   flight.wire = at::Tensor();
+  if (sharding_ == GradientSharding::kScatterAndRelease) releaseBucket(bucket);
 }
 
 void Reducer::reduceBucket(size_t bucket) {

@@ -20,6 +20,12 @@
 // so buckets are summed across ranks without another pass; a gradient reduced in place (a bucket
 // of one) is averaged by the backend instead.
 //
+// With sharded gradients (ZeRO stages 1 and 2, GradientSharding) a bucket is reduce-scattered
+// instead: each rank ends the step with the mean of its own shard of every bucket
+// (BucketShards.h), ownedGradient(), and the rest of the bucket is left unspecified. Stage 2 also
+// lets go of a bucket's full gradients once its shard is reduced, so that between steps a rank
+// holds gradients for its shards only, and during backward the buckets being filled or reduced.
+//
 // On GPUs there is no communication thread: the hook that completes a bucket starts its allreduce
 // on the NCCL communication stream, ordered after the gradient's kernels by a CUDA event, and
 // finishBackward makes the compute stream wait for all of them.
@@ -27,6 +33,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -47,19 +54,35 @@ namespace ringtrain::ddp {
 
 class CommThread;
 
+enum class GradientSharding {
+  kNone,               // allreduce: every rank holds every averaged gradient
+  kScatter,            // reduce-scatter into the full buckets (stage 1)
+  kScatterAndRelease,  // reduce-scatter, keep only the owned shards (stage 2)
+};
+
 const NameTable<GradCompression>& gradCompressionNames();  // none, fp16, bf16
 std::string compressionName(GradCompression compression);
 bool overlapPays(OverlapMode mode, bool onGpu, int spareCoresPerRank);
 
 class Reducer {
  public:
-  Reducer(comm::Communicator& comm, NamedParameters parameters, ReducerOptions options);
+  Reducer(comm::Communicator& comm, NamedParameters parameters, ReducerOptions options,
+          GradientSharding sharding = GradientSharding::kNone);
   ~Reducer();
   Reducer(const Reducer&) = delete;
   Reducer& operator=(const Reducer&) = delete;
 
   const std::vector<BucketSpec>& buckets() const { return plan_; }
   const ReducerStats& stats() const { return stats_; }
+  // The trainable parameters, which the buckets' entries index.
+  const NamedParameters& parameters() const { return parameters_; }
+
+  // With sharding, after finishBackward: this rank's shard of `bucket`, averaged over the ranks.
+  at::Tensor ownedGradient(size_t bucket) const;
+  // Bytes of gradients held: now, and at most at any time so far (buckets, adopted gradients and
+  // owned shards; not what autograd holds before a gradient reaches its bucket).
+  int64_t gradientBytes() const { return gradientBytes_; }
+  int64_t peakGradientBytes() const { return peakGradientBytes_; }
 
   // Starts a new optimizer step: the next backward's gradients replace the current ones.
   void zeroGradients();
@@ -79,15 +102,23 @@ class Reducer {
   // A bucket's allreduce in two halves, so that on GPUs it can run while backward goes on.
   void startBucket(size_t bucket);
   void finishBucket(size_t bucket);
-  std::unique_ptr<comm::PendingTransfer> startAllReduce(at::Tensor& tensor, comm::ReduceOp op);
+  std::unique_ptr<comm::PendingTransfer> startReduction(at::Tensor& tensor, comm::ReduceOp op);
   void reduceBucket(size_t bucket);
   void attachGradient(size_t parameter);
+  void ensureStorage(size_t bucket);  // stage 2 allocates a bucket when backward first needs it
+  void releaseBucket(size_t bucket);  // stage 2: the owned shard kept, the rest let go
+  void holdBucket(size_t bucket, bool held);  // counts its bytes as held, or not
+  void countGradientBytes(int64_t change);
   void adoptGradient(size_t parameter, size_t bucket);
 
   comm::Communicator& comm_;
   NamedParameters parameters_;
   ReducerOptions options_;
+  GradientSharding sharding_;
   std::vector<BucketSpec> plan_;
+  std::vector<comm::Span> owned_;    // per bucket, with sharding: this rank's shard
+  std::vector<at::Tensor> shards_;   // per bucket, stage 2: the owned shard's reduced gradients
+  std::vector<int64_t> heldBytes_;   // per bucket: counted in gradientBytes_
   std::vector<at::Tensor> storage_;  // one flat tensor per bucket
   std::vector<at::Tensor> views_;    // per parameter: its slot in storage_, shaped like it
   // Per bucket: storage_ is the gradient itself (a bucket of one parameter) or unused (one rank),
@@ -116,6 +147,8 @@ class Reducer {
   size_t nextLaunch_ = 0;                 // buckets launch in plan order
   std::vector<std::string> duplicateReady_;
   ReducerStats stats_;
+  std::atomic<int64_t> gradientBytes_{0};
+  std::atomic<int64_t> peakGradientBytes_{0};
 };
 
 }  // namespace ringtrain::ddp

@@ -120,7 +120,11 @@ cxxopts::Options trainOptions() {
               "how buckets are summed: " + choicesIn(comm::allReduceAlgorithmNames()) +
                   " (native: the backend's own; ring: ringtrain's; auto: ring for "
                   "buckets of 16 MiB and more on CPU, native otherwise)",
-              text("auto"), "ALGO");
+              text("auto"), "ALGO")(
+      "zero",
+      "shard over the data-parallel ranks: 0 nothing (every rank holds everything), 1 the "
+      "optimizer state, 2 the optimizer state and the gradients (docs/sharding.md)",
+      text("0"), "STAGE");
   options.add_options("Pipeline")(
       "pipeline-stages",
       "split the model's layers over P ranks; the world is P x D (D data-parallel replicas of "
@@ -262,6 +266,10 @@ TrainOptions parseTrainOptions(int argc, char** argv) {
   c.reducer.compression =
       valueNamed(ddp::gradCompressionNames(), "grad-compression", str("grad-compression"));
   c.reducer.algorithm = flags::parseAllReduceAlgorithm("allreduce", str("allreduce"));
+  const int64_t zero = integer("zero");
+  RINGTRAIN_USER_CHECK(zero >= 0 && zero <= 2,
+                       "--zero must be 0, 1 or 2 (got " << str("zero") << ")");
+  c.zeroStage = static_cast<int>(zero);
 
   const int64_t stages = integer("pipeline-stages");
   RINGTRAIN_USER_CHECK(stages >= 1 && stages <= 1024,

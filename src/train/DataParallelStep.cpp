@@ -1,11 +1,11 @@
 // Data parallelism: every rank trains the whole model on its own micro-batches, and the reducer
 // averages the gradients over all ranks bucket by bucket during backward.
 #include <ATen/ATen.h>
-#include <torch/nn/utils/clip_grad.h>
 
 #include "StepStrategy.h"
-#include "platform/StopSignals.h"
+#include "train/DataParallelPass.h"
 #include "train/NonFinite.h"
+#include "train/ShardedNorm.h"
 
 namespace ringtrain::train {
 namespace {
@@ -15,58 +15,21 @@ class DataParallelStep final : public StepStrategy {
   DataParallelStep(const StepContext& context, models::Classifier& model, double baseLr)
       : StepStrategy(context, model) {
     model_.to(context_.device);
-    ddp::NamedParameters parameters;
-    ddp::NamedParameters buffers;
-    for (const auto& item : model_.named_parameters())
-      parameters.emplace_back(item.key(), item.value());
-    for (const auto& item : model_.named_buffers()) buffers.emplace_back(item.key(), item.value());
-    trainThese(std::move(parameters), std::move(buffers), baseLr);
+    trainThese(namedParameters(model_), namedBuffers(model_), baseLr);
   }
 
   StepOutcome step(EpochInput& input, int64_t microBatches, int64_t& samples) override {
-    const c10::Device device = context_.device;
-    LossScaler& scaler = context_.scaler;
-    at::Tensor stepLoss = at::zeros({1}, at::TensorOptions().device(device));
-    for (int64_t m = 0; m < microBatches; ++m) {
-      const data::Batch batch = context_.objective.withTargets(input.nextMicroBatch());
-      // From pinned memory the copy does not hold the host, which goes on queueing this step's
-      // kernels; on the device it runs in order on the compute stream, before them. (A batch is
-      // small next to the compute it feeds; a copy stream would overlap it too.)
-      const bool asynchronous = batch.features.is_pinned();
-      at::Tensor logits;
-      {
-        const AutocastScope autocast(context_.config.precision, device.type());
-        logits = model_.forward(batch.features.to(device, asynchronous));
-      }
-      const at::Tensor loss =
-          context_.objective.meanLoss(logits, batch.labels.to(device, asynchronous));
-      reducer_->prepareForBackward(/*synchronize=*/m + 1 == microBatches);
-      const double share = static_cast<double>(microBatches);
-      (scaler.enabled() ? loss * (scaler.scale() / share) : loss / share).backward();
-      stepLoss += loss.detach();
-      samples += batch.labels.size(0);
-    }
-    // Whether any rank was asked to stop travels with the loss, in the allreduce every step
-    // makes anyway.
-    const at::Tensor stopVote =
-        at::full({1}, platform::stopSignalReceived() != 0 ? 1.0 : 0.0, stepLoss.options());
-    const at::Tensor reduced =
-        reducer_->finishBackward(at::cat({stepLoss / static_cast<double>(microBatches), stopVote}));
-    scaler.unscale(parameterTensors_);
-    // Where the host waits for the device each step: the loss, the stop vote and whether the
-    // gradients are finite are needed before the update.
-    const at::Tensor host = reduced.to(at::kCPU, at::kDouble);
-    const double* value = host.const_data_ptr<double>();
+    const PassResult pass =
+        forwardBackward(context_, model_, *reducer_, input, microBatches, samples);
+    context_.scaler.unscale(parameterTensors_);
     // The norm clipping computes anyway tells whether the gradients are finite.
     const double clip = context_.config.clipGradNorm;
-    const double gradients = clip > 0 ? torch::nn::utils::clip_grad_norm_(model_.parameters(), clip)
-                                      : gradientMagnitude(parameterTensors_);
-    return {value[0], value[1] > 0, nonFiniteProblem(value[0], gradients)};
+    const double gradients = clip > 0 ? clipByShards(clip) : gradientMagnitude(parameterTensors_);
+    return {pass.loss, pass.stopVoted, nonFiniteProblem(pass.loss, gradients)};
   }
 
   at::Tensor evaluate(const data::Batch& batch) override {
-    const AutocastScope autocast(context_.config.precision, context_.device.type());
-    return model_.forward(batch.features.to(context_.device, batch.features.is_pinned()));
+    return evaluateWholeModel(context_, model_, batch);
   }
 
   comm::Communicator& replicas() override { return context_.data; }
@@ -79,6 +42,31 @@ class DataParallelStep final : public StepStrategy {
   }
   void gather(bool) override {}
   torch::optim::Optimizer& optimizerToSave() override { return *optimizer_; }
+
+ private:
+  // The norm as --zero 1 and 2 compute it from their shards (ShardedNorm.h), so that the three
+  // clip alike. Returns the norm before clipping.
+  double clipByShards(double clip) {
+    const int ranks = replicas().size();
+    if (shardsByRank_.empty()) {
+      for (int rank = 0; rank < ranks; ++rank) {
+        shardsByRank_.push_back(ddp::shardBuckets(reducer_->buckets(), ranks, rank));
+      }
+    }
+    std::vector<double> sums;
+    for (const auto& shard : shardsByRank_) {
+      sums.push_back(sumOfSquares(pieceGradients(shard, reducer_->parameters())));
+    }
+    const double norm = normOfShards(sums);
+    std::vector<at::Tensor> gradients;
+    for (const auto& [name, parameter] : reducer_->parameters()) {
+      gradients.push_back(parameter.grad());
+    }
+    clipToNorm(gradients, norm, clip);
+    return norm;
+  }
+
+  std::vector<std::vector<ddp::BucketShard>> shardsByRank_;  // every rank's shard of the buckets
 };
 
 }  // namespace

@@ -10,28 +10,32 @@
 
 namespace ringtrain::train {
 
+double sumOfSquares(const std::vector<at::Tensor>& tensors) {
+  if (tensors.empty()) return 0;
+  const bool onGpu = tensors.front().is_cuda();
+  std::vector<kernels::FloatSpan> spans;
+  for (const at::Tensor& tensor : tensors) {
+    if (tensor.scalar_type() != at::kFloat || !tensor.is_contiguous() ||
+        tensor.is_cuda() != onGpu) {
+      // Not one pass over float32 memory: LibTorch's norms, which are finite exactly when all
+      // elements are.
+      return at::stack(at::_foreach_norm(tensors, 2)).to(at::kDouble).square().sum().item<double>();
+    }
+    spans.push_back({tensor.const_data_ptr<float>(), tensor.numel()});
+  }
+  if (!onGpu) return kernels::sumOfSquaresCpu(spans);
+  at::Tensor result = at::empty({1}, tensors.front().options().dtype(at::kDouble));
+  kernels::sumOfSquaresCuda(spans, result.data_ptr<double>(),
+                            platform::currentCudaStream(tensors.front().get_device()));
+  return result.item<double>();
+}
+
 double gradientMagnitude(const std::vector<at::Tensor>& parameters) {
   std::vector<at::Tensor> gradients;
   for (const at::Tensor& parameter : parameters) {
     if (parameter.grad().defined()) gradients.push_back(parameter.grad());
   }
-  if (gradients.empty()) return 0;
-  const bool onGpu = gradients.front().is_cuda();
-  std::vector<kernels::FloatSpan> spans;
-  for (const at::Tensor& gradient : gradients) {
-    if (gradient.scalar_type() != at::kFloat || !gradient.is_contiguous() ||
-        gradient.is_cuda() != onGpu) {
-      // Not one pass over float32 memory: LibTorch's norms, which are finite exactly when all
-      // elements are.
-      return at::stack(at::_foreach_norm(gradients, 2)).sum().item<double>();
-    }
-    spans.push_back({gradient.const_data_ptr<float>(), gradient.numel()});
-  }
-  if (!onGpu) return std::sqrt(kernels::sumOfSquaresCpu(spans));
-  at::Tensor result = at::empty({1}, gradients.front().options().dtype(at::kDouble));
-  kernels::sumOfSquaresCuda(spans, result.data_ptr<double>(),
-                            platform::currentCudaStream(gradients.front().get_device()));
-  return std::sqrt(result.item<double>());
+  return std::sqrt(sumOfSquares(gradients));
 }
 
 namespace {

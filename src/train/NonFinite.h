@@ -16,6 +16,10 @@ namespace ringtrain::train {
 // --on-nonfinite skip gives up, as diverged, after this many skipped steps in a row.
 constexpr int kMaxConsecutiveSkips = 10;
 
+// The sum of the squares of every element of `tensors`, in float64 (kernels/GradientNorm.h, the
+// same bits for the same tensors on the host). Waits for the device.
+double sumOfSquares(const std::vector<at::Tensor>& tensors);
+
 // The global L2 norm of the defined gradients (kernels/GradientNorm.h): finite exactly when every
 // element is. Waits for the device.
 double gradientMagnitude(const std::vector<at::Tensor>& parameters);

@@ -122,7 +122,7 @@ class PipelineStep final : public StepStrategy {
   }
 
   std::string describe() const override { return pipeline_.describe(); }
-  nlohmann::ordered_json report(comm::Communicator& control) const override {
+  nlohmann::ordered_json pipelineReport(comm::Communicator& control) const override {
     return pipeline_.report(control);
   }
 

@@ -172,6 +172,9 @@ std::string banner(const RunFacts& run, int64_t parameterCount) {
                                   std::to_string(static_cast<int64_t>(scaler.scale())) + ")"
                             : std::string())
        << "\n  gradients" << (pipelined ? " of stage 0" : "") << ": " << describeReducer(run);
+  if (config.zeroStage > 0 && !pipelined && run.dataReplicas > 1) {
+    line << "\n  sharding: " << run.strategy.describe();
+  }
   if (pipelined) {
     line << "\n  pipeline: " << run.strategy.describe()
          << "; an epoch's incomplete last batch is dropped";
@@ -242,7 +245,9 @@ ordered_json summaryJson(const RunFacts& run, const RunOutcome& outcome) {
       {"loss_scale", scaler.enabled() ? nlohmann::json(scaler.scale()) : nlohmann::json()},
       {"overflow_steps", run.guard.overflowSteps()},
       {"stopped_by", orNull(outcome.stoppedBy)},
-      {"pipeline", outcome.pipelineReport}};
+      {"zero", config.zeroStage},
+      {"memory", outcome.strategyReport.at("memory")},
+      {"pipeline", outcome.strategyReport.at("pipeline")}};
   if (outcome.hasMetrics) json["val_metrics"] = outcome.valMetrics;
   json["settings"] = settingsOf(config);
   return json;

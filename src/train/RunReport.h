@@ -49,7 +49,7 @@ struct RunOutcome {
   const RunSummary& summary;
   const nlohmann::ordered_json& valMetrics;      // the hooks' metrics at the last evaluation
   int64_t valTargets = 0;                        // what the last evaluation scored
-  const nlohmann::ordered_json& pipelineReport;  // null without a pipeline
+  const nlohmann::ordered_json& strategyReport;  // StepStrategy::report
   std::string stoppedBy;                         // empty: ran to the end
   std::string finalCheckpoint;                   // the last one written or resumed from
   bool hasMetrics = false;                       // TrainHooks named metrics

@@ -93,6 +93,7 @@ ordered_json settingsOf(const TrainConfig& c) {
       {"find_unused_parameters", c.reducer.findUnusedParameters},
       {"grad_compression", ddp::compressionName(c.reducer.compression)},
       {"allreduce", comm::algorithmName(c.reducer.algorithm)},
+      {"zero", c.zeroStage},
       {"pipeline_stages", c.pipeline.stages},
       {"micro_batches",
        c.pipeline.microBatches == 0 ? ordered_json("auto") : ordered_json(c.pipeline.microBatches)},

@@ -1,8 +1,9 @@
 // How one optimizer step's micro-batches become averaged gradients on this rank, chosen once at
-// set-up: the whole model with a data-parallel reducer (DataParallelStep.cpp), or this rank's
-// stage of a pipeline (PipelineStep.cpp). The trainer's loop is the same for both: it asks the
-// strategy for a step, then decides whether the update goes in. A new way of stepping (a sharded
-// optimizer, say) is a new strategy, not branches in the loop.
+// set-up: the whole model with a data-parallel reducer (DataParallelStep.cpp), the whole model with
+// its optimizer state and gradients sharded over the ranks (ShardedStep.cpp, --zero 1 and 2), or
+// this rank's stage of a pipeline (PipelineStep.cpp). The trainer's loop is the same for all: it
+// asks the strategy for a step, then decides whether the update goes in. A new way of stepping is
+// a new strategy, not branches in the loop.
 #pragma once
 
 #include <torch/optim/optimizer.h>
@@ -55,6 +56,9 @@ class StepStrategy {
   // The model's output for a validation batch (on the device), or an undefined tensor where this
   // rank has none: a pipeline's stages before the last pass activations on.
   virtual at::Tensor evaluate(const data::Batch& batch) = 0;
+  // The optimizer's step at learning rate `lr`, once the step's update was admitted; afterwards
+  // every rank's model holds the updated parameters.
+  virtual void update(double lr);
 
   // Ranks holding the same parameters as this one (every rank, or this stage's replicas): on the
   // device, and on the CPU.
@@ -71,9 +75,12 @@ class StepStrategy {
   virtual void gather(bool withOptimizer) = 0;
   virtual torch::optim::Optimizer& optimizerToSave() = 0;
 
-  // For the start-up banner and summary.json; empty for data parallelism.
+  // For the start-up banner; empty for data parallelism.
   virtual std::string describe() const { return {}; }
-  virtual nlohmann::ordered_json report(comm::Communicator&) const { return nullptr; }
+  // Collective over `control`, for summary.json: "memory", the most bytes any rank holds for
+  // parameters, gradients (between steps, and at the peak of a step) and optimizer state; and
+  // "pipeline", the pipeline's figures (null without one).
+  nlohmann::ordered_json report(comm::Communicator& control) const;
 
   // The parameters and floating-point buffers this rank trains, their optimizer and reducer.
   const ddp::NamedParameters& parameters() const { return parameters_; }
@@ -93,8 +100,11 @@ class StepStrategy {
  protected:
   StepStrategy(const StepContext& context, models::Classifier& model)
       : context_(context), model_(model) {}
-  // Called by the constructors once the parameters are where they train.
-  void trainThese(ddp::NamedParameters parameters, ddp::NamedParameters buffers, double baseLr);
+  // Called by the constructors once the parameters are where they train. Makes the reducer and,
+  // without sharding, an optimizer over all of `parameters` (a sharded strategy makes its own).
+  void trainThese(ddp::NamedParameters parameters, ddp::NamedParameters buffers, double baseLr,
+                  ddp::GradientSharding sharding = ddp::GradientSharding::kNone);
+  virtual nlohmann::ordered_json pipelineReport(comm::Communicator&) const { return nullptr; }
   // An optimizer over every parameter of the model, as a data-parallel run's: what checkpoints
   // hold.
   std::unique_ptr<torch::optim::Optimizer> wholeModelOptimizer() const;
@@ -110,11 +120,17 @@ class StepStrategy {
   std::unique_ptr<ddp::Reducer> reducer_;
 };
 
-// The two strategies, and the choice between them: data parallelism, or pipeline mode with
-// --pipeline-stages > 1. Collective. `baseLr` is the placeholder rate the optimizer starts with
+ddp::NamedParameters namedParameters(torch::nn::Module& model);
+ddp::NamedParameters namedBuffers(torch::nn::Module& model);
+
+// The strategies, and the choice between them: pipeline mode with --pipeline-stages > 1, sharded
+// data parallelism with --zero 1 or 2 over two ranks or more, data parallelism otherwise.
+// Collective. `baseLr` is the placeholder rate the optimizer starts with
 // (every step sets its own).
 std::unique_ptr<StepStrategy> makeDataParallelStep(const StepContext& context,
                                                    models::Classifier& model, double baseLr);
+std::unique_ptr<StepStrategy> makeShardedStep(const StepContext& context, models::Classifier& model,
+                                              double baseLr);
 std::unique_ptr<StepStrategy> makePipelineStep(const StepContext& context,
                                                models::Classifier& model,
                                                const std::vector<int64_t>& sampleShape,

@@ -217,10 +217,7 @@ class Trainer {
         const std::string& written = checkpointer_->lastWritten();
         return written.empty() ? resumedFrom_ : written;
       });
-      if (applied) {
-        setLearningRate(strategy_->optimizer(), lr);
-        strategy_->optimizer().step();
-      }
+      if (applied) strategy_->update(lr);
       ++step_;
       // ------------------------------- TRAINING SECTION END -------------------------------
 
@@ -291,14 +288,14 @@ class Trainer {
     summary_.steps = step_;
     gatherWorstFigures(control_, strategy_->reducer().stats().exposedSeconds, trainingCpuSeconds_,
                        inputWaitSeconds_, summary_);
-    const ordered_json pipelineReport = strategy_->report(control_);
+    const ordered_json strategyReport = strategy_->report(control_);
     strategy_->gather(/*withOptimizer=*/false);
     if (!isRankZero()) return;
     saveModel(place_.outputDir + "/model.safetensors", *model_, modelSpec_,
               trainingData_.standardization, dataSplitOf(config_), trainingData_.tokenizer);
     const std::string& written = checkpointer_->lastWritten();
     writeSummary(facts(),
-                 {summary_, valMetrics_, validation_->lastTargets(), pipelineReport, stopReason_,
+                 {summary_, valMetrics_, validation_->lastTargets(), strategyReport, stopReason_,
                   written.empty() ? resumedFrom_ : written, !objective_.metrics().empty()},
                  *log_);
   }

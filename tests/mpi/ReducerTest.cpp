@@ -155,22 +155,24 @@ TEST(Reducer, GradientsAreViewsIntoBucketStorage) {
     lossOf(*net, batchOf(world().rank(), step)).backward();
     reducer.finishBackward(at::zeros({1}));
   }
-  // One bucket: the gradients lie back to back in one allocation and never move.
+  // One bucket: the gradients lie where the plan puts them in one allocation and never move.
   const auto params = net->parameters();
   for (size_t i = 0; i < params.size(); ++i) EXPECT_EQ(params[i].grad().data_ptr(), before[i]);
   const auto* lowest = static_cast<const char*>(params.back().grad().data_ptr());
-  int64_t total = 0;
-  for (const auto& p : params) total += p.numel();
-  const auto* first = static_cast<const char*>(params.front().grad().data_ptr());
-  EXPECT_EQ(first + params.front().numel() * 4, lowest + total * 4);
+  for (const BucketEntry& entry : reducer.buckets().front().entries) {
+    EXPECT_EQ(static_cast<const char*>(params[entry.parameter].grad().data_ptr()),
+              lowest + entry.offset * 4);
+    EXPECT_EQ(entry.offset * 4 % kEntryAlignBytes, 0);
+  }
 }
 
 // A bucket of one parameter is reduced in the gradient autograd produced, and with one rank no
 // gradient is moved: neither becomes a view into a bucket. Gradients sharing a bucket are views.
 TEST(Reducer, OnlyGradientsSharingABucketAreCopiedIntoIt) {
   auto net = makeNet();
-  // first.weight (180 bytes) is over half of 256, so alone; the others (204 bytes) share one.
-  Reducer reducer(world(), namedParameters(*net), withBuckets(256, true));
+  // first.weight (180 bytes) is over half of 320, so alone; the others share one, which stays
+  // under 320 bytes until first.bias (entries start on 64-byte boundaries: 356 bytes in all).
+  Reducer reducer(world(), namedParameters(*net), withBuckets(320, true));
   for (int step = 0; step < 2; ++step) {
     reducer.zeroGradients();
     reducer.prepareForBackward(true);
@@ -221,6 +223,55 @@ TEST(Reducer, AveragesScalars) {
   lossOf(*net, batchOf(world().rank(), 0)).backward();
   const at::Tensor mean = reducer.finishBackward(at::tensor({float(world().rank()), 2.f}));
   EXPECT_TRUE(at::allclose(mean, at::tensor({(world().size() - 1) / 2.0f, 2.f})));
+}
+
+// Sharded gradients (ZeRO 1 and 2): each rank's shard of each bucket holds, to the bit, what the
+// ring's allreduce leaves there, with buckets of one and of several parameters, over two
+// micro-steps; stage 2 keeps nothing but its shards.
+TEST(Reducer, ShardedGradientsAreTheRingAllReducesShards) {
+  if (world().size() == 1) GTEST_SKIP() << "sharding needs two ranks or more";
+  for (const GradientSharding sharding :
+       {GradientSharding::kScatter, GradientSharding::kScatterAndRelease}) {
+    ReducerOptions options = withBuckets(320, /*overlap=*/true);
+    options.algorithm = comm::AllReduceAlgorithm::kRing;
+    auto wholeNet = makeNet();
+    auto shardedNet = makeNet();
+    Reducer whole(world(), namedParameters(*wholeNet), options);
+    Reducer sharded(world(), namedParameters(*shardedNet), options, sharding);
+    ASSERT_GT(whole.buckets().size(), 1u);
+    const auto train = [](Reducer& reducer, SmallNet& net, int step) {
+      reducer.zeroGradients();
+      for (int micro = 0; micro < 2; ++micro) {
+        reducer.prepareForBackward(micro == 1);
+        lossOf(net, batchOf(world().rank(), 2 * step + micro)).backward();
+      }
+      reducer.finishBackward(at::zeros({1}));
+    };
+    for (int step = 0; step < 2; ++step) {
+      train(whole, *wholeNet, step);
+      train(sharded, *shardedNet, step);
+      const NamedParameters reduced = namedParameters(*wholeNet);
+      for (size_t b = 0; b < whole.buckets().size(); ++b) {
+        const BucketSpec& bucket = whole.buckets()[b];
+        at::Tensor flat = at::zeros({bucket.numel});
+        for (const BucketEntry& entry : bucket.entries) {
+          flat.narrow(0, entry.offset, entry.numel)
+              .copy_(reduced[entry.parameter].second.grad().reshape(-1));
+        }
+        const comm::Span own = comm::shardSpans(bucket.numel, world().size())[world().rank()];
+        EXPECT_TRUE(at::equal(sharded.ownedGradient(b), flat.narrow(0, own.begin, own.length())))
+            << "bucket " << b << ", step " << step;
+      }
+    }
+    if (sharding != GradientSharding::kScatterAndRelease) continue;
+    int64_t ownedBytes = 0;
+    for (size_t b = 0; b < sharded.buckets().size(); ++b) {
+      ownedBytes += sharded.ownedGradient(b).numel() * 4;
+    }
+    for (const auto& parameter : shardedNet->parameters()) EXPECT_FALSE(parameter.grad().defined());
+    EXPECT_EQ(sharded.gradientBytes(), ownedBytes);
+    EXPECT_GT(sharded.peakGradientBytes(), ownedBytes);
+  }
 }
 
 TEST(Reducer, CompressedGradientsStayWithinTheirPrecision) {

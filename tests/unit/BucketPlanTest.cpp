@@ -13,8 +13,8 @@ std::vector<ParameterShape> floats(const std::vector<int64_t>& numels) {
   return shapes;
 }
 
-// Every parameter exactly once, entries packed back to back, reverse registration order within a
-// type, and each bucket's size the sum of its entries.
+// Every parameter exactly once, entries back to back from 64-byte boundaries, reverse registration
+// order within a type, and each bucket ending with its last entry.
 void expectWellFormed(const std::vector<BucketSpec>& buckets,
                       const std::vector<ParameterShape>& parameters) {
   std::vector<int> seen(parameters.size(), 0);
@@ -24,12 +24,13 @@ void expectWellFormed(const std::vector<BucketSpec>& buckets,
     for (const BucketEntry& entry : bucket.entries) {
       ASSERT_LT(entry.parameter, parameters.size());
       ++seen[entry.parameter];
-      EXPECT_EQ(entry.offset, offset);
+      const int64_t align = kEntryAlignBytes / parameters[entry.parameter].elementBytes;
+      EXPECT_EQ(entry.offset, (offset + align - 1) / align * align);
       EXPECT_EQ(entry.numel, parameters[entry.parameter].numel);
       EXPECT_EQ(parameters[entry.parameter].typeKey, bucket.typeKey);
       EXPECT_LT(entry.parameter, previous) << "entries must run in reverse registration order";
       previous = entry.parameter;
-      offset += entry.numel;
+      offset = entry.offset + entry.numel;
     }
     EXPECT_EQ(bucket.numel, offset);
   }
@@ -42,7 +43,8 @@ TEST(BucketPlan, OneBucketWhenEverythingFitsUnderTheFirstLimit) {
   ASSERT_EQ(buckets.size(), 1u);
   expectWellFormed(buckets, parameters);
   EXPECT_EQ(buckets[0].entries.front().parameter, 2u);
-  EXPECT_EQ(buckets[0].bytes(), 60 * 4);
+  // 30 floats, then 20 from element 32, then 10 from element 64.
+  EXPECT_EQ(buckets[0].bytes(), 74 * 4);
 }
 
 TEST(BucketPlan, FirstBucketSmallThenFullSizeBuckets) {
@@ -80,7 +82,8 @@ TEST(BucketPlan, BucketsCloseAtTheirLimitOrBeforeAParameterThatGetsItsOwn) {
       if (b + 1 == buckets.size() || bucket.entries.size() == 1) continue;
       // Without its last entry the bucket was still under the limit; it reached the limit unless
       // the next parameter takes a bucket of its own.
-      EXPECT_LT(bucket.bytes() - bucket.entries.back().numel * 4, limit);
+      const BucketEntry& before = bucket.entries[bucket.entries.size() - 2];
+      EXPECT_LT((before.offset + before.numel) * 4, limit);
       const BucketSpec& next = buckets[b + 1];
       if (!(next.entries.size() == 1 && large(next.entries[0]))) {
         EXPECT_GE(bucket.bytes(), limit);

@@ -92,6 +92,9 @@ struct TrainConfig {
 
   // gradient communication
   ddp::ReducerOptions reducer;
+  // --zero: 0 every rank holds the whole optimizer state and gradients; 1 the optimizer state is
+  // sharded over the data-parallel ranks; 2 the gradients too (docs/sharding.md).
+  int zeroStage = 0;
   PipelineConfig pipeline;
 
   // checkpoints

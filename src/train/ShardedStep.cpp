@@ -1,0 +1,238 @@
+// Sharded data parallelism (--zero 1 and 2, the stages of ZeRO): every rank runs the whole model
+// on its own micro-batches, as in DataParallelStep, but owns one shard of every gradient bucket
+// (ddp/BucketShards.h). The reducer reduce-scatters each bucket so that a rank ends backward with
+// the averaged gradients of its shards (stage 2 keeps nothing else); this rank's optimizer holds
+// state for those elements only and updates them; the updated shards are then all-gathered, so
+// every rank's model is whole again before the next forward.
+//
+// The parameters are moved into flat tensors laid out as the buckets are, one per bucket, so the
+// optimizer works on slices of them (one per piece of a parameter in a shard) and the all-gather
+// lands in place. With --allreduce ring the arithmetic is the allreduce's, split: a run gives the
+// same bits as --zero 0.
+#include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
+
+#include <sstream>
+
+#include "StepStrategy.h"
+#include "comm/ShardedCollectives.h"
+#include "ddp/BucketShards.h"
+#include "train/DataParallelPass.h"
+#include "train/NonFinite.h"
+#include "train/Optimizer.h"
+#include "train/ShardedNorm.h"
+#include "train/ShardedOptimizerState.h"
+
+namespace ringtrain::train {
+namespace {
+
+class ShardedStep final : public StepStrategy {
+ public:
+  ShardedStep(const StepContext& context, models::Classifier& model, double baseLr)
+      : StepStrategy(context, model) {
+    model_.to(context_.device);
+    trainThese(namedParameters(model_), namedBuffers(model_), baseLr,
+               context_.config.zeroStage == 1 ? ddp::GradientSharding::kScatter
+                                              : ddp::GradientSharding::kScatterAndRelease);
+    flattenParameters();
+    shards_ = ddp::shardBuckets(reducer_->buckets(), replicas().size(), replicas().rank());
+    for (size_t b = 0; b < shards_.size(); ++b) {
+      for (const ddp::ShardPiece& piece : shards_[b].pieces) {
+        pieces_.push_back(flat_[b].narrow(0, piece.bucketOffset, piece.numel).detach());
+      }
+    }
+    optimizer_ = makeOptimizer(context_.config, pieces_, baseLr_);
+  }
+
+  StepOutcome step(EpochInput& input, int64_t microBatches, int64_t& samples) override {
+    const PassResult pass =
+        forwardBackward(context_, model_, *reducer_, input, microBatches, samples);
+    const std::vector<at::Tensor> gradients = attachOwnedGradients();
+    context_.scaler.unscale(pieces_);
+    const double norm = globalNorm(gradients);
+    clipToNorm(gradients, norm, context_.config.clipGradNorm);
+    return {pass.loss, pass.stopVoted, nonFiniteProblem(pass.loss, norm)};
+  }
+
+  void update(double lr) override {
+    // What the last checkpoint assembled is not kept between checkpoints.
+    if (wholeOptimizer_) wholeOptimizer_->state().clear();
+    StepStrategy::update(lr);
+    c10::NoGradGuard noGrad;
+    for (at::Tensor& flat : flat_) {
+      comm::allGatherShards(context_.reducer.algorithm, replicas(), flat, context_.reducer.ring);
+    }
+  }
+
+  at::Tensor evaluate(const data::Batch& batch) override {
+    return evaluateWholeModel(context_, model_, batch);
+  }
+
+  comm::Communicator& replicas() override { return context_.data; }
+  comm::Communicator& replicaControl() override { return context_.control; }
+
+  // A checkpoint holds the whole model's optimizer state, whatever wrote it: each rank cuts out
+  // its pieces, so a checkpoint resumes at any number of ranks and any --zero.
+  TrainingPosition restore(const Checkpointer& checkpointer,
+                           const checkpoint::Checkpoint& checkpoint,
+                           int64_t trainSamples) override {
+    const auto whole = wholeModelOptimizer();
+    const TrainingPosition position =
+        checkpointer.restore(checkpoint, trainSamples, model_, *whole);
+    optimizer_->state().clear();
+    forEachPiece([&](const ddp::ShardPiece& piece, const at::Tensor& mine) {
+      const at::Tensor& parameter = reducer_->parameters()[piece.parameter].second;
+      const auto found = whole->state().find(parameter.unsafeGetTensorImpl());
+      if (found == whole->state().end()) return;
+      std::vector<at::Tensor> tensors;
+      for (const at::Tensor& tensor : stateTensors(*found->second)) {
+        tensors.push_back(tensor.reshape(-1).narrow(0, piece.parameterOffset, piece.numel).clone());
+      }
+      optimizer_->state()[mine.unsafeGetTensorImpl()] =
+          makeState(context_.config, std::move(tensors), stateStep(*found->second));
+    });
+    return position;
+  }
+
+  // The parameters are whole on every rank after each update; the optimizer state is put
+  // together on rank 0 bucket by bucket.
+  void gather(bool withOptimizer) override {
+    if (withOptimizer) gatherOptimizerState();
+  }
+  torch::optim::Optimizer& optimizerToSave() override {
+    return wholeOptimizer_ ? *wholeOptimizer_ : *optimizer_;
+  }
+
+  std::string describe() const override {
+    std::ostringstream text;
+    text << "--zero " << context_.config.zeroStage << ": optimizer state"
+         << (context_.config.zeroStage == 2 ? " and gradients" : "") << " sharded over "
+         << context_.data.size() << " ranks (this rank owns " << ddp::ownedElements(shards_)
+         << " of " << totalElements() << " elements)";
+    return text.str();
+  }
+
+ private:
+  void flattenParameters() {
+    c10::NoGradGuard noGrad;
+    const ddp::NamedParameters& trained = reducer_->parameters();
+    for (const ddp::BucketSpec& bucket : reducer_->buckets()) {
+      const at::Tensor& first = trained[bucket.entries.front().parameter].second;
+      at::Tensor flat = at::empty({bucket.numel}, first.options().requires_grad(false));
+      for (const ddp::BucketEntry& entry : bucket.entries) {
+        at::Tensor parameter = trained[entry.parameter].second;
+        at::Tensor slot = flat.narrow(0, entry.offset, entry.numel);
+        slot.copy_(parameter.reshape(-1));
+        parameter.set_data(slot.view(parameter.sizes()));
+      }
+      flat_.push_back(std::move(flat));
+    }
+  }
+
+  int64_t totalElements() const {
+    int64_t elements = 0;
+    for (const at::Tensor& flat : flat_) elements += flat.numel();
+    return elements;
+  }
+
+  // `visit(piece, itsTensor)` for each piece this rank owns, in bucket order.
+  template <typename Visit>
+  void forEachPiece(Visit&& visit) {
+    size_t next = 0;
+    for (const ddp::BucketShard& shard : shards_) {
+      for (const ddp::ShardPiece& piece : shard.pieces) visit(piece, pieces_[next++]);
+    }
+  }
+
+  // The reduced gradients of this rank's shards become its pieces' gradients.
+  std::vector<at::Tensor> attachOwnedGradients() {
+    std::vector<at::Tensor> gradients;
+    for (size_t b = 0, next = 0; b < shards_.size(); ++b) {
+      const at::Tensor owned = reducer_->ownedGradient(b);
+      for (const ddp::ShardPiece& piece : shards_[b].pieces) {
+        at::Tensor gradient =
+            owned.narrow(0, piece.bucketOffset - shards_[b].span.begin, piece.numel);
+        pieces_[next++].mutable_grad() = gradient;
+        gradients.push_back(std::move(gradient));
+      }
+    }
+    return gradients;
+  }
+
+  // Every rank's sum of squares, added in rank order (ShardedNorm.h).
+  double globalNorm(const std::vector<at::Tensor>& gradients) {
+    const at::Tensor mine =
+        at::full({1}, sumOfSquares(gradients),
+                 at::TensorOptions().device(context_.device).dtype(at::kDouble));
+    const at::Tensor all = replicas().allGather(mine).to(at::kCPU).reshape(-1);
+    return normOfShards(std::vector<double>(all.const_data_ptr<double>(),
+                                            all.const_data_ptr<double>() + all.numel()));
+  }
+
+  void gatherOptimizerState() {
+    const bool rankZero = replicas().rank() == 0;
+    if (rankZero && !wholeOptimizer_) wholeOptimizer_ = wholeModelOptimizer();
+    // Whether any rank has state yet (none before the first update), and AdamW's step count,
+    // which every piece shares.
+    int64_t mark = 0;
+    forEachPiece([&](const ddp::ShardPiece&, const at::Tensor& mine) {
+      const auto found = optimizer_->state().find(mine.unsafeGetTensorImpl());
+      if (found != optimizer_->state().end()) mark = stateStep(*found->second) + 1;
+    });
+    at::Tensor marks = at::full({1}, static_cast<double>(mark),
+                                at::TensorOptions().device(context_.device).dtype(at::kDouble));
+    replicas().allReduce(marks, comm::ReduceOp::kMax);
+    const auto agreed = static_cast<int64_t>(marks.item<double>());
+    if (wholeOptimizer_) {
+      wholeOptimizer_->state().clear();
+      // The learning rate of the last step, as --zero 0's optimizer has it.
+      wholeOptimizer_->param_groups().front().set_options(
+          optimizer_->param_groups().front().options().clone());
+    }
+    const int fields = stateTensorCount(context_.config);
+    if (agreed == 0 || fields == 0) return;
+    const ddp::NamedParameters& trained = reducer_->parameters();
+    std::vector<std::vector<at::Tensor>> whole(trained.size());
+    c10::NoGradGuard noGrad;
+    for (size_t b = 0, first = 0; b < shards_.size(); first += shards_[b].pieces.size(), ++b) {
+      for (int field = 0; field < fields; ++field) {
+        at::Tensor bucket = at::zeros_like(flat_[b]);
+        for (size_t i = 0; i < shards_[b].pieces.size(); ++i) {
+          const ddp::ShardPiece& piece = shards_[b].pieces[i];
+          const auto found = optimizer_->state().find(pieces_[first + i].unsafeGetTensorImpl());
+          if (found == optimizer_->state().end()) continue;
+          bucket.narrow(0, piece.bucketOffset, piece.numel)
+              .copy_(stateTensors(*found->second)[static_cast<size_t>(field)]);
+        }
+        comm::allGatherShards(context_.reducer.algorithm, replicas(), bucket,
+                              context_.reducer.ring);
+        if (!rankZero) continue;
+        for (const ddp::BucketEntry& entry : reducer_->buckets()[b].entries) {
+          const at::Tensor& parameter = trained[entry.parameter].second;
+          whole[entry.parameter].push_back(
+              bucket.narrow(0, entry.offset, entry.numel).view(parameter.sizes()).clone());
+        }
+      }
+    }
+    if (!rankZero) return;
+    for (size_t p = 0; p < trained.size(); ++p) {
+      wholeOptimizer_->state()[trained[p].second.unsafeGetTensorImpl()] =
+          makeState(context_.config, std::move(whole[p]), agreed - 1);
+    }
+  }
+
+  std::vector<at::Tensor> flat_;          // per bucket: the parameters, laid out as the bucket
+  std::vector<ddp::BucketShard> shards_;  // this rank's shard of each bucket
+  std::vector<at::Tensor> pieces_;        // what the optimizer updates: slices of flat_
+  // Rank 0, at checkpoints: the whole model's optimizer state, as --zero 0 keeps it.
+  std::unique_ptr<torch::optim::Optimizer> wholeOptimizer_;
+};
+
+}  // namespace
+
+std::unique_ptr<StepStrategy> makeShardedStep(const StepContext& context, models::Classifier& model,
+                                              double baseLr) {
+  return std::make_unique<ShardedStep>(context, model, baseLr);
+}
+
+}  // namespace ringtrain::train

@@ -1,0 +1,117 @@
+"""Sharded data parallelism (--zero 1 and 2) against replicated data parallelism (--zero 0): the
+same model to the bit with ringtrain's ring (a reduce-scatter then an all-gather is the ring's
+allreduce, split), within float tolerance with the backend's own collectives; and checkpoints that
+resume at another number of ranks and another stage."""
+import glob
+import os
+import unittest
+
+from ringtrain_testing import RingtrainTestCase
+
+
+def model_bytes(out):
+    with open(os.path.join(out, "model.safetensors"), "rb") as f:
+        return f.read()
+
+
+# 13 features, hidden 31 and 17, 5 classes: tensors of 403, 31, 527, 17, 85 and 5 elements, none
+# of which divides by 2, 3 or 4. 720 samples.
+MODEL = ["--train", "synthetic:720:13:5", "--val", "synthetic:120:13:5", "--hidden", "31,17",
+         "--log-every", "10"]
+
+# One mixture of settings per number of ranks, each over several buckets (--bucket-mb) so that
+# shards cut through parameters.
+RING_CASES = {
+    2: ["--optimizer", "sgd", "--momentum", "0.9", "--nesterov", "--weight-decay", "0.01",
+        "--grad-accum", "2", "--clip-grad-norm", "0.5", "--batch-size", "12", "--bucket-mb", "0.001"],
+    3: ["--optimizer", "adamw", "--lr", "0.01", "--weight-decay", "0.05", "--precision", "bf16",
+        "--clip-grad-norm", "0.3", "--batch-size", "8", "--bucket-mb", "0.002", "--overlap", "on"],
+    4: ["--optimizer", "adamw", "--lr", "0.01", "--grad-accum", "2", "--clip-grad-norm", "1",
+        "--batch-size", "6", "--bucket-mb", "0.0015", "--lr-schedule", "cosine", "--warmup-steps", "5"],
+}
+
+
+class ZeroStagesTrainTheSameModel(RingtrainTestCase):
+    def test_bit_identical_with_the_ring_at_2_3_and_4_ranks(self):
+        for ranks, flags in RING_CASES.items():
+            args = MODEL + ["--epochs", "2", "--allreduce", "ring"] + flags
+            replicated = self.train(f"ring{ranks}-zero0", args + ["--zero", "0"], ranks=ranks)
+            for stage in (1, 2):
+                with self.subTest(ranks=ranks, zero=stage):
+                    out = self.train(f"ring{ranks}-zero{stage}", args + ["--zero", str(stage)], ranks=ranks)
+                    self.assertEqual(model_bytes(out), model_bytes(replicated))
+                    summary = self.summary(out)
+                    self.assertEqual(summary["zero"], stage)
+                    self.assertGreater(summary["steps"], 20)
+
+    def test_close_with_the_backends_collectives(self):
+        args = MODEL + ["--epochs", "2", "--allreduce", "native", "--optimizer", "adamw", "--lr", "0.01",
+                        "--batch-size", "8", "--bucket-mb", "0.002", "--clip-grad-norm", "0.5"]
+        replicated = self.model(self.train("native-zero0", args + ["--zero", "0"], ranks=3))
+        for stage in (1, 2):
+            with self.subTest(zero=stage):
+                sharded = self.model(self.train(f"native-zero{stage}", args + ["--zero", str(stage)], ranks=3))
+                self.assertModelsClose(sharded, replicated, rtol=1e-5, atol=1e-6)
+
+    def test_each_rank_holds_its_share_of_optimizer_state_and_gradients(self):
+        # One bucket over 4 ranks; a rank's shard is a quarter of it, rounded up to 16 elements, and
+        # the bucket has up to 15 elements of alignment before each of its 4 parameters.
+        args = ["--train", "synthetic:96:13:5", "--val", "none", "--hidden", "600", "--epochs", "1",
+                "--optimizer", "adamw", "--batch-size", "8"]
+        memory = {stage: self.summary(self.train(f"memory{stage}", args + ["--zero", str(stage)], ranks=4))["memory"]
+                  for stage in (0, 1, 2)}
+        parameters = 13 * 600 + 600 + 600 * 5 + 5
+        share = (parameters + 4 * 15) // 4 + 16
+        for stage in (0, 1, 2):
+            self.assertEqual(memory[stage]["parameter_bytes"], 4 * parameters)
+        self.assertEqual(memory[0]["optimizer_state_bytes"], 8 * parameters)
+        self.assertGreaterEqual(memory[0]["gradient_bytes"], 4 * parameters)
+        self.assertGreaterEqual(memory[1]["gradient_bytes"], 4 * parameters)
+        for stage in (1, 2):
+            self.assertLessEqual(memory[stage]["optimizer_state_bytes"], 8 * share)
+            self.assertGreaterEqual(memory[stage]["optimizer_state_bytes"], 8 * (parameters // 4))
+        self.assertLessEqual(memory[2]["gradient_bytes"], 4 * share)
+        # Backward fills the whole bucket before its reduce-scatter.
+        self.assertGreaterEqual(memory[2]["gradient_peak_bytes"], 4 * parameters)
+
+    def test_one_rank_has_nothing_to_shard(self):
+        args = MODEL + ["--epochs", "1", "--batch-size", "24"]
+        plain = self.train("one-zero0", args)
+        sharded = self.train("one-zero2", args + ["--zero", "2"])
+        self.assertEqual(model_bytes(sharded), model_bytes(plain))
+
+
+class ZeroCheckpointsReshard(RingtrainTestCase):
+    """A checkpoint holds whole tensors whatever wrote it, so it resumes at any number of ranks with
+    any stage: resumed from a --zero 2 checkpoint, or from the --zero 0 checkpoint of the same step,
+    training ends with the same model to the bit."""
+
+    ARGS = MODEL + ["--epochs", "3", "--allreduce", "ring", "--optimizer", "adamw", "--lr", "0.01",
+                    "--checkpoint-every", "20", "--checkpoint-keep", "5"]
+
+    def checkpoint_at_step_20(self, out):
+        found = glob.glob(os.path.join(out, "checkpoints", "step-000000020"))
+        self.assertEqual(len(found), 1, os.listdir(os.path.join(out, "checkpoints")))
+        return found[0]
+
+    def resume(self, name, checkpoint, ranks, stage):
+        batch = 24 // ranks
+        return model_bytes(self.train(name, self.ARGS + ["--batch-size", str(batch), "--resume", checkpoint,
+                                                         "--zero", str(stage)], ranks=ranks if ranks > 1 else None))
+
+    def test_a_zero_2_checkpoint_from_4_ranks_resumes_at_3_ranks_and_at_1(self):
+        sharded = self.checkpoint_at_step_20(
+            self.train("written-zero2", self.ARGS + ["--batch-size", "6", "--zero", "2"], ranks=4))
+        replicated = self.checkpoint_at_step_20(
+            self.train("written-zero0", self.ARGS + ["--batch-size", "6", "--zero", "0"], ranks=4))
+        # At 3 ranks: --zero 2 from either checkpoint, and --zero 0 from the sharded one.
+        expected = self.resume("at3-zero0-from0", replicated, 3, 0)
+        self.assertEqual(self.resume("at3-zero2-from2", sharded, 3, 2), expected)
+        self.assertEqual(self.resume("at3-zero0-from2", sharded, 3, 0), expected)
+        self.assertEqual(self.resume("at3-zero2-from0", replicated, 3, 2), expected)
+        # At 1 rank, without sharding.
+        self.assertEqual(self.resume("at1-from2", sharded, 1, 0), self.resume("at1-from0", replicated, 1, 0))
+
+
+if __name__ == "__main__":
+    unittest.main()
