@@ -113,7 +113,9 @@ Reducer::Reducer(comm::Communicator& comm, NamedParameters parameters, ReducerOp
     }
   }
   for (size_t p = 0; p < parameters_.size(); ++p) {
-    attachGradient(p);
+    // The gradients become views of their buckets from the start; stage 2 holds no bucket until
+    // backward fills it.
+    if (!releases) attachGradient(p);
     accumulators_.push_back(torch::autograd::impl::grad_accumulator(parameters_[p].second));
     RINGTRAIN_CHECK(accumulators_.back(), "parameter '"
                                               << parameters_[p].first
@@ -238,6 +240,7 @@ void Reducer::prepareForBackward(bool synchronize) {
     pendingInBucket_[b] = static_cast<int64_t>(plan_[b].entries.size());
   }
   nextLaunch_ = 0;
+  reducedEarly_ = 0;
   duplicateReady_.clear();
 }
 
@@ -260,7 +263,14 @@ void Reducer::launchCompleteBuckets() {
     // The last bucket completes as backward ends, so there is nothing left to overlap it with:
     // finishBackward reduces it on the calling thread and saves the hand-over.
     const bool last = bucket + 1 == plan_.size();
-    if (startsFromHooks_) {
+    const bool releases = sharding_ == GradientSharding::kScatterAndRelease;
+    if (releases && !commThread_) {
+      // Without a thread to overlap with (or on GPUs, where the reduce-scatter is queued on the
+      // device), stage 2 reduces a bucket from the hook as soon as it is full: the same work as
+      // after backward, but its full gradients are let go before the next bucket fills.
+      reduceBucket(bucket);
+      reducedEarly_ = bucket + 1;
+    } else if (startsFromHooks_) {
       startBucket(bucket);
     } else if (commThread_ && !last) {
       commThread_->submit([this, bucket] { reduceBucket(bucket); }, storage_[bucket].device());
@@ -337,12 +347,12 @@ at::Tensor Reducer::finishBackward(const at::Tensor& scalars) {
   const int world = comm_.size();
   if (world > 1) {
     if (startsFromHooks_) {
-      for (size_t b = 0; b < plan_.size(); ++b) finishBucket(b);
+      for (size_t b = reducedEarly_; b < plan_.size(); ++b) finishBucket(b);
     } else if (commThread_) {
       commThread_->drain();
       reduceBucket(plan_.size() - 1);
     } else {
-      for (size_t b = 0; b < plan_.size(); ++b) reduceBucket(b);
+      for (size_t b = reducedEarly_; b < plan_.size(); ++b) reduceBucket(b);
     }
   }
 

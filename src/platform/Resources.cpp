@@ -40,4 +40,10 @@ void retainFreedMemory() {
 #endif
 }
 
+void releaseFreedMemory() {
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+}
+
 }  // namespace ringtrain::platform

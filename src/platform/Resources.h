@@ -22,4 +22,9 @@ double processCpuSeconds();
 // stays at its peak, which a training process reaches in its first step anyway. No-op off glibc.
 void retainFreedMemory();
 
+// Hands the pages of free blocks back to the OS once: after set-up frees memory that the steps
+// will not reuse as it lies (the parameters' first storage, once sharded data parallelism has
+// moved them into bucket-shaped tensors), so that it does not stay resident. No-op off glibc.
+void releaseFreedMemory();
+
 }  // namespace ringtrain::platform

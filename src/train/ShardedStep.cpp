@@ -17,6 +17,7 @@
 #include "StepStrategy.h"
 #include "comm/ShardedCollectives.h"
 #include "ddp/BucketShards.h"
+#include "platform/Resources.h"
 #include "train/DataParallelPass.h"
 #include "train/NonFinite.h"
 #include "train/Optimizer.h"
@@ -127,6 +128,7 @@ class ShardedStep final : public StepStrategy {
       }
       flat_.push_back(std::move(flat));
     }
+    platform::releaseFreedMemory();  // the parameters' first storage
   }
 
   int64_t totalElements() const {
@@ -169,8 +171,11 @@ class ShardedStep final : public StepStrategy {
                                             all.const_data_ptr<double>() + all.numel()));
   }
 
+  // Rank 0 receives every other rank's pieces of the state straight into the whole tensors it
+  // saves; the other ranks send theirs from where they are and allocate nothing.
   void gatherOptimizerState() {
-    const bool rankZero = replicas().rank() == 0;
+    comm::Communicator& group = replicas();
+    const bool rankZero = group.rank() == 0;
     if (rankZero && !wholeOptimizer_) wholeOptimizer_ = wholeModelOptimizer();
     // Whether any rank has state yet (none before the first update), and AdamW's step count,
     // which every piece shares.
@@ -181,7 +186,7 @@ class ShardedStep final : public StepStrategy {
     });
     at::Tensor marks = at::full({1}, static_cast<double>(mark),
                                 at::TensorOptions().device(context_.device).dtype(at::kDouble));
-    replicas().allReduce(marks, comm::ReduceOp::kMax);
+    group.allReduce(marks, comm::ReduceOp::kMax);
     const auto agreed = static_cast<int64_t>(marks.item<double>());
     if (wholeOptimizer_) {
       wholeOptimizer_->state().clear();
@@ -191,30 +196,43 @@ class ShardedStep final : public StepStrategy {
     }
     const int fields = stateTensorCount(context_.config);
     if (agreed == 0 || fields == 0) return;
+    c10::NoGradGuard noGrad;
+    if (!rankZero) {
+      forEachPiece([&](const ddp::ShardPiece&, const at::Tensor& mine) {
+        for (const at::Tensor& tensor :
+             stateTensors(*optimizer_->state().at(mine.unsafeGetTensorImpl()))) {
+          group.send(tensor, 0);
+        }
+      });
+      return;
+    }
     const ddp::NamedParameters& trained = reducer_->parameters();
     std::vector<std::vector<at::Tensor>> whole(trained.size());
-    c10::NoGradGuard noGrad;
-    for (size_t b = 0, first = 0; b < shards_.size(); first += shards_[b].pieces.size(), ++b) {
-      for (int field = 0; field < fields; ++field) {
-        at::Tensor bucket = at::zeros_like(flat_[b]);
-        for (size_t i = 0; i < shards_[b].pieces.size(); ++i) {
-          const ddp::ShardPiece& piece = shards_[b].pieces[i];
-          const auto found = optimizer_->state().find(pieces_[first + i].unsafeGetTensorImpl());
-          if (found == optimizer_->state().end()) continue;
-          bucket.narrow(0, piece.bucketOffset, piece.numel)
-              .copy_(stateTensors(*found->second)[static_cast<size_t>(field)]);
-        }
-        comm::allGatherShards(context_.reducer.algorithm, replicas(), bucket,
-                              context_.reducer.ring);
-        if (!rankZero) continue;
-        for (const ddp::BucketEntry& entry : reducer_->buckets()[b].entries) {
-          const at::Tensor& parameter = trained[entry.parameter].second;
-          whole[entry.parameter].push_back(
-              bucket.narrow(0, entry.offset, entry.numel).view(parameter.sizes()).clone());
+    for (size_t p = 0; p < trained.size(); ++p) {
+      for (int field = 0; field < fields; ++field)
+        whole[p].push_back(at::empty_like(trained[p].second));
+    }
+    const auto slotsOf = [&](const ddp::ShardPiece& piece) {
+      std::vector<at::Tensor> slots;
+      for (const at::Tensor& tensor : whole[piece.parameter]) {
+        slots.push_back(tensor.view(-1).narrow(0, piece.parameterOffset, piece.numel));
+      }
+      return slots;
+    };
+    forEachPiece([&](const ddp::ShardPiece& piece, const at::Tensor& mine) {
+      const std::vector<at::Tensor> states =
+          stateTensors(*optimizer_->state().at(mine.unsafeGetTensorImpl()));
+      std::vector<at::Tensor> slots = slotsOf(piece);
+      for (size_t field = 0; field < slots.size(); ++field) slots[field].copy_(states[field]);
+    });
+    for (int rank = 1; rank < group.size(); ++rank) {
+      for (const ddp::BucketShard& shard :
+           ddp::shardBuckets(reducer_->buckets(), group.size(), rank)) {
+        for (const ddp::ShardPiece& piece : shard.pieces) {
+          for (at::Tensor& slot : slotsOf(piece)) group.recv(slot, rank);
         }
       }
     }
-    if (!rankZero) return;
     for (size_t p = 0; p < trained.size(); ++p) {
       wholeOptimizer_->state()[trained[p].second.unsafeGetTensorImpl()] =
           makeState(context_.config, std::move(whole[p]), agreed - 1);

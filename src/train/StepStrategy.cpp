@@ -5,10 +5,16 @@
 
 #include <algorithm>
 
+#include "platform/Resources.h"
 #include "train/Optimizer.h"
 #include "train/ShardedOptimizerState.h"
 
 namespace ringtrain::train {
+namespace {
+
+constexpr double kMib = 1024.0 * 1024.0;
+
+}  // namespace
 
 void StepStrategy::averageBuffers(int64_t step) {
   if (buffersAveragedAt_ == step) return;
@@ -56,14 +62,20 @@ nlohmann::ordered_json StepStrategy::report(comm::Communicator& control) const {
   }
   const at::Tensor mine =
       at::tensor({parameterBytes, static_cast<double>(reducer_->gradientBytes()),
-                  static_cast<double>(reducer_->peakGradientBytes()), optimizerBytes},
+                  static_cast<double>(reducer_->peakGradientBytes()), optimizerBytes,
+                  platform::peakResidentBytes() / kMib},
                  at::kDouble);
-  const at::Tensor most = std::get<0>(control.allGather(mine).max(0));
+  const at::Tensor byRank = control.allGather(mine).view({control.size(), -1});
+  const at::Tensor most = std::get<0>(byRank.max(0));
   const auto figure = [&](int64_t i) { return static_cast<int64_t>(most[i].item<double>()); };
   nlohmann::ordered_json memory{{"parameter_bytes", figure(0)},
                                 {"gradient_bytes", figure(1)},
                                 {"gradient_peak_bytes", figure(2)},
-                                {"optimizer_state_bytes", figure(3)}};
+                                {"optimizer_state_bytes", figure(3)},
+                                {"peak_rss_mib_by_rank", nlohmann::ordered_json::array()}};
+  for (int64_t rank = 0; rank < control.size(); ++rank) {
+    memory["peak_rss_mib_by_rank"].push_back(byRank[rank][4].item<double>());
+  }
   return {{"memory", std::move(memory)}, {"pipeline", pipelineReport(control)}};
 }
 

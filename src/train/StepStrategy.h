@@ -78,8 +78,8 @@ class StepStrategy {
   // For the start-up banner; empty for data parallelism.
   virtual std::string describe() const { return {}; }
   // Collective over `control`, for summary.json: "memory", the most bytes any rank holds for
-  // parameters, gradients (between steps, and at the peak of a step) and optimizer state; and
-  // "pipeline", the pipeline's figures (null without one).
+  // parameters, gradients (between steps, and at the peak of a step) and optimizer state, and each
+  // rank's peak resident size; and "pipeline", the pipeline's figures (null without one).
   nlohmann::ordered_json report(comm::Communicator& control) const;
 
   // The parameters and floating-point buffers this rank trains, their optimizer and reducer.
