@@ -8,6 +8,8 @@
 #   4. a short data-parallel training run on every GPU, in fp32 and in bf16, reaching the accuracy
 #      the CPU reaches on the same built-in data set;
 #   5. fp16 with loss scaling, and --backend mpi (through host memory), train too;
+#   6. --zero 1 and --zero 2 (sharded optimizer state and gradients) train as well, over NCCL on
+#      two GPUs or more, and with one GPU over --backend mpi with two ranks sharing it;
 # and prints one verdict line: "gpu-smoke: PASS" or "gpu-smoke: FAIL (...)", exit status 0 or 1.
 # Environment: GPUS (how many to use; default: all visible), SMOKE_DIR (default: a temporary
 # directory, kept on failure), and BUILD_DIR as for build.sh.
@@ -111,6 +113,15 @@ check train_fp32_nccl train fp32 0.95 --backend nccl --precision fp32
 check train_bf16_nccl train bf16 0.95 --backend nccl --precision bf16
 check train_fp16_nccl train fp16 0.90 --backend nccl --precision fp16
 check train_fp32_mpi_staged train mpi 0.95 --backend mpi
+# Sharding needs two ranks: with one GPU, two ranks share it and communicate through the host.
+if [ "$gpus" -gt 1 ]; then
+  zero_flags=(--backend nccl)
+else
+  mpirun_gpus=(mpirun --oversubscribe --bind-to none -np 2)
+  zero_flags=(--backend mpi)
+fi
+check train_zero1 train zero1 0.95 "${zero_flags[@]}" --zero 1
+check train_zero2_adamw train zero2 0.95 "${zero_flags[@]}" --zero 2 --optimizer adamw --lr 0.002
 
 if [ ${#failures[@]} -eq 0 ]; then
   echo "gpu-smoke: PASS ($gpus GPU(s); logs and bench-comm.json in $smoke_dir)"

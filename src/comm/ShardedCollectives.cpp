@@ -9,10 +9,10 @@
 namespace ringtrain::comm {
 namespace {
 
-bool ring(AllReduceAlgorithm algorithm, const Communicator& comm, const at::Tensor& tensor,
-          const RingOptions& options) {
+bool ring(AllReduceAlgorithm algorithm, const Communicator& comm, const at::Tensor& tensor) {
+  if (algorithm != AllReduceAlgorithm::kAuto) return algorithm == AllReduceAlgorithm::kRing;
   const int64_t bytes = tensor.numel() * static_cast<int64_t>(tensor.element_size());
-  return resolveAlgorithm(algorithm, comm, bytes, options) == AllReduceAlgorithm::kRing;
+  return comm.reducesOnHost() && bytes >= kAutoRingHalvesFromBytes;
 }
 
 // The backend's equal parts: their length (the first shard's, never shorter than another), and
@@ -33,7 +33,7 @@ void reduceScatterShards(AllReduceAlgorithm algorithm, Communicator& comm, at::T
                          ReduceOp op, const RingOptions& options) {
   RINGTRAIN_CHECK(tensor.is_contiguous(), "reduceScatterShards needs a contiguous tensor");
   if (comm.size() == 1 || tensor.numel() == 0) return;
-  if (ring(algorithm, comm, tensor, options)) {
+  if (ring(algorithm, comm, tensor)) {
     ringReduceScatter(comm, tensor, op, options);
     return;
   }
@@ -54,7 +54,7 @@ void allGatherShards(AllReduceAlgorithm algorithm, Communicator& comm, at::Tenso
                      const RingOptions& options) {
   RINGTRAIN_CHECK(tensor.is_contiguous(), "allGatherShards needs a contiguous tensor");
   if (comm.size() == 1 || tensor.numel() == 0) return;
-  if (ring(algorithm, comm, tensor, options)) {
+  if (ring(algorithm, comm, tensor)) {
     ringAllGather(comm, tensor, options);
     return;
   }

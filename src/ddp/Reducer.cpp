@@ -147,8 +147,12 @@ void Reducer::ensureStorage(size_t bucket) {
   if (storage_[bucket].defined()) return;
   const BucketSpec& spec = plan_[bucket];
   const at::Tensor& first = parameters_[spec.entries.front().parameter].second;
-  storage_[bucket] = at::zeros({spec.numel}, first.options().requires_grad(false));
+  // The gradients fill their slots; only the alignment gaps between them need zeros.
+  storage_[bucket] = at::empty({spec.numel}, first.options().requires_grad(false));
+  int64_t filled = 0;
   for (const BucketEntry& entry : spec.entries) {
+    storage_[bucket].narrow(0, filled, entry.offset - filled).zero_();
+    filled = entry.offset + entry.numel;
     views_[entry.parameter] = storage_[bucket]
                                   .narrow(0, entry.offset, entry.numel)
                                   .view(parameters_[entry.parameter].second.sizes());
@@ -265,9 +269,10 @@ void Reducer::launchCompleteBuckets() {
     const bool last = bucket + 1 == plan_.size();
     const bool releases = sharding_ == GradientSharding::kScatterAndRelease;
     if (releases && !commThread_) {
-      // Without a thread to overlap with (or on GPUs, where the reduce-scatter is queued on the
-      // device), stage 2 reduces a bucket from the hook as soon as it is full: the same work as
-      // after backward, but its full gradients are let go before the next bucket fills.
+      // Without a communication thread (no spare core, or a GPU), stage 2 reduces a bucket from
+      // the hook as soon as it is full: its full gradients are let go before the next bucket
+      // fills. On CPU that is the same work as after backward; on a GPU the rest of backward
+      // then queues behind each reduce-scatter instead of overlapping it.
       reduceBucket(bucket);
       reducedEarly_ = bucket + 1;
     } else if (startsFromHooks_) {

@@ -53,11 +53,11 @@ class DataParallelStep final : public StepStrategy {
         shardsByRank_.push_back(ddp::shardBuckets(reducer_->buckets(), ranks, rank));
       }
     }
-    std::vector<double> sums;
+    std::vector<std::vector<at::Tensor>> pieces;
     for (const auto& shard : shardsByRank_) {
-      sums.push_back(sumOfSquares(pieceGradients(shard, reducer_->parameters())));
+      pieces.push_back(pieceGradients(shard, reducer_->parameters()));
     }
-    const double norm = normOfShards(sums);
+    const double norm = normOfShards(sumsOfSquares(pieces));
     std::vector<at::Tensor> gradients;
     for (const auto& [name, parameter] : reducer_->parameters()) {
       gradients.push_back(parameter.grad());

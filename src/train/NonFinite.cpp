@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <cmath>
+#include <optional>
 #include <sstream>
 
 #include "GradientNorm.h"
@@ -10,24 +11,60 @@
 
 namespace ringtrain::train {
 
-double sumOfSquares(const std::vector<at::Tensor>& tensors) {
-  if (tensors.empty()) return 0;
-  const bool onGpu = tensors.front().is_cuda();
+namespace {
+
+// One pass over float32 memory, or nothing where `tensors` are not all contiguous float32 on one
+// kind of device.
+std::optional<std::vector<kernels::FloatSpan>> floatSpans(const std::vector<at::Tensor>& tensors,
+                                                          bool onGpu) {
   std::vector<kernels::FloatSpan> spans;
   for (const at::Tensor& tensor : tensors) {
     if (tensor.scalar_type() != at::kFloat || !tensor.is_contiguous() ||
         tensor.is_cuda() != onGpu) {
-      // Not one pass over float32 memory: LibTorch's norms, which are finite exactly when all
-      // elements are.
-      return at::stack(at::_foreach_norm(tensors, 2)).to(at::kDouble).square().sum().item<double>();
+      return std::nullopt;
     }
     spans.push_back({tensor.const_data_ptr<float>(), tensor.numel()});
   }
-  if (!onGpu) return kernels::sumOfSquaresCpu(spans);
-  at::Tensor result = at::empty({1}, tensors.front().options().dtype(at::kDouble));
-  kernels::sumOfSquaresCuda(spans, result.data_ptr<double>(),
-                            platform::currentCudaStream(tensors.front().get_device()));
-  return result.item<double>();
+  return spans;
+}
+
+// LibTorch's norms, which are finite exactly when all elements are.
+at::Tensor squaredNormOf(const std::vector<at::Tensor>& tensors) {
+  return at::stack(at::_foreach_norm(tensors, 2)).to(at::kDouble).square().sum();
+}
+
+}  // namespace
+
+std::vector<double> sumsOfSquares(const std::vector<std::vector<at::Tensor>>& groups) {
+  std::vector<double> sums(groups.size(), 0.0);
+  const at::Tensor* first = nullptr;
+  for (const auto& group : groups) {
+    if (!group.empty()) first = first ? first : &group.front();
+  }
+  if (!first) return sums;
+  const bool onGpu = first->is_cuda();
+  // On the GPU every group's sum lands in one device tensor, read back once.
+  at::Tensor results =
+      at::zeros({static_cast<int64_t>(groups.size())}, first->options().dtype(at::kDouble));
+  for (size_t g = 0; g < groups.size(); ++g) {
+    if (groups[g].empty()) continue;
+    const auto spans = floatSpans(groups[g], onGpu);
+    if (!spans) {
+      results[static_cast<int64_t>(g)] = squaredNormOf(groups[g]);
+    } else if (onGpu) {
+      kernels::sumOfSquaresCuda(*spans, results.data_ptr<double>() + g,
+                                platform::currentCudaStream(first->get_device()));
+    } else {
+      results[static_cast<int64_t>(g)] = kernels::sumOfSquaresCpu(*spans);
+    }
+  }
+  const at::Tensor host = results.cpu();
+  for (size_t g = 0; g < groups.size(); ++g) sums[g] = host[static_cast<int64_t>(g)].item<double>();
+  return sums;
+}
+
+double sumOfSquares(const std::vector<at::Tensor>& tensors) {
+  return sumsOfSquares({tensors})[0];
 }
 
 double gradientMagnitude(const std::vector<at::Tensor>& parameters) {

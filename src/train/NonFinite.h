@@ -19,6 +19,8 @@ constexpr int kMaxConsecutiveSkips = 10;
 // The sum of the squares of every element of `tensors`, in float64 (kernels/GradientNorm.h, the
 // same bits for the same tensors on the host). Waits for the device.
 double sumOfSquares(const std::vector<at::Tensor>& tensors);
+// The same for each group of tensors, waiting for the device once.
+std::vector<double> sumsOfSquares(const std::vector<std::vector<at::Tensor>>& groups);
 
 // The global L2 norm of the defined gradients (kernels/GradientNorm.h): finite exactly when every
 // element is. Waits for the device.

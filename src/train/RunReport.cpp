@@ -9,6 +9,7 @@
 
 #include "RunSettings.h"
 #include "TrainSetup.h"
+#include "comm/ShardedCollectives.h"
 #include "io/JobOutputs.h"
 #include "platform/CudaStack.h"
 #include "platform/CudaStream.h"
@@ -56,10 +57,14 @@ std::string describeReducer(const RunFacts& run) {
        << " KiB, largest " << largestBucketBytes(run.strategy.reducer()) / 1024 << " KiB)";
   text << ", allreduce " << comm::algorithmName(options.algorithm);
   if (options.algorithm == comm::AllReduceAlgorithm::kAuto) {
-    text << (run.gradients.reducesOnHost()
-                 ? " (ring for buckets from " +
-                       std::to_string(options.ring.autoRingFromBytes >> 20) + " MiB, native below)"
-                 : " (native)");
+    const bool sharded = run.config.zeroStage > 0 && run.dataReplicas > 1;
+    text << (!run.gradients.reducesOnHost() ? " (native)"
+             : sharded
+                 ? " (reduce-scatter and all-gather: the ring's for buckets from " +
+                       std::to_string(comm::kAutoRingHalvesFromBytes >> 10) + " KiB, native below)"
+                 : " (ring for buckets from " +
+                       std::to_string(options.ring.autoRingFromBytes >> 20) +
+                       " MiB, native below)");
   }
   text << ", overlap " << (options.overlap ? "on" : "off")
        << (overlapExcluded(run.config, run.gradients)

@@ -18,6 +18,7 @@
 #include "comm/ShardedCollectives.h"
 #include "ddp/BucketShards.h"
 #include "platform/Resources.h"
+#include "ringtrain/util/Error.h"
 #include "train/DataParallelPass.h"
 #include "train/NonFinite.h"
 #include "train/Optimizer.h"
@@ -43,6 +44,18 @@ class ShardedStep final : public StepStrategy {
       }
     }
     optimizer_ = makeOptimizer(context_.config, pieces_, baseLr_);
+    // Checkpoints travel between rank 0 and the others on the CPU communicator, whose ranks are
+    // the data communicator's.
+    RINGTRAIN_CHECK(context_.control.rank() == replicas().rank() &&
+                        context_.control.size() == replicas().size(),
+                    "the control and data communicators number the ranks differently");
+  }
+
+  // The pieces' gradients are views of the last step's: let go with the parameters', so that
+  // the next backward does not allocate beside them.
+  void zeroGradients() override {
+    StepStrategy::zeroGradients();
+    for (at::Tensor& piece : pieces_) piece.mutable_grad() = at::Tensor();
   }
 
   StepOutcome step(EpochInput& input, int64_t microBatches, int64_t& samples) override {
@@ -72,14 +85,17 @@ class ShardedStep final : public StepStrategy {
   comm::Communicator& replicas() override { return context_.data; }
   comm::Communicator& replicaControl() override { return context_.control; }
 
-  // A checkpoint holds the whole model's optimizer state, whatever wrote it: each rank cuts out
-  // its pieces, so a checkpoint resumes at any number of ranks and any --zero.
+  // A checkpoint holds the whole model's optimizer state, whatever wrote it: each rank reads it
+  // on the CPU and moves its own pieces to the device, so a checkpoint resumes at any number of
+  // ranks and any --zero, and the device never holds the whole state.
   TrainingPosition restore(const Checkpointer& checkpointer,
                            const checkpoint::Checkpoint& checkpoint,
                            int64_t trainSamples) override {
     const auto whole = wholeModelOptimizer();
     const TrainingPosition position =
-        checkpointer.restore(checkpoint, trainSamples, model_, *whole);
+        checkpointer.restore(checkpoint, trainSamples, model_, *whole, c10::Device(c10::kCPU));
+    // The settings the checkpoint's optimizer ran with, as --zero 0 takes them from it.
+    optimizer_->param_groups().front().set_options(whole->param_groups().front().options().clone());
     optimizer_->state().clear();
     forEachPiece([&](const ddp::ShardPiece& piece, const at::Tensor& mine) {
       const at::Tensor& parameter = reducer_->parameters()[piece.parameter].second;
@@ -87,7 +103,11 @@ class ShardedStep final : public StepStrategy {
       if (found == whole->state().end()) return;
       std::vector<at::Tensor> tensors;
       for (const at::Tensor& tensor : stateTensors(*found->second)) {
-        tensors.push_back(tensor.reshape(-1).narrow(0, piece.parameterOffset, piece.numel).clone());
+        tensors.push_back(tensor.reshape(-1)
+                              .narrow(0, piece.parameterOffset, piece.numel)
+                              .to(at::TensorOptions().device(context_.device),
+                                  /*non_blocking=*/false,
+                                  /*copy=*/true));
       }
       optimizer_->state()[mine.unsafeGetTensorImpl()] =
           makeState(context_.config, std::move(tensors), stateStep(*found->second));
@@ -96,7 +116,7 @@ class ShardedStep final : public StepStrategy {
   }
 
   // The parameters are whole on every rank after each update; the optimizer state is put
-  // together on rank 0 bucket by bucket.
+  // together on rank 0, in host memory.
   void gather(bool withOptimizer) override {
     if (withOptimizer) gatherOptimizerState();
   }
@@ -108,8 +128,8 @@ class ShardedStep final : public StepStrategy {
     std::ostringstream text;
     text << "--zero " << context_.config.zeroStage << ": optimizer state"
          << (context_.config.zeroStage == 2 ? " and gradients" : "") << " sharded over "
-         << context_.data.size() << " ranks (this rank owns " << ddp::ownedElements(shards_)
-         << " of " << totalElements() << " elements)";
+         << context_.data.size() << " ranks (this rank updates " << ownedParameterElements()
+         << " of " << totalParameterElements() << " parameter elements)";
     return text.str();
   }
 
@@ -119,7 +139,8 @@ class ShardedStep final : public StepStrategy {
     const ddp::NamedParameters& trained = reducer_->parameters();
     for (const ddp::BucketSpec& bucket : reducer_->buckets()) {
       const at::Tensor& first = trained[bucket.entries.front().parameter].second;
-      at::Tensor flat = at::empty({bucket.numel}, first.options().requires_grad(false));
+      // Zeros in the alignment gaps, which the all-gathers carry along.
+      at::Tensor flat = at::zeros({bucket.numel}, first.options().requires_grad(false));
       for (const ddp::BucketEntry& entry : bucket.entries) {
         at::Tensor parameter = trained[entry.parameter].second;
         at::Tensor slot = flat.narrow(0, entry.offset, entry.numel);
@@ -131,9 +152,14 @@ class ShardedStep final : public StepStrategy {
     platform::releaseFreedMemory();  // the parameters' first storage
   }
 
-  int64_t totalElements() const {
+  int64_t ownedParameterElements() const {
     int64_t elements = 0;
-    for (const at::Tensor& flat : flat_) elements += flat.numel();
+    for (const at::Tensor& piece : pieces_) elements += piece.numel();
+    return elements;
+  }
+  int64_t totalParameterElements() const {
+    int64_t elements = 0;
+    for (const auto& [name, parameter] : reducer_->parameters()) elements += parameter.numel();
     return elements;
   }
 
@@ -171,23 +197,27 @@ class ShardedStep final : public StepStrategy {
                                             all.const_data_ptr<double>() + all.numel()));
   }
 
-  // Rank 0 receives every other rank's pieces of the state straight into the whole tensors it
-  // saves; the other ranks send theirs from where they are and allocate nothing.
+  // Rank 0 receives every other rank's pieces of the state, in host memory, straight into the
+  // whole tensors it saves; the others send theirs (from the CPU) piece by piece.
   void gatherOptimizerState() {
-    comm::Communicator& group = replicas();
-    const bool rankZero = group.rank() == 0;
+    comm::Communicator& control = context_.control;
+    const bool rankZero = control.rank() == 0;
     if (rankZero && !wholeOptimizer_) wholeOptimizer_ = wholeModelOptimizer();
-    // Whether any rank has state yet (none before the first update), and AdamW's step count,
-    // which every piece shares.
+    // Whether any rank has state yet (none before the first update), AdamW's step count, which
+    // every piece shares, and whether some piece lacks state that others have.
     int64_t mark = 0;
+    bool lacking = false;
     forEachPiece([&](const ddp::ShardPiece&, const at::Tensor& mine) {
       const auto found = optimizer_->state().find(mine.unsafeGetTensorImpl());
-      if (found != optimizer_->state().end()) mark = stateStep(*found->second) + 1;
+      if (found == optimizer_->state().end()) {
+        lacking = true;
+      } else {
+        mark = stateStep(*found->second) + 1;
+      }
     });
-    at::Tensor marks = at::full({1}, static_cast<double>(mark),
-                                at::TensorOptions().device(context_.device).dtype(at::kDouble));
-    group.allReduce(marks, comm::ReduceOp::kMax);
-    const auto agreed = static_cast<int64_t>(marks.item<double>());
+    at::Tensor marks = at::tensor({static_cast<double>(mark), lacking ? 1.0 : 0.0}, at::kDouble);
+    control.allReduce(marks, comm::ReduceOp::kMax);
+    const auto agreed = static_cast<int64_t>(marks[0].item<double>());
     if (wholeOptimizer_) {
       wholeOptimizer_->state().clear();
       // The learning rate of the last step, as --zero 0's optimizer has it.
@@ -196,21 +226,24 @@ class ShardedStep final : public StepStrategy {
     }
     const int fields = stateTensorCount(context_.config);
     if (agreed == 0 || fields == 0) return;
+    // Every rank throws together rather than leave rank 0 waiting for a piece never sent.
+    RINGTRAIN_CHECK(marks[1].item<double>() == 0,
+                    "some parameters have optimizer state on one rank and none on another");
     c10::NoGradGuard noGrad;
     if (!rankZero) {
       forEachPiece([&](const ddp::ShardPiece&, const at::Tensor& mine) {
-        for (const at::Tensor& tensor :
-             stateTensors(*optimizer_->state().at(mine.unsafeGetTensorImpl()))) {
-          group.send(tensor, 0);
-        }
+        const auto& state = *optimizer_->state().at(mine.unsafeGetTensorImpl());
+        for (const at::Tensor& tensor : stateTensors(state)) control.send(tensor.cpu(), 0);
       });
       return;
     }
     const ddp::NamedParameters& trained = reducer_->parameters();
     std::vector<std::vector<at::Tensor>> whole(trained.size());
     for (size_t p = 0; p < trained.size(); ++p) {
-      for (int field = 0; field < fields; ++field)
-        whole[p].push_back(at::empty_like(trained[p].second));
+      for (int field = 0; field < fields; ++field) {
+        whole[p].push_back(
+            at::empty(trained[p].second.sizes(), trained[p].second.options().device(at::kCPU)));
+      }
     }
     const auto slotsOf = [&](const ddp::ShardPiece& piece) {
       std::vector<at::Tensor> slots;
@@ -225,11 +258,11 @@ class ShardedStep final : public StepStrategy {
       std::vector<at::Tensor> slots = slotsOf(piece);
       for (size_t field = 0; field < slots.size(); ++field) slots[field].copy_(states[field]);
     });
-    for (int rank = 1; rank < group.size(); ++rank) {
+    for (int rank = 1; rank < control.size(); ++rank) {
       for (const ddp::BucketShard& shard :
-           ddp::shardBuckets(reducer_->buckets(), group.size(), rank)) {
+           ddp::shardBuckets(reducer_->buckets(), control.size(), rank)) {
         for (const ddp::ShardPiece& piece : shard.pieces) {
-          for (at::Tensor& slot : slotsOf(piece)) group.recv(slot, rank);
+          for (at::Tensor& slot : slotsOf(piece)) control.recv(slot, rank);
         }
       }
     }

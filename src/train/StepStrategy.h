@@ -87,7 +87,7 @@ class StepStrategy {
   const ddp::NamedParameters& buffers() const { return buffers_; }
   torch::optim::Optimizer& optimizer() { return *optimizer_; }
   const ddp::Reducer& reducer() const { return *reducer_; }
-  void zeroGradients() { reducer_->zeroGradients(); }
+  virtual void zeroGradients() { reducer_->zeroGradients(); }
 
   // Running statistics (BatchNorm's) differ between replicas, which saw different samples; the
   // model keeps their mean over the replicas, taken before every evaluation and checkpoint (a

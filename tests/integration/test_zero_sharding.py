@@ -16,29 +16,37 @@ def model_bytes(out):
 
 # 13 features, hidden 31 and 17, 5 classes: tensors of 403, 31, 527, 17, 85 and 5 elements, none
 # of which divides by 2, 3 or 4. 720 samples.
-MODEL = ["--train", "synthetic:720:13:5", "--val", "synthetic:120:13:5", "--hidden", "31,17",
-         "--log-every", "10"]
+DATA = ["--train", "synthetic:720:13:5", "--val", "synthetic:120:13:5", "--log-every", "10"]
+MODEL = DATA + ["--hidden", "31,17"]
 
-# One mixture of settings per number of ranks, each over several buckets (--bucket-mb) so that
+# Mixtures of settings by name: ranks, flags. Each runs over several buckets (--bucket-mb) so that
 # shards cut through parameters.
 RING_CASES = {
-    2: ["--optimizer", "sgd", "--momentum", "0.9", "--nesterov", "--weight-decay", "0.01",
-        "--grad-accum", "2", "--clip-grad-norm", "0.5", "--batch-size", "12", "--bucket-mb", "0.001"],
-    3: ["--optimizer", "adamw", "--lr", "0.01", "--weight-decay", "0.05", "--precision", "bf16",
-        "--clip-grad-norm", "0.3", "--batch-size", "8", "--bucket-mb", "0.002", "--overlap", "on"],
-    4: ["--optimizer", "adamw", "--lr", "0.01", "--grad-accum", "2", "--clip-grad-norm", "1",
-        "--batch-size", "6", "--bucket-mb", "0.0015", "--lr-schedule", "cosine", "--warmup-steps", "5"],
+    "sgd-accum": (2, ["--optimizer", "sgd", "--momentum", "0.9", "--nesterov", "--weight-decay", "0.01",
+                      "--grad-accum", "2", "--clip-grad-norm", "0.5", "--batch-size", "12", "--bucket-mb", "0.001"]),
+    "adamw-bf16": (3, ["--optimizer", "adamw", "--lr", "0.01", "--weight-decay", "0.05", "--precision", "bf16",
+                       "--clip-grad-norm", "0.3", "--batch-size", "8", "--bucket-mb", "0.002", "--overlap", "on"]),
+    "adamw-accum": (4, ["--optimizer", "adamw", "--lr", "0.01", "--grad-accum", "2", "--clip-grad-norm", "1",
+                        "--batch-size", "6", "--bucket-mb", "0.0015", "--lr-schedule", "cosine",
+                        "--warmup-steps", "5"]),
+    # fp16's loss scaling, compressed gradients, and the unused-parameter path.
+    "fp16-compressed": (2, ["--precision", "fp16", "--grad-compression", "bf16", "--find-unused-parameters",
+                            "--clip-grad-norm", "1", "--batch-size", "12", "--bucket-mb", "0.001"]),
+    # 4 ranks and a model of 43 parameters, one bucket of 74 elements with alignment, which shards
+    # into 32, 32, 10 and 0: rank 3 owns nothing.
+    "ranks-owning-nothing": (4, ["--hidden", "2", "--optimizer", "adamw", "--lr", "0.01", "--batch-size", "6"]),
 }
 
 
 class ZeroStagesTrainTheSameModel(RingtrainTestCase):
     def test_bit_identical_with_the_ring_at_2_3_and_4_ranks(self):
-        for ranks, flags in RING_CASES.items():
-            args = MODEL + ["--epochs", "2", "--allreduce", "ring"] + flags
-            replicated = self.train(f"ring{ranks}-zero0", args + ["--zero", "0"], ranks=ranks)
+        for name, (ranks, flags) in RING_CASES.items():
+            model = [] if "--hidden" in flags else ["--hidden", "31,17"]
+            args = DATA + model + ["--epochs", "2", "--allreduce", "ring"] + flags
+            replicated = self.train(f"{name}-zero0", args + ["--zero", "0"], ranks=ranks)
             for stage in (1, 2):
-                with self.subTest(ranks=ranks, zero=stage):
-                    out = self.train(f"ring{ranks}-zero{stage}", args + ["--zero", str(stage)], ranks=ranks)
+                with self.subTest(case=name, ranks=ranks, zero=stage):
+                    out = self.train(f"{name}-zero{stage}", args + ["--zero", str(stage)], ranks=ranks)
                     self.assertEqual(model_bytes(out), model_bytes(replicated))
                     summary = self.summary(out)
                     self.assertEqual(summary["zero"], stage)
@@ -86,8 +94,8 @@ class ZeroCheckpointsReshard(RingtrainTestCase):
     any stage: resumed from a --zero 2 checkpoint, or from the --zero 0 checkpoint of the same step,
     training ends with the same model to the bit."""
 
-    ARGS = MODEL + ["--epochs", "3", "--allreduce", "ring", "--optimizer", "adamw", "--lr", "0.01",
-                    "--checkpoint-every", "20", "--checkpoint-keep", "5"]
+    ARGS = MODEL + ["--epochs", "3", "--allreduce", "ring", "--checkpoint-every", "20", "--checkpoint-keep", "5"]
+    ADAMW = ["--optimizer", "adamw", "--lr", "0.01"]
 
     def checkpoint_at_step_20(self, out):
         found = glob.glob(os.path.join(out, "checkpoints", "step-000000020"))
@@ -96,14 +104,15 @@ class ZeroCheckpointsReshard(RingtrainTestCase):
 
     def resume(self, name, checkpoint, ranks, stage):
         batch = 24 // ranks
-        return model_bytes(self.train(name, self.ARGS + ["--batch-size", str(batch), "--resume", checkpoint,
-                                                         "--zero", str(stage)], ranks=ranks if ranks > 1 else None))
+        return model_bytes(self.train(name, self.ARGS + self.ADAMW + ["--batch-size", str(batch), "--resume",
+                                                                      checkpoint, "--zero", str(stage)],
+                                      ranks=ranks if ranks > 1 else None))
 
     def test_a_zero_2_checkpoint_from_4_ranks_resumes_at_3_ranks_and_at_1(self):
         sharded = self.checkpoint_at_step_20(
-            self.train("written-zero2", self.ARGS + ["--batch-size", "6", "--zero", "2"], ranks=4))
+            self.train("written-zero2", self.ARGS + self.ADAMW + ["--batch-size", "6", "--zero", "2"], ranks=4))
         replicated = self.checkpoint_at_step_20(
-            self.train("written-zero0", self.ARGS + ["--batch-size", "6", "--zero", "0"], ranks=4))
+            self.train("written-zero0", self.ARGS + self.ADAMW + ["--batch-size", "6", "--zero", "0"], ranks=4))
         # At 3 ranks: --zero 2 from either checkpoint, and --zero 0 from the sharded one.
         expected = self.resume("at3-zero0-from0", replicated, 3, 0)
         self.assertEqual(self.resume("at3-zero2-from2", sharded, 3, 2), expected)
@@ -111,6 +120,14 @@ class ZeroCheckpointsReshard(RingtrainTestCase):
         self.assertEqual(self.resume("at3-zero2-from0", replicated, 3, 2), expected)
         # At 1 rank, without sharding.
         self.assertEqual(self.resume("at1-from2", sharded, 1, 0), self.resume("at1-from0", replicated, 1, 0))
+
+    def test_sgd_momentum_reshards_too(self):
+        sgd = self.ARGS + ["--optimizer", "sgd", "--momentum", "0.9"]
+        sharded = self.checkpoint_at_step_20(
+            self.train("sgd-zero2", sgd + ["--batch-size", "6", "--zero", "2"], ranks=4))
+        resumed = {stage: model_bytes(self.train(f"sgd-at3-zero{stage}", sgd + [
+            "--batch-size", "8", "--resume", sharded, "--zero", str(stage)], ranks=3)) for stage in (0, 1)}
+        self.assertEqual(resumed[1], resumed[0])
 
 
 if __name__ == "__main__":
