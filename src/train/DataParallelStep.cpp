@@ -3,37 +3,26 @@
 #include <ATen/ATen.h>
 
 #include "StepStrategy.h"
-#include "train/DataParallelPass.h"
 #include "train/NonFinite.h"
 #include "train/ShardedNorm.h"
+#include "train/WholeModelStep.h"
 
 namespace ringtrain::train {
 namespace {
 
-class DataParallelStep final : public StepStrategy {
+class DataParallelStep final : public WholeModelStep {
  public:
   DataParallelStep(const StepContext& context, models::Classifier& model, double baseLr)
-      : StepStrategy(context, model) {
-    model_.to(context_.device);
-    trainThese(namedParameters(model_), namedBuffers(model_), baseLr);
-  }
+      : WholeModelStep(context, model, baseLr, ddp::GradientSharding::kNone) {}
 
   StepOutcome step(EpochInput& input, int64_t microBatches, int64_t& samples) override {
-    const PassResult pass =
-        forwardBackward(context_, model_, *reducer_, input, microBatches, samples);
+    const PassResult pass = forwardBackward(input, microBatches, samples);
     context_.scaler.unscale(parameterTensors_);
     // The norm clipping computes anyway tells whether the gradients are finite.
     const double clip = context_.config.clipGradNorm;
     const double gradients = clip > 0 ? clipByShards(clip) : gradientMagnitude(parameterTensors_);
     return {pass.loss, pass.stopVoted, nonFiniteProblem(pass.loss, gradients)};
   }
-
-  at::Tensor evaluate(const data::Batch& batch) override {
-    return evaluateWholeModel(context_, model_, batch);
-  }
-
-  comm::Communicator& replicas() override { return context_.data; }
-  comm::Communicator& replicaControl() override { return context_.control; }
 
   TrainingPosition restore(const Checkpointer& checkpointer,
                            const checkpoint::Checkpoint& checkpoint,

@@ -19,23 +19,21 @@
 #include "ddp/BucketShards.h"
 #include "platform/Resources.h"
 #include "ringtrain/util/Error.h"
-#include "train/DataParallelPass.h"
 #include "train/NonFinite.h"
 #include "train/Optimizer.h"
 #include "train/ShardedNorm.h"
 #include "train/ShardedOptimizerState.h"
+#include "train/WholeModelStep.h"
 
 namespace ringtrain::train {
 namespace {
 
-class ShardedStep final : public StepStrategy {
+class ShardedStep final : public WholeModelStep {
  public:
   ShardedStep(const StepContext& context, models::Classifier& model, double baseLr)
-      : StepStrategy(context, model) {
-    model_.to(context_.device);
-    trainThese(namedParameters(model_), namedBuffers(model_), baseLr,
-               context_.config.zeroStage == 1 ? ddp::GradientSharding::kScatter
-                                              : ddp::GradientSharding::kScatterAndRelease);
+      : WholeModelStep(context, model, baseLr,
+                       context.config.zeroStage == 1 ? ddp::GradientSharding::kScatter
+                                                     : ddp::GradientSharding::kScatterAndRelease) {
     flattenParameters();
     shards_ = ddp::shardBuckets(reducer_->buckets(), replicas().size(), replicas().rank());
     for (size_t b = 0; b < shards_.size(); ++b) {
@@ -59,8 +57,7 @@ class ShardedStep final : public StepStrategy {
   }
 
   StepOutcome step(EpochInput& input, int64_t microBatches, int64_t& samples) override {
-    const PassResult pass =
-        forwardBackward(context_, model_, *reducer_, input, microBatches, samples);
+    const PassResult pass = forwardBackward(input, microBatches, samples);
     const std::vector<at::Tensor> gradients = attachOwnedGradients();
     context_.scaler.unscale(pieces_);
     const double norm = globalNorm(gradients);
@@ -77,13 +74,6 @@ class ShardedStep final : public StepStrategy {
       comm::allGatherShards(context_.reducer.algorithm, replicas(), flat, context_.reducer.ring);
     }
   }
-
-  at::Tensor evaluate(const data::Batch& batch) override {
-    return evaluateWholeModel(context_, model_, batch);
-  }
-
-  comm::Communicator& replicas() override { return context_.data; }
-  comm::Communicator& replicaControl() override { return context_.control; }
 
   // A checkpoint holds the whole model's optimizer state, whatever wrote it: each rank reads it
   // on the CPU and moves its own pieces to the device, so a checkpoint resumes at any number of
