@@ -157,8 +157,9 @@ def write_report(args, results):
                          f"{ratio:.3f}x", ratio <= SPEED_TARGET))
     lines += ["", "Every run ends with its final checkpoint, which rank 0 writes: it puts the whole optimizer state "
               "together in host memory and encodes the checkpoint's files in memory before writing them, so rank 0's "
-              "peak is set there, by the checkpoint, and is no lower with --zero than without; the other ranks' "
-              "drop is what training itself saves."]
+              "peak is set there, by the checkpoint, and is higher with --zero than without, by about rank 0's own "
+              "share of the state, which it holds beside the whole; the other ranks' drop is what training itself "
+              "saves."]
     lines += ["", "| target | figure | verdict |", "|---|---|---|"]
     lines += [f"| {target} | {figure} | {'met' if met else '**missed**'} |" for target, figure, met in verdicts]
     lines += ["", "Commands (one repeat of each shown):", "", "```"]

@@ -122,6 +122,9 @@ else
 fi
 check train_zero1 train zero1 0.95 "${zero_flags[@]}" --zero 1
 check train_zero2_adamw train zero2 0.95 "${zero_flags[@]}" --zero 2 --optimizer adamw --lr 0.002
+# A fourth epoch from its final checkpoint, at --zero 1: each rank's slices of the state restored.
+check train_zero_resumed train zero_resumed 0.95 "${zero_flags[@]}" --zero 1 --optimizer adamw \
+  --lr 0.002 --epochs 4 --resume "$(ls -d "$smoke_dir"/zero2/checkpoints/step-* | tail -n 1)"
 
 if [ ${#failures[@]} -eq 0 ]; then
   echo "gpu-smoke: PASS ($gpus GPU(s); logs and bench-comm.json in $smoke_dir)"

@@ -12,7 +12,7 @@ namespace {
 bool ring(AllReduceAlgorithm algorithm, const Communicator& comm, const at::Tensor& tensor) {
   if (algorithm != AllReduceAlgorithm::kAuto) return algorithm == AllReduceAlgorithm::kRing;
   const int64_t bytes = tensor.numel() * static_cast<int64_t>(tensor.element_size());
-  return comm.reducesOnHost() && bytes >= kAutoRingHalvesFromBytes;
+  return comm.reducesOnHost() && !tensor.is_cuda() && bytes >= kAutoRingHalvesFromBytes;
 }
 
 // The backend's equal parts: their length (the first shard's, never shorter than another), and

@@ -7,7 +7,8 @@
 // MPI_Allgather, ncclAllGather), which need equal parts: where the shards are not all of one
 // length, the tensor (or the short shard) is copied into a padded one for them, and the native
 // all-gather lands in a new tensor that is copied back. kAuto is the ring from
-// kAutoRingHalvesFromBytes on host-reducing backends (MPI), native otherwise (NCCL).
+// kAutoRingHalvesFromBytes for host tensors on MPI, native otherwise (NCCL, and GPU tensors
+// staged through the host, where the ring has not been measured).
 //
 // Open MPI's reduce-scatter and all-gather are far slower here than its allreduce for the same
 // bytes (8 MiB over 2 ranks: 3.3 and 2.0 ms against 1.5 ms), while the ring's halves add up to

@@ -147,11 +147,12 @@ void Reducer::ensureStorage(size_t bucket) {
   if (storage_[bucket].defined()) return;
   const BucketSpec& spec = plan_[bucket];
   const at::Tensor& first = parameters_[spec.entries.front().parameter].second;
-  // The gradients fill their slots; only the alignment gaps between them need zeros.
+  // The gradients fill their slots; only the alignment gaps between them need zeros (a bucket
+  // ends with its last entry).
   storage_[bucket] = at::empty({spec.numel}, first.options().requires_grad(false));
   int64_t filled = 0;
   for (const BucketEntry& entry : spec.entries) {
-    storage_[bucket].narrow(0, filled, entry.offset - filled).zero_();
+    if (entry.offset > filled) storage_[bucket].narrow(0, filled, entry.offset - filled).zero_();
     filled = entry.offset + entry.numel;
     views_[entry.parameter] = storage_[bucket]
                                   .narrow(0, entry.offset, entry.numel)
@@ -269,10 +270,10 @@ void Reducer::launchCompleteBuckets() {
     const bool last = bucket + 1 == plan_.size();
     const bool releases = sharding_ == GradientSharding::kScatterAndRelease;
     if (releases && !commThread_) {
-      // Without a communication thread (no spare core, or a GPU), stage 2 reduces a bucket from
-      // the hook as soon as it is full: its full gradients are let go before the next bucket
-      // fills. On CPU that is the same work as after backward; on a GPU the rest of backward
-      // then queues behind each reduce-scatter instead of overlapping it.
+      // Without a communication thread (no spare core on CPU, or NCCL), stage 2 reduces a bucket
+      // from the hook as soon as it is full: its full gradients are let go before the next
+      // bucket fills. On CPU that is the same work as after backward; with NCCL the rest of
+      // backward then queues behind each reduce-scatter instead of overlapping it.
       reduceBucket(bucket);
       reducedEarly_ = bucket + 1;
     } else if (startsFromHooks_) {

@@ -1,6 +1,7 @@
 // Pipeline mode: this rank trains its stage of the model (PipelineParallel.h). Each micro-batch
 // of the data-parallel sense (a batch of --batch-size) is cut into the pipeline's micro-batches;
-// the stage's replicas average their gradients through the reducer.
+// the stage's replicas average their gradients through the reducer, and with --zero 1 or 2 shard
+// the stage's optimizer state (and gradients) among themselves (ShardedOptimizer.h).
 #include <ATen/ATen.h>
 
 #include <cmath>
@@ -9,7 +10,10 @@
 #include "platform/StopSignals.h"
 #include "ringtrain/comm/Agreement.h"
 #include "train/NonFinite.h"
+#include "train/Optimizer.h"
 #include "train/PipelineParallel.h"
+#include "train/ShardedNorm.h"
+#include "train/ShardedOptimizer.h"
 
 namespace ringtrain::train {
 namespace {
@@ -23,7 +27,19 @@ class PipelineStep final : public StepStrategy {
       : StepStrategy(context, model),
         pipeline_(context.config, model, sampleShape, context.control, context.data,
                   context.device) {
-    trainThese(pipeline_.parameters(), pipeline_.buffers(), baseLr);
+    const bool sharded = context.config.zeroStage > 0 && pipeline_.replicas().size() > 1;
+    trainThese(pipeline_.parameters(), pipeline_.buffers(), baseLr,
+               sharded ? gradientShardingOf(context.config) : ddp::GradientSharding::kNone);
+    if (sharded) {
+      sharded_ = std::make_unique<ShardedOptimizer>(context_.config, context_.reducer, *reducer_,
+                                                    replicas(), replicaControl());
+      optimizer_ = makeOptimizer(context_.config, sharded_->pieces(), baseLr_);
+    }
+  }
+
+  void zeroGradients() override {
+    StepStrategy::zeroGradients();
+    if (sharded_) sharded_->dropGradients();
   }
   // The reducer uses the pipeline's communicators: it goes first.
   ~PipelineStep() override { reducer_.reset(); }
@@ -62,10 +78,17 @@ class PipelineStep final : public StepStrategy {
     } catch (const comm::CollectiveFailure& stageFailure) {
       failure = stageFailure;
     }
-    scaler.unscale(parameterTensors_);
+    // Sharded, each replica holds the reduced gradients of its own shards; otherwise every
+    // replica holds all of the stage's.
     std::vector<at::Tensor> gradients;
-    for (const at::Tensor& parameter : parameterTensors_) {
-      if (parameter.grad().defined()) gradients.push_back(parameter.grad());
+    if (sharded_) {
+      gradients = sharded_->attachOwnedGradients();
+      scaler.unscale(sharded_->pieces());
+    } else {
+      scaler.unscale(parameterTensors_);
+      for (const at::Tensor& parameter : parameterTensors_) {
+        if (parameter.grad().defined()) gradients.push_back(parameter.grad());
+      }
     }
     const at::Tensor squares =
         gradients.empty()
@@ -81,16 +104,13 @@ class PipelineStep final : public StepStrategy {
       // Exit status 2, as the reducer's own report.
       throw failure ? *failure : comm::CollectiveFailure("", false, 2);
     }
-    // Each stage's replicas hold the same reduced gradients and the same loss.
+    // Each stage's replicas hold the same loss, and the same reduced gradients unless they
+    // shard them.
     const double replicaCount = pipeline_.grid().replicas;
     const double loss = host[0].item<double>() / replicaCount;
-    const double norm = std::sqrt(host[2].item<double>() / replicaCount);
-    const double clip = context_.config.clipGradNorm;
-    if (clip > 0 && std::isfinite(norm)) {
-      // As torch::nn::utils::clip_grad_norm_ does, with the norm over all stages.
-      const double factor = clip / (norm + 1e-6);
-      if (factor < 1) at::_foreach_mul_(gradients, factor);
-    }
+    const double norm = std::sqrt(host[2].item<double>() / (sharded_ ? 1.0 : replicaCount));
+    // With the norm over all stages.
+    clipToNorm(gradients, norm, context_.config.clipGradNorm);
     return {loss, host[1].item<double>() > 0, nonFiniteProblem(loss, norm)};
   }
 
@@ -107,14 +127,34 @@ class PipelineStep final : public StepStrategy {
     const auto whole = wholeModelOptimizer();
     const TrainingPosition position =
         checkpointer.restore(checkpoint, trainSamples, model_, *whole, c10::Device(c10::kCPU));
-    pipeline_.takeStageState(*whole, *optimizer_);
+    if (sharded_) {
+      sharded_->takeState(*whole, *optimizer_);
+    } else {
+      pipeline_.takeStageState(*whole, *optimizer_);
+    }
     return position;
+  }
+
+  void update(double lr) override {
+    // What the last checkpoint assembled is not kept between checkpoints.
+    if (stageOptimizer_) stageOptimizer_->state().clear();
+    StepStrategy::update(lr);
+    if (sharded_) sharded_->gatherParameters();
   }
 
   void gather(bool withOptimizer) override {
     const bool rankZero = context_.control.rank() == 0;
     if (withOptimizer && rankZero && !wholeOptimizer_) wholeOptimizer_ = wholeModelOptimizer();
-    pipeline_.gatherToRankZero(model_, withOptimizer ? optimizer_.get() : nullptr,
+    torch::optim::Optimizer* stage = optimizer_.get();
+    if (withOptimizer && sharded_) {
+      // The stage's whole state first, on its replica 0, as an unsharded stage holds it there.
+      if (replicaControl().rank() == 0 && !stageOptimizer_) {
+        stageOptimizer_ = makeOptimizer(context_.config, parameterTensors_, baseLr_);
+      }
+      sharded_->gatherState(*optimizer_, stageOptimizer_.get());
+      if (stageOptimizer_) stage = stageOptimizer_.get();
+    }
+    pipeline_.gatherToRankZero(model_, withOptimizer ? stage : nullptr,
                                withOptimizer ? wholeOptimizer_.get() : nullptr);
   }
   torch::optim::Optimizer& optimizerToSave() override {
@@ -122,14 +162,20 @@ class PipelineStep final : public StepStrategy {
   }
 
   std::string describe() const override { return pipeline_.describe(); }
+  std::string describeSharding() const override {
+    return sharded_ ? sharded_->describe() : std::string();
+  }
   nlohmann::ordered_json pipelineReport(comm::Communicator& control) const override {
     return pipeline_.report(control);
   }
 
  private:
   PipelineParallel pipeline_;
+  std::unique_ptr<ShardedOptimizer> sharded_;  // with --zero 1 or 2 and replicas to share with
   // Rank 0: the whole model's optimizer state, assembled for checkpoints.
   std::unique_ptr<torch::optim::Optimizer> wholeOptimizer_;
+  // Sharded, each stage's replica 0 at checkpoints: the stage's whole optimizer state.
+  std::unique_ptr<torch::optim::Optimizer> stageOptimizer_;
 };
 
 }  // namespace

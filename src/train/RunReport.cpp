@@ -57,7 +57,7 @@ std::string describeReducer(const RunFacts& run) {
        << " KiB, largest " << largestBucketBytes(run.strategy.reducer()) / 1024 << " KiB)";
   text << ", allreduce " << comm::algorithmName(options.algorithm);
   if (options.algorithm == comm::AllReduceAlgorithm::kAuto) {
-    const bool sharded = run.config.zeroStage > 0 && run.dataReplicas > 1;
+    const bool sharded = run.config.zeroStage > 0 && run.dataReplicas > 1 && !run.device.is_cuda();
     text << (!run.gradients.reducesOnHost() ? " (native)"
              : sharded
                  ? " (reduce-scatter and all-gather: the ring's for buckets from " +
@@ -177,8 +177,8 @@ std::string banner(const RunFacts& run, int64_t parameterCount) {
                                   std::to_string(static_cast<int64_t>(scaler.scale())) + ")"
                             : std::string())
        << "\n  gradients" << (pipelined ? " of stage 0" : "") << ": " << describeReducer(run);
-  if (config.zeroStage > 0 && !pipelined && run.dataReplicas > 1) {
-    line << "\n  sharding: " << run.strategy.describe();
+  if (const std::string sharding = run.strategy.describeSharding(); !sharding.empty()) {
+    line << "\n  sharding: " << sharding;
   }
   if (pipelined) {
     line << "\n  pipeline: " << run.strategy.describe()

@@ -103,7 +103,8 @@ std::unique_ptr<StepStrategy> makeStepStrategy(const StepContext& context,
   if (context.config.pipeline.stages > 1) {
     return makePipelineStep(context, model, sampleShape, baseLr);
   }
-  // One rank has nothing to share its optimizer state with.
+  // One rank has nothing to share its optimizer state with. (A pipeline's stages shard among
+  // their replicas, in PipelineStep.)
   if (context.config.zeroStage > 0 && context.data.size() > 1) {
     return makeShardedStep(context, model, baseLr);
   }

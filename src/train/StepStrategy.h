@@ -75,8 +75,10 @@ class StepStrategy {
   virtual void gather(bool withOptimizer) = 0;
   virtual torch::optim::Optimizer& optimizerToSave() = 0;
 
-  // For the start-up banner; empty for data parallelism.
+  // For the start-up banner: the pipeline, and how the optimizer is sharded; empty where there is
+  // none.
   virtual std::string describe() const { return {}; }
+  virtual std::string describeSharding() const { return {}; }
   // Collective over `control`, for summary.json: "memory", the most bytes any rank holds for
   // parameters, gradients (between steps, and at the peak of a step) and optimizer state, and each
   // rank's peak resident size; and "pipeline", the pipeline's figures (null without one).

@@ -39,8 +39,6 @@ void validateConfig(const TrainConfig& config) {
                            config.lossScaling.initialScale >= config.lossScaling.smallestScale,
                        "--loss-scale must be at least " << config.lossScaling.smallestScale);
   RINGTRAIN_USER_CHECK(config.zeroStage >= 0 && config.zeroStage <= 2, "--zero must be 0, 1 or 2");
-  RINGTRAIN_USER_CHECK(config.pipeline.stages == 1 || config.zeroStage == 0,
-                       "--zero 1 and 2 do not combine with --pipeline-stages yet");
   RINGTRAIN_USER_CHECK(config.pipeline.stages == 1 || config.sharding == DataSharding::kGlobal,
                        "--pipeline-stages needs --data-sharding global: the stages of a "
                        "pipeline must read the same samples");

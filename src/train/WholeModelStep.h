@@ -20,8 +20,9 @@ struct PassResult {
 class WholeModelStep : public StepStrategy {
  public:
   at::Tensor evaluate(const data::Batch& batch) override;
-  comm::Communicator& replicas() override { return context_.data; }
-  comm::Communicator& replicaControl() override { return context_.control; }
+  // Final: the constructor hands replicas() to the reducer before any subclass exists.
+  comm::Communicator& replicas() final { return context_.data; }
+  comm::Communicator& replicaControl() final { return context_.control; }
 
  protected:
   // Moves the model to the device and trains all its parameters (trainThese).

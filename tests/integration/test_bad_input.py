@@ -66,8 +66,6 @@ class BadInput(RingtrainTestCase):
             (good + ["--bucket-mb", "-1"], "--bucket-mb must be positive"),
             (good + ["--allreduce", "tree"], "--allreduce must be auto|native|ring"),
             (good + ["--zero", "3"], "--zero must be 0, 1 or 2 (got 3)"),
-            (good + ["--zero", "1", "--pipeline-stages", "2"],
-             "--zero 1 and 2 do not combine with --pipeline-stages yet"),
         ]
         for args, message in cases:
             for ranks in (None, 2):

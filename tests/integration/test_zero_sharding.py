@@ -89,6 +89,44 @@ class ZeroStagesTrainTheSameModel(RingtrainTestCase):
         self.assertEqual(model_bytes(sharded), model_bytes(plain))
 
 
+class ZeroInPipelines(RingtrainTestCase):
+    """Each stage's replicas shard that stage's optimizer state and gradients among themselves: 2
+    stages x 2 replicas on 4 ranks give --zero 0's model, and checkpoints move between pipeline
+    and plain data parallelism whatever the stage."""
+
+    ARGS = DATA + ["--hidden", "31,17,9", "--allreduce", "ring", "--optimizer", "adamw", "--lr", "0.01",
+                   "--batch-size", "12"]
+    PIPELINE = ["--pipeline-stages", "2"]
+
+    def test_bit_identical_to_zero_0(self):
+        args = self.ARGS + self.PIPELINE + ["--epochs", "2"]
+        replicated = model_bytes(self.train("pipeline-zero0", args + ["--zero", "0"], ranks=4))
+        for stage in (1, 2):
+            with self.subTest(zero=stage):
+                out = self.train(f"pipeline-zero{stage}", args + ["--zero", str(stage)], ranks=4)
+                self.assertEqual(model_bytes(out), replicated)
+
+    def test_checkpoints_move_between_pipelines_and_data_parallelism(self):
+        args = self.ARGS + ["--epochs", "3", "--checkpoint-every", "20", "--checkpoint-keep", "5"]
+
+        def at_step_20(out):
+            return os.path.join(out, "checkpoints", "step-000000020")
+
+        def resumed(name, checkpoint, flags, ranks):
+            return model_bytes(self.train(name, args + flags + ["--resume", checkpoint], ranks=ranks))
+
+        # A pipeline's --zero 2 checkpoint, resumed by 2 data-parallel ranks, as its --zero 0 one.
+        pipelined = {stage: at_step_20(self.train(f"written-pipeline-zero{stage}",
+                                                  args + self.PIPELINE + ["--zero", str(stage)], ranks=4))
+                     for stage in (0, 2)}
+        self.assertEqual(resumed("dp-from-pipeline-zero2", pipelined[2], [], 2),
+                         resumed("dp-from-pipeline-zero0", pipelined[0], [], 2))
+        # And the reverse: a data-parallel --zero 2 checkpoint, resumed by pipelines with and without.
+        written = at_step_20(self.train("written-dp-zero2", args + ["--zero", "2"], ranks=2))
+        self.assertEqual(resumed("pipeline-zero2-from-dp", written, self.PIPELINE + ["--zero", "2"], 4),
+                         resumed("pipeline-zero0-from-dp", written, self.PIPELINE + ["--zero", "0"], 4))
+
+
 class ZeroCheckpointsReshard(RingtrainTestCase):
     """A checkpoint holds whole tensors whatever wrote it, so it resumes at any number of ranks with
     any stage: resumed from a --zero 2 checkpoint, or from the --zero 0 checkpoint of the same step,

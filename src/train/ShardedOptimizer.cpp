@@ -1,0 +1,200 @@
+#include "train/ShardedOptimizer.h"
+
+#include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
+
+#include <sstream>
+
+#include "comm/ShardedCollectives.h"
+#include "platform/Resources.h"
+#include "ringtrain/util/Error.h"
+#include "train/NonFinite.h"
+#include "train/ShardedNorm.h"
+#include "train/ShardedOptimizerState.h"
+
+namespace ringtrain::train {
+
+ddp::GradientSharding gradientShardingOf(const TrainConfig& config) {
+  return config.zeroStage == 1 ? ddp::GradientSharding::kScatter
+                               : ddp::GradientSharding::kScatterAndRelease;
+}
+
+ShardedOptimizer::ShardedOptimizer(const TrainConfig& config, const ddp::ReducerOptions& options,
+                                   const ddp::Reducer& reducer, comm::Communicator& group,
+                                   comm::Communicator& groupControl)
+    : config_(config),
+      options_(options),
+      reducer_(reducer),
+      group_(group),
+      groupControl_(groupControl) {
+  // The state travels between the group's rank 0 and the others on the CPU communicator.
+  RINGTRAIN_CHECK(groupControl_.rank() == group_.rank() && groupControl_.size() == group_.size(),
+                  "the replicas' CPU and device communicators number the ranks differently");
+  flattenParameters();
+  shards_ = ddp::shardBuckets(reducer_.buckets(), group_.size(), group_.rank());
+  for (size_t b = 0; b < shards_.size(); ++b) {
+    for (const ddp::ShardPiece& piece : shards_[b].pieces) {
+      pieces_.push_back(flat_[b].narrow(0, piece.bucketOffset, piece.numel).detach());
+    }
+  }
+}
+
+void ShardedOptimizer::flattenParameters() {
+  c10::NoGradGuard noGrad;
+  const ddp::NamedParameters& trained = reducer_.parameters();
+  for (const ddp::BucketSpec& bucket : reducer_.buckets()) {
+    const at::Tensor& first = trained[bucket.entries.front().parameter].second;
+    // Zeros in the alignment gaps, which the all-gathers carry along.
+    at::Tensor flat = at::zeros({bucket.numel}, first.options().requires_grad(false));
+    for (const ddp::BucketEntry& entry : bucket.entries) {
+      at::Tensor parameter = trained[entry.parameter].second;
+      at::Tensor slot = flat.narrow(0, entry.offset, entry.numel);
+      slot.copy_(parameter.reshape(-1));
+      parameter.set_data(slot.view(parameter.sizes()));
+    }
+    flat_.push_back(std::move(flat));
+  }
+  platform::releaseFreedMemory();  // the parameters' first storage
+}
+
+void ShardedOptimizer::dropGradients() {
+  for (at::Tensor& piece : pieces_) piece.mutable_grad() = at::Tensor();
+}
+
+std::vector<at::Tensor> ShardedOptimizer::attachOwnedGradients() {
+  std::vector<at::Tensor> gradients;
+  for (size_t b = 0, next = 0; b < shards_.size(); ++b) {
+    const at::Tensor owned = reducer_.ownedGradient(b);
+    for (const ddp::ShardPiece& piece : shards_[b].pieces) {
+      at::Tensor gradient =
+          owned.narrow(0, piece.bucketOffset - shards_[b].span.begin, piece.numel);
+      pieces_[next++].mutable_grad() = gradient;
+      gradients.push_back(std::move(gradient));
+    }
+  }
+  return gradients;
+}
+
+double ShardedOptimizer::groupNorm(const std::vector<at::Tensor>& gradients) {
+  const c10::Device device = flat_.front().device();
+  const at::Tensor mine =
+      at::full({1}, sumOfSquares(gradients), at::TensorOptions().device(device).dtype(at::kDouble));
+  const at::Tensor all = group_.allGather(mine).to(at::kCPU).reshape(-1);
+  return normOfShards(std::vector<double>(all.const_data_ptr<double>(),
+                                          all.const_data_ptr<double>() + all.numel()));
+}
+
+void ShardedOptimizer::gatherParameters() {
+  c10::NoGradGuard noGrad;
+  for (at::Tensor& flat : flat_)
+    comm::allGatherShards(options_.algorithm, group_, flat, options_.ring);
+}
+
+void ShardedOptimizer::takeState(const torch::optim::Optimizer& whole,
+                                 torch::optim::Optimizer& optimizer) const {
+  // The settings the whole optimizer ran with, as an unsharded optimizer loading it takes them.
+  optimizer.param_groups().front().set_options(whole.param_groups().front().options().clone());
+  optimizer.state().clear();
+  const c10::Device device = flat_.front().device();
+  forEachPiece([&](const ddp::ShardPiece& piece, const at::Tensor& mine) {
+    const at::Tensor& parameter = reducer_.parameters()[piece.parameter].second;
+    const auto found = whole.state().find(parameter.unsafeGetTensorImpl());
+    if (found == whole.state().end()) return;
+    std::vector<at::Tensor> tensors;
+    for (const at::Tensor& tensor : stateTensors(*found->second)) {
+      tensors.push_back(tensor.reshape(-1)
+                            .narrow(0, piece.parameterOffset, piece.numel)
+                            .to(at::TensorOptions().device(device), /*non_blocking=*/false,
+                                /*copy=*/true));
+    }
+    optimizer.state()[mine.unsafeGetTensorImpl()] =
+        makeState(config_, std::move(tensors), stateStep(*found->second));
+  });
+}
+
+void ShardedOptimizer::gatherState(const torch::optim::Optimizer& optimizer,
+                                   torch::optim::Optimizer* whole) {
+  comm::Communicator& control = groupControl_;
+  const bool first = control.rank() == 0;
+  RINGTRAIN_CHECK(first == (whole != nullptr), "the whole optimizer belongs to rank 0 only");
+  // Whether any rank has state yet (none before the first update), AdamW's step count, which
+  // every piece shares, and whether some piece lacks state that others have.
+  int64_t mark = 0;
+  bool lacking = false;
+  forEachPiece([&](const ddp::ShardPiece&, const at::Tensor& mine) {
+    const auto found = optimizer.state().find(mine.unsafeGetTensorImpl());
+    if (found == optimizer.state().end()) {
+      lacking = true;
+    } else {
+      mark = stateStep(*found->second) + 1;
+    }
+  });
+  at::Tensor marks = at::tensor({static_cast<double>(mark), lacking ? 1.0 : 0.0}, at::kDouble);
+  control.allReduce(marks, comm::ReduceOp::kMax);
+  const auto agreed = static_cast<int64_t>(marks[0].item<double>());
+  if (whole) {
+    whole->state().clear();
+    // The learning rate of the last step, as an unsharded optimizer has it.
+    whole->param_groups().front().set_options(optimizer.param_groups().front().options().clone());
+  }
+  const int fields = stateTensorCount(config_);
+  if (agreed == 0 || fields == 0) return;
+  // Every rank throws together rather than leave rank 0 waiting for a piece never sent.
+  RINGTRAIN_CHECK(marks[1].item<double>() == 0,
+                  "some parameters have optimizer state on one rank and none on another");
+  c10::NoGradGuard noGrad;
+  if (!first) {
+    forEachPiece([&](const ddp::ShardPiece&, const at::Tensor& mine) {
+      const auto& state = *optimizer.state().at(mine.unsafeGetTensorImpl());
+      for (const at::Tensor& tensor : stateTensors(state)) control.send(tensor.cpu(), 0);
+    });
+    return;
+  }
+  const ddp::NamedParameters& trained = reducer_.parameters();
+  std::vector<std::vector<at::Tensor>> tensors(trained.size());
+  for (size_t p = 0; p < trained.size(); ++p) {
+    for (int field = 0; field < fields; ++field) {
+      tensors[p].push_back(
+          at::empty(trained[p].second.sizes(), trained[p].second.options().device(at::kCPU)));
+    }
+  }
+  const auto slotsOf = [&](const ddp::ShardPiece& piece) {
+    std::vector<at::Tensor> slots;
+    for (const at::Tensor& tensor : tensors[piece.parameter]) {
+      slots.push_back(tensor.view(-1).narrow(0, piece.parameterOffset, piece.numel));
+    }
+    return slots;
+  };
+  forEachPiece([&](const ddp::ShardPiece& piece, const at::Tensor& mine) {
+    const std::vector<at::Tensor> states =
+        stateTensors(*optimizer.state().at(mine.unsafeGetTensorImpl()));
+    std::vector<at::Tensor> slots = slotsOf(piece);
+    for (size_t field = 0; field < slots.size(); ++field) slots[field].copy_(states[field]);
+  });
+  for (int rank = 1; rank < control.size(); ++rank) {
+    for (const ddp::BucketShard& shard :
+         ddp::shardBuckets(reducer_.buckets(), control.size(), rank)) {
+      for (const ddp::ShardPiece& piece : shard.pieces) {
+        for (at::Tensor& slot : slotsOf(piece)) control.recv(slot, rank);
+      }
+    }
+  }
+  for (size_t p = 0; p < trained.size(); ++p) {
+    whole->state()[trained[p].second.unsafeGetTensorImpl()] =
+        makeState(config_, std::move(tensors[p]), agreed - 1);
+  }
+}
+
+std::string ShardedOptimizer::describe() const {
+  int64_t owned = 0;
+  for (const at::Tensor& piece : pieces_) owned += piece.numel();
+  int64_t total = 0;
+  for (const auto& [name, parameter] : reducer_.parameters()) total += parameter.numel();
+  std::ostringstream text;
+  text << "--zero " << config_.zeroStage << ": optimizer state"
+       << (config_.zeroStage == 2 ? " and gradients" : "") << " sharded over " << group_.size()
+       << " replicas (this rank updates " << owned << " of " << total << " parameter elements)";
+  return text.str();
+}
+
+}  // namespace ringtrain::train

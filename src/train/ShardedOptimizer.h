@@ -1,0 +1,82 @@
+// The part of a sharded optimizer (--zero 1 and 2, the stages of ZeRO) that one rank holds: for
+// a reducer whose buckets are reduce-scattered among a group of replicas, this rank owns one shard
+// of every bucket (ddp/BucketShards.h), and its optimizer updates those elements only.
+//
+// The reducer's parameters are moved into flat tensors laid out as its buckets are, one per
+// bucket, so the optimizer works on slices of them (one per piece of a parameter in a shard) and
+// the all-gather that makes every replica's parameters whole again lands in place. With the ring
+// (--allreduce ring) the arithmetic is the allreduce's, split: the same bits as without sharding.
+//
+// Used by the strategies that shard: ShardedStep (every rank a replica of the whole model) and
+// PipelineStep (each stage's replicas shard that stage).
+#pragma once
+
+#include <torch/optim/optimizer.h>
+
+#include <string>
+#include <vector>
+
+#include "ddp/BucketShards.h"
+#include "ddp/Reducer.h"
+#include "ringtrain/comm/Communicator.h"
+#include "ringtrain/train/TrainConfig.h"
+
+namespace ringtrain::train {
+
+// Stage 1 reduce-scatters into whole buckets, stage 2 keeps only the shards.
+ddp::GradientSharding gradientShardingOf(const TrainConfig& config);
+
+class ShardedOptimizer {
+ public:
+  // Moves `reducer`'s parameters into bucket-shaped tensors. `group` is the reducer's
+  // communicator, `groupControl` the same ranks on the CPU, numbered alike.
+  ShardedOptimizer(const TrainConfig& config, const ddp::ReducerOptions& options,
+                   const ddp::Reducer& reducer, comm::Communicator& group,
+                   comm::Communicator& groupControl);
+
+  // What this rank's optimizer updates: its slices of the parameters.
+  const std::vector<at::Tensor>& pieces() const { return pieces_; }
+  // Lets go of the pieces' gradients, views of the last step's, so that the next backward does
+  // not allocate beside them.
+  void dropGradients();
+  // After the reducer's finishBackward: the reduced gradients of this rank's shards become the
+  // pieces' gradients, which are returned.
+  std::vector<at::Tensor> attachOwnedGradients();
+  // Collective over the group: the L2 norm of all ranks' `gradients` (their owned gradients),
+  // each rank's sum of squares added in rank order (ShardedNorm.h).
+  double groupNorm(const std::vector<at::Tensor>& gradients);
+  // Collective: after the optimizer stepped, every rank's updated slices to every rank.
+  void gatherParameters();
+
+  // `optimizer`'s state (an optimizer over pieces()) cut out of `whole`, an optimizer over the
+  // reducer's parameters (among others) with state on any device; the settings too.
+  void takeState(const torch::optim::Optimizer& whole, torch::optim::Optimizer& optimizer) const;
+  // Collective: the group's rank 0 receives every rank's state of `optimizer` into `whole` (an
+  // optimizer over the reducer's parameters, there; null elsewhere), in host memory.
+  void gatherState(const torch::optim::Optimizer& optimizer, torch::optim::Optimizer* whole);
+
+  // "--zero 2: optimizer state and gradients sharded over 4 ranks (...)", for the banner.
+  std::string describe() const;
+
+ private:
+  void flattenParameters();
+  // `visit(piece, itsTensor)` for each piece this rank owns, in bucket order.
+  template <typename Visit>
+  void forEachPiece(Visit&& visit) const {
+    size_t next = 0;
+    for (const ddp::BucketShard& shard : shards_) {
+      for (const ddp::ShardPiece& piece : shard.pieces) visit(piece, pieces_[next++]);
+    }
+  }
+
+  const TrainConfig config_;
+  const ddp::ReducerOptions options_;
+  const ddp::Reducer& reducer_;
+  comm::Communicator& group_;
+  comm::Communicator& groupControl_;
+  std::vector<at::Tensor> flat_;          // per bucket: the parameters, laid out as the bucket
+  std::vector<ddp::BucketShard> shards_;  // this rank's shard of each bucket
+  std::vector<at::Tensor> pieces_;        // what the optimizer updates: slices of flat_
+};
+
+}  // namespace ringtrain::train
