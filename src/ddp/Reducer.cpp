@@ -229,6 +229,7 @@ void Reducer::zeroGradients() {
   // ready hook copies into its bucket. One pass over the memory instead of zeroing the bucket
   // and adding into it.
   for (auto& item : parameters_) item.second.mutable_grad() = at::Tensor();
+  accumulating_ = false;
   // An adopted gradient is released too, so that the next backward can reuse its memory.
   for (size_t b = 0; b < plan_.size(); ++b) {
     if (adopts_[b]) storage_[b] = at::Tensor();
@@ -239,7 +240,10 @@ void Reducer::prepareForBackward(bool synchronize) {
   std::lock_guard<std::mutex> lock(mutex_);
   RINGTRAIN_CHECK(!synchronizing_, "the previous synchronised backward was never finished");
   synchronizing_ = synchronize;
-  if (!synchronize) return;
+  if (!synchronize) {
+    accumulating_ = true;
+    return;
+  }
   std::fill(ready_.begin(), ready_.end(), 0);
   for (size_t b = 0; b < plan_.size(); ++b) {
     pendingInBucket_[b] = static_cast<int64_t>(plan_[b].entries.size());
@@ -268,7 +272,10 @@ void Reducer::launchCompleteBuckets() {
     // The last bucket completes as backward ends, so there is nothing left to overlap it with:
     // finishBackward reduces it on the calling thread and saves the hand-over.
     const bool last = bucket + 1 == plan_.size();
-    const bool releases = sharding_ == GradientSharding::kScatterAndRelease;
+    // After micro-steps that accumulated (--grad-accum, a pipeline's micro-batches) every whole
+    // gradient is held anyway: reducing early would save nothing and, in a pipeline, hold back
+    // the sends that follow this backward.
+    const bool releases = sharding_ == GradientSharding::kScatterAndRelease && !accumulating_;
     if (releases && !commThread_) {
       // Without a communication thread (no spare core on CPU, or NCCL), stage 2 reduces a bucket
       // from the hook as soon as it is full: its full gradients are let go before the next

@@ -146,6 +146,7 @@ class Reducer {
   std::vector<int64_t> pendingInBucket_;  // per bucket: gradients not yet ready
   size_t nextLaunch_ = 0;                 // buckets launch in plan order
   size_t reducedEarly_ = 0;               // stage 2 without overlap: buckets reduced in hooks
+  bool accumulating_ = false;             // this step had a backward that did not synchronise
   std::vector<std::string> duplicateReady_;
   ReducerStats stats_;
   std::atomic<int64_t> gradientBytes_{0};

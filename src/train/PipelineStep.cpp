@@ -138,6 +138,7 @@ class PipelineStep final : public StepStrategy {
   void update(double lr) override {
     // What the last checkpoint assembled is not kept between checkpoints.
     if (stageOptimizer_) stageOptimizer_->state().clear();
+    if (wholeOptimizer_) wholeOptimizer_->state().clear();
     StepStrategy::update(lr);
     if (sharded_) sharded_->gatherParameters();
   }

@@ -57,14 +57,16 @@ std::string describeReducer(const RunFacts& run) {
        << " KiB, largest " << largestBucketBytes(run.strategy.reducer()) / 1024 << " KiB)";
   text << ", allreduce " << comm::algorithmName(options.algorithm);
   if (options.algorithm == comm::AllReduceAlgorithm::kAuto) {
-    const bool sharded = run.config.zeroStage > 0 && run.dataReplicas > 1 && !run.device.is_cuda();
-    text << (!run.gradients.reducesOnHost() ? " (native)"
-             : sharded
-                 ? " (reduce-scatter and all-gather: the ring's for buckets from " +
-                       std::to_string(comm::kAutoRingHalvesFromBytes >> 10) + " KiB, native below)"
-                 : " (ring for buckets from " +
-                       std::to_string(options.ring.autoRingFromBytes >> 20) +
-                       " MiB, native below)");
+    const bool sharded = !run.strategy.describeSharding().empty();
+    if (!run.gradients.reducesOnHost() || (sharded && run.device.is_cuda())) {
+      text << " (native)";
+    } else if (sharded) {
+      text << " (reduce-scatter and all-gather: the ring's for buckets from "
+           << (comm::kAutoRingHalvesFromBytes >> 10) << " KiB, native below)";
+    } else {
+      text << " (ring for buckets from " << (options.ring.autoRingFromBytes >> 20)
+           << " MiB, native below)";
+    }
   }
   text << ", overlap " << (options.overlap ? "on" : "off")
        << (overlapExcluded(run.config, run.gradients)

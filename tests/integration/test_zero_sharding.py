@@ -99,12 +99,28 @@ class ZeroInPipelines(RingtrainTestCase):
     PIPELINE = ["--pipeline-stages", "2"]
 
     def test_bit_identical_to_zero_0(self):
-        args = self.ARGS + self.PIPELINE + ["--epochs", "2"]
-        replicated = model_bytes(self.train("pipeline-zero0", args + ["--zero", "0"], ranks=4))
+        # Several buckets per stage, and one micro-batch, so that --zero 2 reduce-scatters inside
+        # the schedule's backward.
+        args = self.ARGS + self.PIPELINE + ["--epochs", "2", "--bucket-mb", "0.001", "--micro-batches", "1"]
+        replicated = self.train("pipeline-zero0", args + ["--zero", "0"], ranks=4)
+        memory = {0: self.summary(replicated)["memory"]}
         for stage in (1, 2):
             with self.subTest(zero=stage):
                 out = self.train(f"pipeline-zero{stage}", args + ["--zero", str(stage)], ranks=4)
-                self.assertEqual(model_bytes(out), replicated)
+                self.assertEqual(model_bytes(out), model_bytes(replicated))
+                memory[stage] = self.summary(out)["memory"]
+        # Each of a stage's 2 replicas holds about half its optimizer state, and with --zero 2 about
+        # half its gradients between steps.
+        for stage in (1, 2):
+            self.assertLess(memory[stage]["optimizer_state_bytes"], 0.6 * memory[0]["optimizer_state_bytes"])
+        self.assertLess(memory[2]["gradient_bytes"], 0.6 * memory[1]["gradient_bytes"])
+
+    def test_close_to_zero_0_with_clipping(self):
+        # The norm's squares come from every rank in one allreduce, added in the backend's order.
+        args = self.ARGS + self.PIPELINE + ["--epochs", "2", "--clip-grad-norm", "0.3"]
+        replicated = self.model(self.train("clipped-zero0", args + ["--zero", "0"], ranks=4))
+        sharded = self.model(self.train("clipped-zero2", args + ["--zero", "2"], ranks=4))
+        self.assertModelsClose(sharded, replicated, rtol=1e-5, atol=1e-6)
 
     def test_checkpoints_move_between_pipelines_and_data_parallelism(self):
         args = self.ARGS + ["--epochs", "3", "--checkpoint-every", "20", "--checkpoint-keep", "5"]

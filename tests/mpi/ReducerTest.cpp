@@ -271,10 +271,39 @@ TEST(Reducer, ShardedGradientsAreTheRingAllReducesShards) {
     for (const auto& parameter : shardedNet->parameters()) EXPECT_FALSE(parameter.grad().defined());
     EXPECT_EQ(sharded.gradientBytes(), ownedBytes);
     EXPECT_GT(sharded.peakGradientBytes(), ownedBytes);
-    // Without overlap a bucket is reduce-scattered and let go as soon as it is full.
+  }
+}
+
+// Stage 2 without overlap, in a step of one backward: a bucket is reduce-scattered and let go as
+// soon as it is full, so no more than one is ever whole. After micro-steps that accumulated,
+// every whole gradient is held anyway, and the buckets wait for finishBackward.
+TEST(Reducer, StageTwoHoldsOneWholeBucketAtATime) {
+  if (world().size() == 1) GTEST_SKIP() << "sharding needs two ranks or more";
+  for (const int microSteps : {1, 2}) {
+    auto net = makeNet();
+    Reducer reducer(world(), namedParameters(*net), withBuckets(320, /*overlap=*/false),
+                    GradientSharding::kScatterAndRelease);
+    ASSERT_GT(reducer.buckets().size(), 1u);
+    int64_t owned = 0;
     int64_t largest = 0;
-    for (const BucketSpec& bucket : sharded.buckets()) largest = std::max(largest, bucket.bytes());
-    EXPECT_LE(sharded.peakGradientBytes(), ownedBytes + largest);
+    int64_t all = 0;
+    for (size_t b = 0; b < reducer.buckets().size(); ++b) {
+      owned += reducer.ownedGradient(b).numel() * 4;
+      largest = std::max(largest, reducer.buckets()[b].bytes());
+      all += reducer.buckets()[b].bytes();
+    }
+    reducer.zeroGradients();
+    for (int micro = 0; micro < microSteps; ++micro) {
+      reducer.prepareForBackward(micro + 1 == microSteps);
+      lossOf(*net, batchOf(world().rank(), micro)).backward();
+    }
+    reducer.finishBackward(at::zeros({1}));
+    EXPECT_EQ(reducer.gradientBytes(), owned);
+    if (microSteps == 1) {
+      EXPECT_LE(reducer.peakGradientBytes(), owned + largest);
+    } else {
+      EXPECT_EQ(reducer.peakGradientBytes(), owned + all);
+    }
   }
 }
 
