@@ -69,10 +69,15 @@ def git_revision():
         return "unknown"
 
 
-def theoretical_saving(stage, ranks, parameters):
-    """Bytes per rank that --zero `stage` saves against --zero 0 with AdamW in float32."""
-    sharded = {0: 0, 1: 8, 2: 12}[stage]  # optimizer state, and with stage 2 the gradients
-    return sharded * parameters * (ranks - 1) / ranks
+# AdamW in float32: 16 bytes per parameter per rank without sharding, of which each stage spreads
+# these over the ranks (the optimizer state, and with stage 2 the gradients too).
+UNSHARDED_BYTES = 16
+SHARDED_BYTES = {0: 0, 1: 8, 2: 12}
+
+
+def saved_bytes_per_parameter(stage, ranks):
+    """What --zero `stage` saves per parameter per rank against --zero 0."""
+    return SHARDED_BYTES[stage] * (ranks - 1) / ranks
 
 
 def main():
@@ -123,12 +128,12 @@ def write_report(args, results):
         per = {key: memory[key] / parameters for key in
                ("parameter_bytes", "gradient_bytes", "gradient_peak_bytes", "optimizer_state_bytes")}
         total = per["parameter_bytes"] + per["gradient_bytes"] + per["optimizer_state_bytes"]
-        formula = {0: 16, 1: 8 + 8 / ranks, 2: 4 + 12 / ranks}[stage]
+        formula = UNSHARDED_BYTES - saved_bytes_per_parameter(stage, ranks)
         rss = [median(s["memory"]["peak_rss_mib_by_rank"][r] for s in summaries) for r in range(ranks)]
         base = results[(regime, ranks, 0)]
         base_rss = [median(s["memory"]["peak_rss_mib_by_rank"][r] for s in base) for r in range(ranks)]
         drops = [b - m for b, m in zip(base_rss, rss)]
-        theory = theoretical_saving(stage, ranks, parameters) / MIB
+        theory = saved_bytes_per_parameter(stage, ranks) * parameters / MIB
         step = median(s["step_ms"] for s in summaries)
         ratio = step / median(s["step_ms"] for s in base)
         lines.append(

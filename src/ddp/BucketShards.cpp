@@ -25,10 +25,4 @@ std::vector<BucketShard> shardBuckets(const std::vector<BucketSpec>& buckets, in
   return shards;
 }
 
-int64_t ownedElements(const std::vector<BucketShard>& shards) {
-  int64_t elements = 0;
-  for (const BucketShard& shard : shards) elements += shard.span.length();
-  return elements;
-}
-
 }  // namespace ringtrain::ddp

@@ -35,7 +35,4 @@ struct BucketShard {
 // Rank `rank`'s shard of each bucket, in bucket order, among `ranks` ranks.
 std::vector<BucketShard> shardBuckets(const std::vector<BucketSpec>& buckets, int ranks, int rank);
 
-// Elements in `shards` (what this rank keeps optimizer state, and under stage 2 gradients, for).
-int64_t ownedElements(const std::vector<BucketShard>& shards);
-
 }  // namespace ringtrain::ddp

@@ -90,6 +90,8 @@ Reducer::Reducer(comm::Communicator& comm, NamedParameters parameters, ReducerOp
                       static_cast<int>(parameter.scalar_type())});
   }
   plan_ = assignBuckets(shapes, options_.limits);
+  if (sharding_ != GradientSharding::kNone)
+    owned_ = shardBuckets(plan_, comm_.size(), comm_.rank());
   const bool releases = sharding_ == GradientSharding::kScatterAndRelease;
   heldBytes_.assign(plan_.size(), 0);
 
@@ -105,12 +107,10 @@ Reducer::Reducer(comm::Communicator& comm, NamedParameters parameters, ReducerOp
     // Held between steps, as autograd's gradients or as a bucket; stage 2 holds its shards only.
     if (!releases) holdBucket(b, true);
     if (!adopts_[b] && !releases) ensureStorage(b);
-    if (sharding_ == GradientSharding::kNone) continue;
-    owned_.push_back(comm::shardSpans(plan_[b].numel, comm_.size())[comm_.rank()]);
-    if (releases) {
-      shards_.push_back(at::zeros({owned_.back().length()}, first.options().requires_grad(false)));
-      countGradientBytes(owned_.back().length() * plan_[b].elementBytes);
-    }
+    if (!releases) continue;
+    const int64_t owned = owned_[b].span.length();
+    ownedGradients_.push_back(at::zeros({owned}, first.options().requires_grad(false)));
+    countGradientBytes(owned * plan_[b].elementBytes);
   }
   for (size_t p = 0; p < parameters_.size(); ++p) {
     // The gradients become views of their buckets from the start; stage 2 holds no bucket until
@@ -162,8 +162,8 @@ void Reducer::ensureStorage(size_t bucket) {
 }
 
 void Reducer::releaseBucket(size_t bucket) {
-  const comm::Span own = owned_[bucket];
-  shards_[bucket].copy_(storage_[bucket].narrow(0, own.begin, own.length()));
+  const comm::Span own = owned_[bucket].span;
+  ownedGradients_[bucket].copy_(storage_[bucket].narrow(0, own.begin, own.length()));
   for (const BucketEntry& entry : plan_[bucket].entries) {
     parameters_[entry.parameter].second.mutable_grad() = at::Tensor();
     views_[entry.parameter] = at::Tensor();
@@ -187,8 +187,8 @@ void Reducer::countGradientBytes(int64_t change) {
 
 at::Tensor Reducer::ownedGradient(size_t bucket) const {
   RINGTRAIN_CHECK(sharding_ != GradientSharding::kNone, "ownedGradient() without sharding");
-  if (sharding_ == GradientSharding::kScatterAndRelease) return shards_[bucket];
-  const comm::Span own = owned_[bucket];
+  if (sharding_ == GradientSharding::kScatterAndRelease) return ownedGradients_[bucket];
+  const comm::Span own = owned_[bucket].span;
   return storage_[bucket].narrow(0, own.begin, own.length());
 }
 

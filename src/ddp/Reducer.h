@@ -42,6 +42,7 @@
 
 #include "comm/AllReduce.h"
 #include "ddp/BucketPlan.h"
+#include "ddp/BucketShards.h"
 #include "ddp/ParameterSync.h"
 #include "ringtrain/comm/Communicator.h"
 #include "util/NameTable.h"
@@ -77,7 +78,9 @@ class Reducer {
   // The trainable parameters, which the buckets' entries index.
   const NamedParameters& parameters() const { return parameters_; }
 
-  // With sharding, after finishBackward: this rank's shard of `bucket`, averaged over the ranks.
+  // With sharding: this rank's shard of each bucket (BucketShards.h), and after finishBackward
+  // its gradients, averaged over the ranks.
+  const std::vector<BucketShard>& ownedShards() const { return owned_; }
   at::Tensor ownedGradient(size_t bucket) const;
   // Bytes of gradients held: now, and at most at any time so far (buckets, adopted gradients and
   // owned shards; not what autograd holds before a gradient reaches its bucket).
@@ -116,11 +119,11 @@ class Reducer {
   ReducerOptions options_;
   GradientSharding sharding_;
   std::vector<BucketSpec> plan_;
-  std::vector<comm::Span> owned_;    // per bucket, with sharding: this rank's shard
-  std::vector<at::Tensor> shards_;   // per bucket, stage 2: the owned shard's reduced gradients
-  std::vector<int64_t> heldBytes_;   // per bucket: counted in gradientBytes_
-  std::vector<at::Tensor> storage_;  // one flat tensor per bucket
-  std::vector<at::Tensor> views_;    // per parameter: its slot in storage_, shaped like it
+  std::vector<BucketShard> owned_;          // per bucket, with sharding: this rank's shard
+  std::vector<at::Tensor> ownedGradients_;  // per bucket, stage 2: the owned shard's gradients
+  std::vector<int64_t> heldBytes_;          // per bucket: counted in gradientBytes_
+  std::vector<at::Tensor> storage_;         // one flat tensor per bucket
+  std::vector<at::Tensor> views_;           // per parameter: its slot in storage_, shaped like it
   // Per bucket: storage_ is the gradient itself (a bucket of one parameter) or unused (one rank),
   // instead of a tensor the gradients are copied into.
   std::vector<char> adopts_;

@@ -31,9 +31,8 @@ ShardedOptimizer::ShardedOptimizer(const TrainConfig& config, const ddp::Reducer
   RINGTRAIN_CHECK(groupControl_.rank() == group_.rank() && groupControl_.size() == group_.size(),
                   "the replicas' CPU and device communicators number the ranks differently");
   flattenParameters();
-  shards_ = ddp::shardBuckets(reducer_.buckets(), group_.size(), group_.rank());
-  for (size_t b = 0; b < shards_.size(); ++b) {
-    for (const ddp::ShardPiece& piece : shards_[b].pieces) {
+  for (size_t b = 0; b < reducer_.ownedShards().size(); ++b) {
+    for (const ddp::ShardPiece& piece : reducer_.ownedShards()[b].pieces) {
       pieces_.push_back(flat_[b].narrow(0, piece.bucketOffset, piece.numel).detach());
     }
   }
@@ -63,11 +62,11 @@ void ShardedOptimizer::dropGradients() {
 
 std::vector<at::Tensor> ShardedOptimizer::attachOwnedGradients() {
   std::vector<at::Tensor> gradients;
-  for (size_t b = 0, next = 0; b < shards_.size(); ++b) {
+  for (size_t b = 0, next = 0; b < reducer_.ownedShards().size(); ++b) {
     const at::Tensor owned = reducer_.ownedGradient(b);
-    for (const ddp::ShardPiece& piece : shards_[b].pieces) {
+    for (const ddp::ShardPiece& piece : reducer_.ownedShards()[b].pieces) {
       at::Tensor gradient =
-          owned.narrow(0, piece.bucketOffset - shards_[b].span.begin, piece.numel);
+          owned.narrow(0, piece.bucketOffset - reducer_.ownedShards()[b].span.begin, piece.numel);
       pieces_[next++].mutable_grad() = gradient;
       gradients.push_back(std::move(gradient));
     }

@@ -64,7 +64,7 @@ class ShardedOptimizer {
   template <typename Visit>
   void forEachPiece(Visit&& visit) const {
     size_t next = 0;
-    for (const ddp::BucketShard& shard : shards_) {
+    for (const ddp::BucketShard& shard : reducer_.ownedShards()) {
       for (const ddp::ShardPiece& piece : shard.pieces) visit(piece, pieces_[next++]);
     }
   }
@@ -74,9 +74,8 @@ class ShardedOptimizer {
   const ddp::Reducer& reducer_;
   comm::Communicator& group_;
   comm::Communicator& groupControl_;
-  std::vector<at::Tensor> flat_;          // per bucket: the parameters, laid out as the bucket
-  std::vector<ddp::BucketShard> shards_;  // this rank's shard of each bucket
-  std::vector<at::Tensor> pieces_;        // what the optimizer updates: slices of flat_
+  std::vector<at::Tensor> flat_;    // per bucket: the parameters, laid out as the bucket
+  std::vector<at::Tensor> pieces_;  // what the optimizer updates: slices of flat_
 };
 
 }  // namespace ringtrain::train

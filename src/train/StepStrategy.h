@@ -87,7 +87,6 @@ class StepStrategy {
   // The parameters and floating-point buffers this rank trains, their optimizer and reducer.
   const ddp::NamedParameters& parameters() const { return parameters_; }
   const ddp::NamedParameters& buffers() const { return buffers_; }
-  torch::optim::Optimizer& optimizer() { return *optimizer_; }
   const ddp::Reducer& reducer() const { return *reducer_; }
   virtual void zeroGradients() { reducer_->zeroGradients(); }
 

@@ -38,7 +38,6 @@
 #include "ringtrain/util/Error.h"
 #include "train/LrSchedule.h"
 #include "train/ModelFile.h"
-#include "train/Optimizer.h"
 #include "util/Files.h"
 
 namespace ringtrain::train {
