@@ -11,8 +11,9 @@ std::string saveCheckpoint(const std::string& directory, int64_t step, torch::nn
                            torch::optim::Optimizer& optimizer, const nlohmann::json& state,
                            int keep) {
   RINGTRAIN_USER_CHECK(keep >= 1, "saveCheckpoint: keep must be at least 1, got " << keep);
-  const std::string path = checkpoint::writeCheckpoint(directory, step, state,
-                                                       train::snapshotTraining(module, optimizer));
+  checkpoint::CheckpointWriter writer(directory, step);
+  train::writeTraining(writer, module, optimizer);
+  const std::string path = writer.commit(state);
   checkpoint::pruneCheckpoints(directory, keep);
   return path;
 }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <regex>
+#include <string_view>
 
 #include "ringtrain/util/Error.h"
 #include "util/Crc32c.h"
@@ -67,37 +68,101 @@ std::optional<int64_t> stepOfCheckpointName(const std::string& name) {
 
 std::string writeCheckpoint(const std::string& dir, int64_t step, const json& state,
                             const NamedBlobs& files) {
-  RINGTRAIN_CHECK(step >= 0, "checkpoint step " << step);
-  const std::string name = checkpointName(step);
-  const std::string final = join(dir, name);
-  const std::string pid = std::to_string(::getpid());
-  const std::string partial = join(dir, kPartialPrefix + name + "-" + pid);
+  CheckpointWriter writer(dir, step);
+  for (const auto& [file, bytes] : files) {
+    writer.beginFile(file);
+    writer.append(bytes.data(), bytes.size());
+  }
+  return writer.commit(state);
+}
+
+CheckpointWriter::CheckpointWriter(const std::string& dir, int64_t step)
+    : dir_(dir), name_(checkpointName(step)), step_(step) {
+  attempt([&] {
+    RINGTRAIN_CHECK(step >= 0, "checkpoint step " << step);
+    partial_ = join(dir_, kPartialPrefix + name_ + "-" + std::to_string(::getpid()));
+    makeDirectories(dir_);
+    removeTree(partial_);
+    makeDirectories(partial_);
+  });
+}
+
+CheckpointWriter::~CheckpointWriter() {
+  discard();
+}
+
+void CheckpointWriter::discard() {
+  if (done_) return;
+  done_ = true;
+  file_.reset();
   try {
-    makeDirectories(dir);
-    removeTree(partial);
-    makeDirectories(partial);
-    json entries = json::array();
-    for (const auto& [file, bytes] : files) {
-      RINGTRAIN_CHECK(isPlainName(file), "checkpoint file name '" << file << "'");
-      writeFileDurably(join(partial, file), bytes);
-      entries.push_back({{"name", file}, {"bytes", bytes.size()}, {"crc32c", crc32c(bytes)}});
-    }
+    if (!partial_.empty()) removeTree(partial_);
+  } catch (...) {
+    // Left for pruneCheckpoints, which removes partial directories.
+  }
+}
+
+template <typename Work>
+void CheckpointWriter::attempt(Work&& work) {
+  if (failure_) return;
+  try {
+    work();
+  } catch (...) {
+    failure_ = std::current_exception();
+    file_.reset();
+  }
+}
+
+void CheckpointWriter::beginFile(const std::string& name) {
+  finishFile();
+  attempt([&] {
+    RINGTRAIN_CHECK(isPlainName(name), "checkpoint file name '" << name << "'");
+    file_ = std::make_unique<FileWriter>(join(partial_, name));
+    fileName_ = name;
+    fileCrc_ = 0;
+  });
+}
+
+void CheckpointWriter::append(const void* data, size_t size) {
+  attempt([&] {
+    RINGTRAIN_CHECK(file_, "checkpoint bytes before a file was begun");
+    file_->append(data, size);
+    fileCrc_ = crc32c(std::string_view(static_cast<const char*>(data), size), fileCrc_);
+  });
+}
+
+void CheckpointWriter::finishFile() {
+  attempt([&] {
+    if (!file_) return;
+    file_->finish();
+    entries_.push_back({{"name", fileName_}, {"bytes", file_->size()}, {"crc32c", fileCrc_}});
+    file_.reset();
+  });
+}
+
+std::string CheckpointWriter::commit(const json& state) {
+  finishFile();
+  const std::string final = join(dir_, name_);
+  attempt([&] {
     json manifest{{"format", kFormat},
                   {"version", kVersion},
-                  {"step", step},
+                  {"step", step_},
                   {"state", state},
-                  {"files", entries}};
+                  {"files", entries_}};
     manifest["manifest_crc32c"] = manifestChecksum(manifest);
-    writeFileDurably(join(partial, kManifest), manifest.dump(1) + "\n");
-    syncDirectory(partial);
+    writeFileDurably(join(partial_, kManifest), manifest.dump(1) + "\n");
+    syncDirectory(partial_);
 
     // Replacing a checkpoint of the same step (a run resumed from an older one): the old one
     // goes only once the new one is complete.
-    replaceDirectory(partial, final, join(dir, kReplacedPrefix + name + "-" + pid));
-    syncDirectory(dir);
-  } catch (...) {
-    removeTree(partial);
-    throw;
+    replaceDirectory(partial_, final,
+                     join(dir_, kReplacedPrefix + name_ + "-" + std::to_string(::getpid())));
+    syncDirectory(dir_);
+    done_ = true;
+  });
+  if (failure_) {
+    discard();
+    std::rethrow_exception(failure_);
   }
   return final;
 }

@@ -13,10 +13,16 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <exception>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
+
+namespace ringtrain {
+class FileWriter;
+}
 
 namespace ringtrain::checkpoint {
 
@@ -35,6 +41,43 @@ struct Checkpoint {
 // new one is complete).
 std::string writeCheckpoint(const std::string& dir, int64_t step, const nlohmann::json& state,
                             const NamedBlobs& files);
+
+// The same, file by file, each file streamed in pieces, so that no file is ever whole in memory
+// (a sharded optimizer's state reaches rank 0 one piece at a time). Nothing throws before
+// commit(): the first failure (a full disk) is kept and what follows is taken and dropped, so
+// that ranks sending pieces are never left waiting; commit() reports it.
+class CheckpointWriter {
+ public:
+  CheckpointWriter(const std::string& dir, int64_t step);
+  ~CheckpointWriter();  // removes the partial checkpoint unless committed
+  CheckpointWriter(const CheckpointWriter&) = delete;
+  CheckpointWriter& operator=(const CheckpointWriter&) = delete;
+
+  // Finishes the current file and starts `name` (a plain name, as above).
+  void beginFile(const std::string& name);
+  void append(const void* data, size_t size);
+  // Finishes the last file, writes the manifest with `state` and moves the checkpoint into place;
+  // returns its path. Throws the first failure, the partial checkpoint removed.
+  std::string commit(const nlohmann::json& state);
+
+ private:
+  void finishFile();
+  void discard();
+  // Runs `work` unless something failed already; a failure is kept.
+  template <typename Work>
+  void attempt(Work&& work);
+
+  std::string dir_;
+  std::string name_;
+  int64_t step_ = 0;
+  std::string partial_;
+  std::unique_ptr<FileWriter> file_;
+  std::string fileName_;
+  uint32_t fileCrc_ = 0;
+  nlohmann::json entries_ = nlohmann::json::array();
+  std::exception_ptr failure_;
+  bool done_ = false;
+};
 
 // Reads and verifies a checkpoint directory; UserError saying what is wrong with which file.
 Checkpoint readCheckpoint(const std::string& path);

@@ -1,6 +1,7 @@
 #include "io/Safetensors.h"
 
 #include <ATen/ATen.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -38,31 +39,61 @@ at::ScalarType scalarType(const std::string& dtype, const std::string& where) {
 
 }  // namespace
 
-std::string encodeSafetensors(const NamedTensors& tensors, const Metadata& metadata) {
+uint64_t dataBytes(const TensorEntry& entry) {
+  uint64_t elements = 1;
+  for (const int64_t extent : entry.shape) elements *= static_cast<uint64_t>(extent);
+  return elements * at::elementSize(entry.type);
+}
+
+TensorEntry entryOf(const std::string& name, const at::Tensor& tensor) {
+  RINGTRAIN_CHECK(tensor.device().is_cpu(), "safetensors: " << name << " is not on the CPU");
+  return {name, tensor.scalar_type(), tensor.sizes().vec()};
+}
+
+std::string safetensorsHeader(const std::vector<TensorEntry>& entries, const Metadata& metadata) {
   nlohmann::json header = nlohmann::json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
-  std::vector<at::Tensor> contiguous;
   uint64_t offset = 0;
-  for (const auto& [name, tensor] : tensors) {
-    RINGTRAIN_CHECK(tensor.device().is_cpu(), "safetensors: " << name << " is not on the CPU");
-    RINGTRAIN_CHECK(!header.contains(name), "safetensors: duplicate tensor name " << name);
-    contiguous.push_back(tensor.contiguous());
-    const uint64_t bytes = contiguous.back().nbytes();
-    header[name] = {{"dtype", dtypeName(tensor.scalar_type())},
-                    {"shape", tensor.sizes().vec()},
-                    {"data_offsets", {offset, offset + bytes}}};
+  for (const TensorEntry& entry : entries) {
+    RINGTRAIN_CHECK(!header.contains(entry.name),
+                    "safetensors: duplicate tensor name " << entry.name);
+    const uint64_t bytes = dataBytes(entry);
+    header[entry.name] = {{"dtype", dtypeName(entry.type)},
+                          {"shape", entry.shape},
+                          {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
   }
   std::string json = header.dump();
   json.append((8 - json.size() % 8) % 8, ' ');  // keeps the data 8-byte aligned
 
-  std::string file(8, '\0');
+  std::string beginning(8, '\0');
   const uint64_t headerSize = json.size();
-  for (int i = 0; i < 8; ++i) file[i] = static_cast<char>((headerSize >> (8 * i)) & 0xff);
-  file += json;
-  for (const auto& tensor : contiguous) {
-    file.append(static_cast<const char*>(tensor.data_ptr()), tensor.nbytes());
+  for (int i = 0; i < 8; ++i) beginning[i] = static_cast<char>((headerSize >> (8 * i)) & 0xff);
+  return beginning + json;
+}
+
+namespace {
+
+// `append(data, bytes)` for the header and then each tensor's bytes.
+template <typename Append>
+void streamSafetensors(const NamedTensors& tensors, const Metadata& metadata, Append&& append) {
+  std::vector<TensorEntry> entries;
+  for (const auto& [name, tensor] : tensors) entries.push_back(entryOf(name, tensor));
+  const std::string header = safetensorsHeader(entries, metadata);
+  append(header.data(), header.size());
+  for (const auto& [name, tensor] : tensors) {
+    const at::Tensor contiguous = tensor.contiguous();
+    append(contiguous.const_data_ptr(), contiguous.nbytes());
   }
+}
+
+}  // namespace
+
+std::string encodeSafetensors(const NamedTensors& tensors, const Metadata& metadata) {
+  std::string file;
+  streamSafetensors(tensors, metadata, [&](const void* data, size_t bytes) {
+    file.append(static_cast<const char*>(data), bytes);
+  });
   return file;
 }
 
@@ -133,7 +164,17 @@ NamedTensors decodeSafetensors(const std::string& bytes, const std::string& name
 
 void saveSafetensors(const std::string& path, const NamedTensors& tensors,
                      const Metadata& metadata) {
-  writeFileAtomically(path, encodeSafetensors(tensors, metadata));
+  const std::string temporary = path + ".tmp-" + std::to_string(::getpid());
+  try {
+    FileWriter file(temporary);
+    streamSafetensors(tensors, metadata,
+                      [&](const void* data, size_t bytes) { file.append(data, bytes); });
+    file.finish();
+  } catch (...) {
+    ::unlink(temporary.c_str());
+    throw;
+  }
+  moveInto(temporary, path);
 }
 
 NamedTensors loadSafetensors(const std::string& path, Metadata* metadata) {

@@ -268,13 +268,21 @@ TrainingPosition Checkpointer::restore(const checkpoint::Checkpoint& checkpoint,
 }
 
 bool Checkpointer::save(const TrainingPosition& position, models::Classifier& model,
-                        torch::optim::Optimizer& optimizer, RunLog& log) {
-  if (control_.rank() != 0) return true;
-  if (!parametersFinite(model)) {
+                        const std::function<void(const ByteSink*)>& writeOptimizerState,
+                        RunLog& log) {
+  const bool first = control_.rank() == 0;
+  at::Tensor writing = at::full({1}, first && parametersFinite(model) ? 1.0 : 0.0, at::kDouble);
+  control_.broadcast(writing, 0);
+  if (writing.item<double>() == 0) {
+    if (!first) return true;
     ++failures_;
     log.warn("checkpoint at step " + std::to_string(position.step) +
              " not written: the parameters are not finite; older checkpoints kept");
     return false;
+  }
+  if (!first) {
+    writeOptimizerState(nullptr);
+    return true;
   }
   const auto start = std::chrono::steady_clock::now();
   const json state{{"identity", identity_},
@@ -288,8 +296,9 @@ bool Checkpointer::save(const TrainingPosition& position, models::Classifier& mo
                      {"loss_scaler", position.lossScaler},
                      {"finished", position.finished}}}};
   try {
-    const std::string path = checkpoint::writeCheckpoint(directory_, position.step, state,
-                                                         snapshotTraining(model, optimizer));
+    checkpoint::CheckpointWriter writer(directory_, position.step);
+    writeTraining(writer, model, [&](const ByteSink& sink) { writeOptimizerState(&sink); });
+    const std::string path = writer.commit(state);
     checkpoint::pruneCheckpoints(directory_, config_.checkpointKeep);
     ++written_;
     lastWritten_ = path;

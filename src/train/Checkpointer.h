@@ -23,6 +23,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,6 +32,7 @@
 #include "ringtrain/comm/Communicator.h"
 #include "ringtrain/models/Model.h"
 #include "ringtrain/train/TrainConfig.h"
+#include "train/OptimizerStateFile.h"
 #include "train/RunLog.h"
 
 namespace ringtrain::train {
@@ -87,11 +89,14 @@ class Checkpointer {
   TrainingPosition restore(const checkpoint::Checkpoint& checkpoint, int64_t trainSamples,
                            models::Classifier& model, torch::optim::Optimizer& optimizer,
                            std::optional<c10::Device> optimizerDevice = std::nullopt) const;
-  // Rank 0 writes a checkpoint of the current state and prunes old ones; other ranks do nothing.
-  // Returns false (after a warning) if it could not be written, or if the parameters are not
-  // finite: a diverged model never pushes good checkpoints out.
+  // Collective: rank 0 writes a checkpoint of the current state, streaming the optimizer's state
+  // through `writeOptimizerState`, and prunes old ones. Every rank calls `writeOptimizerState`,
+  // with a sink on rank 0 and none elsewhere, so that ranks holding parts of the state can send
+  // them; no rank does when no checkpoint is written. Returns false on rank 0 (after a warning) if
+  // it could not be written, or if the parameters are not finite: a diverged model never pushes
+  // good checkpoints out.
   bool save(const TrainingPosition& position, models::Classifier& model,
-            torch::optim::Optimizer& optimizer, RunLog& log);
+            const std::function<void(const ByteSink*)>& writeOptimizerState, RunLog& log);
 
   int failures() const { return failures_; }
   int written() const { return written_; }

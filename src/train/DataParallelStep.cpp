@@ -30,7 +30,9 @@ class DataParallelStep final : public WholeModelStep {
     return checkpointer.restore(checkpoint, trainSamples, model_, *optimizer_);
   }
   void gather(bool) override {}
-  torch::optim::Optimizer& optimizerToSave() override { return *optimizer_; }
+  void writeOptimizerState(const ByteSink* sink) override {
+    if (sink) train::writeOptimizerState(*optimizer_, model_, *sink);
+  }
 
  private:
   // The norm as --zero 1 and 2 compute it from their shards (ShardedNorm.h), so that the three

@@ -158,8 +158,8 @@ class PipelineStep final : public StepStrategy {
     pipeline_.gatherToRankZero(model_, withOptimizer ? stage : nullptr,
                                withOptimizer ? wholeOptimizer_.get() : nullptr);
   }
-  torch::optim::Optimizer& optimizerToSave() override {
-    return context_.control.rank() == 0 ? *wholeOptimizer_ : *optimizer_;
+  void writeOptimizerState(const ByteSink* sink) override {
+    if (sink) train::writeOptimizerState(*wholeOptimizer_, model_, *sink);
   }
 
   std::string describe() const override { return pipeline_.describe(); }

@@ -3,6 +3,8 @@
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
 
+#include <algorithm>
+#include <map>
 #include <sstream>
 
 #include "comm/ShardedCollectives.h"
@@ -107,7 +109,7 @@ void ShardedOptimizer::takeState(const torch::optim::Optimizer& whole,
                                 /*copy=*/true));
     }
     optimizer.state()[mine.unsafeGetTensorImpl()] =
-        makeState(config_, std::move(tensors), stateStep(*found->second));
+        makeState(stateKindOf(config_), std::move(tensors), stateStep(*found->second));
   });
 }
 
@@ -116,31 +118,14 @@ void ShardedOptimizer::gatherState(const torch::optim::Optimizer& optimizer,
   comm::Communicator& control = groupControl_;
   const bool first = control.rank() == 0;
   RINGTRAIN_CHECK(first == (whole != nullptr), "the whole optimizer belongs to rank 0 only");
-  // Whether any rank has state yet (none before the first update), AdamW's step count, which
-  // every piece shares, and whether some piece lacks state that others have.
-  int64_t mark = 0;
-  bool lacking = false;
-  forEachPiece([&](const ddp::ShardPiece&, const at::Tensor& mine) {
-    const auto found = optimizer.state().find(mine.unsafeGetTensorImpl());
-    if (found == optimizer.state().end()) {
-      lacking = true;
-    } else {
-      mark = stateStep(*found->second) + 1;
-    }
-  });
-  at::Tensor marks = at::tensor({static_cast<double>(mark), lacking ? 1.0 : 0.0}, at::kDouble);
-  control.allReduce(marks, comm::ReduceOp::kMax);
-  const auto agreed = static_cast<int64_t>(marks[0].item<double>());
+  const std::optional<int64_t> step = agreedStep(optimizer);
   if (whole) {
     whole->state().clear();
     // The learning rate of the last step, as an unsharded optimizer has it.
     whole->param_groups().front().set_options(optimizer.param_groups().front().options().clone());
   }
   const int fields = stateTensorCount(config_);
-  if (agreed == 0 || fields == 0) return;
-  // Every rank throws together rather than leave rank 0 waiting for a piece never sent.
-  RINGTRAIN_CHECK(marks[1].item<double>() == 0,
-                  "some parameters have optimizer state on one rank and none on another");
+  if (!step || fields == 0) return;
   c10::NoGradGuard noGrad;
   if (!first) {
     forEachPiece([&](const ddp::ShardPiece&, const at::Tensor& mine) {
@@ -180,7 +165,104 @@ void ShardedOptimizer::gatherState(const torch::optim::Optimizer& optimizer,
   }
   for (size_t p = 0; p < trained.size(); ++p) {
     whole->state()[trained[p].second.unsafeGetTensorImpl()] =
-        makeState(config_, std::move(tensors[p]), agreed - 1);
+        makeState(stateKindOf(config_), std::move(tensors[p]), *step);
+  }
+}
+
+std::optional<int64_t> ShardedOptimizer::agreedStep(
+    const torch::optim::Optimizer& optimizer) const {
+  int64_t mark = 0;  // the step + 1, or 0 without state
+  bool lacking = false;
+  forEachPiece([&](const ddp::ShardPiece&, const at::Tensor& mine) {
+    const auto found = optimizer.state().find(mine.unsafeGetTensorImpl());
+    if (found == optimizer.state().end()) {
+      lacking = true;
+    } else {
+      mark = stateStep(*found->second) + 1;
+    }
+  });
+  at::Tensor marks = at::tensor({static_cast<double>(mark), lacking ? 1.0 : 0.0}, at::kDouble);
+  groupControl_.allReduce(marks, comm::ReduceOp::kMax);
+  const auto agreed = static_cast<int64_t>(marks[0].item<double>());
+  if (agreed == 0 || stateTensorCount(config_) == 0) return std::nullopt;
+  RINGTRAIN_CHECK(marks[1].item<double>() == 0,
+                  "some parameters have optimizer state on one rank and none on another");
+  return agreed - 1;
+}
+
+void ShardedOptimizer::writeState(const torch::optim::Optimizer& optimizer, const ByteSink* sink) {
+  comm::Communicator& control = groupControl_;
+  RINGTRAIN_CHECK((control.rank() == 0) == (sink != nullptr),
+                  "the optimizer state is written by the group's rank 0 only");
+  const std::optional<int64_t> step = agreedStep(optimizer);
+  const StateKind kind = stateKindOf(config_);
+  const ddp::NamedParameters& trained = reducer_.parameters();
+  if (sink) {
+    std::vector<io::TensorEntry> entries;
+    for (size_t p = 0; step && p < trained.size(); ++p) {
+      for (io::TensorEntry& entry : stateEntries(kind, trained[p].first, trained[p].second)) {
+        entries.push_back(std::move(entry));
+      }
+    }
+    const std::string header = stateFileHeader(kind, entries);
+    (*sink)(header.data(), header.size());
+  }
+  if (!step) return;
+  c10::NoGradGuard noGrad;
+  const auto write = [&](const at::Tensor& tensor) {
+    const at::Tensor host = tensor.to(at::kCPU).contiguous();
+    (*sink)(host.const_data_ptr(), host.nbytes());
+  };
+  // Parameter by parameter, field by field, the pieces in the parameter's order: the file's
+  // order, in which each rank sends its own pieces.
+  std::vector<std::vector<std::pair<int, ddp::ShardPiece>>> owners(trained.size());
+  for (int rank = 0; rank < control.size(); ++rank) {
+    if (!sink && rank != control.rank()) continue;
+    for (const ddp::BucketShard& shard :
+         ddp::shardBuckets(reducer_.buckets(), control.size(), rank)) {
+      for (const ddp::ShardPiece& piece : shard.pieces) {
+        owners[piece.parameter].emplace_back(rank, piece);
+      }
+    }
+  }
+  for (auto& pieces : owners) {
+    std::sort(pieces.begin(), pieces.end(), [](const auto& a, const auto& b) {
+      return a.second.parameterOffset < b.second.parameterOffset;
+    });
+  }
+  if (sink) {
+    for (size_t p = 0; p < trained.size(); ++p) {
+      int64_t next = 0;
+      for (const auto& [rank, piece] : owners[p]) {
+        RINGTRAIN_CHECK(piece.parameterOffset == next, "shards that do not tile a parameter");
+        next += piece.numel;
+      }
+      RINGTRAIN_CHECK(next == trained[p].second.numel(), "shards that do not tile a parameter");
+    }
+  }
+  std::map<size_t, std::vector<at::Tensor>> mine;  // this rank's pieces' state, by parameter
+  forEachPiece([&](const ddp::ShardPiece& piece, const at::Tensor& tensor) {
+    mine[piece.parameter] = stateTensors(*optimizer.state().at(tensor.unsafeGetTensorImpl()));
+  });
+  const size_t fields = stateFieldNames(kind).size();
+  for (size_t p = 0; p < trained.size(); ++p) {
+    for (size_t field = 0; field < fields; ++field) {
+      for (const auto& [rank, piece] : owners[p]) {
+        if (rank == control.rank()) {
+          if (sink) {
+            write(mine.at(p)[field]);
+          } else {
+            control.send(mine.at(p)[field].to(at::kCPU).contiguous(), 0);
+          }
+        } else {
+          at::Tensor received = at::empty(
+              {piece.numel}, trained[p].second.options().device(at::kCPU).requires_grad(false));
+          control.recv(received, rank);
+          write(received);
+        }
+      }
+    }
+    if (sink && kind == StateKind::kAdamW) write(stepTensor(*step));
   }
 }
 

@@ -13,6 +13,8 @@
 
 #include <torch/optim/optimizer.h>
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +22,7 @@
 #include "ddp/Reducer.h"
 #include "ringtrain/comm/Communicator.h"
 #include "ringtrain/train/TrainConfig.h"
+#include "train/OptimizerStateFile.h"
 
 namespace ringtrain::train {
 
@@ -54,12 +57,20 @@ class ShardedOptimizer {
   // Collective: the group's rank 0 receives every rank's state of `optimizer` into `whole` (an
   // optimizer over the reducer's parameters, there; null elsewhere), in host memory.
   void gatherState(const torch::optim::Optimizer& optimizer, torch::optim::Optimizer* whole);
+  // Collective: the group's rank 0, given a sink, receives the whole state of `optimizer` over the
+  // reducer's parameters as optimizer.safetensors holds it (OptimizerStateFile.h), one piece at a
+  // time; the other ranks, given none, send theirs.
+  void writeState(const torch::optim::Optimizer& optimizer, const ByteSink* sink);
 
   // "--zero 2: optimizer state and gradients sharded over 4 ranks (...)", for the banner.
   std::string describe() const;
 
  private:
   void flattenParameters();
+  // Collective: AdamW's step count, which every piece shares (0 for SGD), or nothing when no rank
+  // has state yet (none before the first update). InternalError on every rank together when some
+  // piece lacks state that others have, rather than leave rank 0 waiting for a piece never sent.
+  std::optional<int64_t> agreedStep(const torch::optim::Optimizer& optimizer) const;
   // `visit(piece, itsTensor)` for each piece this rank owns, in bucket order.
   template <typename Visit>
   void forEachPiece(Visit&& visit) const {

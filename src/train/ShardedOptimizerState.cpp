@@ -7,6 +7,25 @@
 
 namespace ringtrain::train {
 
+StateKind stateKindOf(const TrainConfig& config) {
+  return config.optimizer == "adamw" ? StateKind::kAdamW : StateKind::kSgd;
+}
+
+std::optional<StateKind> stateKindOf(const torch::optim::Optimizer& optimizer) {
+  if (dynamic_cast<const torch::optim::AdamW*>(&optimizer)) return StateKind::kAdamW;
+  if (dynamic_cast<const torch::optim::SGD*>(&optimizer)) return StateKind::kSgd;
+  return std::nullopt;
+}
+
+const char* stateKindName(StateKind kind) {
+  return kind == StateKind::kAdamW ? "adamw" : "sgd";
+}
+
+std::vector<std::string> stateFieldNames(StateKind kind) {
+  if (kind == StateKind::kAdamW) return {"exp_avg", "exp_avg_sq"};
+  return {"momentum_buffer"};
+}
+
 std::vector<at::Tensor> stateTensors(const torch::optim::OptimizerParamState& state) {
   if (const auto* adamw = dynamic_cast<const torch::optim::AdamWParamState*>(&state)) {
     return {adamw->exp_avg(), adamw->exp_avg_sq()};
@@ -27,12 +46,12 @@ int stateTensorCount(const TrainConfig& config) {
   return config.momentum != 0 ? 1 : 0;
 }
 
-std::unique_ptr<torch::optim::OptimizerParamState> makeState(const TrainConfig& config,
+std::unique_ptr<torch::optim::OptimizerParamState> makeState(StateKind kind,
                                                              std::vector<at::Tensor> tensors,
                                                              int64_t step) {
-  RINGTRAIN_CHECK(static_cast<int>(tensors.size()) == stateTensorCount(config),
-                  tensors.size() << " state tensors for " << config.optimizer);
-  if (config.optimizer == "adamw") {
+  RINGTRAIN_CHECK(tensors.size() == stateFieldNames(kind).size(),
+                  tensors.size() << " state tensors for " << stateKindName(kind));
+  if (kind == StateKind::kAdamW) {
     auto state = std::make_unique<torch::optim::AdamWParamState>();
     state->step(step);
     state->exp_avg(std::move(tensors[0]));

@@ -39,8 +39,6 @@ class ShardedStep final : public WholeModelStep {
   }
 
   void update(double lr) override {
-    // What the last checkpoint assembled is not kept between checkpoints.
-    if (wholeOptimizer_) wholeOptimizer_->state().clear();
     StepStrategy::update(lr);
     sharded_.gatherParameters();
   }
@@ -58,23 +56,17 @@ class ShardedStep final : public WholeModelStep {
     return position;
   }
 
-  // The parameters are whole on every rank after each update; the optimizer state is put
-  // together on rank 0, in host memory.
-  void gather(bool withOptimizer) override {
-    if (!withOptimizer) return;
-    if (replicaControl().rank() == 0 && !wholeOptimizer_) wholeOptimizer_ = wholeModelOptimizer();
-    sharded_.gatherState(*optimizer_, wholeOptimizer_.get());
-  }
-  torch::optim::Optimizer& optimizerToSave() override {
-    return wholeOptimizer_ ? *wholeOptimizer_ : *optimizer_;
+  // The parameters are whole on every rank after each update. The optimizer state goes to rank 0
+  // piece by piece, straight into the checkpoint's file.
+  void gather(bool) override {}
+  void writeOptimizerState(const ByteSink* sink) override {
+    sharded_.writeState(*optimizer_, sink);
   }
 
   std::string describeSharding() const override { return sharded_.describe(); }
 
  private:
   ShardedOptimizer sharded_;
-  // Rank 0, at checkpoints: the whole model's optimizer state, as --zero 0 keeps it.
-  std::unique_ptr<torch::optim::Optimizer> wholeOptimizer_;
 };
 
 }  // namespace

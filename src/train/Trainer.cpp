@@ -252,7 +252,9 @@ class Trainer {
     TrainingPosition position{step_, epochAndSample.first, epochAndSample.second,
                               layoutOf(config_, control_.size()), guard_.scaler().state()};
     position.finished = finished;
-    checkpointer_->save(position, *model_, strategy_->optimizerToSave(), *log_);
+    checkpointer_->save(
+        position, *model_, [&](const ByteSink* sink) { strategy_->writeOptimizerState(sink); },
+        *log_);
   }
 
   void evaluate(int64_t epoch) {

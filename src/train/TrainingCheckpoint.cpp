@@ -27,32 +27,71 @@ io::NamedTensors modelState(torch::nn::Module& model) {
   return tensors;
 }
 
-const std::string& fileOf(const checkpoint::NamedBlobs& files, const std::string& name,
-                          const std::string& origin) {
+const std::string* findFile(const checkpoint::NamedBlobs& files, const std::string& name) {
   for (const auto& [file, bytes] : files) {
-    if (file == name) return bytes;
+    if (file == name) return &bytes;
   }
-  throw UserError("checkpoint " + origin + " has no " + name);
+  return nullptr;
 }
 
-}  // namespace
+const std::string& fileOf(const checkpoint::NamedBlobs& files, const std::string& name,
+                          const std::string& origin) {
+  const std::string* bytes = findFile(files, name);
+  if (!bytes) throw UserError("checkpoint " + origin + " has no " + name);
+  return *bytes;
+}
 
-checkpoint::NamedBlobs snapshotTraining(torch::nn::Module& model,
-                                        torch::optim::Optimizer& optimizer) {
-  io::NamedTensors tensors;
-  for (auto& [name, tensor] : modelState(model)) {
-    tensors.emplace_back(name, tensor.detach().to(at::kCPU));
+// model.safetensors, then the optimizer's state as `optimizerFile`, then rng.bin.
+void writeFiles(checkpoint::CheckpointWriter& writer, torch::nn::Module& model,
+                const char* optimizerFile,
+                const std::function<void(const ByteSink&)>& writeOptimizerState) {
+  const ByteSink sink = [&](const void* data, size_t size) { writer.append(data, size); };
+  writer.beginFile(kModelFile);
+  const io::NamedTensors tensors = modelState(model);
+  std::vector<io::TensorEntry> entries;
+  for (const auto& [name, tensor] : tensors) {
+    entries.push_back({name, tensor.scalar_type(), tensor.sizes().vec()});
   }
+  const std::string header = io::safetensorsHeader(entries, {{"producer", "ringtrain checkpoint"}});
+  sink(header.data(), header.size());
+  for (const auto& [name, tensor] : tensors) {
+    const at::Tensor host = tensor.detach().to(at::kCPU).contiguous();
+    sink(host.const_data_ptr(), host.nbytes());
+  }
+
+  writer.beginFile(optimizerFile);
+  writeOptimizerState(sink);
+
   at::Tensor rngState;
   {
     auto generator = at::detail::getDefaultCPUGenerator();
     std::lock_guard<std::mutex> lock(generator.mutex());
     rngState = generator.get_state();
   }
-  return {{kModelFile, io::encodeSafetensors(tensors, {{"producer", "ringtrain checkpoint"}})},
-          {kOptimizerFile, optimizerBytes(optimizer)},
-          {kRngFile, std::string(static_cast<const char*>(rngState.data_ptr()),
-                                 static_cast<size_t>(rngState.numel()))}};
+  writer.beginFile(kRngFile);
+  sink(rngState.const_data_ptr(), static_cast<size_t>(rngState.numel()));
+}
+
+}  // namespace
+
+void writeTraining(checkpoint::CheckpointWriter& writer, torch::nn::Module& model,
+                   const std::function<void(const ByteSink&)>& writeOptimizerState) {
+  writeFiles(writer, model, kOptimizerStateFile, writeOptimizerState);
+}
+
+void writeTraining(checkpoint::CheckpointWriter& writer, torch::nn::Module& model,
+                   torch::optim::Optimizer& optimizer) {
+  if (stateKindOf(optimizer)) {
+    writeTraining(writer, model, [&](const ByteSink& sink) {
+      train::writeOptimizerState(optimizer, model, sink);
+    });
+    return;
+  }
+  // LibTorch's archive, made whole in memory.
+  writeFiles(writer, model, kOptimizerFile, [&](const ByteSink& sink) {
+    const std::string bytes = optimizerBytes(optimizer);
+    sink(bytes.data(), bytes.size());
+  });
 }
 
 void restoreTraining(const checkpoint::NamedBlobs& files, const std::string& origin,
@@ -83,12 +122,17 @@ void restoreTraining(const checkpoint::NamedBlobs& files, const std::string& ori
     const auto parameters = model.parameters();
     const c10::Device fallback =
         parameters.empty() ? c10::Device(c10::kCPU) : parameters.front().device();
-    loadOptimizerBytes(optimizer, fileOf(files, kOptimizerFile, origin),
-                       optimizerDevice.value_or(fallback));
+    const c10::Device device = optimizerDevice.value_or(fallback);
+    if (const std::string* state = findFile(files, kOptimizerStateFile)) {
+      loadOptimizerState(optimizer, model, *state, origin + "/" + kOptimizerStateFile, device);
+    } else {
+      loadOptimizerBytes(optimizer, fileOf(files, kOptimizerFile, origin), device);
+    }
   } catch (const c10::Error& error) {
     throw UserError(
-        "checkpoint " + origin + ": cannot load " + kOptimizerFile +
-        " into this optimizer (another --optimizer or model?): " + error.what_without_backtrace());
+        "checkpoint " + origin +
+        ": cannot load the optimizer state into this optimizer (another --optimizer or model?): " +
+        error.what_without_backtrace());
   }
 
   const std::string& rng = fileOf(files, kRngFile, origin);

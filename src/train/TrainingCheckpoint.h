@@ -1,20 +1,28 @@
 // What a checkpoint holds besides the trainer's position: the model's parameters and buffers
-// (model.safetensors), the optimizer's state in LibTorch's own format (optimizer.pt) and the CPU
-// random generator (rng.bin), as bytes for checkpoint::writeCheckpoint.
+// (model.safetensors), the optimizer's state (optimizer.safetensors, OptimizerStateFile.h; or
+// LibTorch's archive optimizer.pt for optimizers other than SGD and AdamW) and the CPU random
+// generator (rng.bin). Written into a checkpoint::CheckpointWriter one tensor at a time.
 #pragma once
 
 #include <torch/optim/optimizer.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 
 #include "checkpoint/CheckpointStore.h"
 #include "ringtrain/models/Model.h"
+#include "train/OptimizerStateFile.h"
 
 namespace ringtrain::train {
 
-checkpoint::NamedBlobs snapshotTraining(torch::nn::Module& model,
-                                        torch::optim::Optimizer& optimizer);
+// Writes the files of a checkpoint of `model` into `writer`, the optimizer's state file with
+// `writeOptimizerState(sink)`, where it may come piece by piece from other ranks.
+void writeTraining(checkpoint::CheckpointWriter& writer, torch::nn::Module& model,
+                   const std::function<void(const ByteSink&)>& writeOptimizerState);
+// The same for an optimizer held whole, of any kind.
+void writeTraining(checkpoint::CheckpointWriter& writer, torch::nn::Module& model,
+                   torch::optim::Optimizer& optimizer);
 
 // Puts the snapshot back into a model and optimizer built with the same configuration, the
 // optimizer's state on `optimizerDevice` (default: that of the model's first parameter). UserError

@@ -139,6 +139,10 @@ void writeFileAtomically(const std::string& path, const std::string& bytes) {
     ::unlink(temporary.c_str());
     throw;
   }
+  moveInto(temporary, path);
+}
+
+void moveInto(const std::string& temporary, const std::string& path) {
   if (::rename(temporary.c_str(), path.c_str()) != 0) {
     const std::string why = reason();
     ::unlink(temporary.c_str());

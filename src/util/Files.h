@@ -22,6 +22,8 @@ std::string readFile(const std::string& path);
 // Writes `bytes` to PATH.tmp-<pid>, flushes it to disk, then renames it over PATH, so readers see
 // either the old file or the complete new one, never a partial write.
 void writeFileAtomically(const std::string& path, const std::string& bytes);
+// Its last part: renames the complete `temporary` over PATH (removing it on failure).
+void moveInto(const std::string& temporary, const std::string& path);
 
 // Writes `bytes` to PATH (created or truncated) and flushes it to disk; UserError naming PATH.
 void writeFileDurably(const std::string& path, const std::string& bytes);

@@ -110,7 +110,7 @@ class Checkpoints(RingtrainTestCase):
         out = self.path("corrupt")
         self.train("corrupt", DATA + ["--max-steps", "120", "--checkpoint-every", "60"])
         newest = checkpoints(os.path.join(out, "checkpoints"))[-1]
-        with open(os.path.join(newest, "optimizer.pt"), "r+b") as f:
+        with open(os.path.join(newest, "optimizer.safetensors"), "r+b") as f:
             f.seek(100)
             byte = f.read(1)
             f.seek(100)
@@ -118,7 +118,7 @@ class Checkpoints(RingtrainTestCase):
         result = run(["train", "--output-dir", out, "--progress", "off", "--threads", "1"] + DATA)
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertIn("skipping checkpoint", result.stderr)
-        self.assertIn("optimizer.pt fails its checksum", result.stderr)
+        self.assertIn("optimizer.safetensors fails its checksum", result.stderr)
         self.assertEqual(self.summary(out)["resumed_at_step"], 60)
         self.assertEqual(model_bytes(out), model_bytes(whole))
 

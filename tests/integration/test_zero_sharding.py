@@ -162,11 +162,33 @@ class ZeroCheckpointsReshard(RingtrainTestCase):
                                                                       checkpoint, "--zero", str(stage)],
                                       ranks=ranks if ranks > 1 else None))
 
+    def assert_same_optimizer_state(self, sharded, replicated):
+        """The state the ranks streamed to rank 0 piece by piece is, read by the safetensors package,
+        the whole state an unsharded run holds: every parameter's exp_avg, exp_avg_sq and step."""
+        from safetensors import safe_open
+        from safetensors.torch import load_file
+        import torch
+        ours = load_file(os.path.join(sharded, "optimizer.safetensors"))
+        theirs = load_file(os.path.join(replicated, "optimizer.safetensors"))
+        model = load_file(os.path.join(sharded, "model.safetensors"))
+        with safe_open(os.path.join(sharded, "optimizer.safetensors"), "pt") as f:
+            self.assertEqual(f.metadata()["optimizer"], "adamw")
+        self.assertEqual(sorted(ours), sorted(theirs))
+        expected = sorted(f"{name}.{field}" for name in model for field in ("exp_avg", "exp_avg_sq", "step"))
+        self.assertEqual(sorted(ours), expected)
+        for name, tensor in ours.items():
+            self.assertTrue(torch.equal(tensor, theirs[name]), name)
+            if name.endswith(".step"):
+                self.assertEqual(tensor.item(), 20, name)
+            else:
+                self.assertEqual(tensor.shape, model[name.rsplit(".", 1)[0]].shape, name)
+
     def test_a_zero_2_checkpoint_from_4_ranks_resumes_at_3_ranks_and_at_1(self):
         sharded = self.checkpoint_at_step_20(
             self.train("written-zero2", self.ARGS + self.ADAMW + ["--batch-size", "6", "--zero", "2"], ranks=4))
         replicated = self.checkpoint_at_step_20(
             self.train("written-zero0", self.ARGS + self.ADAMW + ["--batch-size", "6", "--zero", "0"], ranks=4))
+        self.assert_same_optimizer_state(sharded, replicated)
         # At 3 ranks: --zero 2 from either checkpoint, and --zero 0 from the sharded one.
         expected = self.resume("at3-zero0-from0", replicated, 3, 0)
         self.assertEqual(self.resume("at3-zero2-from2", sharded, 3, 2), expected)

@@ -151,5 +151,55 @@ TEST_F(CheckpointStore, FailedWriteLeavesThePreviousCheckpointIntact) {
   EXPECT_EQ(latestCheckpoint(dir_)->files, filesFor(1));
 }
 
+// Files streamed in pieces make the same checkpoint as whole files.
+TEST_F(CheckpointStore, StreamedFilesMatchWholeOnes) {
+  {
+    CheckpointWriter writer(dir_, 3);
+    for (const auto& [name, bytes] : filesFor(3)) {
+      writer.beginFile(name);
+      for (size_t at = 0; at < bytes.size(); at += 7) {
+        writer.append(bytes.data() + at, std::min<size_t>(7, bytes.size() - at));
+      }
+    }
+    writer.commit(json{{"step_state", 3}});
+  }
+  const std::string streamed = readFile(at("step-000000003", "manifest.json"));
+  removeTree(at("step-000000003"));
+  write(3);
+  EXPECT_EQ(readFile(at("step-000000003", "manifest.json")), streamed);
+}
+
+// After a failure the writer takes what is still sent without throwing (ranks streaming into it
+// must not be left waiting); commit() reports the failure and nothing is left behind.
+TEST_F(CheckpointStore, StreamedWriteReportsItsFirstFailureAtCommit) {
+  write(1);
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &saved), 0);
+  const auto previousHandler = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit small = saved;
+  small.rlim_cur = 1024;
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+  std::string message;
+  {
+    CheckpointWriter writer(dir_, 2);
+    const std::string chunk(3 << 20, 'x');  // past the writer's buffer: written at once
+    writer.beginFile("model.bin");
+    EXPECT_NO_THROW(writer.append(chunk.data(), chunk.size()));
+    EXPECT_NO_THROW(writer.append(chunk.data(), chunk.size()));
+    EXPECT_NO_THROW(writer.beginFile("optimizer.bin"));
+    EXPECT_NO_THROW(writer.append(chunk.data(), 10));
+    try {
+      writer.commit(json::object());
+    } catch (const UserError& error) {
+      message = error.what();
+    }
+    EXPECT_EQ(entries(), (std::vector<std::string>{"step-000000001"}));
+  }
+  setrlimit(RLIMIT_FSIZE, &saved);
+  std::signal(SIGXFSZ, previousHandler);
+  EXPECT_NE(message.find("cannot write"), std::string::npos) << message;
+  EXPECT_EQ(latestCheckpoint(dir_)->files, filesFor(1));
+}
+
 }  // namespace
 }  // namespace ringtrain::checkpoint
