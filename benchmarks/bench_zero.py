@@ -160,11 +160,10 @@ def write_report(args, results):
                              worst >= RSS_TARGET * theory))
         verdicts.append((f"{regime}, {ranks} ranks, --zero {stage}: step time ≤ {SPEED_TARGET}x --zero 0",
                          f"{ratio:.3f}x", ratio <= SPEED_TARGET))
-    lines += ["", "Every run ends with its final checkpoint, which rank 0 writes: it puts the whole optimizer state "
-              "together in host memory and encodes the checkpoint's files in memory before writing them, so rank 0's "
-              "peak is set there, by the checkpoint, and is higher with --zero than without, by about rank 0's own "
-              "share of the state, which it holds beside the whole; the other ranks' drop is what training itself "
-              "saves."]
+    lines += ["", "Every run ends with its final checkpoint, which rank 0 writes tensor by tensor, the other ranks "
+              "sending their slices of the optimizer state one piece at a time: rank 0 never holds the whole state, "
+              "so its drop is what training itself saves, as on the other ranks. Rank 0's peak is above the others' "
+              "in every stage alike: it alone writes the checkpoints and the run's outputs."]
     lines += ["", "| target | figure | verdict |", "|---|---|---|"]
     lines += [f"| {target} | {figure} | {'met' if met else '**missed**'} |" for target, figure, met in verdicts]
     lines += ["", "Commands (one repeat of each shown):", "", "```"]

@@ -1,7 +1,8 @@
 // A model and a training loop of your own, data-parallel through ringtrain:
-//   mpirun -np 2 custom_loop [--epochs N] [--checkpoints DIR]
+//   mpirun -np 2 custom_loop [--epochs N] [--checkpoints DIR] [--zero 0|1|2]
 // Every rank reads its shard of a synthetic data set, averages gradients with the other ranks,
-// and rank 0 checkpoints each epoch; started again with the same --checkpoints it resumes.
+// and rank 0 checkpoints each epoch; started again with the same --checkpoints it resumes. With
+// --zero 1 or 2 the ranks share the optimizer's state (and gradients) instead of each holding it.
 #include <ringtrain/ringtrain.h>
 #include <torch/torch.h>
 
@@ -33,9 +34,11 @@ int main(int argc, char** argv) {
   ringtrain::Runtime runtime(argc, argv, {/*device=*/"cpu"});
   int64_t epochs = 3;
   std::string checkpoints;
+  int zeroStage = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--epochs") == 0) epochs = std::atoll(argv[i + 1]);
     if (std::strcmp(argv[i], "--checkpoints") == 0) checkpoints = argv[i + 1];
+    if (std::strcmp(argv[i], "--zero") == 0) zeroStage = std::atoi(argv[i + 1]);
   }
 
   ringtrain::data::LoadOptions load;
@@ -48,17 +51,27 @@ int main(int argc, char** argv) {
   torch::manual_seed(1);
   auto model = std::make_shared<ResidualMlp>(32, 64, train.numClasses);
   model->to(runtime.device());
-  torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.05).momentum(0.9));
+  // Rank 0's parameters everywhere, then gradients averaged every step. The optimizer comes
+  // after: with sharding it updates this rank's slices of the parameters.
+  ringtrain::DataParallel parallel(runtime, *model, {}, zeroStage);
+  torch::optim::SGD optimizer(parallel.optimizerParameters(),
+                              torch::optim::SGDOptions(0.05).momentum(0.9));
+  if (runtime.isRankZero() && parallel.zeroStage() > 0) {
+    int64_t mine = 0;
+    int64_t all = 0;
+    for (const auto& slice : parallel.optimizerParameters()) mine += slice.numel();
+    for (const auto& parameter : model->parameters()) all += parameter.numel();
+    std::cout << "--zero " << parallel.zeroStage() << ": rank 0 updates " << mine << " of " << all
+              << " parameter elements\n";
+  }
   int64_t firstEpoch = 0;
   if (!checkpoints.empty()) {
     if (const auto restored =
-            ringtrain::restoreLatestCheckpoint(runtime, checkpoints, *model, optimizer)) {
+            ringtrain::restoreLatestCheckpoint(runtime, parallel, checkpoints, *model, optimizer)) {
       firstEpoch = restored->state.value("epoch", 0) + 1;
       if (runtime.isRankZero()) std::cout << "resumed from " << restored->path << "\n";
     }
   }
-  // Rank 0's parameters everywhere, then gradients averaged every step.
-  ringtrain::DataParallel parallel(runtime, *model);
 
   const int64_t batchSize = 32;
   for (int64_t epoch = firstEpoch; epoch < epochs; ++epoch) {
@@ -84,6 +97,7 @@ int main(int argc, char** argv) {
       loss.backward();
       lossSum += parallel.finishBackward({loss.item<double>()})[0];
       optimizer.step();
+      parallel.finishStep();
       ++steps;
     }
     // Every rank scores its share of the validation set; the counts are summed over the ranks.
@@ -102,9 +116,11 @@ int main(int argc, char** argv) {
     if (runtime.isRankZero()) {
       std::cout << "epoch " << epoch + 1 << " loss=" << lossSum / steps
                 << " val_accuracy=" << (counts[0] / counts[1]).item<double>() << std::endl;
-      if (!checkpoints.empty()) {
-        ringtrain::saveCheckpoint(checkpoints, epoch + 1, *model, optimizer, {{"epoch", epoch}});
-      }
+    }
+    // Every rank: with sharding the others send rank 0 their parts of the optimizer state.
+    if (!checkpoints.empty()) {
+      ringtrain::saveCheckpoint(runtime, parallel, checkpoints, epoch + 1, *model, optimizer,
+                                {{"epoch", epoch}});
     }
   }
   return 0;

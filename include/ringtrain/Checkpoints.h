@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "ringtrain/DataParallel.h"
 #include "ringtrain/Export.h"
 #include "ringtrain/Runtime.h"
 
@@ -38,5 +39,19 @@ struct RestoredCheckpoint {
 RINGTRAIN_API std::optional<RestoredCheckpoint> restoreLatestCheckpoint(
     Runtime& runtime, const std::string& directory, torch::nn::Module& module,
     torch::optim::Optimizer& optimizer);
+
+// The same for the optimizer of a DataParallel, sharded or not; the only ones for a sharded one.
+// Saving is collective: rank 0 writes, and the other ranks send it their slices of the optimizer
+// state, one at a time, so that no rank holds the whole state. Returns the path on rank 0, empty
+// elsewhere; a failure throws on every rank (comm::CollectiveFailure). Restoring gives each rank
+// its slices. A checkpoint resumes with or without sharding, at any number of ranks.
+RINGTRAIN_API std::string saveCheckpoint(Runtime& runtime, DataParallel& parallel,
+                                         const std::string& directory, int64_t step,
+                                         torch::nn::Module& module,
+                                         torch::optim::Optimizer& optimizer,
+                                         const nlohmann::json& state = {}, int keep = 3);
+RINGTRAIN_API std::optional<RestoredCheckpoint> restoreLatestCheckpoint(
+    Runtime& runtime, DataParallel& parallel, const std::string& directory,
+    torch::nn::Module& module, torch::optim::Optimizer& optimizer);
 
 }  // namespace ringtrain

@@ -10,6 +10,13 @@
 //       (loss / M).backward();
 //     const double meanLoss = parallel.finishBackward({loss.item<double>()})[0];
 //     optimizer.step();
+//     parallel.finishStep();
+//
+// With a ZeRO stage (docs/sharding.md) the ranks share the optimizer's work and state: each rank
+// owns a slice of every gradient bucket, gets the averaged gradients of its slices only (stage 2
+// keeps no others), and its optimizer, built over optimizerParameters(), updates those slices;
+// finishStep() then all-gathers them. Save and restore checkpoints with the overloads of
+// Checkpoints.h that take the DataParallel: they hold whole tensors, as without sharding.
 #pragma once
 
 #include <torch/nn/module.h>
@@ -25,12 +32,18 @@ namespace ringtrain {
 namespace ddp {
 class Reducer;
 }  // namespace ddp
+namespace train {
+class ShardedOptimizer;
+}  // namespace train
 
 class RINGTRAIN_API DataParallel {
  public:
   // The module must already be on runtime.device(). Collective. With options.overlapMode kAuto,
-  // overlap is chosen as `ringtrain train` chooses it.
-  DataParallel(Runtime& runtime, torch::nn::Module& module, ddp::ReducerOptions options = {});
+  // overlap is chosen as `ringtrain train` chooses it. `zeroStage` 1 shards the optimizer state
+  // over the ranks, 2 the gradients too (0, or one rank: nothing is sharded); the module's
+  // parameters then move into bucket-shaped storage, so build the optimizer afterwards.
+  DataParallel(Runtime& runtime, torch::nn::Module& module, ddp::ReducerOptions options = {},
+               int zeroStage = 0);
   ~DataParallel();
   DataParallel(const DataParallel&) = delete;
   DataParallel& operator=(const DataParallel&) = delete;
@@ -43,6 +56,17 @@ class RINGTRAIN_API DataParallel {
   // and returns the mean over the ranks of `values` (this rank's loss, say) in the same
   // allreduce.
   std::vector<double> finishBackward(const std::vector<double>& values = {});
+  // Collective, after finishBackward: the L2 norm of the averaged gradients, which are scaled down
+  // to `maxNorm` where it is above (clip_grad_norm_ over the ranks). Returns the norm before.
+  double clipGradNorm(double maxNorm);
+  // After optimizer.step(): with sharding, every rank's updated slices to every rank (collective);
+  // nothing otherwise.
+  void finishStep();
+
+  // What the optimizer updates: the module's parameters, or with sharding this rank's slices of
+  // them (an SGD or AdamW over these shards checkpoints).
+  std::vector<at::Tensor> optimizerParameters() const;
+  int zeroStage() const;
   // Floating-point buffers (BatchNorm's running statistics) set to their mean over the ranks:
   // before evaluating or saving. Collective.
   void averageBuffers();
@@ -54,6 +78,10 @@ class RINGTRAIN_API DataParallel {
   Runtime& runtime_;
   torch::nn::Module& module_;
   std::unique_ptr<ddp::Reducer> reducer_;
+  std::unique_ptr<train::ShardedOptimizer> sharded_;  // with a ZeRO stage over two ranks or more
+  int zeroStage_ = 0;                                 // 0 without sharded_
+
+  friend struct DataParallelInternals;
 };
 
 }  // namespace ringtrain

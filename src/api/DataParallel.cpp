@@ -3,10 +3,16 @@
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
 
+#include <cmath>
+
 #include "RuntimeInternals.h"
 #include "ddp/ParameterSync.h"
 #include "ddp/Reducer.h"
 #include "platform/Placement.h"
+#include "ringtrain/util/Error.h"
+#include "train/NonFinite.h"
+#include "train/ShardedNorm.h"
+#include "train/ShardedOptimizer.h"
 
 namespace ringtrain {
 namespace {
@@ -27,8 +33,11 @@ ddp::NamedParameters floatingBuffersOf(torch::nn::Module& module) {
 
 }  // namespace
 
-DataParallel::DataParallel(Runtime& runtime, torch::nn::Module& module, ddp::ReducerOptions options)
+DataParallel::DataParallel(Runtime& runtime, torch::nn::Module& module, ddp::ReducerOptions options,
+                           int zeroStage)
     : runtime_(runtime), module_(module) {
+  RINGTRAIN_USER_CHECK(zeroStage >= 0 && zeroStage <= 2,
+                       "DataParallel: zeroStage must be 0, 1 or 2, got " << zeroStage);
   const ddp::NamedParameters parameters = parametersOf(module);
   ddp::verifySameParameters(runtime.controlCommunicator(), parameters);
   ddp::broadcastParameters(runtime.deviceCommunicator(), parameters);
@@ -37,13 +46,22 @@ DataParallel::DataParallel(Runtime& runtime, torch::nn::Module& module, ddp::Red
   options.overlap = (placement.device.is_cuda() || placement.communicationThread) &&
                     ddp::overlapPays(options.overlapMode, placement.device.is_cuda(),
                                      placement.spareCoresPerRank);
-  reducer_ = std::make_unique<ddp::Reducer>(runtime.deviceCommunicator(), parameters, options);
+  const bool sharding = zeroStage > 0 && runtime.worldSize() > 1;
+  reducer_ = std::make_unique<ddp::Reducer>(
+      runtime.deviceCommunicator(), parameters, options,
+      sharding ? train::gradientShardingOf(zeroStage) : ddp::GradientSharding::kNone);
+  if (sharding) {
+    zeroStage_ = zeroStage;
+    sharded_ = std::make_unique<train::ShardedOptimizer>(
+        zeroStage, options, *reducer_, runtime.deviceCommunicator(), runtime.controlCommunicator());
+  }
 }
 
 DataParallel::~DataParallel() = default;
 
 void DataParallel::zeroGrad() {
   reducer_->zeroGradients();
+  if (sharded_) sharded_->dropGradients();
 }
 
 void DataParallel::prepareForBackward(bool synchronize) {
@@ -54,7 +72,37 @@ std::vector<double> DataParallel::finishBackward(const std::vector<double>& valu
   const at::Tensor scalars =
       at::tensor(values, at::kDouble).to(runtime_.device(), at::kFloat).reshape({-1});
   const at::Tensor mean = reducer_->finishBackward(scalars).to(at::kCPU, at::kDouble);
+  if (sharded_) sharded_->attachOwnedGradients();
   return {mean.const_data_ptr<double>(), mean.const_data_ptr<double>() + mean.numel()};
+}
+
+double DataParallel::clipGradNorm(double maxNorm) {
+  RINGTRAIN_USER_CHECK(maxNorm > 0,
+                       "DataParallel::clipGradNorm: maxNorm must be positive, got " << maxNorm);
+  std::vector<at::Tensor> gradients;
+  for (const at::Tensor& parameter : optimizerParameters()) {
+    if (parameter.grad().defined()) gradients.push_back(parameter.grad());
+  }
+  // Every rank holds the same averaged gradients without sharding: its own norm is the norm.
+  const double norm =
+      sharded_ ? sharded_->groupNorm(gradients) : std::sqrt(train::sumOfSquares(gradients));
+  train::clipToNorm(gradients, norm, maxNorm);
+  return norm;
+}
+
+void DataParallel::finishStep() {
+  if (sharded_) sharded_->gatherParameters();
+}
+
+std::vector<at::Tensor> DataParallel::optimizerParameters() const {
+  if (sharded_) return sharded_->pieces();
+  std::vector<at::Tensor> parameters;
+  for (const auto& [name, parameter] : reducer_->parameters()) parameters.push_back(parameter);
+  return parameters;
+}
+
+int DataParallel::zeroStage() const {
+  return zeroStage_;
 }
 
 void DataParallel::averageBuffers() {

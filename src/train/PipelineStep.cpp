@@ -28,11 +28,12 @@ class PipelineStep final : public StepStrategy {
         pipeline_(context.config, model, sampleShape, context.control, context.data,
                   context.device) {
     const bool sharded = context.config.zeroStage > 0 && pipeline_.replicas().size() > 1;
-    trainThese(pipeline_.parameters(), pipeline_.buffers(), baseLr,
-               sharded ? gradientShardingOf(context.config) : ddp::GradientSharding::kNone);
+    trainThese(
+        pipeline_.parameters(), pipeline_.buffers(), baseLr,
+        sharded ? gradientShardingOf(context.config.zeroStage) : ddp::GradientSharding::kNone);
     if (sharded) {
-      sharded_ = std::make_unique<ShardedOptimizer>(context_.config, context_.reducer, *reducer_,
-                                                    replicas(), replicaControl());
+      sharded_ = std::make_unique<ShardedOptimizer>(context_.config.zeroStage, context_.reducer,
+                                                    *reducer_, replicas(), replicaControl());
       optimizer_ = makeOptimizer(context_.config, sharded_->pieces(), baseLr_);
     }
   }

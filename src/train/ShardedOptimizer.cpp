@@ -16,15 +16,25 @@
 
 namespace ringtrain::train {
 
-ddp::GradientSharding gradientShardingOf(const TrainConfig& config) {
-  return config.zeroStage == 1 ? ddp::GradientSharding::kScatter
-                               : ddp::GradientSharding::kScatterAndRelease;
+ddp::GradientSharding gradientShardingOf(int zeroStage) {
+  return zeroStage == 1 ? ddp::GradientSharding::kScatter
+                        : ddp::GradientSharding::kScatterAndRelease;
 }
 
-ShardedOptimizer::ShardedOptimizer(const TrainConfig& config, const ddp::ReducerOptions& options,
+namespace {
+
+StateKind kindOf(const torch::optim::Optimizer& optimizer) {
+  const std::optional<StateKind> kind = stateKindOf(optimizer);
+  RINGTRAIN_CHECK(kind, "a sharded optimizer's state is SGD's or AdamW's");
+  return *kind;
+}
+
+}  // namespace
+
+ShardedOptimizer::ShardedOptimizer(int zeroStage, const ddp::ReducerOptions& options,
                                    const ddp::Reducer& reducer, comm::Communicator& group,
                                    comm::Communicator& groupControl)
-    : config_(config),
+    : zeroStage_(zeroStage),
       options_(options),
       reducer_(reducer),
       group_(group),
@@ -93,9 +103,8 @@ void ShardedOptimizer::gatherParameters() {
 
 void ShardedOptimizer::takeState(const torch::optim::Optimizer& whole,
                                  torch::optim::Optimizer& optimizer) const {
-  // The settings the whole optimizer ran with, as an unsharded optimizer loading it takes them.
-  optimizer.param_groups().front().set_options(whole.param_groups().front().options().clone());
   optimizer.state().clear();
+  const StateKind kind = kindOf(whole);
   const c10::Device device = flat_.front().device();
   forEachPiece([&](const ddp::ShardPiece& piece, const at::Tensor& mine) {
     const at::Tensor& parameter = reducer_.parameters()[piece.parameter].second;
@@ -109,7 +118,7 @@ void ShardedOptimizer::takeState(const torch::optim::Optimizer& whole,
                                 /*copy=*/true));
     }
     optimizer.state()[mine.unsafeGetTensorImpl()] =
-        makeState(stateKindOf(config_), std::move(tensors), stateStep(*found->second));
+        makeState(kind, std::move(tensors), stateStep(*found->second));
   });
 }
 
@@ -124,8 +133,9 @@ void ShardedOptimizer::gatherState(const torch::optim::Optimizer& optimizer,
     // The learning rate of the last step, as an unsharded optimizer has it.
     whole->param_groups().front().set_options(optimizer.param_groups().front().options().clone());
   }
-  const int fields = stateTensorCount(config_);
-  if (!step || fields == 0) return;
+  if (!step) return;
+  const StateKind kind = kindOf(optimizer);
+  const size_t fields = stateFieldNames(kind).size();
   c10::NoGradGuard noGrad;
   if (!first) {
     forEachPiece([&](const ddp::ShardPiece&, const at::Tensor& mine) {
@@ -137,7 +147,7 @@ void ShardedOptimizer::gatherState(const torch::optim::Optimizer& optimizer,
   const ddp::NamedParameters& trained = reducer_.parameters();
   std::vector<std::vector<at::Tensor>> tensors(trained.size());
   for (size_t p = 0; p < trained.size(); ++p) {
-    for (int field = 0; field < fields; ++field) {
+    for (size_t field = 0; field < fields; ++field) {
       tensors[p].push_back(
           at::empty(trained[p].second.sizes(), trained[p].second.options().device(at::kCPU)));
     }
@@ -165,7 +175,7 @@ void ShardedOptimizer::gatherState(const torch::optim::Optimizer& optimizer,
   }
   for (size_t p = 0; p < trained.size(); ++p) {
     whole->state()[trained[p].second.unsafeGetTensorImpl()] =
-        makeState(stateKindOf(config_), std::move(tensors[p]), *step);
+        makeState(kind, std::move(tensors[p]), *step);
   }
 }
 
@@ -184,7 +194,7 @@ std::optional<int64_t> ShardedOptimizer::agreedStep(
   at::Tensor marks = at::tensor({static_cast<double>(mark), lacking ? 1.0 : 0.0}, at::kDouble);
   groupControl_.allReduce(marks, comm::ReduceOp::kMax);
   const auto agreed = static_cast<int64_t>(marks[0].item<double>());
-  if (agreed == 0 || stateTensorCount(config_) == 0) return std::nullopt;
+  if (agreed == 0) return std::nullopt;
   RINGTRAIN_CHECK(marks[1].item<double>() == 0,
                   "some parameters have optimizer state on one rank and none on another");
   return agreed - 1;
@@ -195,7 +205,7 @@ void ShardedOptimizer::writeState(const torch::optim::Optimizer& optimizer, cons
   RINGTRAIN_CHECK((control.rank() == 0) == (sink != nullptr),
                   "the optimizer state is written by the group's rank 0 only");
   const std::optional<int64_t> step = agreedStep(optimizer);
-  const StateKind kind = stateKindOf(config_);
+  const StateKind kind = kindOf(optimizer);
   const ddp::NamedParameters& trained = reducer_.parameters();
   if (sink) {
     std::vector<io::TensorEntry> entries;
@@ -272,8 +282,8 @@ std::string ShardedOptimizer::describe() const {
   int64_t total = 0;
   for (const auto& [name, parameter] : reducer_.parameters()) total += parameter.numel();
   std::ostringstream text;
-  text << "--zero " << config_.zeroStage << ": optimizer state"
-       << (config_.zeroStage == 2 ? " and gradients" : "") << " sharded over " << group_.size()
+  text << "--zero " << zeroStage_ << ": optimizer state"
+       << (zeroStage_ == 2 ? " and gradients" : "") << " sharded over " << group_.size()
        << " replicas (this rank updates " << owned << " of " << total << " parameter elements)";
   return text.str();
 }

@@ -21,21 +21,19 @@
 #include "ddp/BucketShards.h"
 #include "ddp/Reducer.h"
 #include "ringtrain/comm/Communicator.h"
-#include "ringtrain/train/TrainConfig.h"
 #include "train/OptimizerStateFile.h"
 
 namespace ringtrain::train {
 
 // Stage 1 reduce-scatters into whole buckets, stage 2 keeps only the shards.
-ddp::GradientSharding gradientShardingOf(const TrainConfig& config);
+ddp::GradientSharding gradientShardingOf(int zeroStage);
 
 class ShardedOptimizer {
  public:
   // Moves `reducer`'s parameters into bucket-shaped tensors. `group` is the reducer's
   // communicator, `groupControl` the same ranks on the CPU, numbered alike.
-  ShardedOptimizer(const TrainConfig& config, const ddp::ReducerOptions& options,
-                   const ddp::Reducer& reducer, comm::Communicator& group,
-                   comm::Communicator& groupControl);
+  ShardedOptimizer(int zeroStage, const ddp::ReducerOptions& options, const ddp::Reducer& reducer,
+                   comm::Communicator& group, comm::Communicator& groupControl);
 
   // What this rank's optimizer updates: its slices of the parameters.
   const std::vector<at::Tensor>& pieces() const { return pieces_; }
@@ -51,8 +49,9 @@ class ShardedOptimizer {
   // Collective: after the optimizer stepped, every rank's updated slices to every rank.
   void gatherParameters();
 
-  // `optimizer`'s state (an optimizer over pieces()) cut out of `whole`, an optimizer over the
-  // reducer's parameters (among others) with state on any device; the settings too.
+  // `optimizer`'s state (an optimizer over pieces()) cut out of `whole`, an optimizer of the same
+  // kind over the reducer's parameters (among others) with state on any device. `optimizer` keeps
+  // its settings.
   void takeState(const torch::optim::Optimizer& whole, torch::optim::Optimizer& optimizer) const;
   // Collective: the group's rank 0 receives every rank's state of `optimizer` into `whole` (an
   // optimizer over the reducer's parameters, there; null elsewhere), in host memory.
@@ -80,7 +79,7 @@ class ShardedOptimizer {
     }
   }
 
-  const TrainConfig config_;
+  const int zeroStage_;
   const ddp::ReducerOptions options_;
   const ddp::Reducer& reducer_;
   comm::Communicator& group_;

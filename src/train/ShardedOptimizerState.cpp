@@ -7,10 +7,6 @@
 
 namespace ringtrain::train {
 
-StateKind stateKindOf(const TrainConfig& config) {
-  return config.optimizer == "adamw" ? StateKind::kAdamW : StateKind::kSgd;
-}
-
 std::optional<StateKind> stateKindOf(const torch::optim::Optimizer& optimizer) {
   if (dynamic_cast<const torch::optim::AdamW*>(&optimizer)) return StateKind::kAdamW;
   if (dynamic_cast<const torch::optim::SGD*>(&optimizer)) return StateKind::kSgd;
@@ -41,11 +37,6 @@ int64_t stateStep(const torch::optim::OptimizerParamState& state) {
   return adamw ? adamw->step() : 0;
 }
 
-int stateTensorCount(const TrainConfig& config) {
-  if (config.optimizer == "adamw") return 2;
-  return config.momentum != 0 ? 1 : 0;
-}
-
 std::unique_ptr<torch::optim::OptimizerParamState> makeState(StateKind kind,
                                                              std::vector<at::Tensor> tensors,
                                                              int64_t step) {
@@ -61,6 +52,14 @@ std::unique_ptr<torch::optim::OptimizerParamState> makeState(StateKind kind,
   auto state = std::make_unique<torch::optim::SGDParamState>();
   state->momentum_buffer(std::move(tensors.at(0)));
   return state;
+}
+
+std::unique_ptr<torch::optim::Optimizer> stateHolder(StateKind kind,
+                                                     std::vector<at::Tensor> parameters) {
+  if (kind == StateKind::kAdamW) {
+    return std::make_unique<torch::optim::AdamW>(std::move(parameters));
+  }
+  return std::make_unique<torch::optim::SGD>(std::move(parameters), torch::optim::SGDOptions(0));
 }
 
 }  // namespace ringtrain::train

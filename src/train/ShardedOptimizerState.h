@@ -12,12 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "ringtrain/train/TrainConfig.h"
-
 namespace ringtrain::train {
 
 enum class StateKind { kSgd, kAdamW };
-StateKind stateKindOf(const TrainConfig& config);
 // Nothing for optimizers other than LibTorch's SGD and AdamW (and their fused versions).
 std::optional<StateKind> stateKindOf(const torch::optim::Optimizer& optimizer);
 const char* stateKindName(StateKind kind);  // "sgd", "adamw"
@@ -28,12 +25,13 @@ std::vector<std::string> stateFieldNames(StateKind kind);
 std::vector<at::Tensor> stateTensors(const torch::optim::OptimizerParamState& state);
 // AdamW's step count; 0 for SGD, which keeps none.
 int64_t stateStep(const torch::optim::OptimizerParamState& state);
-// How many tensors config.optimizer keeps per parameter once it has stepped (SGD without momentum
-// none).
-int stateTensorCount(const TrainConfig& config);
 // A state of `kind` holding `tensors` (in stateTensors' order) and `step`.
 std::unique_ptr<torch::optim::OptimizerParamState> makeState(StateKind kind,
                                                              std::vector<at::Tensor> tensors,
                                                              int64_t step);
+// An optimizer of `kind` over `parameters` that only holds state (to be loaded, then cut into a
+// sharded optimizer's pieces): its settings are placeholders.
+std::unique_ptr<torch::optim::Optimizer> stateHolder(StateKind kind,
+                                                     std::vector<at::Tensor> parameters);
 
 }  // namespace ringtrain::train

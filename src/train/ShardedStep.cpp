@@ -19,8 +19,9 @@ namespace {
 class ShardedStep final : public WholeModelStep {
  public:
   ShardedStep(const StepContext& context, models::Classifier& model, double baseLr)
-      : WholeModelStep(context, model, baseLr, gradientShardingOf(context.config)),
-        sharded_(context_.config, context_.reducer, *reducer_, replicas(), replicaControl()) {
+      : WholeModelStep(context, model, baseLr, gradientShardingOf(context.config.zeroStage)),
+        sharded_(context_.config.zeroStage, context_.reducer, *reducer_, replicas(),
+                 replicaControl()) {
     optimizer_ = makeOptimizer(context_.config, sharded_.pieces(), baseLr_);
   }
 

@@ -126,7 +126,16 @@ void restoreTraining(const checkpoint::NamedBlobs& files, const std::string& ori
     if (const std::string* state = findFile(files, kOptimizerStateFile)) {
       loadOptimizerState(optimizer, model, *state, origin + "/" + kOptimizerStateFile, device);
     } else {
+      // LibTorch's archive carries the settings too; the run that resumes keeps its own, as with
+      // optimizer.safetensors.
+      std::vector<std::unique_ptr<torch::optim::OptimizerOptions>> settings;
+      for (const auto& group : optimizer.param_groups()) {
+        settings.push_back(group.options().clone());
+      }
       loadOptimizerBytes(optimizer, fileOf(files, kOptimizerFile, origin), device);
+      for (size_t g = 0; g < settings.size(); ++g) {
+        optimizer.param_groups()[g].set_options(std::move(settings[g]));
+      }
     }
   } catch (const c10::Error& error) {
     throw UserError(

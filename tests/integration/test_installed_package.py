@@ -110,6 +110,7 @@ class InstalledPackage(RingtrainTestCase):
         self.assertEqual(sorted(n for n in names if not n.startswith(public)), [])
         # ... and what the headers promise is there.
         for promised in ("ringtrain::Runtime::Runtime(", "ringtrain::DataParallel::finishBackward(",
+                         "ringtrain::DataParallel::finishStep(", "ringtrain::DataParallel::optimizerParameters(",
                          "ringtrain::train::runTraining(ringtrain::Runtime&",
                          "ringtrain::train::parseTrainOptions(int, char**)",
                          "ringtrain::saveCheckpoint(", "ringtrain::data::shardIndices(",
@@ -197,6 +198,43 @@ class InstalledPackage(RingtrainTestCase):
         again = mpirun(2, self.program("custom_loop"), "--epochs", "3", "--checkpoints", checkpoints).stdout
         self.assertIn("resumed from " + os.path.join(checkpoints, "step-000000002"), again)
         self.assertEqual(re.findall(r"^epoch (\d+)", again, re.M), ["3"])
+
+    def test_own_loop_shards_the_optimizer_and_its_checkpoints_move_between_stages(self):
+        """DataParallel with a ZeRO stage trains the model it trains without one (to the bit: two ranks
+        add in either order alike), its checkpoints hold the whole state, and they resume with or
+        without sharding."""
+        from safetensors.torch import load_file
+        import torch
+
+        def run(directory, stage, epochs):
+            return mpirun(2, self.program("custom_loop"), "--epochs", epochs, "--checkpoints", directory,
+                          "--zero", stage).stdout
+
+        def epochs(text):
+            return re.findall(r"(?m)^epoch .*", text)
+
+        def files(directory, step, name):
+            return os.path.join(directory, f"step-{step:09d}", name)
+
+        replicated, sharded = self.path("zero0"), self.path("zero2")
+        printed = run(replicated, "0", "2")
+        shared = run(sharded, "2", "2")
+        mine, total = (int(n) for n in re.search(r"--zero 2: rank 0 updates (\d+) of (\d+) ", shared).groups())
+        self.assertLess(abs(mine - total / 2), total / 10, shared)  # about half each
+        self.assertEqual(epochs(shared), epochs(printed))
+        with open(files(replicated, 2, "model.safetensors"), "rb") as a, \
+                open(files(sharded, 2, "model.safetensors"), "rb") as b:
+            self.assertEqual(a.read(), b.read())
+        ours, theirs = (load_file(files(d, 2, "optimizer.safetensors")) for d in (sharded, replicated))
+        self.assertEqual(sorted(ours), sorted(theirs))
+        self.assertTrue(ours and all(name.endswith(".momentum_buffer") for name in ours), sorted(ours))
+        for name in ours:
+            self.assertTrue(torch.equal(ours[name], theirs[name]), name)
+        # Each goes on with the other's stage, to the same third epoch.
+        self.assertEqual(epochs(run(sharded, "0", "3")), epochs(run(replicated, "1", "3")))
+        with open(files(replicated, 3, "model.safetensors"), "rb") as a, \
+                open(files(sharded, 3, "model.safetensors"), "rb") as b:
+            self.assertEqual(a.read(), b.read())
 
     def test_hooks_bring_their_model_loss_and_metric_into_the_trainer(self):
         out = self.path("custom")

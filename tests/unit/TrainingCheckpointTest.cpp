@@ -111,9 +111,14 @@ TEST_F(TrainingCheckpoint, OptimizerPtIsStillRead) {
     }
   }
   auto restored = smallModel();
-  torch::optim::AdamW fresh(restored->parameters(), torch::optim::AdamWOptions(0.01));
+  torch::optim::AdamW fresh(restored->parameters(),
+                            torch::optim::AdamWOptions(0.5).weight_decay(0.25));
   restoreTraining(written.files, written.path, *restored, fresh);
   expectSameState(model, optimizer, restored, fresh);
+  const auto& settings =
+      static_cast<const torch::optim::AdamWOptions&>(fresh.param_groups().front().options());
+  EXPECT_DOUBLE_EQ(settings.lr(), 0.5);
+  EXPECT_DOUBLE_EQ(settings.weight_decay(), 0.25);
 }
 
 TEST_F(TrainingCheckpoint, OtherOptimizersKeepLibTorchsArchive) {
