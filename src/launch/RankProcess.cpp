@@ -10,8 +10,11 @@ namespace ringtrain::launch {
 
 RankProcess::RankProcess(std::string program, int& argc, char**& argv)
     : program_(std::move(program)),
+      launchedAs_(launchEnvironment()),
       session_(&argc, &argv),
-      control_(session_.makeCpuCommunicator()) {}
+      control_(session_.makeCpuCommunicator()) {
+  checkLaunch(launchedAs_, session_.topology().size);
+}
 
 RankProcess::~RankProcess() = default;
 

@@ -9,13 +9,15 @@
 #include <string>
 
 #include "comm/Session.h"
+#include "launch/LaunchCheck.h"
 #include "ringtrain/comm/Agreement.h"
 
 namespace ringtrain::launch {
 
 class RankProcess {
  public:
-  // Starts MPI (argc and argv as MPI_Init leaves them) and the control communicator.
+  // Starts MPI (argc and argv as MPI_Init leaves them) and the control communicator. UserError
+  // when the launcher started several processes that MPI sees as jobs of one (LaunchCheck.h).
   RankProcess(std::string program, int& argc, char**& argv);
   ~RankProcess();
   RankProcess(const RankProcess&) = delete;
@@ -38,6 +40,7 @@ class RankProcess {
 
  private:
   std::string program_;
+  LaunchEnvironment launchedAs_;  // read before MPI starts
   comm::Session session_;
   std::unique_ptr<comm::Communicator> control_;
 };

@@ -2,9 +2,10 @@
 gone within seconds."""
 import gzip
 import os
+import subprocess
 import unittest
 
-from ringtrain_testing import RingtrainTestCase, run, write_csv
+from ringtrain_testing import BIN, RingtrainTestCase, run, write_csv
 
 
 class BadInput(RingtrainTestCase):
@@ -112,6 +113,25 @@ class BadInput(RingtrainTestCase):
         for ranks in (None, 2):
             with self.subTest(ranks=ranks):
                 self.expect_failure(good + ["--backend", "nccl"], message, ranks=ranks)
+
+    def test_processes_started_as_singletons_refuse_to_run(self):
+        """What `srun -n 2` without a PMI plugin does: two processes, each an MPI world of one, with
+        the step's environment saying there are two. Each refuses, saying how to launch."""
+        out = self.path("singletons")
+        jobs = []
+        for task in range(2):
+            environment = dict(os.environ, SLURM_JOB_ID="7", SLURM_STEP_ID="0", SLURM_STEP_NUM_TASKS="2",
+                               SLURM_NTASKS="2", SLURM_PROCID=str(task), SLURM_LOCALID=str(task))
+            jobs.append(subprocess.Popen([BIN, "train", "--output-dir", out, "--epochs", "1", "--train",
+                                          "synthetic:100:4:2"], env=environment, stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, text=True))
+        for job in jobs:
+            stdout, stderr = job.communicate(timeout=60)
+            self.assertEqual(job.returncode, 2, stdout + stderr)
+            self.assertIn("ringtrain train: error: srun started 2 processes, but MPI sees each as a job of its "
+                          "own", stderr)
+            self.assertIn("srun --mpi=pmix", stderr)
+        self.assertFalse(os.path.exists(out))
 
     def test_fewer_samples_than_ranks(self):
         self.expect_failure(["--train", self.path("one.csv"), "--val", self.path("good.csv")],
