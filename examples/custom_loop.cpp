@@ -1,7 +1,8 @@
 // A model and a training loop of your own, data-parallel through ringtrain:
 //   mpirun -np 2 custom_loop [--epochs N] [--checkpoints DIR] [--zero 0|1|2]
 // Every rank reads its shard of a synthetic data set, averages gradients with the other ranks,
-// and rank 0 checkpoints each epoch; started again with the same --checkpoints it resumes. With
+// and checkpoints each epoch (rank 0 writes); started again with the same --checkpoints it
+// resumes. With
 // --zero 1 or 2 the ranks share the optimizer's state (and gradients) instead of each holding it.
 #include <ringtrain/ringtrain.h>
 #include <torch/torch.h>

@@ -56,16 +56,18 @@ class RINGTRAIN_API DataParallel {
   // and returns the mean over the ranks of `values` (this rank's loss, say) in the same
   // allreduce.
   std::vector<double> finishBackward(const std::vector<double>& values = {});
-  // Collective, after finishBackward: the L2 norm of the averaged gradients, which are scaled down
-  // to `maxNorm` where it is above (clip_grad_norm_ over the ranks). Returns the norm before.
+  // After finishBackward: the L2 norm of the averaged gradients, which are scaled down to `maxNorm`
+  // where it is above (clip_grad_norm_ over the ranks). Returns the norm before. Collective with
+  // sharding (the norm adds every rank's slices); without, every rank computes the same norm.
   double clipGradNorm(double maxNorm);
   // After optimizer.step(): with sharding, every rank's updated slices to every rank (collective);
   // nothing otherwise.
   void finishStep();
 
-  // What the optimizer updates: the module's parameters, or with sharding this rank's slices of
-  // them (an SGD or AdamW over these shards checkpoints).
+  // What the optimizer updates: the module's parameters that require gradients, or with sharding
+  // this rank's slices of them (an SGD or AdamW over these checkpoints through Checkpoints.h).
   std::vector<at::Tensor> optimizerParameters() const;
+  // The ZeRO stage in effect: 0 without sharding (also when asked for with one rank).
   int zeroStage() const;
   // Floating-point buffers (BatchNorm's running statistics) set to their mean over the ranks:
   // before evaluating or saving. Collective.

@@ -113,6 +113,10 @@ void CheckpointWriter::attempt(Work&& work) {
   }
 }
 
+void CheckpointWriter::run(const std::function<void()>& work) {
+  attempt(work);
+}
+
 void CheckpointWriter::beginFile(const std::string& name) {
   finishFile();
   attempt([&] {

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -56,6 +57,9 @@ class CheckpointWriter {
   // Finishes the current file and starts `name` (a plain name, as above).
   void beginFile(const std::string& name);
   void append(const void* data, size_t size);
+  // Runs `work` (which builds what it appends) unless something failed already; a failure in it
+  // is kept for commit() too.
+  void run(const std::function<void()>& work);
   // Finishes the last file, writes the manifest with `state` and moves the checkpoint into place;
   // returns its path. Throws the first failure, the partial checkpoint removed.
   std::string commit(const nlohmann::json& state);

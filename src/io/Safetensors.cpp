@@ -45,11 +45,6 @@ uint64_t dataBytes(const TensorEntry& entry) {
   return elements * at::elementSize(entry.type);
 }
 
-TensorEntry entryOf(const std::string& name, const at::Tensor& tensor) {
-  RINGTRAIN_CHECK(tensor.device().is_cpu(), "safetensors: " << name << " is not on the CPU");
-  return {name, tensor.scalar_type(), tensor.sizes().vec()};
-}
-
 std::string safetensorsHeader(const std::vector<TensorEntry>& entries, const Metadata& metadata) {
   nlohmann::json header = nlohmann::json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
@@ -72,22 +67,19 @@ std::string safetensorsHeader(const std::vector<TensorEntry>& entries, const Met
   return beginning + json;
 }
 
-namespace {
-
-// `append(data, bytes)` for the header and then each tensor's bytes.
-template <typename Append>
-void streamSafetensors(const NamedTensors& tensors, const Metadata& metadata, Append&& append) {
+void streamSafetensors(const NamedTensors& tensors, const Metadata& metadata,
+                       const std::function<void(const void*, size_t)>& append) {
   std::vector<TensorEntry> entries;
-  for (const auto& [name, tensor] : tensors) entries.push_back(entryOf(name, tensor));
+  for (const auto& [name, tensor] : tensors) {
+    entries.push_back({name, tensor.scalar_type(), tensor.sizes().vec()});
+  }
   const std::string header = safetensorsHeader(entries, metadata);
   append(header.data(), header.size());
   for (const auto& [name, tensor] : tensors) {
-    const at::Tensor contiguous = tensor.contiguous();
-    append(contiguous.const_data_ptr(), contiguous.nbytes());
+    const at::Tensor host = tensor.detach().to(at::kCPU).contiguous();
+    append(host.const_data_ptr(), host.nbytes());
   }
 }
-
-}  // namespace
 
 std::string encodeSafetensors(const NamedTensors& tensors, const Metadata& metadata) {
   std::string file;

@@ -5,6 +5,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <functional>
 #include <map>
 #include <string>
 #include <utility>
@@ -29,8 +30,10 @@ struct TensorEntry {
 uint64_t dataBytes(const TensorEntry& entry);
 std::string safetensorsHeader(const std::vector<TensorEntry>& entries,
                               const Metadata& metadata = {});
-// The entry describing a CPU tensor `tensor` named `name`.
-TensorEntry entryOf(const std::string& name, const at::Tensor& tensor);
+// A whole file through `append(data, bytes)`: the header, then each tensor's bytes, copied to the
+// CPU one at a time where they live elsewhere.
+void streamSafetensors(const NamedTensors& tensors, const Metadata& metadata,
+                       const std::function<void(const void*, size_t)>& append);
 
 // Parses and validates; UserError naming `name` on any malformation.
 NamedTensors decodeSafetensors(const std::string& bytes, const std::string& name,

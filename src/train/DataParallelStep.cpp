@@ -31,7 +31,7 @@ class DataParallelStep final : public WholeModelStep {
   }
   void gather(bool) override {}
   void writeOptimizerState(const ByteSink* sink) override {
-    if (sink) train::writeOptimizerState(*optimizer_, model_, *sink);
+    if (sink) streamOptimizerState(*optimizer_, model_, *sink);
   }
 
  private:

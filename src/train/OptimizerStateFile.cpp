@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <map>
+#include <unordered_set>
 
 #include "ringtrain/util/Error.h"
 
@@ -14,13 +15,7 @@ constexpr const char* kFormat = "ringtrain-optimizer-state";
 constexpr const char* kOptimizerKey = "optimizer";
 constexpr const char* kStepField = "step";
 
-void writeTensor(const at::Tensor& tensor, const ByteSink& sink) {
-  const at::Tensor contiguous = tensor.to(at::kCPU).contiguous();
-  sink(contiguous.const_data_ptr(), contiguous.nbytes());
-}
-
-}  // namespace
-
+// The file's tensors for one parameter with state, in the order they are written.
 std::vector<io::TensorEntry> stateEntries(StateKind kind, const std::string& parameter,
                                           const at::Tensor& like) {
   std::vector<io::TensorEntry> entries;
@@ -31,39 +26,70 @@ std::vector<io::TensorEntry> stateEntries(StateKind kind, const std::string& par
   return entries;
 }
 
-std::string stateFileHeader(StateKind kind, const std::vector<io::TensorEntry>& entries) {
+std::unordered_set<const void*> parametersOf(const torch::optim::Optimizer& optimizer) {
+  std::unordered_set<const void*> parameters;
+  for (const auto& group : optimizer.param_groups()) {
+    for (const at::Tensor& parameter : group.params()) {
+      parameters.insert(parameter.unsafeGetTensorImpl());
+    }
+  }
+  return parameters;
+}
+
+}  // namespace
+
+bool fitsStateFile(const torch::optim::Optimizer& optimizer, torch::nn::Module& model) {
+  if (!stateKindOf(optimizer)) return false;
+  std::unordered_set<const void*> unnamed = parametersOf(optimizer);
+  for (const at::Tensor& parameter : model.parameters())
+    unnamed.erase(parameter.unsafeGetTensorImpl());
+  return unnamed.empty();
+}
+
+std::string stateFileHeader(StateKind kind, const ddp::NamedParameters& stated) {
+  std::vector<io::TensorEntry> entries;
+  for (const auto& [name, parameter] : stated) {
+    for (io::TensorEntry& entry : stateEntries(kind, name, parameter)) {
+      entries.push_back(std::move(entry));
+    }
+  }
   return io::safetensorsHeader(entries,
                                {{kFormatKey, kFormat}, {kOptimizerKey, stateKindName(kind)}});
+}
+
+void writeTensor(const at::Tensor& tensor, const ByteSink& sink) {
+  const at::Tensor contiguous = tensor.to(at::kCPU).contiguous();
+  sink(contiguous.const_data_ptr(), contiguous.nbytes());
 }
 
 at::Tensor stepTensor(int64_t step) {
   return at::scalar_tensor(step, at::kLong);
 }
 
-void writeOptimizerState(const torch::optim::Optimizer& optimizer, torch::nn::Module& model,
-                         const ByteSink& sink) {
-  const std::optional<StateKind> kind = stateKindOf(optimizer);
-  RINGTRAIN_CHECK(kind, "optimizer.safetensors holds the state of SGD or AdamW only");
-  std::vector<std::pair<at::Tensor, const torch::optim::OptimizerParamState*>> stated;
-  std::vector<io::TensorEntry> entries;
+void streamOptimizerState(const torch::optim::Optimizer& optimizer, torch::nn::Module& model,
+                          const ByteSink& sink) {
+  RINGTRAIN_CHECK(fitsStateFile(optimizer, model),
+                  "optimizer.safetensors holds the state of an SGD or AdamW over the model");
+  const StateKind kind = *stateKindOf(optimizer);
+  ddp::NamedParameters stated;
+  std::vector<const torch::optim::OptimizerParamState*> states;
   for (const auto& item : model.named_parameters()) {
     const auto found = optimizer.state().find(item.value().unsafeGetTensorImpl());
     if (found == optimizer.state().end()) continue;
-    stated.emplace_back(item.value(), found->second.get());
-    for (io::TensorEntry& entry : stateEntries(*kind, item.key(), item.value())) {
-      entries.push_back(std::move(entry));
-    }
+    stated.emplace_back(item.key(), item.value());
+    states.push_back(found->second.get());
   }
-  const std::string header = stateFileHeader(*kind, entries);
+  const std::string header = stateFileHeader(kind, stated);
   sink(header.data(), header.size());
-  for (const auto& [parameter, state] : stated) {
-    for (const at::Tensor& tensor : stateTensors(*state)) {
+  for (size_t p = 0; p < stated.size(); ++p) {
+    const at::Tensor& parameter = stated[p].second;
+    for (const at::Tensor& tensor : stateTensors(*states[p])) {
       RINGTRAIN_CHECK(
           tensor.scalar_type() == parameter.scalar_type() && tensor.sizes() == parameter.sizes(),
           "optimizer state of another type or shape than its parameter");
       writeTensor(tensor, sink);
     }
-    if (*kind == StateKind::kAdamW) writeTensor(stepTensor(stateStep(*state)), sink);
+    if (kind == StateKind::kAdamW) writeTensor(stepTensor(stateStep(*states[p])), sink);
   }
 }
 
@@ -95,9 +121,15 @@ void loadOptimizerState(torch::optim::Optimizer& optimizer, torch::nn::Module& m
   };
   optimizer.state().clear();
   const std::vector<std::string> fields = stateFieldNames(*kind);
+  const std::unordered_set<const void*> optimized = parametersOf(optimizer);
   for (const auto& item : model.named_parameters()) {
     // A parameter without state (never updated yet) has none of its tensors in the file.
     if (stored.count(item.key() + "." + fields.front()) == 0) continue;
+    RINGTRAIN_USER_CHECK(optimized.count(item.value().unsafeGetTensorImpl()) != 0,
+                         origin << " has state for '" << item.key()
+                                << "', which the optimizer does not update (an optimizer over a "
+                                   "sharded DataParallel's slices restores through the "
+                                   "DataParallel)");
     const std::vector<io::TensorEntry> entries = stateEntries(*kind, item.key(), item.value());
     std::vector<at::Tensor> tensors;
     for (size_t field = 0; field < fields.size(); ++field) {

@@ -9,8 +9,9 @@
 // holds the whole state. A resumed optimizer keeps this run's settings (learning rate, betas,
 // weight decay): the file holds state, not settings.
 //
-// Optimizers other than SGD and AdamW (a library user's) keep LibTorch's archive, optimizer.pt,
-// which checkpoints of earlier versions hold too.
+// Other optimizers (a library user's: another kind, AdamW with AMSGrad, or one that also updates
+// tensors outside the model) keep LibTorch's archive, optimizer.pt, which checkpoints of earlier
+// versions hold too.
 #pragma once
 
 #include <torch/nn/module.h>
@@ -21,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "ddp/Reducer.h"
 #include "io/Safetensors.h"
 #include "train/ShardedOptimizerState.h"
 
@@ -31,21 +33,26 @@ inline constexpr const char* kOptimizerStateFile = "optimizer.safetensors";
 // Where a file's bytes go, in order.
 using ByteSink = std::function<void(const void* data, size_t size)>;
 
-// The file's tensors for one parameter with state, in the order they are written.
-std::vector<io::TensorEntry> stateEntries(StateKind kind, const std::string& parameter,
-                                          const at::Tensor& like);
-// The file's beginning, for `entries` (stateEntries of each parameter with state, in turn).
-std::string stateFileHeader(StateKind kind, const std::vector<io::TensorEntry>& entries);
+// Whether the file can hold `optimizer`'s state: an SGD or AdamW (without AMSGrad) over
+// parameters of `model` only, which name its tensors.
+bool fitsStateFile(const torch::optim::Optimizer& optimizer, torch::nn::Module& model);
+
+// The file's beginning, for the parameters with state (named, in the order their tensors follow:
+// for each, its fields in stateFieldNames' order, then AdamW's step).
+std::string stateFileHeader(StateKind kind, const ddp::NamedParameters& stated);
+// A tensor's bytes, from wherever it lives.
+void writeTensor(const at::Tensor& tensor, const ByteSink& sink);
 // AdamW's step, as the file stores it.
 at::Tensor stepTensor(int64_t step);
 
-// Writes the state `optimizer` (of SGD or AdamW) holds for `model`'s parameters through `sink`.
-void writeOptimizerState(const torch::optim::Optimizer& optimizer, torch::nn::Module& model,
-                         const ByteSink& sink);
+// The whole file for an optimizer that fitsStateFile, through `sink`.
+void streamOptimizerState(const torch::optim::Optimizer& optimizer, torch::nn::Module& model,
+                          const ByteSink& sink);
 
 // Reads `bytes` (the file `origin`) into `optimizer`, an SGD or AdamW over `model`'s parameters,
 // replacing its state, the tensors on `device`. UserError naming `origin` when the file is of
-// another optimizer or does not fit the model.
+// another optimizer or does not fit the model, and when `optimizer` is not over the parameters
+// the file has state for (a sharded DataParallel's, which restores through the DataParallel).
 void loadOptimizerState(torch::optim::Optimizer& optimizer, torch::nn::Module& model,
                         const std::string& bytes, const std::string& origin, c10::Device device);
 

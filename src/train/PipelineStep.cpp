@@ -160,7 +160,7 @@ class PipelineStep final : public StepStrategy {
                                withOptimizer ? wholeOptimizer_.get() : nullptr);
   }
   void writeOptimizerState(const ByteSink* sink) override {
-    if (sink) train::writeOptimizerState(*wholeOptimizer_, model_, *sink);
+    if (sink) streamOptimizerState(*wholeOptimizer_, model_, *sink);
   }
 
   std::string describe() const override { return pipeline_.describe(); }

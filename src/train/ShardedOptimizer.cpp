@@ -4,6 +4,7 @@
 #include <c10/core/GradMode.h>
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <sstream>
 
@@ -22,6 +23,10 @@ ddp::GradientSharding gradientShardingOf(int zeroStage) {
 }
 
 namespace {
+
+constexpr const char* kNotOverThePieces =
+    "a sharded optimizer must update the slices of the parameters that this rank owns: build it "
+    "after the DataParallel, over its optimizerParameters()";
 
 StateKind kindOf(const torch::optim::Optimizer& optimizer) {
   const std::optional<StateKind> kind = stateKindOf(optimizer);
@@ -103,6 +108,7 @@ void ShardedOptimizer::gatherParameters() {
 
 void ShardedOptimizer::takeState(const torch::optim::Optimizer& whole,
                                  torch::optim::Optimizer& optimizer) const {
+  RINGTRAIN_USER_CHECK(updatesThePieces(optimizer), kNotOverThePieces);
   optimizer.state().clear();
   const StateKind kind = kindOf(whole);
   const c10::Device device = flat_.front().device();
@@ -124,110 +130,109 @@ void ShardedOptimizer::takeState(const torch::optim::Optimizer& whole,
 
 void ShardedOptimizer::gatherState(const torch::optim::Optimizer& optimizer,
                                    torch::optim::Optimizer* whole) {
-  comm::Communicator& control = groupControl_;
-  const bool first = control.rank() == 0;
-  RINGTRAIN_CHECK(first == (whole != nullptr), "the whole optimizer belongs to rank 0 only");
+  RINGTRAIN_CHECK((groupControl_.rank() == 0) == (whole != nullptr),
+                  "the whole optimizer belongs to rank 0 only");
   const std::optional<int64_t> step = agreedStep(optimizer);
-  if (whole) {
-    whole->state().clear();
-    // The learning rate of the last step, as an unsharded optimizer has it.
-    whole->param_groups().front().set_options(optimizer.param_groups().front().options().clone());
-  }
+  if (whole) whole->state().clear();
   if (!step) return;
   const StateKind kind = kindOf(optimizer);
-  const size_t fields = stateFieldNames(kind).size();
-  c10::NoGradGuard noGrad;
-  if (!first) {
-    forEachPiece([&](const ddp::ShardPiece&, const at::Tensor& mine) {
-      const auto& state = *optimizer.state().at(mine.unsafeGetTensorImpl());
-      for (const at::Tensor& tensor : stateTensors(state)) control.send(tensor.cpu(), 0);
-    });
-    return;
-  }
   const ddp::NamedParameters& trained = reducer_.parameters();
-  std::vector<std::vector<at::Tensor>> tensors(trained.size());
-  for (size_t p = 0; p < trained.size(); ++p) {
-    for (size_t field = 0; field < fields; ++field) {
+  std::vector<std::vector<at::Tensor>> tensors(whole ? trained.size() : 0);
+  for (size_t p = 0; p < tensors.size(); ++p) {
+    for (size_t field = 0; field < stateFieldNames(kind).size(); ++field) {
       tensors[p].push_back(
           at::empty(trained[p].second.sizes(), trained[p].second.options().device(at::kCPU)));
     }
   }
-  const auto slotsOf = [&](const ddp::ShardPiece& piece) {
-    std::vector<at::Tensor> slots;
-    for (const at::Tensor& tensor : tensors[piece.parameter]) {
-      slots.push_back(tensor.view(-1).narrow(0, piece.parameterOffset, piece.numel));
-    }
-    return slots;
-  };
-  forEachPiece([&](const ddp::ShardPiece& piece, const at::Tensor& mine) {
-    const std::vector<at::Tensor> states =
-        stateTensors(*optimizer.state().at(mine.unsafeGetTensorImpl()));
-    std::vector<at::Tensor> slots = slotsOf(piece);
-    for (size_t field = 0; field < slots.size(); ++field) slots[field].copy_(states[field]);
-  });
-  for (int rank = 1; rank < control.size(); ++rank) {
-    for (const ddp::BucketShard& shard :
-         ddp::shardBuckets(reducer_.buckets(), control.size(), rank)) {
-      for (const ddp::ShardPiece& piece : shard.pieces) {
-        for (at::Tensor& slot : slotsOf(piece)) control.recv(slot, rank);
-      }
+  collectPieces(
+      optimizer,
+      [&](size_t parameter, size_t field, const ddp::ShardPiece& piece, const at::Tensor& values) {
+        tensors[parameter][field]
+            .view(-1)
+            .narrow(0, piece.parameterOffset, piece.numel)
+            .copy_(values);
+      },
+      [&](size_t parameter) {
+        whole->state()[trained[parameter].second.unsafeGetTensorImpl()] =
+            makeState(kind, std::move(tensors[parameter]), *step);
+      });
+}
+
+void ShardedOptimizer::writeState(const torch::optim::Optimizer& optimizer, const ByteSink* sink) {
+  RINGTRAIN_CHECK((groupControl_.rank() == 0) == (sink != nullptr),
+                  "the optimizer state is written by the group's rank 0 only");
+  const std::optional<int64_t> step = agreedStep(optimizer);
+  const StateKind kind = kindOf(optimizer);
+  if (sink) {
+    const std::string header =
+        stateFileHeader(kind, step ? reducer_.parameters() : ddp::NamedParameters());
+    (*sink)(header.data(), header.size());
+  }
+  if (!step) return;
+  collectPieces(
+      optimizer,
+      [&](size_t, size_t, const ddp::ShardPiece&, const at::Tensor& values) {
+        writeTensor(values, *sink);
+      },
+      [&](size_t) {
+        if (kind == StateKind::kAdamW) writeTensor(stepTensor(*step), *sink);
+      });
+}
+
+bool ShardedOptimizer::updatesThePieces(const torch::optim::Optimizer& optimizer) const {
+  std::vector<const void*> updated;
+  for (const auto& group : optimizer.param_groups()) {
+    for (const at::Tensor& parameter : group.params()) {
+      updated.push_back(parameter.unsafeGetTensorImpl());
     }
   }
-  for (size_t p = 0; p < trained.size(); ++p) {
-    whole->state()[trained[p].second.unsafeGetTensorImpl()] =
-        makeState(kind, std::move(tensors[p]), *step);
-  }
+  std::vector<const void*> owned;
+  for (const at::Tensor& piece : pieces_) owned.push_back(piece.unsafeGetTensorImpl());
+  return updated == owned;
 }
 
 std::optional<int64_t> ShardedOptimizer::agreedStep(
     const torch::optim::Optimizer& optimizer) const {
-  int64_t mark = 0;  // the step + 1, or 0 without state
+  // Over the ranks: the largest and smallest step + 1 of a piece with state, and whether a piece
+  // lacks state. Ranks owning nothing add nothing.
+  double largest = 0;
+  double smallest = std::numeric_limits<double>::max();
   bool lacking = false;
   forEachPiece([&](const ddp::ShardPiece&, const at::Tensor& mine) {
     const auto found = optimizer.state().find(mine.unsafeGetTensorImpl());
     if (found == optimizer.state().end()) {
       lacking = true;
-    } else {
-      mark = stateStep(*found->second) + 1;
+      return;
     }
+    const auto mark = static_cast<double>(stateStep(*found->second) + 1);
+    largest = std::max(largest, mark);
+    smallest = std::min(smallest, mark);
   });
-  at::Tensor marks = at::tensor({static_cast<double>(mark), lacking ? 1.0 : 0.0}, at::kDouble);
+  // An optimizer over other tensors than the pieces (the module's parameters, say) would find no
+  // state here and write none.
+  at::Tensor marks =
+      at::tensor({largest, -smallest, lacking ? 1.0 : 0.0, updatesThePieces(optimizer) ? 0.0 : 1.0},
+                 at::kDouble);
   groupControl_.allReduce(marks, comm::ReduceOp::kMax);
-  const auto agreed = static_cast<int64_t>(marks[0].item<double>());
-  if (agreed == 0) return std::nullopt;
-  RINGTRAIN_CHECK(marks[1].item<double>() == 0,
+  RINGTRAIN_USER_CHECK(marks[3].item<double>() == 0, kNotOverThePieces);
+  if (marks[0].item<double>() == 0) return std::nullopt;  // none before the first update
+  RINGTRAIN_CHECK(marks[2].item<double>() == 0,
                   "some parameters have optimizer state on one rank and none on another");
-  return agreed - 1;
+  RINGTRAIN_CHECK(marks[0].item<double>() == -marks[1].item<double>(),
+                  "the pieces of a sharded optimizer have stepped different numbers of times");
+  return static_cast<int64_t>(marks[0].item<double>()) - 1;
 }
 
-void ShardedOptimizer::writeState(const torch::optim::Optimizer& optimizer, const ByteSink* sink) {
+void ShardedOptimizer::collectPieces(const torch::optim::Optimizer& optimizer,
+                                     const PieceArrival& arrive,
+                                     const std::function<void(size_t)>& finished) const {
   comm::Communicator& control = groupControl_;
-  RINGTRAIN_CHECK((control.rank() == 0) == (sink != nullptr),
-                  "the optimizer state is written by the group's rank 0 only");
-  const std::optional<int64_t> step = agreedStep(optimizer);
-  const StateKind kind = kindOf(optimizer);
+  const bool first = control.rank() == 0;
   const ddp::NamedParameters& trained = reducer_.parameters();
-  if (sink) {
-    std::vector<io::TensorEntry> entries;
-    for (size_t p = 0; step && p < trained.size(); ++p) {
-      for (io::TensorEntry& entry : stateEntries(kind, trained[p].first, trained[p].second)) {
-        entries.push_back(std::move(entry));
-      }
-    }
-    const std::string header = stateFileHeader(kind, entries);
-    (*sink)(header.data(), header.size());
-  }
-  if (!step) return;
-  c10::NoGradGuard noGrad;
-  const auto write = [&](const at::Tensor& tensor) {
-    const at::Tensor host = tensor.to(at::kCPU).contiguous();
-    (*sink)(host.const_data_ptr(), host.nbytes());
-  };
-  // Parameter by parameter, field by field, the pieces in the parameter's order: the file's
-  // order, in which each rank sends its own pieces.
+  // Every rank's pieces of each parameter, in the parameter's order. Every rank checks that they
+  // tile it, so that all throw together rather than leave one waiting.
   std::vector<std::vector<std::pair<int, ddp::ShardPiece>>> owners(trained.size());
   for (int rank = 0; rank < control.size(); ++rank) {
-    if (!sink && rank != control.rank()) continue;
     for (const ddp::BucketShard& shard :
          ddp::shardBuckets(reducer_.buckets(), control.size(), rank)) {
       for (const ddp::ShardPiece& piece : shard.pieces) {
@@ -235,44 +240,44 @@ void ShardedOptimizer::writeState(const torch::optim::Optimizer& optimizer, cons
       }
     }
   }
-  for (auto& pieces : owners) {
-    std::sort(pieces.begin(), pieces.end(), [](const auto& a, const auto& b) {
+  for (size_t p = 0; p < trained.size(); ++p) {
+    std::sort(owners[p].begin(), owners[p].end(), [](const auto& a, const auto& b) {
       return a.second.parameterOffset < b.second.parameterOffset;
     });
-  }
-  if (sink) {
-    for (size_t p = 0; p < trained.size(); ++p) {
-      int64_t next = 0;
-      for (const auto& [rank, piece] : owners[p]) {
-        RINGTRAIN_CHECK(piece.parameterOffset == next, "shards that do not tile a parameter");
-        next += piece.numel;
-      }
-      RINGTRAIN_CHECK(next == trained[p].second.numel(), "shards that do not tile a parameter");
+    int64_t next = 0;
+    for (const auto& [rank, piece] : owners[p]) {
+      RINGTRAIN_CHECK(piece.parameterOffset == next, "shards that do not tile a parameter");
+      next += piece.numel;
     }
+    RINGTRAIN_CHECK(next == trained[p].second.numel(), "shards that do not tile a parameter");
   }
-  std::map<size_t, std::vector<at::Tensor>> mine;  // this rank's pieces' state, by parameter
+  // This rank's state by parameter: a rank owns one span of a bucket, so at most one piece of a
+  // parameter.
+  std::map<size_t, std::vector<at::Tensor>> mine;
   forEachPiece([&](const ddp::ShardPiece& piece, const at::Tensor& tensor) {
     mine[piece.parameter] = stateTensors(*optimizer.state().at(tensor.unsafeGetTensorImpl()));
   });
-  const size_t fields = stateFieldNames(kind).size();
+  c10::NoGradGuard noGrad;
+  const size_t fields = stateFieldNames(kindOf(optimizer)).size();
   for (size_t p = 0; p < trained.size(); ++p) {
     for (size_t field = 0; field < fields; ++field) {
       for (const auto& [rank, piece] : owners[p]) {
         if (rank == control.rank()) {
-          if (sink) {
-            write(mine.at(p)[field]);
+          const at::Tensor values = mine.at(p)[field].to(at::kCPU).contiguous();
+          if (first) {
+            arrive(p, field, piece, values);
           } else {
-            control.send(mine.at(p)[field].to(at::kCPU).contiguous(), 0);
+            control.send(values, 0);
           }
-        } else {
+        } else if (first) {
           at::Tensor received = at::empty(
               {piece.numel}, trained[p].second.options().device(at::kCPU).requires_grad(false));
           control.recv(received, rank);
-          write(received);
+          arrive(p, field, piece, received);
         }
       }
     }
-    if (sink && kind == StateKind::kAdamW) write(stepTensor(*step));
+    if (first) finished(p);
   }
 }
 

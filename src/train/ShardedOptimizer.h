@@ -14,6 +14,7 @@
 #include <torch/optim/optimizer.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -66,10 +67,22 @@ class ShardedOptimizer {
 
  private:
   void flattenParameters();
+  // Whether `optimizer` updates pieces(), in their order.
+  bool updatesThePieces(const torch::optim::Optimizer& optimizer) const;
   // Collective: AdamW's step count, which every piece shares (0 for SGD), or nothing when no rank
   // has state yet (none before the first update). InternalError on every rank together when some
-  // piece lacks state that others have, rather than leave rank 0 waiting for a piece never sent.
+  // piece lacks state that others have, or the pieces' steps differ, rather than leave rank 0
+  // waiting for a piece never sent.
   std::optional<int64_t> agreedStep(const torch::optim::Optimizer& optimizer) const;
+  // Collective, once agreedStep found state: the group's rank 0 gets every rank's pieces of the
+  // state, parameter by parameter and field by field, each parameter's pieces in order, as
+  // `arrive(parameter, field, piece, values)` (in host memory), and `finished(parameter)` after
+  // each parameter; the other ranks send theirs in the same order. Rank 0 holds one piece at a
+  // time.
+  using PieceArrival = std::function<void(size_t parameter, size_t field,
+                                          const ddp::ShardPiece& piece, const at::Tensor& values)>;
+  void collectPieces(const torch::optim::Optimizer& optimizer, const PieceArrival& arrive,
+                     const std::function<void(size_t)>& finished) const;
   // `visit(piece, itsTensor)` for each piece this rank owns, in bucket order.
   template <typename Visit>
   void forEachPiece(Visit&& visit) const {

@@ -8,7 +8,15 @@
 namespace ringtrain::train {
 
 std::optional<StateKind> stateKindOf(const torch::optim::Optimizer& optimizer) {
-  if (dynamic_cast<const torch::optim::AdamW*>(&optimizer)) return StateKind::kAdamW;
+  if (dynamic_cast<const torch::optim::AdamW*>(&optimizer)) {
+    // AMSGrad keeps a third tensor, max_exp_avg_sq.
+    for (const auto& group : optimizer.param_groups()) {
+      if (static_cast<const torch::optim::AdamWOptions&>(group.options()).amsgrad()) {
+        return std::nullopt;
+      }
+    }
+    return StateKind::kAdamW;
+  }
   if (dynamic_cast<const torch::optim::SGD*>(&optimizer)) return StateKind::kSgd;
   return std::nullopt;
 }

@@ -15,7 +15,8 @@
 namespace ringtrain::train {
 
 enum class StateKind { kSgd, kAdamW };
-// Nothing for optimizers other than LibTorch's SGD and AdamW (and their fused versions).
+// Nothing for optimizers other than LibTorch's SGD and AdamW (and their fused versions), and for
+// AdamW with AMSGrad.
 std::optional<StateKind> stateKindOf(const torch::optim::Optimizer& optimizer);
 const char* stateKindName(StateKind kind);  // "sgd", "adamw"
 // What stateTensors' tensors are called: "exp_avg" and "exp_avg_sq"; "momentum_buffer".

@@ -46,30 +46,23 @@ void writeFiles(checkpoint::CheckpointWriter& writer, torch::nn::Module& model,
                 const char* optimizerFile,
                 const std::function<void(const ByteSink&)>& writeOptimizerState) {
   const ByteSink sink = [&](const void* data, size_t size) { writer.append(data, size); };
+  // Failures wait for commit: in a sharded run the other ranks are about to send their pieces.
   writer.beginFile(kModelFile);
-  const io::NamedTensors tensors = modelState(model);
-  std::vector<io::TensorEntry> entries;
-  for (const auto& [name, tensor] : tensors) {
-    entries.push_back({name, tensor.scalar_type(), tensor.sizes().vec()});
-  }
-  const std::string header = io::safetensorsHeader(entries, {{"producer", "ringtrain checkpoint"}});
-  sink(header.data(), header.size());
-  for (const auto& [name, tensor] : tensors) {
-    const at::Tensor host = tensor.detach().to(at::kCPU).contiguous();
-    sink(host.const_data_ptr(), host.nbytes());
-  }
-
+  writer.run([&] {
+    io::streamSafetensors(modelState(model), {{"producer", "ringtrain checkpoint"}}, sink);
+  });
   writer.beginFile(optimizerFile);
   writeOptimizerState(sink);
-
-  at::Tensor rngState;
-  {
-    auto generator = at::detail::getDefaultCPUGenerator();
-    std::lock_guard<std::mutex> lock(generator.mutex());
-    rngState = generator.get_state();
-  }
   writer.beginFile(kRngFile);
-  sink(rngState.const_data_ptr(), static_cast<size_t>(rngState.numel()));
+  writer.run([&] {
+    at::Tensor rngState;
+    {
+      auto generator = at::detail::getDefaultCPUGenerator();
+      std::lock_guard<std::mutex> lock(generator.mutex());
+      rngState = generator.get_state();
+    }
+    sink(rngState.const_data_ptr(), static_cast<size_t>(rngState.numel()));
+  });
 }
 
 }  // namespace
@@ -81,10 +74,9 @@ void writeTraining(checkpoint::CheckpointWriter& writer, torch::nn::Module& mode
 
 void writeTraining(checkpoint::CheckpointWriter& writer, torch::nn::Module& model,
                    torch::optim::Optimizer& optimizer) {
-  if (stateKindOf(optimizer)) {
-    writeTraining(writer, model, [&](const ByteSink& sink) {
-      train::writeOptimizerState(optimizer, model, sink);
-    });
+  if (fitsStateFile(optimizer, model)) {
+    writeTraining(writer, model,
+                  [&](const ByteSink& sink) { streamOptimizerState(optimizer, model, sink); });
     return;
   }
   // LibTorch's archive, made whole in memory.

@@ -1,7 +1,8 @@
 // What a checkpoint holds besides the trainer's position: the model's parameters and buffers
 // (model.safetensors), the optimizer's state (optimizer.safetensors, OptimizerStateFile.h; or
-// LibTorch's archive optimizer.pt for optimizers other than SGD and AdamW) and the CPU random
-// generator (rng.bin). Written into a checkpoint::CheckpointWriter one tensor at a time.
+// LibTorch's archive optimizer.pt for optimizers that file cannot hold) and the CPU random
+// generator (rng.bin). Written into a checkpoint::CheckpointWriter one tensor at a time, but for
+// optimizer.pt.
 #pragma once
 
 #include <torch/optim/optimizer.h>

@@ -111,6 +111,9 @@ class InstalledPackage(RingtrainTestCase):
         # ... and what the headers promise is there.
         for promised in ("ringtrain::Runtime::Runtime(", "ringtrain::DataParallel::finishBackward(",
                          "ringtrain::DataParallel::finishStep(", "ringtrain::DataParallel::optimizerParameters(",
+                         "ringtrain::DataParallel::clipGradNorm(", "ringtrain::DataParallel::zeroStage(",
+                         "ringtrain::saveCheckpoint(ringtrain::Runtime&, ringtrain::DataParallel&",
+                         "ringtrain::restoreLatestCheckpoint(ringtrain::Runtime&, ringtrain::DataParallel&",
                          "ringtrain::train::runTraining(ringtrain::Runtime&",
                          "ringtrain::train::parseTrainOptions(int, char**)",
                          "ringtrain::saveCheckpoint(", "ringtrain::data::shardIndices(",

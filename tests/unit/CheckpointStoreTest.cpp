@@ -151,22 +151,38 @@ TEST_F(CheckpointStore, FailedWriteLeavesThePreviousCheckpointIntact) {
   EXPECT_EQ(latestCheckpoint(dir_)->files, filesFor(1));
 }
 
-// Files streamed in pieces make the same checkpoint as whole files.
-TEST_F(CheckpointStore, StreamedFilesMatchWholeOnes) {
-  {
-    CheckpointWriter writer(dir_, 3);
-    for (const auto& [name, bytes] : filesFor(3)) {
-      writer.beginFile(name);
-      for (size_t at = 0; at < bytes.size(); at += 7) {
-        writer.append(bytes.data() + at, std::min<size_t>(7, bytes.size() - at));
-      }
+// Files streamed in pieces: each file holds the pieces in order, and the manifest its size and
+// the checksum of the whole, computed here without chaining.
+TEST_F(CheckpointStore, StreamedFilesHoldTheirPiecesAndTheirChecksums) {
+  CheckpointWriter writer(dir_, 3);
+  for (const auto& [name, bytes] : filesFor(3)) {
+    writer.beginFile(name);
+    for (size_t at = 0; at < bytes.size(); at += 7) {
+      writer.append(bytes.data() + at, std::min<size_t>(7, bytes.size() - at));
     }
-    writer.commit(json{{"step_state", 3}});
   }
-  const std::string streamed = readFile(at("step-000000003", "manifest.json"));
-  removeTree(at("step-000000003"));
-  write(3);
-  EXPECT_EQ(readFile(at("step-000000003", "manifest.json")), streamed);
+  EXPECT_EQ(writer.commit(json{{"step_state", 3}}), at("step-000000003"));
+  const json manifest = json::parse(readFile(at("step-000000003", "manifest.json")));
+  ASSERT_EQ(manifest.at("files").size(), 2u);
+  size_t index = 0;
+  for (const auto& [name, bytes] : filesFor(3)) {
+    const json& entry = manifest.at("files")[index++];
+    EXPECT_EQ(entry.at("name"), name);
+    EXPECT_EQ(entry.at("bytes"), bytes.size());
+    EXPECT_EQ(entry.at("crc32c"), crc32cPortable(bytes));
+    EXPECT_EQ(readFile(at("step-000000003", name)), bytes);
+  }
+}
+
+// A writer dropped before commit (its caller threw) leaves nothing behind.
+TEST_F(CheckpointStore, AnUncommittedWriterLeavesNothing) {
+  write(1);
+  {
+    CheckpointWriter writer(dir_, 2);
+    writer.beginFile("model.bin");
+    writer.append("abc", 3);
+  }
+  EXPECT_EQ(entries(), (std::vector<std::string>{"step-000000001"}));
 }
 
 // After a failure the writer takes what is still sent without throwing (ranks streaming into it

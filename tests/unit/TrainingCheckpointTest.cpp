@@ -141,6 +141,70 @@ TEST_F(TrainingCheckpoint, OtherOptimizersKeepLibTorchsArchive) {
   }
 }
 
+// SGD without momentum keeps no state: the file holds its header only.
+TEST_F(TrainingCheckpoint, StatelessSgdWritesAnEmptyStateFile) {
+  auto model = smallModel();
+  torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.1));
+  train(model, optimizer);
+  ASSERT_TRUE(optimizer.state().empty());
+  const checkpoint::Checkpoint written = writeAndRead(model, optimizer);
+  auto restored = smallModel();
+  torch::optim::SGD fresh(restored->parameters(), torch::optim::SGDOptions(0.1));
+  restoreTraining(written.files, written.path, *restored, fresh);
+  EXPECT_TRUE(fresh.state().empty());
+  EXPECT_TRUE(model->ptr(0)->as<torch::nn::Linear>()->weight.equal(
+      restored->ptr(0)->as<torch::nn::Linear>()->weight));
+}
+
+// An optimizer over part of the model (the rest frozen): only its parameters have state.
+TEST_F(TrainingCheckpoint, ParametersWithoutStateStayWithout) {
+  auto model = smallModel();
+  torch::optim::AdamW optimizer(model->ptr(1)->parameters(), torch::optim::AdamWOptions(0.01));
+  train(model, optimizer);
+  const checkpoint::Checkpoint written = writeAndRead(model, optimizer);
+  auto restored = smallModel();
+  torch::optim::AdamW fresh(restored->ptr(1)->parameters(), torch::optim::AdamWOptions(0.01));
+  restoreTraining(written.files, written.path, *restored, fresh);
+  EXPECT_EQ(fresh.state().size(), 2u);
+  for (const at::Tensor& parameter : restored->ptr(0)->parameters()) {
+    EXPECT_EQ(fresh.state().count(parameter.unsafeGetTensorImpl()), 0u);
+  }
+}
+
+// What optimizer.safetensors cannot name or hold goes to LibTorch's archive: AMSGrad's third
+// tensor, and tensors the optimizer updates outside the model.
+TEST_F(TrainingCheckpoint, AmsGradAndTensorsOutsideTheModelKeepLibTorchsArchive) {
+  auto model = smallModel();
+  torch::optim::AdamW amsgrad(model->parameters(), torch::optim::AdamWOptions(0.01).amsgrad(true));
+  train(model, amsgrad);
+  writeAndRead(model, amsgrad);
+  EXPECT_TRUE(pathExists(dir_ + "/step-000000002/optimizer.pt"));
+  removeTree(dir_);
+
+  at::Tensor outside = torch::zeros({3}, torch::requires_grad());
+  std::vector<at::Tensor> parameters = model->parameters();
+  parameters.push_back(outside);
+  torch::optim::SGD sgd(parameters, torch::optim::SGDOptions(0.1).momentum(0.9));
+  train(model, sgd);
+  writeAndRead(model, sgd);
+  EXPECT_TRUE(pathExists(dir_ + "/step-000000002/optimizer.pt"));
+}
+
+// State restored into an optimizer over other tensors (a sharded DataParallel's slices) would be
+// dropped without a word.
+TEST_F(TrainingCheckpoint, StateForTensorsTheOptimizerDoesNotUpdateIsRefused) {
+  auto model = smallModel();
+  torch::optim::AdamW optimizer(model->parameters(), torch::optim::AdamWOptions(0.01));
+  train(model, optimizer);
+  const checkpoint::Checkpoint written = writeAndRead(model, optimizer);
+  auto restored = smallModel();
+  torch::optim::AdamW elsewhere(std::vector<at::Tensor>{torch::zeros({4}, torch::requires_grad())},
+                                torch::optim::AdamWOptions(0.01));
+  const std::string message = testing::userErrorOf(
+      [&] { restoreTraining(written.files, written.path, *restored, elsewhere); });
+  EXPECT_NE(message.find("which the optimizer does not update"), std::string::npos) << message;
+}
+
 TEST_F(TrainingCheckpoint, AnotherOptimizersStateIsRefusedByName) {
   auto model = smallModel();
   torch::optim::AdamW optimizer(model->parameters(), torch::optim::AdamWOptions(0.01));
