@@ -205,20 +205,30 @@ void MpiCommunicator::allReduce(at::Tensor& tensor, ReduceOp op) {
 }
 
 at::Tensor MpiCommunicator::reduceScatter(const at::Tensor& tensor, ReduceOp op) {
+  at::Tensor mine = at::empty({tensor.numel() / topology_.size}, tensor.options());
+  startReduceScatter(tensor, mine, op);
+  return mine;
+}
+
+std::unique_ptr<PendingTransfer> MpiCommunicator::startReduceScatter(const at::Tensor& tensor,
+                                                                     at::Tensor& output,
+                                                                     ReduceOp op) {
   checkCpuContiguous(tensor, "reduceScatter");
-  RINGTRAIN_CHECK(tensor.numel() % topology_.size == 0,
+  checkCpuContiguous(output, "reduceScatter");
+  RINGTRAIN_CHECK(tensor.numel() % topology_.size == 0 &&
+                      output.numel() == tensor.numel() / topology_.size &&
+                      output.scalar_type() == tensor.scalar_type(),
                   "reduceScatter of " << tensor.numel() << " elements over " << topology_.size
-                                      << " ranks: not a multiple");
+                                      << " ranks into " << output.numel());
   RINGTRAIN_CHECK(op != ReduceOp::kAvg || at::isFloatingType(tensor.scalar_type()),
                   "ReduceOp::kAvg needs a floating-point tensor");
-  const int64_t part = tensor.numel() / topology_.size;
+  const int64_t part = output.numel();
   RINGTRAIN_CHECK(part <= INT_MAX, "reduceScatter parts above 2^31 elements are not supported");
-  at::Tensor mine = at::empty({part}, tensor.options());
-  MPI_CHECK(MPI_Reduce_scatter_block(tensor.data_ptr(), mine.data_ptr(), static_cast<int>(part),
+  MPI_CHECK(MPI_Reduce_scatter_block(tensor.data_ptr(), output.data_ptr(), static_cast<int>(part),
                                      datatypeOf(tensor.scalar_type()),
                                      operationFor(tensor.scalar_type(), op), comm_));
-  if (op == ReduceOp::kAvg) mine.div_(topology_.size);
-  return mine;
+  if (op == ReduceOp::kAvg) output.div_(topology_.size);
+  return std::make_unique<CompletedTransfer>();
 }
 
 void MpiCommunicator::broadcast(at::Tensor& tensor, int root) {

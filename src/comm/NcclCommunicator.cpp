@@ -11,8 +11,8 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime.h>
-#include "comm/Mpi.h"
 #include <nccl.h>
+#include "comm/Mpi.h"
 
 #include <functional>
 #include <initializer_list>
@@ -247,19 +247,26 @@ class NcclCommunicator final : public Communicator {
   }
 
   at::Tensor reduceScatter(const at::Tensor& tensor, ReduceOp op) override {
-    checkOnDevice(tensor);
-    RINGTRAIN_CHECK(tensor.numel() % topology_.size == 0,
-                    "reduceScatter of " << tensor.numel() << " elements over " << topology_.size
-                                        << " ranks: not a multiple");
     at::Tensor mine = at::empty({tensor.numel() / topology_.size}, tensor.options());
-    enqueue("reduce-scatter", tensor.nbytes(), {tensor, mine},
-            [&](ncclComm_t comm, cudaStream_t s) {
-              NCCL_CHECK(ncclReduceScatter(tensor.data_ptr(), mine.data_ptr(), mine.numel(),
-                                           ncclType(tensor.scalar_type()), ncclOp(op), comm, s),
-                         comm);
-            })
-        ->wait();
+    startReduceScatter(tensor, mine, op)->wait();
     return mine;
+  }
+
+  std::unique_ptr<PendingTransfer> startReduceScatter(const at::Tensor& tensor, at::Tensor& output,
+                                                      ReduceOp op) override {
+    checkOnDevice(tensor);
+    checkOnDevice(output);
+    RINGTRAIN_CHECK(tensor.numel() % topology_.size == 0 &&
+                        output.numel() == tensor.numel() / topology_.size &&
+                        output.scalar_type() == tensor.scalar_type() && output.is_contiguous(),
+                    "reduceScatter of " << tensor.numel() << " elements over " << topology_.size
+                                        << " ranks into " << output.numel());
+    return enqueue(
+        "reduce-scatter", tensor.nbytes(), {tensor, output}, [&](ncclComm_t comm, cudaStream_t s) {
+          NCCL_CHECK(ncclReduceScatter(tensor.data_ptr(), output.data_ptr(), output.numel(),
+                                       ncclType(tensor.scalar_type()), ncclOp(op), comm, s),
+                     comm);
+        });
   }
 
   void broadcast(at::Tensor& tensor, int root) override {

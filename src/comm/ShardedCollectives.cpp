@@ -27,15 +27,35 @@ EqualParts equalParts(const at::Tensor& flat, const Communicator& comm) {
   return {shards.front().length(), shards[static_cast<size_t>(comm.rank())]};
 }
 
+// A transfer into a buffer of the backend's shape, copied into place once it is done (in stream
+// order on GPUs, as wait() orders the transfer).
+class ThenCopy final : public PendingTransfer {
+ public:
+  ThenCopy(std::unique_ptr<PendingTransfer> transfer, at::Tensor from, at::Tensor to)
+      : transfer_(std::move(transfer)), from_(std::move(from)), to_(std::move(to)) {}
+  void wait() override {
+    if (!transfer_) return;
+    transfer_->wait();
+    transfer_.reset();
+    to_.copy_(from_);
+  }
+
+ private:
+  std::unique_ptr<PendingTransfer> transfer_;
+  at::Tensor from_;
+  at::Tensor to_;
+};
+
 }  // namespace
 
-void reduceScatterShards(AllReduceAlgorithm algorithm, Communicator& comm, at::Tensor& tensor,
-                         ReduceOp op, const RingOptions& options) {
+std::unique_ptr<PendingTransfer> startReduceScatterShards(AllReduceAlgorithm algorithm,
+                                                          Communicator& comm, at::Tensor& tensor,
+                                                          ReduceOp op, const RingOptions& options) {
   RINGTRAIN_CHECK(tensor.is_contiguous(), "reduceScatterShards needs a contiguous tensor");
-  if (comm.size() == 1 || tensor.numel() == 0) return;
+  if (comm.size() == 1 || tensor.numel() == 0) return std::make_unique<CompletedTransfer>();
   if (ring(algorithm, comm, tensor)) {
     ringReduceScatter(comm, tensor, op, options);
-    return;
+    return std::make_unique<CompletedTransfer>();
   }
   at::Tensor flat = tensor.view(-1);
   const auto [length, own] = equalParts(flat, comm);
@@ -46,8 +66,15 @@ void reduceScatterShards(AllReduceAlgorithm algorithm, Communicator& comm, at::T
     whole.slice(0, 0, flat.numel()).copy_(flat);
     whole.slice(0, flat.numel()).zero_();
   }
-  const at::Tensor mine = comm.reduceScatter(whole, op);
-  flat.slice(0, own.begin, own.end).copy_(mine.slice(0, 0, own.length()));
+  at::Tensor mine = at::empty({length}, flat.options());
+  std::unique_ptr<PendingTransfer> transfer = comm.startReduceScatter(whole, mine, op);
+  return std::make_unique<ThenCopy>(std::move(transfer), mine.slice(0, 0, own.length()),
+                                    flat.slice(0, own.begin, own.end));
+}
+
+void reduceScatterShards(AllReduceAlgorithm algorithm, Communicator& comm, at::Tensor& tensor,
+                         ReduceOp op, const RingOptions& options) {
+  startReduceScatterShards(algorithm, comm, tensor, op, options)->wait();
 }
 
 void allGatherShards(AllReduceAlgorithm algorithm, Communicator& comm, at::Tensor& tensor,

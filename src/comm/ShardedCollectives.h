@@ -20,6 +20,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <memory>
 
 #include "comm/AllReduce.h"
 
@@ -32,6 +33,13 @@ inline constexpr int64_t kAutoRingHalvesFromBytes = 256 * 1024;
 // is unspecified.
 void reduceScatterShards(AllReduceAlgorithm algorithm, Communicator& comm, at::Tensor& tensor,
                          ReduceOp op, const RingOptions& options = {});
+// The same, still running when it returns where the backend's reduce-scatter is (NCCL, on its
+// own stream, so that backward goes on meanwhile); wait() leaves the shard in place. `tensor`
+// must stay alive until then. The ring's is done when this returns.
+std::unique_ptr<PendingTransfer> startReduceScatterShards(AllReduceAlgorithm algorithm,
+                                                          Communicator& comm, at::Tensor& tensor,
+                                                          ReduceOp op,
+                                                          const RingOptions& options = {});
 
 // In place: every rank's shard of `tensor`, as its owner holds it, lands on every rank.
 void allGatherShards(AllReduceAlgorithm algorithm, Communicator& comm, at::Tensor& tensor,

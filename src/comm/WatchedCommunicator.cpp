@@ -67,6 +67,13 @@ at::Tensor WatchedCommunicator::reduceScatter(const at::Tensor& tensor, ReduceOp
   return inner_->reduceScatter(tensor, op);
 }
 
+std::unique_ptr<PendingTransfer> WatchedCommunicator::startReduceScatter(const at::Tensor& tensor,
+                                                                         at::Tensor& output,
+                                                                         ReduceOp op) {
+  return watchedStart("reduce-scatter", bytesOf(tensor),
+                      [&] { return inner_->startReduceScatter(tensor, output, op); });
+}
+
 void WatchedCommunicator::broadcast(at::Tensor& tensor, int root) {
   const auto watch = watchdog_->watch("broadcast", bytesOf(tensor));
   inner_->broadcast(tensor, root);

@@ -20,6 +20,8 @@ class WatchedCommunicator final : public Communicator {
   void allReduce(at::Tensor& tensor, ReduceOp op) override;
   std::unique_ptr<PendingTransfer> startAllReduce(at::Tensor& tensor, ReduceOp op) override;
   at::Tensor reduceScatter(const at::Tensor& tensor, ReduceOp op) override;
+  std::unique_ptr<PendingTransfer> startReduceScatter(const at::Tensor& tensor, at::Tensor& output,
+                                                      ReduceOp op) override;
   void broadcast(at::Tensor& tensor, int root) override;
   at::Tensor allGather(const at::Tensor& tensor) override;
   void send(const at::Tensor& tensor, int peer) override;

@@ -306,14 +306,12 @@ void Reducer::startBucket(size_t bucket) {
   flight.transfer = startReduction(flight.wire, comm::ReduceOp::kSum);
 }
 
-// The backend's allreduce may still be running when this returns (NCCL); ringtrain's ring, which
-// the host drives, is done.
-// A reduce-scatter is done when this returns.
+// The backend's allreduce or reduce-scatter may still be running when this returns (NCCL);
+// ringtrain's ring, which the host drives, is done.
 std::unique_ptr<comm::PendingTransfer> Reducer::startReduction(at::Tensor& tensor,
                                                                comm::ReduceOp op) {
   if (sharding_ != GradientSharding::kNone) {
-    comm::reduceScatterShards(options_.algorithm, comm_, tensor, op, options_.ring);
-    return nullptr;
+    return comm::startReduceScatterShards(options_.algorithm, comm_, tensor, op, options_.ring);
   }
   const auto algorithm =
       comm::resolveAlgorithm(options_.algorithm, comm_, tensor.nbytes(), options_.ring);

@@ -105,6 +105,17 @@ TEST(Communicator, ReduceScatterHandsEachRankItsPartOfTheSum) {
       averaged, at::arange(3 * rank + 1, 3 * rank + 4, at::kDouble).mul((size + 1) / 2.0)));
 }
 
+// Into a buffer of the caller's, done once wait() returns (the reducer's overlapped path).
+TEST(Communicator, StartedReduceScatterFillsTheCallersBuffer) {
+  const int size = world().size();
+  const at::Tensor input = rankRamp(7 * size, at::kFloat);
+  at::Tensor output = at::full({7}, -1.0f);
+  world().startReduceScatter(input, output, ReduceOp::kAvg)->wait();
+  EXPECT_TRUE(output.equal(world().reduceScatter(input, ReduceOp::kAvg)));
+  at::Tensor wrong = at::empty({8});
+  EXPECT_THROW(world().startReduceScatter(input, wrong, ReduceOp::kSum), std::exception);
+}
+
 TEST(Communicator, ReduceScatterNeedsAMultipleOfTheWorld) {
   if (world().size() == 1) GTEST_SKIP() << "every count is a multiple of one";
   EXPECT_THROW(world().reduceScatter(at::ones({world().size() + 1})), std::exception);

@@ -85,6 +85,14 @@ class RINGTRAIN_API Communicator {
   // Reduces `tensor` (numel a multiple of size()) across ranks and returns this rank's part of the
   // result: elements [rank * n, (rank + 1) * n) of the flattened sum, n = numel / size(), 1-D.
   virtual at::Tensor reduceScatter(const at::Tensor& tensor, ReduceOp op = ReduceOp::kSum) = 0;
+  // reduceScatter that may still be running when it returns, as startAllReduce: `output` (numel /
+  // size() elements of the tensor's type; `tensor` and `output` kept alive until wait()) receives
+  // this rank's part. Backends whose calls block finish it here.
+  virtual std::unique_ptr<PendingTransfer> startReduceScatter(const at::Tensor& tensor,
+                                                              at::Tensor& output, ReduceOp op) {
+    output.copy_(reduceScatter(tensor, op));
+    return std::make_unique<CompletedTransfer>();
+  }
   // In place: after the call every rank holds root's values.
   virtual void broadcast(at::Tensor& tensor, int root) = 0;
   // Returns a tensor of shape [size(), ...tensor.shape] holding every rank's input in rank order.
