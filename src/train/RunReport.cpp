@@ -140,7 +140,9 @@ nlohmann::json orNull(const std::string& text) {
 
 }  // namespace
 
-std::string banner(const RunFacts& run, int64_t parameterCount) {
+std::string banner(const RunFacts& run, torch::nn::Module& model) {
+  int64_t parameterCount = 0;
+  for (const at::Tensor& tensor : model.parameters()) parameterCount += tensor.numel();
   const TrainConfig& config = run.config;
   const LossScaler& scaler = run.guard.scaler();
   const bool pipelined = config.pipeline.stages > 1;
@@ -254,6 +256,7 @@ ordered_json summaryJson(const RunFacts& run, const RunOutcome& outcome) {
       {"stopped_by", orNull(outcome.stoppedBy)},
       {"zero", config.zeroStage},
       {"memory", outcome.strategyReport.at("memory")},
+      {"rank_step_ms", run.meter.rankStepTimes()},
       {"pipeline", outcome.strategyReport.at("pipeline")}};
   if (outcome.hasMetrics) json["val_metrics"] = outcome.valMetrics;
   json["settings"] = settingsOf(config);
@@ -349,11 +352,16 @@ std::optional<ordered_json> TrainingMeter::takeWindow(int64_t step, int64_t epoc
     entry["tokens_per_sec"] =
         seconds > 0 ? static_cast<double>(windowSamples_ * tokensPerSample_) / seconds : 0.0;
   }
+  if (stragglers_) entry = stragglers_->annotate(std::move(entry), seconds, windowSteps_);
   windowLoss_ = 0;
   windowSteps_ = 0;
   windowSamples_ = 0;
   windowStart_ = Clock::now();
   return entry;
+}
+
+nlohmann::ordered_json TrainingMeter::rankStepTimes() const {
+  return stragglers_ ? stragglers_->report() : nlohmann::ordered_json();
 }
 
 std::optional<double> TrainingMeter::epochLoss() const {

@@ -4,11 +4,13 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "RunPlan.h"
 #include "StepStrategy.h"
+#include "Stragglers.h"
 #include "UpdateGuard.h"
 #include "data/BatchPrefetcher.h"
 #include "train/TrainingData.h"
@@ -16,6 +18,8 @@
 namespace ringtrain::train {
 
 // The facts of a run the banner and summary.json report.
+class TrainingMeter;
+
 struct RunFacts {
   const TrainConfig& config;
   const models::ModelSpec& model;
@@ -30,6 +34,7 @@ struct RunFacts {
   std::string trainSource;
   data::PrefetchOptions prefetch;
   ddp::ReducerOptions reducer;
+  const TrainingMeter& meter;
   RunPlan plan;
   double baseLr = 0;
   TrainingPosition start;
@@ -42,7 +47,7 @@ struct RunFacts {
 };
 
 // The lines rank 0 prints before the first step.
-std::string banner(const RunFacts& run, int64_t parameterCount);
+std::string banner(const RunFacts& run, torch::nn::Module& model);
 
 // What the run did, for summary.json: `run`'s facts with the summary's figures.
 struct RunOutcome {
@@ -81,8 +86,12 @@ nlohmann::ordered_json doneFigures(const RunFacts& run, const RunSummary& summar
 // epoch.
 class TrainingMeter {
  public:
-  // The first window starts now. `tokensPerSample` > 0: throughput in tokens too.
-  explicit TrainingMeter(int64_t tokensPerSample = 0) : tokensPerSample_(tokensPerSample) {}
+  // The first window starts now. `tokensPerSample` > 0: throughput in tokens too. With
+  // `stragglers`, every window's entry names the slowest rank (Stragglers.h), which makes
+  // takeWindow collective.
+  explicit TrainingMeter(int64_t tokensPerSample = 0,
+                         std::unique_ptr<StragglerWatch> stragglers = nullptr)
+      : tokensPerSample_(tokensPerSample), stragglers_(std::move(stragglers)) {}
   void startEpoch();
   // After a step: its loss counts when its update went in; `samples` over all replicas.
   void add(double loss, bool applied, int64_t samples);
@@ -94,6 +103,8 @@ class TrainingMeter {
   std::optional<nlohmann::ordered_json> takeWindow(int64_t step, int64_t epoch, double lr);
   std::optional<double> epochLoss() const;
   double globalSamples() const { return globalSamples_; }
+  // For summary.json: each rank's own time per step (StragglerWatch::report), or null.
+  nlohmann::ordered_json rankStepTimes() const;
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -105,6 +116,7 @@ class TrainingMeter {
   int64_t epochSteps_ = 0;
   double globalSamples_ = 0;
   int64_t tokensPerSample_ = 0;
+  std::unique_ptr<StragglerWatch> stragglers_;
 };
 
 }  // namespace ringtrain::train

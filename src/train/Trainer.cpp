@@ -81,12 +81,11 @@ class Trainer {
     ddp::verifySameParameters(strategy_->replicaControl(), strategy_->parameters());
     ddp::broadcastParameters(strategy_->replicas(), strategy_->parameters());
     ddp::broadcastParameters(strategy_->replicas(), strategy_->buffers());
-    int64_t parameterCount = 0;
-    for (const at::Tensor& tensor : model_->parameters()) parameterCount += tensor.numel();
-    log_->info(banner(facts(), parameterCount));
+    log_->info(banner(facts(), *model_));
 
     double trainingSeconds = 0;
-    meter_ = TrainingMeter(tokensPerSample());
+    meter_ = TrainingMeter(tokensPerSample(), std::make_unique<StragglerWatch>(
+                                                  control_, strategy_->reducer().stats(), *log_));
     bool evaluated = false;
     for (int64_t epoch = start_.epoch; epoch < plan_.epochsToRun && !finished(); ++epoch) {
       const auto epochStart = Clock::now();
@@ -278,7 +277,7 @@ class Trainer {
     return {config_, modelSpec_, trainingData_, *strategy_, data_, *checkpointer_, guard_, device_,
             control_.size(), dataReplicas(),
             trainingData_.train ? trainingData_.train->source() : config_.trainSpec, prefetch(),
-            reducerOptions_, plan_,
+            reducerOptions_, meter_, plan_,
             schedule_.baseLr, start_, resumedFrom_, place_.outputDir, objective_.classifies(),
             tokensPerSample(), validatesLanguageModel(trainingData_, hooks_)};
     // clang-format on
