@@ -27,12 +27,19 @@ EqualParts equalParts(const at::Tensor& flat, const Communicator& comm) {
   return {shards.front().length(), shards[static_cast<size_t>(comm.rank())]};
 }
 
-// A transfer into a buffer of the backend's shape, copied into place once it is done (in stream
-// order on GPUs, as wait() orders the transfer).
+// A transfer from `input` into `output`, buffers of the backend's shapes, whose part `from` is
+// copied to `to` once it is done (in stream order on GPUs, as wait() orders the transfer). The
+// buffers live as long as the transfer: it is declared last, so it is destroyed (and waited for)
+// first.
 class ThenCopy final : public PendingTransfer {
  public:
-  ThenCopy(std::unique_ptr<PendingTransfer> transfer, at::Tensor from, at::Tensor to)
-      : transfer_(std::move(transfer)), from_(std::move(from)), to_(std::move(to)) {}
+  ThenCopy(at::Tensor input, at::Tensor output, at::Tensor from, at::Tensor to,
+           std::unique_ptr<PendingTransfer> transfer)
+      : input_(std::move(input)),
+        output_(std::move(output)),
+        from_(std::move(from)),
+        to_(std::move(to)),
+        transfer_(std::move(transfer)) {}
   void wait() override {
     if (!transfer_) return;
     transfer_->wait();
@@ -41,9 +48,11 @@ class ThenCopy final : public PendingTransfer {
   }
 
  private:
-  std::unique_ptr<PendingTransfer> transfer_;
+  at::Tensor input_;
+  at::Tensor output_;
   at::Tensor from_;
   at::Tensor to_;
+  std::unique_ptr<PendingTransfer> transfer_;
 };
 
 }  // namespace
@@ -68,8 +77,8 @@ std::unique_ptr<PendingTransfer> startReduceScatterShards(AllReduceAlgorithm alg
   }
   at::Tensor mine = at::empty({length}, flat.options());
   std::unique_ptr<PendingTransfer> transfer = comm.startReduceScatter(whole, mine, op);
-  return std::make_unique<ThenCopy>(std::move(transfer), mine.slice(0, 0, own.length()),
-                                    flat.slice(0, own.begin, own.end));
+  return std::make_unique<ThenCopy>(whole, mine, mine.slice(0, 0, own.length()),
+                                    flat.slice(0, own.begin, own.end), std::move(transfer));
 }
 
 void reduceScatterShards(AllReduceAlgorithm algorithm, Communicator& comm, at::Tensor& tensor,

@@ -281,7 +281,11 @@ void Reducer::launchCompleteBuckets() {
       // from the hook as soon as it is full: its full gradients are let go before the next
       // bucket fills. On CPU that is the same work as after backward; with NCCL the rest of
       // backward then queues behind each reduce-scatter instead of overlapping it.
+      // Waiting for the other ranks here is exposed communication, as in finishBackward.
+      const auto start = std::chrono::steady_clock::now();
       reduceBucket(bucket);
+      stats_.exposedSeconds +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       reducedEarly_ = bucket + 1;
     } else if (startsFromHooks_) {
       startBucket(bucket);

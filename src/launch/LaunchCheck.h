@@ -13,17 +13,22 @@ namespace ringtrain::launch {
 struct LaunchEnvironment {
   std::string launcher;           // what started the processes, as the message names it
   std::optional<long> processes;  // how many it says it started
+  // Whether the launcher handed the processes a way to find each other: Open MPI's own launcher,
+  // PMIx or PMI.
+  bool wiredUp = false;
 };
 
 // From `getenv`'s answers: Open MPI's mpirun (OMPI_COMM_WORLD_SIZE) first, whose processes may
-// also carry the Slurm step of its daemons; then a PMI launcher (PMI_SIZE: MPICH's or Intel's
-// mpiexec, srun --mpi=pmi2); then a Slurm step (SLURM_STEP_NUM_TASKS with SLURM_STEP_ID, set by
-// srun and not by the batch script itself).
+// also carry the Slurm step of its daemons; then a Slurm step (SLURM_STEP_NUM_TASKS with
+// SLURM_STEP_ID, set by srun and not in the batch script itself); then a PMI launcher (PMI_SIZE:
+// MPICH's or Intel's mpiexec). RINGTRAIN_LAUNCH_CHECK=off: nothing to check.
 LaunchEnvironment launchEnvironmentOf(const std::function<const char*(const char*)>& getenv);
 LaunchEnvironment launchEnvironment();  // this process's
 
-// UserError, saying how to launch instead, when MPI's world holds one process and the launcher
-// started more.
+// Before MPI starts: UserError for an srun step of several tasks given no PMIx or PMI, which
+// Open MPI would start as singletons (or refuse with a message of its own). Returns `environment`.
+LaunchEnvironment checkBeforeMpi(LaunchEnvironment environment);
+// Once MPI started: UserError when its world holds one process and the launcher started more.
 void checkLaunch(const LaunchEnvironment& environment, int worldSize);
 
 }  // namespace ringtrain::launch

@@ -10,7 +10,7 @@ namespace ringtrain::launch {
 
 RankProcess::RankProcess(std::string program, int& argc, char**& argv)
     : program_(std::move(program)),
-      launchedAs_(launchEnvironment()),
+      launchedAs_(checkBeforeMpi(launchEnvironment())),
       session_(&argc, &argv),
       control_(session_.makeCpuCommunicator()) {
   checkLaunch(launchedAs_, session_.topology().size);

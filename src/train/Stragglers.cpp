@@ -4,11 +4,19 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iomanip>
 #include <sstream>
 
 #include "ringtrain/comm/Agreement.h"
 
 namespace ringtrain::train {
+
+std::unique_ptr<StragglerWatch> watchStragglers(const TrainConfig& config, c10::Device device,
+                                                comm::Communicator& control,
+                                                const ddp::ReducerStats& waits, RunLog& log) {
+  if (config.pipeline.stages > 1 || !device.is_cpu()) return nullptr;
+  return std::make_unique<StragglerWatch>(control, waits, log);
+}
 
 Slowest slowestOf(const std::vector<double>& secondsByRank) {
   Slowest slowest;
@@ -51,24 +59,30 @@ nlohmann::ordered_json StragglerWatch::annotate(nlohmann::ordered_json entry, do
   entry["slowest_rank"] = slowest.rank;
   entry["slowest_rank_lag_ms"] = std::round((slowest.seconds - slowest.medianSeconds) * 1e4) / 10;
 
-  const bool behind = slowest.seconds > slowest.medianSeconds * (1 + kStragglerShare);
-  windowsBehind_ = behind && slowest.rank == behind_ ? windowsBehind_ + 1 : (behind ? 1 : 0);
-  behind_ = behind ? slowest.rank : -1;
-  if (windowsBehind_ >= kStragglerWindows && !warned_) {
-    warned_ = true;
-    // Every rank is here: the slow one says where it runs.
-    const std::string host = comm::broadcastString(control_, control_.topology().host, behind_);
+  // Every rank decides alike, from the same figures; the slow one then says where it runs.
+  if (streak_.record(slowest)) {
+    const std::string host =
+        comm::broadcastString(control_, control_.topology().host, slowest.rank);
     std::ostringstream line;
-    line.precision(3);
-    line << "rank " << behind_ << " (" << host << ") has been the slowest rank for "
-         << windowsBehind_ << " log lines in a row: its own time per step is "
-         << std::lround(100 * (slowest.seconds / slowest.medianSeconds - 1))
-         << "% above the median rank's (" << slowest.seconds * 1e3 << " ms against "
-         << slowest.medianSeconds * 1e3
-         << " ms), and the other ranks wait for it; a busy or slower host, device or data source?";
+    line << std::fixed << std::setprecision(1) << "rank " << slowest.rank << " (" << host
+         << ") has been the slowest rank for " << kStragglerWindows
+         << " log lines in a row: its own time per step is "
+         << 100 * (slowest.seconds / slowest.medianSeconds - 1) << "% above the median rank's ("
+         << slowest.seconds * 1e3 << " ms against " << slowest.medianSeconds * 1e3
+         << " ms), and the other ranks wait for it; a busy or slower host or data source?";
     log_.warn(line.str());
   }
   return entry;
+}
+
+bool StragglerStreak::record(const Slowest& slowest) {
+  const bool behind =
+      slowest.medianSeconds > 0 && slowest.seconds > slowest.medianSeconds * (1 + kStragglerShare);
+  windows_ = !behind ? 0 : slowest.rank == rank_ ? windows_ + 1 : 1;
+  rank_ = behind ? slowest.rank : -1;
+  if (windows_ < kStragglerWindows || warned_) return false;
+  warned_ = true;
+  return true;
 }
 
 nlohmann::ordered_json StragglerWatch::report() const {

@@ -11,11 +11,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include <c10/core/Device.h>
+
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "ringtrain/comm/Communicator.h"
 #include "ringtrain/ddp/ReducerOptions.h"
+#include "ringtrain/train/TrainConfig.h"
 #include "train/RunLog.h"
 
 namespace ringtrain::train {
@@ -29,6 +33,26 @@ struct Slowest {
   double medianSeconds = 0;  // the median rank's (the mean of the middle two for an even count)
 };
 Slowest slowestOf(const std::vector<double>& secondsByRank);
+
+// Windows in a row in which one rank was slowest by more than kStragglerShare of the median.
+class StragglerStreak {
+ public:
+  // After each window: true once, at the window that makes kStragglerWindows in a row.
+  bool record(const Slowest& slowest);
+
+ private:
+  int rank_ = -1;
+  int windows_ = 0;
+  bool warned_ = false;
+};
+
+class StragglerWatch;
+// The watch for a run that can tell its stragglers apart, or null: data-parallel runs on CPU. In
+// a pipeline the stages also wait for each other outside the reduction, and on GPUs the host's
+// wait in the reduction includes the rank's own device work, so neither is measured yet.
+std::unique_ptr<StragglerWatch> watchStragglers(const TrainConfig& config, c10::Device device,
+                                                comm::Communicator& control,
+                                                const ddp::ReducerStats& waits, RunLog& log);
 
 class StragglerWatch {
  public:
@@ -58,9 +82,7 @@ class StragglerWatch {
   double waitedBefore_ = 0;  // at the start of the window
   int64_t windows_ = 0;
   std::vector<Times> byRank_;
-  int behind_ = -1;  // the rank that was slowest by kStragglerShare in the last windows
-  int windowsBehind_ = 0;
-  bool warned_ = false;
+  StragglerStreak streak_;
 };
 
 }  // namespace ringtrain::train

@@ -84,8 +84,8 @@ class Trainer {
     log_->info(banner(facts(), *model_));
 
     double trainingSeconds = 0;
-    meter_ = TrainingMeter(tokensPerSample(), std::make_unique<StragglerWatch>(
-                                                  control_, strategy_->reducer().stats(), *log_));
+    meter_ = TrainingMeter(tokensPerSample(), watchStragglers(config_, device_, control_,
+                                                              strategy_->reducer().stats(), *log_));
     bool evaluated = false;
     for (int64_t epoch = start_.epoch; epoch < plan_.epochsToRun && !finished(); ++epoch) {
       const auto epochStart = Clock::now();
@@ -246,6 +246,7 @@ class Trainer {
   }
 
   void saveCheckpoint(std::pair<int64_t, int64_t> epochAndSample, bool finished) {
+    const auto start = Clock::now();  // the ranks that wait for rank 0's writing are not slow
     strategy_->averageBuffers(step_);
     strategy_->gather(/*withOptimizer=*/true);
     TrainingPosition position{step_, epochAndSample.first, epochAndSample.second,
@@ -254,6 +255,7 @@ class Trainer {
     checkpointer_->save(
         position, *model_, [&](const ByteSink* sink) { strategy_->writeOptimizerState(sink); },
         *log_);
+    meter_.leaveOut(Clock::now() - start);
   }
 
   void evaluate(int64_t epoch) {

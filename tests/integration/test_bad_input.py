@@ -115,21 +115,25 @@ class BadInput(RingtrainTestCase):
                 self.expect_failure(good + ["--backend", "nccl"], message, ranks=ranks)
 
     def test_processes_started_as_singletons_refuse_to_run(self):
-        """What `srun -n 2` without a PMI plugin does: two processes, each an MPI world of one, with
-        the step's environment saying there are two. Each refuses, saying how to launch."""
+        """What `srun -n 2` without a PMI plugin does: two processes with the step's environment saying
+        there are two, and nothing for MPI to join them by. Each refuses, saying how to launch."""
         out = self.path("singletons")
         jobs = []
+        # Nothing of a launcher this test itself may run under.
+        clean = {name: value for name, value in os.environ.items()
+                 if not name.startswith(("SLURM_", "OMPI_", "PMI_", "PMIX_", "RINGTRAIN_LAUNCH"))}
         for task in range(2):
-            environment = dict(os.environ, SLURM_JOB_ID="7", SLURM_STEP_ID="0", SLURM_STEP_NUM_TASKS="2",
-                               SLURM_NTASKS="2", SLURM_PROCID=str(task), SLURM_LOCALID=str(task))
+            environment = dict(clean, SLURM_JOB_ID="7", SLURM_STEP_ID="0", SLURM_STEP_NUM_TASKS="2",
+                               SLURM_NTASKS="2", SLURM_NODELIST="localhost", SLURM_PROCID=str(task),
+                               SLURM_LOCALID=str(task))
             jobs.append(subprocess.Popen([BIN, "train", "--output-dir", out, "--epochs", "1", "--train",
                                           "synthetic:100:4:2"], env=environment, stdout=subprocess.PIPE,
                                          stderr=subprocess.PIPE, text=True))
         for job in jobs:
             stdout, stderr = job.communicate(timeout=60)
             self.assertEqual(job.returncode, 2, stdout + stderr)
-            self.assertIn("ringtrain train: error: srun started 2 processes, but MPI sees each as a job of its "
-                          "own", stderr)
+            self.assertIn("ringtrain train: error: srun started 2 processes, but gave them no PMIx or PMI",
+                          stderr)
             self.assertIn("srun --mpi=pmix", stderr)
         self.assertFalse(os.path.exists(out))
 

@@ -1,14 +1,14 @@
 """A rank that holds the others back is named: on every metrics line (slowest_rank and its lag), in
 summary.json (each rank's own time per step), and in a warning once it stays behind. The slow rank
-here is slowed from outside, as a busy host slows one: pinned to a core it shares with three busy
-loops, while the other ranks share another core between them."""
+here is slowed from outside, as a busy host slows one: pinned, with all its threads, to a core it
+shares with five busy loops, while the other ranks share another core between them."""
 import json
 import os
 import subprocess
 import sys
 import unittest
 
-from ringtrain_testing import RingtrainTestCase
+from ringtrain_testing import RingtrainTestCase, rank_pids
 
 # Steps whose computation outweighs their communication (some 10 ms against a few): a rank short
 # of CPU is slow in its own work, not only inside the collectives, which share its slowness out.
@@ -27,13 +27,15 @@ class Stragglers(RingtrainTestCase):
         if len(os.sched_getaffinity(0)) < 2:
             self.skipTest("needs two cores to slow one rank down and not the others")
         out = self.path("slowed")
-        job, pids = self.start_training(out, ARGS, ranks=3,
-                                        ready=lambda: os.path.exists(os.path.join(out, "metrics.jsonl")))
+        # Pinned as soon as the ranks exist, well before their first log window.
+        job, pids = self.start_training(out, ARGS, ranks=3, ready=lambda: len(rank_pids(out)) == 3)
         first, second = sorted(os.sched_getaffinity(0))[:2]
-        hogs = [subprocess.Popen(["taskset", "-c", str(second), sys.executable, "-c", HOG]) for _ in range(3)]
+        hogs = [subprocess.Popen(["taskset", "-c", str(second), sys.executable, "-c", HOG]) for _ in range(5)]
         try:
             for rank, pid in enumerate(pids):
-                os.sched_setaffinity(pid, {second if rank == 1 else first})
+                core = second if rank == 1 else first
+                subprocess.run(["taskset", "-a", "-p", "-c", str(core), str(pid)], check=True,
+                               capture_output=True)
             stdout, stderr = job.communicate(timeout=300)
         finally:
             for hog in hogs:

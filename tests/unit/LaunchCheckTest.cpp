@@ -27,10 +27,34 @@ const std::map<std::string, std::string> kSrunStep{{"SLURM_STEP_ID", "0"},
                                                    {"SLURM_PROCID", "2"},
                                                    {"SLURM_NTASKS", "4"}};
 
-TEST(LaunchCheck, SrunWithoutPmiIsRefusedSayingHowToLaunch) {
+// Before MPI starts (Open MPI 4 would otherwise abort on its own, or start singletons).
+TEST(LaunchCheck, SrunWithoutPmiIsRefusedBeforeMpiStarts) {
   const LaunchEnvironment environment = from(kSrunStep);
   EXPECT_EQ(environment.launcher, "srun");
   EXPECT_EQ(environment.processes, 4);
+  EXPECT_FALSE(environment.wiredUp);
+  const std::string message = testing::userErrorOf([&] { checkBeforeMpi(environment); });
+  EXPECT_NE(message.find("srun started 4 processes, but gave them no PMIx or PMI"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("srun --mpi=pmix"), std::string::npos) << message;
+  EXPECT_NE(message.find("RINGTRAIN_LAUNCH_CHECK=off"), std::string::npos) << message;
+  // srun --mpi=pmix, or pmi2 (whose PMI_SIZE counts the same processes): named as srun.
+  for (const char* wiring : {"PMIX_RANK", "PMI_RANK"}) {
+    auto variables = kSrunStep;
+    variables[wiring] = "2";
+    variables["PMI_SIZE"] = "4";
+    const LaunchEnvironment wired = from(variables);
+    EXPECT_TRUE(wired.wiredUp) << wiring;
+    EXPECT_EQ(wired.launcher, "srun") << wiring;
+    EXPECT_EQ(testing::userErrorOf([&] { checkBeforeMpi(wired); }), "no error") << wiring;
+  }
+}
+
+TEST(LaunchCheck, SrunWithPmiThatMpiCannotUseIsRefusedOnceMpiStarted) {
+  auto variables = kSrunStep;
+  variables["PMIX_RANK"] = "2";
+  const LaunchEnvironment environment = from(variables);
   const std::string message = refusalOf(environment, 1);
   EXPECT_NE(message.find("srun started 4 processes, but MPI sees each as a job of its own"),
             std::string::npos)
@@ -65,6 +89,15 @@ TEST(LaunchCheck, AnotherMpisLauncherIsRefused) {
   const std::string message = refusalOf(environment, 1);
   EXPECT_NE(message.find("a PMI launcher started 2 processes"), std::string::npos) << message;
   EXPECT_NE(message.find("mpirun of the Open MPI it was built with"), std::string::npos) << message;
+}
+
+TEST(LaunchCheck, CanBeTurnedOff) {
+  auto variables = kSrunStep;
+  variables["RINGTRAIN_LAUNCH_CHECK"] = "off";
+  const LaunchEnvironment environment = from(variables);
+  EXPECT_FALSE(environment.processes);
+  EXPECT_EQ(testing::userErrorOf([&] { checkBeforeMpi(environment); }), "no error");
+  EXPECT_EQ(refusalOf(environment, 1), "no error");
 }
 
 TEST(LaunchCheck, NothingToCheckWithoutALauncherOrWithOneProcess) {

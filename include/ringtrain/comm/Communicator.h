@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
 
 #include "ringtrain/Export.h"
@@ -90,7 +91,9 @@ class RINGTRAIN_API Communicator {
   // this rank's part. Backends whose calls block finish it here.
   virtual std::unique_ptr<PendingTransfer> startReduceScatter(const at::Tensor& tensor,
                                                               at::Tensor& output, ReduceOp op) {
-    output.copy_(reduceScatter(tensor, op));
+    const at::Tensor mine = reduceScatter(tensor, op);
+    if (output.numel() != mine.numel()) throw std::invalid_argument("reduceScatter output size");
+    output.view(-1).copy_(mine);
     return std::make_unique<CompletedTransfer>();
   }
   // In place: after the call every rank holds root's values.

@@ -56,7 +56,9 @@ struct ReducerStats {
   int64_t steps = 0;           // synchronised backward passes finished
   int64_t bucketsReduced = 0;  // over all steps
   int64_t hookCalls = 0;       // gradient-ready notifications in synchronised passes
-  double exposedSeconds = 0;   // time finishBackward waited for communication
+  // Time backward's end waited for communication (finishBackward), and --zero 2's reductions
+  // from the hooks, which backward waits for.
+  double exposedSeconds = 0;
 };
 
 }  // namespace ringtrain::ddp
