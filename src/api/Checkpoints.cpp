@@ -1,5 +1,7 @@
 #include "ringtrain/Checkpoints.h"
 
+#include <functional>
+
 #include "DataParallelInternals.h"
 #include "checkpoint/CheckpointStore.h"
 #include "ringtrain/comm/Agreement.h"
@@ -29,17 +31,26 @@ train::StateKind shardedKindOf(const torch::optim::Optimizer& optimizer) {
   return *kind;
 }
 
+// Writes the checkpoint of `step`, its files from `write`, then keeps the newest `keep`.
+std::string writeAndPrune(const std::string& directory, int64_t step, const nlohmann::json& state,
+                          int keep,
+                          const std::function<void(checkpoint::CheckpointWriter&)>& write) {
+  RINGTRAIN_USER_CHECK(keep >= 1, "saveCheckpoint: keep must be at least 1, got " << keep);
+  checkpoint::CheckpointWriter writer(directory, step);
+  write(writer);
+  const std::string path = writer.commit(state);
+  checkpoint::pruneCheckpoints(directory, keep);
+  return path;
+}
+
 }  // namespace
 
 std::string saveCheckpoint(const std::string& directory, int64_t step, torch::nn::Module& module,
                            torch::optim::Optimizer& optimizer, const nlohmann::json& state,
                            int keep) {
-  RINGTRAIN_USER_CHECK(keep >= 1, "saveCheckpoint: keep must be at least 1, got " << keep);
-  checkpoint::CheckpointWriter writer(directory, step);
-  train::writeTraining(writer, module, optimizer);
-  const std::string path = writer.commit(state);
-  checkpoint::pruneCheckpoints(directory, keep);
-  return path;
+  return writeAndPrune(directory, step, state, keep, [&](checkpoint::CheckpointWriter& writer) {
+    train::writeTraining(writer, module, optimizer);
+  });
 }
 
 std::optional<RestoredCheckpoint> restoreLatestCheckpoint(Runtime& runtime,
@@ -75,12 +86,11 @@ std::string saveCheckpoint(Runtime& runtime, DataParallel& parallel, const std::
       return;
     }
     // The writer keeps a failure until commit, so the other ranks' pieces are taken either way.
-    checkpoint::CheckpointWriter writer(directory, step);
-    train::writeTraining(writer, module, [&](const train::ByteSink& sink) {
-      sharded->writeState(optimizer, &sink);
+    path = writeAndPrune(directory, step, state, keep, [&](checkpoint::CheckpointWriter& writer) {
+      train::writeTraining(writer, module, [&](const train::ByteSink& sink) {
+        sharded->writeState(optimizer, &sink);
+      });
     });
-    path = writer.commit(state);
-    checkpoint::pruneCheckpoints(directory, keep);
   });
   return path;
 }

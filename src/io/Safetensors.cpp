@@ -1,7 +1,6 @@
 #include "io/Safetensors.h"
 
 #include <ATen/ATen.h>
-#include <unistd.h>
 
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -68,7 +67,7 @@ std::string safetensorsHeader(const std::vector<TensorEntry>& entries, const Met
 }
 
 void streamSafetensors(const NamedTensors& tensors, const Metadata& metadata,
-                       const std::function<void(const void*, size_t)>& append) {
+                       const ByteSink& append) {
   std::vector<TensorEntry> entries;
   for (const auto& [name, tensor] : tensors) {
     entries.push_back({name, tensor.scalar_type(), tensor.sizes().vec()});
@@ -156,17 +155,10 @@ NamedTensors decodeSafetensors(const std::string& bytes, const std::string& name
 
 void saveSafetensors(const std::string& path, const NamedTensors& tensors,
                      const Metadata& metadata) {
-  const std::string temporary = path + ".tmp-" + std::to_string(::getpid());
-  try {
-    FileWriter file(temporary);
+  writeFileAtomically(path, [&](FileWriter& file) {
     streamSafetensors(tensors, metadata,
                       [&](const void* data, size_t bytes) { file.append(data, bytes); });
-    file.finish();
-  } catch (...) {
-    ::unlink(temporary.c_str());
-    throw;
-  }
-  moveInto(temporary, path);
+  });
 }
 
 NamedTensors loadSafetensors(const std::string& path, Metadata* metadata) {

@@ -30,10 +30,12 @@ struct TensorEntry {
 uint64_t dataBytes(const TensorEntry& entry);
 std::string safetensorsHeader(const std::vector<TensorEntry>& entries,
                               const Metadata& metadata = {});
-// A whole file through `append(data, bytes)`: the header, then each tensor's bytes, copied to the
-// CPU one at a time where they live elsewhere.
+// Where a file's bytes go, in order.
+using ByteSink = std::function<void(const void* data, size_t size)>;
+// A whole file through `append`: the header, then each tensor's bytes, copied to the CPU one at a
+// time where they live elsewhere.
 void streamSafetensors(const NamedTensors& tensors, const Metadata& metadata,
-                       const std::function<void(const void*, size_t)>& append);
+                       const ByteSink& append);
 
 // Parses and validates; UserError naming `name` on any malformation.
 NamedTensors decodeSafetensors(const std::string& bytes, const std::string& name,

@@ -30,8 +30,7 @@ namespace ringtrain::train {
 
 inline constexpr const char* kOptimizerStateFile = "optimizer.safetensors";
 
-// Where a file's bytes go, in order.
-using ByteSink = std::function<void(const void* data, size_t size)>;
+using io::ByteSink;
 
 // Whether the file can hold `optimizer`'s state: an SGD or AdamW (without AMSGrad) over
 // parameters of `model` only, which name its tensors.

@@ -132,17 +132,19 @@ void syncDirectory(const std::string& path) {
 }
 
 void writeFileAtomically(const std::string& path, const std::string& bytes) {
+  writeFileAtomically(path, [&](FileWriter& file) { file.append(bytes.data(), bytes.size()); });
+}
+
+void writeFileAtomically(const std::string& path, const std::function<void(FileWriter&)>& write) {
   const std::string temporary = path + ".tmp-" + std::to_string(::getpid());
   try {
-    writeFileDurably(temporary, bytes);
+    FileWriter file(temporary);
+    write(file);
+    file.finish();
   } catch (...) {
     ::unlink(temporary.c_str());
     throw;
   }
-  moveInto(temporary, path);
-}
-
-void moveInto(const std::string& temporary, const std::string& path) {
   if (::rename(temporary.c_str(), path.c_str()) != 0) {
     const std::string why = reason();
     ::unlink(temporary.c_str());

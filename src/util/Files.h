@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -22,8 +23,10 @@ std::string readFile(const std::string& path);
 // Writes `bytes` to PATH.tmp-<pid>, flushes it to disk, then renames it over PATH, so readers see
 // either the old file or the complete new one, never a partial write.
 void writeFileAtomically(const std::string& path, const std::string& bytes);
-// Its last part: renames the complete `temporary` over PATH (removing it on failure).
-void moveInto(const std::string& temporary, const std::string& path);
+// The same, the file's bytes appended in pieces by `write`, so that the whole file is never in
+// memory.
+class FileWriter;
+void writeFileAtomically(const std::string& path, const std::function<void(FileWriter&)>& write);
 
 // Writes `bytes` to PATH (created or truncated) and flushes it to disk; UserError naming PATH.
 void writeFileDurably(const std::string& path, const std::string& bytes);
