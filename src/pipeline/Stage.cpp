@@ -102,6 +102,16 @@ class Inbox {
 
 }  // namespace
 
+ddp::NamedParameters namedTensorsOf(const std::vector<models::Layer>& layers, bool buffers) {
+  ddp::NamedParameters named;
+  for (const models::Layer& layer : layers) {
+    if (!layer.module) continue;
+    const auto items = buffers ? layer.module->named_buffers() : layer.module->named_parameters();
+    for (const auto& item : items) named.emplace_back(layer.name + "." + item.key(), item.value());
+  }
+  return named;
+}
+
 std::vector<std::vector<int64_t>> boundaryShapes(const std::vector<models::Layer>& layers,
                                                  const std::vector<int64_t>& sampleShape,
                                                  const at::TensorOptions& options) {
@@ -136,21 +146,11 @@ PipelineStage::PipelineStage(std::vector<models::Layer> layers, int stage, int s
 }
 
 ddp::NamedParameters PipelineStage::parameters() const {
-  return namedTensors(false);
+  return namedTensorsOf(layers_, false);
 }
 
 ddp::NamedParameters PipelineStage::buffers() const {
-  return namedTensors(true);
-}
-
-ddp::NamedParameters PipelineStage::namedTensors(bool buffers) const {
-  ddp::NamedParameters named;
-  for (const models::Layer& layer : layers_) {
-    if (!layer.module) continue;
-    const auto items = buffers ? layer.module->named_buffers() : layer.module->named_parameters();
-    for (const auto& item : items) named.emplace_back(layer.name + "." + item.key(), item.value());
-  }
-  return named;
+  return namedTensorsOf(layers_, true);
 }
 
 at::Tensor PipelineStage::forward(const at::Tensor& input) const {

@@ -30,6 +30,9 @@ std::vector<std::vector<int64_t>> boundaryShapes(const std::vector<models::Layer
                                                  const std::vector<int64_t>& sampleShape,
                                                  const at::TensorOptions& options);
 
+// The parameters (or the buffers) of `layers`, named as in the whole model, in layer order.
+ddp::NamedParameters namedTensorsOf(const std::vector<models::Layer>& layers, bool buffers);
+
 // What the last stage makes of one micro-batch's output: the loss to backpropagate, already scaled
 // (e.g. summed over the micro-batch and divided by the samples in the step).
 using LossFunction = std::function<at::Tensor(const at::Tensor& output, const at::Tensor& target)>;
@@ -72,7 +75,6 @@ class PipelineStage {
   at::Tensor forwardOnly(const at::Tensor& input, int64_t batchSize);
 
  private:
-  ddp::NamedParameters namedTensors(bool buffers) const;
   at::Tensor forward(const at::Tensor& input) const;
   // Over a communicator with asynchronous point-to-point transfers, sends return at once and
   // complete while the stage works on (finishSends() waits for them), and receives are posted

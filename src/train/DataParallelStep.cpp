@@ -29,7 +29,7 @@ class DataParallelStep final : public WholeModelStep {
                            int64_t trainSamples) override {
     return checkpointer.restore(checkpoint, trainSamples, model_, *optimizer_);
   }
-  void gather(bool) override {}
+  void gatherModel() override {}
   void writeOptimizerState(const ByteSink* sink) override {
     if (sink) streamOptimizerState(*optimizer_, model_, *sink);
   }

@@ -1,7 +1,7 @@
 // An optimizer's state as bytes (LibTorch's archive, the format of a checkpoint's optimizer.pt),
 // and the state of given parameters carried from one optimizer to another that holds them too.
-// Pipeline stages use these to assemble a whole model's optimizer on rank 0, and to take their
-// own part of one that a checkpoint restored.
+// Pipeline stages use these to take their own part of a whole model's optimizer that a
+// checkpoint restored, and the library's legacy optimizer.pt is this archive.
 #pragma once
 
 #include <torch/optim/optimizer.h>

@@ -66,31 +66,44 @@ at::Tensor stepTensor(int64_t step) {
   return at::scalar_tensor(step, at::kLong);
 }
 
+ddp::NamedParameters statedParameters(const torch::optim::Optimizer& optimizer,
+                                      const ddp::NamedParameters& parameters) {
+  ddp::NamedParameters stated;
+  for (const auto& [name, parameter] : parameters) {
+    if (optimizer.state().count(parameter.unsafeGetTensorImpl()) != 0) {
+      stated.emplace_back(name, parameter);
+    }
+  }
+  return stated;
+}
+
+void emitState(const torch::optim::Optimizer& optimizer, const ddp::NamedParameters& stated,
+               const TensorSink& emit) {
+  const StateKind kind = *stateKindOf(optimizer);
+  for (const auto& [name, parameter] : stated) {
+    const torch::optim::OptimizerParamState& state =
+        *optimizer.state().at(parameter.unsafeGetTensorImpl());
+    for (const at::Tensor& tensor : stateTensors(state)) {
+      RINGTRAIN_CHECK(
+          tensor.scalar_type() == parameter.scalar_type() && tensor.sizes() == parameter.sizes(),
+          "optimizer state of another type or shape than its parameter");
+      emit(tensor);
+    }
+    if (kind == StateKind::kAdamW) emit(stepTensor(stateStep(state)));
+  }
+}
+
 void streamOptimizerState(const torch::optim::Optimizer& optimizer, torch::nn::Module& model,
                           const ByteSink& sink) {
   RINGTRAIN_CHECK(fitsStateFile(optimizer, model),
                   "optimizer.safetensors holds the state of an SGD or AdamW over the model");
-  const StateKind kind = *stateKindOf(optimizer);
-  ddp::NamedParameters stated;
-  std::vector<const torch::optim::OptimizerParamState*> states;
-  for (const auto& item : model.named_parameters()) {
-    const auto found = optimizer.state().find(item.value().unsafeGetTensorImpl());
-    if (found == optimizer.state().end()) continue;
-    stated.emplace_back(item.key(), item.value());
-    states.push_back(found->second.get());
-  }
-  const std::string header = stateFileHeader(kind, stated);
+  ddp::NamedParameters parameters;
+  for (const auto& item : model.named_parameters())
+    parameters.emplace_back(item.key(), item.value());
+  const ddp::NamedParameters stated = statedParameters(optimizer, parameters);
+  const std::string header = stateFileHeader(*stateKindOf(optimizer), stated);
   sink(header.data(), header.size());
-  for (size_t p = 0; p < stated.size(); ++p) {
-    const at::Tensor& parameter = stated[p].second;
-    for (const at::Tensor& tensor : stateTensors(*states[p])) {
-      RINGTRAIN_CHECK(
-          tensor.scalar_type() == parameter.scalar_type() && tensor.sizes() == parameter.sizes(),
-          "optimizer state of another type or shape than its parameter");
-      writeTensor(tensor, sink);
-    }
-    if (kind == StateKind::kAdamW) writeTensor(stepTensor(stateStep(*states[p])), sink);
-  }
+  emitState(optimizer, stated, [&sink](const at::Tensor& tensor) { writeTensor(tensor, sink); });
 }
 
 void loadOptimizerState(torch::optim::Optimizer& optimizer, torch::nn::Module& model,

@@ -31,6 +31,8 @@ namespace ringtrain::train {
 inline constexpr const char* kOptimizerStateFile = "optimizer.safetensors";
 
 using io::ByteSink;
+// Takes one of the file's tensors at a time, in order.
+using TensorSink = std::function<void(const at::Tensor&)>;
 
 // Whether the file can hold `optimizer`'s state: an SGD or AdamW (without AMSGrad) over
 // parameters of `model` only, which name its tensors.
@@ -43,6 +45,13 @@ std::string stateFileHeader(StateKind kind, const ddp::NamedParameters& stated);
 void writeTensor(const at::Tensor& tensor, const ByteSink& sink);
 // AdamW's step, as the file stores it.
 at::Tensor stepTensor(int64_t step);
+
+// Those of `parameters` for which `optimizer` (an SGD or AdamW) has state, and that state, tensor
+// by tensor in the file's order (for each parameter, its fields, then AdamW's step).
+ddp::NamedParameters statedParameters(const torch::optim::Optimizer& optimizer,
+                                      const ddp::NamedParameters& parameters);
+void emitState(const torch::optim::Optimizer& optimizer, const ddp::NamedParameters& stated,
+               const TensorSink& emit);
 
 // The whole file for an optimizer that fitsStateFile, through `sink`.
 void streamOptimizerState(const torch::optim::Optimizer& optimizer, torch::nn::Module& model,

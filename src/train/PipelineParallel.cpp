@@ -49,13 +49,9 @@ std::vector<at::Tensor> parameterTensors(const std::vector<models::Layer>& layer
 // Parameters and buffers, by their names in the whole model.
 io::NamedTensors stageTensors(const std::vector<models::Layer>& layers) {
   io::NamedTensors tensors;
-  for (const models::Layer& layer : layers) {
-    if (!layer.module) continue;
-    for (const auto& item : layer.module->named_parameters()) {
-      tensors.emplace_back(layer.name + "." + item.key(), item.value().detach().to(at::kCPU));
-    }
-    for (const auto& item : layer.module->named_buffers()) {
-      tensors.emplace_back(layer.name + "." + item.key(), item.value().detach().to(at::kCPU));
+  for (const bool buffers : {false, true}) {
+    for (const auto& [name, tensor] : pipeline::namedTensorsOf(layers, buffers)) {
+      tensors.emplace_back(name, tensor.detach().to(at::kCPU));
     }
   }
   return tensors;
@@ -199,13 +195,8 @@ at::Tensor PipelineParallel::evaluate(const data::Batch& batch) {
   return stage_->forwardOnly(input, batch.labels.size(0));
 }
 
-void PipelineParallel::gatherToRankZero(models::Classifier& model,
-                                        torch::optim::Optimizer* stageOptimizer,
-                                        torch::optim::Optimizer* wholeOptimizer) {
+void PipelineParallel::gatherToRankZero(models::Classifier& model) {
   const bool rankZero = control_.rank() == 0;
-  if (rankZero && stageOptimizer) {
-    copyParameterStates(*stageOptimizer, *wholeOptimizer, parameterTensors(layers_));
-  }
   std::map<std::string, at::Tensor> destinations;
   if (rankZero) {
     for (const auto& item : model.named_parameters())
@@ -216,24 +207,83 @@ void PipelineParallel::gatherToRankZero(models::Classifier& model,
     const int source = grid_.rankOf(stage, 0);
     if (control_.rank() == source) {
       comm::sendString(control_, io::encodeSafetensors(stageTensors(layers_), {}), 0);
-      if (stageOptimizer) comm::sendString(control_, optimizerBytes(*stageOptimizer), 0);
     }
     if (!rankZero) continue;
     const std::string origin = "stage " + std::to_string(stage) + "'s parameters";
-    {
-      c10::NoGradGuard noGrad;
-      for (auto& [name, tensor] :
-           io::decodeSafetensors(comm::receiveString(control_, source), origin)) {
-        destinations.at(name).copy_(tensor);
+    c10::NoGradGuard noGrad;
+    for (auto& [name, tensor] :
+         io::decodeSafetensors(comm::receiveString(control_, source), origin)) {
+      destinations.at(name).copy_(tensor);
+    }
+  }
+}
+
+void PipelineParallel::streamOptimizerState(
+    const models::Classifier& model, StateKind kind, const std::vector<bool>& stated,
+    const std::function<void(const TensorSink*)>& stageState, const ByteSink* sink) {
+  const bool rankZero = control_.rank() == 0;
+  RINGTRAIN_CHECK(rankZero == (sink != nullptr), "the optimizer state is written by rank 0 only");
+  // Every stage's parameters, as rank 0's copy of the model holds them, and which have state:
+  // each stage's replica 0 marks its own.
+  std::vector<ddp::NamedParameters> stages;
+  for (int stage = 0; stage < grid_.stages; ++stage) {
+    stages.push_back(pipeline::namedTensorsOf(layersOfStage(model, layerCounts_, stage), false));
+  }
+  const auto firstOf = [&stages](int stage) {
+    size_t first = 0;
+    for (int s = 0; s < stage; ++s) first += stages[s].size();
+    return first;
+  };
+  at::Tensor marks = at::zeros({static_cast<int64_t>(firstOf(grid_.stages))}, at::kDouble);
+  if (replica_ == 0) {
+    RINGTRAIN_CHECK(stated.size() == stages[stage()].size(),
+                    "one flag per parameter of the stage says whether it has optimizer state");
+    double* marked = marks.mutable_data_ptr<double>() + firstOf(stage());
+    for (size_t p = 0; p < stated.size(); ++p) marked[p] = stated[p] ? 1.0 : 0.0;
+  }
+  control_.allReduce(marks, comm::ReduceOp::kSum);
+  const auto hasState = [&, marked = marks.const_data_ptr<double>()](int stage, size_t p) {
+    return marked[firstOf(stage) + p] > 0;
+  };
+  if (rankZero) {
+    ddp::NamedParameters withState;
+    for (int stage = 0; stage < grid_.stages; ++stage) {
+      for (size_t p = 0; p < stages[stage].size(); ++p) {
+        if (hasState(stage, p)) withState.push_back(stages[stage][p]);
       }
     }
-    if (!stageOptimizer) continue;
-    const std::vector<at::Tensor> theirs =
-        parameterTensors(layersOfStage(model, layerCounts_, stage));
-    const auto received = makeOptimizer(config_, theirs, config_.lr);
-    loadOptimizerBytes(*received, comm::receiveString(control_, source),
-                       theirs.empty() ? c10::Device(c10::kCPU) : theirs.front().device());
-    copyParameterStates(*received, *wholeOptimizer, theirs);
+    const std::string header = stateFileHeader(kind, withState);
+    (*sink)(header.data(), header.size());
+  }
+  const size_t fields = stateFieldNames(kind).size();
+  for (int stage = 0; stage < grid_.stages; ++stage) {
+    if (stage == this->stage()) {
+      const TensorSink forward = [&](const at::Tensor& tensor) {
+        if (rankZero) {
+          writeTensor(tensor, *sink);
+        } else {
+          control_.send(tensor.to(at::kCPU).contiguous(), 0);
+        }
+      };
+      stageState(replica_ == 0 ? &forward : nullptr);
+    } else if (rankZero) {
+      const int source = grid_.rankOf(stage, 0);
+      for (size_t p = 0; p < stages[stage].size(); ++p) {
+        if (!hasState(stage, p)) continue;
+        const at::Tensor& parameter = stages[stage][p].second;
+        for (size_t field = 0; field < fields; ++field) {
+          at::Tensor received =
+              at::empty(parameter.sizes(), parameter.options().requires_grad(false));
+          control_.recv(received, source);
+          writeTensor(received, *sink);
+        }
+        if (kind == StateKind::kAdamW) {
+          at::Tensor step = stepTensor(0);
+          control_.recv(step, source);
+          writeTensor(step, *sink);
+        }
+      }
+    }
   }
 }
 

@@ -1,8 +1,8 @@
 // Pipeline mode inside the training job (--pipeline-stages P): this rank's place in the P x D
 // grid, its stage of the model, the communicators that go with it, and the collective steps that
 // make a pipeline run look like a data-parallel one from outside: validation through all stages,
-// and the whole model (with its optimizer state) assembled on rank 0 for checkpoints and
-// model.safetensors, in the layout a data-parallel run writes.
+// the whole model assembled on rank 0 for checkpoints and model.safetensors, and the optimizer
+// state streamed to rank 0 in the layout a data-parallel run writes.
 #pragma once
 
 #include <torch/optim/optimizer.h>
@@ -20,6 +20,7 @@
 #include "ringtrain/comm/Communicator.h"
 #include "ringtrain/models/Model.h"
 #include "ringtrain/train/TrainConfig.h"
+#include "train/OptimizerStateFile.h"
 
 namespace ringtrain::train {
 
@@ -61,10 +62,19 @@ class PipelineParallel {
   at::Tensor evaluate(const data::Batch& batch);
 
   // Collective over `control`: the parameters and buffers of every stage land in rank 0's
-  // `model`; with optimizers given, every stage's state of `stageOptimizer` lands in rank 0's
-  // `wholeOptimizer` (an optimizer of the same kind over all of `model`'s parameters).
-  void gatherToRankZero(models::Classifier& model, torch::optim::Optimizer* stageOptimizer,
-                        torch::optim::Optimizer* wholeOptimizer);
+  // `model`.
+  void gatherToRankZero(models::Classifier& model);
+  // Collective over `control`: the whole model's optimizer state, as optimizer.safetensors holds
+  // it (OptimizerStateFile.h), into rank 0's `sink` (null elsewhere), stage after stage, so that
+  // rank 0 holds one tensor of another stage at a time. Every rank of a stage calls
+  // `stageState`: its replica 0 is given a sink for the stage's tensors in the file's order (for
+  // each of parameters() with state, its fields, then AdamW's step); the other replicas, given
+  // none, help it (a sharded stage's send it their pieces). `stated` (on replica 0: one flag per
+  // parameters()) says which have state.
+  void streamOptimizerState(const models::Classifier& model, StateKind kind,
+                            const std::vector<bool>& stated,
+                            const std::function<void(const TensorSink*)>& stageState,
+                            const ByteSink* sink);
   // `stageOptimizer` takes this stage's part of `wholeOptimizer` (over all of the model's
   // parameters, e.g. restored from a checkpoint), its state on this rank's device.
   void takeStageState(torch::optim::Optimizer& wholeOptimizer,

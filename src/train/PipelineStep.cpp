@@ -137,30 +137,32 @@ class PipelineStep final : public StepStrategy {
   }
 
   void update(double lr) override {
-    // What the last checkpoint assembled is not kept between checkpoints.
-    if (stageOptimizer_) stageOptimizer_->state().clear();
-    if (wholeOptimizer_) wholeOptimizer_->state().clear();
     StepStrategy::update(lr);
     if (sharded_) sharded_->gatherParameters();
   }
 
-  void gather(bool withOptimizer) override {
-    const bool rankZero = context_.control.rank() == 0;
-    if (withOptimizer && rankZero && !wholeOptimizer_) wholeOptimizer_ = wholeModelOptimizer();
-    torch::optim::Optimizer* stage = optimizer_.get();
-    if (withOptimizer && sharded_) {
-      // The stage's whole state first, on its replica 0, as an unsharded stage holds it there.
-      if (replicaControl().rank() == 0 && !stageOptimizer_) {
-        stageOptimizer_ = makeOptimizer(context_.config, parameterTensors_, baseLr_);
-      }
-      sharded_->gatherState(*optimizer_, stageOptimizer_.get());
-      if (stageOptimizer_) stage = stageOptimizer_.get();
-    }
-    pipeline_.gatherToRankZero(model_, withOptimizer ? stage : nullptr,
-                               withOptimizer ? wholeOptimizer_.get() : nullptr);
-  }
+  // Rank 0 holds the whole model; the optimizer state goes to it tensor by tensor, stage after
+  // stage, straight into the checkpoint's file.
+  void gatherModel() override { pipeline_.gatherToRankZero(model_); }
   void writeOptimizerState(const ByteSink* sink) override {
-    if (sink) streamOptimizerState(*wholeOptimizer_, model_, *sink);
+    std::vector<bool> stated;
+    if (sharded_) {
+      stated.assign(parameterTensors_.size(), sharded_->hasState(*optimizer_));
+    } else {
+      for (const at::Tensor& parameter : parameterTensors_) {
+        stated.push_back(optimizer_->state().count(parameter.unsafeGetTensorImpl()) != 0);
+      }
+    }
+    pipeline_.streamOptimizerState(
+        model_, *stateKindOf(*optimizer_), stated,
+        [&](const TensorSink* emit) {
+          if (sharded_) {
+            sharded_->emitWholeState(*optimizer_, emit);
+          } else if (emit) {
+            emitState(*optimizer_, statedParameters(*optimizer_, parameters_), *emit);
+          }
+        },
+        sink);
   }
 
   std::string describe() const override { return pipeline_.describe(); }
@@ -174,10 +176,6 @@ class PipelineStep final : public StepStrategy {
  private:
   PipelineParallel pipeline_;
   std::unique_ptr<ShardedOptimizer> sharded_;  // with --zero 1 or 2 and replicas to share with
-  // Rank 0: the whole model's optimizer state, assembled for checkpoints.
-  std::unique_ptr<torch::optim::Optimizer> wholeOptimizer_;
-  // Sharded, each stage's replica 0 at checkpoints: the stage's whole optimizer state.
-  std::unique_ptr<torch::optim::Optimizer> stageOptimizer_;
 };
 
 }  // namespace

@@ -128,33 +128,30 @@ void ShardedOptimizer::takeState(const torch::optim::Optimizer& whole,
   });
 }
 
-void ShardedOptimizer::gatherState(const torch::optim::Optimizer& optimizer,
-                                   torch::optim::Optimizer* whole) {
-  RINGTRAIN_CHECK((groupControl_.rank() == 0) == (whole != nullptr),
-                  "the whole optimizer belongs to rank 0 only");
+void ShardedOptimizer::emitWholeState(const torch::optim::Optimizer& optimizer,
+                                      const TensorSink* emit) {
+  RINGTRAIN_CHECK((groupControl_.rank() == 0) == (emit != nullptr),
+                  "the whole optimizer state goes to the group's rank 0 only");
   const std::optional<int64_t> step = agreedStep(optimizer);
-  if (whole) whole->state().clear();
   if (!step) return;
   const StateKind kind = kindOf(optimizer);
   const ddp::NamedParameters& trained = reducer_.parameters();
-  std::vector<std::vector<at::Tensor>> tensors(whole ? trained.size() : 0);
-  for (size_t p = 0; p < tensors.size(); ++p) {
-    for (size_t field = 0; field < stateFieldNames(kind).size(); ++field) {
-      tensors[p].push_back(
-          at::empty(trained[p].second.sizes(), trained[p].second.options().device(at::kCPU)));
-    }
-  }
+  // The field being assembled; the pieces of a parameter arrive in order and tile it.
+  at::Tensor field;
   collectPieces(
       optimizer,
-      [&](size_t parameter, size_t field, const ddp::ShardPiece& piece, const at::Tensor& values) {
-        tensors[parameter][field]
-            .view(-1)
-            .narrow(0, piece.parameterOffset, piece.numel)
-            .copy_(values);
+      [&](size_t parameter, size_t, const ddp::ShardPiece& piece, const at::Tensor& values) {
+        const at::Tensor& like = trained[parameter].second;
+        if (piece.parameterOffset == 0)
+          field = at::empty(like.sizes(), like.options().device(at::kCPU));
+        field.view(-1).narrow(0, piece.parameterOffset, piece.numel).copy_(values);
+        if (piece.parameterOffset + piece.numel == like.numel()) {
+          (*emit)(field);
+          field = at::Tensor();
+        }
       },
-      [&](size_t parameter) {
-        whole->state()[trained[parameter].second.unsafeGetTensorImpl()] =
-            makeState(kind, std::move(tensors[parameter]), *step);
+      [&](size_t) {
+        if (kind == StateKind::kAdamW) (*emit)(stepTensor(*step));
       });
 }
 

@@ -54,9 +54,15 @@ class ShardedOptimizer {
   // kind over the reducer's parameters (among others) with state on any device. `optimizer` keeps
   // its settings.
   void takeState(const torch::optim::Optimizer& whole, torch::optim::Optimizer& optimizer) const;
-  // Collective: the group's rank 0 receives every rank's state of `optimizer` into `whole` (an
-  // optimizer over the reducer's parameters, there; null elsewhere), in host memory.
-  void gatherState(const torch::optim::Optimizer& optimizer, torch::optim::Optimizer* whole);
+  // Collective over the group: whether `optimizer` has state (none before the first update).
+  bool hasState(const torch::optim::Optimizer& optimizer) const {
+    return agreedStep(optimizer).has_value();
+  }
+  // Collective: the group's rank 0, given `emit`, receives the whole state of `optimizer` over
+  // the reducer's parameters as whole tensors, one at a time, in optimizer.safetensors' order
+  // (for each parameter, its fields, then AdamW's step), in host memory; the other ranks, given
+  // none, send their pieces. Nothing when there is no state yet.
+  void emitWholeState(const torch::optim::Optimizer& optimizer, const TensorSink* emit);
   // Collective: the group's rank 0, given a sink, receives the whole state of `optimizer` over the
   // reducer's parameters as optimizer.safetensors holds it (OptimizerStateFile.h), one piece at a
   // time; the other ranks, given none, send theirs.

@@ -59,7 +59,7 @@ class ShardedStep final : public WholeModelStep {
 
   // The parameters are whole on every rank after each update. The optimizer state goes to rank 0
   // piece by piece, straight into the checkpoint's file.
-  void gather(bool) override {}
+  void gatherModel() override {}
   void writeOptimizerState(const ByteSink* sink) override {
     sharded_.writeState(*optimizer_, sink);
   }

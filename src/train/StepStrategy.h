@@ -71,11 +71,11 @@ class StepStrategy {
                                    const checkpoint::Checkpoint& checkpoint,
                                    int64_t trainSamples) = 0;
   // Collective. Afterwards rank 0's model holds the whole model's state, as a data-parallel run has
-  // it; `withOptimizer` readies writeOptimizerState.
-  virtual void gather(bool withOptimizer) = 0;
-  // Collective, after gather(true): rank 0, given a sink, receives the whole model's optimizer
-  // state as a checkpoint's optimizer.safetensors holds it; the other ranks, given none, send it
-  // their parts.
+  // it.
+  virtual void gatherModel() = 0;
+  // Collective: rank 0, given a sink, receives the whole model's optimizer state as a
+  // checkpoint's optimizer.safetensors holds it, one tensor (or piece of one) at a time; the other
+  // ranks, given none, send it their parts.
   virtual void writeOptimizerState(const ByteSink* sink) = 0;
 
   // For the start-up banner: the pipeline, and how the optimizer is sharded; empty where there is

@@ -248,7 +248,7 @@ class Trainer {
   void saveCheckpoint(std::pair<int64_t, int64_t> epochAndSample, bool finished) {
     const auto start = Clock::now();  // the ranks that wait for rank 0's writing are not slow
     strategy_->averageBuffers(step_);
-    strategy_->gather(/*withOptimizer=*/true);
+    strategy_->gatherModel();
     TrainingPosition position{step_, epochAndSample.first, epochAndSample.second,
                               layoutOf(config_, control_.size()), guard_.scaler().state()};
     position.finished = finished;
@@ -291,7 +291,7 @@ class Trainer {
     gatherWorstFigures(control_, strategy_->reducer().stats().exposedSeconds, trainingCpuSeconds_,
                        inputWaitSeconds_, summary_);
     const ordered_json strategyReport = strategy_->report(control_);
-    strategy_->gather(/*withOptimizer=*/false);
+    strategy_->gatherModel();
     if (!isRankZero()) return;
     saveModel(place_.outputDir + "/model.safetensors", *model_, modelSpec_,
               trainingData_.standardization, dataSplitOf(config_), trainingData_.tokenizer);

@@ -14,6 +14,29 @@ def model_bytes(out):
         return f.read()
 
 
+def assert_same_optimizer_state(test, written, expected_dir, step, fields=("exp_avg", "exp_avg_sq", "step")):
+    """The optimizer state of the checkpoint `written`, streamed to rank 0 tensor by tensor or piece
+    by piece, is, read by the safetensors package, the whole state of `expected_dir`'s: every
+    parameter's fields (AdamW's step among them, equal to `step`), equal to the bit."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+    import torch
+    ours = load_file(os.path.join(written, "optimizer.safetensors"))
+    theirs = load_file(os.path.join(expected_dir, "optimizer.safetensors"))
+    model = load_file(os.path.join(written, "model.safetensors"))
+    with safe_open(os.path.join(written, "optimizer.safetensors"), "pt") as f:
+        test.assertEqual(f.metadata()["optimizer"], "adamw" if "step" in fields else "sgd")
+    expected = sorted(f"{name}.{field}" for name in model for field in fields)
+    test.assertEqual(sorted(ours), expected)
+    test.assertEqual(sorted(theirs), expected)
+    for name, tensor in ours.items():
+        test.assertTrue(torch.equal(tensor, theirs[name]), name)
+        if name.endswith(".step"):
+            test.assertEqual(tensor.item(), step, name)
+        else:
+            test.assertEqual(tensor.shape, model[name.rsplit(".", 1)[0]].shape, name)
+
+
 # 13 features, hidden 31 and 17, 5 classes: tensors of 403, 31, 527, 17, 85 and 5 elements, none
 # of which divides by 2, 3 or 4. 720 samples.
 DATA = ["--train", "synthetic:720:13:5", "--val", "synthetic:120:13:5", "--log-every", "10"]
@@ -135,6 +158,9 @@ class ZeroInPipelines(RingtrainTestCase):
         pipelined = {stage: at_step_20(self.train(f"written-pipeline-zero{stage}",
                                                   args + self.PIPELINE + ["--zero", str(stage)], ranks=4))
                      for stage in (0, 2)}
+        # Each stage's state, streamed to rank 0 tensor by tensor (from a sharded stage's replicas
+        # piece by piece), is the whole model's, as an unsharded pipeline writes it.
+        assert_same_optimizer_state(self, pipelined[2], pipelined[0], step=20)
         self.assertEqual(resumed("dp-from-pipeline-zero2", pipelined[2], [], 2),
                          resumed("dp-from-pipeline-zero0", pipelined[0], [], 2))
         # And the reverse: a data-parallel --zero 2 checkpoint, resumed by pipelines with and without.
@@ -162,33 +188,12 @@ class ZeroCheckpointsReshard(RingtrainTestCase):
                                                                       checkpoint, "--zero", str(stage)],
                                       ranks=ranks if ranks > 1 else None))
 
-    def assert_same_optimizer_state(self, sharded, replicated):
-        """The state the ranks streamed to rank 0 piece by piece is, read by the safetensors package,
-        the whole state an unsharded run holds: every parameter's exp_avg, exp_avg_sq and step."""
-        from safetensors import safe_open
-        from safetensors.torch import load_file
-        import torch
-        ours = load_file(os.path.join(sharded, "optimizer.safetensors"))
-        theirs = load_file(os.path.join(replicated, "optimizer.safetensors"))
-        model = load_file(os.path.join(sharded, "model.safetensors"))
-        with safe_open(os.path.join(sharded, "optimizer.safetensors"), "pt") as f:
-            self.assertEqual(f.metadata()["optimizer"], "adamw")
-        self.assertEqual(sorted(ours), sorted(theirs))
-        expected = sorted(f"{name}.{field}" for name in model for field in ("exp_avg", "exp_avg_sq", "step"))
-        self.assertEqual(sorted(ours), expected)
-        for name, tensor in ours.items():
-            self.assertTrue(torch.equal(tensor, theirs[name]), name)
-            if name.endswith(".step"):
-                self.assertEqual(tensor.item(), 20, name)
-            else:
-                self.assertEqual(tensor.shape, model[name.rsplit(".", 1)[0]].shape, name)
-
     def test_a_zero_2_checkpoint_from_4_ranks_resumes_at_3_ranks_and_at_1(self):
         sharded = self.checkpoint_at_step_20(
             self.train("written-zero2", self.ARGS + self.ADAMW + ["--batch-size", "6", "--zero", "2"], ranks=4))
         replicated = self.checkpoint_at_step_20(
             self.train("written-zero0", self.ARGS + self.ADAMW + ["--batch-size", "6", "--zero", "0"], ranks=4))
-        self.assert_same_optimizer_state(sharded, replicated)
+        assert_same_optimizer_state(self, sharded, replicated, step=20)
         # At 3 ranks: --zero 2 from either checkpoint, and --zero 0 from the sharded one.
         expected = self.resume("at3-zero0-from0", replicated, 3, 0)
         self.assertEqual(self.resume("at3-zero2-from2", sharded, 3, 2), expected)
@@ -201,6 +206,12 @@ class ZeroCheckpointsReshard(RingtrainTestCase):
         sgd = self.ARGS + ["--optimizer", "sgd", "--momentum", "0.9"]
         sharded = self.checkpoint_at_step_20(
             self.train("sgd-zero2", sgd + ["--batch-size", "6", "--zero", "2"], ranks=4))
+        # Three stages of one replica each, which stream their momentum to rank 0 in turn.
+        pipelined = self.checkpoint_at_step_20(
+            self.train("sgd-pipeline", sgd + ["--batch-size", "24", "--pipeline-stages", "3",
+                                               "--micro-batches", "1"], ranks=3))
+        single = self.checkpoint_at_step_20(self.train("sgd-single", sgd + ["--batch-size", "24"]))
+        assert_same_optimizer_state(self, pipelined, single, step=20, fields=("momentum_buffer",))
         resumed = {stage: model_bytes(self.train(f"sgd-at3-zero{stage}", sgd + [
             "--batch-size", "8", "--resume", sharded, "--zero", str(stage)], ranks=3)) for stage in (0, 1)}
         self.assertEqual(resumed[1], resumed[0])
