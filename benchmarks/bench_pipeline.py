@@ -12,7 +12,7 @@ import statistics
 import subprocess
 import tempfile
 
-from benchmarks_doc import replace_section
+from benchmarks_doc import git_revision, replace_section
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BEGIN, END = "<!-- pipeline:begin -->", "<!-- pipeline:end -->"
@@ -38,14 +38,6 @@ class Runner:
         self([*launcher, ringtrain, "train", *flags, "--output-dir", out])
         with open(os.path.join(out, "summary.json")) as f:
             return json.load(f)
-
-
-def git_revision():
-    try:
-        return subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def main():

@@ -13,7 +13,7 @@ import statistics
 import subprocess
 import tempfile
 
-from benchmarks_doc import replace_section
+from benchmarks_doc import git_revision, replace_section
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BEGIN, END = "<!-- zero:begin -->", "<!-- zero:end -->"
@@ -59,14 +59,6 @@ class Runner:
         summary["step_ms"] = 1000 * summary["global_batch"] / statistics.median(rates)
         summary["command"] = shown
         return summary
-
-
-def git_revision():
-    try:
-        return subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 # AdamW in float32: 16 bytes per parameter per rank without sharding, of which each stage spreads

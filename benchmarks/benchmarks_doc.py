@@ -1,6 +1,19 @@
-"""Rewriting one benchmark's section of docs/BENCHMARKS.md, leaving the others as they are."""
+"""Rewriting one benchmark's section of docs/BENCHMARKS.md, leaving the others as they are, and the
+revision it measured."""
 import os
 import re
+import subprocess
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def git_revision():
+    """The short hash of the checkout's HEAD, or "unknown" outside a git checkout."""
+    try:
+        return subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
 
 
 def replace_section(path, begin, end, section):

@@ -60,8 +60,9 @@ int main(int argc, char** argv) {
                              });
   try {
     // Collective: every rank fails alike (CollectiveFailure) where the options cannot be met.
-    ringtrain::Runtime runtime(
-        argc, argv, {config.device, config.backend, config.threads, config.commTimeoutSeconds});
+    ringtrain::Runtime runtime(argc, argv,
+                               {config.device, config.backend, config.threads,
+                                config.commTimeoutSeconds, config.heartbeatTimeoutSeconds});
     const ringtrain::train::RunSummary summary =
         ringtrain::train::runTraining(runtime, config, hooks);
     if (runtime.isRankZero()) {

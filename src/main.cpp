@@ -13,15 +13,15 @@
 //   flags/        flag values with errors that name the flag; shared flag groups; train's flags
 //     -> launch train pipeline ddp models data comm util
 //   launch/       how a rank starts and ends: the command runner, failure reports, the watchdog
-//     -> platform comm util
+//     -> health platform comm util
 //   train/        the training loop, its strategies (data-parallel, pipeline), outputs
-//     -> pipeline ddp checkpoint models data io platform comm text util
+//     -> pipeline ddp checkpoint models data io health platform comm text util
 //   unsupervised/ k-means (one-pass summaries, k-means|| and Lloyd) and PCA
 //     -> data comm util
 //   prep/         conversion of CSV, IDX, .npy and text into shards
 //     -> data text util
 //   pipeline/     schedules, their checker, partitioning, the stage runtime
-//     -> ddp models comm util
+//     -> ddp models health comm util
 //   ddp/          parameter sync, gradient buckets and their shards, the reducer
 //     -> platform comm util
 //   models/       MLP, CNN, GPT, autoencoder and --model-spec networks, as sequences of layers
@@ -33,6 +33,8 @@
 //   io/           safetensors, .npy, tables, a job's final outputs
 //     -> util
 //   platform/     device placement, threads, CUDA streams, stop signals
+//     -> comm util
+//   health/       liveness: each rank's step and phase, heartbeats that find a dead or frozen rank
 //     -> comm util
 //   comm/         Communicator over MPI (CPU) and NCCL (CUDA); the only code that includes mpi.h
 //                 or nccl.h

@@ -3,8 +3,9 @@
 // one), pins the rank to its device (GPU `local rank`, or a share of the host's CPU cores), owns
 // the communicators and watches them: a rank that waits in one communication call longer than
 // commTimeoutSeconds (another rank died or hangs) reports it and ends the whole job, as
-// `ringtrain train --comm-timeout` does. Create one, first thing in main(), and keep it until the
-// end.
+// `ringtrain train --comm-timeout` does, and the ranks exchange heartbeats so that a dead or
+// frozen one is found within heartbeatTimeoutSeconds. Create one, first thing in main(), and keep
+// it until the end.
 #pragma once
 
 #include <c10/core/Device.h>
@@ -25,6 +26,9 @@ struct RuntimeOptions {
   int threads = 0;               // intra-op threads per rank; 0: the host's cores / its ranks
   // The longest a rank waits in one communication call before it ends the job; 0: forever.
   double commTimeoutSeconds = 300;
+  // How long a rank may send no heartbeat (dead, frozen, its host gone) before the job ends with
+  // a report naming it, as `ringtrain train --heartbeat-timeout`; 0: no heartbeats.
+  double heartbeatTimeoutSeconds = 10;
 };
 
 class RINGTRAIN_API Runtime {

@@ -25,6 +25,7 @@ struct Runtime::State {
   State(int& argc, char**& argv) : process(programName(argc, argv), argc, argv) {}
   launch::RankProcess process;
   double commTimeoutSeconds = 0;
+  double heartbeatTimeoutSeconds = 0;
   platform::Placement placement;
   std::unique_ptr<comm::Communicator> host;
   std::unique_ptr<comm::Communicator> device;
@@ -35,7 +36,11 @@ Runtime::Runtime(int& argc, char**& argv, const RuntimeOptions& options)
   launch::RankProcess& process = state_->process;
   launch::checkCommTimeout(options.commTimeoutSeconds, "RuntimeOptions::commTimeoutSeconds");
   state_->commTimeoutSeconds = options.commTimeoutSeconds;
+  state_->heartbeatTimeoutSeconds = options.heartbeatTimeoutSeconds;
+  launch::checkHeartbeatTimeout(options.heartbeatTimeoutSeconds,
+                                "RuntimeOptions::heartbeatTimeoutSeconds");
   process.watchCommunication(options.commTimeoutSeconds);
+  process.watchLiveness(options.heartbeatTimeoutSeconds);
   comm::runOnAllRanks(process.control(), [&] {
     state_->placement = platform::placeRank(options.device, options.backend, process.topology(),
                                             options.threads, comm::ncclCompiledIn());
@@ -96,6 +101,10 @@ double Runtime::commTimeoutSeconds() const {
 
 const platform::Placement& RuntimeInternals::placement(const Runtime& runtime) {
   return runtime.state_->placement;
+}
+
+double RuntimeInternals::heartbeatTimeoutSeconds(const Runtime& runtime) {
+  return runtime.state_->heartbeatTimeoutSeconds;
 }
 
 }  // namespace ringtrain

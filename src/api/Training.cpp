@@ -9,10 +9,11 @@ namespace ringtrain::train {
 
 RunSummary runTraining(Runtime& runtime, const TrainConfig& config, const TrainHooks& hooks) {
   // As `ringtrain train` prepares its process. The runtime's placement stands for config.device,
-  // config.backend and config.threads, which chose it; its timeout is the one recorded.
+  // config.backend and config.threads, which chose it; its timeouts are the ones recorded.
   launch::prepareForTraining();
   TrainConfig settings = config;
   settings.commTimeoutSeconds = runtime.commTimeoutSeconds();
+  settings.heartbeatTimeoutSeconds = RuntimeInternals::heartbeatTimeoutSeconds(runtime);
   try {
     return runTraining(
         settings,

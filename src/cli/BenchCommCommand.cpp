@@ -445,6 +445,7 @@ int runBenchComm(int argc, char** argv) {
       ensureWritableDirectory(parent.empty() ? "." : parent.string(), "--json");
     }
     start.commTimeoutSeconds = bench.rank.commTimeoutSeconds;
+    start.heartbeatTimeoutSeconds = bench.rank.heartbeatTimeoutSeconds;
     return start;
   };
   return launch::runCommand(

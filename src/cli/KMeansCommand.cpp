@@ -170,6 +170,7 @@ int runKMeans(int argc, char** argv) {
     kmeans.batchRows = input.batchRows;
     if (process.topology().rank == 0) ensureWritableDirectory(input.outputDir, "--output-dir");
     start.commTimeoutSeconds = input.rank.commTimeoutSeconds;
+    start.heartbeatTimeoutSeconds = input.rank.heartbeatTimeoutSeconds;
     return start;
   };
   return launch::runCommand(

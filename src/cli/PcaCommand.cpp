@@ -107,6 +107,7 @@ int runPca(int argc, char** argv) {
       ensureWritableDirectory(settings.input.outputDir, "--output-dir");
     }
     start.commTimeoutSeconds = settings.input.rank.commTimeoutSeconds;
+    start.heartbeatTimeoutSeconds = settings.input.rank.heartbeatTimeoutSeconds;
     return start;
   };
   return launch::runCommand("ringtrain pca", argc, argv, parse, [&](launch::RankProcess& process) {

@@ -25,6 +25,7 @@ int runTrain(int argc, char** argv) {
         placement = platform::placeRank(config.device, config.backend, process.topology(),
                                         config.threads, comm::ncclCompiledIn());
         start.commTimeoutSeconds = config.commTimeoutSeconds;
+        start.heartbeatTimeoutSeconds = config.heartbeatTimeoutSeconds;
         return start;
       },
       [&](launch::RankProcess& process) {

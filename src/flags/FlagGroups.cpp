@@ -33,6 +33,10 @@ void addRankFlags(cxxopts::Options& options, const std::string& group, Devices d
         "end the job when one communication call has waited this many seconds for the other "
         "ranks (0: wait forever)",
         withDefault("300"), "S");
+  adder("heartbeat-timeout",
+        "end the job when a rank has sent no heartbeat for this many seconds: dead, frozen, or its "
+        "host gone (0: no heartbeats)",
+        withDefault("10"), "S");
 }
 
 RankFlags readRankFlags(const cxxopts::ParseResult& flags, Devices devices) {
@@ -46,6 +50,8 @@ RankFlags readRankFlags(const cxxopts::ParseResult& flags, Devices devices) {
   rank.threads = static_cast<int>(threads);
   rank.commTimeoutSeconds = parseReal("comm-timeout", text(flags, "comm-timeout"));
   launch::checkCommTimeout(rank.commTimeoutSeconds, "--comm-timeout");
+  rank.heartbeatTimeoutSeconds = parseReal("heartbeat-timeout", text(flags, "heartbeat-timeout"));
+  launch::checkHeartbeatTimeout(rank.heartbeatTimeoutSeconds, "--heartbeat-timeout");
   return rank;
 }
 

@@ -17,12 +17,14 @@ struct RankFlags {
   std::string backend = "mpi";
   int threads = 0;  // intra-op threads per rank; 0: the cores this rank may use
   double commTimeoutSeconds = 300;
+  double heartbeatTimeoutSeconds = 10;
 };
 
 // Commands that may run on GPUs take --device and --backend; the others run on CPU through MPI.
 enum class Devices { kCpuOnly, kAny };
 
-// --device, --backend (Devices::kAny), --threads, --comm-timeout, in help group `group`.
+// --device, --backend (Devices::kAny), --threads, --comm-timeout, --heartbeat-timeout, in help
+// group `group`.
 void addRankFlags(cxxopts::Options& options, const std::string& group, Devices devices);
 RankFlags readRankFlags(const cxxopts::ParseResult& flags, Devices devices);
 

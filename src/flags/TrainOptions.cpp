@@ -294,6 +294,7 @@ TrainOptions parseTrainOptions(int argc, char** argv) {
   c.backend = rank.backend;
   c.threads = rank.threads;
   c.commTimeoutSeconds = rank.commTimeoutSeconds;
+  c.heartbeatTimeoutSeconds = rank.heartbeatTimeoutSeconds;
   c.outputDir = has("output-dir") ? str("output-dir") : "";
   c.checkpointDir = has("checkpoint-dir") ? str("checkpoint-dir") : "";
   c.checkpointEvery = integer("checkpoint-every");

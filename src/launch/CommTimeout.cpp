@@ -10,4 +10,9 @@ void checkCommTimeout(double seconds, const std::string& what) {
                        what << " must be 0 (none) or 0.001 to 604800 seconds, got " << seconds);
 }
 
+void checkHeartbeatTimeout(double seconds, const std::string& what) {
+  RINGTRAIN_USER_CHECK(seconds == 0 || (seconds >= 0.5 && seconds <= 7 * 24 * 3600),
+                       what << " must be 0 (none) or 0.5 to 604800 seconds, got " << seconds);
+}
+
 }  // namespace ringtrain::launch

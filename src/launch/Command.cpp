@@ -16,6 +16,7 @@ int runCommand(const std::string& program, int& argc, char**& argv,
       return 0;
     }
     process.watchCommunication(start.commTimeoutSeconds);
+    process.watchLiveness(start.heartbeatTimeoutSeconds);
     return run(process);
   } catch (const comm::CollectiveFailure& failure) {
     return process.reportCollectiveFailure(failure);

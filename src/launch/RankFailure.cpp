@@ -46,6 +46,42 @@ void watchCommunication(comm::Session& session, const std::string& program, doub
       commTimeoutHoldBack(topology));
 }
 
+std::unique_ptr<health::Heartbeats> watchLiveness(comm::Communicator& control,
+                                                  const std::string& program, double seconds) {
+  const comm::Topology topology = control.topology();
+  auto heartbeats = std::make_unique<health::Heartbeats>(
+      control, std::chrono::milliseconds(std::llround(seconds * 1000)),
+      [topology, program, seconds](const std::vector<health::LostRank>& lost) {
+        abortAfterLostRanks(program, topology, lost, seconds);
+      });
+  if (!heartbeats->problem().empty()) {
+    std::cerr << program << ": warning: no heartbeats: " << heartbeats->problem()
+              << "; a dead or frozen rank is found by --comm-timeout only" << std::endl;
+  }
+  return heartbeats;
+}
+
+void abortAfterLostRanks(const std::string& program, const comm::Topology& topology,
+                         const std::vector<health::LostRank>& lost, double timeoutSeconds) {
+  // Nothing lost: rank 0 reports. A rank that got SIGTERM is being ended by the launcher, which
+  // saw a process end (and names it) unless a frozen one is what this rank found.
+  const bool onlyExits = std::all_of(lost.begin(), lost.end(),
+                                     [](const health::LostRank& rank) { return rank.exited; });
+  const bool launcherEnding =
+      platform::stopSignalReceived() != 0 && (topology.rank != 0 || onlyExits);
+  if (!lost.empty() && !launcherEnding) {
+    const std::string report = health::describeLost(lost);
+    std::ostringstream message;
+    message << program << ": error on rank " << topology.rank << " (" << topology.host
+            << "): ending the job, ranks lost (--heartbeat-timeout " << timeoutSeconds << " s):\n";
+    std::istringstream lines(report);
+    for (std::string line; std::getline(lines, line);) message << "  " << line << "\n";
+    std::cerr << message.str() << std::flush;
+  }
+  std::fflush(stdout);
+  std::_Exit(1);
+}
+
 std::chrono::milliseconds commTimeoutHoldBack(const comm::Topology& topology) {
   return std::chrono::seconds(2) * std::min(topology.rank, 4);
 }

@@ -4,9 +4,11 @@
 
 #include <chrono>
 #include <exception>
+#include <memory>
 #include <string>
 
 #include "comm/Session.h"
+#include "health/Heartbeats.h"
 #include "ringtrain/comm/Agreement.h"
 
 namespace ringtrain::launch {
@@ -24,6 +26,17 @@ int reportCollectiveFailure(const std::string& program, const comm::Topology& to
 // From now on, a communication call of `session` that waits longer than `seconds` (0: never)
 // ends the job, with a report from the rank that noticed (abortAfterCommTimeout).
 void watchCommunication(comm::Session& session, const std::string& program, double seconds);
+
+// Collective: heartbeats among the ranks from now on, ending the job with a report when one is
+// lost (abortAfterLostRanks), unless `seconds` is 0. Rank 0 warns when they cannot connect.
+std::unique_ptr<health::Heartbeats> watchLiveness(comm::Communicator& control,
+                                                  const std::string& program, double seconds);
+
+// Heartbeats found ranks `lost`, or rank 0 said the job ends (`lost` empty): says so, unless the
+// launcher is already ending the job, and ends the process.
+[[noreturn]] void abortAfterLostRanks(const std::string& program, const comm::Topology& topology,
+                                      const std::vector<health::LostRank>& lost,
+                                      double timeoutSeconds);
 
 // How long this rank's watchdog gives an expired wait before reporting: every rank waiting on the
 // same missing peer times out together, and the lowest one should be the one that reports.

@@ -22,11 +22,17 @@ void RankProcess::watchCommunication(double seconds) {
   launch::watchCommunication(session_, program_, seconds);
 }
 
+void RankProcess::watchLiveness(double seconds) {
+  heartbeats_ = launch::watchLiveness(*control_, program_, seconds);
+}
+
 int RankProcess::reportCollectiveFailure(const comm::CollectiveFailure& failure) const {
   return launch::reportCollectiveFailure(program_, topology(), failure);
 }
 
-void RankProcess::abortAfterFailure(const std::exception& error) const {
+void RankProcess::abortAfterFailure(const std::exception& error) {
+  // Says goodbye: this rank reports its own end.
+  heartbeats_.reset();
   abortAfterRankFailure(program_, session_, error);
 }
 

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "comm/Session.h"
+#include "health/Heartbeats.h"
 #include "launch/LaunchCheck.h"
 #include "ringtrain/comm/Agreement.h"
 
@@ -32,17 +33,23 @@ class RankProcess {
   // From now on a communication call that waits longer than `seconds` (0: never; as
   // launch/CommTimeout.h allows) ends the job, reported by the lowest rank that noticed.
   void watchCommunication(double seconds);
+  // Collective. From now on a rank that dies or freezes is noticed by the others within `seconds`
+  // (0: not watched; as launch/CommTimeout.h allows), and the job ends with a report naming it
+  // (health/Heartbeats.h). Where the ranks cannot reach each other, rank 0 warns and nothing is
+  // watched.
+  void watchLiveness(double seconds);
 
   // Every rank got `failure` together; the reporting rank says why. Returns the exit status.
   int reportCollectiveFailure(const comm::CollectiveFailure& failure) const;
   // This rank alone failed while the others may wait for it: says why and ends the whole job.
-  [[noreturn]] void abortAfterFailure(const std::exception& error) const;
+  [[noreturn]] void abortAfterFailure(const std::exception& error);
 
  private:
   std::string program_;
   LaunchEnvironment launchedAs_;  // read before MPI starts
   comm::Session session_;
   std::unique_ptr<comm::Communicator> control_;
+  std::unique_ptr<health::Heartbeats> heartbeats_;  // says goodbye before MPI ends
 };
 
 // What a training process sets up once MPI has started (whose own signal handlers this replaces):

@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 
+#include "health/Progress.h"
 #include "pipeline/MessageHeader.h"
 #include "ringtrain/util/Error.h"
 
@@ -224,6 +225,7 @@ StageStep PipelineStage::run(const StageSchedule& schedule, int64_t microBatchSi
     for (const Action& action : schedule) {
       switch (action.type) {
         case Action::Type::kForward: {
+          health::markPhase(health::Phase::kForward);
           const auto computeStart = Clock::now();
           const int m = action.microBatch;
           Held entry;
@@ -252,6 +254,7 @@ StageStep PipelineStage::run(const StageSchedule& schedule, int64_t microBatchSi
           break;
         }
         case Action::Type::kBackward: {
+          health::markPhase(health::Phase::kBackward);
           const auto computeStart = Clock::now();
           const int m = action.microBatch;
           Held entry = std::move(held.at(m));

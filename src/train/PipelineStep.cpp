@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "StepStrategy.h"
+#include "health/Progress.h"
 #include "platform/StopSignals.h"
 #include "ringtrain/comm/Agreement.h"
 #include "train/NonFinite.h"
@@ -52,6 +53,7 @@ class PipelineStep final : public StepStrategy {
     double stepLoss = 0;
     const double scale = scaler.enabled() ? scaler.scale() : 1.0;
     for (int64_t m = 0; m < microBatches; ++m) {
+      health::markPhase(health::Phase::kData);
       const data::Batch batch = context_.objective.withTargets(input.nextMicroBatch());
       const bool lastMicroBatch = m + 1 == microBatches;
       const Objective& objective = context_.objective;
@@ -69,6 +71,7 @@ class PipelineStep final : public StepStrategy {
           scale;
       samples += batch.labels.size(0);
     }
+    health::markPhase(health::Phase::kOptimizer);
     const at::TensorOptions options =
         at::TensorOptions().device(context_.device).dtype(at::kDouble);
     // The reducer's failures (a parameter without a gradient) are agreed among a stage's

@@ -108,6 +108,7 @@ ordered_json settingsOf(const TrainConfig& c) {
       {"backend", c.backend},
       {"threads", c.threads == 0 ? ordered_json("auto") : ordered_json(c.threads)},
       {"comm_timeout", c.commTimeoutSeconds},
+      {"heartbeat_timeout", c.heartbeatTimeoutSeconds},
       {"output_dir", c.outputDir},
       {"log_every", c.logEvery},
       {"progress", nameOf(progressModeNames(), c.progress)}});

@@ -30,6 +30,7 @@
 #include "TrainSetup.h"
 #include "UpdateGuard.h"
 #include "Validation.h"
+#include "health/Progress.h"
 #include "pipeline/Grid.h"
 #include "platform/Resources.h"
 #include "platform/StopSignals.h"
@@ -205,6 +206,7 @@ class Trainer {
     model_->train();
     meter_.startEpoch();
     for (int64_t stepHere = 0; !finished(); ++stepHere) {
+      health::beginStep(step_ + 1);
       const int64_t microBatches = input->beginStep();
       if (microBatches == 0) break;
       strategy_->zeroGradients();
@@ -247,6 +249,7 @@ class Trainer {
 
   void saveCheckpoint(std::pair<int64_t, int64_t> epochAndSample, bool finished) {
     const auto start = Clock::now();  // the ranks that wait for rank 0's writing are not slow
+    health::markPhase(health::Phase::kCheckpoint);
     strategy_->averageBuffers(step_);
     strategy_->gatherModel();
     TrainingPosition position{step_, epochAndSample.first, epochAndSample.second,
@@ -261,6 +264,7 @@ class Trainer {
   void evaluate(int64_t epoch) {
     if (!trainingData_.validation) return;  // --val none
     const auto start = Clock::now();
+    health::markPhase(health::Phase::kEvaluation);
     strategy_->averageBuffers(step_);
     model_->eval();
     const Evaluation result = validation_->run(*strategy_, objective_, data_, device_, step_);
@@ -286,6 +290,7 @@ class Trainer {
   }
 
   void finish() {
+    health::markPhase(health::Phase::kFinishing);
     summary_.worldSize = control_.size();
     summary_.steps = step_;
     gatherWorstFigures(control_, strategy_->reducer().stats().exposedSeconds, trainingCpuSeconds_,

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include "health/Progress.h"
 #include "platform/StopSignals.h"
 
 namespace ringtrain::train {
@@ -19,7 +20,9 @@ PassResult WholeModelStep::forwardBackward(EpochInput& input, int64_t microBatch
   LossScaler& scaler = context_.scaler;
   at::Tensor stepLoss = at::zeros({1}, at::TensorOptions().device(device));
   for (int64_t m = 0; m < microBatches; ++m) {
+    health::markPhase(health::Phase::kData);
     const data::Batch batch = context_.objective.withTargets(input.nextMicroBatch());
+    health::markPhase(health::Phase::kForward);
     // From pinned memory the copy does not hold the host, which goes on queueing this step's
     // kernels; on the device it runs in order on the compute stream, before them. (A batch is
     // small next to the compute it feeds; a copy stream would overlap it too.)
@@ -32,11 +35,13 @@ PassResult WholeModelStep::forwardBackward(EpochInput& input, int64_t microBatch
     const at::Tensor loss =
         context_.objective.meanLoss(logits, batch.labels.to(device, asynchronous));
     reducer_->prepareForBackward(/*synchronize=*/m + 1 == microBatches);
+    health::markPhase(health::Phase::kBackward);
     const double share = static_cast<double>(microBatches);
     (scaler.enabled() ? loss * (scaler.scale() / share) : loss / share).backward();
     stepLoss += loss.detach();
     samples += batch.labels.size(0);
   }
+  health::markPhase(health::Phase::kOptimizer);
   // Whether any rank was asked to stop travels with the loss, in the allreduce every step makes
   // anyway.
   const at::Tensor stopVote =

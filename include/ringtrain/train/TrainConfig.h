@@ -109,6 +109,8 @@ struct TrainConfig {
   int threads = 0;               // 0: cores / ranks on this host
   // --comm-timeout, which the command's watchdog enforces; here to be recorded with the run.
   double commTimeoutSeconds = 300;
+  // --heartbeat-timeout, which the command's heartbeats enforce; recorded likewise.
+  double heartbeatTimeoutSeconds = 10;
   // Empty: a new directory under runs/ per run, linked as runs/latest (src/train/RunDirectory.h).
   std::string outputDir;
   int64_t logEvery = 50;

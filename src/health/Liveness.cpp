@@ -1,0 +1,145 @@
+#include "health/Liveness.h"
+
+#include <cstring>
+#include <iomanip>
+#include <sstream>
+
+namespace ringtrain::health {
+namespace {
+
+// "rtHB" and the version of the layout below.
+constexpr uint32_t kMagic = 0x42487472;
+constexpr uint8_t kVersion = 1;
+
+// Offsets in the message; integers in this machine's byte order (all ranks of a job share it).
+constexpr size_t kMagicAt = 0, kVersionAt = 4, kKindAt = 5, kPhaseAt = 6, kRankAt = 8, kPidAt = 12,
+                 kStepAt = 16, kHostAt = 24;
+static_assert(kHostAt + kHostBytes <= kBeatBytes);
+
+template <typename T>
+void put(BeatBytes& bytes, size_t at, T value) {
+  std::memcpy(bytes.data() + at, &value, sizeof value);
+}
+
+template <typename T>
+T get(const BeatBytes& bytes, size_t at) {
+  T value;
+  std::memcpy(&value, bytes.data() + at, sizeof value);
+  return value;
+}
+
+}  // namespace
+
+BeatBytes encodeBeat(const Beat& beat) {
+  BeatBytes bytes{};
+  put(bytes, kMagicAt, kMagic);
+  put(bytes, kVersionAt, kVersion);
+  put(bytes, kKindAt, static_cast<uint8_t>(beat.kind));
+  put(bytes, kPhaseAt, static_cast<uint8_t>(beat.progress.phase));
+  put(bytes, kRankAt, static_cast<int32_t>(beat.rank));
+  put(bytes, kPidAt, static_cast<int32_t>(beat.pid));
+  put(bytes, kStepAt, static_cast<int64_t>(beat.progress.step));
+  beat.host.copy(bytes.data() + kHostAt, kHostBytes - 1);
+  return bytes;
+}
+
+std::optional<Beat> decodeBeat(const BeatBytes& bytes) {
+  if (get<uint32_t>(bytes, kMagicAt) != kMagic || get<uint8_t>(bytes, kVersionAt) != kVersion) {
+    return std::nullopt;
+  }
+  const auto kind = get<uint8_t>(bytes, kKindAt);
+  if (kind < static_cast<uint8_t>(BeatKind::kHello) ||
+      kind > static_cast<uint8_t>(BeatKind::kVerdict)) {
+    return std::nullopt;
+  }
+  Beat beat;
+  beat.kind = static_cast<BeatKind>(kind);
+  beat.progress.phase = static_cast<Phase>(get<uint8_t>(bytes, kPhaseAt));
+  beat.rank = get<int32_t>(bytes, kRankAt);
+  beat.pid = get<int32_t>(bytes, kPidAt);
+  beat.progress.step = get<int64_t>(bytes, kStepAt);
+  const char* host = bytes.data() + kHostAt;
+  beat.host.assign(host, strnlen(host, kHostBytes - 1));
+  return beat;
+}
+
+Liveness::Liveness(const std::vector<int>& ranks, LivenessClock::time_point now) {
+  for (const int rank : ranks) {
+    Peer& peer = peers_[rank];
+    peer.last.rank = rank;
+    peer.heardAt = now;
+  }
+}
+
+void Liveness::heard(const Beat& beat, LivenessClock::time_point now) {
+  const auto found = peers_.find(beat.rank);
+  if (found == peers_.end()) return;
+  found->second.last = beat;
+  found->second.heardAt = now;
+}
+
+void Liveness::leftNormally(int rank) {
+  const auto found = peers_.find(rank);
+  if (found != peers_.end()) found->second.left = true;
+}
+
+void Liveness::closed(int rank, LivenessClock::time_point now) {
+  const auto found = peers_.find(rank);
+  if (found != peers_.end() && !found->second.closedAt) found->second.closedAt = now;
+}
+
+void Liveness::postpone(LivenessClock::duration pause) {
+  for (auto& [rank, peer] : peers_) {
+    peer.heardAt += pause;
+    if (peer.closedAt) *peer.closedAt += pause;
+  }
+}
+
+std::vector<LostRank> Liveness::lost(LivenessClock::time_point now, LivenessClock::duration timeout,
+                                     LivenessClock::duration grace) const {
+  std::vector<LostRank> lost;
+  for (const auto& [rank, peer] : peers_) {
+    if (peer.left) continue;
+    const double silent = std::chrono::duration<double>(now - peer.heardAt).count();
+    if (peer.closedAt && now - *peer.closedAt >= grace) {
+      lost.push_back({peer.last, true, silent});
+    } else if (now - peer.heardAt >= timeout) {
+      lost.push_back({peer.last, false, silent});
+    }
+  }
+  return lost;
+}
+
+std::vector<int> Liveness::watched() const {
+  std::vector<int> ranks;
+  for (const auto& [rank, peer] : peers_) {
+    if (!peer.left) ranks.push_back(rank);
+  }
+  return ranks;
+}
+
+std::string describeLost(const std::vector<LostRank>& lost) {
+  std::ostringstream text;
+  text << std::fixed << std::setprecision(1);
+  for (const LostRank& rank : lost) {
+    const Beat& last = rank.last;
+    text << "rank " << last.rank << " (host " << (last.host.empty() ? "?" : last.host) << ", pid "
+         << last.pid << ") ";
+    if (rank.exited) {
+      text << "exited before the end (killed, crashed, or ended by an error of its own)";
+    } else {
+      text << "stopped answering heartbeats " << rank.silentSeconds
+           << " s ago (frozen, or its host is gone)";
+    }
+    text << "; it last reported ";
+    if (last.progress.phase == Phase::kStarting) {
+      text << "starting";
+    } else {
+      text << "step " << last.progress.step << ", " << phaseName(last.progress.phase);
+    }
+    text << "\n";
+  }
+  return text.str();
+}
+
+}  // namespace ringtrain::health
