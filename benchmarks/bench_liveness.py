@@ -4,9 +4,11 @@ SIGSTOP'd (frozen), or SIGKILL'd, or both ranks of one emulated host (RINGTRAIN_
 SIGSTOP'd. Per case: how often the report named exactly the lost ranks, and the time from the
 signal until every rank was gone, against the heartbeat timeout plus 5 s. Then the other side: a
 long run of 6 ranks on this machine's cores with CPU hogs beside them must finish without an
-alarm. Writes the "Liveness" section of docs/BENCHMARKS.md. Run through scripts/bench-liveness.sh."""
+alarm. And what the always-on flight recorder costs: paired runs of the overhead-bound MLP with it
+and without (RINGTRAIN_FLIGHT_RECORDER=off). Writes the "Liveness" section of docs/BENCHMARKS.md. Run through scripts/bench-liveness.sh."""
 import argparse
 import datetime
+import json
 import os
 import random
 import re
@@ -108,6 +110,35 @@ def soak(args, work):
             "alarm": "ranks lost" in stderr, "stderr": stderr[-2000:]}
 
 
+# The overhead-bound MLP of the throughput benchmark (64-128-10, batch 32): the most steps per
+# second, so the most recorded calls and phases per second of work.
+OVERHEAD_ARGS = ["--train", "synthetic:400000:64:10", "--val", "none", "--hidden", "128", "--batch-size", "32",
+                 "--max-steps", "3000", "--log-every", "500", "--threads", "1", "--progress", "off"]
+
+
+def overhead(args, work):
+    """Paired runs of 2 ranks with the flight recorder on and off (RINGTRAIN_FLIGHT_RECORDER=off), in
+    alternating order: the median step time of each, and their ratio."""
+    seconds = {"on": [], "off": []}
+    for pair in range(args.overhead_pairs):
+        for setting in (("on", "off") if pair % 2 == 0 else ("off", "on")):
+            out = os.path.join(work, f"overhead-{pair}-{setting}")
+            command = [args.mpirun, "--oversubscribe", "--bind-to", "none", "-np", "2", args.ringtrain, "train",
+                       "--output-dir", out] + OVERHEAD_ARGS
+            env = dict(os.environ, RINGTRAIN_FLIGHT_RECORDER=setting)
+            result = subprocess.run(command, capture_output=True, text=True, env=env)
+            if result.returncode != 0:
+                raise SystemExit(f"bench-liveness: {shlex.join(command)} failed:\n{result.stderr}")
+            with open(os.path.join(out, "summary.json")) as f:
+                summary = json.load(f)
+            seconds[setting].append(1000 * summary["global_batch"] / summary["samples_per_sec"])
+    on, off = statistics.median(seconds["on"]), statistics.median(seconds["off"])
+    return {"on_ms": on, "off_ms": off, "ratio": on / off, "pairs": args.overhead_pairs,
+            "command": "RINGTRAIN_FLIGHT_RECORDER=on|off " + shlex.join(
+                [args.mpirun, "--oversubscribe", "--bind-to", "none", "-np", "2", args.ringtrain, "train"] +
+                OVERHEAD_ARGS)}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--ringtrain", default=os.path.join(ROOT, "build", "ringtrain"))
@@ -115,6 +146,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=20, help="trials of the frozen rank")
     parser.add_argument("--other-repeats", type=int, default=10, help="trials of the killed rank and the host")
     parser.add_argument("--soak-minutes", type=float, default=10)
+    parser.add_argument("--overhead-pairs", type=int, default=10)
     parser.add_argument("--output", default=os.path.join(ROOT, "docs", "BENCHMARKS.md"))
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="ringtrain-bench-liveness-")
@@ -127,15 +159,19 @@ def main():
             if not result["named"] or result["seconds"] >= BOUND or result["exit"] == 0:
                 print(result["stderr"], file=sys.stderr)
             results.append(result)
+    cost = overhead(args, work) if args.overhead_pairs > 0 else None
+    if cost:
+        print(f"recorder: {cost['on_ms']:.3f} ms on, {cost['off_ms']:.3f} ms off, ratio {cost['ratio']:.4f}",
+              flush=True)
     soaked = soak(args, work) if args.soak_minutes > 0 else None
     if soaked:
         print(f"soak: {soaked['minutes']:.1f} min, exit {soaked['exit']}, alarm {soaked['alarm']}", flush=True)
         if soaked["exit"] != 0:
             print(soaked["stderr"], file=sys.stderr)
-    write_report(args, results, soaked)
+    write_report(args, results, soaked, cost)
 
 
-def write_report(args, results, soaked):
+def write_report(args, results, soaked, cost):
     cases = {"stop": "one rank SIGSTOP'd (frozen)", "kill": "one rank SIGKILL'd",
              "host": "both ranks of one emulated host SIGSTOP'd"}
     lines = [BEGIN, "## Liveness (`scripts/bench-liveness.sh`)", "",
@@ -165,8 +201,14 @@ def write_report(args, results, soaked):
                   f"{soaked['minutes']:.1f} minutes, then stopped by SIGTERM, ended with exit status "
                   f"{soaked['exit']} and {'an alarm' if soaked['alarm'] else 'no alarm'}:", "",
                   f"    {soaked['command']}"]
+    if cost:
+        lines += ["", f"The flight recorder (each rank's ring of calls and phases, always on) costs "
+                  f"{100 * (cost['ratio'] - 1):+.2f}% of step time on the overhead-bound MLP at 2 ranks (target: at "
+                  f"most +1%): median {cost['on_ms']:.3f} ms per step with it, {cost['off_ms']:.3f} ms without, over "
+                  f"{cost['pairs']} pairs of runs in alternating order:", "", f"    {cost['command']}"]
     lines += ["", f"Made by `scripts/bench-liveness.sh --repeats {args.repeats} --other-repeats "
-              f"{args.other_repeats} --soak-minutes {args.soak_minutes:g}`.", END]
+              f"{args.other_repeats} --soak-minutes {args.soak_minutes:g} --overhead-pairs {args.overhead_pairs}`.",
+              END]
     replace_section(args.output, BEGIN, END, "\n".join(lines) + "\n")
 
 

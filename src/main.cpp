@@ -5,7 +5,8 @@
 // tree to this map. include/ringtrain/ holds the public headers of api/ and of the folders named
 // after its subfolders.
 //   cli/          the commands; only in the executable
-//     -> flags launch sagemaker prep unsupervised train pipeline io data platform comm text util
+//     -> flags launch sagemaker prep unsupervised train pipeline io data platform health comm text
+//        util
 //   sagemaker/    the SageMaker job: configuration files, launch plan, supervising mpirun
 //     -> util
 //   api/          Runtime, DataParallel, checkpoints and runTraining for programs of their own
@@ -70,6 +71,7 @@ void printUsage(std::ostream& out) {
          "  check-data  verify every checksum of a shard data set\n"
          "  bench-data  measure how fast batches come out of a shard data set\n"
          "  info        print versions, backends and visible devices\n"
+         "  doctor      read a failed run's flight records and name the rank that stopped it\n"
          "  sagemaker   the container entrypoint: a SageMaker job from /opt/ml, else plain "
          "ringtrain\n\n"
          "`ringtrain <command> --help` lists a command's flags.\n";
@@ -106,6 +108,7 @@ int main(int argc, char** argv) {
     if (command == "generate") return ringtrain::cli::runGenerate(argc - 1, argv + 1);
     if (command == "kmeans") return ringtrain::cli::runKMeans(argc - 1, argv + 1);
     if (command == "pca") return ringtrain::cli::runPca(argc - 1, argv + 1);
+    if (command == "doctor") return ringtrain::cli::runDoctor(argc - 1, argv + 1);
   } catch (const ringtrain::UserError& error) {
     std::cerr << "ringtrain " << command << ": error: " << error.what() << std::endl;
     return 2;

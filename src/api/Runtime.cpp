@@ -39,8 +39,8 @@ Runtime::Runtime(int& argc, char**& argv, const RuntimeOptions& options)
   state_->heartbeatTimeoutSeconds = options.heartbeatTimeoutSeconds;
   launch::checkHeartbeatTimeout(options.heartbeatTimeoutSeconds,
                                 "RuntimeOptions::heartbeatTimeoutSeconds");
-  process.watchCommunication(options.commTimeoutSeconds);
   process.watchLiveness(options.heartbeatTimeoutSeconds);
+  process.watchCommunication(options.commTimeoutSeconds);
   comm::runOnAllRanks(process.control(), [&] {
     state_->placement = platform::placeRank(options.device, options.backend, process.topology(),
                                             options.threads, comm::ncclCompiledIn());

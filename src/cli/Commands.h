@@ -18,5 +18,6 @@ int runPredict(int argc, char** argv);       // ringtrain predict: a saved model
 int runGenerate(int argc, char** argv);      // ringtrain generate: text from a language model
 int runKMeans(int argc, char** argv);        // ringtrain kmeans: k-means clustering (starts MPI)
 int runPca(int argc, char** argv);           // ringtrain pca: principal components (starts MPI)
+int runDoctor(int argc, char** argv);        // ringtrain doctor: who stopped a failed run
 
 }  // namespace ringtrain::cli

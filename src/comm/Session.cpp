@@ -73,7 +73,7 @@ Session::~Session() {
 }
 
 std::unique_ptr<Communicator> Session::watched(std::unique_ptr<Communicator> communicator) const {
-  return std::make_unique<WatchedCommunicator>(std::move(communicator), watchdog_);
+  return std::make_unique<WatchedCommunicator>(std::move(communicator), watchdog_, callLog_);
 }
 
 std::unique_ptr<Communicator> Session::makeCpuCommunicator() const {

@@ -5,6 +5,7 @@
 
 #include <c10/core/Device.h>
 
+#include "comm/CallLog.h"
 #include "comm/Watchdog.h"
 #include "ringtrain/comm/Communicator.h"
 
@@ -51,6 +52,9 @@ class Session {
   void limitWaits(std::chrono::milliseconds timeout, Watchdog::Handler onTimeout,
                   std::chrono::milliseconds holdBack);
 
+  // Every call of the communicators this session made (and the ones split from them).
+  const CallLog& callLog() const { return *callLog_; }
+
   // Ends every rank of the job now. Used when a rank fails while others may sit in a collective.
   [[noreturn]] void abortJob(int exitCode) const;
 
@@ -62,6 +66,7 @@ class Session {
   int hostGroup_ = 0;  // the lowest world rank on this host: names the host's group
   bool allowsCommunicationThread_ = false;
   std::shared_ptr<Watchdog> watchdog_ = std::make_shared<Watchdog>();
+  std::shared_ptr<CallLog> callLog_ = std::make_shared<CallLog>();
 };
 
 // Versions for `ringtrain info`; callable without a Session.

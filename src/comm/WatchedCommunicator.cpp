@@ -10,24 +10,38 @@ int64_t bytesOf(const at::Tensor& tensor) {
 class WatchedTransfer final : public PendingTransfer {
  public:
   WatchedTransfer(std::unique_ptr<PendingTransfer> inner, std::shared_ptr<Watchdog> watchdog,
-                  const char* operation, int64_t bytes)
+                  std::shared_ptr<CallLog> log, uint64_t call, const char* operation, int64_t bytes)
       : inner_(std::move(inner)),
         watchdog_(std::move(watchdog)),
+        log_(std::move(log)),
+        call_(call),
         operation_(operation),
         bytes_(bytes) {}
   ~WatchedTransfer() override {
     // Destroying an unfinished transfer waits for it.
     const auto watch = watchdog_->watch(operation_, bytes_);
-    inner_.reset();
+    {
+      const CallLog::Blocked blocked(*log_, call_);
+      inner_.reset();
+    }
+    if (!ended_) log_->end(call_);
   }
   void wait() override {
     const auto watch = watchdog_->watch(operation_, bytes_);
-    inner_->wait();
+    {
+      const CallLog::Blocked blocked(*log_, call_);
+      inner_->wait();
+    }
+    if (!ended_) log_->end(call_);
+    ended_ = true;
   }
 
  private:
   std::unique_ptr<PendingTransfer> inner_;
   std::shared_ptr<Watchdog> watchdog_;
+  std::shared_ptr<CallLog> log_;
+  uint64_t call_;
+  bool ended_ = false;
   const char* operation_;
   int64_t bytes_;
 };
@@ -35,11 +49,26 @@ class WatchedTransfer final : public PendingTransfer {
 }  // namespace
 
 WatchedCommunicator::WatchedCommunicator(std::unique_ptr<Communicator> inner,
-                                         std::shared_ptr<Watchdog> watchdog)
-    : inner_(std::move(inner)), watchdog_(std::move(watchdog)) {}
+                                         std::shared_ptr<Watchdog> watchdog,
+                                         std::shared_ptr<CallLog> log)
+    : inner_(std::move(inner)),
+      watchdog_(std::move(watchdog)),
+      log_(std::move(log)),
+      id_(log_->newCommunicator()) {}
+
+WatchedCommunicator::Call::Call(WatchedCommunicator& communicator, const char* operation,
+                                int64_t bytes)
+    : watch_(communicator.watchdog_->watch(operation, bytes)),
+      log_(*communicator.log_),
+      token_(log_.start(communicator.id_, operation, bytes)),
+      blocked_(log_, token_) {}
+
+WatchedCommunicator::Call::~Call() {
+  log_.end(token_);
+}
 
 void WatchedCommunicator::allReduce(at::Tensor& tensor, ReduceOp op) {
-  const auto watch = watchdog_->watch("allreduce", bytesOf(tensor));
+  const Call call(*this, "allreduce", bytesOf(tensor));
   inner_->allReduce(tensor, op);
 }
 
@@ -49,11 +78,14 @@ std::unique_ptr<PendingTransfer> WatchedCommunicator::watchedStart(
     const char* operation, int64_t bytes,
     const std::function<std::unique_ptr<PendingTransfer>()>& start) {
   std::unique_ptr<PendingTransfer> started;
+  const uint64_t call = log_->start(id_, operation, bytes);
   {
     const auto watch = watchdog_->watch(operation, bytes);
+    const CallLog::Blocked blocked(*log_, call);
     started = start();
   }
-  return std::make_unique<WatchedTransfer>(std::move(started), watchdog_, operation, bytes);
+  return std::make_unique<WatchedTransfer>(std::move(started), watchdog_, log_, call, operation,
+                                           bytes);
 }
 
 std::unique_ptr<PendingTransfer> WatchedCommunicator::startAllReduce(at::Tensor& tensor,
@@ -63,7 +95,7 @@ std::unique_ptr<PendingTransfer> WatchedCommunicator::startAllReduce(at::Tensor&
 }
 
 at::Tensor WatchedCommunicator::reduceScatter(const at::Tensor& tensor, ReduceOp op) {
-  const auto watch = watchdog_->watch("reduce-scatter", bytesOf(tensor));
+  const Call call(*this, "reduce-scatter", bytesOf(tensor));
   return inner_->reduceScatter(tensor, op);
 }
 
@@ -75,22 +107,22 @@ std::unique_ptr<PendingTransfer> WatchedCommunicator::startReduceScatter(const a
 }
 
 void WatchedCommunicator::broadcast(at::Tensor& tensor, int root) {
-  const auto watch = watchdog_->watch("broadcast", bytesOf(tensor));
+  const Call call(*this, "broadcast", bytesOf(tensor));
   inner_->broadcast(tensor, root);
 }
 
 at::Tensor WatchedCommunicator::allGather(const at::Tensor& tensor) {
-  const auto watch = watchdog_->watch("allgather", bytesOf(tensor));
+  const Call call(*this, "allgather", bytesOf(tensor));
   return inner_->allGather(tensor);
 }
 
 void WatchedCommunicator::send(const at::Tensor& tensor, int peer) {
-  const auto watch = watchdog_->watch("send", bytesOf(tensor));
+  const Call call(*this, "send", bytesOf(tensor));
   inner_->send(tensor, peer);
 }
 
 void WatchedCommunicator::recv(at::Tensor& tensor, int peer) {
-  const auto watch = watchdog_->watch("receive", bytesOf(tensor));
+  const Call call(*this, "receive", bytesOf(tensor));
   inner_->recv(tensor, peer);
 }
 
@@ -111,17 +143,17 @@ std::unique_ptr<PendingTransfer> WatchedCommunicator::startRecv(at::Tensor& tens
 }
 
 void WatchedCommunicator::barrier() {
-  const auto watch = watchdog_->watch("barrier", 0);
+  const Call call(*this, "barrier", 0);
   inner_->barrier();
 }
 
 std::unique_ptr<Communicator> WatchedCommunicator::split(int color, int key) {
-  const auto watch = watchdog_->watch("communicator split", 0);
-  return std::make_unique<WatchedCommunicator>(inner_->split(color, key), watchdog_);
+  const Call call(*this, "communicator split", 0);
+  return std::make_unique<WatchedCommunicator>(inner_->split(color, key), watchdog_, log_);
 }
 
 void WatchedCommunicator::synchronize() {
-  const auto watch = watchdog_->watch("wait for queued communication", 0);
+  const Call call(*this, "wait for queued communication", 0);
   inner_->synchronize();
 }
 

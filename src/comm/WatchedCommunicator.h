@@ -1,10 +1,12 @@
 // A Communicator that runs every blocking call of another one under the session's watchdog, so a
-// call that never returns ends the job after the timeout instead of hanging it.
+// call that never returns ends the job after the timeout instead of hanging it, and keeps every
+// call in the session's call log (CallLog.h).
 #pragma once
 
 #include <functional>
 #include <memory>
 
+#include "comm/CallLog.h"
 #include "comm/Watchdog.h"
 #include "ringtrain/comm/Communicator.h"
 
@@ -12,7 +14,8 @@ namespace ringtrain::comm {
 
 class WatchedCommunicator final : public Communicator {
  public:
-  WatchedCommunicator(std::unique_ptr<Communicator> inner, std::shared_ptr<Watchdog> watchdog);
+  WatchedCommunicator(std::unique_ptr<Communicator> inner, std::shared_ptr<Watchdog> watchdog,
+                      std::shared_ptr<CallLog> log);
 
   const Topology& topology() const override { return inner_->topology(); }
   std::string backendName() const override { return inner_->backendName(); }
@@ -40,8 +43,25 @@ class WatchedCommunicator final : public Communicator {
       const char* operation, int64_t bytes,
       const std::function<std::unique_ptr<PendingTransfer>()>& start);
 
+  // A blocking call: watched and logged while it lives.
+  class Call {
+   public:
+    Call(WatchedCommunicator& communicator, const char* operation, int64_t bytes);
+    ~Call();
+    Call(const Call&) = delete;
+    Call& operator=(const Call&) = delete;
+
+   private:
+    Watchdog::Watch watch_;
+    CallLog& log_;
+    uint64_t token_;
+    CallLog::Blocked blocked_;  // ends before the call does
+  };
+
   std::unique_ptr<Communicator> inner_;
   std::shared_ptr<Watchdog> watchdog_;
+  std::shared_ptr<CallLog> log_;
+  int id_;  // in the call log
 };
 
 }  // namespace ringtrain::comm

@@ -10,6 +10,7 @@
 
 #include "BucketKernels.h"
 #include "CommThread.h"
+#include "comm/CallLog.h"
 #include "comm/ShardedCollectives.h"
 #include "ringtrain/comm/Agreement.h"
 #include "ringtrain/util/Error.h"
@@ -296,6 +297,7 @@ void Reducer::launchCompleteBuckets() {
 }
 
 void Reducer::startBucket(size_t bucket) {
+  const comm::CallLabel label("bucket", static_cast<int64_t>(bucket));
   at::Tensor& values = storage_[bucket];
   // A packed bucket already holds gradient / world; an adopted gradient is still the raw one.
   const bool packed = !adopts_[bucket];

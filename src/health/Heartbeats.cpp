@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "health/FlightRecord.h"
 #include "ringtrain/comm/Agreement.h"
 #include "ringtrain/util/Error.h"
 
@@ -36,9 +37,12 @@ using std::chrono::milliseconds;
 constexpr auto kConnectWithin = std::chrono::seconds(10);
 constexpr auto kAcceptWithin = std::chrono::seconds(15);
 constexpr auto kClosedGrace = std::chrono::milliseconds(500);
-// More than this beyond the beat interval between two turns of the loop is this process's own
-// pause (SIGSTOP, a starved thread, a suspended machine), not its peers' silence.
-constexpr auto kOwnPause = std::chrono::seconds(2);
+// A poll that returns this much later than asked (at most; a quarter of the timeout when that is
+// less) was this process's own pause (SIGSTOP, a starved thread, a suspended machine), not its
+// peers' silence.
+constexpr auto kOwnPause = std::chrono::milliseconds(2000);
+// How often the loop looks at the deadlines between beats.
+constexpr auto kLookEvery = std::chrono::milliseconds(250);
 // Unsent beats to a peer that does not read: beyond this, new ones are dropped whole.
 constexpr size_t kOutboxLimit = 64 * kBeatBytes;
 
@@ -108,6 +112,7 @@ struct Connection {
   int rank = -1;  // on a hub, -1 until the connection's hello arrives
   std::string inbox;
   std::string outbox;
+  std::optional<Beat> hello;  // on a hub, what the rank said first
 };
 
 void queue(Connection& connection, const Beat& beat) {
@@ -202,9 +207,11 @@ Connection connectToHub(const HubAddress& hub, const std::string& host,
   if (hub.port == 0) return connection;
   std::vector<std::string> addresses = hub.addresses;
   if (hub.host == host) std::rotate(addresses.rbegin(), addresses.rbegin() + 1, addresses.rend());
-  for (const std::string& address : addresses) {
-    connection.fd =
-        connectWithin(address, hub.port, std::max(Clock::duration(0), deadline - Clock::now()));
+  // An address that drops connection attempts gets a share of the time, not all of it.
+  for (size_t tried = 0; tried < addresses.size(); ++tried) {
+    const Clock::duration left = std::max(Clock::duration(0), deadline - Clock::now());
+    connection.fd = connectWithin(addresses[tried], hub.port,
+                                  left / static_cast<int64_t>(addresses.size() - tried));
     if (connection.fd >= 0) break;
   }
   return connection;
@@ -228,7 +235,7 @@ std::vector<Connection> acceptHellos(int listening, const std::vector<int>& expe
       if (fd >= 0) {
         setNonBlocking(fd);
         setNoDelay(fd);
-        pending.push_back({fd, -1, "", ""});
+        pending.push_back({fd, -1, "", "", std::nullopt});
       }
     }
     for (auto it = pending.begin(); it != pending.end();) {
@@ -240,6 +247,7 @@ std::vector<Connection> acceptHellos(int listening, const std::vector<int>& expe
       const std::optional<Beat> hello = nextBeat(*it);
       if (hello && hello->kind == BeatKind::kHello && isExpected(hello->rank)) {
         it->rank = hello->rank;
+        it->hello = hello;
         accepted.push_back(std::move(*it));
       } else {
         ::close(it->fd);  // a stray connection
@@ -291,6 +299,11 @@ struct Heartbeats::Channel {
   int wakeRead = -1;
   int wakeWrite = -1;
   std::atomic<bool> stopping{false};
+  std::atomic<bool> ending{false};  // endJob() asked the hub to tell the others
+  std::atomic<bool> told{false};
+  mutable std::mutex heardMutex;
+  // What the watched ranks last said and when, for lastHeard().
+  std::vector<std::pair<Beat, Clock::time_point>> heard;
   std::thread thread;
 
   ~Channel() {
@@ -301,10 +314,25 @@ struct Heartbeats::Channel {
     if (wakeWrite >= 0) ::close(wakeWrite);
   }
 
+  bool hub() const { return rank == hubs[0] || rank == hubs[1]; }
+
+  // Leaving normally, or after reporting its own end: nobody should report this rank lost.
+  void sayGoodbye(Connection& connection) const {
+    if (connection.fd < 0) return;
+    connection.outbox.resize(connection.outbox.size() % kBeatBytes);
+    queue(connection, beat(BeatKind::kGoodbye));
+    flush(connection);
+    // Unread input would turn the close into a reset that may lose the goodbye.
+    receive(connection);
+    ::shutdown(connection.fd, SHUT_WR);
+  }
+
   Beat beat(BeatKind kind) const {
     Beat message = self;
     message.kind = kind;
-    message.progress = currentProgress();
+    const RankState now = currentState();
+    message.progress = now.progress;
+    message.waiting = now.waiting;
     return message;
   }
 
@@ -313,7 +341,8 @@ struct Heartbeats::Channel {
   void tellTheOthers() {
     for (Connection& connection : connections) {
       if (connection.fd < 0) continue;
-      connection.outbox.clear();
+      // The rest of a frame partly sent stays, so that the verdict starts a frame of its own.
+      connection.outbox.resize(connection.outbox.size() % kBeatBytes);
       queue(connection, beat(BeatKind::kVerdict));
       flush(connection);
       receive(connection);  // unread input would turn the close into a reset that loses it
@@ -325,12 +354,22 @@ struct Heartbeats::Channel {
     std::vector<int> watched;
     for (const Connection& connection : connections) watched.push_back(connection.rank);
     Liveness liveness(watched, Clock::now());
-    Clock::time_point lastTurn = Clock::now();
-    Clock::time_point nextBeatAt = lastTurn;
+    for (const Connection& connection : connections) {
+      if (connection.hello) liveness.heard(*connection.hello, Clock::now());
+    }
+    Clock::time_point nextBeatAt = Clock::now();
+    const auto ownPause = std::min<Clock::duration>(kOwnPause, timeout / 4);
     while (!stopping.load()) {
       const Clock::time_point now = Clock::now();
-      if (now - lastTurn > interval + kOwnPause) liveness.postpone(now - lastTurn - interval);
-      lastTurn = now;
+      if (ending.load()) {
+        if (hub()) {
+          tellTheOthers();
+        } else {
+          for (Connection& connection : connections) sayGoodbye(connection);
+        }
+        told.store(true);
+        return;
+      }
       if (now >= nextBeatAt) {
         for (Connection& connection : connections) queue(connection, beat(BeatKind::kBeat));
         nextBeatAt = now + interval;
@@ -345,14 +384,21 @@ struct Heartbeats::Channel {
       }
       const std::vector<LostRank> lost = liveness.lost(now, timeout + wait, kClosedGrace + wait);
       if (!lost.empty()) {
-        if (rank == hubs[0] || rank == hubs[1]) tellTheOthers();
+        if (hub()) tellTheOthers();
         onLost(lost);
         return;
       }
       polled.push_back({wakeRead, POLLIN, 0});
-      if (::poll(polled.data(), polled.size(), millisecondsUntil(nextBeatAt)) < 0) continue;
+      const Clock::time_point wakeAt = std::min(nextBeatAt, now + kLookEvery);
+      const int ready = ::poll(polled.data(), polled.size(), millisecondsUntil(wakeAt));
+      // Measured before anything heard is stamped, so that a pause moves only older stamps.
+      const Clock::duration late = Clock::now() - std::max(wakeAt, now);
+      if (late > ownPause) liveness.postpone(late);
+      if (ready <= 0) continue;
+      size_t next = 0;
       for (Connection& connection : connections) {
         if (connection.fd < 0) continue;
+        if (polled[next++].revents == 0) continue;
         const bool open = receive(connection);
         while (const std::optional<Beat> message = nextBeat(connection)) {
           if (message->rank != connection.rank) continue;
@@ -375,6 +421,13 @@ struct Heartbeats::Channel {
           connection.fd = -1;
         }
       }
+      const Clock::time_point stamped = Clock::now();
+      std::lock_guard<std::mutex> lock(heardMutex);
+      heard.clear();
+      for (const auto& [beat, seconds] : liveness.lastBeats(stamped)) {
+        heard.emplace_back(beat, stamped - std::chrono::duration_cast<Clock::duration>(
+                                               std::chrono::duration<double>(seconds)));
+      }
     }
   }
 };
@@ -385,8 +438,9 @@ Heartbeats::Heartbeats(comm::Communicator& control, milliseconds timeout, Handle
   if (size < 2 || timeout.count() <= 0) return;
   auto channel = std::make_unique<Channel>();
   channel->rank = rank;
-  channel->self = {BeatKind::kHello, rank, static_cast<int>(::getpid()), currentProgress(),
-                   control.topology().host};
+  channel->self = {
+      BeatKind::kHello,        rank,        static_cast<int>(::getpid()), currentProgress(),
+      control.topology().host, std::nullopt};
   channel->timeout = timeout;
   channel->interval = std::clamp(timeout / 10, milliseconds(50), milliseconds(1000));
   channel->onLost = std::move(onLost);
@@ -405,7 +459,7 @@ Heartbeats::Heartbeats(comm::Communicator& control, milliseconds timeout, Handle
       control, second, rank == second ? listenForRanks(size, control.topology().host) : Listener{});
   channel->hubs = {0, second};
   // Rank 0 reports at once; the second hub 2 s later, when rank 0 has not; the others, which
-  // watch only the hubs, later still, one after the other.
+  // watch only the hubs, 6 to 12 s later (ranks 1 to 4 one after the other, the rest with rank 4).
   channel->wait = rank == 0        ? milliseconds(0)
                   : rank == second ? milliseconds(2000)
                                    : milliseconds(4000) + milliseconds(2000) * std::min(rank, 4);
@@ -460,15 +514,50 @@ Heartbeats::~Heartbeats() {
   const char wake = 1;
   [[maybe_unused]] const ssize_t written = ::write(channel_->wakeWrite, &wake, 1);
   channel_->thread.join();
-  for (Connection& connection : channel_->connections) {
-    if (connection.fd < 0) continue;
-    queue(connection, channel_->beat(BeatKind::kGoodbye));
-    flush(connection);
-  }
+  for (Connection& connection : channel_->connections) channel_->sayGoodbye(connection);
 }
 
 bool Heartbeats::watching() const {
   return channel_ != nullptr;
+}
+
+bool Heartbeats::hub() const {
+  return channel_ && channel_->hub();
+}
+
+milliseconds Heartbeats::reportDelay() const {
+  return channel_ ? channel_->wait : milliseconds(0);
+}
+
+std::vector<RankState> Heartbeats::lastHeard() const {
+  std::vector<RankState> states;
+  if (!channel_) return states;
+  std::lock_guard<std::mutex> lock(channel_->heardMutex);
+  const Clock::time_point now = Clock::now();
+  for (const auto& [beat, heardAt] : channel_->heard) {
+    if (beat.host.empty()) continue;  // never heard from
+    RankState state;
+    state.rank = beat.rank;
+    state.known = true;
+    state.host = beat.host;
+    state.pid = beat.pid;
+    state.progress = beat.progress;
+    state.waiting = beat.waiting;
+    state.silentSeconds = std::chrono::duration<double>(now - heardAt).count();
+    states.push_back(std::move(state));
+  }
+  return states;
+}
+
+void Heartbeats::endJob() {
+  if (!channel_) return;
+  channel_->ending.store(true);
+  const char wake = 1;
+  [[maybe_unused]] const ssize_t written = ::write(channel_->wakeWrite, &wake, 1);
+  const auto deadline = Clock::now() + std::chrono::seconds(1);
+  while (!channel_->told.load() && Clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
 }
 
 }  // namespace ringtrain::health

@@ -1,5 +1,6 @@
 #include "health/Liveness.h"
 
+#include <algorithm>
 #include <cstring>
 #include <iomanip>
 #include <sstream>
@@ -9,12 +10,23 @@ namespace {
 
 // "rtHB" and the version of the layout below.
 constexpr uint32_t kMagic = 0x42487472;
-constexpr uint8_t kVersion = 1;
+constexpr uint8_t kVersion = 2;
 
 // Offsets in the message; integers in this machine's byte order (all ranks of a job share it).
-constexpr size_t kMagicAt = 0, kVersionAt = 4, kKindAt = 5, kPhaseAt = 6, kRankAt = 8, kPidAt = 12,
-                 kStepAt = 16, kHostAt = 24;
-static_assert(kHostAt + kHostBytes <= kBeatBytes);
+constexpr size_t kMagicAt = 0, kVersionAt = 4, kKindAt = 5, kPhaseAt = 6, kWaitingAt = 7,
+                 kRankAt = 8, kPidAt = 12, kStepAt = 16, kHostAt = 24, kCommunicatorAt = 88,
+                 kSequenceAt = 96, kLabelIndexAt = 104, kBytesAt = 112, kOperationAt = 120,
+                 kLabelKindAt = 120 + kNameBytes;
+static_assert(kLabelKindAt + kNameBytes <= kBeatBytes);
+
+void putText(BeatBytes& bytes, size_t at, const std::string& text, size_t room) {
+  text.copy(bytes.data() + at, room - 1);
+}
+
+std::string getText(const BeatBytes& bytes, size_t at, size_t room) {
+  const char* text = bytes.data() + at;
+  return std::string(text, strnlen(text, room - 1));
+}
 
 template <typename T>
 void put(BeatBytes& bytes, size_t at, T value) {
@@ -39,7 +51,17 @@ BeatBytes encodeBeat(const Beat& beat) {
   put(bytes, kRankAt, static_cast<int32_t>(beat.rank));
   put(bytes, kPidAt, static_cast<int32_t>(beat.pid));
   put(bytes, kStepAt, static_cast<int64_t>(beat.progress.step));
-  beat.host.copy(bytes.data() + kHostAt, kHostBytes - 1);
+  putText(bytes, kHostAt, beat.host, kHostBytes);
+  if (beat.waiting) {
+    const WaitingCall& call = *beat.waiting;
+    put(bytes, kWaitingAt, uint8_t{1});
+    put(bytes, kCommunicatorAt, static_cast<int32_t>(call.communicator));
+    put(bytes, kSequenceAt, static_cast<int64_t>(call.sequence));
+    put(bytes, kLabelIndexAt, static_cast<int64_t>(call.labelIndex));
+    put(bytes, kBytesAt, static_cast<int64_t>(call.bytes));
+    putText(bytes, kOperationAt, call.operation, kNameBytes);
+    putText(bytes, kLabelKindAt, call.labelKind, kNameBytes);
+  }
   return bytes;
 }
 
@@ -58,8 +80,13 @@ std::optional<Beat> decodeBeat(const BeatBytes& bytes) {
   beat.rank = get<int32_t>(bytes, kRankAt);
   beat.pid = get<int32_t>(bytes, kPidAt);
   beat.progress.step = get<int64_t>(bytes, kStepAt);
-  const char* host = bytes.data() + kHostAt;
-  beat.host.assign(host, strnlen(host, kHostBytes - 1));
+  beat.host = getText(bytes, kHostAt, kHostBytes);
+  if (get<uint8_t>(bytes, kWaitingAt) != 0) {
+    beat.waiting = WaitingCall{
+        get<int32_t>(bytes, kCommunicatorAt),     get<int64_t>(bytes, kSequenceAt),
+        getText(bytes, kOperationAt, kNameBytes), getText(bytes, kLabelKindAt, kNameBytes),
+        get<int64_t>(bytes, kLabelIndexAt),       get<int64_t>(bytes, kBytesAt)};
+  }
   return beat;
 }
 
@@ -107,6 +134,21 @@ std::vector<LostRank> Liveness::lost(LivenessClock::time_point now, LivenessCloc
       lost.push_back({peer.last, false, silent});
     }
   }
+  // Ranks that went silent together (a host gone) fall past the timeout up to a beat apart:
+  // once one is lost, those silent for half the timeout go with it.
+  if (!lost.empty()) {
+    for (const auto& [rank, peer] : peers_) {
+      const bool counted = std::any_of(lost.begin(), lost.end(), [rank = rank](const LostRank& l) {
+        return l.last.rank == rank;
+      });
+      if (!peer.left && !counted && now - peer.heardAt >= timeout / 2) {
+        lost.push_back(
+            {peer.last, false, std::chrono::duration<double>(now - peer.heardAt).count()});
+      }
+    }
+    std::sort(lost.begin(), lost.end(),
+              [](const LostRank& a, const LostRank& b) { return a.last.rank < b.last.rank; });
+  }
   return lost;
 }
 
@@ -116,6 +158,16 @@ std::vector<int> Liveness::watched() const {
     if (!peer.left) ranks.push_back(rank);
   }
   return ranks;
+}
+
+std::vector<std::pair<Beat, double>> Liveness::lastBeats(LivenessClock::time_point now) const {
+  std::vector<std::pair<Beat, double>> beats;
+  for (const auto& [rank, peer] : peers_) {
+    if (!peer.left) {
+      beats.emplace_back(peer.last, std::chrono::duration<double>(now - peer.heardAt).count());
+    }
+  }
+  return beats;
 }
 
 std::string describeLost(const std::vector<LostRank>& lost) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "health/Progress.h"
+#include "health/Verdict.h"
 
 namespace ringtrain::health {
 
@@ -33,11 +34,13 @@ struct Beat {
   int rank = 0;
   int pid = 0;
   ProgressMark progress;
-  std::string host;  // at most kHostBytes - 1 bytes are sent
+  std::string host;                    // at most kHostBytes - 1 bytes are sent
+  std::optional<WaitingCall> waiting;  // names cut to kNameBytes - 1 bytes
 };
 
 inline constexpr size_t kHostBytes = 64;
-inline constexpr size_t kBeatBytes = 96;
+inline constexpr size_t kNameBytes = 24;
+inline constexpr size_t kBeatBytes = 176;
 using BeatBytes = std::array<char, kBeatBytes>;
 
 BeatBytes encodeBeat(const Beat& beat);
@@ -63,11 +66,16 @@ class Liveness {
   // every peer's last word later by `pause`.
   void postpone(LivenessClock::duration pause);
 
-  // The ranks silent for `timeout` or more, or closed for `grace` or more, at `now`.
+  // The ranks silent for `timeout` or more, or closed for `grace` or more, at `now`, and with
+  // them (when there are any) the ranks silent for half the timeout, which a host gone silences a
+  // beat apart; in rank order.
   std::vector<LostRank> lost(LivenessClock::time_point now, LivenessClock::duration timeout,
                              LivenessClock::duration grace) const;
   // Still watched: neither said goodbye.
   std::vector<int> watched() const;
+  // What each watched rank last said (its hello, or a default beat of that rank before it), and
+  // how many seconds before `now`.
+  std::vector<std::pair<Beat, double>> lastBeats(LivenessClock::time_point now) const;
 
  private:
   struct Peer {

@@ -2,12 +2,27 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <sstream>
+#include <thread>
+
+#include "comm/CallLog.h"
 
 namespace ringtrain::health {
 namespace {
 
 std::atomic<int64_t> currentStep{0};
 std::atomic<uint8_t> currentPhase{static_cast<uint8_t>(Phase::kStarting)};
+
+struct PhaseSlot {
+  std::atomic<int64_t> step{0};
+  std::atomic<uint8_t> phase{0};
+  std::atomic<int64_t> startNs{0};
+};
+constexpr uint64_t kPhaseRing = 1024;
+std::array<PhaseSlot, kPhaseRing> phaseRing;
+std::atomic<uint64_t> marks{0};
 
 constexpr std::array<const char*, 8> kNames = {"starting",   "waiting for data", "forward",
                                                "backward",   "optimizer step",   "checkpoint",
@@ -27,13 +42,65 @@ std::optional<Phase> phaseNamed(const std::string& name) {
   return std::nullopt;
 }
 
-void markPhase(Phase phase) {
+namespace {
+
+std::atomic<int64_t> hangStep{-1};
+std::atomic<uint8_t> hangPhase{0};
+
+// A new phase begins (or the same again, at a new step).
+void record(Phase phase) {
   currentPhase.store(static_cast<uint8_t>(phase), std::memory_order_relaxed);
+  static const bool recording = comm::flightRecorderOn();
+  if (!recording) return;
+  const uint64_t index = marks.load(std::memory_order_relaxed);
+  PhaseSlot& slot = phaseRing[index % kPhaseRing];
+  slot.step.store(currentStep.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  slot.phase.store(static_cast<uint8_t>(phase), std::memory_order_relaxed);
+  slot.startNs.store(comm::wallClockNs(), std::memory_order_relaxed);
+  marks.store(index + 1, std::memory_order_release);
+  if (currentStep.load(std::memory_order_relaxed) == hangStep.load(std::memory_order_relaxed) &&
+      static_cast<uint8_t>(phase) == hangPhase.load(std::memory_order_relaxed)) {
+    for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
+  }
+}
+
+}  // namespace
+
+void markPhase(Phase phase) {
+  if (static_cast<uint8_t>(phase) != currentPhase.load(std::memory_order_relaxed)) record(phase);
+}
+
+std::vector<PhaseRecord> recentPhases() {
+  const uint64_t count = marks.load(std::memory_order_acquire);
+  std::vector<PhaseRecord> phases;
+  for (uint64_t index = count > kPhaseRing ? count - kPhaseRing : 0; index < count; ++index) {
+    const PhaseSlot& slot = phaseRing[index % kPhaseRing];
+    phases.push_back({{slot.step.load(std::memory_order_relaxed),
+                       static_cast<Phase>(slot.phase.load(std::memory_order_relaxed))},
+                      slot.startNs.load(std::memory_order_relaxed)});
+  }
+  return phases;
 }
 
 void beginStep(int64_t step) {
   currentStep.store(step, std::memory_order_relaxed);
-  markPhase(Phase::kData);
+  record(Phase::kData);
+}
+
+void armTestHang(int rank) {
+  const char* at = std::getenv("RINGTRAIN_TEST_HANG_AT");
+  if (at == nullptr) return;
+  std::istringstream fields(at);
+  int hangRank = -1;
+  int64_t step = -1;
+  char colon = 0;
+  std::string phase;
+  fields >> hangRank >> colon >> step >> colon;
+  std::getline(fields, phase);
+  const std::optional<Phase> named = phaseNamed(phase);
+  if (hangRank != rank || !named) return;
+  hangPhase.store(static_cast<uint8_t>(*named));
+  hangStep.store(step);
 }
 
 ProgressMark currentProgress() {

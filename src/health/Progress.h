@@ -1,11 +1,13 @@
 // Where this rank is in its work: the step it trains and the phase of that step, set by the
 // training loop at each change and read by other threads (the heartbeats that tell the other
-// ranks, the reports that name where a rank stopped). Setting a mark is two relaxed atomic stores.
+// ranks, the reports that name where a rank stopped, the flight record). Setting a mark costs a
+// few relaxed atomic stores.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace ringtrain::health {
 
@@ -34,5 +36,19 @@ void markPhase(Phase phase);
 // Step `step` begins, waiting for its data.
 void beginStep(int64_t step);
 ProgressMark currentProgress();
+
+// The phases this rank went through lately, each with when it began (nanoseconds since the epoch):
+// the other half of its flight record (comm/CallLog.h). A ring of the last 1024 marks, written by
+// the training thread only; reading while it writes may see one entry torn.
+struct PhaseRecord {
+  ProgressMark mark;
+  int64_t startNs = 0;
+};
+std::vector<PhaseRecord> recentPhases();
+
+// For tests of what a rank stuck while alive looks like: with RINGTRAIN_TEST_HANG_AT=R:S:PHASE in
+// the environment (e.g. 2:20:backward), rank `rank` == R stops for good when it enters PHASE of
+// step S, its other threads (heartbeats) running on. Nothing otherwise.
+void armTestHang(int rank);
 
 }  // namespace ringtrain::health

@@ -2,6 +2,9 @@
 
 #include <iostream>
 
+#include "health/FlightRecord.h"
+#include "platform/StopSignals.h"
+
 namespace ringtrain::launch {
 
 int runCommand(const std::string& program, int& argc, char**& argv,
@@ -15,10 +18,13 @@ int runCommand(const std::string& program, int& argc, char**& argv,
       if (process.topology().rank == 0) std::cout << *start.help << std::flush;
       return 0;
     }
-    process.watchCommunication(start.commTimeoutSeconds);
     process.watchLiveness(start.heartbeatTimeoutSeconds);
-    return run(process);
+    process.watchCommunication(start.commTimeoutSeconds);
+    const int status = run(process);
+    if (platform::stopSignalReceived() != 0) health::dumpFlightRecord("stopped by a signal");
+    return status;
   } catch (const comm::CollectiveFailure& failure) {
+    if (failure.exitCode() == 1) health::dumpFlightRecord("internal error");
     return process.reportCollectiveFailure(failure);
   } catch (const std::exception& error) {
     process.abortAfterFailure(error);

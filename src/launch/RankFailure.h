@@ -25,11 +25,14 @@ int reportCollectiveFailure(const std::string& program, const comm::Topology& to
 
 // From now on, a communication call of `session` that waits longer than `seconds` (0: never)
 // ends the job, with a report from the rank that noticed (abortAfterCommTimeout).
-void watchCommunication(comm::Session& session, const std::string& program, double seconds);
+// With `heartbeats` (or null), the report comes from a hub first, with a verdict naming the rank
+// that stopped.
+void watchCommunication(comm::Session& session, const std::string& program, double seconds,
+                        const std::shared_ptr<health::Heartbeats>& heartbeats);
 
 // Collective: heartbeats among the ranks from now on, ending the job with a report when one is
 // lost (abortAfterLostRanks), unless `seconds` is 0. Rank 0 warns when they cannot connect.
-std::unique_ptr<health::Heartbeats> watchLiveness(comm::Communicator& control,
+std::shared_ptr<health::Heartbeats> watchLiveness(comm::Communicator& control,
                                                   const std::string& program, double seconds);
 
 // Heartbeats found ranks `lost`, or rank 0 said the job ends (`lost` empty): says so, unless the
@@ -42,10 +45,12 @@ std::unique_ptr<health::Heartbeats> watchLiveness(comm::Communicator& control,
 // same missing peer times out together, and the lowest one should be the one that reports.
 std::chrono::milliseconds commTimeoutHoldBack(const comm::Topology& topology);
 
-// The watchdog found a communication call of this rank waiting longer than `timeout`: says so,
-// unless the launcher is already ending the job, and ends the process.
+// The watchdog found a communication call of this rank waiting longer than `timeout`: writes the
+// flight record, says so (on a hub, with a verdict from what every rank last said), unless the
+// launcher is already ending the job, tells the others to end, and ends the process.
 [[noreturn]] void abortAfterCommTimeout(const std::string& program, const comm::Topology& topology,
                                         const comm::OpenWaits::Expired& expired,
-                                        std::chrono::milliseconds timeout);
+                                        std::chrono::milliseconds timeout,
+                                        health::Heartbeats* heartbeats);
 
 }  // namespace ringtrain::launch

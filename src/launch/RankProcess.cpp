@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "RankFailure.h"
+#include "health/FlightRecord.h"
 #include "platform/Resources.h"
 #include "platform/StopSignals.h"
 
@@ -14,12 +15,13 @@ RankProcess::RankProcess(std::string program, int& argc, char**& argv)
       session_(&argc, &argv),
       control_(session_.makeCpuCommunicator()) {
   checkLaunch(launchedAs_, session_.topology().size);
+  health::keepFlightRecord(session_.topology(), session_.callLog());
 }
 
 RankProcess::~RankProcess() = default;
 
 void RankProcess::watchCommunication(double seconds) {
-  launch::watchCommunication(session_, program_, seconds);
+  launch::watchCommunication(session_, program_, seconds, heartbeats_);
 }
 
 void RankProcess::watchLiveness(double seconds) {

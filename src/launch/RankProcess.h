@@ -31,7 +31,8 @@ class RankProcess {
   comm::Communicator& control() { return *control_; }
 
   // From now on a communication call that waits longer than `seconds` (0: never; as
-  // launch/CommTimeout.h allows) ends the job, reported by the lowest rank that noticed.
+  // launch/CommTimeout.h allows) ends the job, reported by a hub of the heartbeats (when
+  // watchLiveness came first) or by the lowest rank that noticed.
   void watchCommunication(double seconds);
   // Collective. From now on a rank that dies or freezes is noticed by the others within `seconds`
   // (0: not watched; as launch/CommTimeout.h allows), and the job ends with a report naming it
@@ -49,7 +50,7 @@ class RankProcess {
   LaunchEnvironment launchedAs_;  // read before MPI starts
   comm::Session session_;
   std::unique_ptr<comm::Communicator> control_;
-  std::unique_ptr<health::Heartbeats> heartbeats_;  // says goodbye before MPI ends
+  std::shared_ptr<health::Heartbeats> heartbeats_;  // says goodbye before MPI ends
 };
 
 // What a training process sets up once MPI has started (whose own signal handlers this replaces):

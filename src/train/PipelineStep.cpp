@@ -150,7 +150,11 @@ class PipelineStep final : public StepStrategy {
   void writeOptimizerState(const ByteSink* sink) override {
     std::vector<bool> stated;
     if (sharded_) {
-      stated.assign(parameterTensors_.size(), sharded_->hasState(*optimizer_));
+      // The sharded optimizer holds state for the reducer's parameters: the ones trained.
+      const bool any = sharded_->hasState(*optimizer_);
+      for (const at::Tensor& parameter : parameterTensors_) {
+        stated.push_back(any && parameter.requires_grad());
+      }
     } else {
       for (const at::Tensor& parameter : parameterTensors_) {
         stated.push_back(optimizer_->state().count(parameter.unsafeGetTensorImpl()) != 0);

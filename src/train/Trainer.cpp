@@ -30,6 +30,7 @@
 #include "TrainSetup.h"
 #include "UpdateGuard.h"
 #include "Validation.h"
+#include "health/FlightRecord.h"
 #include "health/Progress.h"
 #include "pipeline/Grid.h"
 #include "platform/Resources.h"
@@ -69,6 +70,7 @@ class Trainer {
   RunSummary run() {
     const auto start = Clock::now();
     comm::runOnAllRanks(control_, [&] { setUp(); });
+    health::setFlightRecordDirectory(comm::broadcastString(control_, place_.outputDir, 0));
     // Apart from setUp(), whose work is local: the strategy's communicators are collective.
     comm::runOnAllRanks(control_, [&] { setUpStrategy(); });
     resume();

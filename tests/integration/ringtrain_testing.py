@@ -3,6 +3,7 @@ read what it wrote. CTest sets RINGTRAIN_BIN and RINGTRAIN_MPIRUN."""
 import json
 import os
 import re
+import signal
 import struct
 import subprocess
 import tempfile
@@ -75,6 +76,14 @@ class RingtrainTestCase(unittest.TestCase):
         self.assertEqual(sorted(a), sorted(b))
         for name in a:
             np.testing.assert_allclose(a[name], b[name], rtol=rtol, atol=atol, err_msg=name)
+
+
+def kill_quietly(pid):
+    """SIGKILL for a process that may be gone already (a cleanup)."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def rank_pids(out, program=None):

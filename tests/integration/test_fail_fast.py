@@ -7,7 +7,7 @@ import subprocess
 import time
 import unittest
 
-from ringtrain_testing import BIN, RingtrainTestCase, command, rank_pids
+from ringtrain_testing import BIN, RingtrainTestCase, command, kill_quietly, rank_pids
 
 TIMEOUT = 5
 # Tens of thousands of steps: far longer than any test waits.
@@ -93,7 +93,7 @@ class FailFast(RingtrainTestCase):
                 victim = pids[-1]  # rank 0 or 1: either way the other one reports
                 started = time.monotonic()
                 os.kill(victim, signal.SIGSTOP)
-                self.addCleanup(self.end_process, victim)
+                self.addCleanup(kill_quietly, victim)
                 _, stderr = job.communicate(timeout=TIMEOUT * 1.1 + 2 + 70)
                 self.assertNotEqual(job.returncode, 0, stderr)
                 self.assertLess(time.monotonic() - started, TIMEOUT * 1.1 + 2 + 10, stderr)
@@ -118,12 +118,6 @@ class FailFast(RingtrainTestCase):
                 job.kill()
         job.communicate()
 
-    @staticmethod
-    def end_process(pid):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
     @staticmethod
     def zombie(pid):

@@ -212,6 +212,12 @@ class ZeroCheckpointsReshard(RingtrainTestCase):
                                                "--micro-batches", "1"], ranks=3))
         single = self.checkpoint_at_step_20(self.train("sgd-single", sgd + ["--batch-size", "24"]))
         assert_same_optimizer_state(self, pipelined, single, step=20, fields=("momentum_buffer",))
+        # AdamW's two fields and its step, streamed stage after stage, against one rank's.
+        adamw = self.ARGS + self.ADAMW + ["--batch-size", "24"]
+        pipelined = self.checkpoint_at_step_20(
+            self.train("adamw-pipeline", adamw + ["--pipeline-stages", "3", "--micro-batches", "1"], ranks=3))
+        single = self.checkpoint_at_step_20(self.train("adamw-single", adamw))
+        assert_same_optimizer_state(self, pipelined, single, step=20)
         resumed = {stage: model_bytes(self.train(f"sgd-at3-zero{stage}", sgd + [
             "--batch-size", "8", "--resume", sharded, "--zero", str(stage)], ranks=3)) for stage in (0, 1)}
         self.assertEqual(resumed[1], resumed[0])

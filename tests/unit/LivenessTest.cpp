@@ -12,11 +12,11 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 Beat beatOf(int rank, int64_t step, Phase phase) {
-  return {BeatKind::kBeat, rank, 4000 + rank, {step, phase}, "host-" + std::to_string(rank)};
+  return {BeatKind::kBeat, rank, 4000 + rank, {step, phase}, "host-" + std::to_string(rank), {}};
 }
 
 TEST(BeatTest, RoundTrips) {
-  const Beat sent{BeatKind::kGoodbye, 7, 4121, {1204, Phase::kBackward}, "node-b.example"};
+  const Beat sent{BeatKind::kGoodbye, 7, 4121, {1204, Phase::kBackward}, "node-b.example", {}};
   const std::optional<Beat> received = decodeBeat(encodeBeat(sent));
   ASSERT_TRUE(received);
   EXPECT_EQ(received->kind, BeatKind::kGoodbye);
@@ -25,6 +25,20 @@ TEST(BeatTest, RoundTrips) {
   EXPECT_EQ(received->progress.step, 1204);
   EXPECT_EQ(received->progress.phase, Phase::kBackward);
   EXPECT_EQ(received->host, "node-b.example");
+}
+
+TEST(BeatTest, CarriesTheCallARankWaitsIn) {
+  Beat sent = beatOf(2, 20, Phase::kOptimizer);
+  sent.waiting = WaitingCall{3, 5012, "allreduce", "bucket", 2, 1 << 20};
+  const std::optional<Beat> received = decodeBeat(encodeBeat(sent));
+  ASSERT_TRUE(received && received->waiting);
+  EXPECT_EQ(received->waiting->communicator, 3);
+  EXPECT_EQ(received->waiting->sequence, 5012);
+  EXPECT_EQ(received->waiting->operation, "allreduce");
+  EXPECT_EQ(received->waiting->labelKind, "bucket");
+  EXPECT_EQ(received->waiting->labelIndex, 2);
+  EXPECT_EQ(received->waiting->bytes, 1 << 20);
+  EXPECT_FALSE(decodeBeat(encodeBeat(beatOf(2, 20, Phase::kOptimizer)))->waiting);
 }
 
 TEST(BeatTest, CutsLongHostNamesAndRejectsStrangers) {
@@ -52,8 +66,8 @@ TEST(LivenessTest, SilenceForTheTimeoutLosesARank) {
   const LivenessClock::time_point start{};
   Liveness liveness({1, 2, 3}, start);
   liveness.heard(beatOf(2, 41, Phase::kBackward), start + seconds(5));
-  liveness.heard(beatOf(1, 42, Phase::kForward), start + seconds(9));
-  liveness.heard(beatOf(3, 42, Phase::kData), start + seconds(9));
+  liveness.heard(beatOf(1, 42, Phase::kForward), start + seconds(11));
+  liveness.heard(beatOf(3, 42, Phase::kData), start + seconds(11));
   EXPECT_TRUE(liveness.lost(start + milliseconds(14999), seconds(10), seconds(2)).empty());
   const std::vector<LostRank> lost = liveness.lost(start + seconds(15), seconds(10), seconds(2));
   ASSERT_EQ(lost.size(), 1u);
@@ -63,6 +77,19 @@ TEST(LivenessTest, SilenceForTheTimeoutLosesARank) {
   EXPECT_EQ(describeLost(lost),
             "rank 2 (host host-2, pid 4002) stopped answering heartbeats 10.0 s ago (frozen, or "
             "its host is gone); it last reported step 41, backward\n");
+}
+
+TEST(LivenessTest, RanksSilentTogetherAreLostTogether) {
+  const LivenessClock::time_point start{};
+  Liveness liveness({1, 2, 3}, start);
+  liveness.heard(beatOf(2, 8, Phase::kBackward), start + milliseconds(100));
+  liveness.heard(beatOf(3, 8, Phase::kBackward), start + milliseconds(900));
+  liveness.heard(beatOf(1, 8, Phase::kBackward), start + milliseconds(10000));
+  const std::vector<LostRank> lost =
+      liveness.lost(start + milliseconds(10100), seconds(10), seconds(2));
+  ASSERT_EQ(lost.size(), 2u);
+  EXPECT_EQ(lost[0].last.rank, 2);
+  EXPECT_EQ(lost[1].last.rank, 3);
 }
 
 TEST(LivenessTest, AClosedConnectionLosesARankAfterTheGrace) {

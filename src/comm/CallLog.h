@@ -1,0 +1,93 @@
+// The recent communication calls of this process, always kept: half of its flight record (the
+// other half, its phases, is health/Progress.h). For each call: the communicator (numbered in
+// creation order, which is the same on every rank, since communicators are made collectively), its
+// sequence number on that communicator (the same on every rank for the same collective), the
+// operation, the bytes, the label its caller gave it (a bucket), and when it started and ended,
+// on the system clock so that records of several hosts line up. A ring of the last 1024 calls; a
+// call costs a lock, two clock readings and a few stores.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace ringtrain::comm {
+
+struct CallRecord {
+  int communicator = -1;
+  int64_t sequence = 0;        // from 1, per communicator
+  const char* operation = "";  // "allreduce", ...: a string literal
+  int64_t bytes = 0;
+  const char* labelKind = nullptr;  // "bucket", or none
+  int64_t labelIndex = -1;
+  int64_t startNs = 0;  // since the epoch
+  int64_t endNs = 0;    // 0 while the call runs
+};
+
+class CallLog {
+ public:
+  static constexpr size_t kCapacity = 1024;
+
+  // Made on the thread that trains (main()), whose blocked call blockedIn() prefers.
+  CallLog();
+
+  // A number for a new communicator; collective in spirit: every rank makes its communicators in
+  // the same order.
+  int newCommunicator();
+  // A call begins on `communicator`: returns the token end() takes.
+  uint64_t start(int communicator, const char* operation, int64_t bytes);
+  void end(uint64_t token);
+  // While one lives, the thread that made it waits for call `token`.
+  class Blocked {
+   public:
+    Blocked(CallLog& log, uint64_t token);
+    ~Blocked();
+    Blocked(const Blocked&) = delete;
+    Blocked& operator=(const Blocked&) = delete;
+
+   private:
+    CallLog& log_;
+    uint64_t token_;
+  };
+  // The calls still in the ring, oldest first.
+  std::vector<CallRecord> recent() const;
+  // The call the training thread waits in, else the oldest call another thread waits in (the
+  // gradient thread's allreduce that the training thread waits for in turn), else nothing.
+  std::optional<CallRecord> blockedIn() const;
+
+ private:
+  const std::thread::id trainingThread_;
+  const bool on_;
+  std::vector<std::pair<std::thread::id, uint64_t>> blocked_;
+  mutable std::mutex mutex_;
+  std::vector<CallRecord> ring_ = std::vector<CallRecord>(kCapacity);
+  uint64_t started_ = 0;            // calls so far; the token of the next
+  std::vector<int64_t> sequences_;  // per communicator, the last sequence number
+};
+
+// Labels the calls this thread starts while it lives, e.g. CallLabel("bucket", 2) around a
+// bucket's allreduce. Labels nest; the innermost counts.
+class CallLabel {
+ public:
+  CallLabel(const char* kind, int64_t index);
+  ~CallLabel();
+  CallLabel(const CallLabel&) = delete;
+  CallLabel& operator=(const CallLabel&) = delete;
+
+ private:
+  const char* previousKind_;
+  int64_t previousIndex_;
+};
+
+// Nanoseconds since the epoch on the system clock.
+int64_t wallClockNs();
+
+// False with RINGTRAIN_FLIGHT_RECORDER=off in the environment, which leaves the call log and the
+// phase ring empty: for measuring what they cost.
+bool flightRecorderOn();
+
+}  // namespace ringtrain::comm
