@@ -12,7 +12,7 @@ std::string lastCallOf(const nlohmann::json& record) {
   const nlohmann::json& calls = record.at("calls");
   if (calls.empty()) return "no communication call yet";
   const nlohmann::json& call = calls.back();
-  health::WaitingCall last{call.at("communicator").get<int>(),
+  health::WaitingCall last{call.at("communicator").get<int64_t>(),
                            call.at("sequence").get<int64_t>(),
                            call.at("operation").get<std::string>(),
                            "",

@@ -28,22 +28,38 @@ bool flightRecorderOn() {
 
 CallLog::CallLog() : trainingThread_(std::this_thread::get_id()), on_(flightRecorderOn()) {}
 
-int CallLog::newCommunicator() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  sequences_.push_back(0);
-  return static_cast<int>(sequences_.size()) - 1;
+namespace {
+
+// A number from three, the same wherever the three are.
+int64_t mix(int64_t a, int64_t b, int64_t c) {
+  const uint64_t prime = 1000003;
+  return static_cast<int64_t>(
+      ((static_cast<uint64_t>(a) * prime + static_cast<uint64_t>(b)) * prime +
+       static_cast<uint64_t>(c)) &
+      0x3fffffffffffffffULL);
 }
 
-uint64_t CallLog::start(int communicator, const char* operation, int64_t bytes) {
+}  // namespace
+
+int64_t CallLog::newCommunicator(int64_t group) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return mix(0, communicators_++, group);
+}
+
+int64_t CallLog::splitCommunicator(int64_t parent, int color) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return mix(parent, ++splits_[parent], color);
+}
+
+uint64_t CallLog::start(int64_t communicator, const char* operation, int64_t bytes,
+                        bool collective) {
   if (!on_) return 0;
   const int64_t now = wallClockNs();
   std::lock_guard<std::mutex> lock(mutex_);
   const uint64_t token = started_++;
   CallRecord& record = ring_[token % kCapacity];
   record.communicator = communicator;
-  record.sequence = communicator >= 0 && static_cast<size_t>(communicator) < sequences_.size()
-                        ? ++sequences_[static_cast<size_t>(communicator)]
-                        : 0;
+  record.sequence = collective ? ++sequences_[communicator] : 0;
   record.operation = operation;
   record.bytes = bytes;
   record.labelKind = currentLabelKind;

@@ -72,8 +72,10 @@ Session::~Session() {
   if (!finalized) MPI_Finalize();
 }
 
-std::unique_ptr<Communicator> Session::watched(std::unique_ptr<Communicator> communicator) const {
-  return std::make_unique<WatchedCommunicator>(std::move(communicator), watchdog_, callLog_);
+std::unique_ptr<Communicator> Session::watched(std::unique_ptr<Communicator> communicator,
+                                               int64_t group) const {
+  return std::make_unique<WatchedCommunicator>(std::move(communicator), watchdog_, callLog_,
+                                               callLog_->newCommunicator(group));
 }
 
 std::unique_ptr<Communicator> Session::makeCpuCommunicator() const {
@@ -84,7 +86,7 @@ std::unique_ptr<Communicator> Session::makeHostCommunicator() const {
   Topology host = topology_;
   host.rank = topology_.localRank;
   host.size = topology_.localSize;
-  return watched(std::make_unique<MpiCommunicator>(host, hostGroup_, topology_.rank));
+  return watched(std::make_unique<MpiCommunicator>(host, hostGroup_, topology_.rank), hostGroup_);
 }
 
 std::unique_ptr<Communicator> Session::makeCudaCommunicator(int device) const {

@@ -59,7 +59,9 @@ class Session {
   [[noreturn]] void abortJob(int exitCode) const;
 
  private:
-  std::unique_ptr<Communicator> watched(std::unique_ptr<Communicator> communicator) const;
+  // `group`: as CallLog::newCommunicator takes it.
+  std::unique_ptr<Communicator> watched(std::unique_ptr<Communicator> communicator,
+                                        int64_t group = 0) const;
   void findHostRanks();
 
   Topology topology_;

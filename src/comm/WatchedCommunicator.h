@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include "comm/CallLog.h"
 #include "comm/Watchdog.h"
@@ -14,8 +15,9 @@ namespace ringtrain::comm {
 
 class WatchedCommunicator final : public Communicator {
  public:
+  // `id`: its number in the call log (CallLog::newCommunicator).
   WatchedCommunicator(std::unique_ptr<Communicator> inner, std::shared_ptr<Watchdog> watchdog,
-                      std::shared_ptr<CallLog> log);
+                      std::shared_ptr<CallLog> log, int64_t id);
 
   const Topology& topology() const override { return inner_->topology(); }
   std::string backendName() const override { return inner_->backendName(); }
@@ -40,13 +42,13 @@ class WatchedCommunicator final : public Communicator {
 
  private:
   std::unique_ptr<PendingTransfer> watchedStart(
-      const char* operation, int64_t bytes,
+      const char* operation, int64_t bytes, bool collective,
       const std::function<std::unique_ptr<PendingTransfer>()>& start);
 
   // A blocking call: watched and logged while it lives.
   class Call {
    public:
-    Call(WatchedCommunicator& communicator, const char* operation, int64_t bytes);
+    Call(WatchedCommunicator& communicator, const char* operation, int64_t bytes, bool collective);
     ~Call();
     Call(const Call&) = delete;
     Call& operator=(const Call&) = delete;
@@ -55,13 +57,13 @@ class WatchedCommunicator final : public Communicator {
     Watchdog::Watch watch_;
     CallLog& log_;
     uint64_t token_;
-    CallLog::Blocked blocked_;  // ends before the call does
+    std::optional<CallLog::Blocked> blocked_;  // ends before the call does
   };
 
   std::unique_ptr<Communicator> inner_;
   std::shared_ptr<Watchdog> watchdog_;
   std::shared_ptr<CallLog> log_;
-  int id_;  // in the call log
+  int64_t id_;  // in the call log
 };
 
 }  // namespace ringtrain::comm

@@ -23,6 +23,7 @@ struct Keeper {
   const comm::CallLog* calls = nullptr;
   std::string directory;
   bool written = false;
+  std::function<std::vector<RankState>()> heard;
 };
 
 Keeper& keeper() {
@@ -48,7 +49,7 @@ json callJson(const WaitingCall& call) {
 }
 
 WaitingCall callFrom(const json& value) {
-  WaitingCall call{value.at("communicator").get<int>(),
+  WaitingCall call{value.at("communicator").get<int64_t>(),
                    value.at("sequence").get<int64_t>(),
                    value.at("operation").get<std::string>(),
                    "",
@@ -73,10 +74,24 @@ void keepFlightRecord(const comm::Topology& topology, const comm::CallLog& calls
   armTestHang(topology.rank);
 }
 
-void setFlightRecordDirectory(const std::string& directory) {
+void setFlightRecordDirectory(const std::string& directory, bool clearOld) {
   Keeper& kept = keeper();
   std::lock_guard<std::mutex> lock(kept.mutex);
   kept.directory = directory;
+  const std::string folder = directory + "/" + kFolder;
+  if (clearOld && !directory.empty() && isDirectory(folder)) removeTree(folder);
+}
+
+std::string flightRecordFolder() {
+  Keeper& kept = keeper();
+  std::lock_guard<std::mutex> lock(kept.mutex);
+  return kept.directory.empty() ? "" : kept.directory + "/" + kFolder;
+}
+
+void setHeardFrom(std::function<std::vector<RankState>()> heard) {
+  Keeper& kept = keeper();
+  std::lock_guard<std::mutex> lock(kept.mutex);
+  kept.heard = std::move(heard);
 }
 
 RankState currentState() {
@@ -112,6 +127,18 @@ std::string dumpFlightRecord(const std::string& reason) {
                       {"phase", phaseName(phase.mark.phase)},
                       {"start_ns", phase.startNs}});
   }
+  json heard = json::array();
+  if (kept.heard) {
+    for (const RankState& peer : kept.heard()) {
+      heard.push_back({{"rank", peer.rank},
+                       {"host", peer.host},
+                       {"pid", peer.pid},
+                       {"step", peer.progress.step},
+                       {"phase", phaseName(peer.progress.phase)},
+                       {"waiting", peer.waiting ? callJson(*peer.waiting) : json(nullptr)},
+                       {"silent_seconds", peer.silentSeconds}});
+    }
+  }
   const json record{{"format", kFormat},
                     {"rank", state.rank},
                     {"world_size", kept.topology.size},
@@ -123,7 +150,8 @@ std::string dumpFlightRecord(const std::string& reason) {
                     {"phase", phaseName(state.progress.phase)},
                     {"waiting", state.waiting ? callJson(*state.waiting) : json(nullptr)},
                     {"calls", std::move(calls)},
-                    {"phases", std::move(phases)}};
+                    {"phases", std::move(phases)},
+                    {"heard", std::move(heard)}};
   try {
     const std::string folder = kept.directory + "/" + kFolder;
     makeDirectories(folder);
@@ -136,21 +164,32 @@ std::string dumpFlightRecord(const std::string& reason) {
 }
 
 std::vector<FlightRecord> readFlightRecords(const std::string& directory) {
+  // Far beyond any job, small enough to count the ranks in memory.
+  constexpr int kLargestWorld = 1 << 20;
   const std::string folder =
       isDirectory(directory + "/" + kFolder) ? directory + "/" + kFolder : directory;
   RINGTRAIN_USER_CHECK(isDirectory(folder), directory << " is not a directory");
   std::vector<FlightRecord> records;
+  std::vector<std::string> names;
   for (const std::string& name : listDirectory(folder)) {
-    if (name.rfind("rank-", 0) != 0 || !hasSuffix(name, ".json")) continue;
+    if (name.rfind("rank-", 0) == 0 && hasSuffix(name, ".json")) names.push_back(name);
+  }
+  std::sort(names.begin(), names.end());
+  for (const std::string& name : names) {
     const std::string path = folder + "/" + name;
     FlightRecord record;
     try {
       record.json = json::parse(readFile(path));
-      RINGTRAIN_USER_CHECK(record.json.value("format", "") == kFormat,
+      RINGTRAIN_USER_CHECK(record.json.is_object() && record.json.value("format", "") == kFormat,
                            path << " is not a ringtrain flight record");
       RankState& state = record.state;
       state.known = true;
       state.rank = record.json.at("rank").get<int>();
+      record.worldSize = record.json.at("world_size").get<int>();
+      RINGTRAIN_USER_CHECK(
+          record.worldSize > 0 && record.worldSize <= kLargestWorld && state.rank >= 0 &&
+              state.rank < record.worldSize,
+          path << " names rank " << state.rank << " of a world of " << record.worldSize);
       state.host = record.json.at("host").get<std::string>();
       state.pid = record.json.at("pid").get<int>();
       state.progress.step = record.json.at("step").get<int64_t>();
@@ -158,10 +197,22 @@ std::vector<FlightRecord> readFlightRecords(const std::string& directory) {
           phaseNamed(record.json.at("phase").get<std::string>()).value_or(Phase::kStarting);
       if (record.json.at("waiting").is_object())
         state.waiting = callFrom(record.json.at("waiting"));
-      record.worldSize = record.json.at("world_size").get<int>();
+      for (const json& call : record.json.at("calls")) callFrom(call);
       record.reason = record.json.at("reason").get<std::string>();
-    } catch (const json::exception& error) {
+      if (record.reason.rfind("error: ", 0) == 0) state.failure = record.reason.substr(7);
+    } catch (const UserError&) {
+      throw;
+    } catch (const std::exception& error) {
       throw UserError(path + " is not a readable flight record: " + error.what());
+    }
+    for (const FlightRecord& other : records) {
+      RINGTRAIN_USER_CHECK(other.worldSize == record.worldSize,
+                           path << " is of a world of " << record.worldSize
+                                << " ranks, the other records of " << other.worldSize
+                                << " (records of two runs?)");
+      RINGTRAIN_USER_CHECK(
+          other.state.rank != record.state.rank,
+          path << " names rank " << record.state.rank << ", which another record names too");
     }
     records.push_back(std::move(record));
   }
@@ -173,14 +224,31 @@ std::vector<FlightRecord> readFlightRecords(const std::string& directory) {
 }
 
 std::string verdictOfRecords(const std::vector<FlightRecord>& records) {
-  int world = 0;
-  for (const FlightRecord& record : records) {
-    world = std::max({world, record.worldSize, record.state.rank + 1});
-  }
+  const int world = records.empty() ? 0 : records.front().worldSize;
   std::vector<RankState> ranks(static_cast<size_t>(world));
   for (int rank = 0; rank < world; ++rank) ranks[static_cast<size_t>(rank)].rank = rank;
   for (const FlightRecord& record : records) {
     ranks[static_cast<size_t>(record.state.rank)] = record.state;
+  }
+  // What a hub heard last: a rank silent for long is named as such, with or without a record.
+  for (const FlightRecord& record : records) {
+    if (!record.json.contains("heard") || !record.json.at("heard").is_array()) continue;
+    for (const json& peer : record.json.at("heard")) {
+      const int rank = peer.value("rank", -1);
+      if (rank < 0 || rank >= world) continue;
+      RankState& state = ranks[static_cast<size_t>(rank)];
+      if (!state.known) {
+        state.known = true;
+        state.host = peer.value("host", "");
+        state.pid = peer.value("pid", 0);
+        state.progress.step = peer.value("step", int64_t{0});
+        state.progress.phase = phaseNamed(peer.value("phase", "")).value_or(Phase::kStarting);
+        if (peer.contains("waiting") && peer.at("waiting").is_object()) {
+          state.waiting = callFrom(peer.at("waiting"));
+        }
+      }
+      state.silentSeconds = std::max(state.silentSeconds, peer.value("silent_seconds", 0.0));
+    }
   }
   return verdictOf(ranks);
 }

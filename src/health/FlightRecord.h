@@ -7,10 +7,12 @@
 // The file: {"format": "ringtrain-flight-record", "rank", "world_size", "host", "pid", "reason",
 // "written_ns", "step", "phase", "waiting": the call it waits in or null, "calls":
 // [{"communicator", "sequence", "operation", "bytes", "label", "start_ns", "end_ns"}], "phases":
-// [{"step", "phase", "start_ns"}]}, times in nanoseconds since the epoch, end_ns null for a call
+// [{"step", "phase", "start_ns"}], "heard": on a hub, [{"rank", "host", "pid", "step", "phase",
+// "waiting", "silent_seconds"}]}, times in nanoseconds since the epoch, end_ns null for a call
 // still running.
 #pragma once
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -24,11 +26,16 @@ namespace ringtrain::health {
 // Once per process, at start: whose record, and its calls.
 void keepFlightRecord(const comm::Topology& topology, const comm::CallLog& calls);
 // Where records go: `directory`/flight-recorder/ (a run's output directory). Until it is set,
-// nowhere.
-void setFlightRecordDirectory(const std::string& directory);
+// nowhere. `clearOld` (one rank) removes the records an earlier run left there.
+void setFlightRecordDirectory(const std::string& directory, bool clearOld);
+// `directory`/flight-recorder, or empty before a directory is set.
+std::string flightRecordFolder();
 
 // This rank now: its step, phase and the call it waits in.
 RankState currentState();
+// On a hub of the heartbeats: what the other ranks last said and how long ago, which its record
+// keeps too ("heard"), so that `ringtrain doctor` knows which rank fell silent. Null to stop.
+void setHeardFrom(std::function<std::vector<RankState>()> heard);
 
 // Writes this rank's record, once per process (later calls do nothing); any thread. Returns the
 // path written, or empty (no directory, or it could not be written).
@@ -41,7 +48,8 @@ struct FlightRecord {
   nlohmann::json json;
 };
 // The records in `directory` (a run's output directory, or its flight-recorder/), by rank.
-// UserError naming the directory when there are none, or the file when one is not a record.
+// UserError naming the directory when there are none, or the file when one is not a record, names
+// a rank outside its world, another world size than the others, or a rank another file names.
 std::vector<FlightRecord> readFlightRecords(const std::string& directory);
 // The verdict over the records' world: ranks without a record count as unknown.
 std::string verdictOfRecords(const std::vector<FlightRecord>& records);

@@ -506,10 +506,12 @@ Heartbeats::Heartbeats(comm::Communicator& control, milliseconds timeout, Handle
   Channel* running = channel.get();
   channel->thread = std::thread([running] { running->run(); });
   channel_ = std::move(channel);
+  if (hub()) setHeardFrom([this] { return lastHeard(); });
 }
 
 Heartbeats::~Heartbeats() {
   if (!channel_) return;
+  if (hub()) setHeardFrom(nullptr);
   channel_->stopping.store(true);
   const char wake = 1;
   [[maybe_unused]] const ssize_t written = ::write(channel_->wakeWrite, &wake, 1);

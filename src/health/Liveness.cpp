@@ -55,7 +55,7 @@ BeatBytes encodeBeat(const Beat& beat) {
   if (beat.waiting) {
     const WaitingCall& call = *beat.waiting;
     put(bytes, kWaitingAt, uint8_t{1});
-    put(bytes, kCommunicatorAt, static_cast<int32_t>(call.communicator));
+    put(bytes, kCommunicatorAt, static_cast<int64_t>(call.communicator));
     put(bytes, kSequenceAt, static_cast<int64_t>(call.sequence));
     put(bytes, kLabelIndexAt, static_cast<int64_t>(call.labelIndex));
     put(bytes, kBytesAt, static_cast<int64_t>(call.bytes));
@@ -83,7 +83,7 @@ std::optional<Beat> decodeBeat(const BeatBytes& bytes) {
   beat.host = getText(bytes, kHostAt, kHostBytes);
   if (get<uint8_t>(bytes, kWaitingAt) != 0) {
     beat.waiting = WaitingCall{
-        get<int32_t>(bytes, kCommunicatorAt),     get<int64_t>(bytes, kSequenceAt),
+        get<int64_t>(bytes, kCommunicatorAt),     get<int64_t>(bytes, kSequenceAt),
         getText(bytes, kOperationAt, kNameBytes), getText(bytes, kLabelKindAt, kNameBytes),
         get<int64_t>(bytes, kLabelIndexAt),       get<int64_t>(bytes, kBytesAt)};
   }
@@ -141,7 +141,7 @@ std::vector<LostRank> Liveness::lost(LivenessClock::time_point now, LivenessCloc
       const bool counted = std::any_of(lost.begin(), lost.end(), [rank = rank](const LostRank& l) {
         return l.last.rank == rank;
       });
-      if (!peer.left && !counted && now - peer.heardAt >= timeout / 2) {
+      if (!peer.left && !peer.closedAt && !counted && now - peer.heardAt >= timeout / 2) {
         lost.push_back(
             {peer.last, false, std::chrono::duration<double>(now - peer.heardAt).count()});
       }

@@ -39,8 +39,8 @@ struct Beat {
 };
 
 inline constexpr size_t kHostBytes = 64;
-inline constexpr size_t kNameBytes = 24;
-inline constexpr size_t kBeatBytes = 176;
+inline constexpr size_t kNameBytes = 32;
+inline constexpr size_t kBeatBytes = 192;
 using BeatBytes = std::array<char, kBeatBytes>;
 
 BeatBytes encodeBeat(const Beat& beat);

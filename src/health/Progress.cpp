@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <iostream>
 #include <sstream>
 #include <thread>
 
@@ -47,21 +48,29 @@ namespace {
 std::atomic<int64_t> hangStep{-1};
 std::atomic<uint8_t> hangPhase{0};
 
+// The test hook (armTestHang).
+void stopIfAsked(Phase phase) {
+  if (currentStep.load(std::memory_order_relaxed) == hangStep.load(std::memory_order_relaxed) &&
+      static_cast<uint8_t>(phase) == hangPhase.load(std::memory_order_relaxed)) {
+    for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
+  }
+}
+
 // A new phase begins (or the same again, at a new step).
 void record(Phase phase) {
   currentPhase.store(static_cast<uint8_t>(phase), std::memory_order_relaxed);
   static const bool recording = comm::flightRecorderOn();
-  if (!recording) return;
+  if (!recording) {
+    stopIfAsked(phase);
+    return;
+  }
   const uint64_t index = marks.load(std::memory_order_relaxed);
   PhaseSlot& slot = phaseRing[index % kPhaseRing];
   slot.step.store(currentStep.load(std::memory_order_relaxed), std::memory_order_relaxed);
   slot.phase.store(static_cast<uint8_t>(phase), std::memory_order_relaxed);
   slot.startNs.store(comm::wallClockNs(), std::memory_order_relaxed);
   marks.store(index + 1, std::memory_order_release);
-  if (currentStep.load(std::memory_order_relaxed) == hangStep.load(std::memory_order_relaxed) &&
-      static_cast<uint8_t>(phase) == hangPhase.load(std::memory_order_relaxed)) {
-    for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
-  }
+  stopIfAsked(phase);
 }
 
 }  // namespace
@@ -99,6 +108,9 @@ void armTestHang(int rank) {
   std::getline(fields, phase);
   const std::optional<Phase> named = phaseNamed(phase);
   if (hangRank != rank || !named) return;
+  std::cerr << "ringtrain: warning: RINGTRAIN_TEST_HANG_AT is set: rank " << rank
+            << " stops for good in " << phaseName(*named) << " of step " << step << " (a test hook)"
+            << std::endl;
   hangPhase.store(static_cast<uint8_t>(*named));
   hangStep.store(step);
 }

@@ -37,7 +37,8 @@ std::string silence(const RankState& rank) {
 
 std::string describeCall(const WaitingCall& call) {
   std::ostringstream text;
-  text << call.operation << " #" << call.sequence;
+  text << call.operation;
+  if (call.sequence > 0) text << " #" << call.sequence;
   if (!call.labelKind.empty()) text << " (" << call.labelKind << " " << call.labelIndex << ")";
   return text.str();
 }
@@ -65,7 +66,7 @@ std::string describeRanks(const std::vector<int>& ranks) {
 std::string verdictOf(const std::vector<RankState>& ranks) {
   // The ranks waiting, by the call they wait in (the same collective has the same communicator,
   // sequence number and operation on every rank).
-  using CallKey = std::tuple<int, int64_t, std::string>;
+  using CallKey = std::tuple<int64_t, int64_t, std::string>;
   std::map<CallKey, std::vector<const RankState*>> waiting;
   std::vector<const RankState*> working;
   std::vector<int> unknown;
@@ -80,12 +81,18 @@ std::string verdictOf(const std::vector<RankState>& ranks) {
     }
   }
   std::vector<std::string> parts;
+  // A rank that ended by an error of its own is the first thing to say.
+  for (const RankState& rank : ranks) {
+    if (rank.known && !rank.failure.empty()) {
+      parts.push_back(who(rank) + " failed in " + whereIn(rank.progress) + ": " + rank.failure);
+    }
+  }
   if (!unknown.empty()) {
-    parts.push_back(describeRanks(unknown) + (unknown.size() == 1 ? " is" : " are") +
-                    " gone or frozen (nothing known of " + (unknown.size() == 1 ? "it" : "them") +
-                    " at the end)");
+    parts.push_back(describeRanks(unknown) + " left nothing (gone, frozen, or ended before " +
+                    (unknown.size() == 1 ? "it" : "they") + " could write)");
   }
   for (const RankState* rank : working) {
+    if (!rank->failure.empty()) continue;
     parts.push_back(who(*rank) + " stopped in " + whereIn(rank->progress) +
                     (waiting.empty() ? "" : ", outside any communication call") + silence(*rank));
   }
@@ -115,9 +122,11 @@ std::string verdictOf(const std::vector<RankState>& ranks) {
   std::vector<Group> ordered;
   for (const auto& group : groups) {
     const WaitingCall& call = *group.front()->waiting;
+    // Point-to-point calls (number 0) are not numbered alike across ranks.
     const bool behind = std::any_of(groups.begin(), groups.end(), [&call](const auto& other) {
       const WaitingCall& theirs = *other.front()->waiting;
-      return theirs.communicator == call.communicator && theirs.sequence > call.sequence;
+      return call.sequence > 0 && theirs.communicator == call.communicator &&
+             theirs.sequence > call.sequence;
     });
     std::vector<int> numbers;
     for (const RankState* rank : group) numbers.push_back(rank->rank);

@@ -16,7 +16,7 @@ namespace ringtrain::health {
 
 // The communication call a rank waits in.
 struct WaitingCall {
-  int communicator = -1;
+  int64_t communicator = -1;
   int64_t sequence = 0;
   std::string operation;
   std::string labelKind;  // "bucket", or empty
@@ -26,7 +26,8 @@ struct WaitingCall {
 
 struct RankState {
   int rank = 0;
-  bool known = false;  // false: nothing is known of it (no record left, or lost)
+  bool known = false;   // false: nothing is known of it (no record left, or lost)
+  std::string failure;  // set when the rank ended by an error of its own: the error
   std::string host;
   int pid = 0;
   ProgressMark progress;

@@ -97,7 +97,8 @@ std::chrono::milliseconds commTimeoutHoldBack(const comm::Topology& topology) {
 void abortAfterCommTimeout(const std::string& program, const comm::Topology& topology,
                            const comm::OpenWaits::Expired& expired,
                            std::chrono::milliseconds timeout, health::Heartbeats* heartbeats) {
-  const std::string record = health::dumpFlightRecord("communication timeout");
+  // The report and the word to the others first: writing the record may be slow.
+  const std::string folder = health::flightRecordFolder();
   // A rank above 0 that got SIGTERM while holding back is being ended by the launcher, because a
   // lower rank already reported.
   if (topology.rank == 0 || platform::stopSignalReceived() == 0) {
@@ -121,8 +122,7 @@ void abortAfterCommTimeout(const std::string& program, const comm::Topology& top
       ranks.at(static_cast<size_t>(topology.rank)) = health::currentState();
       message << "  verdict: " << health::verdictOf(ranks) << "\n";
     }
-    if (!record.empty()) {
-      const std::string folder = record.substr(0, record.rfind('/'));
+    if (!folder.empty()) {
       message << "  flight records: " << folder << " (`ringtrain doctor "
               << folder.substr(0, folder.rfind('/')) << "` reads them)\n";
     }
@@ -130,6 +130,7 @@ void abortAfterCommTimeout(const std::string& program, const comm::Topology& top
   }
   // The others write their flight records and exit.
   if (heartbeats) heartbeats->endJob();
+  health::dumpFlightRecord("communication timeout");
   // Not MPI_Abort: the main thread (and the reducer's) may be inside MPI, which this process only
   // entered for one thread at a time. A rank that exits without finalising makes the launcher
   // end the others.

@@ -33,8 +33,9 @@ int RankProcess::reportCollectiveFailure(const comm::CollectiveFailure& failure)
 }
 
 void RankProcess::abortAfterFailure(const std::exception& error) {
-  // Says goodbye: this rank reports its own end.
-  heartbeats_.reset();
+  // This rank reports its own end: a hub tells the others to write their records, another rank
+  // says goodbye.
+  if (heartbeats_) heartbeats_->endJob();
   abortAfterRankFailure(program_, session_, error);
 }
 

@@ -70,7 +70,8 @@ class Trainer {
   RunSummary run() {
     const auto start = Clock::now();
     comm::runOnAllRanks(control_, [&] { setUp(); });
-    health::setFlightRecordDirectory(comm::broadcastString(control_, place_.outputDir, 0));
+    health::setFlightRecordDirectory(comm::broadcastString(control_, place_.outputDir, 0),
+                                     /*clearOld=*/isRankZero());
     // Apart from setUp(), whose work is local: the strategy's communicators are collective.
     comm::runOnAllRanks(control_, [&] { setUpStrategy(); });
     resume();

@@ -41,9 +41,11 @@ TEST(VerdictTest, RanksWithoutARecordAreGoneOrFrozen) {
   std::vector<RankState> ranks{waitingIn(0, 7, "broadcast", 30, -1), RankState{},
                                waitingIn(2, 7, "broadcast", 30, -1)};
   ranks[1].rank = 1;
-  EXPECT_EQ(verdictOf(ranks),
-            "rank 1 is gone or frozen (nothing known of it at the end); ranks 0 and 2 wait in "
-            "broadcast #30 of step 7");
+  EXPECT_EQ(
+      verdictOf(ranks),
+      "rank 1 left nothing (gone, frozen, or ended before it could write); ranks 0 and 2 wait "
+      "in "
+      "broadcast #30 of step 7");
 }
 
 TEST(VerdictTest, EveryRankInOneCallBlamesTheNetwork) {
@@ -97,16 +99,16 @@ TEST(VerdictTest, RanksDescribeThemselvesCompactly) {
 
 TEST(CallLogTest, NumbersCallsPerCommunicatorAndLabelsThem) {
   comm::CallLog log;
-  const int first = log.newCommunicator();
-  const int second = log.newCommunicator();
-  const uint64_t a = log.start(first, "allreduce", 8);
+  const int64_t first = log.newCommunicator();
+  const int64_t second = log.newCommunicator();
+  const uint64_t a = log.start(first, "allreduce", 8, true);
   log.end(a);
   uint64_t b = 0;
   {
     const comm::CallLabel label("bucket", 3);
-    b = log.start(first, "allreduce", 16);
+    b = log.start(first, "allreduce", 16, true);
   }
-  const uint64_t c = log.start(second, "broadcast", 4);
+  const uint64_t c = log.start(second, "broadcast", 4, true);
   log.end(c);
   const std::vector<comm::CallRecord> calls = log.recent();
   ASSERT_EQ(calls.size(), 3u);
@@ -127,11 +129,27 @@ TEST(CallLogTest, NumbersCallsPerCommunicatorAndLabelsThem) {
   EXPECT_FALSE(log.blockedIn());
 }
 
+TEST(CallLogTest, PointToPointCallsAreNotNumberedAndSplitsDiffer) {
+  comm::CallLog log;
+  const int64_t world = log.newCommunicator();
+  log.end(log.start(world, "send", 8, false));
+  log.end(log.start(world, "allreduce", 8, true));
+  EXPECT_EQ(log.recent()[0].sequence, 0);
+  EXPECT_EQ(log.recent()[1].sequence, 1);
+  // The same split on two ranks of one colour gives one number, of another colour another; a
+  // second split of the same parent another again.
+  comm::CallLog other;
+  other.newCommunicator();
+  EXPECT_EQ(log.splitCommunicator(world, 0), other.splitCommunicator(world, 0));
+  EXPECT_NE(log.splitCommunicator(world, 1), other.splitCommunicator(world, 0));
+  EXPECT_NE(log.newCommunicator(/*group=*/0), comm::CallLog().newCommunicator(/*group=*/4));
+}
+
 TEST(CallLogTest, PrefersTheTrainingThreadsWait) {
   comm::CallLog log;
-  const int communicator = log.newCommunicator();
-  const uint64_t early = log.start(communicator, "allreduce", 8);
-  const uint64_t late = log.start(communicator, "allgather", 8);
+  const int64_t communicator = log.newCommunicator();
+  const uint64_t early = log.start(communicator, "allreduce", 8, true);
+  const uint64_t late = log.start(communicator, "allgather", 8, true);
   std::thread other([&] {
     const comm::CallLog::Blocked blocked(log, early);
     EXPECT_EQ(log.blockedIn()->operation, std::string("allreduce"));  // the only one
@@ -146,9 +164,9 @@ TEST(CallLogTest, PrefersTheTrainingThreadsWait) {
 
 TEST(CallLogTest, KeepsTheLatestCalls) {
   comm::CallLog log;
-  const int communicator = log.newCommunicator();
+  const int64_t communicator = log.newCommunicator();
   for (size_t i = 0; i < comm::CallLog::kCapacity + 10; ++i) {
-    log.end(log.start(communicator, "allreduce", 8));
+    log.end(log.start(communicator, "allreduce", 8, true));
   }
   const std::vector<comm::CallRecord> calls = log.recent();
   ASSERT_EQ(calls.size(), comm::CallLog::kCapacity);
