@@ -295,11 +295,13 @@ struct Heartbeats::Channel {
   std::array<int, 2> hubs{0, 1};  // rank 0, and the lowest rank on another host
   milliseconds wait{0};           // beyond the timeout, before this rank reports (see below)
   Handler onLost;
-  std::vector<Connection> connections;  // rank 0: one per other rank; the others: to rank 0
+  // A hub: one per rank it hears (the second hub's first one is to rank 0); another rank: one
+  // per hub.
+  std::vector<Connection> connections;
   int wakeRead = -1;
   int wakeWrite = -1;
   std::atomic<bool> stopping{false};
-  std::atomic<bool> ending{false};  // endJob() asked the hub to tell the others
+  std::atomic<bool> ending{false};  // endJob() asked the thread to tell the others or say goodbye
   std::atomic<bool> told{false};
   mutable std::mutex heardMutex;
   // What the watched ranks last said and when, for lastHeard().
