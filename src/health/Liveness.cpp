@@ -152,14 +152,6 @@ std::vector<LostRank> Liveness::lost(LivenessClock::time_point now, LivenessCloc
   return lost;
 }
 
-std::vector<int> Liveness::watched() const {
-  std::vector<int> ranks;
-  for (const auto& [rank, peer] : peers_) {
-    if (!peer.left) ranks.push_back(rank);
-  }
-  return ranks;
-}
-
 std::vector<std::pair<Beat, double>> Liveness::lastBeats(LivenessClock::time_point now) const {
   std::vector<std::pair<Beat, double>> beats;
   for (const auto& [rank, peer] : peers_) {

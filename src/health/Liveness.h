@@ -71,8 +71,6 @@ class Liveness {
   // beat apart; in rank order.
   std::vector<LostRank> lost(LivenessClock::time_point now, LivenessClock::duration timeout,
                              LivenessClock::duration grace) const;
-  // Still watched: neither said goodbye.
-  std::vector<int> watched() const;
   // What each watched rank last said (its hello, or a default beat of that rank before it), and
   // how many seconds before `now`.
   std::vector<std::pair<Beat, double>> lastBeats(LivenessClock::time_point now) const;

@@ -263,6 +263,14 @@ ordered_json summaryJson(const RunFacts& run, const RunOutcome& outcome) {
   return json;
 }
 
+void recordTimes(double globalSamples, double trainingSeconds, double wallSeconds,
+                 int64_t tokensPerSample, RunSummary& summary) {
+  summary.samplesPerSec = trainingSeconds > 0 ? globalSamples / trainingSeconds : 0;
+  summary.tokensPerSec = summary.samplesPerSec * static_cast<double>(tokensPerSample);
+  summary.trainingSeconds = trainingSeconds;
+  summary.wallSeconds = wallSeconds;
+}
+
 void gatherWorstFigures(comm::Communicator& control, double exposedCommSeconds,
                         double trainingCpuSeconds, double inputWaitSeconds, RunSummary& summary) {
   const at::Tensor mine = at::tensor(

@@ -61,6 +61,11 @@ struct RunOutcome {
 };
 nlohmann::ordered_json summaryJson(const RunFacts& run, const RunOutcome& outcome);
 
+// The run's time, its training time and the samples and tokens per second of that, into
+// `summary`.
+void recordTimes(double globalSamples, double trainingSeconds, double wallSeconds,
+                 int64_t tokensPerSample, RunSummary& summary);
+
 // Collective: the worst over ranks of the figures each rank measured itself (exposed
 // communication, peak and free memory, CPU time, waiting for input), into `summary`.
 void gatherWorstFigures(comm::Communicator& control, double exposedCommSeconds,

@@ -12,6 +12,7 @@
 #include "RunDirectory.h"
 #include "RunReport.h"
 #include "ddp/ParameterSync.h"
+#include "health/FlightRecord.h"
 #include "platform/StopSignals.h"
 #include "ringtrain/comm/Agreement.h"
 #include "ringtrain/data/DistributedSampler.h"
@@ -253,6 +254,9 @@ void acceptStart(comm::Communicator& control, const Checkpointer& checkpointer, 
                                start.place.outputDir);
     log.openMetrics();
   });
+  // A failure from now on leaves each rank's flight record there, not an earlier run's.
+  health::setFlightRecordDirectory(comm::broadcastString(control, start.place.outputDir, 0),
+                                   /*clearOld=*/control.rank() == 0);
   if (!start.resumedFrom.empty()) {
     log.record(resumeRecord(start.position, start.resumedFrom), /*printLine=*/false);
   }

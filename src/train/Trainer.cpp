@@ -30,7 +30,6 @@
 #include "TrainSetup.h"
 #include "UpdateGuard.h"
 #include "Validation.h"
-#include "health/FlightRecord.h"
 #include "health/Progress.h"
 #include "pipeline/Grid.h"
 #include "platform/Resources.h"
@@ -70,8 +69,6 @@ class Trainer {
   RunSummary run() {
     const auto start = Clock::now();
     comm::runOnAllRanks(control_, [&] { setUp(); });
-    health::setFlightRecordDirectory(comm::broadcastString(control_, place_.outputDir, 0),
-                                     /*clearOld=*/isRankZero());
     // Apart from setUp(), whose work is local: the strategy's communicators are collective.
     comm::runOnAllRanks(control_, [&] { setUpStrategy(); });
     resume();
@@ -109,10 +106,8 @@ class Trainer {
     if (!evaluated && !stopRequested_) evaluate(start_.epoch);
     // The run's end, marked, outside the time of training (a stop wrote its own).
     if (!stopRequested_ && step_ > start_.step) saveCheckpoint(reached_, /*finished=*/true);
-    summary_.samplesPerSec = trainingSeconds > 0 ? meter_.globalSamples() / trainingSeconds : 0;
-    summary_.tokensPerSec = summary_.samplesPerSec * static_cast<double>(tokensPerSample());
-    summary_.trainingSeconds = trainingSeconds;
-    summary_.wallSeconds = secondsSince(start);
+    recordTimes(meter_.globalSamples(), trainingSeconds, secondsSince(start), tokensPerSample(),
+                summary_);
     finish();
     return summary_;
   }
@@ -267,8 +262,6 @@ class Trainer {
   void evaluate(int64_t epoch) {
     if (!trainingData_.validation) return;  // --val none
     const auto start = Clock::now();
-    health::markPhase(health::Phase::kEvaluation);
-    strategy_->averageBuffers(step_);
     model_->eval();
     const Evaluation result = validation_->run(*strategy_, objective_, data_, device_, step_);
     model_->train();

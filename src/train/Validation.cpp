@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "health/Progress.h"
 #include "platform/Resources.h"
 
 namespace ringtrain::train {
@@ -22,8 +23,10 @@ bool Validation::dueAfterEpoch(bool lastEpoch, int64_t step) const {
 
 Evaluation Validation::run(StepStrategy& strategy, const Objective& objective,
                            comm::Communicator& data, c10::Device device, int64_t step) {
+  health::markPhase(health::Phase::kEvaluation);
   const auto start = std::chrono::steady_clock::now();
   const double cpuStart = platform::processCpuSeconds();
+  strategy.averageBuffers(step);
   const Evaluation result = evaluate(strategy, input_, objective, data, device);
   validatedAt_ = step;
   lastTargets_ = result.targets;

@@ -21,7 +21,8 @@ class Validation {
   // last step was validated.
   bool dueAfterEpoch(bool lastEpoch, int64_t step) const;
 
-  // Collective over `data`; the model must be in evaluation mode.
+  // Collective over `data`: averages the replicas' buffers (BatchNorm's statistics), then scores
+  // the validation data; the model must be in evaluation mode.
   Evaluation run(StepStrategy& strategy, const Objective& objective, comm::Communicator& data,
                  c10::Device device, int64_t step);
 
