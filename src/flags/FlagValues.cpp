@@ -18,6 +18,16 @@ int64_t parseInteger(const std::string& flag, const std::string& text) {
   return *value;
 }
 
+std::pair<int64_t, int64_t> parseStepRange(const std::string& flag, const std::string& text) {
+  const size_t colon = text.find(':');
+  const auto first = parseInt64(text.substr(0, colon));
+  const auto last = colon == std::string::npos ? first : parseInt64(text.substr(colon + 1));
+  RINGTRAIN_USER_CHECK(first && last && *first >= 1 && *last >= *first,
+                       "--" << flag << ": '" << text
+                            << "' is not a range of steps A:B with 1 <= A <= B, or one step N");
+  return {*first, *last};
+}
+
 uint64_t parseUnsigned(const std::string& flag, const std::string& text) {
   const auto value = parseUint64(text);
   RINGTRAIN_USER_CHECK(value, "--" << flag << ": '" << text << "' is not a non-negative integer");

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cxxopts.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "comm/AllReduce.h"
@@ -16,6 +17,8 @@ uint64_t parseUnsigned(const std::string& flag, const std::string& text);
 // "4096", "64K", "16M", "1G" (binary multiples); positive, at most 1 TiB.
 int64_t parseByteSize(const std::string& flag, const std::string& text);
 double parseReal(const std::string& flag, const std::string& text);
+// Steps "A:B" (1 <= A <= B), or one step "N" (N:N).
+std::pair<int64_t, int64_t> parseStepRange(const std::string& flag, const std::string& text);
 // --label-column: a 0-based column below 2^20, or (where `noneAllowed`) "none" for tables without
 // labels, which is data::kNoLabelColumn.
 int parseLabelColumn(const std::string& text, bool noneAllowed);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cxxopts.hpp>
+#include <tuple>
 
 #include "FlagGroups.h"
 #include "FlagValues.h"
@@ -156,7 +157,13 @@ cxxopts::Options trainOptions() {
       "where model.safetensors, metrics.jsonl and summary.json go (absent: a new "
       "runs/DATE-TIME per run, linked as runs/latest)",
       optionalText(), "DIR")("log-every", "log a line every N optimizer steps", text("50"), "N")(
-      "h,help", "show this help");
+      "trace",
+      "write a timeline of --trace-steps of every rank to FILE (relative: in the run's "
+      "directory), to open in Perfetto or chrome://tracing",
+      optionalText(), "FILE")("trace-steps",
+                              "the steps --trace covers, A:B or one step N (absent: the second to "
+                              "fifth step of the run)",
+                              optionalText(), "A:B")("h,help", "show this help");
   flags::addProgressFlag(options, "Runtime and output");
   return options;
 }
@@ -305,6 +312,13 @@ TrainOptions parseTrainOptions(int argc, char** argv) {
   RINGTRAIN_USER_CHECK(!c.resume.empty(), "--resume must be auto, none or a checkpoint path");
   c.logEvery = integer("log-every");
   c.progress = flags::readProgressFlag(result);
+  c.tracePath = has("trace") ? str("trace") : "";
+  RINGTRAIN_USER_CHECK(!has("trace") || !c.tracePath.empty(), "--trace needs a file name");
+  RINGTRAIN_USER_CHECK(!has("trace-steps") || has("trace"), "--trace-steps needs --trace FILE");
+  if (has("trace-steps")) {
+    std::tie(c.traceFirstStep, c.traceLastStep) =
+        flags::parseStepRange("trace-steps", str("trace-steps"));
+  }
   return parsed;
 }
 

@@ -38,32 +38,6 @@ std::optional<WaitingCall> waitingCallOf(const std::optional<comm::CallRecord>& 
                      record->labelIndex,   record->bytes};
 }
 
-json callJson(const WaitingCall& call) {
-  return {{"communicator", call.communicator},
-          {"sequence", call.sequence},
-          {"operation", call.operation},
-          {"label", call.labelKind.empty()
-                        ? json(nullptr)
-                        : json(call.labelKind + " " + std::to_string(call.labelIndex))},
-          {"bytes", call.bytes}};
-}
-
-WaitingCall callFrom(const json& value) {
-  WaitingCall call{value.at("communicator").get<int64_t>(),
-                   value.at("sequence").get<int64_t>(),
-                   value.at("operation").get<std::string>(),
-                   "",
-                   -1,
-                   value.at("bytes").get<int64_t>()};
-  if (value.contains("label") && value.at("label").is_string()) {
-    const std::string label = value.at("label").get<std::string>();
-    const auto space = label.rfind(' ');
-    call.labelKind = label.substr(0, space);
-    call.labelIndex = space == std::string::npos ? -1 : std::stoll(label.substr(space + 1));
-  }
-  return call;
-}
-
 }  // namespace
 
 void keepFlightRecord(const comm::Topology& topology, const comm::CallLog& calls) {
@@ -106,6 +80,25 @@ RankState currentState() {
   return state;
 }
 
+RankTimeline recordedBetween(int64_t fromNs, int64_t toNs) {
+  Keeper& kept = keeper();
+  std::lock_guard<std::mutex> lock(kept.mutex);
+  RankTimeline timeline{
+      kept.topology.rank, kept.topology.host, static_cast<int>(::getpid()), fromNs, toNs, {}, {}};
+  const auto within = [&](int64_t ns) { return ns >= fromNs && ns < toNs; };
+  for (const PhaseRecord& phase : recentPhases()) {
+    if (within(phase.startNs)) timeline.phases.push_back(phase);
+  }
+  if (kept.calls) {
+    for (const comm::CallRecord& call : kept.calls->recent()) {
+      if (within(call.startNs)) {
+        timeline.calls.push_back({*waitingCallOf(call), call.startNs, call.endNs});
+      }
+    }
+  }
+  return timeline;
+}
+
 std::string dumpFlightRecord(const std::string& reason) {
   Keeper& kept = keeper();
   std::lock_guard<std::mutex> lock(kept.mutex);
@@ -115,18 +108,11 @@ std::string dumpFlightRecord(const std::string& reason) {
   json calls = json::array();
   if (kept.calls) {
     for (const comm::CallRecord& call : kept.calls->recent()) {
-      json entry = callJson(*waitingCallOf(call));
-      entry["start_ns"] = call.startNs;
-      entry["end_ns"] = call.endNs ? json(call.endNs) : json(nullptr);
-      calls.push_back(std::move(entry));
+      calls.push_back(timedCallJson({*waitingCallOf(call), call.startNs, call.endNs}));
     }
   }
   json phases = json::array();
-  for (const PhaseRecord& phase : recentPhases()) {
-    phases.push_back({{"step", phase.mark.step},
-                      {"phase", phaseName(phase.mark.phase)},
-                      {"start_ns", phase.startNs}});
-  }
+  for (const PhaseRecord& phase : recentPhases()) phases.push_back(phaseJson(phase));
   json heard = json::array();
   if (kept.heard) {
     for (const RankState& peer : kept.heard()) {
@@ -197,7 +183,8 @@ std::vector<FlightRecord> readFlightRecords(const std::string& directory) {
           phaseNamed(record.json.at("phase").get<std::string>()).value_or(Phase::kStarting);
       if (record.json.at("waiting").is_object())
         state.waiting = callFrom(record.json.at("waiting"));
-      for (const json& call : record.json.at("calls")) callFrom(call);
+      for (const json& call : record.json.at("calls")) timedCallFrom(call);
+      for (const json& phase : record.json.at("phases")) phaseFrom(phase);
       record.reason = record.json.at("reason").get<std::string>();
       if (record.reason.rfind("error: ", 0) == 0) state.failure = record.reason.substr(7);
     } catch (const UserError&) {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "comm/CallLog.h"
+#include "health/Timeline.h"
 #include "health/Verdict.h"
 #include "ringtrain/comm/Communicator.h"
 
@@ -36,6 +37,10 @@ RankState currentState();
 // On a hub of the heartbeats: what the other ranks last said and how long ago, which its record
 // keeps too ("heard"), so that `ringtrain doctor` knows which rank fell silent. Null to stop.
 void setHeardFrom(std::function<std::vector<RankState>()> heard);
+
+// What this rank's record holds that began in [fromNs, toNs): its phases and calls (a call still
+// running has endNs 0).
+RankTimeline recordedBetween(int64_t fromNs, int64_t toNs);
 
 // Writes this rank's record, once per process (later calls do nothing); any thread. Returns the
 // path written, or empty (no directory, or it could not be written).

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "comm/CallLog.h"
+#include "health/Trace.h"
 
 namespace ringtrain::health {
 namespace {
@@ -92,6 +93,7 @@ std::vector<PhaseRecord> recentPhases() {
 }
 
 void beginStep(int64_t step) {
+  traceStepBegins(step);  // before the step's first mark, which belongs to the step
   currentStep.store(step, std::memory_order_relaxed);
   record(Phase::kData);
 }

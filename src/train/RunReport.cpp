@@ -271,6 +271,12 @@ void recordTimes(double globalSamples, double trainingSeconds, double wallSecond
   summary.wallSeconds = wallSeconds;
 }
 
+void recordValidation(const Evaluation& result, int64_t step, RunSummary& summary) {
+  summary.valLoss = result.loss;
+  summary.valAccuracy = result.accuracy;
+  summary.validatedAtStep = step;
+}
+
 void gatherWorstFigures(comm::Communicator& control, double exposedCommSeconds,
                         double trainingCpuSeconds, double inputWaitSeconds, RunSummary& summary) {
   const at::Tensor mine = at::tensor(

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "Evaluator.h"
 #include "RunPlan.h"
 #include "StepStrategy.h"
 #include "Stragglers.h"
@@ -65,6 +66,9 @@ nlohmann::ordered_json summaryJson(const RunFacts& run, const RunOutcome& outcom
 // `summary`.
 void recordTimes(double globalSamples, double trainingSeconds, double wallSeconds,
                  int64_t tokensPerSample, RunSummary& summary);
+
+// An evaluation's loss and accuracy, at `step`, into `summary`.
+void recordValidation(const Evaluation& result, int64_t step, RunSummary& summary);
 
 // Collective: the worst over ranks of the figures each rank measured itself (exposed
 // communication, peak and free memory, CPU time, waiting for input), into `summary`.

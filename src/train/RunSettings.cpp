@@ -111,7 +111,10 @@ ordered_json settingsOf(const TrainConfig& c) {
       {"heartbeat_timeout", c.heartbeatTimeoutSeconds},
       {"output_dir", c.outputDir},
       {"log_every", c.logEvery},
-      {"progress", nameOf(progressModeNames(), c.progress)}});
+      {"progress", nameOf(progressModeNames(), c.progress)},
+      {"trace", c.tracePath.empty() ? ordered_json() : ordered_json(c.tracePath)},
+      {"trace_steps",
+       c.traceFirstStep > 0 ? ordered_json{c.traceFirstStep, c.traceLastStep} : ordered_json()}});
   return settings;
 }
 

@@ -11,6 +11,8 @@
 #include "DataIdentity.h"
 #include "RunDirectory.h"
 #include "RunReport.h"
+#include "RunTrace.h"
+#include "comm/CallLog.h"
 #include "ddp/ParameterSync.h"
 #include "health/FlightRecord.h"
 #include "platform/StopSignals.h"
@@ -25,6 +27,9 @@ namespace ringtrain::train {
 void validateConfig(const TrainConfig& config) {
   RINGTRAIN_USER_CHECK(config.batchSize > 0, "--batch-size must be positive");
   RINGTRAIN_USER_CHECK(config.gradAccum > 0, "--grad-accum must be positive");
+  RINGTRAIN_USER_CHECK(config.tracePath.empty() || comm::flightRecorderOn(),
+                       "--trace draws on the flight recorder, which RINGTRAIN_FLIGHT_RECORDER=off "
+                       "turns off");
   RINGTRAIN_USER_CHECK(config.epochs >= 0, "--epochs must not be negative");
   RINGTRAIN_USER_CHECK(config.maxSteps >= 0, "--max-steps must not be negative");
   RINGTRAIN_USER_CHECK(config.lr > 0 && std::isfinite(config.lr), "--lr must be positive");
@@ -247,8 +252,9 @@ std::unique_ptr<RunLog> openRunLog(const RunPlace& place, bool rankZero, Progres
   return log;
 }
 
-void acceptStart(comm::Communicator& control, const Checkpointer& checkpointer, const RunPlan& plan,
-                 const RunStart& start, RunLog& log) {
+void acceptStart(const TrainConfig& config, comm::Communicator& control,
+                 const Checkpointer& checkpointer, const RunPlan& plan, const RunStart& start,
+                 RunLog& log) {
   comm::runOnAllRanks(control, [&] {
     checkpointer.checkPosition(start.position.step, plan.startsAtTheEnd, plan.startsPastTheEnd,
                                start.place.outputDir);
@@ -257,6 +263,7 @@ void acceptStart(comm::Communicator& control, const Checkpointer& checkpointer, 
   // A failure from now on leaves each rank's flight record there, not an earlier run's.
   health::setFlightRecordDirectory(comm::broadcastString(control, start.place.outputDir, 0),
                                    /*clearOld=*/control.rank() == 0);
+  startTrace(config, plan, start.position.step, log);
   if (!start.resumedFrom.empty()) {
     log.record(resumeRecord(start.position, start.resumedFrom), /*printLine=*/false);
   }

@@ -129,9 +129,11 @@ struct RunStart {
 // Every rank, once the run is planned: refuses a checkpoint past the run's end (or a finished run
 // under --resume auto), opens metrics.jsonl on rank 0 (each failure ends all ranks together),
 // then links a new directory as runs/latest (or says why it cannot), records the resume, and
-// points every rank's flight record (health/FlightRecord.h) at the run's directory.
-void acceptStart(comm::Communicator& control, const Checkpointer& checkpointer, const RunPlan& plan,
-                 const RunStart& start, RunLog& log);
+// points every rank's flight record (health/FlightRecord.h) at the run's directory, and starts
+// --trace (RunTrace.h).
+void acceptStart(const TrainConfig& config, comm::Communicator& control,
+                 const Checkpointer& checkpointer, const RunPlan& plan, const RunStart& start,
+                 RunLog& log);
 
 nlohmann::json runIdentity(const TrainConfig& config, bool requestedDropLast,
                            const models::ModelSpec& spec, models::Classifier& model,

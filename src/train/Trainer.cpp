@@ -26,6 +26,7 @@
 #include "RunPlan.h"
 #include "RunReport.h"
 #include "RunSettings.h"
+#include "RunTrace.h"
 #include "StepStrategy.h"
 #include "TrainSetup.h"
 #include "UpdateGuard.h"
@@ -76,7 +77,7 @@ class Trainer {
     plan_ = planRun(config_, start_.epoch, step_,
                     agreedEpochSteps(config_, control_, sharers(), trainingData_, start_),
                     start_.finished);
-    acceptStart(control_, *checkpointer_, plan_, {place_, start_, resumedFrom_}, *log_);
+    acceptStart(config_, control_, *checkpointer_, plan_, {place_, start_, resumedFrom_}, *log_);
     schedule_.totalSteps = plan_.scheduledSteps;
     // A stage's replicas start from its replica 0's values, as data-parallel ranks from rank 0's.
     ddp::verifySameParameters(strategy_->replicaControl(), strategy_->parameters());
@@ -265,9 +266,7 @@ class Trainer {
     model_->eval();
     const Evaluation result = validation_->run(*strategy_, objective_, data_, device_, step_);
     model_->train();
-    summary_.valLoss = result.loss;
-    summary_.valAccuracy = result.accuracy;
-    summary_.validatedAtStep = step_;
+    recordValidation(result, step_, summary_);
     valMetrics_ = result.metrics;
     log_->record(validationRecord(epoch, facts(), summary_, valMetrics_, result.targets));
     // The throughput of the next log line counts training only.
@@ -292,6 +291,7 @@ class Trainer {
     gatherWorstFigures(control_, strategy_->reducer().stats().exposedSeconds, trainingCpuSeconds_,
                        inputWaitSeconds_, summary_);
     const ordered_json strategyReport = strategy_->report(control_);
+    finishTrace(config_, control_, place_.outputDir, *log_);
     strategy_->gatherModel();
     if (!isRankZero()) return;
     saveModel(place_.outputDir + "/model.safetensors", *model_, modelSpec_,

@@ -22,7 +22,7 @@ SLOW = {"epochs": ["1", "2", "0", "-1", "x"], "max-steps": ["2", "0", "-3", "1e9
 # Flags left out: they run long or leave the machine (benchmarks of communication).
 SKIP = {"help", "progress", "threads", "cold", "output-dir", "checkpoint-dir"}
 # Flags that name a file a command writes: only names the workspace keeps no input under.
-WRITES = {"output", "predictions", "json"}
+WRITES = {"output", "predictions", "json", "trace"}
 
 
 def help_flags(cmd):

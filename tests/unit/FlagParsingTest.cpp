@@ -99,6 +99,26 @@ TEST(TrainOptions, BadInputNamesTheFlag) {
   EXPECT_NE(errorOf({"--hidden", "5,x"}).find("--hidden"), std::string::npos);
 }
 
+TEST(TrainOptions, TraceTakesAFileAndARangeOfSteps) {
+  const train::TrainConfig traced = parse({"--trace", "t.json", "--trace-steps", "3:7"}).config;
+  EXPECT_EQ(traced.tracePath, "t.json");
+  EXPECT_EQ(traced.traceFirstStep, 3);
+  EXPECT_EQ(traced.traceLastStep, 7);
+  const train::TrainConfig oneStep = parse({"--trace", "t.json", "--trace-steps", "4"}).config;
+  EXPECT_EQ(oneStep.traceFirstStep, 4);
+  EXPECT_EQ(oneStep.traceLastStep, 4);
+  const train::TrainConfig byDefault = parse({"--trace", "t.json"}).config;
+  EXPECT_EQ(byDefault.traceFirstStep, 0);
+  EXPECT_TRUE(parse({}).config.tracePath.empty());
+  const std::string range = "' is not a range of steps A:B with 1 <= A <= B, or one step N";
+  EXPECT_EQ(errorOf({"--trace", "t.json", "--trace-steps", "5:2"}), "--trace-steps: '5:2" + range);
+  EXPECT_EQ(errorOf({"--trace", "t.json", "--trace-steps", "0:2"}), "--trace-steps: '0:2" + range);
+  EXPECT_EQ(errorOf({"--trace", "t.json", "--trace-steps", "2:"}), "--trace-steps: '2:" + range);
+  EXPECT_EQ(errorOf({"--trace", "t.json", "--trace-steps", "a:b"}), "--trace-steps: 'a:b" + range);
+  EXPECT_EQ(errorOf({"--trace-steps", "2:3"}), "--trace-steps needs --trace FILE");
+  EXPECT_EQ(errorOf({"--trace", ""}), "--trace needs a file name");
+}
+
 TEST(TrainOptions, ATypoGetsTheNearestFlag) {
   EXPECT_EQ(errorOf({"--batchsize", "4"}),
             "unknown flag --batchsize; did you mean --batch-size? (see ringtrain train --help)");

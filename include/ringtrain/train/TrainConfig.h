@@ -115,6 +115,12 @@ struct TrainConfig {
   std::string outputDir;
   int64_t logEvery = 50;
   ProgressMode progress = ProgressMode::kAuto;
+  // --trace: where rank 0 writes a timeline of steps traceFirstStep to traceLastStep of every
+  // rank (a relative path lies in the run's directory); empty: none. --trace-steps A:B; 0: the
+  // second to fifth step of the run.
+  std::string tracePath;
+  int64_t traceFirstStep = 0;
+  int64_t traceLastStep = 0;
 };
 
 // `ringtrain train`'s flags read into a TrainConfig, for programs that take the same flags

@@ -1,0 +1,65 @@
+#include "train/RunTrace.h"
+
+#include <algorithm>
+
+#include "health/Trace.h"
+#include "util/Files.h"
+
+namespace ringtrain::train {
+namespace {
+
+health::TraceWindow windowOf(const TrainConfig& config, int64_t startStep) {
+  if (config.traceFirstStep > 0) return {config.traceFirstStep, config.traceLastStep};
+  const int64_t first = startStep + 1 + kTracedStepsSkipped;
+  return {first, first + kTracedSteps - 1};
+}
+
+std::string stepsText(int64_t first, int64_t last) {
+  return first == last ? "step " + std::to_string(first)
+                       : "steps " + std::to_string(first) + "-" + std::to_string(last);
+}
+
+}  // namespace
+
+std::string tracePathOf(const TrainConfig& config, const std::string& outputDir) {
+  if (config.tracePath.empty() || config.tracePath.front() == '/') return config.tracePath;
+  return outputDir + "/" + config.tracePath;
+}
+
+void startTrace(const TrainConfig& config, const RunPlan& plan, int64_t startStep, RunLog& log) {
+  if (config.tracePath.empty()) return;
+  health::TraceWindow window = windowOf(config, startStep);
+  const int64_t lastStep = plan.totalSteps == kUnknownSteps ? window.lastStep : plan.totalSteps;
+  // The default window of a short run: what it has after its first step, or that step.
+  if (config.traceFirstStep == 0 && window.firstStep > lastStep) {
+    window.firstStep = std::max(startStep + 1, lastStep - kTracedSteps + 1);
+  }
+  if (window.lastStep <= startStep || window.firstStep > lastStep) {
+    log.warn("--trace: " + stepsText(window.firstStep, window.lastStep) +
+             " lie outside the steps this run trains (" +
+             (lastStep > startStep ? stepsText(startStep + 1, lastStep) : "none") +
+             "), so no trace is written");
+  }
+  health::traceSteps(window);
+}
+
+void finishTrace(const TrainConfig& config, comm::Communicator& control,
+                 const std::string& outputDir, RunLog& log) {
+  if (config.tracePath.empty()) return;
+  const std::optional<health::CollectedTrace> collected = health::collectTrace(control);
+  if (!collected) return;  // not rank 0, or nothing traced (startTrace said so)
+  const std::string path = tracePathOf(config, outputDir);
+  try {
+    const std::string parent = path.substr(0, path.find_last_of('/'));
+    if (!parent.empty() && parent != path) makeDirectories(parent);
+    writeFileAtomically(path, collected->trace.dump() + "\n");
+  } catch (const std::exception& error) {
+    log.warn("--trace: could not write " + path + ": " + error.what());
+    return;
+  }
+  log.info("trace of " + stepsText(collected->firstStep, collected->lastStep) + " on " +
+           std::to_string(control.size()) + (control.size() == 1 ? " rank" : " ranks") + ": " +
+           path + " (open it in https://ui.perfetto.dev or chrome://tracing)");
+}
+
+}  // namespace ringtrain::train
