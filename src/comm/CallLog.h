@@ -27,10 +27,10 @@ struct CallRecord {
   int64_t sequence = 0;        // from 1 per communicator for collectives; 0 for the others
   const char* operation = "";  // "allreduce", ...: a string literal
   int64_t bytes = 0;
-  const char* labelKind = nullptr;  // "bucket", or none
-  int64_t labelIndex = -1;
-  int64_t startNs = 0;  // since the epoch
-  int64_t endNs = 0;    // 0 while the call runs
+  const char* labelKind = nullptr;  // "bucket", "scalars", or none
+  int64_t labelIndex = -1;          // -1: none
+  int64_t startNs = 0;              // since the epoch
+  int64_t endNs = 0;                // 0 while the call runs
 };
 
 class CallLog {
@@ -79,10 +79,10 @@ class CallLog {
 };
 
 // Labels the calls this thread starts while it lives, e.g. CallLabel("bucket", 2) around a
-// bucket's allreduce. Labels nest; the innermost counts.
+// bucket's allreduce, or CallLabel("scalars") (no index). Labels nest; the innermost counts.
 class CallLabel {
  public:
-  CallLabel(const char* kind, int64_t index);
+  explicit CallLabel(const char* kind, int64_t index = -1);
   ~CallLabel();
   CallLabel(const CallLabel&) = delete;
   CallLabel& operator=(const CallLabel&) = delete;

@@ -379,7 +379,10 @@ at::Tensor Reducer::finishBackward(const at::Tensor& scalars) {
   const at::TensorOptions floats = scalars.options().dtype(at::kFloat);
   at::Tensor packet = at::cat(
       {scalars.reshape(-1).to(at::kFloat), at::full({1}, missing.empty() ? 0.0f : 1.0f, floats)});
-  if (world > 1) comm_.allReduce(packet, comm::ReduceOp::kSum);
+  if (world > 1) {
+    const comm::CallLabel label("scalars");
+    comm_.allReduce(packet, comm::ReduceOp::kSum);
+  }
   const bool failed = packet[n].item<float>() > 0;
   if (failed) {
     at::Tensor firstFailing =

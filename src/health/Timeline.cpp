@@ -30,10 +30,6 @@ json slice(const std::string& name, const char* category, int pid, int tid, int6
           {"args", std::move(args)}};
 }
 
-std::string labelOf(const WaitingCall& call) {
-  return call.labelKind.empty() ? "" : call.labelKind + " " + std::to_string(call.labelIndex);
-}
-
 // The step a rank was in at `ns`: that of its last phase begun by then, or none.
 json stepAt(const std::vector<PhaseRecord>& phases, int64_t ns) {
   const auto after =
@@ -77,10 +73,14 @@ int addCalls(const RankTimeline& rank, int64_t originNs, json& events) {
     trackFreeAt[track] = endNs;
 
     const WaitingCall& call = timed.call;
-    const std::string label = labelOf(call);
+    const std::string label = describeLabel(call);
     json args{{"bytes", call.bytes}, {"communicator", call.communicator}};
     if (call.sequence > 0) args["sequence"] = call.sequence;
-    if (!label.empty()) args[call.labelKind] = call.labelIndex;
+    if (call.labelIndex >= 0) {
+      args[call.labelKind] = call.labelIndex;
+    } else if (!label.empty()) {
+      args["label"] = label;
+    }
     args["step"] = stepAt(rank.phases, timed.startNs);
     if (unfinished) args["unfinished"] = true;
     events.push_back(slice(label.empty() ? call.operation : call.operation + " " + label,
@@ -93,7 +93,7 @@ int addCalls(const RankTimeline& rank, int64_t originNs, json& events) {
 }  // namespace
 
 json callJson(const WaitingCall& call) {
-  const std::string label = labelOf(call);
+  const std::string label = describeLabel(call);
   return {{"communicator", call.communicator},
           {"sequence", call.sequence},
           {"operation", call.operation},
@@ -110,9 +110,14 @@ WaitingCall callFrom(const json& value) {
                    value.at("bytes").get<int64_t>()};
   if (value.contains("label") && value.at("label").is_string()) {
     const std::string label = value.at("label").get<std::string>();
+    // "bucket 2": a kind and an index; "scalars": a kind alone.
     const auto space = label.rfind(' ');
-    call.labelKind = label.substr(0, space);
-    call.labelIndex = space == std::string::npos ? -1 : std::stoll(label.substr(space + 1));
+    const std::string last = space == std::string::npos ? "" : label.substr(space + 1);
+    const bool indexed =
+        !last.empty() && last.size() < 19 &&
+        std::all_of(last.begin(), last.end(), [](char c) { return c >= '0' && c <= '9'; });
+    call.labelKind = indexed ? label.substr(0, space) : label;
+    call.labelIndex = indexed ? std::stoll(last) : -1;
   }
   return call;
 }

@@ -35,11 +35,16 @@ std::string silence(const RankState& rank) {
 
 }  // namespace
 
+std::string describeLabel(const WaitingCall& call) {
+  if (call.labelKind.empty() || call.labelIndex < 0) return call.labelKind;
+  return call.labelKind + " " + std::to_string(call.labelIndex);
+}
+
 std::string describeCall(const WaitingCall& call) {
   std::ostringstream text;
   text << call.operation;
   if (call.sequence > 0) text << " #" << call.sequence;
-  if (!call.labelKind.empty()) text << " (" << call.labelKind << " " << call.labelIndex << ")";
+  if (!call.labelKind.empty()) text << " (" << describeLabel(call) << ")";
   return text.str();
 }
 

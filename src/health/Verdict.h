@@ -19,8 +19,8 @@ struct WaitingCall {
   int64_t communicator = -1;
   int64_t sequence = 0;
   std::string operation;
-  std::string labelKind;  // "bucket", or empty
-  int64_t labelIndex = -1;
+  std::string labelKind;    // "bucket", "scalars", or empty
+  int64_t labelIndex = -1;  // -1: none
   int64_t bytes = 0;
 };
 
@@ -37,6 +37,8 @@ struct RankState {
   double silentSeconds = 0;
 };
 
+// "bucket 2", "scalars" (a label without an index), or empty.
+std::string describeLabel(const WaitingCall& call);
 // "allreduce #5012 (bucket 2)".
 std::string describeCall(const WaitingCall& call);
 // "rank 3", "ranks 0-2 and 4-7", "ranks 0, 1 and 3".

@@ -133,10 +133,20 @@ TEST(TimelineTest, OverlappingCallsTakeTracksOfTheirOwn) {
 TEST(TimelineTest, ARanksPartSurvivesItsJson) {
   RankTimeline sent = twoSteps(3, 0);
   sent.calls.push_back({WaitingCall{4, 9, "broadcast", "", -1, 12}, kStart + kMs, 0});
+  sent.calls.push_back({WaitingCall{1, 3, "allreduce", "scalars", -1, 12}, kStart + 2 * kMs, 0});
   const RankTimeline received = rankTimelineFrom(json::parse(rankTimelineJson(sent).dump()));
   EXPECT_EQ(chromeTrace({received}), chromeTrace({sent}));
-  EXPECT_EQ(received.calls.back().endNs, 0);
+  EXPECT_EQ(received.calls[4].endNs, 0);
   EXPECT_EQ(received.calls.front().call.labelKind, "bucket");
+  EXPECT_EQ(received.calls.front().call.labelIndex, 0);
+  EXPECT_EQ(received.calls.back().call.labelKind, "scalars");
+  EXPECT_EQ(received.calls.back().call.labelIndex, -1);
+  // A label without an index is an argument of its own.
+  for (const json& event : chromeTrace({sent}).at("traceEvents")) {
+    if (event.at("name") == "allreduce scalars") {
+      EXPECT_EQ(event.at("args").at("label"), "scalars");
+    }
+  }
   EXPECT_THROW(phaseFrom({{"step", 1}, {"phase", "lunch"}, {"start_ns", 0}}),
                std::invalid_argument);
 }

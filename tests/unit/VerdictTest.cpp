@@ -37,6 +37,14 @@ TEST(VerdictTest, NamesTheRankThatStoppedAndTheCallTheOthersWaitIn) {
             "1204");
 }
 
+TEST(VerdictTest, ALabelMayHaveNoIndex) {
+  EXPECT_EQ(describeCall(WaitingCall{1, 7, "allreduce", "scalars", -1, 12}),
+            "allreduce #7 (scalars)");
+  EXPECT_EQ(describeCall(WaitingCall{1, 7, "allreduce", "bucket", 0, 12}),
+            "allreduce #7 (bucket 0)");
+  EXPECT_EQ(describeLabel(WaitingCall{1, 0, "send", "", -1, 12}), "");
+}
+
 TEST(VerdictTest, RanksWithoutARecordAreGoneOrFrozen) {
   std::vector<RankState> ranks{waitingIn(0, 7, "broadcast", 30, -1), RankState{},
                                waitingIn(2, 7, "broadcast", 30, -1)};
