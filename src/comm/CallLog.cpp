@@ -105,6 +105,18 @@ std::optional<CallRecord> CallLog::blockedIn() const {
   return ring_[*chosen % kCapacity];
 }
 
+std::vector<CallRecord> CallLog::since(uint64_t& next, uint64_t& lost) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const uint64_t first = started_ > kCapacity ? started_ - kCapacity : 0;
+  if (next < first) {
+    lost += first - next;
+    next = first;
+  }
+  std::vector<CallRecord> calls;
+  for (; next < started_; ++next) calls.push_back(ring_[next % kCapacity]);
+  return calls;
+}
+
 std::vector<CallRecord> CallLog::recent() const {
   std::lock_guard<std::mutex> lock(mutex_);
   std::vector<CallRecord> calls;

@@ -62,6 +62,10 @@ class CallLog {
   };
   // The calls still in the ring, oldest first.
   std::vector<CallRecord> recent() const;
+  // The calls started since the one numbered `next` (0: the first of this process), oldest first;
+  // `next` becomes the number of the call after them, and `lost` grows by those the ring no
+  // longer held.
+  std::vector<CallRecord> since(uint64_t& next, uint64_t& lost) const;
   // The call the training thread waits in, else the oldest call another thread waits in (the
   // gradient thread's allreduce that the training thread waits for in turn), else nothing.
   std::optional<CallRecord> blockedIn() const;

@@ -163,7 +163,11 @@ cxxopts::Options trainOptions() {
       optionalText(), "FILE")("trace-steps",
                               "the steps --trace covers, A:B or one step N (absent: the second to "
                               "fifth step of the run)",
-                              optionalText(), "A:B")("h,help", "show this help");
+                              optionalText(), "A:B")(
+      "tensorboard",
+      "write TensorBoard event files of the figures of metrics.jsonl to DIR on rank 0 "
+      "(relative: in the run's directory)",
+      optionalText(), "DIR")("h,help", "show this help");
   flags::addProgressFlag(options, "Runtime and output");
   return options;
 }
@@ -313,11 +317,18 @@ TrainOptions parseTrainOptions(int argc, char** argv) {
   c.logEvery = integer("log-every");
   c.progress = flags::readProgressFlag(result);
   c.tracePath = has("trace") ? str("trace") : "";
+  c.tensorboardDir = has("tensorboard") ? str("tensorboard") : "";
+  RINGTRAIN_USER_CHECK(!has("tensorboard") || !c.tensorboardDir.empty(),
+                       "--tensorboard needs a directory");
   RINGTRAIN_USER_CHECK(!has("trace") || !c.tracePath.empty(), "--trace needs a file name");
   RINGTRAIN_USER_CHECK(!has("trace-steps") || has("trace"), "--trace-steps needs --trace FILE");
   if (has("trace-steps")) {
     std::tie(c.traceFirstStep, c.traceLastStep) =
         flags::parseStepRange("trace-steps", str("trace-steps"));
+    // Beyond this a trace is more than viewers open comfortably.
+    constexpr int64_t kMostTracedSteps = 1000;
+    RINGTRAIN_USER_CHECK(c.traceLastStep - c.traceFirstStep < kMostTracedSteps,
+                         "--trace-steps covers at most " << kMostTracedSteps << " steps");
   }
   return parsed;
 }

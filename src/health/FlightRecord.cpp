@@ -80,20 +80,20 @@ RankState currentState() {
   return state;
 }
 
-RankTimeline recordedBetween(int64_t fromNs, int64_t toNs) {
+RankTimeline recordedSince(RecordCursor& cursor) {
   Keeper& kept = keeper();
   std::lock_guard<std::mutex> lock(kept.mutex);
-  RankTimeline timeline{
-      kept.topology.rank, kept.topology.host, static_cast<int>(::getpid()), fromNs, toNs, {}, {}};
-  const auto within = [&](int64_t ns) { return ns >= fromNs && ns < toNs; };
-  for (const PhaseRecord& phase : recentPhases()) {
-    if (within(phase.startNs)) timeline.phases.push_back(phase);
-  }
+  RankTimeline timeline{kept.topology.rank,
+                        kept.topology.host,
+                        static_cast<int>(::getpid()),
+                        0,
+                        comm::wallClockNs(),
+                        {},
+                        {}};
+  timeline.phases = phasesSince(cursor.nextPhase, cursor.lostPhases);
   if (kept.calls) {
-    for (const comm::CallRecord& call : kept.calls->recent()) {
-      if (within(call.startNs)) {
-        timeline.calls.push_back({*waitingCallOf(call), call.startNs, call.endNs});
-      }
+    for (const comm::CallRecord& call : kept.calls->since(cursor.nextCall, cursor.lostCalls)) {
+      timeline.calls.push_back({*waitingCallOf(call), call.startNs, call.endNs});
     }
   }
   return timeline;

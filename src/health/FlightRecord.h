@@ -38,9 +38,17 @@ RankState currentState();
 // keeps too ("heard"), so that `ringtrain doctor` knows which rank fell silent. Null to stop.
 void setHeardFrom(std::function<std::vector<RankState>()> heard);
 
-// What this rank's record holds that began in [fromNs, toNs): its phases and calls (a call still
-// running has endNs 0).
-RankTimeline recordedBetween(int64_t fromNs, int64_t toNs);
+// Where a reader of this rank's record is: the numbers of the next call and phase mark it has not
+// seen, and how many went by unseen, the rings having moved on.
+struct RecordCursor {
+  uint64_t nextCall = 0;
+  uint64_t nextPhase = 0;
+  uint64_t lostCalls = 0;
+  uint64_t lostPhases = 0;
+};
+// The calls and phases of this rank's record since `cursor`, which moves past them, with toNs
+// now (fromNs is left 0; a call still running has endNs 0).
+RankTimeline recordedSince(RecordCursor& cursor);
 
 // Writes this rank's record, once per process (later calls do nothing); any thread. Returns the
 // path written, or empty (no directory, or it could not be written).

@@ -80,11 +80,16 @@ void markPhase(Phase phase) {
   if (static_cast<uint8_t>(phase) != currentPhase.load(std::memory_order_relaxed)) record(phase);
 }
 
-std::vector<PhaseRecord> recentPhases() {
+std::vector<PhaseRecord> phasesSince(uint64_t& next, uint64_t& lost) {
   const uint64_t count = marks.load(std::memory_order_acquire);
+  const uint64_t first = count > kPhaseRing ? count - kPhaseRing : 0;
+  if (next < first) {
+    lost += first - next;
+    next = first;
+  }
   std::vector<PhaseRecord> phases;
-  for (uint64_t index = count > kPhaseRing ? count - kPhaseRing : 0; index < count; ++index) {
-    const PhaseSlot& slot = phaseRing[index % kPhaseRing];
+  for (; next < count; ++next) {
+    const PhaseSlot& slot = phaseRing[next % kPhaseRing];
     phases.push_back({{slot.step.load(std::memory_order_relaxed),
                        static_cast<Phase>(slot.phase.load(std::memory_order_relaxed))},
                       slot.startNs.load(std::memory_order_relaxed)});
@@ -92,10 +97,38 @@ std::vector<PhaseRecord> recentPhases() {
   return phases;
 }
 
+std::vector<PhaseRecord> recentPhases() {
+  uint64_t next = 0;
+  uint64_t lost = 0;
+  return phasesSince(next, lost);
+}
+
+namespace {
+
+// Where the training thread was before the step it began last, for abandonStep.
+struct BeforeStep {
+  int64_t step = 0;
+  uint8_t phase = 0;
+  uint64_t marks = 0;
+};
+BeforeStep beforeStep;
+
+}  // namespace
+
 void beginStep(int64_t step) {
   traceStepBegins(step);  // before the step's first mark, which belongs to the step
+  beforeStep = {currentStep.load(std::memory_order_relaxed),
+                currentPhase.load(std::memory_order_relaxed),
+                marks.load(std::memory_order_relaxed)};
   currentStep.store(step, std::memory_order_relaxed);
   record(Phase::kData);
+}
+
+void abandonStep() {
+  currentStep.store(beforeStep.step, std::memory_order_relaxed);
+  currentPhase.store(beforeStep.phase, std::memory_order_relaxed);
+  marks.store(beforeStep.marks, std::memory_order_release);  // its mark is forgotten
+  traceStepAbandoned();
 }
 
 void armTestHang(int rank) {

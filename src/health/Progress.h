@@ -35,6 +35,9 @@ struct ProgressMark {
 void markPhase(Phase phase);
 // Step `step` begins, waiting for its data.
 void beginStep(int64_t step);
+// The step just begun has no data after all (its epoch ended): it never happened, and the rank is
+// back in the step and phase before it.
+void abandonStep();
 ProgressMark currentProgress();
 
 // The phases this rank went through lately, each with when it began (nanoseconds since the epoch):
@@ -45,6 +48,8 @@ struct PhaseRecord {
   int64_t startNs = 0;
 };
 std::vector<PhaseRecord> recentPhases();
+// The marks since the one numbered `next` (0: the first of this process), as CallLog::since.
+std::vector<PhaseRecord> phasesSince(uint64_t& next, uint64_t& lost);
 
 // For tests of what a rank stuck while alive looks like: with RINGTRAIN_TEST_HANG_AT=R:S:PHASE in
 // the environment (e.g. 2:20:backward), rank `rank` == R stops for good when it enters PHASE of

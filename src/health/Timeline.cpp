@@ -9,21 +9,29 @@ namespace {
 
 using nlohmann::json;
 
-// Microseconds from `originNs`: what the format's "ts" and "dur" count.
+// Microseconds from `originNs`, what the format's "ts" and "dur" count, half a nanosecond late: a
+// viewer that turns them back into whole nanoseconds by truncation gets the same ones, so that
+// slices that follow one another do not overlap by one.
 double micros(int64_t ns, int64_t originNs = 0) {
-  return static_cast<double>(ns - originNs) / 1e3;
+  return (static_cast<double>(ns - originNs) + 0.5) / 1e3;
 }
+
+// The format's process of a rank: viewers treat process 0 as special.
+int processOf(int rank) {
+  return rank + 1;
+}
+constexpr int kStepTrack = 1;  // then the calls' tracks
 
 json metadata(const char* name, int pid, int tid, json args) {
   return {{"ph", "M"}, {"name", name}, {"pid", pid}, {"tid", tid}, {"args", std::move(args)}};
 }
 
-json slice(const std::string& name, const char* category, int pid, int tid, int64_t startNs,
+json slice(const std::string& name, const char* category, int rank, int tid, int64_t startNs,
            int64_t endNs, int64_t originNs, json args) {
   return {{"ph", "X"},
           {"name", name},
           {"cat", category},
-          {"pid", pid},
+          {"pid", processOf(rank)},
           {"tid", tid},
           {"ts", micros(startNs, originNs)},
           {"dur", micros(std::max(endNs, startNs) - startNs)},
@@ -48,10 +56,10 @@ void addSteps(const RankTimeline& rank, int64_t originNs, json& events) {
     const int64_t step = phases[begins].mark.step;
     while (ends < phases.size() && phases[ends].mark.step == step) ++ends;
     events.push_back(slice(step > 0 ? "step " + std::to_string(step) : "before the first step",
-                           "step", rank.rank, 0, phases[begins].startNs, endOf(ends - 1), originNs,
-                           {{"step", step}}));
+                           "step", rank.rank, kStepTrack, phases[begins].startNs, endOf(ends - 1),
+                           originNs, {{"step", step}}));
     for (size_t index = begins; index < ends; ++index) {
-      events.push_back(slice(phaseName(phases[index].mark.phase), "phase", rank.rank, 0,
+      events.push_back(slice(phaseName(phases[index].mark.phase), "phase", rank.rank, kStepTrack,
                              phases[index].startNs, endOf(index), originNs, {{"step", step}}));
     }
   }
@@ -84,8 +92,8 @@ int addCalls(const RankTimeline& rank, int64_t originNs, json& events) {
     args["step"] = stepAt(rank.phases, timed.startNs);
     if (unfinished) args["unfinished"] = true;
     events.push_back(slice(label.empty() ? call.operation : call.operation + " " + label,
-                           "communication", rank.rank, static_cast<int>(track) + 1, timed.startNs,
-                           endNs, originNs, std::move(args)));
+                           "communication", rank.rank, kStepTrack + 1 + static_cast<int>(track),
+                           timed.startNs, endNs, originNs, std::move(args)));
   }
   return static_cast<int>(trackFreeAt.size());
 }
@@ -175,16 +183,17 @@ json chromeTrace(const std::vector<RankTimeline>& ranks, const json& otherData) 
   for (const RankTimeline& rank : ranks) originNs = std::min(originNs, rank.fromNs);
   json events = json::array();
   for (const RankTimeline& rank : ranks) {
-    events.push_back(metadata("process_name", rank.rank, 0,
+    const int pid = processOf(rank.rank);
+    events.push_back(metadata("process_name", pid, kStepTrack,
                               {{"name", "rank " + std::to_string(rank.rank) + " (" + rank.host +
                                             ", pid " + std::to_string(rank.pid) + ")"}}));
-    events.push_back(metadata("process_sort_index", rank.rank, 0, {{"sort_index", rank.rank}}));
-    events.push_back(metadata("thread_name", rank.rank, 0, {{"name", "steps and phases"}}));
+    events.push_back(metadata("process_sort_index", pid, kStepTrack, {{"sort_index", rank.rank}}));
+    events.push_back(metadata("thread_name", pid, kStepTrack, {{"name", "steps and phases"}}));
     addSteps(rank, originNs, events);
     const int tracks = addCalls(rank, originNs, events);
     for (int track = 1; track <= tracks; ++track) {
       events.push_back(metadata(
-          "thread_name", rank.rank, track,
+          "thread_name", pid, kStepTrack + track,
           {{"name", track == 1 ? "communication" : "communication " + std::to_string(track)}}));
     }
   }

@@ -50,11 +50,12 @@ RankTimeline rankTimelineFrom(const nlohmann::json& value);
 
 // The trace of `ranks` (each rank once): {"traceEvents": [...], "displayTimeUnit": "ms",
 // "otherData": {...}}, times in microseconds from the earliest rank's `fromNs`. Each rank is
-// process `rank`, named "rank R (HOST, pid P)"; thread 0 holds its steps ("step N", from one
-// step's first phase to the next's) with their phases inside; threads 1, 2, ... its calls, each on
-// the first one free at its start, named "OPERATION" or "OPERATION LABEL" ("allreduce bucket 2")
-// with arguments bytes, communicator, sequence (collectives), label, step and, for a call still
-// running at `toNs`, unfinished. `otherData` is put in as it is.
+// process `rank` + 1 (viewers treat process 0 as special), named "rank R (HOST, pid P)"; thread 1
+// holds its steps ("step N", from one step's first phase to the next's) with their phases inside;
+// threads 2, 3, ... its calls, each on the first one free at its start, named "OPERATION" or
+// "OPERATION LABEL" ("allreduce bucket 2") with arguments bytes, communicator, sequence
+// (collectives), label, step and, for a call still running at `toNs`, unfinished. `otherData` is
+// put in as it is.
 nlohmann::json chromeTrace(const std::vector<RankTimeline>& ranks,
                            const nlohmann::json& otherData = nlohmann::json::object());
 

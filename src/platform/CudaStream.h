@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace ringtrain::platform {
 
@@ -12,5 +13,10 @@ void* currentCudaStream(int device);
 // The most memory LibTorch's CUDA caching allocator has had allocated on `device` so far, in
 // bytes (0 in builds without CUDA).
 int64_t peakCudaMemoryBytes(int device);
+// What it has allocated now, in bytes (0 in builds without CUDA).
+int64_t cudaMemoryBytes(int device);
+
+// The name CUDA gives `device` ("NVIDIA H100 80GB HBM3"); empty in builds without CUDA.
+std::string cudaDeviceName(int device);
 
 }  // namespace ringtrain::platform

@@ -13,6 +13,14 @@ int64_t peakCudaMemoryBytes(int) {
   return 0;
 }
 
+int64_t cudaMemoryBytes(int) {
+  return 0;
+}
+
+std::string cudaDeviceName(int) {
+  return "";
+}
+
 CudaProbe probeCuda() {
   return {};
 }

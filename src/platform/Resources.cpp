@@ -1,6 +1,9 @@
 #include "platform/Resources.h"
 
 #include <sys/resource.h>
+#include <unistd.h>
+
+#include <fstream>
 
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -12,6 +15,15 @@ int64_t peakResidentBytes() {
   rusage usage{};
   if (getrusage(RUSAGE_SELF, &usage) != 0) return 0;
   return static_cast<int64_t>(usage.ru_maxrss) * 1024;  // Linux reports KiB
+}
+
+int64_t residentBytes() {
+  // /proc/self/statm: the sizes in pages, the resident one second.
+  std::ifstream statm("/proc/self/statm");
+  int64_t total = 0;
+  int64_t resident = 0;
+  if (!(statm >> total >> resident)) return 0;
+  return resident * static_cast<int64_t>(::sysconf(_SC_PAGESIZE));
 }
 
 int64_t heapFreeBytes() {

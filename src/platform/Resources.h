@@ -8,6 +8,9 @@ namespace ringtrain::platform {
 // Peak resident set size of this process, in bytes (0 where the OS does not say).
 int64_t peakResidentBytes();
 
+// Resident set size of this process now, in bytes (0 where the OS does not say).
+int64_t residentBytes();
+
 // Bytes the allocator holds free inside the process (kept by retainFreedMemory, or fragments
 // between live blocks): resident, but not in use. 0 off glibc.
 int64_t heapFreeBytes();

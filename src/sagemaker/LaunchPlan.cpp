@@ -252,6 +252,10 @@ LaunchPlan planLaunch(const JobInputs& inputs) {
   plan.trainArguments.push_back("--output-dir=" + plan.modelDir);
   plan.trainArguments.push_back("--checkpoint-dir=" + plan.checkpointDir);
   plan.trainArguments.push_back("--progress=off");
+  // Where SageMaker uploads TensorBoard's files from, when the job asks for them.
+  if (!given.count("tensorboard")) {
+    plan.trainArguments.push_back("--tensorboard=" + inputs.root + "/output/tensorboard");
+  }
 
   const auto& hosts = inputs.resources.hosts;
   const int hostCount = static_cast<int>(hosts.size());

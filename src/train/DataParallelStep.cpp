@@ -21,7 +21,7 @@ class DataParallelStep final : public WholeModelStep {
     // The norm clipping computes anyway tells whether the gradients are finite.
     const double clip = context_.config.clipGradNorm;
     const double gradients = clip > 0 ? clipByShards(clip) : gradientMagnitude(parameterTensors_);
-    return {pass.loss, pass.stopVoted, nonFiniteProblem(pass.loss, gradients)};
+    return {pass.loss, pass.stopVoted, nonFiniteProblem(pass.loss, gradients), gradients};
   }
 
   TrainingPosition restore(const Checkpointer& checkpointer,

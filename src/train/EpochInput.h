@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "data/SampleSource.h"
+#include "health/Progress.h"
 
 namespace ringtrain::train {
 
@@ -27,5 +28,14 @@ class EpochInput {
   // Seconds the training loop waited for micro-batches.
   virtual double waitSeconds() const = 0;
 };
+
+// Step `step` begins (health::beginStep: the rank waits for its data) with `input`'s next
+// micro-batches: their count, or 0 at the epoch's end, where the step never begins after all.
+inline int64_t beginTrainingStep(EpochInput& input, int64_t step) {
+  health::beginStep(step);
+  const int64_t microBatches = input.beginStep();
+  if (microBatches == 0) health::abandonStep();
+  return microBatches;
+}
 
 }  // namespace ringtrain::train

@@ -115,7 +115,7 @@ class PipelineStep final : public StepStrategy {
     const double norm = std::sqrt(host[2].item<double>() / (sharded_ ? 1.0 : replicaCount));
     // With the norm over all stages.
     clipToNorm(gradients, norm, context_.config.clipGradNorm);
-    return {loss, host[1].item<double>() > 0, nonFiniteProblem(loss, norm)};
+    return {loss, host[1].item<double>() > 0, nonFiniteProblem(loss, norm), norm};
   }
 
   at::Tensor evaluate(const data::Batch& batch) override { return pipeline_.evaluate(batch); }

@@ -119,4 +119,9 @@ bool pointLatestAt(const std::string& base, const std::string& run) {
   return true;
 }
 
+std::string resolvedInRun(const std::string& path, const std::string& runDirectory) {
+  if (path.empty() || path.front() == '/') return path;
+  return runDirectory + "/" + path;
+}
+
 }  // namespace ringtrain::train

@@ -50,4 +50,8 @@ std::optional<std::string> runInProgress(const std::string& directory);
 // returns the new name; nothing when there is nothing to move.
 std::optional<std::string> setAsideCheckpoints(const std::string& checkpointDir);
 
+// Where an output a flag names lies (--trace, --tensorboard): a relative `path` in the run's
+// directory, an absolute one where it says; empty stays empty (none asked for).
+std::string resolvedInRun(const std::string& path, const std::string& runDirectory);
+
 }  // namespace ringtrain::train

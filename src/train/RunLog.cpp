@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "io/JobOutputs.h"
+#include "io/TensorBoardEvents.h"
 #include "ringtrain/util/Error.h"
 #include "util/Files.h"
 
@@ -29,14 +30,28 @@ std::string recordsThrough(const std::string& path, int64_t step) {
   return kept;
 }
 
+// The numbers of a record, by key (a nested object's as "outer/inner"), but its step.
+void addScalars(const nlohmann::ordered_json& value, const std::string& key,
+                std::vector<std::pair<std::string, double>>& scalars) {
+  if (value.is_object()) {
+    for (const auto& [name, inner] : value.items()) {
+      if (key.empty() && name == "step") continue;
+      addScalars(inner, key.empty() ? name : key + "/" + name, scalars);
+    }
+  } else if (value.is_number()) {
+    scalars.emplace_back(key, value.get<double>());
+  }
+}
+
 }  // namespace
 
 RunLog::RunLog(bool active, const std::string& metricsPath, bool progressBar,
-               std::optional<int64_t> continuesAfterStep)
+               std::optional<int64_t> continuesAfterStep, const std::string& tensorboardDir)
     : active_(active),
       progressBar_(active && progressBar),
       metricsPath_(metricsPath),
-      continuesAfterStep_(continuesAfterStep) {}
+      continuesAfterStep_(continuesAfterStep),
+      tensorboardDir_(tensorboardDir) {}
 
 void RunLog::openMetrics() {
   if (!active_ || metrics_.is_open()) return;
@@ -46,6 +61,10 @@ void RunLog::openMetrics() {
                                         : std::string());
   metrics_.open(metricsPath_, std::ios::out | std::ios::app);
   RINGTRAIN_USER_CHECK(metrics_, "cannot write " << metricsPath_);
+  if (!tensorboardDir_.empty()) {
+    tensorboard_ = std::make_unique<io::TensorBoardEvents>(
+        tensorboardDir_, continuesAfterStep_ ? *continuesAfterStep_ + 1 : 1);
+  }
 }
 
 RunLog::~RunLog() {
@@ -77,6 +96,17 @@ void RunLog::record(const nlohmann::ordered_json& entry, bool printLine) {
   openMetrics();
   metrics_ << entry.dump() << '\n';
   metrics_.flush();
+  if (tensorboard_ && entry.contains("step") && entry.at("step").is_number_integer()) {
+    std::vector<std::pair<std::string, double>> scalars;
+    addScalars(entry, "", scalars);
+    try {
+      tensorboard_->addScalars(entry.at("step").get<int64_t>(), scalars);
+    } catch (const std::exception& error) {
+      // The run matters more than its dashboard.
+      tensorboard_.reset();
+      warn(std::string(error.what()) + "; no more TensorBoard records are written");
+    }
+  }
   if (printLine) info(io::formatKeyValues(entry));
 }
 

@@ -5,9 +5,14 @@
 #include <chrono>
 #include <cstdint>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
+
+namespace ringtrain::io {
+class TensorBoardEvents;
+}
 
 namespace ringtrain::train {
 
@@ -17,8 +22,11 @@ class RunLog {
   // leaves an earlier one's as it was. `continuesAfterStep`: a resumed run's checkpoint step; the
   // file then keeps what the interrupted run recorded up to that step and goes on after it.
   // Otherwise it starts empty.
+  // With `tensorboardDir`, each record's numbers go to TensorBoard event files there too
+  // (io/TensorBoardEvents.h), tagged with their keys, nested keys joined by '/'.
   RunLog(bool active, const std::string& metricsPath, bool progressBar,
-         std::optional<int64_t> continuesAfterStep = std::nullopt);
+         std::optional<int64_t> continuesAfterStep = std::nullopt,
+         const std::string& tensorboardDir = "");
   ~RunLog();
 
   // Rank 0 (re)writes metrics.jsonl now rather than at the first record(): where every rank
@@ -42,6 +50,8 @@ class RunLog {
   std::string metricsPath_;
   std::optional<int64_t> continuesAfterStep_;
   std::ofstream metrics_;
+  std::string tensorboardDir_;
+  std::unique_ptr<io::TensorBoardEvents> tensorboard_;
   std::chrono::steady_clock::time_point lastDrawn_{};
 };
 

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "ModelFlops.h"
 #include "RunSettings.h"
 #include "TrainSetup.h"
 #include "comm/ShardedCollectives.h"
@@ -338,13 +339,15 @@ void TrainingMeter::startEpoch() {
   epochSteps_ = 0;
 }
 
-void TrainingMeter::add(double loss, bool applied, int64_t samples) {
+void TrainingMeter::add(const StepOutcome& outcome, bool applied, int64_t samples) {
   if (applied) {
-    epochLoss_ += loss;
+    epochLoss_ += outcome.loss;
     ++epochSteps_;
-    windowLoss_ += loss;
+    windowLoss_ += outcome.loss;
+    windowGradNorm_ += outcome.gradNorm;
     ++windowSteps_;
   }
+  ++windowAllSteps_;
   windowSamples_ += samples;
   globalSamples_ += static_cast<double>(samples);
 }
@@ -357,21 +360,72 @@ std::optional<double> TrainingMeter::windowLoss() const {
 std::optional<ordered_json> TrainingMeter::takeWindow(int64_t step, int64_t epoch, double lr) {
   if (windowSteps_ == 0) return std::nullopt;
   const double seconds = std::chrono::duration<double>(Clock::now() - windowStart_).count();
+  const double samplesPerSecond = seconds > 0 ? windowSamples_ / seconds : 0.0;
   ordered_json entry{{"step", step},
                      {"epoch", epoch + 1},
                      {"loss", windowLoss_ / static_cast<double>(windowSteps_)},
                      {"lr", lr},
-                     {"samples_per_sec", seconds > 0 ? windowSamples_ / seconds : 0.0}};
-  if (tokensPerSample_ > 0) {
-    entry["tokens_per_sec"] =
-        seconds > 0 ? static_cast<double>(windowSamples_ * tokensPerSample_) / seconds : 0.0;
+                     {"grad_norm", windowGradNorm_ / static_cast<double>(windowSteps_)},
+                     {"step_ms", 1000 * seconds / static_cast<double>(windowAllSteps_)},
+                     {"samples_per_sec", samplesPerSecond}};
+  if (sources_.tokensPerSample > 0) {
+    entry["tokens_per_sec"] = samplesPerSecond * static_cast<double>(sources_.tokensPerSample);
   }
+  addSources(seconds, entry);
   if (stragglers_) entry = stragglers_->annotate(std::move(entry), seconds, windowSteps_);
   windowLoss_ = 0;
+  windowGradNorm_ = 0;
   windowSteps_ = 0;
+  windowAllSteps_ = 0;
   windowSamples_ = 0;
   windowStart_ = Clock::now();
   return entry;
+}
+
+void TrainingMeter::addSources(double seconds, ordered_json& entry) {
+  const double samplesPerSecond = entry.at("samples_per_sec").get<double>();
+  if (sources_.peakFlops > 0 && sources_.flopsPerSample > 0) {
+    entry["mfu"] = samplesPerSecond * sources_.flopsPerSample /
+                   (sources_.peakFlops * static_cast<double>(sources_.devices));
+  }
+  if (sources_.waits) {
+    const double waited = sources_.waits->exposedSeconds;
+    entry["comm_share"] = seconds > 0 ? (waited - waitedBefore_) / seconds : 0.0;
+    waitedBefore_ = waited;
+  }
+  if (sources_.scaler) entry["loss_scale"] = sources_.scaler->scale();
+  if (sources_.device) {
+    const int64_t bytes = sources_.device->is_cuda()
+                              ? platform::cudaMemoryBytes(sources_.device->index())
+                              : platform::residentBytes();
+    entry["mem_mib"] = static_cast<double>(bytes) / (1024.0 * 1024.0);
+  }
+}
+
+TrainingMeter meterFor(const RunFacts& run, comm::Communicator& control, RunLog& log) {
+  MeterSources sources;
+  sources.tokensPerSample = run.tokensPerSample;
+  const bool pipelined = run.config.pipeline.stages > 1;
+  // On a GPU the host's wait in the reduction holds the rank's own device work too; in a
+  // pipeline the stages also wait for each other outside it.
+  if (!run.device.is_cuda() && !pipelined && run.worldSize > 1) {
+    sources.waits = &run.strategy.reducer().stats();
+  }
+  if (run.guard.scaler().enabled()) sources.scaler = &run.guard.scaler();
+  sources.device = run.device;
+  if (run.device.is_cuda() && !pipelined) {
+    const std::optional<double> peak =
+        peakFlopsPerSecond(platform::cudaDeviceName(run.device.index()), run.config.precision);
+    int64_t parameters = 0;
+    for (const auto& [name, parameter] : run.strategy.parameters()) parameters += parameter.numel();
+    sources.peakFlops = peak.value_or(0);
+    sources.devices = run.worldSize;
+    sources.flopsPerSample = trainingFlopsPerSample(
+        parameters, run.tokensPerSample,
+        run.model.kind == models::ModelKind::kGpt ? &run.model.gpt : nullptr);
+  }
+  return TrainingMeter(sources, watchStragglers(run.config, run.device, control,
+                                                run.strategy.reducer().stats(), log));
 }
 
 nlohmann::ordered_json TrainingMeter::rankStepTimes() const {

@@ -91,19 +91,34 @@ void writeSummary(const RunFacts& run, const RunOutcome& outcome, RunLog& log);
 // wall_seconds; for a language model val_bits_per_token and tokens_per_sec too.
 nlohmann::ordered_json doneFigures(const RunFacts& run, const RunSummary& summary);
 
-// Loss and throughput over the steps since the last metrics.jsonl line, and the loss of the
-// epoch.
+// What a metrics line reports beyond the loss, the gradient norm, the step time and the
+// throughput, where the run has it.
+struct MeterSources {
+  int64_t tokensPerSample = 0;  // > 0: throughput in tokens too
+  // comm_share: the share of the window this rank waited for gradient communication.
+  const ddp::ReducerStats* waits = nullptr;
+  const LossScaler* scaler = nullptr;  // fp16: loss_scale
+  // mem_mib: the memory in use, the device's or (on CPU) the process's.
+  std::optional<c10::Device> device;
+  // mfu: model FLOPs utilisation over `devices` devices of `peakFlops` each (ModelFlops.h).
+  double flopsPerSample = 0;
+  double peakFlops = 0;
+  int devices = 1;
+};
+
+// Loss, gradient norm, step time and throughput over the steps since the last metrics.jsonl line,
+// and the loss of the epoch.
 class TrainingMeter {
  public:
-  // The first window starts now. `tokensPerSample` > 0: throughput in tokens too. With
-  // `stragglers`, every window's entry names the slowest rank (Stragglers.h), which makes
-  // takeWindow collective.
-  explicit TrainingMeter(int64_t tokensPerSample = 0,
+  // The first window starts now. With `stragglers`, every window's entry names the slowest rank
+  // (Stragglers.h), which makes takeWindow collective.
+  explicit TrainingMeter(MeterSources sources = {},
                          std::unique_ptr<StragglerWatch> stragglers = nullptr)
-      : tokensPerSample_(tokensPerSample), stragglers_(std::move(stragglers)) {}
+      : sources_(sources), stragglers_(std::move(stragglers)) {}
   void startEpoch();
-  // After a step: its loss counts when its update went in; `samples` over all replicas.
-  void add(double loss, bool applied, int64_t samples);
+  // After a step: its loss and gradient norm count when its update went in; `samples` over all
+  // replicas.
+  void add(const StepOutcome& outcome, bool applied, int64_t samples);
   // The mean loss of the window, for the progress bar; nullopt before a step counted.
   std::optional<double> windowLoss() const;
   // Takes `pause` (time spent on something else: validation) out of the window's time.
@@ -117,15 +132,23 @@ class TrainingMeter {
 
  private:
   using Clock = std::chrono::steady_clock;
+  void addSources(double seconds, nlohmann::ordered_json& entry);
+
+  MeterSources sources_;
   double windowLoss_ = 0;
-  int64_t windowSteps_ = 0;
+  double windowGradNorm_ = 0;
+  int64_t windowSteps_ = 0;     // whose update went in
+  int64_t windowAllSteps_ = 0;  // skipped ones too
   int64_t windowSamples_ = 0;
   Clock::time_point windowStart_ = Clock::now();
+  double waitedBefore_ = 0;  // the reducer's exposed wait at the window's start
   double epochLoss_ = 0;
   int64_t epochSteps_ = 0;
   double globalSamples_ = 0;
-  int64_t tokensPerSample_ = 0;
   std::unique_ptr<StragglerWatch> stragglers_;
 };
+
+// The meter of a run: its sources as the facts have them, and its straggler watch (collective).
+TrainingMeter meterFor(const RunFacts& run, comm::Communicator& control, RunLog& log);
 
 }  // namespace ringtrain::train

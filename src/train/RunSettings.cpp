@@ -113,6 +113,7 @@ ordered_json settingsOf(const TrainConfig& c) {
       {"log_every", c.logEvery},
       {"progress", nameOf(progressModeNames(), c.progress)},
       {"trace", c.tracePath.empty() ? ordered_json() : ordered_json(c.tracePath)},
+      {"tensorboard", c.tensorboardDir.empty() ? ordered_json() : ordered_json(c.tensorboardDir)},
       {"trace_steps",
        c.traceFirstStep > 0 ? ordered_json{c.traceFirstStep, c.traceLastStep} : ordered_json()}});
   return settings;

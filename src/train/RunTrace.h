@@ -16,12 +16,11 @@ namespace ringtrain::train {
 inline constexpr int64_t kTracedStepsSkipped = 1;
 inline constexpr int64_t kTracedSteps = 4;
 
-// The file --trace names: a relative path lies in the run's directory.
-std::string tracePathOf(const TrainConfig& config, const std::string& outputDir);
-
 // Every rank, once the run is planned, before its first step: with --trace, starts keeping what
 // this rank does in the window; warns (rank 0) when the window holds none of this run's steps.
-void startTrace(const TrainConfig& config, const RunPlan& plan, int64_t startStep, RunLog& log);
+// UserError (on every rank alike) when --trace names one of the run's own files.
+void startTrace(const TrainConfig& config, const RunPlan& plan, int64_t startStep,
+                const std::string& outputDir, RunLog& log);
 
 // Collective, at the run's end, with --trace: rank 0 writes the trace and says where, or warns
 // that it could not (the run's other outputs matter more than its trace).

@@ -36,7 +36,7 @@ class ShardedStep final : public WholeModelStep {
     context_.scaler.unscale(sharded_.pieces());
     const double norm = sharded_.groupNorm(gradients);
     clipToNorm(gradients, norm, context_.config.clipGradNorm);
-    return {pass.loss, pass.stopVoted, nonFiniteProblem(pass.loss, norm)};
+    return {pass.loss, pass.stopVoted, nonFiniteProblem(pass.loss, norm), norm};
   }
 
   void update(double lr) override {

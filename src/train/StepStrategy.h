@@ -32,6 +32,7 @@ struct StepOutcome {
   double loss = 0;                     // the step's mean loss, the same on every rank
   bool stopVoted = false;              // some rank received a stop signal
   std::optional<std::string> problem;  // what was not finite
+  double gradNorm = 0;                 // the L2 norm of the averaged gradients, before clipping
 };
 
 // What every strategy is made from.

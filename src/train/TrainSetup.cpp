@@ -243,10 +243,12 @@ nlohmann::json layoutOf(const TrainConfig& config, int worldSize) {
   return layout;
 }
 
-std::unique_ptr<RunLog> openRunLog(const RunPlace& place, bool rankZero, ProgressMode progress) {
+std::unique_ptr<RunLog> openRunLog(const RunPlace& place, bool rankZero,
+                                   const TrainConfig& config) {
   if (rankZero) ensureWritableDirectory(place.outputDir, "--output-dir");
   auto log = std::make_unique<RunLog>(rankZero, place.outputDir + "/metrics.jsonl",
-                                      showProgressBar(progress), place.continuesAfterStep);
+                                      showProgressBar(config.progress), place.continuesAfterStep,
+                                      resolvedInRun(config.tensorboardDir, place.outputDir));
   for (const std::string& note : place.notes) log->info(note);
   for (const std::string& warning : place.warnings) log->warn(warning);
   return log;
@@ -261,9 +263,9 @@ void acceptStart(const TrainConfig& config, comm::Communicator& control,
     log.openMetrics();
   });
   // A failure from now on leaves each rank's flight record there, not an earlier run's.
-  health::setFlightRecordDirectory(comm::broadcastString(control, start.place.outputDir, 0),
-                                   /*clearOld=*/control.rank() == 0);
-  startTrace(config, plan, start.position.step, log);
+  const std::string outputDir = comm::broadcastString(control, start.place.outputDir, 0);
+  health::setFlightRecordDirectory(outputDir, /*clearOld=*/control.rank() == 0);
+  startTrace(config, plan, start.position.step, outputDir, log);
   if (!start.resumedFrom.empty()) {
     log.record(resumeRecord(start.position, start.resumedFrom), /*printLine=*/false);
   }

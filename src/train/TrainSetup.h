@@ -116,7 +116,7 @@ nlohmann::json layoutOf(const TrainConfig& config, int worldSize);
 // although pipeline mode always drops incomplete batches.
 // Rank 0 makes the place's output directory (and links a new one as runs/latest); every rank
 // gets the log, which says the place's notes and warnings on rank 0.
-std::unique_ptr<RunLog> openRunLog(const RunPlace& place, bool rankZero, ProgressMode progress);
+std::unique_ptr<RunLog> openRunLog(const RunPlace& place, bool rankZero, const TrainConfig& config);
 
 // Where a run starts: its place, and the checkpoint position it resumes from (resumedFrom empty:
 // none).

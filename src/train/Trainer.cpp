@@ -86,8 +86,7 @@ class Trainer {
     log_->info(banner(facts(), *model_));
 
     double trainingSeconds = 0;
-    meter_ = TrainingMeter(tokensPerSample(), watchStragglers(config_, device_, control_,
-                                                              strategy_->reducer().stats(), *log_));
+    meter_ = meterFor(facts(), control_, *log_);
     bool evaluated = false;
     for (int64_t epoch = start_.epoch; epoch < plan_.epochsToRun && !finished(); ++epoch) {
       const auto epochStart = Clock::now();
@@ -157,7 +156,7 @@ class Trainer {
         resumeSettingsOf(config_));
     place_ = checkpointer_->locate();
 
-    log_ = openRunLog(place_, isRankZero(), config_.progress);
+    log_ = openRunLog(place_, isRankZero(), config_);
     for (const std::string& warning : trainingData_.warnings) log_->warn(warning);
     if (isRankZero()) marker_ = std::make_unique<RunMarker>(place_.outputDir);
     validation_ = std::make_unique<Validation>(
@@ -205,8 +204,7 @@ class Trainer {
     model_->train();
     meter_.startEpoch();
     for (int64_t stepHere = 0; !finished(); ++stepHere) {
-      health::beginStep(step_ + 1);
-      const int64_t microBatches = input->beginStep();
+      const int64_t microBatches = beginTrainingStep(*input, step_ + 1);
       if (microBatches == 0) break;
       strategy_->zeroGradients();
       int64_t stepSamples = 0;
@@ -220,7 +218,7 @@ class Trainer {
       ++step_;
       // ------------------------------- TRAINING SECTION END -------------------------------
 
-      meter_.add(outcome.loss, applied, stepSamples * dataReplicas());
+      meter_.add(outcome, applied, stepSamples * dataReplicas());
       const std::optional<double> windowLoss = meter_.windowLoss();
       if (log_->showsProgress() && windowLoss && stepsLeft) {
         log_->progress(epoch + 1, plan_.epochsToRun, stepsBefore + stepHere + 1,

@@ -23,7 +23,16 @@ def parameter_bytes(model_path):
                for start, end in [entry["data_offsets"]])
 
 
-def slices(trace, pid, category=None):
+def process_of(trace, rank):
+    """The trace's process of a rank, found by its name."""
+    for e in trace["traceEvents"]:
+        if e["ph"] == "M" and e["name"] == "process_name" and e["args"]["name"].startswith(f"rank {rank} ("):
+            return e["pid"]
+    raise AssertionError(f"no process for rank {rank}")
+
+
+def slices(trace, rank, category=None):
+    pid = process_of(trace, rank)
     return [e for e in trace["traceEvents"]
             if e["ph"] == "X" and e["pid"] == pid and (category is None or e["cat"] == category)]
 
@@ -43,11 +52,13 @@ class Trace(RingtrainTestCase):
                       "chrome://tracing)", log)
         with open(path) as f:
             trace = json.load(f)
-        self.assertEqual(trace["otherData"]["ringtrain"], {"steps": [3, 5], "world_size": 2})
+        self.assertEqual(trace["otherData"]["ringtrain"], {"steps": [3, 5], "world_size": 2, "ranks_missing": 0,
+                                                           "calls_lost": 0, "phases_lost": 0})
         processes = {e["pid"]: e["args"]["name"] for e in trace["traceEvents"]
                      if e["ph"] == "M" and e["name"] == "process_name"}
-        self.assertEqual(sorted(processes), [0, 1])
-        self.assertRegex(processes[1], r"^rank 1 \(\S+, pid \d+\)$")
+        # Process 0 is special to the viewers: rank R is process R + 1.
+        self.assertEqual(sorted(processes), [1, 2])
+        self.assertRegex(processes[2], r"^rank 1 \(\S+, pid \d+\)$")
         with open(os.path.join(out, "summary.json")) as f:
             summary = json.load(f)
         self.assertEqual((summary["settings"]["trace"], summary["settings"]["trace_steps"]), ("timeline.json", [3, 5]))
@@ -71,17 +82,19 @@ class Trace(RingtrainTestCase):
                     self.assertEqual(sum(e["args"]["bytes"] for e in reduces), model_bytes)
                     collectives[rank, step] = {(e["args"]["communicator"], e["args"]["sequence"], e["name"])
                                                for e in reduces}
-            # Slices of a track nest or follow one another: what the viewers draw without complaint.
+            # Slices of a track nest or follow one another, in whole nanoseconds as a viewer that
+            # truncates reads them: what the viewers draw without complaint.
             by_track = {}
             for e in slices(trace, rank):
-                by_track.setdefault(e["tid"], []).append((e["ts"], -e["dur"], e["ts"] + e["dur"]))
+                start, length = int(e["ts"] * 1000), int(e["dur"] * 1000)
+                by_track.setdefault(e["tid"], []).append((start, -length, start + length))
             for track in by_track.values():
                 open_ends = []
                 for start, _, end in sorted(track):
-                    while open_ends and open_ends[-1] <= start + 1e-3:
+                    while open_ends and open_ends[-1] <= start:
                         open_ends.pop()
                     if open_ends:
-                        self.assertLessEqual(end, open_ends[-1] + 1e-3)
+                        self.assertLessEqual(end, open_ends[-1])
                     open_ends.append(end)
         # The same collective has the same number on both ranks.
         for step in (3, 4, 5):
@@ -108,6 +121,42 @@ class Trace(RingtrainTestCase):
             names = {e["name"] for e in slices(trace, rank, "communication")}
             self.assertTrue(any(name.startswith(("send", "receive", "point-to-point")) for name in names), names)
         self.assertEqual([e["name"] for e in slices(trace, 1, "step")], ["step 2"])
+
+    def test_the_evaluation_after_an_epoch_is_in_its_last_step(self):
+        # 2000 samples in global batches of 64: 32 steps an epoch, validated after each.
+        out, _ = self.traced("epochs", ["--trace", "t.json", "--trace-steps", "31:33", "--epochs", "2",
+                                        "--val", "synthetic:200:32:16"])
+        with open(os.path.join(out, "t.json")) as f:
+            trace = json.load(f)
+        for rank in (0, 1):
+            phases = {}
+            for e in slices(trace, rank, "phase"):
+                phases.setdefault(e["args"]["step"], []).append(e["name"])
+            self.assertEqual(sorted(phases), [31, 32, 33])
+            self.assertEqual(phases[32][-1], "evaluation", phases)
+            self.assertEqual(phases[33][0], "waiting for data", phases)
+            self.assertNotIn("evaluation", phases[33], phases)
+            self.assertEqual(phases[33].count("waiting for data"), 1, phases)
+
+    def test_a_window_long_after_the_rings_wrapped(self):
+        # About 3 calls a step: the flight recorder's rings of 1024 have wrapped by step 370.
+        out, log = self.traced("late", ["--trace", "t.json", "--trace-steps", "370:372", "--epochs", "12"])
+        with open(os.path.join(out, "t.json")) as f:
+            trace = json.load(f)
+        self.assertEqual(trace["otherData"]["ringtrain"]["calls_lost"], 0)
+        self.assertNotIn("the trace lacks", log)
+        for rank in (0, 1):
+            self.assertEqual([e["name"] for e in slices(trace, rank, "step")], ["step 370", "step 371", "step 372"])
+            reduces = [e for e in slices(trace, rank, "communication") if e["name"].startswith("allreduce bucket")]
+            self.assertEqual({e["args"]["step"] for e in reduces}, {370, 371, 372})
+
+    def test_the_runs_own_files_are_refused(self):
+        for name in ("metrics.jsonl", "checkpoints/t.json", "./summary.json"):
+            with self.subTest(name=name):
+                result = run(["train", "--output-dir", self.path("own"), "--progress", "off", "--trace", name]
+                             + ARGS, ranks=2)
+                self.assertEqual(result.returncode, 2, result.stderr)
+                self.assertIn(f"--trace {name} ", result.stderr)
 
     def test_trace_steps_without_trace_is_refused(self):
         result = run(["train", "--trace-steps", "2:3"] + ARGS)

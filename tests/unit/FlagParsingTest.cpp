@@ -116,6 +116,11 @@ TEST(TrainOptions, TraceTakesAFileAndARangeOfSteps) {
   EXPECT_EQ(errorOf({"--trace", "t.json", "--trace-steps", "2:"}), "--trace-steps: '2:" + range);
   EXPECT_EQ(errorOf({"--trace", "t.json", "--trace-steps", "a:b"}), "--trace-steps: 'a:b" + range);
   EXPECT_EQ(errorOf({"--trace-steps", "2:3"}), "--trace-steps needs --trace FILE");
+  EXPECT_EQ(errorOf({"--trace", "t.json", "--trace-steps", "1:1001"}),
+            "--trace-steps covers at most 1000 steps");
+  EXPECT_EQ(parse({"--trace", "t.json", "--trace-steps", "1:1000"}).config.traceLastStep, 1000);
+  EXPECT_EQ(parse({"--tensorboard", "tb"}).config.tensorboardDir, "tb");
+  EXPECT_EQ(errorOf({"--tensorboard", ""}), "--tensorboard needs a directory");
   EXPECT_EQ(errorOf({"--trace", ""}), "--trace needs a file name");
 }
 

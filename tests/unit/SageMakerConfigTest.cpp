@@ -147,12 +147,12 @@ TEST_F(SageMakerLaunchPlan, OneHostRunsOneRankPerGpuWithTheChannelsAsData) {
   const LaunchPlan plan = planLaunch(inputs_);
   EXPECT_EQ(plan.ranks, 4);
   const std::string& root = root_;
-  EXPECT_EQ(
-      plan.trainArguments,
-      (std::vector<std::string>{
-          "--epochs=3", "--hidden=64,32", "--drop-last", "--train=" + root + "/input/data/train",
-          "--val=" + root + "/input/data/validation", "--output-dir=" + root + "/model",
-          "--checkpoint-dir=" + root + "/checkpoints", "--progress=off"}));
+  EXPECT_EQ(plan.trainArguments,
+            (std::vector<std::string>{
+                "--epochs=3", "--hidden=64,32", "--drop-last",
+                "--train=" + root + "/input/data/train", "--val=" + root + "/input/data/validation",
+                "--output-dir=" + root + "/model", "--checkpoint-dir=" + root + "/checkpoints",
+                "--progress=off", "--tensorboard=" + root + "/output/tensorboard"}));
   const auto& command = plan.command;
   const auto host = std::find(command.begin(), command.end(), "--host");
   ASSERT_NE(host, command.end());

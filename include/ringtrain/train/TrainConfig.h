@@ -121,6 +121,9 @@ struct TrainConfig {
   std::string tracePath;
   int64_t traceFirstStep = 0;
   int64_t traceLastStep = 0;
+  // --tensorboard: where rank 0 writes TensorBoard event files of metrics.jsonl's figures (a
+  // relative path lies in the run's directory); empty: none.
+  std::string tensorboardDir;
 };
 
 // `ringtrain train`'s flags read into a TrainConfig, for programs that take the same flags
