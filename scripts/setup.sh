@@ -33,11 +33,11 @@ else
   python="$RINGTRAIN_VENV/bin/python"
 fi
 
-python_requirements=("torch==$RINGTRAIN_TORCH_VERSION" numpy safetensors scikit-learn sentencepiece tensorboard)
+python_requirements=("torch==$RINGTRAIN_TORCH_VERSION" numpy safetensors scikit-learn sentencepiece tensorboard pyyaml)
 if ! "$python" - "$RINGTRAIN_TORCH_VERSION" <<'PY'
 import sys
 try:
-    import torch, numpy, safetensors, sklearn, sentencepiece, tensorboard  # noqa: F401
+    import torch, numpy, safetensors, sklearn, sentencepiece, tensorboard, yaml  # noqa: F401
 except ImportError:
     sys.exit(1)
 sys.exit(0 if torch.__version__.split("+")[0] == sys.argv[1] else 1)

@@ -117,8 +117,9 @@ BeforeStep beforeStep;
 
 void beginStep(int64_t step) {
   traceStepBegins(step);  // before the step's first mark, which belongs to the step
-  beforeStep = {currentStep.load(std::memory_order_relaxed),
-                currentPhase.load(std::memory_order_relaxed),
+  // The step before is `step` - 1, whatever this process marked last (a resumed run begins at
+  // its checkpoint's step + 1).
+  beforeStep = {step - 1, currentPhase.load(std::memory_order_relaxed),
                 marks.load(std::memory_order_relaxed)};
   currentStep.store(step, std::memory_order_relaxed);
   record(Phase::kData);

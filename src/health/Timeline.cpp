@@ -9,11 +9,10 @@ namespace {
 
 using nlohmann::json;
 
-// Microseconds from `originNs`, what the format's "ts" and "dur" count, half a nanosecond late: a
-// viewer that turns them back into whole nanoseconds by truncation gets the same ones, so that
-// slices that follow one another do not overlap by one.
-double micros(int64_t ns, int64_t originNs = 0) {
-  return (static_cast<double>(ns - originNs) + 0.5) / 1e3;
+// Microseconds, what the format's "ts" and "dur" count: to three decimals, whole nanoseconds,
+// which viewers round back to the same ones.
+double micros(int64_t ns) {
+  return static_cast<double>(ns) / 1e3;
 }
 
 // The format's process of a rank: viewers treat process 0 as special.
@@ -33,7 +32,7 @@ json slice(const std::string& name, const char* category, int rank, int tid, int
           {"cat", category},
           {"pid", processOf(rank)},
           {"tid", tid},
-          {"ts", micros(startNs, originNs)},
+          {"ts", micros(startNs - originNs)},
           {"dur", micros(std::max(endNs, startNs) - startNs)},
           {"args", std::move(args)}};
 }

@@ -42,8 +42,7 @@ struct CollectedTrace {
 // Collective over `control` when traceSteps was called on every rank, at the end of the run (a
 // window still open ends now): rank 0 returns the trace of all ranks, the others nothing; nothing
 // anywhere when the window held no step of this run or traceSteps was not called. A rank whose
-// part cannot be made or read is missing from the trace ("ranks_missing"); the run goes on. A rank
-// whose part cannot be made or read is missing from the trace ("ranks_missing"); the run goes on.
+// part cannot be made or read is missing from the trace ("ranks_missing"); the run goes on.
 std::optional<CollectedTrace> collectTrace(comm::Communicator& control);
 
 }  // namespace ringtrain::health

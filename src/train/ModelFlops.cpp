@@ -6,14 +6,14 @@ namespace ringtrain::train {
 namespace {
 
 struct Peak {
-  const char* name;  // a part of the device's name; the first entry that matches counts
+  const char* name;  // words of the device's name; the first entry that matches counts
   double float32;    // TFLOP/s, dense
   double bf16;       // 0: no bf16 tensor cores
   double fp16;
 };
 
 // From NVIDIA's datasheets. More specific names come first: "H100 PCIe" before "H100".
-constexpr std::array<Peak, 8> kPeaks{{
+constexpr std::array<Peak, 9> kPeaks{{
     {"H100 PCIe", 51.2, 756, 756},
     {"H100 NVL", 60, 835, 835},
     {"H100", 67, 989, 989},  // SXM5 ("H100 80GB HBM3")
@@ -21,8 +21,21 @@ constexpr std::array<Peak, 8> kPeaks{{
     {"GH200", 67, 989, 989},
     {"A100", 19.5, 312, 312},
     {"L40S", 91.6, 362, 362},
+    {"L4", 30.3, 121, 121},
     {"V100", 15.7, 0, 125},
 }};
+
+// `words` stand in `name` as whole words ("L4" in "NVIDIA L4", not in "NVIDIA L40"; "A100" in
+// "NVIDIA A100-SXM4-80GB").
+bool named(const std::string& name, const std::string& words) {
+  for (size_t at = name.find(words); at != std::string::npos; at = name.find(words, at + 1)) {
+    const size_t end = at + words.size();
+    const bool starts = at == 0 || name[at - 1] == ' ';
+    const bool ends = end == name.size() || name[end] == ' ' || name[end] == '-';
+    if (starts && ends) return true;
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -38,7 +51,7 @@ double trainingFlopsPerSample(int64_t parameters, int64_t tokensPerSample,
 
 std::optional<double> peakFlopsPerSecond(const std::string& deviceName, Precision precision) {
   for (const Peak& peak : kPeaks) {
-    if (deviceName.find(peak.name) == std::string::npos) continue;
+    if (!named(deviceName, peak.name)) continue;
     const double tflops = precision == Precision::kBf16   ? peak.bf16
                           : precision == Precision::kFp16 ? peak.fp16
                                                           : peak.float32;

@@ -96,7 +96,9 @@ void RunLog::record(const nlohmann::ordered_json& entry, bool printLine) {
   openMetrics();
   metrics_ << entry.dump() << '\n';
   metrics_.flush();
-  if (tensorboard_ && entry.contains("step") && entry.at("step").is_number_integer()) {
+  // Steps' and validations' figures; not events (a resume), whose numbers say where, not how.
+  if (tensorboard_ && entry.contains("step") && entry.at("step").is_number_integer() &&
+      !entry.contains("event")) {
     std::vector<std::pair<std::string, double>> scalars;
     addScalars(entry, "", scalars);
     try {

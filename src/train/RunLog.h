@@ -23,7 +23,8 @@ class RunLog {
   // file then keeps what the interrupted run recorded up to that step and goes on after it.
   // Otherwise it starts empty.
   // With `tensorboardDir`, each record's numbers go to TensorBoard event files there too
-  // (io/TensorBoardEvents.h), tagged with their keys, nested keys joined by '/'.
+  // (io/TensorBoardEvents.h), tagged with their keys, nested keys joined by '/'; not an event's
+  // (a resume's).
   RunLog(bool active, const std::string& metricsPath, bool progressBar,
          std::optional<int64_t> continuesAfterStep = std::nullopt,
          const std::string& tensorboardDir = "");

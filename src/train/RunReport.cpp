@@ -413,7 +413,12 @@ TrainingMeter meterFor(const RunFacts& run, comm::Communicator& control, RunLog&
   }
   if (run.guard.scaler().enabled()) sources.scaler = &run.guard.scaler();
   sources.device = run.device;
-  if (run.device.is_cuda() && !pipelined) {
+  // The count (ModelFlops.h) holds for dense layers and transformers, not for convolutions,
+  // which use each weight at every position.
+  const models::ModelKind kind = run.model.kind;
+  const bool counted = kind == models::ModelKind::kMlp || kind == models::ModelKind::kGpt ||
+                       kind == models::ModelKind::kAutoencoder;
+  if (run.device.is_cuda() && !pipelined && counted) {
     const std::optional<double> peak =
         peakFlopsPerSecond(platform::cudaDeviceName(run.device.index()), run.config.precision);
     int64_t parameters = 0;

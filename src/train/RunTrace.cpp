@@ -29,8 +29,12 @@ void startTrace(const TrainConfig& config, const RunPlan& plan, int64_t startSte
                 const std::string& outputDir, RunLog& log) {
   if (config.tracePath.empty()) return;
   // The run's own files are not the trace's to overwrite.
+  // Compared as the file system resolves them: through links (runs/latest) and from any cwd.
   const auto normal = [](const std::string& path) {
-    return std::filesystem::path(path).lexically_normal().string();
+    std::error_code error;
+    const std::filesystem::path resolved =
+        std::filesystem::weakly_canonical(std::filesystem::absolute(path), error);
+    return (error ? std::filesystem::path(path).lexically_normal() : resolved).string();
   };
   const std::string path = normal(resolvedInRun(config.tracePath, outputDir));
   const std::string checkpoints =

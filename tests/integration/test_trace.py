@@ -82,20 +82,21 @@ class Trace(RingtrainTestCase):
                     self.assertEqual(sum(e["args"]["bytes"] for e in reduces), model_bytes)
                     collectives[rank, step] = {(e["args"]["communicator"], e["args"]["sequence"], e["name"])
                                                for e in reduces}
-            # Slices of a track nest or follow one another, in whole nanoseconds as a viewer that
-            # truncates reads them: what the viewers draw without complaint.
+            # Slices of a track nest or follow one another, in whole nanoseconds as the viewers round
+            # them: what they draw without complaint.
             by_track = {}
             for e in slices(trace, rank):
-                start, length = int(e["ts"] * 1000), int(e["dur"] * 1000)
-                by_track.setdefault(e["tid"], []).append((start, -length, start + length))
+                start, length = round(e["ts"] * 1000), round(e["dur"] * 1000)
+                by_track.setdefault(e["tid"], []).append((start, -length, start + length, e["name"], e["args"]))
             for track in by_track.values():
-                open_ends = []
-                for start, _, end in sorted(track):
-                    while open_ends and open_ends[-1] <= start:
-                        open_ends.pop()
-                    if open_ends:
-                        self.assertLessEqual(end, open_ends[-1])
-                    open_ends.append(end)
+                open_slices = []
+                for start, _, end, name, args in sorted(track, key=lambda s: s[:3]):
+                    while open_slices and open_slices[-1][0] <= start:
+                        open_slices.pop()
+                    if open_slices:
+                        self.assertLessEqual(end, open_slices[-1][0],
+                                             f"{name} {args} [{start}, {end}] straddles {open_slices[-1]}")
+                    open_slices.append((end, name, args, start))
         # The same collective has the same number on both ranks.
         for step in (3, 4, 5):
             self.assertEqual(collectives[0, step], collectives[1, step])

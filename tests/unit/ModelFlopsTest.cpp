@@ -22,9 +22,13 @@ TEST(ModelFlops, PeaksOfKnownGpusAtTheRunsPrecision) {
   EXPECT_DOUBLE_EQ(*peakFlopsPerSecond("NVIDIA H200", Precision::kFp16), 989e12);
   EXPECT_DOUBLE_EQ(*peakFlopsPerSecond("NVIDIA A100-SXM4-80GB", Precision::kBf16), 312e12);
   EXPECT_DOUBLE_EQ(*peakFlopsPerSecond("Tesla V100-SXM2-16GB", Precision::kFp16), 125e12);
+  EXPECT_DOUBLE_EQ(*peakFlopsPerSecond("NVIDIA L4", Precision::kBf16), 121e12);
+  EXPECT_DOUBLE_EQ(*peakFlopsPerSecond("NVIDIA L40S", Precision::kBf16), 362e12);
+  EXPECT_DOUBLE_EQ(*peakFlopsPerSecond("NVIDIA GH200 480GB", Precision::kBf16), 989e12);
   // No bf16 tensor cores; a GPU or a device the table does not know.
   EXPECT_FALSE(peakFlopsPerSecond("Tesla V100-SXM2-16GB", Precision::kBf16));
   EXPECT_FALSE(peakFlopsPerSecond("NVIDIA GeForce RTX 4090", Precision::kBf16));
+  EXPECT_FALSE(peakFlopsPerSecond("NVIDIA L40", Precision::kBf16));  // not an L4
   EXPECT_FALSE(peakFlopsPerSecond("", Precision::kFp32));
 }
 

@@ -1,6 +1,7 @@
 // Ranks' phases and calls as a Chrome/Perfetto trace (health/Timeline.h).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <map>
 #include <stdexcept>
 
@@ -68,17 +69,17 @@ TEST(TimelineTest, EachRankIsAProcessWithItsStepsAndPhasesNested) {
   ASSERT_EQ(rank1.size(), 10u);  // 2 steps, 4 phases each
   // Step 7, then its phases; times in microseconds from the earliest rank's start.
   EXPECT_EQ(rank1[0].at("name"), "step 7");
-  EXPECT_DOUBLE_EQ(rank1[0].at("ts").get<double>(), 3000.0005);
-  EXPECT_DOUBLE_EQ(rank1[0].at("dur").get<double>(), 40000.0005);
+  EXPECT_DOUBLE_EQ(rank1[0].at("ts").get<double>(), 3000.0);
+  EXPECT_DOUBLE_EQ(rank1[0].at("dur").get<double>(), 40000.0);
   EXPECT_EQ(rank1[1].at("name"), "waiting for data");
   EXPECT_EQ(rank1[3].at("name"), "backward");
-  EXPECT_DOUBLE_EQ(rank1[3].at("ts").get<double>(), 23000.0005);
-  EXPECT_DOUBLE_EQ(rank1[3].at("dur").get<double>(), 10000.0005);
+  EXPECT_DOUBLE_EQ(rank1[3].at("ts").get<double>(), 23000.0);
+  EXPECT_DOUBLE_EQ(rank1[3].at("dur").get<double>(), 10000.0);
   EXPECT_EQ(rank1[3].at("args").at("step"), 7);
   EXPECT_EQ(rank1[5].at("name"), "step 8");
   // The last phase lasts to the end of what was recorded.
   EXPECT_EQ(rank1[9].at("name"), "optimizer step");
-  EXPECT_DOUBLE_EQ(rank1[9].at("ts").get<double>() + rank1[9].at("dur").get<double>(), 83000.001);
+  EXPECT_DOUBLE_EQ(rank1[9].at("ts").get<double>() + rank1[9].at("dur").get<double>(), 83000.0);
   // Every phase inside its step.
   for (size_t index = 0; index < rank1.size(); ++index) {
     if (rank1[index].at("cat") != "phase") continue;
@@ -98,11 +99,11 @@ TEST(TimelineTest, CallsAreSlicesWithTheirBytesBucketAndStep) {
   EXPECT_EQ(
       calls[1].at("args"),
       (json{{"bytes", 8192}, {"communicator", 1}, {"sequence", 15}, {"bucket", 1}, {"step", 7}}));
-  EXPECT_DOUBLE_EQ(calls[1].at("ts").get<double>(), 25000.0005);
-  EXPECT_DOUBLE_EQ(calls[1].at("dur").get<double>(), 2000.0005);
-  // Back to whole nanoseconds by truncation, as some viewers do: exactly where the call was.
-  EXPECT_EQ(static_cast<int64_t>(calls[1].at("ts").get<double>() * 1000), 25 * kMs);
-  EXPECT_EQ(static_cast<int64_t>(calls[1].at("dur").get<double>() * 1000), 2 * kMs);
+  EXPECT_DOUBLE_EQ(calls[1].at("ts").get<double>(), 25000.0);
+  EXPECT_DOUBLE_EQ(calls[1].at("dur").get<double>(), 2000.0);
+  // Back to whole nanoseconds, as viewers round them: exactly where the call was.
+  EXPECT_EQ(std::llround(calls[1].at("ts").get<double>() * 1000), 25 * kMs);
+  EXPECT_EQ(std::llround(calls[1].at("dur").get<double>() * 1000), 2 * kMs);
   EXPECT_EQ(calls[3].at("args").at("step"), 8);
   EXPECT_EQ(namesOf(trace, "thread_name").at({1, 2}), "communication");
 }
@@ -125,11 +126,11 @@ TEST(TimelineTest, OverlappingCallsTakeTracksOfTheirOwn) {
   ASSERT_EQ(first.size(), 2u);
   ASSERT_EQ(second.size(), 2u);
   ASSERT_EQ(third.size(), 1u);
-  EXPECT_DOUBLE_EQ(first[1].at("ts").get<double>(), 55000.0005);
+  EXPECT_DOUBLE_EQ(first[1].at("ts").get<double>(), 55000.0);
   EXPECT_EQ(first[1].at("args").count("sequence"), 0u);  // point-to-point: no number
   EXPECT_EQ(third[0].at("name"), "allreduce");
   EXPECT_EQ(third[0].at("args").at("unfinished"), true);
-  EXPECT_DOUBLE_EQ(third[0].at("dur").get<double>(), 42000.0005);
+  EXPECT_DOUBLE_EQ(third[0].at("dur").get<double>(), 42000.0);
   EXPECT_EQ(namesOf(trace, "thread_name").at({1, 4}), "communication 3");
 }
 
