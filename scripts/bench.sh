@@ -8,6 +8,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 "$RINGTRAIN_ROOT/scripts/setup.sh"
 BUILD_TARGET=ringtrain "$RINGTRAIN_ROOT/scripts/build.sh" >/dev/null
 python=$(ringtrain_python)
-"$python" -c "import matplotlib" 2>/dev/null || "$python" -m pip install -q --disable-pip-version-check --root-user-action=ignore matplotlib
+ensure_matplotlib "$python"
 log "benchmarking; this takes several minutes"
 "$python" "$RINGTRAIN_ROOT/benchmarks/bench.py" --ringtrain "$BUILD_DIR/ringtrain" "$@"

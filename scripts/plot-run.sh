@@ -6,5 +6,5 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 python=$(ringtrain_python)
-"$python" -c "import matplotlib" 2>/dev/null || "$python" -m pip install -q --disable-pip-version-check --root-user-action=ignore matplotlib
+ensure_matplotlib "$python"
 "$python" "$RINGTRAIN_ROOT/scripts/lib/plot_run.py" "${1:-runs/latest}" "${@:2}"

@@ -24,5 +24,12 @@ ringtrain_python() {
 # Open MPI refuses to start as root without these; harmless for other users.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 
+# Pictures (benchmarks, traces, runs) are drawn with matplotlib, which the tests do not need:
+# installed into Python $1 on first use.
+ensure_matplotlib() {
+  "$1" -c "import matplotlib" 2>/dev/null ||
+    "$1" -m pip install -q --disable-pip-version-check --root-user-action=ignore matplotlib
+}
+
 log() { printf '[ringtrain] %s\n' "$*" >&2; }
 die() { printf '[ringtrain] error: %s\n' "$*" >&2; exit 1; }
