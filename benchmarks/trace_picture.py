@@ -16,14 +16,16 @@ CALL_COLOUR = "#c44e52"
 def read_trace(path):
     with open(path) as f:
         trace = json.load(f)
-    names, tracks, slices = {}, {}, []
+    names, threads, tracks, slices = {}, {}, {}, []
     for event in trace["traceEvents"]:
         if event["ph"] == "M" and event["name"] == "process_name":
             names[event["pid"]] = event["args"]["name"]
+        elif event["ph"] == "M" and event["name"] == "thread_name":
+            threads[event["pid"], event["tid"]] = event["args"]["name"]
         elif event["ph"] == "X":
             slices.append(event)
             tracks.setdefault(event["pid"], set()).add(event["tid"])
-    return trace, names, tracks, slices
+    return trace, names, threads, tracks, slices
 
 
 def main():
@@ -38,14 +40,15 @@ def main():
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
-    trace, names, tracks, slices = read_trace(args.trace)
+    trace, names, threads, tracks, slices = read_trace(args.trace)
     # Rows from the top: each rank's tracks in order, a gap between ranks.
     rows, labels, y = {}, [], 0
     for pid in sorted(tracks):
         for tid in sorted(tracks[pid]):
             rows[pid, tid] = y
-            labels.append((y, f"{names.get(pid, f'rank {pid}')}" if tid == 0 else
-                           ("communication" if tid == 1 else f"communication {tid}")))
+            thread = threads.get((pid, tid), "")
+            # A rank's steps-and-phases track carries its name; the others, theirs.
+            labels.append((y, names.get(pid, f"process {pid}") if thread == "steps and phases" else thread))
             y += 1
         y += 0.6
     fig, ax = plt.subplots(figsize=(13, 0.55 * y + 1.6))
