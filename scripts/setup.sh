@@ -11,6 +11,7 @@ apt_packages=(build-essential cmake ninja-build ccache git pkg-config
   libsentencepiece-dev  # SentencePiece tokenizers: prep --tokenizer, generate
   python3 python3-venv python3-pip
   openssh-server openssh-client iproute2  # the SageMaker container's hosts, emulated in the tests
+  slurm-wlm munge  # a one-node Slurm cluster for the examples' test (tests/integration/test_slurm.py)
   clang libclang-rt-14-dev llvm-14)  # clang, libFuzzer and llvm-symbolizer: scripts/sanitize.sh
 missing=()
 for p in "${apt_packages[@]}"; do
