@@ -7,4 +7,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 python=$(ringtrain_python)
 ensure_matplotlib "$python"
-"$python" "$RINGTRAIN_ROOT/scripts/lib/plot_run.py" "${1:-runs/latest}" "${@:2}"
+# Without a RUN_DIR first, the newest run.
+if [ $# -eq 0 ] || [[ $1 == --* ]]; then set -- runs/latest "$@"; fi
+"$python" "$RINGTRAIN_ROOT/scripts/lib/plot_run.py" "$@"

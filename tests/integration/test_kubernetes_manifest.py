@@ -71,7 +71,15 @@ class KubernetesManifest(unittest.TestCase):
         self.assertEqual(option(arguments, "--resume"), "auto")
 
     def test_the_workers_run_sshd_and_mount_what_the_run_needs(self):
-        self.assertIn("sshd -De", " ".join(self.containers(self.worker)["command"]))
+        worker = " ".join(self.containers(self.worker)["command"])
+        self.assertIn("sshd -De", worker)
+        # The image leaves host keys out (each SageMaker host makes its own): a worker makes them.
+        with open(os.path.join(ROOT, "Dockerfile")) as f:
+            self.assertIn("rm -f /etc/ssh/ssh_host_*", f.read())
+        self.assertLess(worker.index("ssh-keygen -A"), worker.index("sshd -De"))
+        # The operator's key pair hides the image's /root/.ssh/config: the launcher says it itself.
+        launcher = self.containers(self.launcher)["command"]
+        self.assertIn("StrictHostKeyChecking=no", option(launcher, "plm_rsh_args"))
         pod = self.worker["template"]["spec"]
         volumes = {volume["name"]: volume for volume in pod["volumes"]}
         mounts = {mount["mountPath"]: mount for mount in self.containers(self.worker)["volumeMounts"]}

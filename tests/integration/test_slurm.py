@@ -2,8 +2,9 @@
 cluster on this machine with a configuration it writes (Debian's slurm-wlm and munge, which
 scripts/setup.sh installs), then submits both examples with `sbatch --wait`: mpirun inside the
 allocation and srun through PMIx. Each run has the world size of its tasks and its outputs. Then
-a `scancel` in the middle of a run leaves a checkpoint (the ranks' SIGTERM), and the same job
-submitted again goes on from it. Skips, saying why, where Slurm cannot start."""
+`scancel --signal=USR1 --batch` in the middle of a run (the stop examples/slurm/README.md gives)
+leaves a checkpoint, and the same job submitted again goes on from it. Skips, saying why, where
+Slurm cannot start. Every wait is bounded well within CTest's 600 s."""
 import glob
 import json
 import os
@@ -92,7 +93,8 @@ PartitionName=test Nodes={self.host} Default=YES MaxTime=INFINITE State=UP OverS
                                                    stderr=subprocess.DEVNULL))
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            state = subprocess.run(["sinfo", "-h", "-o", "%T"], env=self.env, capture_output=True, text=True)
+            state = subprocess.run(["sinfo", "-h", "-o", "%T"], env=self.env, capture_output=True, text=True,
+                                   timeout=30)
             if state.stdout.strip() == "idle":
                 return None
             time.sleep(0.5)
@@ -105,7 +107,12 @@ PartitionName=test Nodes={self.host} Default=YES MaxTime=INFINITE State=UP OverS
         return f"the node never became idle{logs}"
 
     def stop(self):
-        subprocess.run(["scancel", "--full", "-u", "root"], env=self.env, capture_output=True)
+        subprocess.run(["scancel", "--full", "-u", "root"], env=self.env, capture_output=True, timeout=30)
+        # The jobs' processes end before the daemons that watch them.
+        deadline = time.monotonic() + 45
+        while time.monotonic() < deadline and subprocess.run(
+                ["squeue", "-h"], env=self.env, capture_output=True, text=True, timeout=30).stdout.strip():
+            time.sleep(0.5)
         for process in self.processes:
             process.send_signal(signal.SIGTERM)
         for process in self.processes:
@@ -113,16 +120,16 @@ PartitionName=test Nodes={self.host} Default=YES MaxTime=INFINITE State=UP OverS
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
-        subprocess.run(["munged", "-S", self.socket, "--stop"], capture_output=True)
+        subprocess.run(["munged", "-S", self.socket, "--stop"], capture_output=True, timeout=30)
 
     def sbatch(self, script, args, wait=True, cwd=None, extra=()):
         command = ["sbatch", "--parsable"] + (["--wait"] if wait else []) + SUBMIT + list(extra) + \
             [os.path.join(EXAMPLES, script)] + list(args)
-        return subprocess.run(command, env=self.env, capture_output=True, text=True, cwd=cwd, timeout=600)
+        return subprocess.run(command, env=self.env, capture_output=True, text=True, cwd=cwd, timeout=150)
 
     def running(self, job):
         return bool(subprocess.run(["squeue", "-h", "-j", job], env=self.env, capture_output=True,
-                                   text=True).stdout.strip())
+                                   text=True, timeout=30).stdout.strip())
 
 
 class Slurm(unittest.TestCase):
@@ -136,7 +143,12 @@ class Slurm(unittest.TestCase):
             raise unittest.SkipTest("the test's one-node Slurm runs its daemons as root")
         cls._dir = tempfile.TemporaryDirectory(prefix="ringtrain-slurm-")
         cls.cluster = SlurmCluster(cls._dir.name)
-        problem = cls.cluster.start()
+        try:
+            problem = cls.cluster.start()
+        except Exception:
+            cls.cluster.stop()
+            cls._dir.cleanup()
+            raise
         if problem:
             cls.cluster.stop()
             cls._dir.cleanup()
@@ -150,9 +162,11 @@ class Slurm(unittest.TestCase):
     def run_dir(self, name):
         return os.path.join(self._dir.name, "runs", name)
 
-    def submit_and_check(self, script, name):
+    def submit_and_check(self, script, name, ranks=2):
         out = self.run_dir(name)
-        result = self.cluster.sbatch(script, SMALL, cwd=self._dir.name, extra=[f"--export=ALL,RUN_DIR={out}"])
+        result = self.cluster.sbatch(script, SMALL, cwd=self._dir.name,
+                                     extra=[f"--export=ALL,RUN_DIR={out}", f"--ntasks={ranks}",
+                                            f"--ntasks-per-node={ranks}"])
         job = result.stdout.strip()
         log = os.path.join(self._dir.name, f"ringtrain-{job}.out")
         text = ""
@@ -162,19 +176,24 @@ class Slurm(unittest.TestCase):
         self.assertEqual(result.returncode, 0, f"{result.stderr}\n{text}")
         with open(os.path.join(out, "summary.json")) as f:
             summary = json.load(f)
-        self.assertEqual(summary["world_size"], 2, text)
-        self.assertEqual(summary["steps"], 32)
+        self.assertEqual(summary["world_size"], ranks, text)
+        steps = -(-2000 // (32 * ranks))
+        self.assertEqual(summary["steps"], steps)
         for name in ("model.safetensors", "metrics.jsonl"):
             self.assertTrue(os.path.exists(os.path.join(out, name)), name)
-        self.assertIn("done: steps=32", text)
+        self.assertIn(f"done: steps={steps}", text)
 
     def test_mpirun_inside_the_allocation(self):
         self.submit_and_check("mpirun.sbatch", "mpirun")
 
+    def test_mpirun_starts_as_many_ranks_as_the_allocation_has_tasks(self):
+        # One task on a machine of two or more cores: mpirun's own default would start more.
+        self.submit_and_check("mpirun.sbatch", "one-task", ranks=1)
+
     def test_srun_through_pmix(self):
         self.submit_and_check("srun.sbatch", "srun")
 
-    def test_scancel_leaves_a_checkpoint_the_resubmitted_job_goes_on_from(self):
+    def test_a_stop_by_scancel_leaves_a_checkpoint_the_resubmitted_job_goes_on_from(self):
         out = self.run_dir("cancelled")
         args = SMALL[:]
         args[args.index("synthetic:2000:32:4")] = "synthetic:400000:32:4"
@@ -184,16 +203,19 @@ class Slurm(unittest.TestCase):
         self.assertEqual(submitted.returncode, 0, submitted.stderr)
         job = submitted.stdout.strip()
         checkpoints = os.path.join(out, "checkpoints", "step-*")
-        deadline = time.monotonic() + 300
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not glob.glob(checkpoints) and self.cluster.running(job):
             time.sleep(0.2)
-        self.assertTrue(glob.glob(checkpoints), "no checkpoint before the cancel")
-        subprocess.run(["scancel", job], env=self.cluster.env, check=True)
+        self.assertTrue(glob.glob(checkpoints), "no checkpoint before the stop")
+        subprocess.run(["scancel", "--signal=USR1", "--batch", job], env=self.cluster.env, check=True, timeout=30)
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline and self.cluster.running(job):
             time.sleep(0.5)
+        self.assertFalse(self.cluster.running(job), "the job did not end after the stop")
         with open(os.path.join(out, "summary.json")) as f:
             stopped = json.load(f)
-        self.assertEqual(stopped["stopped_by"], "SIGTERM")
+        self.assertEqual(stopped["stopped_by"], "SIGUSR1")
+        self.assertLess(stopped["steps"], 400000 // 64)
         newest = max(glob.glob(checkpoints))
         self.assertTrue(newest.endswith(f"step-{stopped['steps']:09d}"), (newest, stopped["steps"]))
         # The same job again: it goes on from where the cancel left it, to the end.
