@@ -146,7 +146,8 @@ TEST(TimelineTest, ARanksPartSurvivesItsJson) {
   EXPECT_EQ(received.calls.back().call.labelKind, "scalars");
   EXPECT_EQ(received.calls.back().call.labelIndex, -1);
   // A label without an index is an argument of its own.
-  for (const json& event : chromeTrace({sent}).at("traceEvents")) {
+  const json trace = chromeTrace({sent});
+  for (const json& event : trace.at("traceEvents")) {
     if (event.at("name") == "allreduce scalars") {
       EXPECT_EQ(event.at("args").at("label"), "scalars");
     }
