@@ -371,7 +371,7 @@ std::optional<ordered_json> TrainingMeter::takeWindow(int64_t step, int64_t epoc
   if (sources_.tokensPerSample > 0) {
     entry["tokens_per_sec"] = samplesPerSecond * static_cast<double>(sources_.tokensPerSample);
   }
-  addSources(seconds, entry);
+  addSources(seconds, samplesPerSecond, entry);
   if (stragglers_) entry = stragglers_->annotate(std::move(entry), seconds, windowSteps_);
   windowLoss_ = 0;
   windowGradNorm_ = 0;
@@ -382,8 +382,7 @@ std::optional<ordered_json> TrainingMeter::takeWindow(int64_t step, int64_t epoc
   return entry;
 }
 
-void TrainingMeter::addSources(double seconds, ordered_json& entry) {
-  const double samplesPerSecond = entry.at("samples_per_sec").get<double>();
+void TrainingMeter::addSources(double seconds, double samplesPerSecond, ordered_json& entry) {
   if (sources_.peakFlops > 0 && sources_.flopsPerSample > 0) {
     entry["mfu"] = samplesPerSecond * sources_.flopsPerSample /
                    (sources_.peakFlops * static_cast<double>(sources_.devices));

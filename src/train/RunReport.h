@@ -132,7 +132,8 @@ class TrainingMeter {
 
  private:
   using Clock = std::chrono::steady_clock;
-  void addSources(double seconds, nlohmann::ordered_json& entry);
+  // The sources' figures for a window of `seconds` at `samplesPerSecond`, into `entry`.
+  void addSources(double seconds, double samplesPerSecond, nlohmann::ordered_json& entry);
 
   MeterSources sources_;
   double windowLoss_ = 0;
